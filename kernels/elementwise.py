@@ -1,0 +1,190 @@
+"""The elementwise map kernel, and the ops of the foundation: copy/cast, fill, add, mul, neg.
+
+One kernel (`map_kernel`) serves every elementwise op: the op's scalar math is a small
+`@triton.jit` function passed as the constexpr OP, with up to three inputs, two outputs and two
+scalar parameters. Operands are strided (broadcasting is a zero stride), so no input is copied.
+Each op's NumPy forward and backward references sit beside its Triton math.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .device_array import DeviceArray
+from .strided import cast_to, compute_type, launch_slices, strided_offsets
+
+BLOCK = 1024
+NUM_WARPS = 4
+
+# Launch configs the AOT check compiles (elementwise kernels are memory-bound: one config).
+CONFIGS = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
+
+
+@triton.jit
+def map_kernel(
+    out0_ptr, out1_ptr,  # outputs (out1 unused when N_OUT == 1)
+    in0_ptr, in1_ptr, in2_ptr,  # inputs (unused ones when N_IN < 3)
+    numel,  # elements in this launch
+    size1, size2, size3,  # launch shape (size0 implied by numel)
+    o0s0, o0s1, o0s2, o0s3,  # out0 strides
+    o1s0, o1s1, o1s2, o1s3,  # out1 strides
+    i0s0, i0s1, i0s2, i0s3,  # in0 strides
+    i1s0, i1s1, i1s2, i1s3,  # in1 strides
+    i2s0, i2s1, i2s2, i2s3,  # in2 strides
+    p0, p1,  # scalar parameters of OP (alpha, bounds, slopes, ...)
+    OP: tl.constexpr,  # @triton.jit fn(*inputs, p0, p1) -> value, or (value0, value1) when N_OUT == 2
+    N_IN: tl.constexpr,  # inputs read: 1, 2 or 3
+    N_OUT: tl.constexpr,  # outputs written: 1 or 2
+    BLOCK: tl.constexpr,  # elements per program
+):
+    idx = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = idx < numel
+    x0 = compute_type(tl.load(in0_ptr + strided_offsets(idx, size1, size2, size3, i0s0, i0s1, i0s2, i0s3),
+                              mask=mask))
+    if N_IN == 1:
+        result = OP(x0, p0, p1)
+    elif N_IN == 2:
+        x1 = compute_type(tl.load(in1_ptr + strided_offsets(idx, size1, size2, size3, i1s0, i1s1, i1s2, i1s3),
+                                  mask=mask))
+        result = OP(x0, x1, p0, p1)
+    else:
+        x1 = compute_type(tl.load(in1_ptr + strided_offsets(idx, size1, size2, size3, i1s0, i1s1, i1s2, i1s3),
+                                  mask=mask))
+        x2 = compute_type(tl.load(in2_ptr + strided_offsets(idx, size1, size2, size3, i2s0, i2s1, i2s2, i2s3),
+                                  mask=mask))
+        result = OP(x0, x1, x2, p0, p1)
+    if N_OUT == 1:
+        tl.store(out0_ptr + strided_offsets(idx, size1, size2, size3, o0s0, o0s1, o0s2, o0s3),
+                 cast_to(result, out0_ptr.dtype.element_ty), mask=mask)
+    else:
+        tl.store(out0_ptr + strided_offsets(idx, size1, size2, size3, o0s0, o0s1, o0s2, o0s3),
+                 cast_to(result[0], out0_ptr.dtype.element_ty), mask=mask)
+        tl.store(out1_ptr + strided_offsets(idx, size1, size2, size3, o1s0, o1s1, o1s2, o1s3),
+                 cast_to(result[1], out1_ptr.dtype.element_ty), mask=mask)
+
+
+def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0.0) -> None:
+    """Run `op` elementwise: every operand is already broadcast (viewed) to the output shape."""
+    shape = outs[0].shape
+    numel = outs[0].numel()
+    if numel == 0:
+        return
+    arrays = outs + ins
+    for shape4, strides4, offsets in launch_slices(shape, arrays):
+        views = [a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets)]
+        o = views[: len(outs)]
+        i = views[len(outs):]
+        o_all = o + [o[0]] * (2 - len(o))
+        i_all = i + [i[0]] * (3 - len(i))
+        launch_numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
+        map_kernel[(triton.cdiv(launch_numel, BLOCK),)](
+            *o_all, *i_all, launch_numel, shape4[1], shape4[2], shape4[3],
+            *o_all[0].strides, *o_all[1].strides, *i_all[0].strides, *i_all[1].strides, *i_all[2].strides,
+            p0, p1, OP=op, N_IN=len(ins), N_OUT=len(outs), BLOCK=BLOCK, num_warps=NUM_WARPS,
+        )
+
+
+# ---------------------------------------------------------------- copy / cast and fill
+@triton.jit
+def _identity(x, p0, p1):
+    return x
+
+
+@triton.jit
+def _constant(x, value, p1):
+    # Reads its (stride-0) input only to learn the launch shape; writes `value`.
+    return tl.zeros_like(x) + value
+
+
+def copy(out: DeviceArray, src: DeviceArray) -> None:
+    """out[...] = src, casting to out's dtype; src is already broadcast to out's shape."""
+    launch_map(_identity, [out], [src])
+
+
+def fill(out: DeviceArray, value) -> None:
+    """out[...] = value (any strides)."""
+    launch_map(_constant, [out], [out.view_as(out.shape, (0,) * out.ndim)], value)
+
+
+def copy_ref(out: np.ndarray, src: np.ndarray) -> None:
+    np.copyto(out, src, casting="unsafe")
+
+
+def fill_ref(out: np.ndarray, value) -> None:
+    out[...] = value
+
+
+# ---------------------------------------------------------------- add, mul, neg
+@triton.jit
+def _add(a, b, alpha, p1):
+    return a + b * alpha
+
+
+@triton.jit
+def _add_no_alpha(a, b, p0, p1):
+    return a + b
+
+
+@triton.jit
+def _mul(a, b, p0, p1):
+    return a * b
+
+
+@triton.jit
+def _neg(x, p0, p1):
+    return -x
+
+
+@triton.jit
+def _scale(x, alpha, p1):
+    return x * alpha
+
+
+@triton.jit
+def _mul_backward(grad, a, b, p0, p1):
+    return grad * b, grad * a
+
+
+def add(out: DeviceArray, a: DeviceArray, b: DeviceArray, alpha=1) -> None:
+    """out = a + alpha * b."""
+    if alpha == 1:
+        launch_map(_add_no_alpha, [out], [a, b])
+    else:
+        launch_map(_add, [out], [a, b], alpha)
+
+
+def mul(out: DeviceArray, a: DeviceArray, b: DeviceArray) -> None:
+    launch_map(_mul, [out], [a, b])
+
+
+def neg(out: DeviceArray, x: DeviceArray) -> None:
+    launch_map(_neg, [out], [x])
+
+
+def scale(out: DeviceArray, x: DeviceArray, alpha) -> None:
+    """out = alpha * x (the backward of add's second operand)."""
+    launch_map(_scale, [out], [x], alpha)
+
+
+def mul_backward(grad_a: DeviceArray, grad_b: DeviceArray, grad: DeviceArray, a: DeviceArray,
+                 b: DeviceArray) -> None:
+    """grad_a = grad * b and grad_b = grad * a in one pass."""
+    launch_map(_mul_backward, [grad_a, grad_b], [grad, a, b])
+
+
+def add_ref(a: np.ndarray, b: np.ndarray, alpha=1) -> np.ndarray:
+    return np.add(a, b) if alpha == 1 else np.add(a, np.multiply(b, alpha, dtype=b.dtype))
+
+
+def mul_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.multiply(a, b)
+
+
+def neg_ref(x: np.ndarray) -> np.ndarray:
+    return np.negative(x)
+
+
+def mul_backward_ref(grad: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return grad * b, grad * a
