@@ -89,10 +89,12 @@ class DeviceArray:
 
     def view_as(self, shape: tuple, strides: tuple, offset: int | None = None) -> DeviceArray:
         """Another view of the same storage (used to broadcast, transpose or flatten operands)."""
-        return DeviceArray(self.storage, self.offset if offset is None else offset, shape, strides, self.dtype)
+        offset = self.offset if offset is None else offset
+        return DeviceArray(self.storage, offset, shape, strides, self.dtype)
 
     def __repr__(self) -> str:
-        return f"DeviceArray(shape={self.shape}, strides={self.strides}, offset={self.offset}, dtype={self.dtype})"
+        return (f"DeviceArray(shape={self.shape}, strides={self.strides}, offset={self.offset}, "
+                f"dtype={self.dtype})")
 
 
 def contiguous_strides(shape: tuple) -> tuple:

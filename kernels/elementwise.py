@@ -13,13 +13,12 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
+from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
 
 BLOCK = 1024
 NUM_WARPS = 4
 
-# Launch configs the AOT check compiles (elementwise kernels are memory-bound: one config).
-CONFIGS = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
 
 
 @triton.jit
@@ -188,3 +187,21 @@ def neg_ref(x: np.ndarray) -> np.ndarray:
 
 def mul_backward_ref(grad: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return grad * b, grad * a
+
+
+def _map_signature(dtype: str, n_in: int, n_out: int) -> dict[str, str]:
+    sig = {"out0_ptr": f"*{dtype}", "out1_ptr": f"*{dtype}", "in0_ptr": f"*{dtype}", "in1_ptr": f"*{dtype}",
+           "in2_ptr": f"*{dtype}", "numel": "i32", "size1": "i32", "size2": "i32", "size3": "i32"}
+    for operand in ("o0", "o1", "i0", "i1", "i2"):
+        sig.update({f"{operand}s{d}": "i32" for d in range(4)})
+    sig.update(p0="fp32", p1="fp32")
+    return sig
+
+
+SPECS = [
+    KernelSpec(f"elementwise.map[{op.__name__.strip('_')}:{dtype}]", map_kernel,
+               _map_signature(dtype, n_in, n_out),
+               dict(OP=op, N_IN=n_in, N_OUT=n_out), [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+    for op, n_in, n_out in [(_identity, 1, 1), (_add, 2, 1), (_mul_backward, 3, 2)]
+    for dtype in ("fp32", "bf16")
+]

@@ -13,13 +13,14 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
+from .launch_spec import KernelSpec
 from .strided import cast_to
 
 # (BLOCK_M, BLOCK_R, num_warps): rows contiguous along R read a long chunk of one row; rows whose
 # elements are strided (R is an outer dim) read many rows side by side so loads coalesce across M.
 ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
 ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
-CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]
+
 
 
 @triton.jit
@@ -43,7 +44,8 @@ def sum_kernel(
         mask = row_mask[:, None] & (cols < R)[None, :]
         x = tl.load(x_ptr + rows[:, None] * stride_xm + cols[None, :] * stride_xr, mask=mask, other=0)
         acc += x.to(acc_type)
-    tl.store(out_ptr + rows * stride_out, cast_to(tl.sum(acc, axis=1), out_ptr.dtype.element_ty), mask=row_mask)
+    total = cast_to(tl.sum(acc, axis=1), out_ptr.dtype.element_ty)
+    tl.store(out_ptr + rows * stride_out, total, mask=row_mask)
 
 
 def reduce_config(x: DeviceArray) -> dict:
@@ -65,3 +67,12 @@ def sum(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001 - the op's name
 
 def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype) -> np.ndarray:
     return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+
+
+SPECS = [
+    KernelSpec(f"reduction.sum[{dtype}]", sum_kernel,
+               {"out_ptr": f"*{acc}", "x_ptr": f"*{dtype}", "M": "i32", "R": "i32", "stride_xm": "i32",
+                "stride_xr": "i32", "stride_out": "i32"},
+               {}, [ROW_CONTIGUOUS, ROW_STRIDED])
+    for dtype, acc in (("fp32", "fp32"), ("fp16", "fp32"), ("i32", "i64"))
+]

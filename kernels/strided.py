@@ -67,17 +67,19 @@ def strided_offsets(idx, size1, size2, size3, stride0, stride1, stride2, stride3
 @triton.jit
 def compute_type(x):
     """Upcast 16-bit floats to fp32 for arithmetic (also needed by the interpreter for bf16)."""
-    if x.dtype == tl.float16 or x.dtype == tl.bfloat16:
+    if x.dtype.is_fp16() or x.dtype.is_bf16():
         return x.to(tl.float32)
-    return x
+    else:
+        return x
 
 
 @triton.jit
 def cast_to(x, dtype: tl.constexpr):
     """x.to(dtype), through fp32 for bfloat16 (the interpreter mis-converts other types to bf16)."""
-    if dtype == tl.bfloat16:
+    if dtype.is_bf16():
         return x.to(tl.float32).to(tl.bfloat16)
-    return x.to(dtype)
+    else:
+        return x.to(dtype)
 
 
 def grid_1d(numel: int, block: int) -> tuple[int]:

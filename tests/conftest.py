@@ -12,7 +12,6 @@ os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
 from tritensor.kernels.device_array import host_array  # noqa: E402
 
 INTERPRETED = os.environ["TRITON_INTERPRET"] == "1"

@@ -3,10 +3,10 @@
 import ml_dtypes
 import numpy as np
 import pytest
-
-from tests.conftest import as_device
 from tritensor.kernels import elementwise as E
 from tritensor.kernels import reduction as R
+
+from tests.conftest import as_device
 
 FLOATS = [np.float32, np.float16, ml_dtypes.bfloat16, np.float64]
 TOL = {np.float32: 1e-6, np.float16: 1e-3, ml_dtypes.bfloat16: 1e-2, np.float64: 1e-12}
