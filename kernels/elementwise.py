@@ -174,7 +174,12 @@ def mul_backward(grad_a: DeviceArray, grad_b: DeviceArray, grad: DeviceArray, a:
 
 
 def add_ref(a: np.ndarray, b: np.ndarray, alpha=1) -> np.ndarray:
-    return np.add(a, b) if alpha == 1 else np.add(a, np.multiply(b, alpha, dtype=b.dtype))
+    if alpha == 1:
+        return np.add(a, b)
+    if alpha == -1:
+        return np.subtract(a, b)
+    # alpha in b's dtype (integers wrap, as in PyTorch) so NumPy does not widen the result.
+    return np.add(a, np.multiply(b, np.array(alpha).astype(b.dtype)))
 
 
 def mul_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,12 +1,33 @@
-"""Row reductions over a (M, R) strided view: sum (the foundation's reduction).
+"""Row reductions over a (M, R) strided view: sum, mean, prod, max/min (+ indices), amax/amin,
+argmax/argmin, var/std, norm, logsumexp, all/any/count_nonzero, and their backwards.
 
 The Tensor layer permutes the reduced dims last and collapses each group to one strided dim
 (copying only when a group cannot be collapsed), so one kernel covers every `dim`. Each program
-owns BLOCK_M rows and loops over R in BLOCK_R chunks, accumulating in fp32 (fp64 for fp64): R is a
-runtime value, so rows of any length share one compiled kernel per block shape.
+owns BLOCK_M rows and loops over R in BLOCK_R chunks: R is a runtime value, so rows of any length
+share one compiled kernel per block shape (a sum over rows of 10, 1000 or 50000 elements uses the
+one ROW_CONTIGUOUS config; Triton's own integer specialisation adds a second binary when R and
+the row stride are multiples of 16).
+
+One generic kernel, `reduce_kernel`, serves every forward op. Its constexprs pick:
+  KIND  how elements combine: "add", "mul", "max"/"min" (value + first index, NaN wins),
+        "lse" (online max-shifted sum of exponentials), "var" (two passes: mean, then squared
+        deviations);
+  PRE   a per-element transform before combining: "id", "nonzero", "abs", "square", "pow" (|x|^p);
+  POST  a per-row transform after: "id", "mean", "sqrt", "root" (s^(1/p)), "all", "any", "std".
+Accumulation is fp32 for 16-bit floats, fp64 for fp64, int64 for integer/bool sums, products and
+counts (as PyTorch), the input's own type for max/min. One backward kernel, `reduce_backward_kernel`,
+likewise serves every differentiable op (OP picks the math; prod, amax/amin, norm(inf) and var/std
+first take a per-row statistic in an extra pass over the row).
+
+Public launch wrappers write into preallocated DeviceArrays: x is (M, R), results are (M,).
+`OPS` maps each op name to its wrappers and NumPy references for the Tensor layer.
 """
 
 from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import triton
@@ -14,7 +35,7 @@ import triton.language as tl
 
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
-from .strided import cast_to
+from .strided import cast_to, compute_type
 
 # (BLOCK_M, BLOCK_R, num_warps): rows contiguous along R read a long chunk of one row; rows whose
 # elements are strided (R is an outer dim) read many rows side by side so loads coalesce across M.
@@ -22,30 +43,201 @@ ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
 ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
 
 
+# ---------------------------------------------------------------- forward kernel helpers
+@triton.jit
+def _pre(x, p, PRE: tl.constexpr, acc_type: tl.constexpr):
+    """The per-element transform applied before combining (x already in compute type)."""
+    if PRE == "nonzero":
+        return (x != 0).to(acc_type)
+    elif PRE == "abs":
+        return tl.abs(x.to(acc_type))
+    elif PRE == "square":
+        v = x.to(acc_type)
+        return v * v
+    elif PRE == "pow":
+        # |x|^p through log2: |0|^p is 0 for p > 0 and inf for p < 0, as PyTorch's pow.
+        return tl.exp2(p * tl.log2(tl.abs(x.to(acc_type))))
+    else:
+        return x.to(acc_type)
+
 
 @triton.jit
-def sum_kernel(
-    out_ptr,  # (M,) output
+def _post(total, R, p, POST: tl.constexpr):
+    """The per-row transform applied to the combined value."""
+    if POST == "mean":
+        return total / R
+    elif POST == "sqrt" or POST == "std":
+        return tl.sqrt(total)
+    elif POST == "root":
+        return tl.exp2(tl.log2(total) / p)
+    elif POST == "all":
+        return total == R
+    elif POST == "any":
+        return total > 0
+    else:
+        return total
+
+
+@triton.jit
+def _mul_combine(a, b):
+    return a * b
+
+
+@triton.jit
+def _argmax_combine(a, ia, b, ib):
+    # NaN beats every number; among equal values (or NaNs) the lower index wins.
+    a_nan = a != a
+    b_nan = b != b
+    tie = ((a == b) | (a_nan & b_nan)) & (ia < ib)
+    take_a = (a > b) | (a_nan & ~b_nan) | tie
+    return tl.where(take_a, a, b), tl.where(take_a, ia, ib)
+
+
+@triton.jit
+def _argmin_combine(a, ia, b, ib):
+    a_nan = a != a
+    b_nan = b != b
+    tie = ((a == b) | (a_nan & b_nan)) & (ia < ib)
+    take_a = (a < b) | (a_nan & ~b_nan) | tie
+    return tl.where(take_a, a, b), tl.where(take_a, ia, ib)
+
+
+@triton.jit
+def _reduce_add_mul(x_rows, row_mask, R, stride_xr, p, KIND: tl.constexpr, PRE: tl.constexpr,
+                    acc_type: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
+    """Combine PRE(x) along each row by addition or multiplication; returns (BLOCK_M,)."""
+    if KIND == "mul":
+        acc = tl.full((BLOCK_M, BLOCK_R), 1, acc_type)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
+    for start in range(0, R, BLOCK_R):
+        cols = start + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (cols < R)[None, :]
+        x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0))
+        v = _pre(x, p, PRE, acc_type)
+        if KIND == "mul":
+            acc = acc * tl.where(mask, v, 1)
+        else:
+            acc += tl.where(mask, v, 0)
+    if KIND == "mul":
+        return tl.reduce(acc, 1, _mul_combine)
+    else:
+        return tl.sum(acc, axis=1)
+
+
+@triton.jit
+def _reduce_extremum(x_rows, row_mask, R, stride_xr, p, IS_MAX: tl.constexpr, PRE: tl.constexpr,
+                     val_type: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
+    """Max (or min) of PRE(x) per row and the index of its first occurrence; NaN is the extreme.
+
+    Lanes start at the row's first element (index 0) rather than at an identity, so no -inf/int
+    minimum is needed and padding lanes can never win a tie against a real first occurrence.
+    """
+    first = _pre(compute_type(tl.load(x_rows, mask=row_mask[:, None], other=0)), p, PRE, val_type)
+    acc = tl.broadcast_to(first, (BLOCK_M, BLOCK_R))
+    idx = tl.zeros((BLOCK_M, BLOCK_R), tl.int32)
+    for start in range(0, R, BLOCK_R):
+        cols = start + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (cols < R)[None, :]
+        v = _pre(compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0)),
+                 p, PRE, val_type)
+        if IS_MAX:
+            better = v > acc
+        else:
+            better = v < acc
+        # Strict comparisons keep the earlier index on ties; a NaN replaces any non-NaN.
+        better = mask & (better | ((v != v) & (acc == acc)))
+        acc = tl.where(better, v, acc)
+        idx = tl.where(better, cols[None, :], idx)
+    if IS_MAX:
+        value, index = tl.reduce((acc, idx), 1, _argmax_combine)
+    else:
+        value, index = tl.reduce((acc, idx), 1, _argmin_combine)
+    return value, index
+
+
+@triton.jit
+def _reduce_logsumexp(x_rows, row_mask, R, stride_xr, acc_type: tl.constexpr, BLOCK_M: tl.constexpr,
+                      BLOCK_R: tl.constexpr):
+    """log(sum(exp(x))) per row in one pass: each lane keeps a running max m and sum(exp(x - m))."""
+    m = tl.full((BLOCK_M, BLOCK_R), float("-inf"), acc_type)
+    s = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
+    for start in range(0, R, BLOCK_R):
+        cols = start + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (cols < R)[None, :]
+        x = tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=float("-inf"))
+        x = compute_type(x).to(acc_type)
+        new_m = tl.maximum(m, x)
+        # An infinite max shifts by 0 instead, so -inf rows give -inf and +inf rows give +inf, not NaN.
+        shift = tl.where(tl.abs(new_m) == float("inf"), 0.0, new_m)
+        s = s * tl.exp(m - shift) + tl.exp(x - shift)
+        m = new_m
+    row_max = tl.max(m, axis=1)
+    shift = tl.where(tl.abs(row_max) == float("inf"), 0.0, row_max)
+    total = tl.sum(s * tl.exp(m - shift[:, None]), axis=1)
+    return shift + tl.log(total)
+
+
+@triton.jit
+def _reduce_var(x_rows, row_mask, R, stride_xr, correction, acc_type: tl.constexpr, BLOCK_M: tl.constexpr,
+                BLOCK_R: tl.constexpr):
+    """(variance, mean) per row, two-pass: the mean first, then the squared deviations from it."""
+    mean = _reduce_add_mul(x_rows, row_mask, R, stride_xr, 0.0, "add", "id", acc_type, BLOCK_M, BLOCK_R) / R
+    acc = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
+    for start in range(0, R, BLOCK_R):
+        cols = start + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (cols < R)[None, :]
+        x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0))
+        d = tl.where(mask, x.to(acc_type) - mean[:, None], 0)
+        acc += d * d
+    # PyTorch divides by max(R - correction, 0): a non-positive divisor gives inf (or NaN for 0/0).
+    var = tl.sum(acc, axis=1) / tl.maximum(R - correction, 0.0)
+    return var, mean
+
+
+@triton.jit
+def reduce_kernel(
+    out_ptr,  # (M,) result (unused when OUT_VALUE is False)
+    aux_ptr,  # (M,) second result: int64 index (max/min) or mean (var); unused unless OUT_AUX
     x_ptr,  # (M, R) input view
     M, R,  # rows, reduced length
     stride_xm, stride_xr,  # input strides (elements)
-    stride_out,  # output stride (elements)
+    stride_out, stride_aux,  # output strides (elements)
+    p,  # fp32 parameter: norm order p, or var/std correction
+    KIND: tl.constexpr,  # combine: "add", "mul", "max", "min", "lse", "var"
+    PRE: tl.constexpr,  # element transform before combining: "id", "nonzero", "abs", "square", "pow"
+    POST: tl.constexpr,  # row transform after combining: "id", "mean", "sqrt", "root", "all", "any", "std"
+    OUT_VALUE: tl.constexpr,  # write the reduced value to out_ptr
+    OUT_AUX: tl.constexpr,  # write the index (max/min) or the mean (var) to aux_ptr
     BLOCK_M: tl.constexpr,  # rows per program
     BLOCK_R: tl.constexpr,  # reduced elements per loop step
 ):
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_mask = rows < M
-    acc_type = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
-    if x_ptr.dtype.element_ty.is_int():
-        acc_type = tl.int64
-    acc = tl.zeros((BLOCK_M, BLOCK_R), dtype=acc_type)
-    for start in range(0, R, BLOCK_R):
-        cols = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (cols < R)[None, :]
-        x = tl.load(x_ptr + rows[:, None] * stride_xm + cols[None, :] * stride_xr, mask=mask, other=0)
-        acc += x.to(acc_type)
-    total = cast_to(tl.sum(acc, axis=1), out_ptr.dtype.element_ty)
-    tl.store(out_ptr + rows * stride_out, total, mask=row_mask)
+    x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm  # (BLOCK_M, 1) row starts
+    x_ty: tl.constexpr = x_ptr.dtype.element_ty
+    flt_type: tl.constexpr = tl.float64 if x_ty == tl.float64 else tl.float32
+    if KIND == "max" or KIND == "min":
+        # Compare in the input's own type (16-bit floats upcast exactly; bool as int8).
+        val_type: tl.constexpr = tl.int8 if x_ty == tl.int1 else (flt_type if x_ty.is_floating() else x_ty)
+        value, aux = _reduce_extremum(x_rows, row_mask, R, stride_xr, p, KIND == "max", PRE, val_type,
+                                      BLOCK_M, BLOCK_R)
+    elif KIND == "lse":
+        value = _reduce_logsumexp(x_rows, row_mask, R, stride_xr, flt_type, BLOCK_M, BLOCK_R)
+        aux = value
+    elif KIND == "var":
+        value, aux = _reduce_var(x_rows, row_mask, R, stride_xr, p, flt_type, BLOCK_M, BLOCK_R)
+    else:
+        # Integer and bool sums/products and all counts accumulate in int64, as PyTorch does.
+        int_acc: tl.constexpr = PRE == "nonzero" or (x_ty.is_int() and PRE == "id")
+        acc_type: tl.constexpr = tl.int64 if int_acc else flt_type
+        value = _reduce_add_mul(x_rows, row_mask, R, stride_xr, p, KIND, PRE, acc_type, BLOCK_M, BLOCK_R)
+        aux = value
+    value = _post(value, R, p, POST)
+    if OUT_VALUE:
+        tl.store(out_ptr + rows * stride_out, cast_to(value, out_ptr.dtype.element_ty), mask=row_mask)
+    if OUT_AUX:
+        tl.store(aux_ptr + rows * stride_aux, cast_to(aux, aux_ptr.dtype.element_ty), mask=row_mask)
 
 
 def reduce_config(x: DeviceArray) -> dict:
@@ -53,26 +245,614 @@ def reduce_config(x: DeviceArray) -> dict:
     return ROW_CONTIGUOUS if x.strides[1] == 1 or x.shape[0] == 1 else ROW_STRIDED
 
 
-def sum(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001 - the op's name
-    """out[m] = sum_r x[m, r] for a 2-d view x and 1-d view out."""
+def _launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kind: str, pre: str = "id",
+            post: str = "id", p: float = 0.0) -> None:
     M, R = x.shape
     if M == 0:
         return
+    if R == 0 and kind in ("max", "min"):
+        raise ValueError(f"cannot reduce {kind} over an empty dimension: the operation has no identity")
     cfg = reduce_config(x)
-    sum_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        out, x, M, R, x.strides[0], x.strides[1], out.strides[0],
+    o = out if out is not None else aux
+    a = aux if aux is not None else o
+    reduce_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+        o, a, x, M, R, x.strides[0], x.strides[1], o.strides[0], a.strides[0], float(p),
+        KIND=kind, PRE=pre, POST=post, OUT_VALUE=out is not None, OUT_AUX=aux is not None,
         BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
     )
 
 
-def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype) -> np.ndarray:
-    return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+# ---------------------------------------------------------------- forward launch wrappers
+# Each takes x as a 2-d (M, R) view and writes (M,) outputs, casting to the output's dtype.
+def sum(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001 - the op's name
+    """out[m] = sum_r x[m, r]; out is int64 for integer/bool x, x's float type otherwise."""
+    _launch(out, None, x, "add")
 
+
+def mean(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] = sum_r x[m, r] / R (floating x); NaN for R == 0."""
+    _launch(out, None, x, "add", post="mean")
+
+
+def prod(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] = prod_r x[m, r]; out is int64 for integer/bool x."""
+    _launch(out, None, x, "mul")
+
+
+def amax(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] = max_r x[m, r] (NaN if the row has one); raises ValueError for R == 0."""
+    _launch(out, None, x, "max")
+
+
+def amin(out: DeviceArray, x: DeviceArray) -> None:
+    _launch(out, None, x, "min")
+
+
+def max(values: DeviceArray, indices: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+    """values[m], indices[m] (int64) = the row's max and its first index; NaN is the max."""
+    _launch(values, indices, x, "max")
+
+
+def min(values: DeviceArray, indices: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+    _launch(values, indices, x, "min")
+
+
+def argmax(indices: DeviceArray, x: DeviceArray) -> None:
+    """indices[m] (int64) = first index of the row's max (of its first NaN if any)."""
+    _launch(None, indices, x, "max")
+
+
+def argmin(indices: DeviceArray, x: DeviceArray) -> None:
+    _launch(None, indices, x, "min")
+
+
+def var(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None) -> None:
+    """out[m] = sum_r (x - mean)^2 / max(R - correction, 0), two-pass; optionally also writes the mean."""
+    _launch(out, mean_out, x, "var", p=correction)
+
+
+def std(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None) -> None:
+    """out[m] = sqrt(var); optionally also writes the mean (std_mean)."""
+    _launch(out, mean_out, x, "var", post="std", p=correction)
+
+
+def norm(out: DeviceArray, x: DeviceArray, p: float = 2.0) -> None:
+    """Vector p-norm of each row (torch.linalg.vector_norm): p in {0, 1, 2, inf, -inf} or any float.
+
+    p = +-inf raises ValueError for R == 0 (no identity), as PyTorch.
+    """
+    p = float(p)
+    if p == math.inf:
+        _launch(out, None, x, "max", pre="abs")
+    elif p == -math.inf:
+        _launch(out, None, x, "min", pre="abs")
+    elif p == 0:
+        _launch(out, None, x, "add", pre="nonzero")
+    elif p == 1:
+        _launch(out, None, x, "add", pre="abs")
+    elif p == 2:
+        _launch(out, None, x, "add", pre="square", post="sqrt")
+    else:
+        _launch(out, None, x, "add", pre="pow", post="root", p=p)
+
+
+def logsumexp(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] = log(sum_r exp(x[m, r])), max-shifted; -inf for R == 0 or all -inf rows."""
+    _launch(out, None, x, "lse")
+
+
+def all(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+    """out[m] = every x[m, r] != 0 (True for R == 0)."""
+    _launch(out, None, x, "add", pre="nonzero", post="all")
+
+
+def any(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+    """out[m] = some x[m, r] != 0."""
+    _launch(out, None, x, "add", pre="nonzero", post="any")
+
+
+def count_nonzero(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] (int64) = number of x[m, r] != 0."""
+    _launch(out, None, x, "add", pre="nonzero")
+
+
+# ---------------------------------------------------------------- backward kernel
+@triton.jit
+def _sign(x):
+    return tl.where(x > 0, 1.0, tl.where(x < 0, -1.0, 0.0)).to(x.dtype)
+
+
+@triton.jit
+def _is_extreme(x, y):
+    # The positions amax/amin's gradient flows to: equal to the result, or NaN when the result is.
+    return (x == y) | ((x != x) & (y != y))
+
+
+@triton.jit
+def _row_stats(x_rows, row_mask, R, stride_xr, y, OP: tl.constexpr, acc_type: tl.constexpr,
+               BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
+    """A pass over each row for what the gradient needs beyond x and the result: returns (a, b).
+
+    prod: (number of zeros, product of the non-zeros); amax/amin and norm inf: (number of ties,
+    unused); var/std: (mean, unused); other ops: unused zeros.
+    """
+    a = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
+    b = tl.full((BLOCK_M, BLOCK_R), 1, acc_type)
+    if OP == "prod" or OP == "extremum" or OP == "norm_inf" or OP == "var" or OP == "std":
+        for start in range(0, R, BLOCK_R):
+            cols = start + tl.arange(0, BLOCK_R)
+            mask = row_mask[:, None] & (cols < R)[None, :]
+            x = tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0)
+            x = compute_type(x).to(acc_type)
+            if OP == "prod":
+                a += tl.where(mask & (x == 0), 1.0, 0.0)
+                b *= tl.where(mask & (x != 0), x, 1.0)
+            elif OP == "extremum":
+                a += tl.where(mask & _is_extreme(x, y[:, None]), 1.0, 0.0)
+            elif OP == "norm_inf":
+                ax = tl.abs(x)
+                a += tl.where(mask & ((ax == y[:, None]) | (ax != ax)), 1.0, 0.0)
+            else:
+                a += tl.where(mask, x, 0.0)
+    if OP == "var" or OP == "std":
+        return tl.sum(a, axis=1) / R, tl.sum(a, axis=1)
+    else:
+        return tl.sum(a, axis=1), tl.reduce(b, 1, _mul_combine)
+
+
+@triton.jit
+def _grad_math(g, x, y, a, b, cols, R, p, OP: tl.constexpr):
+    """d(result)/dx * grad for one tile; g, y, a, b are (BLOCK_M, 1) row values."""
+    if OP == "sum":
+        return g + tl.zeros_like(x)
+    elif OP == "mean":
+        return g / R + tl.zeros_like(x)
+    elif OP == "prod":
+        # No zero: grad * prod / x. One zero: only it gets grad * (product of the others). More: 0.
+        no_zero = g * y / tl.where(x == 0, 1.0, x)
+        return tl.where(a == 0, no_zero, tl.where((a == 1) & (x == 0), g * b, 0.0))
+    elif OP == "extremum":
+        # The gradient is split evenly among ties, as PyTorch's amax/amin.
+        return tl.where(_is_extreme(x, y), g / tl.maximum(a, 1.0), 0.0)
+    elif OP == "index":
+        return tl.where(cols[None, :] == y, g, 0.0) + tl.zeros_like(x)
+    elif OP == "var":
+        return g * 2.0 * (x - a) / tl.maximum(R - p, 0.0)
+    elif OP == "std":
+        # A zero std gives a zero gradient (PyTorch masks it) instead of 0/0.
+        safe = tl.where(y == 0, 1.0, y)
+        return tl.where(y == 0, 0.0, g * (x - a) / (tl.maximum(R - p, 0.0) * safe))
+    elif OP == "norm1":
+        return g * _sign(x)
+    elif OP == "norm2":
+        return tl.where(y == 0, 0.0, g * x / tl.where(y == 0, 1.0, y))
+    elif OP == "norm_inf":
+        ax = tl.abs(x)
+        return tl.where((ax == y) | (ax != ax), _sign(x) * g / tl.maximum(a, 1.0), 0.0)
+    elif OP == "norm0":
+        return tl.zeros_like(x)
+    elif OP == "normp":
+        # sign(x) * (|x| / norm)^(p-1) * grad, zero where x == 0 or norm == 0 (PyTorch's masks).
+        ratio = tl.abs(x) / tl.where(y == 0, 1.0, y)
+        scaled = tl.exp2((p - 1.0) * tl.log2(tl.where(x == 0, 1.0, ratio)))
+        return tl.where((x == 0) | (y == 0), 0.0, g * _sign(x) * scaled)
+    else:  # "lse"
+        return g * tl.exp(x - y)
+
+
+@triton.jit
+def reduce_backward_kernel(
+    grad_x_ptr,  # (M, R) output: gradient of x
+    grad_ptr,  # (M,) gradient of the result
+    x_ptr,  # (M, R) forward input (unused by sum/mean/index)
+    y_ptr,  # (M,) forward result, or the int64 index for OP "index"
+    M, R,  # rows, reduced length
+    stride_gxm, stride_gxr,  # grad_x strides (elements)
+    stride_xm, stride_xr,  # x strides (elements)
+    stride_g, stride_y,  # grad and y strides (elements)
+    p,  # fp32 parameter: norm order p, or var/std correction
+    OP: tl.constexpr,  # "sum", "mean", "prod", "extremum", "index", "var", "std", "norm0/1/2/p/_inf", "lse"
+    BLOCK_M: tl.constexpr,  # rows per program
+    BLOCK_R: tl.constexpr,  # reduced elements per loop step
+):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_mask = rows < M
+    acc_type: tl.constexpr = tl.float64 if grad_x_ptr.dtype.element_ty == tl.float64 else tl.float32
+    x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm
+    gx_rows = grad_x_ptr + rows.to(tl.int64)[:, None] * stride_gxm
+    g = compute_type(tl.load(grad_ptr + rows * stride_g, mask=row_mask, other=0)).to(acc_type)
+    if OP == "index":
+        y = tl.load(y_ptr + rows * stride_y, mask=row_mask, other=-1)
+    else:
+        y = compute_type(tl.load(y_ptr + rows * stride_y, mask=row_mask, other=1)).to(acc_type)
+    a, b = _row_stats(x_rows, row_mask, R, stride_xr, y, OP, acc_type, BLOCK_M, BLOCK_R)
+    for start in range(0, R, BLOCK_R):
+        cols = start + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (cols < R)[None, :]
+        if OP == "sum" or OP == "mean" or OP == "index" or OP == "norm0":
+            x = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
+        else:
+            x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=1))
+            x = x.to(acc_type)
+        gx = _grad_math(g[:, None], x, y[:, None], a[:, None], b[:, None], cols, R, p, OP)
+        tl.store(gx_rows + cols.to(tl.int64)[None, :] * stride_gxr, cast_to(gx, grad_x_ptr.dtype.element_ty),
+                 mask=mask)
+
+
+def _launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | None, y: DeviceArray | None,
+                     op: str, p: float = 0.0) -> None:
+    M, R = grad_x.shape
+    if M == 0 or R == 0:
+        return
+    x = grad_x if x is None else x
+    y = grad if y is None else y
+    cfg = reduce_config(x)
+    reduce_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+        grad_x, grad, x, y, M, R, grad_x.strides[0], grad_x.strides[1], x.strides[0], x.strides[1],
+        grad.strides[0], y.strides[0], float(p), OP=op,
+        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
+    )
+
+
+# ---------------------------------------------------------------- backward launch wrappers
+# grad_x is (M, R) in x's dtype; grad and the saved result are (M,).
+def sum_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
+    _launch_backward(grad_x, grad, None, None, "sum")
+
+
+def mean_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
+    _launch_backward(grad_x, grad, None, None, "mean")
+
+
+def prod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
+    """Exact with zeros: one zero in a row gets grad * (product of the rest), other entries 0."""
+    _launch_backward(grad_x, grad, x, result, "prod")
+
+
+def amax_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
+    """grad split evenly among the entries equal to the result (among the NaNs if it is NaN)."""
+    _launch_backward(grad_x, grad, x, result, "extremum")
+
+
+amin_backward = amax_backward
+
+
+def max_backward(grad_x: DeviceArray, grad: DeviceArray, indices: DeviceArray) -> None:
+    """max/min with dim: the whole grad goes to the returned index (int64 (M,))."""
+    _launch_backward(grad_x, grad, None, indices, "index")
+
+
+min_backward = max_backward
+
+
+def var_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, correction: float = 1) -> None:
+    _launch_backward(grad_x, grad, x, None, "var", correction)
+
+
+def std_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray,
+                 correction: float = 1) -> None:
+    _launch_backward(grad_x, grad, x, result, "std", correction)
+
+
+def norm_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray,
+                  p: float = 2.0) -> None:
+    p = float(p)
+    op = {0.0: "norm0", 1.0: "norm1", 2.0: "norm2", math.inf: "norm_inf", -math.inf: "norm_inf"}.get(p, "normp")
+    _launch_backward(grad_x, grad, x, result, op, p)
+
+
+def logsumexp_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
+    _launch_backward(grad_x, grad, x, result, "lse")
+
+
+# ---------------------------------------------------------------- NumPy references
+# Forward: (x, axis tuple, keepdims, ...) -> np.ndarray, computed in the accumulation precision
+# PyTorch uses and cast back to the result dtype. Backward: (grad, x, ..., axis, keepdims) -> (grad_x,).
+def _acc_dtype(dt: np.dtype) -> np.dtype:
+    dt = np.dtype(dt)
+    if dt.kind == "f" and dt.itemsize >= 4:
+        return dt
+    return np.dtype(np.float32) if dt.kind in "fV" or dt.name == "bfloat16" else np.dtype(np.int64)
+
+
+def _float_acc(x: np.ndarray) -> tuple[np.ndarray, np.dtype]:
+    """x in fp32 (fp64 stays fp64) and the dtype to cast results back to."""
+    out = x.dtype if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.dtype(np.float32)
+    return x.astype(np.float64 if x.dtype == np.float64 else np.float32), out
+
+
+def _axis(axis) -> tuple:
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:
+    if dtype is None:
+        dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
+    acc = np.int64 if np.dtype(dtype).kind in "biu" else _acc_dtype(dtype)
+    return np.sum(x.astype(acc), axis=_axis(axis), keepdims=keepdims).astype(dtype)
+
+
+def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    xf, out = _float_acc(x)
+    with np.errstate(invalid="ignore"):
+        return np.mean(xf, axis=_axis(axis), keepdims=keepdims).astype(out)
+
+
+def prod_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:
+    if dtype is None:
+        dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
+    acc = np.int64 if np.dtype(dtype).kind in "biu" else _acc_dtype(dtype)
+    return np.prod(x.astype(acc), axis=_axis(axis), keepdims=keepdims).astype(dtype)
+
+
+def amax_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    return np.max(x, axis=_axis(axis), keepdims=keepdims)
+
+
+def amin_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    return np.min(x, axis=_axis(axis), keepdims=keepdims)
+
+
+def argmax_ref(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
+    """First index of the max; NaN counts as the max (NumPy and PyTorch agree)."""
+    return np.argmax(x, axis=axis, keepdims=keepdims).astype(np.int64)
+
+
+def argmin_ref(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
+    return np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int64)
+
+
+def max_ref(x: np.ndarray, axis: int, keepdims: bool) -> tuple[np.ndarray, np.ndarray]:
+    return amax_ref(x, axis, keepdims), argmax_ref(x, axis, keepdims)
+
+
+def min_ref(x: np.ndarray, axis: int, keepdims: bool) -> tuple[np.ndarray, np.ndarray]:
+    return amin_ref(x, axis, keepdims), argmin_ref(x, axis, keepdims)
+
+
+def var_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = False) -> np.ndarray:
+    xf, out = _float_acc(x)
+    axis = _axis(axis)
+    n = int(np.prod([x.shape[a] for a in axis]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.mean(xf, axis=axis, keepdims=True)
+        m2 = np.sum((xf - m) ** 2, axis=axis, keepdims=keepdims)
+        return (m2 / builtins.max(n - correction, 0)).astype(out)
+
+
+def std_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = False) -> np.ndarray:
+    xf, out = _float_acc(x)
+    return np.sqrt(var_ref(xf, axis, correction, keepdims)).astype(out)
+
+
+def norm_ref(x: np.ndarray, p: float, axis: tuple, keepdims: bool) -> np.ndarray:
+    xf, out = _float_acc(x)
+    a = np.abs(xf)
+    axis = _axis(axis)
+    with np.errstate(divide="ignore", over="ignore"):
+        if p == math.inf:
+            r = np.max(a, axis=axis, keepdims=keepdims)
+        elif p == -math.inf:
+            r = np.min(a, axis=axis, keepdims=keepdims)
+        elif p == 0:
+            r = np.sum(a != 0, axis=axis, keepdims=keepdims).astype(xf.dtype)
+        elif p == 1:
+            r = np.sum(a, axis=axis, keepdims=keepdims)
+        elif p == 2:
+            r = np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdims))
+        else:
+            r = np.sum(a ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+    return np.asarray(r).astype(out)
+
+
+def logsumexp_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    xf, out = _float_acc(x)
+    axis = _axis(axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.max(xf, axis=axis, keepdims=True) if xf.size else np.zeros([1] * xf.ndim, xf.dtype)
+        shift = np.where(np.isinf(m), 0, m)
+        r = np.log(np.sum(np.exp(xf - shift), axis=axis, keepdims=True)) + shift
+    return (r if keepdims else np.squeeze(r, axis=axis)).astype(out)
+
+
+def all_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    return np.all(x != 0, axis=_axis(axis), keepdims=keepdims)
+
+
+def any_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    return np.any(x != 0, axis=_axis(axis), keepdims=keepdims)
+
+
+def count_nonzero_ref(x: np.ndarray, axis: tuple, keepdims: bool = False) -> np.ndarray:
+    return np.sum(x != 0, axis=_axis(axis), keepdims=keepdims).astype(np.int64)
+
+
+def _expand(r: np.ndarray, x: np.ndarray, axis, keepdims: bool) -> np.ndarray:
+    """A reduced array (result or grad) broadcast back against x."""
+    r = np.asarray(r)
+    if not keepdims:
+        r = np.expand_dims(r, tuple(a % x.ndim for a in _axis(axis)))
+    return np.broadcast_to(r, x.shape)
+
+
+def _float_like(x: np.ndarray, *arrays):
+    dt = np.float64 if x.dtype == np.float64 else np.float32
+    return [np.asarray(a).astype(dt) for a in arrays]
+
+
+def sum_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
+    return (_expand(grad, x, axis, keepdims).astype(x.dtype),)
+
+
+def mean_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
+    n = int(np.prod([x.shape[a] for a in _axis(axis)]))
+    (g,) = _float_like(x, _expand(grad, x, axis, keepdims))
+    return ((g / n).astype(x.dtype),)
+
+
+def prod_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
+    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
+    axis = _axis(axis)
+    zeros = xf == 0
+    nz = _expand(np.sum(zeros, axis=axis, keepdims=True), x, axis, True)
+    prod_nonzero = _expand(np.prod(np.where(zeros, 1, xf), axis=axis, keepdims=True), x, axis, True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        no_zero = g * y / np.where(zeros, 1, xf)
+    gx = np.where(nz == 0, no_zero, np.where((nz == 1) & zeros, g * prod_nonzero, 0))
+    return (gx.astype(x.dtype),)
+
+
+def amax_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
+    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
+    hit = (xf == y) | (np.isnan(xf) & np.isnan(y))
+    count = _expand(np.sum(hit, axis=_axis(axis), keepdims=True), x, axis, True)
+    return (np.where(hit, g / np.maximum(count, 1), 0).astype(x.dtype),)
+
+
+amin_backward_ref = amax_backward_ref
+
+
+def max_backward_ref(grad: np.ndarray, x: np.ndarray, indices: np.ndarray, axis: int, keepdims: bool) -> tuple:
+    gx = np.zeros(x.shape, x.dtype)
+    g = grad if keepdims else np.expand_dims(grad, axis)
+    i = indices if keepdims else np.expand_dims(indices, axis)
+    np.put_along_axis(gx, i, g.astype(x.dtype), axis=axis)
+    return (gx,)
+
+
+min_backward_ref = max_backward_ref
+
+
+def var_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, correction: float = 1,
+                     keepdims: bool = False) -> tuple:
+    axis = _axis(axis)
+    n = int(np.prod([x.shape[a] for a in axis]))
+    xf, g = _float_like(x, x, _expand(grad, x, axis, keepdims))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gx = g * 2 * (xf - xf.mean(axis=axis, keepdims=True)) / builtins.max(n - correction, 0)
+    return (gx.astype(x.dtype),)
+
+
+def std_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple, correction: float = 1,
+                     keepdims: bool = False) -> tuple:
+    axis = _axis(axis)
+    n = int(np.prod([x.shape[a] for a in axis]))
+    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gx = g * (xf - xf.mean(axis=axis, keepdims=True)) / (builtins.max(n - correction, 0) * np.where(y == 0, 1, y))
+    return (np.where(y == 0, 0, gx).astype(x.dtype),)
+
+
+def norm_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, p: float, axis: tuple,
+                      keepdims: bool) -> tuple:
+    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
+    sign, a = np.sign(xf), np.abs(xf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if p == 0:
+            gx = np.zeros_like(xf)
+        elif p == 1:
+            gx = g * sign
+        elif p == 2:
+            gx = np.where(y == 0, 0, g * xf / np.where(y == 0, 1, y))
+        elif math.isinf(p):
+            hit = (a == y) | np.isnan(a)
+            count = _expand(np.sum(hit, axis=_axis(axis), keepdims=True), x, axis, True)
+            gx = np.where(hit, sign * g / np.maximum(count, 1), 0)
+        else:
+            ratio = a / np.where(y == 0, 1, y)
+            gx = np.where((xf == 0) | (y == 0), 0, g * sign * np.where(xf == 0, 1, ratio) ** (p - 1))
+    return (gx.astype(x.dtype),)
+
+
+def logsumexp_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple,
+                           keepdims: bool) -> tuple:
+    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
+    return ((g * np.exp(xf - y)).astype(x.dtype),)
+
+
+# ---------------------------------------------------------------- the table the Tensor layer registers
+@dataclass(frozen=True)
+class ReduceOp:
+    """One reduction: launch wrappers and NumPy references (see each function's docstring).
+
+    `saves` names what the backward takes after (grad_x, grad): "x", "result", "indices", "correction"
+    or "p" (the latter two passed by keyword). `result` says the output dtype rule.
+    """
+
+    forward: object
+    ref: object
+    result: str  # "same" (x's dtype), "int64", "bool", "int64 for ints/bool else same", "float"
+    backward: object = None
+    backward_ref: object = None
+    saves: tuple = ()
+    params: tuple = field(default=())  # keyword parameters of forward (correction, p)
+
+
+OPS: dict[str, ReduceOp] = {
+    "sum": ReduceOp(sum, sum_ref, "int64 for ints/bool else same", sum_backward, sum_backward_ref),
+    "mean": ReduceOp(mean, mean_ref, "float", mean_backward, mean_backward_ref),
+    "prod": ReduceOp(prod, prod_ref, "int64 for ints/bool else same", prod_backward, prod_backward_ref,
+                     ("x", "result")),
+    "amax": ReduceOp(amax, amax_ref, "same", amax_backward, amax_backward_ref, ("x", "result")),
+    "amin": ReduceOp(amin, amin_ref, "same", amin_backward, amin_backward_ref, ("x", "result")),
+    "max": ReduceOp(max, max_ref, "same + int64 indices", max_backward, max_backward_ref, ("indices",)),
+    "min": ReduceOp(min, min_ref, "same + int64 indices", min_backward, min_backward_ref, ("indices",)),
+    "argmax": ReduceOp(argmax, argmax_ref, "int64"),
+    "argmin": ReduceOp(argmin, argmin_ref, "int64"),
+    "var": ReduceOp(var, var_ref, "float", var_backward, var_backward_ref, ("x", "correction"), ("correction",)),
+    "std": ReduceOp(std, std_ref, "float", std_backward, std_backward_ref, ("x", "result", "correction"),
+                    ("correction",)),
+    "norm": ReduceOp(norm, norm_ref, "float", norm_backward, norm_backward_ref, ("x", "result", "p"), ("p",)),
+    "logsumexp": ReduceOp(logsumexp, logsumexp_ref, "float", logsumexp_backward, logsumexp_backward_ref,
+                          ("x", "result")),
+    "all": ReduceOp(all, all_ref, "bool"),
+    "any": ReduceOp(any, any_ref, "bool"),
+    "count_nonzero": ReduceOp(count_nonzero, count_nonzero_ref, "int64"),
+}
+
+
+# ---------------------------------------------------------------- AOT / tuner declarations
+def _fwd_signature(dtype: str, out: str, aux: str) -> dict[str, str]:
+    return {"out_ptr": f"*{out}", "aux_ptr": f"*{aux}", "x_ptr": f"*{dtype}", "M": "i32", "R": "i32",
+            "stride_xm": "i32", "stride_xr": "i32", "stride_out": "i32", "stride_aux": "i32", "p": "fp32"}
+
+
+def _bwd_signature(dtype: str, y: str) -> dict[str, str]:
+    return {"grad_x_ptr": f"*{dtype}", "grad_ptr": f"*{dtype}", "x_ptr": f"*{dtype}", "y_ptr": f"*{y}",
+            "M": "i32", "R": "i32", "stride_gxm": "i32", "stride_gxr": "i32", "stride_xm": "i32",
+            "stride_xr": "i32", "stride_g": "i32", "stride_y": "i32", "p": "fp32"}
+
+
+_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]
+# (name, KIND, PRE, POST, OUT_VALUE, OUT_AUX, [(x dtype, out dtype, aux dtype)])
+_FORWARD = [
+    ("sum", "add", "id", "id", True, False, [("fp32", "fp32", "fp32"), ("fp16", "fp16", "fp16"),
+                                             ("i32", "i64", "i64"), ("fp64", "fp64", "fp64")]),
+    ("prod", "mul", "id", "id", True, False, [("bf16", "bf16", "bf16"), ("i64", "i64", "i64")]),
+    ("max", "max", "id", "id", True, True, [("fp32", "fp32", "i64"), ("bf16", "bf16", "i64"),
+                                            ("i1", "i1", "i64"), ("i64", "i64", "i64")]),
+    ("argmin", "min", "id", "id", False, True, [("fp16", "i64", "i64")]),
+    ("var", "var", "id", "std", True, True, [("fp32", "fp32", "fp32"), ("fp64", "fp64", "fp64")]),
+    ("norm[pow]", "add", "pow", "root", True, False, [("fp32", "fp32", "fp32"), ("fp64", "fp64", "fp64")]),
+    ("norm[inf]", "max", "abs", "id", True, False, [("fp16", "fp16", "fp16")]),
+    ("logsumexp", "lse", "id", "id", True, False, [("fp32", "fp32", "fp32"), ("bf16", "bf16", "bf16"),
+                                                   ("fp64", "fp64", "fp64")]),
+    ("all", "add", "nonzero", "all", True, False, [("i1", "i1", "i1"), ("fp32", "i1", "i1")]),
+]
+_BACKWARD = [
+    ("sum", ["fp32"]), ("mean", ["bf16"]), ("prod", ["fp32", "fp64"]), ("extremum", ["fp16", "fp32"]),
+    ("index", ["fp32"]), ("var", ["fp32"]), ("std", ["fp16"]), ("norm2", ["fp32"]), ("normp", ["fp64"]),
+    ("norm_inf", ["fp32"]), ("lse", ["fp32", "bf16"]),
+]
 
 SPECS = [
-    KernelSpec(f"reduction.sum[{dtype}]", sum_kernel,
-               {"out_ptr": f"*{acc}", "x_ptr": f"*{dtype}", "M": "i32", "R": "i32", "stride_xm": "i32",
-                "stride_xr": "i32", "stride_out": "i32"},
-               {}, [ROW_CONTIGUOUS, ROW_STRIDED])
-    for dtype, acc in (("fp32", "fp32"), ("fp16", "fp32"), ("i32", "i64"))
+    KernelSpec(f"reduction.{name}[{dtype}]", reduce_kernel, _fwd_signature(dtype, out, aux),
+               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa), _CONFIGS)
+    for name, kind, pre, post, ov, oa, dtypes in _FORWARD
+    for dtype, out, aux in dtypes
+] + [
+    KernelSpec(f"reduction.backward[{op}:{dtype}]", reduce_backward_kernel,
+               _bwd_signature(dtype, "i64" if op == "index" else dtype), dict(OP=op), _CONFIGS)
+    for op, dtypes in _BACKWARD
+    for dtype in dtypes
 ]

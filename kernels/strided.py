@@ -66,9 +66,12 @@ def strided_offsets(idx, size1, size2, size3, stride0, stride1, stride2, stride3
 
 @triton.jit
 def compute_type(x):
-    """Upcast 16-bit floats to fp32 for arithmetic (also needed by the interpreter for bf16)."""
+    """Upcast 16-bit floats to fp32 for arithmetic (the interpreter needs it for bf16), and bools to
+    int32 so that True + True is not 0 (bool results are stored as `!= 0`)."""
     if x.dtype.is_fp16() or x.dtype.is_bf16():
         return x.to(tl.float32)
+    elif x.dtype.is_int1():
+        return x.to(tl.int32)
     else:
         return x
 

@@ -1,0 +1,73 @@
+"""Where the autotuner finds kernels: every `tritensor.kernels` module's `SPECS` list.
+
+Modules are discovered with pkgutil, so a new kernels module is tuned and AOT-checked without being
+registered anywhere. Helper modules without SPECS (device_array, strided, ...) are skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from tritensor.kernels.launch_spec import KernelSpec
+
+KERNELS_PACKAGE = "tritensor.kernels"
+
+
+@dataclass
+class Discovery:
+    """What discovery found: specs in module order, and modules that failed to import."""
+
+    specs: list[KernelSpec] = field(default_factory=list)
+    module_of: dict[str, str] = field(default_factory=dict)  # spec name -> module name
+    errors: dict[str, str] = field(default_factory=dict)  # module name -> "ExcType: message"
+
+
+def module_names() -> list[str]:
+    """Fully qualified names of the kernels modules, sorted."""
+    package = importlib.import_module(KERNELS_PACKAGE)
+    return sorted(f"{KERNELS_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                  if not m.name.startswith("_"))
+
+
+@functools.cache
+def discover() -> Discovery:
+    """Import every kernels module once and collect its SPECS (import errors are recorded, not raised)."""
+    found = Discovery()
+    for name in module_names():
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:  # a broken module must not hide the others from the AOT check
+            found.errors[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        for spec in getattr(module, "SPECS", None) or []:
+            if spec.name in found.module_of:
+                raise ValueError(f"duplicate KernelSpec name {spec.name!r} in {name} and "
+                                 f"{found.module_of[spec.name]}")
+            found.specs.append(spec)
+            found.module_of[spec.name] = name
+    return found
+
+
+def all_specs() -> list[KernelSpec]:
+    return list(discover().specs)
+
+
+def find_spec(name: str) -> KernelSpec | None:
+    """The KernelSpec called `name`, or None when no kernels module declares it."""
+    for spec in discover().specs:
+        if spec.name == name:
+            return spec
+    return None
+
+
+def kernel_module(kernel: str) -> ModuleType:
+    """The kernels module for a short name such as "matmul" (raises KeyError if there is none)."""
+    qualified = f"{KERNELS_PACKAGE}.{kernel}"
+    if qualified not in module_names():
+        raise KeyError(f"no kernels module {kernel!r}; available: "
+                       + ", ".join(n.rsplit(".", 1)[1] for n in module_names()))
+    return importlib.import_module(qualified)

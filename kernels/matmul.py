@@ -1,0 +1,507 @@
+"""Batched matrix multiply C = A @ B with a fused epilogue, and its split-K variant.
+
+One tiled kernel (`matmul_kernel`) serves mm, bmm, addmm, baddbmm, linear (+ activation) and the
+backward of all of them: every operand is a 3-D (batch, rows, cols) strided view, so transposed
+operands (dA = dC @ B^T, dB = A^T @ dC) and broadcast batches (batch stride 0) need no copy. Each
+program owns one BLOCK_M x BLOCK_N tile of C, walks K in BLOCK_K steps accumulating in fp32, and
+applies the epilogue `act(alpha * A@B + beta * C_in + bias)` in fp32 before its single store.
+
+Skinny shapes (few output tiles, long K) cannot fill the GPU with one program per tile, so with
+SPLIT_K > 1 each tile's K range is cut into SPLIT_K slices whose fp32 partial sums land in a
+scratch buffer; `splitk_reduce_kernel` then adds the slices in a fixed order (deterministic, no
+atomics) and applies the same epilogue.
+
+A config is a dict: BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, SPLIT_K, num_warps, num_stages.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .device_array import DeviceArray
+from .launch_spec import KernelSpec
+from .strided import cast_to
+
+# The interpreter multiplies bf16 blocks as their raw uint16 bits, so interpreted dots upcast bf16
+# first; compiled kernels feed bf16 straight to the tensor cores.
+INTERPRETED = tl.constexpr(os.environ.get("TRITON_INTERPRET", "0") == "1")
+
+ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
+DTYPES = ("float16", "bfloat16", "float32")
+REDUCE_CONFIG = dict(BLOCK_M=32, BLOCK_N=64, num_warps=4)
+SPLIT_K_CHOICES = (2, 4, 8, 16)
+
+
+# ---------------------------------------------------------------- the kernels
+@triton.jit
+def _dot_operand(x):
+    if INTERPRETED:
+        if x.dtype.is_bf16():
+            return x.to(tl.float32)
+        else:
+            return x
+    else:
+        return x
+
+
+@triton.jit
+def _activate(x, ACTIVATION: tl.constexpr):
+    if ACTIVATION == "relu":
+        return tl.maximum(x, 0.0)
+    elif ACTIVATION == "gelu":
+        return 0.5 * x * (1.0 + tl.erf(x * 0.7071067811865476))
+    elif ACTIVATION == "gelu_tanh":
+        # 0.5 * (1 + tanh(u)) == sigmoid(2u): one exp instead of a tanh tl lacks
+        return x * tl.sigmoid(1.5957691216057308 * (x + 0.044715 * x * x * x))
+    elif ACTIVATION == "silu":
+        return x * tl.sigmoid(x)
+    else:
+        return x
+
+
+@triton.jit
+def _epilogue(acc, offs_m, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb, stride_cinm,
+              stride_cinn, alpha, beta, HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr,
+              ACTIVATION: tl.constexpr):
+    """act(alpha * acc + beta * C_in + bias) in fp32 on one (BLOCK_M, BLOCK_N) tile."""
+    acc = acc * alpha
+    if HAS_CIN:
+        cin_ptrs = (cin_ptr + pid_b.to(tl.int64) * stride_cinb + offs_m.to(tl.int64)[:, None] * stride_cinm
+                    + offs_n.to(tl.int64)[None, :] * stride_cinn)
+        acc += beta * tl.load(cin_ptrs, mask=mask, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_n * stride_bias, mask=offs_n < N, other=0.0)
+        acc += bias.to(tl.float32)[None, :]
+    return _activate(acc, ACTIVATION)
+
+
+@triton.jit
+def matmul_kernel(
+    c_ptr,  # (batch, M, N) output; with SPLIT_K > 1 the (SPLIT_K, batch, M, N) fp32 scratch
+    a_ptr,  # (batch, M, K) left operand
+    b_ptr,  # (batch, K, N) right operand
+    bias_ptr,  # (N,) added to every row (read only when HAS_BIAS)
+    cin_ptr,  # (batch, M, N) addend of addmm/baddbmm (read only when HAS_CIN)
+    M, N, K,  # matrix sizes of one batch entry
+    stride_ab, stride_am, stride_ak,  # A strides in elements (stride_ab 0 broadcasts A over the batch)
+    stride_bb, stride_bk, stride_bn,  # B strides
+    stride_cs, stride_cb, stride_cm, stride_cn,  # C strides; stride_cs steps between split-K slices
+    stride_bias,  # bias stride
+    stride_cinb, stride_cinm, stride_cinn,  # C_in strides
+    alpha, beta,  # C = act(alpha * A@B + beta * C_in + bias)
+    HAS_BIAS: tl.constexpr,  # add bias
+    HAS_CIN: tl.constexpr,  # add beta * C_in (off when beta == 0, so NaNs in C_in do not leak, as in torch)
+    ACTIVATION: tl.constexpr,  # one of ACTIVATIONS
+    INPUT_PRECISION: tl.constexpr,  # "tf32" or "ieee" for fp32 operands (16-bit operands ignore it)
+    BLOCK_M: tl.constexpr,  # tile rows
+    BLOCK_N: tl.constexpr,  # tile columns
+    BLOCK_K: tl.constexpr,  # K step
+    GROUP_M: tl.constexpr,  # tile rows swept together so neighbouring programs share B tiles in L2
+    SPLIT_K: tl.constexpr,  # K slices per tile; > 1 writes unscaled fp32 partials, no epilogue
+):
+    # Program ids: axis 0 is batch-major over tiles (no 65535 limit on the batch), axis 1 the K slice.
+    pid = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    num_pid_m = tl.cdiv(M, BLOCK_M)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_tiles = num_pid_m * num_pid_n
+    pid_b = pid // num_tiles
+    pid = pid % num_tiles
+    num_pid_in_group = GROUP_M * num_pid_n
+    first_pid_m = (pid // num_pid_in_group) * GROUP_M
+    group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
+    pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
+    pid_n = (pid % num_pid_in_group) // group_size_m
+
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    # Rows/columns past the edge wrap onto valid ones: loads stay in bounds without an M/N mask,
+    # and the store drops them. Offsets are 64-bit: one operand may exceed 2**31 elements.
+    offs_am = (offs_m % M).to(tl.int64)
+    offs_bn = (offs_n % N).to(tl.int64)
+    offs_k = tl.arange(0, BLOCK_K)
+    k_steps = tl.cdiv(tl.cdiv(K, BLOCK_K), SPLIT_K)  # BLOCK_K steps in each K slice
+    k_start = pid_k * k_steps * BLOCK_K
+    a_ptrs = (a_ptr + pid_b.to(tl.int64) * stride_ab + k_start.to(tl.int64) * stride_ak
+              + offs_am[:, None] * stride_am + offs_k[None, :] * stride_ak)
+    b_ptrs = (b_ptr + pid_b.to(tl.int64) * stride_bb + k_start.to(tl.int64) * stride_bk
+              + offs_k[:, None] * stride_bk + offs_bn[None, :] * stride_bn)
+
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for step in range(0, k_steps):
+        k_left = K - k_start - step * BLOCK_K  # <= 0 in a trailing slice past K: loads all masked
+        a = tl.load(a_ptrs, mask=offs_k[None, :] < k_left, other=0.0)
+        b = tl.load(b_ptrs, mask=offs_k[:, None] < k_left, other=0.0)
+        acc = tl.dot(_dot_operand(a), _dot_operand(b), acc, input_precision=INPUT_PRECISION)
+        a_ptrs += BLOCK_K * stride_ak
+        b_ptrs += BLOCK_K * stride_bk
+
+    mask = (offs_m < M)[:, None] & (offs_n < N)[None, :]
+    c_ptrs = (c_ptr + pid_b.to(tl.int64) * stride_cb + offs_m.to(tl.int64)[:, None] * stride_cm
+              + offs_n.to(tl.int64)[None, :] * stride_cn)
+    if SPLIT_K == 1:
+        acc = _epilogue(acc, offs_m, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
+                        stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION)
+        tl.store(c_ptrs, cast_to(acc, c_ptr.dtype.element_ty), mask=mask)
+    else:
+        tl.store(c_ptrs + pid_k.to(tl.int64) * stride_cs, acc, mask=mask)
+
+
+@triton.jit
+def splitk_reduce_kernel(
+    c_ptr,  # (batch, M, N) output
+    part_ptr,  # (split_k, batch, M, N) fp32 partial sums from matmul_kernel
+    bias_ptr,  # (N,) added to every row (read only when HAS_BIAS)
+    cin_ptr,  # (batch, M, N) addend (read only when HAS_CIN)
+    M, N,  # matrix sizes of one batch entry
+    split_k,  # slices to add
+    stride_ps, stride_pb, stride_pm, stride_pn,  # partials strides
+    stride_cb, stride_cm, stride_cn,  # C strides
+    stride_bias,  # bias stride
+    stride_cinb, stride_cinm, stride_cinn,  # C_in strides
+    alpha, beta,  # C = act(alpha * sum(partials) + beta * C_in + bias)
+    HAS_BIAS: tl.constexpr,  # add bias
+    HAS_CIN: tl.constexpr,  # add beta * C_in
+    ACTIVATION: tl.constexpr,  # one of ACTIVATIONS
+    BLOCK_M: tl.constexpr,  # tile rows
+    BLOCK_N: tl.constexpr,  # tile columns
+):
+    pid = tl.program_id(0)
+    num_pid_n = tl.cdiv(N, BLOCK_N)
+    num_tiles = tl.cdiv(M, BLOCK_M) * num_pid_n
+    pid_b = pid // num_tiles
+    pid = pid % num_tiles
+    offs_m = (pid // num_pid_n) * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = (pid % num_pid_n) * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask = (offs_m < M)[:, None] & (offs_n < N)[None, :]
+    p_ptrs = (part_ptr + pid_b.to(tl.int64) * stride_pb + offs_m.to(tl.int64)[:, None] * stride_pm
+              + offs_n.to(tl.int64)[None, :] * stride_pn)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for s in range(0, split_k):  # a fixed order, so results are bitwise reproducible
+        acc += tl.load(p_ptrs + s * stride_ps, mask=mask, other=0.0)
+    acc = _epilogue(acc, offs_m, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
+                    stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION)
+    c_ptrs = (c_ptr + pid_b.to(tl.int64) * stride_cb + offs_m.to(tl.int64)[:, None] * stride_cm
+              + offs_n.to(tl.int64)[None, :] * stride_cn)
+    tl.store(c_ptrs, cast_to(acc, c_ptr.dtype.element_ty), mask=mask)
+
+
+# ---------------------------------------------------------------- configs
+def _config(bm: int, bn: int, bk: int, warps: int, stages: int, split_k: int = 1, group_m: int = 8) -> dict:
+    return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=group_m, SPLIT_K=split_k, num_warps=warps,
+                num_stages=stages)
+
+
+def _dtype_name(dtype) -> str:
+    """'float16' / 'bfloat16' / 'float32' / ... from a tritensor dtype, NumPy dtype or name."""
+    name = getattr(dtype, "name", None)
+    if not isinstance(name, str):
+        name = str(dtype)
+    name = name.rsplit(".", 1)[-1]
+    return {"fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp32": "float32",
+            "float": "float32", "tf32": "float32", "fp64": "float64", "double": "float64"}.get(name, name)
+
+
+def _wide(dtype) -> bool:
+    """4-byte operands: BLOCK_K is halved to keep the same shared memory per pipeline stage."""
+    name = _dtype_name(dtype)
+    if name not in DTYPES:
+        raise TypeError(f"matmul kernels take {', '.join(DTYPES)}; got {name}")
+    return name == "float32"
+
+
+# Shape classes of heuristic_config; 4-byte operands use BLOCK_K / 2.
+_LARGE = _config(128, 256, 64, 8, 3)  # both sides >= 2048: the biggest tile that does not spill
+_BIG = _config(128, 128, 64, 8, 3)
+_MEDIUM = _config(64, 128, 64, 4, 3)
+_SMALL_M = _config(64, 64, 128, 4, 3)  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
+_SMALL_N = _config(128, 32, 64, 4, 4)  # N <= 32
+_SPLIT = _config(64, 64, 64, 4, 3)  # + SPLIT_K
+
+
+def _for_dtype(cfg: dict, wide: bool) -> dict:
+    return {**cfg, "BLOCK_K": cfg["BLOCK_K"] // 2} if wide else dict(cfg)
+
+
+def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit: int | None = None) -> dict:
+    """The default config for one shape (used when autotuning is off or has no entry yet).
+
+    Split-K is chosen when the output has few tiles but K is long; such a config needs the scratch
+    buffer described by `scratch_shape`. `shared_limit` (bytes per block, e.g. 101376 on sm_86)
+    drops pipeline stages until the estimated shared memory fits.
+    """
+    wide = _wide(dtype)
+    tiles = batch * triton.cdiv(M, 64) * triton.cdiv(N, 64)
+    if tiles <= 32 and K >= 1024 and K >= 4 * max(M, N):
+        # Aim at ~128 programs (one wave on A100/H100) with at least 512 of K per slice.
+        split = max((s for s in SPLIT_K_CHOICES if s * tiles <= 128 and K // s >= 512), default=1)
+        if split > 1:
+            return _fit(_for_dtype({**_SPLIT, "SPLIT_K": split}, wide), dtype, shared_limit)
+    if M <= 32:
+        cfg = _SMALL_M
+    elif N <= 32:
+        cfg = _SMALL_N
+    elif M >= 2048 and N >= 2048 and not wide:
+        cfg = _LARGE
+    elif M >= 128 and N >= 128:
+        cfg = _BIG
+    else:
+        cfg = _MEDIUM
+    return _fit(_for_dtype(cfg, wide), dtype, shared_limit)
+
+
+def _fit(cfg: dict, dtype, shared_limit: int | None) -> dict:
+    if shared_limit is None:
+        return cfg
+    while cfg["num_stages"] > 2 and estimate_shared_bytes(cfg, dtype) > shared_limit:
+        cfg = {**cfg, "num_stages": cfg["num_stages"] - 1}
+    return cfg
+
+
+def estimate_shared_bytes(config: dict, dtype) -> int:
+    """Shared memory of the operand pipeline (A and B tiles per stage); Triton's own figure is close."""
+    itemsize = 4 if _wide(dtype) else 2
+    stages = max(config["num_stages"] - 1, 1)  # Triton keeps num_stages - 1 tiles in flight
+    return stages * (config["BLOCK_M"] + config["BLOCK_N"]) * config["BLOCK_K"] * itemsize
+
+
+def shipped_configs(dtype) -> list[dict]:
+    """Every config heuristic_config can return for `dtype` (what the AOT check compiles)."""
+    wide = _wide(dtype)
+    base = [_BIG, _MEDIUM, _SMALL_M, _SMALL_N] + ([] if wide else [_LARGE])
+    return [_for_dtype(c, wide) for c in base] + [_for_dtype({**_SPLIT, "SPLIT_K": s}, wide)
+                                                   for s in SPLIT_K_CHOICES]
+
+
+def config_space(dtype, mode: str = "default") -> list[dict]:
+    """Candidate configs for the autotuner: "default" (a dozen) or "max" (a wide sweep to prune).
+
+    Configs with SPLIT_K > 1 need scratch (see `scratch_shape`); the tuner should skip them when
+    that buffer would be large (big M*N), where they cannot win anyway.
+    """
+    wide = _wide(dtype)
+    if mode == "default":
+        base = [
+            _config(128, 256, 64, 8, 3), _config(256, 128, 64, 8, 3), _config(128, 128, 64, 8, 3),
+            _config(128, 128, 32, 4, 4), _config(128, 64, 32, 4, 4), _config(64, 128, 32, 4, 4),
+            _config(64, 128, 64, 4, 3), _config(64, 64, 128, 4, 3), _config(128, 32, 64, 4, 4),
+            _config(64, 32, 32, 4, 5),
+            _config(64, 64, 64, 4, 3, split_k=4), _config(64, 64, 64, 4, 3, split_k=16),
+        ]
+        return [_for_dtype(c, wide) for c in base]
+    if mode != "max":
+        raise ValueError(f"config_space mode must be 'default' or 'max', got {mode!r}")
+    space = []
+    for bm in (32, 64, 128, 256):
+        for bn in (32, 64, 128, 256):
+            if bm * bn > 128 * 256:
+                continue
+            for bk in (32, 64, 128):
+                for stages in (2, 3, 4, 5):
+                    for warps in (4, 8):
+                        if (warps == 4 and bm * bn > 128 * 128) or (warps == 8 and bm * bn < 128 * 64):
+                            continue
+                        cfg = _for_dtype(_config(bm, bn, bk, warps, stages), wide)
+                        if estimate_shared_bytes(cfg, dtype) <= 200 * 1024:
+                            space.append(cfg)
+    for bm, bn, bk in ((32, 32, 128), (64, 32, 128), (64, 64, 64), (64, 64, 128), (128, 64, 64)):
+        for split in SPLIT_K_CHOICES:
+            for stages in (3, 4):
+                space.append(_for_dtype(_config(bm, bn, bk, 4, stages, split_k=split), wide))
+    return space
+
+
+def scratch_shape(config: dict, batch: int, M: int, N: int) -> tuple[int, int, int, int] | None:
+    """Shape of the float32 scratch `matmul` needs for `config`, or None when it needs none."""
+    split = config.get("SPLIT_K", 1)
+    return (split, batch, M, N) if split > 1 else None
+
+
+def _bucket(n: int) -> int:
+    return 1 if n <= 1 else 1 << (int(n) - 1).bit_length()
+
+
+def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple) -> tuple:
+    """(M, N, K rounded up to powers of two, dtype name, A transposed, B transposed).
+
+    A counts as transposed when its K dim is not the contiguous one, B when its N dim is not
+    (size-1 dims are layout-free). Only the last two strides matter, so 2-D or 3-D strides work.
+    """
+    a_t = K > 1 and a_strides[-1] != 1
+    b_t = N > 1 and b_strides[-1] != 1
+    return (_bucket(M), _bucket(N), _bucket(K), _dtype_name(dtype), bool(a_t), bool(b_t))
+
+
+# ---------------------------------------------------------------- launch wrapper
+def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArray | None = None,
+           activation: str | None = None, alpha: float = 1.0, beta: float = 0.0,
+           c_in: DeviceArray | None = None, allow_tf32: bool = False, config: dict | None = None,
+           scratch: DeviceArray | None = None) -> None:
+    """out[b] = act(alpha * a[b] @ b[b] + beta * c_in[b] + bias) for 3-D views, any strides.
+
+    a: (batch, M, K), b: (batch, K, N), out and c_in: (batch, M, N), bias: (N,); batch stride 0
+    broadcasts an operand. a and b share one dtype (float16, bfloat16 or float32); out, c_in and
+    bias may be any float dtype (the epilogue runs in fp32). c_in is ignored when beta == 0.
+    allow_tf32 lets fp32 operands use TF32 tensor cores. `config` defaults to heuristic_config;
+    a config with SPLIT_K > 1 needs `scratch`: float32, shape scratch_shape(config, batch, M, N).
+    """
+    batch, M, N = out.shape
+    K = a.shape[2]
+    if a.shape != (batch, M, K) or b.shape != (batch, K, N):
+        raise ValueError(f"matmul shapes do not line up: out {out.shape}, a {a.shape}, b {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul operands must share a dtype, got {a.dtype} and {b.dtype}")
+    activation = "none" if activation is None else activation
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if bias is not None and bias.shape != (N,):
+        raise ValueError(f"bias must have shape ({N},), got {bias.shape}")
+    has_cin = c_in is not None and beta != 0
+    if has_cin and c_in.shape != out.shape:
+        raise ValueError(f"c_in must have shape {out.shape}, got {c_in.shape}")
+    wide = _wide(a.dtype)
+    if batch == 0 or M == 0 or N == 0:
+        return
+    cfg = heuristic_config(M, N, K, a.dtype, batch=batch) if config is None else config
+    split = cfg.get("SPLIT_K", 1)
+    precision = "tf32" if wide and allow_tf32 else "ieee"
+    bias_arg = bias if bias is not None else out
+    cin_arg = c_in if has_cin else out
+    epilogue = dict(HAS_BIAS=bias is not None, HAS_CIN=has_cin, ACTIVATION=activation)
+    epilogue_args = (bias.strides[0] if bias is not None else 0,
+                     *(c_in.strides if has_cin else (0, 0, 0)), float(alpha), float(beta))
+    tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
+    blocks = dict(BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"],
+                  GROUP_M=cfg["GROUP_M"], SPLIT_K=split, INPUT_PRECISION=precision,
+                  num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
+    if split == 1:
+        matmul_kernel[(batch * tiles, 1)](
+            out, a, b, bias_arg, cin_arg, M, N, K, *a.strides, *b.strides, 0, *out.strides, *epilogue_args,
+            **epilogue, **blocks)
+        return
+    want = scratch_shape(cfg, batch, M, N)
+    if scratch is None or scratch.shape != want or _dtype_name(scratch.dtype) != "float32":
+        raise ValueError(f"SPLIT_K={split} needs a float32 scratch of shape {want}, got "
+                         f"{None if scratch is None else (scratch.shape, scratch.dtype)}")
+    matmul_kernel[(batch * tiles, split)](
+        scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
+        HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
+    red = REDUCE_CONFIG
+    red_tiles = triton.cdiv(M, red["BLOCK_M"]) * triton.cdiv(N, red["BLOCK_N"])
+    splitk_reduce_kernel[(batch * red_tiles,)](
+        out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
+        **epilogue, **red)
+
+
+# ---------------------------------------------------------------- NumPy references
+try:  # SciPy's vectorised erf when present; math.erf element by element otherwise
+    from scipy.special import erf as _erf
+except ImportError:  # pragma: no cover - depends on the environment
+    _erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _compute_dtype(*dtypes) -> np.dtype:
+    dt = np.result_type(*dtypes)
+    return np.dtype(np.float32) if dt.itemsize < 4 else dt
+
+
+def _activate_ref(x: np.ndarray, activation: str | None) -> np.ndarray:
+    if activation in (None, "none"):
+        return x
+    if activation == "relu":
+        return np.maximum(x, 0)
+    if activation == "gelu":
+        return (0.5 * x * (1 + _erf(x / np.sqrt(2)))).astype(x.dtype)
+    if activation == "gelu_tanh":
+        return (0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))).astype(x.dtype)
+    if activation == "silu":
+        return x / (1 + np.exp(-x))
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def matmul_ref(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None, activation: str | None = None,
+               alpha=1, beta=0, c_in: np.ndarray | None = None) -> np.ndarray:
+    """act(alpha * a @ b + beta * c_in + bias), 16-bit inputs computed in fp32 and rounded once.
+
+    NumPy matmul broadcasting; c_in is ignored when beta == 0 (torch.addmm's rule).
+    """
+    out_dtype = np.result_type(a.dtype, b.dtype)
+    ct = _compute_dtype(out_dtype)
+    acc = np.matmul(a.astype(ct), b.astype(ct))
+    if alpha != 1:
+        acc = acc * ct.type(alpha)
+    if c_in is not None and beta != 0:
+        acc = acc + ct.type(beta) * c_in.astype(ct)
+    if bias is not None:
+        acc = acc + bias.astype(ct)
+    return _activate_ref(acc, activation).astype(out_dtype)
+
+
+def matmul_backward_ref(grad: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(grad @ b^T, a^T @ grad) for 2-D or batched (..., M, K) x (..., K, N), in the broadcast shape."""
+    ct = _compute_dtype(grad.dtype, a.dtype, b.dtype)
+    g = grad.astype(ct)
+    grad_a = np.matmul(g, np.swapaxes(b.astype(ct), -1, -2)).astype(a.dtype)
+    grad_b = np.matmul(np.swapaxes(a.astype(ct), -1, -2), g).astype(b.dtype)
+    return grad_a, grad_b
+
+
+# ---------------------------------------------------------------- AOT / tuner declarations
+def _matmul_signature(dtype: str, out_dtype: str | None = None) -> dict[str, str]:
+    sig = {"c_ptr": f"*{out_dtype or dtype}", "a_ptr": f"*{dtype}", "b_ptr": f"*{dtype}",
+           "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}", "M": "i32", "N": "i32", "K": "i32"}
+    for name in ("stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk", "stride_bn", "stride_cs",
+                 "stride_cb", "stride_cm", "stride_cn", "stride_bias", "stride_cinb", "stride_cinm",
+                 "stride_cinn"):
+        sig[name] = "i32"
+    sig.update(alpha="fp32", beta="fp32")
+    return sig
+
+
+def _reduce_signature(dtype: str) -> dict[str, str]:
+    sig = {"c_ptr": f"*{dtype}", "part_ptr": "*fp32", "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}",
+           "M": "i32", "N": "i32", "split_k": "i32"}
+    for name in ("stride_ps", "stride_pb", "stride_pm", "stride_pn", "stride_cb", "stride_cm", "stride_cn",
+                 "stride_bias", "stride_cinb", "stride_cinm", "stride_cinn"):
+        sig[name] = "i32"
+    sig.update(alpha="fp32", beta="fp32")
+    return sig
+
+
+# Row-major A and B, as the JIT specialises unit strides (the common case, and the one that vectorises).
+_ROW_MAJOR = dict(stride_ak=1, stride_bn=1)
+_PLAIN = dict(HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **_ROW_MAJOR)
+_SHORT = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
+
+
+def _spec(name: str, dtype: str, precision: str, consts: dict, tensor_cores: bool, split: bool = False
+          ) -> KernelSpec:
+    short = _SHORT[dtype]
+    shipped = [c for c in shipped_configs(dtype) if (c["SPLIT_K"] > 1) == split]
+    space = [c for c in config_space(dtype, "default") if (c["SPLIT_K"] > 1) == split]
+    return KernelSpec(name, matmul_kernel, _matmul_signature(short, "fp32" if split else None),
+                      {**consts, "INPUT_PRECISION": precision}, shipped, space, tensor_cores=tensor_cores)
+
+
+SPECS = [
+    _spec(f"matmul[{variant}{':splitk' if split else ''}]", dtype, precision, _PLAIN,
+          variant != "fp32:ieee", split)
+    for variant, dtype, precision in (("fp16", "float16", "ieee"), ("bf16", "bfloat16", "ieee"),
+                                      ("fp32:tf32", "float32", "tf32"), ("fp32:ieee", "float32", "ieee"))
+    for split in (False, True)
+] + [
+    _spec("matmul[bf16:addmm+bias+gelu]", "bfloat16", "ieee",
+          dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", **_ROW_MAJOR), True),
+    _spec("matmul[fp16:bias+silu:transposed]", "float16", "ieee",
+          dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="silu", stride_am=1, stride_bk=1), True),
+] + [
+    KernelSpec(f"matmul.splitk_reduce[{short}:{act}]", splitk_reduce_kernel, _reduce_signature(short),
+               dict(HAS_BIAS=act != "none", HAS_CIN=act != "none", ACTIVATION=act, stride_pn=1),
+               [REDUCE_CONFIG])
+    for short in ("fp16", "bf16", "fp32") for act in ("none", "gelu_tanh")
+]

@@ -1,0 +1,291 @@
+"""Sorting along the last axis of a (M, R) strided view: sort, argsort, topk, and their backward.
+
+One program sorts one row in registers with a bitonic network over BLOCK = next_pow2(R) slots
+(R <= MAX_SORT_R; above that the wrappers raise ValueError and the Tensor layer falls back).
+`tl.sort` sorts values only, so the network here sorts (key, index) pairs, compared
+lexicographically, which makes it stable and yields the int64 indices PyTorch returns:
+  * the key is an order-preserving signed integer image of the value: floats map their bits so
+    integer order is float order (-0.0 and 0.0 share a key, so equal values stay in input order;
+    every NaN gets the largest key, so NaNs sort last ascending and first descending, as PyTorch);
+    integers and bool are their own key. A descending sort complements the key (~key reverses a
+    signed order exactly), so ties still keep ascending indices: PyTorch's stable descending sort.
+  * padding slots take the largest key and indices >= R, so they sort after every real element.
+Values are then gathered from x by the sorted indices, so they are the input's exact bits.
+topk(k, largest) is a full sort keeping the first k (sorted=False is served sorted, which is valid).
+
+The backward of sort/topk values is a scatter of the gradient to the indices (zeros elsewhere).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .device_array import DeviceArray
+from .launch_spec import KernelSpec
+
+MAX_SORT_R = 4096  # the longest row one program sorts in registers
+SCATTER = dict(BLOCK=1024, num_warps=4)
+
+
+def sort_config(R: int) -> dict:
+    """BLOCK (the pow2 number of slots) and num_warps for rows of length R; ValueError if too long."""
+    if R > MAX_SORT_R:
+        raise ValueError(f"sort kernels support rows of at most {MAX_SORT_R} elements, got {R}")
+    block = max(2, triton.next_power_of_2(R))
+    return dict(BLOCK=block, num_warps=4 if block <= 1024 else (8 if block <= 2048 else 16))
+
+
+@triton.jit
+def _order_key(x):
+    """A signed integer whose order is x's order (floats: NaN largest; -0.0 == 0.0)."""
+    if x.dtype == tl.float64:
+        bits = tl.where(x == 0, 0.0, x).to(tl.int64, bitcast=True)
+        key = tl.where(bits < 0, bits ^ 0x7FFFFFFFFFFFFFFF, bits)
+        return tl.where(x != x, 0x7FFFFFFFFFFFFFFF, key)
+    elif x.dtype.is_floating():
+        # fp16/bf16 widen to fp32 exactly; the interpreter needs that for bf16 anyway.
+        f = x.to(tl.float32)
+        bits = tl.where(f == 0, 0.0, f).to(tl.int32, bitcast=True)
+        key = tl.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+        return tl.where(f != f, 0x7FFFFFFF, key)
+    elif x.dtype == tl.int64 or x.dtype == tl.uint64:
+        return x.to(tl.int64)
+    else:
+        return x.to(tl.int32)
+
+
+@triton.jit
+def _largest_key(key):
+    if key.dtype == tl.int64:
+        return tl.full(key.shape, 0x7FFFFFFFFFFFFFFF, tl.int64)
+    else:
+        return tl.full(key.shape, 0x7FFFFFFF, tl.int32)
+
+
+@triton.jit
+def _indicator(n_dims: tl.constexpr, j: tl.constexpr):
+    """0/1 along hypercube axis j (counted from the innermost), broadcastable to the hypercube."""
+    ar = tl.arange(0, 2)
+    ar = tl.reshape(ar, [1] * (n_dims - j - 1) + [2] + [1] * j)
+    return ar
+
+
+@triton.jit
+def _compare_and_swap(key, idx, flip, i: tl.constexpr, n_dims: tl.constexpr):
+    """One bitonic step across hypercube axis i (innermost = 0) on (key, idx) pairs."""
+    # Each slot's partner along the axis: x ^ (x ^ partner) via a 2-element xor reduction.
+    pkey = key ^ tl.xor_sum(key, n_dims - 1 - i, True)
+    pidx = idx ^ tl.xor_sum(idx, n_dims - 1 - i, True)
+    greater = (key > pkey) | ((key == pkey) & (idx > pidx))
+    swap = greater != (flip ^ _indicator(n_dims, i)).to(tl.int1)
+    return tl.where(swap, pkey, key), tl.where(swap, pidx, idx)
+
+
+@triton.jit
+def _bitonic_sort(key, idx, N_DIMS: tl.constexpr):
+    """Sort (key, idx) ascending, lexicographically; both are (2**N_DIMS,)."""
+    k = tl.reshape(key, [2] * N_DIMS)
+    i = tl.reshape(idx, [2] * N_DIMS)
+    for stage in tl.static_range(1, N_DIMS + 1):
+        if stage < N_DIMS:
+            flip = _indicator(N_DIMS, stage)  # alternate directions: bitonic runs of 2**stage
+        else:
+            flip = 0
+        for step in tl.static_range(stage):
+            k, i = _compare_and_swap(k, i, flip, stage - 1 - step, N_DIMS)
+    return tl.reshape(k, key.shape), tl.reshape(i, idx.shape)
+
+
+@triton.jit
+def sort_kernel(
+    values_ptr,  # (M, K) sorted values (unused when WRITE_VALUES is False)
+    indices_ptr,  # (M, K) int64 source index of each sorted value
+    x_ptr,  # (M, R) input view
+    R, K,  # row length, sorted elements written per row (K <= R; K < R for topk)
+    stride_xm, stride_xr,  # input strides (elements)
+    stride_vm, stride_vk,  # values strides (elements)
+    stride_im, stride_ik,  # indices strides (elements)
+    DESCENDING: tl.constexpr,  # largest first
+    WRITE_VALUES: tl.constexpr,  # False for argsort
+    BLOCK: tl.constexpr,  # slots sorted per row: a power of two >= R
+    N_DIMS: tl.constexpr,  # log2(BLOCK)
+):
+    row = tl.program_id(0).to(tl.int64)
+    x_row = x_ptr + row * stride_xm
+    slots = tl.arange(0, BLOCK)
+    in_row = slots < R
+    key = _order_key(tl.load(x_row + slots.to(tl.int64) * stride_xr, mask=in_row, other=0))
+    if DESCENDING:
+        key = ~key
+    key = tl.where(in_row, key, _largest_key(key))
+    key, idx = _bitonic_sort(key, slots, N_DIMS)
+    kept = slots < K
+    tl.store(indices_ptr + row * stride_im + slots * stride_ik, idx.to(tl.int64), mask=kept)
+    if WRITE_VALUES:
+        values = tl.load(x_row + idx.to(tl.int64) * stride_xr, mask=kept)
+        tl.store(values_ptr + row * stride_vm + slots * stride_vk, values, mask=kept)
+
+
+@triton.jit
+def scatter_backward_kernel(
+    grad_x_ptr,  # (M, R) output: gradient of x
+    grad_ptr,  # (M, K) gradient of the sorted / top-k values
+    indices_ptr,  # (M, K) int64 indices the forward returned
+    R, K,  # row length, gradient entries per row
+    stride_gxm, stride_gxr,  # grad_x strides (elements)
+    stride_gm, stride_gk,  # grad strides (elements)
+    stride_im, stride_ik,  # indices strides (elements)
+    ZERO_FIRST: tl.constexpr,  # K < R: clear the row before scattering (a sort covers every slot)
+    BLOCK: tl.constexpr,  # elements per loop step
+):
+    row = tl.program_id(0).to(tl.int64)
+    gx_row = grad_x_ptr + row * stride_gxm
+    if ZERO_FIRST:
+        for start in range(0, R, BLOCK):
+            cols = start + tl.arange(0, BLOCK)
+            tl.store(gx_row + cols.to(tl.int64) * stride_gxr, tl.zeros((BLOCK,), grad_x_ptr.dtype.element_ty), mask=cols < R)
+        # The zeros must land before the scatter overwrites some of them (other threads' stores).
+        tl.debug_barrier()
+    for start in range(0, K, BLOCK):
+        ks = start + tl.arange(0, BLOCK)
+        mask = ks < K
+        ks = ks.to(tl.int64)
+        idx = tl.load(indices_ptr + row * stride_im + ks * stride_ik, mask=mask, other=0)
+        g = tl.load(grad_ptr + row * stride_gm + ks * stride_gk, mask=mask)
+        tl.store(gx_row + idx * stride_gxr, g, mask=mask)
+
+
+def _sort(values: DeviceArray | None, indices: DeviceArray, x: DeviceArray, k: int, descending: bool) -> None:
+    M, R = x.shape
+    if not 0 <= k <= R:
+        raise ValueError(f"k ({k}) out of range for rows of length {R}")
+    cfg = sort_config(R)
+    if M == 0 or k == 0:
+        return
+    v = values if values is not None else indices
+    sort_kernel[(M,)](
+        v, indices, x, R, k, x.strides[0], x.strides[1], v.strides[0], v.strides[1], indices.strides[0],
+        indices.strides[1], DESCENDING=bool(descending), WRITE_VALUES=values is not None, BLOCK=cfg["BLOCK"],
+        N_DIMS=cfg["BLOCK"].bit_length() - 1, num_warps=cfg["num_warps"],
+    )
+
+
+# ---------------------------------------------------------------- launch wrappers
+def sort(values: DeviceArray, indices: DeviceArray, x: DeviceArray, descending: bool = False) -> None:
+    """Stable sort of each row of x (M, R) into values (M, R) and int64 indices (M, R).
+
+    NaN sorts last ascending and first descending. R <= MAX_SORT_R, else ValueError.
+    """
+    _sort(values, indices, x, x.shape[1], descending)
+
+
+def argsort(indices: DeviceArray, x: DeviceArray, descending: bool = False) -> None:
+    """int64 indices (M, R) of the stable sort of each row."""
+    _sort(None, indices, x, x.shape[1], descending)
+
+
+def topk(values: DeviceArray, indices: DeviceArray, x: DeviceArray, k: int, largest: bool = True,
+         sorted: bool = True) -> None:  # noqa: A002 - PyTorch's name
+    """The k largest (smallest) of each row into values (M, k) and int64 indices (M, k).
+
+    Always written in sorted order (valid for sorted=False too); ties go to the lower index; NaN
+    counts as the largest value. R <= MAX_SORT_R, else ValueError.
+    """
+    _sort(values, indices, x, k, largest)
+
+
+def sort_backward(grad_x: DeviceArray, grad: DeviceArray, indices: DeviceArray) -> None:
+    """grad_x (M, R) = grad (M, K) scattered to `indices`, zeros elsewhere (sort: K == R; topk: K <= R)."""
+    M, R = grad_x.shape
+    K = grad.shape[1]
+    if M == 0 or R == 0:
+        return
+    scatter_backward_kernel[(M,)](
+        grad_x, grad, indices, R, K, grad_x.strides[0], grad_x.strides[1], grad.strides[0], grad.strides[1],
+        indices.strides[0], indices.strides[1], ZERO_FIRST=K < R, BLOCK=SCATTER["BLOCK"],
+        num_warps=SCATTER["num_warps"],
+    )
+
+
+topk_backward = sort_backward
+
+
+# ---------------------------------------------------------------- NumPy references
+def _order(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable argsort with PyTorch's NaN placement (last ascending, first descending)."""
+    if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
+        xf = x.astype(np.float64)
+        nan = np.isnan(xf).astype(np.int8)  # breaks the tie between NaN (as +inf) and a real +inf
+        value = np.where(nan, np.inf, xf) + 0.0  # + 0.0 makes -0.0 equal to 0.0
+        keys = (-value, -nan) if descending else (value, nan)
+    else:
+        key = x.astype(np.int64)
+        keys = (-key,) if descending else (key,)
+    return _lexsort_axis(keys, axis)
+
+
+def _lexsort_axis(keys: tuple, axis: int) -> np.ndarray:
+    """Stable sort by keys[0], then keys[1], ... along `axis`; the index breaks remaining ties."""
+    moved = [np.moveaxis(k, axis, -1) for k in keys]
+    idx = np.broadcast_to(np.arange(moved[0].shape[-1]), moved[0].shape)
+    return np.moveaxis(np.lexsort([idx] + moved[::-1], axis=-1), -1, axis)
+
+
+def sort_ref(x: np.ndarray, axis: int = -1, descending: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    idx = _order(x, axis, descending)
+    return np.take_along_axis(x, idx, axis), idx.astype(np.int64)
+
+
+def argsort_ref(x: np.ndarray, axis: int = -1, descending: bool = False) -> np.ndarray:
+    return _order(x, axis, descending).astype(np.int64)
+
+
+def topk_ref(x: np.ndarray, k: int, axis: int = -1, largest: bool = True,
+             sorted: bool = True) -> tuple[np.ndarray, np.ndarray]:  # noqa: A002
+    idx = np.take(_order(x, axis, largest), np.arange(k), axis=axis)
+    return np.take_along_axis(x, idx, axis), idx.astype(np.int64)
+
+
+def sort_backward_ref(grad: np.ndarray, x: np.ndarray, indices: np.ndarray, axis: int = -1) -> tuple:
+    gx = np.zeros(x.shape, grad.dtype)
+    np.put_along_axis(gx, indices, grad, axis=axis)
+    return (gx,)
+
+
+topk_backward_ref = sort_backward_ref
+
+# Name -> (forward, forward ref, backward, backward ref, what the backward takes after (grad_x, grad)).
+OPS = {
+    "sort": (sort, sort_ref, sort_backward, sort_backward_ref, ("indices",)),
+    "argsort": (argsort, argsort_ref, None, None, ()),
+    "topk": (topk, topk_ref, topk_backward, topk_backward_ref, ("indices",)),
+}
+
+
+def _sort_signature(dtype: str) -> dict[str, str]:
+    return {"values_ptr": f"*{dtype}", "indices_ptr": "*i64", "x_ptr": f"*{dtype}", "R": "i32", "K": "i32",
+            "stride_xm": "i32", "stride_xr": "i32", "stride_vm": "i32", "stride_vk": "i32",
+            "stride_im": "i32", "stride_ik": "i32"}
+
+
+def _block_config(block: int) -> dict:
+    cfg = sort_config(block)
+    return dict(BLOCK=cfg["BLOCK"], N_DIMS=cfg["BLOCK"].bit_length() - 1, num_warps=cfg["num_warps"])
+
+
+SPECS = [
+    KernelSpec(f"sort.sort[{dtype}{':desc' if desc else ''}]", sort_kernel, _sort_signature(dtype),
+               dict(DESCENDING=desc, WRITE_VALUES=True), [_block_config(b) for b in blocks],
+               [_block_config(2 ** n) for n in range(1, 13)])
+    for dtype, desc, blocks in [("fp32", False, (2, 128, 1024, 4096)), ("fp32", True, (256,)),
+                                ("bf16", False, (64, 2048)), ("fp64", True, (512, 4096)),
+                                ("i64", False, (4096,)), ("i1", False, (32,)), ("u8", True, (16,))]
+] + [
+    KernelSpec(f"sort.scatter_backward[{dtype}]", scatter_backward_kernel,
+               {"grad_x_ptr": f"*{dtype}", "grad_ptr": f"*{dtype}", "indices_ptr": "*i64", "R": "i32", "K": "i32",
+                **{f"stride_{n}{d}": "i32" for n, ds in (("gx", "mr"), ("g", "mk"), ("i", "mk")) for d in ds}},
+               dict(ZERO_FIRST=zero), [SCATTER])
+    for dtype, zero in [("fp32", True), ("fp32", False), ("bf16", True), ("fp64", False)]
+]

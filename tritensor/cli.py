@@ -1,0 +1,65 @@
+"""The `tritensor` command: `demo` (a short training run), `autotune` (kernel tuning and AOT checks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Fit y = 3x + 2 by gradient descent with tritensor's autograd: the foundation end to end."""
+    import tritensor as tt
+
+    from .cuda import driver
+
+    device = args.device or ("cuda" if driver.device_count() > 0 else "cpu")
+    tt.manual_seed(0)
+    x = tt.rand(256, device=device)
+    y = x * 3.0 + 2.0 + tt.randn(256, device=device) * 0.01
+    w = tt.zeros(1, device=device, requires_grad=True)
+    b = tt.zeros(1, device=device, requires_grad=True)
+    start = time.perf_counter()
+    for step in range(args.steps):
+        err = x * w + b - y
+        loss = (err * err).sum() * (1.0 / x.numel())
+        w.grad = b.grad = None
+        loss.backward()
+        with tt.no_grad():
+            w -= w.grad * args.lr
+            b -= b.grad * args.lr
+        if step % max(1, args.steps // 5) == 0 or step == args.steps - 1:
+            print(f"step {step:4d}  loss {loss.item():.6f}")
+    elapsed = time.perf_counter() - start
+    print(f"device {w.device}: w = {w.item():.4f} (true 3), b = {b.item():.4f} (true 2), "
+          f"{args.steps} steps in {elapsed:.2f} s")
+    return 0 if abs(w.item() - 3) < 0.1 and abs(b.item() - 2) < 0.1 else 1
+
+
+def _autotune(argv: list[str]) -> int:
+    from .autotune.cli import main
+
+    return main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "autotune":
+        return _autotune(argv[1:])
+    parser = argparse.ArgumentParser(prog="tritensor", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="fit a line with tritensor's autograd (seconds on a CPU)")
+    demo.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                      help="default: cuda when a GPU is present, else cpu (cuda with TRITON_INTERPRET=1 "
+                           "runs the Triton kernels in the interpreter: slow, for testing)")
+    demo.add_argument("--steps", type=int, default=300)
+    demo.add_argument("--lr", type=float, default=0.5)
+    sub.add_parser("autotune", help="tune kernels / run the ahead-of-time compile checks (see --help)")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

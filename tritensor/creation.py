@@ -1,0 +1,308 @@
+"""Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/empty/full, ranges, eye, random, *_like."""
+
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from . import dtypes as D
+from .device import CPU, canonical
+from .kernels.device_array import contiguous_strides
+from .random import Generator, rng
+from .storage import Storage
+from .tensor import Tensor
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"size must be a tuple of ints, but got an element of type {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _finish(t: Tensor, requires_grad: bool) -> Tensor:
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _place(arr: np.ndarray, device, requires_grad: bool = False) -> Tensor:
+    """A tensor holding a host array's values on `device`."""
+    device = CPU if device is None else canonical(device)
+    if device.type == "cpu":
+        t = Tensor._wrap(arr)
+    else:
+        from .ops.copy import host_to_device
+
+        t = host_to_device(arr, device)
+    return _finish(t, requires_grad)
+
+
+def _infer_dtype(data) -> D.dtype:
+    if isinstance(data, Tensor):
+        return data.dtype
+    if isinstance(data, np.ndarray):
+        return D.from_numpy_dtype(data.dtype)
+    if isinstance(data, np.generic):
+        return D.from_numpy_dtype(data.dtype)
+    if isinstance(data, bool):
+        return D.bool
+    if isinstance(data, int):
+        return D.int64
+    if isinstance(data, float):
+        return D.get_default_dtype()
+    if isinstance(data, (list, tuple)):
+        if len(data) == 0:
+            return D.get_default_dtype()
+        result = None
+        for item in data:
+            d = _infer_dtype(item)
+            result = d if result is None else _promote_literal(result, d)
+        return result
+    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def _promote_literal(a: D.dtype, b: D.dtype) -> D.dtype:
+    return D.promote_types(a, b)
+
+
+def _to_numpy(data, dtype: D.dtype) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return data.detach().cpu()._host().astype(dtype.np)
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        return np.stack([_to_numpy(x, dtype) for x in data])
+    try:
+        return np.array(data, dtype=dtype.np)
+    except ValueError as e:
+        raise ValueError(f"expected sequence of equal-length lists to build a tensor: {e}") from None
+
+
+def tensor(data, *, dtype: D.dtype | None = None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (nested lists, scalars, NumPy arrays or tensors)."""
+    dtype = dtype or _infer_dtype(data)
+    arr = _to_numpy(data, dtype)
+    if isinstance(data, np.ndarray) and np.shares_memory(arr, data):
+        arr = arr.copy()
+    return _place(arr, device, requires_grad)
+
+
+def as_tensor(data, dtype: D.dtype | None = None, device=None) -> Tensor:
+    """Like tensor(), but shares memory with a NumPy array or tensor when dtype and device allow."""
+    if isinstance(data, Tensor):
+        return data.to(device=device or data.device, dtype=dtype or data.dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype) and \
+            (device is None or canonical(device).type == "cpu"):
+        try:
+            return from_numpy(data)
+        except (TypeError, ValueError):
+            pass
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """A cpu tensor sharing `arr`'s memory: writes through either show in both."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    dtype = D.from_numpy_dtype(arr.dtype)
+    if any(s < 0 for s in arr.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors with negative "
+                         "strides are not currently supported. (You can probably work around this by making a "
+                         "copy of your array  with array.copy().) ")
+    if any(s % arr.itemsize for s in arr.strides):
+        raise ValueError("given numpy array strides not a multiple of the element byte size. Copy the numpy "
+                         "array to reallocate the memory.")
+    if arr.flags.c_contiguous:
+        t = Tensor._wrap(arr)
+        t._storage = Storage(host=arr.reshape(-1))
+        return t
+    strides = tuple(s // arr.itemsize for s in arr.strides)
+    span = 1 + builtins.sum((n - 1) * s for n, s in zip(arr.shape, strides)) if arr.size else 0
+    flat = np.lib.stride_tricks.as_strided(arr, shape=(span,), strides=(arr.itemsize,))
+    t = Tensor._make(Storage(host=flat), arr.shape, strides, 0, dtype, CPU)
+    t._np = arr
+    return t
+
+
+def from_dlpack(ext) -> Tensor:
+    """A cpu tensor sharing memory with a DLPack-exporting object (NumPy arrays, other libraries)."""
+    if isinstance(ext, Tensor):
+        return ext
+    return from_numpy(np.from_dlpack(ext))
+
+
+def _filled(size, value, dtype, device, requires_grad) -> Tensor:
+    shape = _shape(size)
+    device = CPU if device is None else canonical(device)
+    if device.type == "cpu":
+        return _finish(Tensor._wrap(np.full(shape, value, dtype=dtype.np)), requires_grad)
+    from .ops.copy import fill_
+
+    t = Tensor._empty(shape, dtype, device)
+    fill_(t, value)
+    return _finish(t, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    return _filled(size, 0, dtype or D.get_default_dtype(), device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    return _filled(size, 1, dtype or D.get_default_dtype(), device, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _filled((size,) if isinstance(size, int) else tuple(size), fill_value,
+                   dtype or D.scalar_dtype(fill_value), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    shape = _shape(size)
+    device = CPU if device is None else canonical(device)
+    return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
+
+
+def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    shape, stride = _shape(tuple(size)), tuple(stride)
+    dtype = dtype or D.get_default_dtype()
+    device = CPU if device is None else canonical(device)
+    span = 1 + builtins.sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else 0
+    base = Tensor._empty((span,), dtype, device)
+    t = Tensor._make(base._get_storage(), shape, stride, 0, dtype, device)
+    return _finish(t, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = D.int64 if is_int else D.get_default_dtype()
+    n = math.ceil((end - start) / step)
+    arr = (start + step * np.arange(n, dtype=np.float64)).astype(dtype.np) if dtype.is_floating_point \
+        else np.arange(start, start + n * step, step, dtype=dtype.np)[:n]
+    return _place(arr, device, requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = dtype or D.get_default_dtype()
+    return _place(np.linspace(start, end, steps, dtype=np.float64).astype(dtype.np), device, requires_grad)
+
+
+def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad=False):
+    dtype = dtype or D.get_default_dtype()
+    return _place(np.logspace(start, end, steps, base=base).astype(dtype.np), device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    dtype = dtype or D.get_default_dtype()
+    return _place(np.eye(n, n if m is None else m, dtype=dtype.np), device, requires_grad)
+
+
+def _random(values: np.ndarray, dtype, device, requires_grad) -> Tensor:
+    return _place(values.astype((dtype or D.get_default_dtype()).np, copy=False), device, requires_grad)
+
+
+def _check_float(dtype, name: str) -> None:
+    if dtype is not None and not dtype.is_floating_point:
+        raise RuntimeError(f"\"{name}\" not implemented for '{dtype.name.capitalize()}'")
+
+
+def rand(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_float(dtype, "check_uniform_bounds")
+    return _random(rng(generator).random(_shape(size)), dtype, device, requires_grad)
+
+
+def randn(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    _check_float(dtype, "normal_kernel_cpu")
+    return _random(rng(generator).standard_normal(_shape(size)), dtype, device, requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    values = rng(generator).integers(low, high, size=_shape(tuple(size)), dtype=np.int64)
+    return _place(values.astype((dtype or D.int64).np), device, requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _place(rng(generator).permutation(n).astype((dtype or D.int64).np), device, requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        m = mean.detach().cpu()._host() if isinstance(mean, Tensor) else mean
+        s = std.detach().cpu()._host() if isinstance(std, Tensor) else std
+        like = mean if isinstance(mean, Tensor) else std
+        if np.any(np.asarray(s) < 0):
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+        values = rng(generator).normal(m, s)
+        return _random(np.asarray(values), dtype or like.dtype, device or like.device, requires_grad)
+    if std < 0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    if size is None:
+        raise TypeError("normal() with float mean and std needs a size")
+    return _random(rng(generator).normal(mean, std, size=_shape(tuple(size))), dtype, device, requires_grad)
+
+
+def _like(fn, x: Tensor, *args, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
+    return fn(*args, x._shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad,
+              **kwargs)
+
+
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    return _like(zeros, input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    return _like(ones, input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    return _like(empty, input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False,
+              memory_format=None) -> Tensor:
+    return full(input._shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    return _like(rand, input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    return _like(randn, input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device,
+                   requires_grad=requires_grad)
+
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "empty_strided",
+           "arange", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm", "normal",
+           "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+           "contiguous_strides"]

@@ -1,0 +1,144 @@
+"""tt.cuda: device queries, synchronisation and streams.
+
+With a GPU, `cuda` tensors live in device memory (cuda.core) and kernels are launched by Triton.
+Without one but with TRITON_INTERPRET=1, `cuda` tensors live in host memory and the same Triton
+kernels are run by Triton's interpreter. With neither, creating a `cuda` tensor raises.
+"""
+
+from __future__ import annotations
+
+from ..device import interpreting
+from . import driver
+
+
+def is_available() -> bool:
+    """True when a GPU is present, or when Triton's interpreter stands in for one."""
+    return driver.device_count() > 0 or interpreting()
+
+
+def device_count() -> int:
+    if driver.device_count() > 0:
+        return driver.device_count()
+    return 1 if interpreting() else 0
+
+
+def uses_interpreter() -> bool:
+    """True when `cuda` tensors are host memory driven by Triton's interpreter."""
+    return interpreting()
+
+
+_hook_installed = False
+
+
+def _require(index: int) -> None:
+    global _hook_installed
+    if interpreting():
+        if index != 0:
+            raise RuntimeError(f"CUDA error: invalid device ordinal {index} (the interpreter provides cuda:0 only)")
+        return
+    count = driver.device_count()
+    if count == 0:
+        raise RuntimeError(
+            "No CUDA GPU is available. Run on a machine with an NVIDIA GPU, or set TRITON_INTERPRET=1 "
+            "before importing tritensor to run the Triton kernels in Triton's interpreter on the CPU, "
+            "or use device='cpu'."
+        )
+    if index >= count:
+        raise RuntimeError(f"CUDA error: invalid device ordinal {index} ({count} device(s) available)")
+    if not _hook_installed:
+        driver.install_triton_stream_hook()
+        _hook_installed = True
+
+
+def current_device() -> int:
+    return 0
+
+
+def synchronize(device=None) -> None:
+    """Wait for all work on the device's streams (a no-op under the interpreter, which is synchronous)."""
+    if interpreting():
+        return
+    index = 0 if device is None else _index(device)
+    _require(index)
+    driver.synchronize(index)
+
+
+def get_device_name(device=None) -> str:
+    if interpreting():
+        return "Triton interpreter (host memory)"
+    index = 0 if device is None else _index(device)
+    _require(index)
+    return driver.name(index)
+
+
+def get_device_capability(device=None) -> tuple[int, int]:
+    if interpreting():
+        return (0, 0)
+    index = 0 if device is None else _index(device)
+    _require(index)
+    return driver.capability(index)
+
+
+class Stream:
+    """A CUDA stream; `with tt.cuda.stream(s):` makes it current for tritensor's launches."""
+
+    def __init__(self, device=None, _stream=None):
+        self.device_index = 0 if device is None else _index(device)
+        _require(self.device_index)
+        self._stream = _stream if _stream is not None else (
+            None if interpreting() else driver.create_stream(self.device_index))
+
+    def synchronize(self) -> None:
+        if self._stream is not None:
+            self._stream.sync()
+
+    def __repr__(self) -> str:
+        handle = None if self._stream is None else int(self._stream.handle)
+        return f"<tritensor.cuda.Stream device=cuda:{self.device_index} cuda_stream={handle}>"
+
+
+_current: dict[int, Stream] = {}
+
+
+def current_stream(device=None) -> Stream:
+    index = 0 if device is None else _index(device)
+    _require(index)
+    stream = _current.get(index)
+    if stream is None:
+        native = None if interpreting() else driver.current_stream(index)
+        stream = _current[index] = Stream(index, _stream=native)
+    return stream
+
+
+class stream:  # noqa: N801 - PyTorch's name
+    """Context manager selecting the current stream."""
+
+    def __init__(self, s: Stream | None):
+        self.s = s
+        self.prev = None
+
+    def __enter__(self):
+        if self.s is None:
+            return None
+        self.prev = current_stream(self.s.device_index)
+        _set(self.s)
+        return self.s
+
+    def __exit__(self, *exc):
+        if self.s is not None:
+            _set(self.prev)
+
+
+def _set(s: Stream) -> None:
+    _current[s.device_index] = s
+    if s._stream is not None:
+        driver.set_stream(s.device_index, s._stream)
+
+
+def _index(device) -> int:
+    from ..device import device as device_cls
+
+    if isinstance(device, int):
+        return device
+    d = device_cls(device)
+    return 0 if d.index is None else d.index

@@ -1,0 +1,204 @@
+"""Copies between layouts, dtypes and devices: contiguous, clone, copy_, fill_, zero_, to()."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as D
+from ..autograd.function import Function
+from ..autograd.grad_mode import state
+from ..device import CPU, canonical, interpreting
+from ..kernels import elementwise as K
+from ..tensor import Tensor
+from .dispatch import check_same_device, expanded
+
+
+def host_to_device(arr: np.ndarray, device) -> Tensor:
+    """A new cuda tensor holding a copy of a host array."""
+    dtype = D.from_numpy_dtype(arr.dtype)
+    out = Tensor._empty(arr.shape, dtype, device)
+    if interpreting():
+        out._host()[...] = arr
+    else:
+        from ..cuda import driver
+
+        driver.copy_host_to_device(out._get_storage().device_storage, 0, np.ascontiguousarray(arr))
+    return out
+
+
+def device_to_host(t: Tensor) -> np.ndarray:
+    """A host copy of a GPU tensor's values (made contiguous on the device first)."""
+    from ..cuda import driver
+
+    src = t if t.is_contiguous() else _contiguous_copy(t)
+    out = np.empty(src._shape, src.dtype.np)
+    driver.copy_device_to_host(out, src._get_storage().device_storage, src._offset * src.dtype.itemsize)
+    return out
+
+
+def _contiguous_copy(t: Tensor, dtype: D.dtype | None = None) -> Tensor:
+    dtype = dtype or t.dtype
+    if t.device.type == "cpu":
+        return Tensor._wrap(np.array(t._host(), dtype=dtype.np, order="C"))
+    out = Tensor._empty(t._shape, dtype, t.device)
+    K.copy(out._dev(), t._dev())
+    return out
+
+
+class Clone(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return _contiguous_copy(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class ToCopy(Function):
+    """Conversion to another dtype and/or device (differentiable: the gradient converts back)."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dtype: D.dtype, device) -> Tensor:
+        ctx.src = (x.dtype, x.device)
+        if device == x.device:
+            return _contiguous_copy(x, dtype)
+        if device.type == "cpu":  # cuda -> cpu
+            arr = x._host().copy() if x._get_storage().host is not None else device_to_host(x)
+            return Tensor._wrap(arr.astype(dtype.np, copy=False))
+        if x.device.type == "cpu":  # cpu -> cuda
+            return host_to_device(x._host().astype(dtype.np, copy=False), device)
+        return host_to_device(ToCopy.forward(ctx, x, dtype, CPU)._host(), device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        dtype, device = ctx.src
+        if not dtype.is_floating_point:
+            return None, None, None
+        return to_copy(grad, dtype, device), None, None
+
+
+def to_copy(x: Tensor, dtype: D.dtype, device) -> Tensor:
+    return ToCopy.apply(x, dtype, device)
+
+
+def contiguous(x: Tensor, memory_format=None) -> Tensor:
+    return x if x.is_contiguous() else Clone.apply(x)
+
+
+def clone(x: Tensor, memory_format=None) -> Tensor:
+    return Clone.apply(x)
+
+
+def check_inplace(t: Tensor) -> None:
+    """PyTorch's refusal to write in place into a leaf that requires grad (or a view of one)."""
+    if state.enabled and t._requires_grad:
+        if t.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = t._base
+    if state.enabled and base is not None and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def write_into(dst: Tensor, src: Tensor) -> None:
+    """dst[...] = src (broadcast and cast), without autograd; bumps dst's version."""
+    check_same_device(dst, src) if src.device.type != "cpu" or dst.device.type != "cpu" else None
+    if dst.device.type == "cpu":
+        np.copyto(dst._host(), src._host(), casting="unsafe")
+    else:
+        K.copy(dst._dev(), expanded(src, dst._shape))
+    dst._bump_version()
+
+
+def copy_(dst: Tensor, src, non_blocking: bool = False) -> Tensor:
+    """In-place copy; like PyTorch it may cross devices (the one explicit device transfer besides to())."""
+    check_inplace(dst)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    if src.device != dst.device:
+        src = to_copy(src.detach(), src.dtype, dst.device)
+    from .dispatch import broadcast_shapes
+
+    if broadcast_shapes(dst._shape, src._shape) != dst._shape:
+        raise RuntimeError(f"output with shape {list(dst._shape)} doesn't match the broadcast shape "
+                           f"{list(broadcast_shapes(dst._shape, src._shape))}")
+    write_into(dst, src)
+    if state.enabled and (src._requires_grad or dst._requires_grad):
+        _rebase_history(dst, CopyBackward.apply(src, dst._shape))
+    return dst
+
+
+class CopyBackward(Function):
+    """The graph node that an in-place copy leaves on its destination: gradient flows to src."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, src: Tensor, shape: tuple) -> Tensor:
+        ctx.src_shape = src._shape
+        return Tensor._empty((), src.dtype, src.device)  # placeholder; only the node is used
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .dispatch import sum_to
+
+        return sum_to(grad, ctx.src_shape), None
+
+
+def _rebase_history(dst: Tensor, result: Tensor) -> None:
+    dst.grad_fn = result.grad_fn
+    dst._output_nr = result._output_nr
+    dst._requires_grad = result._requires_grad
+
+
+def fill_(t: Tensor, value) -> Tensor:
+    check_inplace(t)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value.ndim} dimensions.")
+        value = value.item()
+    if t.device.type == "cpu":
+        t._host()[...] = value
+    else:
+        K.fill(t._dev(), value)
+    t._bump_version()
+    if t.grad_fn is not None:
+        t.grad_fn = None  # overwritten: nothing flows back through the old values
+        t._requires_grad = False
+    return t
+
+
+def zero_(t: Tensor) -> Tensor:
+    return fill_(t, 0)
+
+
+def to(x: Tensor, *args, **kwargs) -> Tensor:
+    """Tensor.to(device), .to(dtype), .to(device, dtype), .to(other); copy=False returns x when nothing changes."""
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, D.dtype):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype, device = a.dtype, a.device
+        elif isinstance(a, (str, int)) or type(a).__name__ == "device":
+            device = a
+        elif isinstance(a, bool):
+            pass
+        else:
+            raise TypeError(f"to() received an invalid argument: {a!r}")
+    dtype = dtype or x.dtype
+    device = x.device if device is None else canonical(device)
+    if dtype is x.dtype and device == x.device and not copy:
+        return x
+    return to_copy(x, dtype, device)

@@ -1,0 +1,110 @@
+"""What every op registration shares: device and shape checks, broadcasting, operand preparation.
+
+An op runs its NumPy reference on `cpu` and its Triton kernel on `cuda` (real or interpreted); the
+helpers here turn tensors into the NumPy arrays or DeviceArrays those expect.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as D
+from ..kernels import elementwise as K
+from ..kernels.device_array import DeviceArray
+from ..tensor import Tensor
+
+
+def check_same_device(*tensors: Tensor) -> None:
+    first = tensors[0].device
+    for t in tensors[1:]:
+        if t.device is not first and t.device != first:
+            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{first} and {t.device}!")
+
+
+def broadcast_shapes(*shapes: tuple) -> tuple:
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != 1:
+                if out[i] != 1 and out[i] != n:
+                    raise RuntimeError(
+                        f"The size of tensor a ({out[i]}) must match the size of tensor b ({n}) at "
+                        f"non-singleton dimension {i}")
+                out[i] = n
+    return tuple(out)
+
+
+def expanded(t: Tensor, shape: tuple) -> DeviceArray:
+    """t's DeviceArray viewed at the broadcast `shape` (stride 0 along broadcast dims)."""
+    d = t._dev()
+    if d.shape == shape:
+        return d
+    lead = len(shape) - len(d.shape)
+    strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st
+                                  for n, m, st in zip(d.shape, shape[lead:], d.strides))
+    return d.view_as(shape, strides)
+
+
+def scalar_tensor(value, dtype: D.dtype, device) -> Tensor:
+    """A Python scalar as a 0-d tensor on `device` (cuda operands are broadcast from it, stride 0)."""
+    # Out-of-range ints wrap, as they do in PyTorch (uint8 + 1000).
+    arr = np.array(value, dtype=np.float64 if isinstance(value, float) else np.int64).astype(dtype.np)
+    if device.type == "cpu":
+        return Tensor._wrap(arr)
+    from .copy import host_to_device
+
+    return host_to_device(arr, device)
+
+
+def cast(t: Tensor, dtype: D.dtype) -> Tensor:
+    """t converted to dtype (t itself when it already is)."""
+    if t.dtype is dtype:
+        return t
+    if t.device.type == "cpu":
+        return Tensor._wrap(t._host().astype(dtype.np))
+    out = Tensor._empty(t._shape, dtype, t.device)
+    K.copy(out._dev(), t._dev())
+    return out
+
+
+def operands(a, b) -> tuple[Tensor, Tensor, D.dtype]:
+    """Promote a binary op's operands (tensors or Python scalars) to tensors of one dtype on one device."""
+    if type(a) is Tensor and type(b) is Tensor:
+        if a.device is not b.device:
+            check_same_device(a, b)
+        if a.dtype is b.dtype:
+            return a, b, a.dtype
+        dtype = D.result_type(a, b)
+        return cast(a, dtype), cast(b, dtype), dtype
+    if type(a) is Tensor:
+        dtype = a.dtype if _scalar_fits(a.dtype, b) else D.result_type(a, b)
+        return cast(a, dtype), scalar_tensor(b, dtype, a.device), dtype
+    if type(b) is Tensor:
+        dtype = b.dtype if _scalar_fits(b.dtype, a) else D.result_type(a, b)
+        return scalar_tensor(a, dtype, b.device), cast(b, dtype), dtype
+    raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and {type(b).__name__}")
+
+
+def _scalar_fits(dtype: D.dtype, value) -> bool:
+    # A Python scalar never changes the dtype unless its kind (bool < int < float) is higher.
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return dtype.category >= 1
+    if isinstance(value, float):
+        return dtype.is_floating_point
+    if isinstance(value, Tensor) or hasattr(value, "dtype"):
+        raise TypeError(f"unsupported operand type {type(value).__name__}")
+    raise TypeError(f"unsupported operand type {type(value).__name__}")
+
+
+def sum_to(grad: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient back to an input's shape (the inverse of broadcasting)."""
+    if grad._shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
+    out = grad.sum(dims, keepdim=True) if dims else grad
+    return out.reshape(shape) if out._shape != shape else out

@@ -1,0 +1,146 @@
+"""The foundation's elementwise ops: add, sub (add with alpha=-1), mul, neg, and their in-place forms."""
+
+from __future__ import annotations
+
+from .. import dtypes as D
+from ..autograd.function import Function
+from ..kernels import elementwise as K
+from ..tensor import Tensor
+from .copy import check_inplace, write_into
+from .dispatch import broadcast_shapes, expanded, operands, sum_to
+
+
+def _binary(ref, kernel, a: Tensor, b: Tensor, dtype: D.dtype, *params) -> Tensor:
+    """Run a binary op on one-dtype operands: NumPy on cpu, the Triton kernel on cuda."""
+    if a.device.type == "cpu":
+        x = a._np if a._np is not None else a._host()
+        y = b._np if b._np is not None else b._host()
+        out = Tensor._wrap(ref(x, y, *params))
+        return out if out.dtype is dtype else Tensor._wrap(out._np.astype(dtype.np))
+    shape = a._shape if a._shape == b._shape else broadcast_shapes(a._shape, b._shape)
+    out = Tensor._empty(shape, dtype, a.device)
+    kernel(out._dev(), expanded(a, shape), expanded(b, shape), *params)
+    return out
+
+
+class Add(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, alpha) -> Tensor:
+        ctx.shapes = (a._shape, b._shape)
+        ctx.alpha = alpha
+        return _binary(K.add_ref, K.add, a, b, a.dtype, alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape_a, shape_b = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = sum_to(grad, shape_a) if need_a else None
+        grad_b = None
+        if need_b:
+            grad_b = sum_to(grad if ctx.alpha == 1 else grad * ctx.alpha, shape_b)
+        return grad_a, grad_b, None
+
+
+class Mul(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(a, b)
+        return _binary(K.mul_ref, K.mul, a, b, a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad[:2]
+        grad_a = sum_to(grad * b, a._shape) if need_a else None
+        grad_b = sum_to(grad * a, b._shape) if need_b else None
+        return grad_a, grad_b
+
+    def backward_fused(self, grad):
+        """Both gradients in one kernel pass on cuda (NumPy on cpu), then reduced over broadcast dims."""
+        a, b = self.saved_tensors
+        if grad.device.type == "cpu":
+            ga, gb = K.mul_backward_ref(grad._host(), a._host(), b._host())
+            ga, gb = Tensor._wrap(ga), Tensor._wrap(gb)
+        else:
+            shape = grad._shape
+            ga = Tensor._empty(shape, grad.dtype, grad.device)
+            gb = Tensor._empty(shape, grad.dtype, grad.device)
+            K.mul_backward(ga._dev(), gb._dev(), grad._dev(), expanded(a, shape), expanded(b, shape))
+        need_a, need_b = self.needs_input_grad[:2]
+        return (sum_to(ga, a._shape) if need_a else None, sum_to(gb, b._shape) if need_b else None)
+
+
+class Neg(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        if x.dtype is D.bool:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying "
+                               "to invert a mask, use the `~` or `logical_not()` operator instead.")
+        if x.device.type == "cpu":
+            return Tensor._wrap(K.neg_ref(x._host()))
+        out = Tensor._empty(x._shape, x.dtype, x.device)
+        K.neg(out._dev(), x._dev())
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+def add(input, other, *, alpha=1, out=None) -> Tensor:
+    a, b, dtype = operands(input, other)
+    if alpha != 1 and not dtype.is_floating_point and isinstance(alpha, float):
+        raise RuntimeError(f"For integral input tensors, argument alpha must not be a floating point number.")
+    if dtype is D.bool and alpha != 1:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    result = Add.apply(a, b, alpha)
+    return result if out is None else _into(out, result)
+
+
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
+    a, b, dtype = operands(input, other)
+    if dtype is D.bool:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
+    result = Add.apply(a, b, -alpha)
+    return result if out is None else _into(out, result)
+
+
+def mul(input, other, *, out=None) -> Tensor:
+    a, b, _ = operands(input, other)
+    result = Mul.apply(a, b)
+    return result if out is None else _into(out, result)
+
+
+def neg(input: Tensor, *, out=None) -> Tensor:
+    result = Neg.apply(input)
+    return result if out is None else _into(out, result)
+
+
+def _into(out: Tensor, result: Tensor) -> Tensor:
+    if out._shape != result._shape:
+        raise RuntimeError(f"out has shape {list(out._shape)} but the result has shape {list(result._shape)}")
+    write_into(out, result)
+    return out
+
+
+def inplace(op, self: Tensor, *args, **kwargs) -> Tensor:
+    """self = op(self, *args) in self's memory, with autograd history moved onto self."""
+    check_inplace(self)
+    result = op(self, *args, **kwargs)
+    if result.dtype is not self.dtype and not D.can_cast(result.dtype, self.dtype):
+        raise RuntimeError(f"result type {result.dtype.name.capitalize()} can't be cast to the desired output "
+                           f"type {self.dtype.name.capitalize()}")
+    if result._shape != self._shape:
+        raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape "
+                           f"{list(result._shape)}")
+    write_into(self, result)
+    if result.grad_fn is not None:
+        self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
+    return self

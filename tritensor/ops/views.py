@@ -1,0 +1,390 @@
+"""Views: new shape/stride/offset over the same storage, never a copy (reshape copies only if it must).
+
+Each view is an autograd Function whose backward maps the gradient back to the input's layout.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..kernels.device_array import contiguous_strides
+from ..tensor import Tensor, wrap_dim
+
+
+def make_view(x: Tensor, shape: tuple, stride: tuple, offset: int) -> Tensor:
+    v = Tensor._make(x._get_storage(), tuple(shape), tuple(stride), offset, x.dtype, x.device)
+    v._base = x if x._base is None else x._base
+    return v
+
+
+def view_strides(shape: tuple, stride: tuple, new_shape: tuple) -> tuple | None:
+    """Strides that let `new_shape` view memory laid out as (shape, stride), or None if none exist.
+
+    Like PyTorch's computeStride: each run of new dims must fit inside a run of old dims that is
+    contiguous with itself.
+    """
+    numel = 1
+    for s in shape:
+        numel *= s
+    if numel == 0:
+        return contiguous_strides(new_shape)
+    new_stride = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base_stride = stride[-1] if stride else 1
+    tensor_numel = 1
+    view_numel = 1
+    for tensor_d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[tensor_d]
+        if tensor_d == 0 or (shape[tensor_d - 1] != 1 and stride[tensor_d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_stride[view_d] = view_numel * chunk_base_stride
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = stride[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return tuple(new_stride)
+
+
+def infer_shape(shape, numel: int) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"invalid shape dimension {s}")
+            known *= s
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape
+
+
+class View(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, shape: tuple, stride: tuple) -> Tensor:
+        ctx.in_shape = x._shape
+        return make_view(x, shape, stride, x._offset)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape), None, None
+
+
+def view(x: Tensor, *shape) -> Tensor:
+    if len(shape) == 1 and hasattr(shape[0], "itemsize") and hasattr(shape[0], "is_floating_point"):
+        raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
+    shape = infer_shape(shape, x.numel())
+    stride = view_strides(x._shape, x.stride(), shape)
+    if stride is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return View.apply(x, shape, stride)
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = infer_shape(shape, x.numel())
+    if shape == x._shape:
+        return View.apply(x, shape, x.stride())
+    stride = view_strides(x._shape, x.stride(), shape)
+    if stride is None:
+        from .copy import clone
+
+        c = clone(x)
+        return View.apply(c, shape, contiguous_strides(shape))
+    return View.apply(x, shape, stride)
+
+
+class Permute(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dims: tuple) -> Tensor:
+        ctx.dims = dims
+        st = x.stride()
+        return make_view(x, tuple(x._shape[d] for d in dims), tuple(st[d] for d in dims), x._offset)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return grad.permute(tuple(inverse)), None
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {x.ndim} is not equal "
+                           f"to len(dims) = {len(dims)}")
+    dims = tuple(wrap_dim(d, x.ndim) for d in dims)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return Permute.apply(x, dims)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    if x.ndim == 0:
+        return x
+    d0, d1 = wrap_dim(dim0, x.ndim), wrap_dim(dim1, x.ndim)
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return Permute.apply(x, tuple(dims))
+
+
+def t(x: Tensor) -> Tensor:
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+class Expand(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, shape: tuple) -> Tensor:
+        ctx.in_shape = x._shape
+        lead = len(shape) - x.ndim
+        st = x.stride()
+        stride = (0,) * lead + tuple(0 if n == 1 and m != 1 else s for n, m, s in zip(x._shape, shape[lead:], st))
+        return make_view(x, shape, stride, x._offset)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .dispatch import sum_to
+
+        return sum_to(grad, ctx.in_shape), None
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"expand(torch.FloatTensor{{{list(x._shape)}}}, size={list(sizes)}): the number of "
+                           f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions in "
+                           f"the tensor ({x.ndim})")
+    lead = len(sizes) - x.ndim
+    shape = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            if s < 0:
+                raise RuntimeError(f"The expanded size of the tensor ({s}) isn't allowed in a leading, "
+                                   "non-existing dimension")
+            shape.append(s)
+            continue
+        n = x._shape[i - lead]
+        if s == -1:
+            s = n
+        if n != s and n != 1:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size ({n}) at "
+                               f"non-singleton dimension {i}.  Target sizes: {list(sizes)}.  Tensor sizes: "
+                               f"{list(x._shape)}")
+        shape.append(s)
+    shape = tuple(shape)
+    if shape == x._shape:
+        return x
+    return Expand.apply(x, shape)
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        dims = {i for i, n in enumerate(x._shape) if n == 1}
+    else:
+        dims = {wrap_dim(d, x.ndim) for d in ((dim,) if isinstance(dim, int) else dim)}
+        dims = {d for d in dims if x.ndim and x._shape[d] == 1}
+    shape = tuple(n for i, n in enumerate(x._shape) if i not in dims)
+    stride = tuple(s for i, s in enumerate(x.stride()) if i not in dims)
+    return View.apply(x, shape, stride)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    d = wrap_dim(dim, x.ndim + 1)
+    shape = x._shape[:d] + (1,) + x._shape[d:]
+    st = x.stride()
+    inner = st[d] * x._shape[d] if d < x.ndim else 1
+    return View.apply(x, shape, st[:d] + (inner,) + st[d:])
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = wrap_dim(start_dim, x.ndim), wrap_dim(end_dim, x.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    n = 1
+    for d in range(s, e + 1):
+        n *= x._shape[d]
+    return reshape(x, x._shape[:s] + (n,) + x._shape[e + 1:])
+
+
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    d = wrap_dim(dim, x.ndim)
+    sizes = infer_shape(tuple(sizes), x._shape[d])
+    return view(x, x._shape[:d] + sizes + x._shape[d + 1:])
+
+
+class Slice(Function):
+    """A sub-view chosen by a basic index key; backward writes grad into zeros through the same key."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, key: tuple) -> Tensor:
+        ctx.in_shape, ctx.key = x._shape, key
+        return make_view(x, *_index_geometry(x, key))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return SliceBackward.apply(grad, ctx.in_shape, ctx.key), None
+
+
+class SliceBackward(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, grad: Tensor, in_shape: tuple, key: tuple) -> Tensor:
+        from ..creation import zeros
+        from .copy import write_into
+
+        ctx.key = key
+        out = zeros(in_shape, dtype=grad.dtype, device=grad.device)
+        write_into(make_view(out, *_index_geometry(out, key)), grad)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Slice.apply(grad, ctx.key), None, None
+
+
+class AsStrided(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, size: tuple, stride: tuple, offset: int) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.geometry = (size, stride, offset - x._offset)
+        return make_view(x, size, stride, offset)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ..creation import zeros
+
+        (x,) = ctx.saved_tensors
+        if not x.is_contiguous():
+            raise RuntimeError("as_strided backward is implemented for contiguous inputs only")
+        size, stride, rel = ctx.geometry
+        flat = zeros((x.numel(),), dtype=grad.dtype, device=grad.device)
+        if grad.device.type == "cpu":
+            # Overlapping windows each add their share, as PyTorch's as_strided backward does.
+            positions = rel + builtins.sum(np.indices(size)[d] * stride[d] for d in range(len(size)))
+            np.add.at(flat._host(), np.asarray(positions).reshape(-1), grad._host().reshape(-1))
+        else:
+            from .copy import write_into
+
+            write_into(make_view(flat, size, stride, rel), grad)  # non-overlapping windows only
+        return flat.view(x._shape), None, None, None
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = wrap_dim(dim, x.ndim)
+    n = x._shape[d]
+    if start < 0:
+        start += n
+    if not 0 <= start <= n or length < 0 or start + length > n:
+        raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return Slice.apply(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def as_strided(x: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape: {len(size)} vs {len(stride)}")
+    offset = x._offset if storage_offset is None else storage_offset
+    if any(s < 0 for s in stride):
+        raise RuntimeError("as_strided: Negative strides are not supported at the moment, got strides: "
+                           f"{list(stride)}")
+    if size and builtins.all(n > 0 for n in size):
+        last = offset + builtins.sum((n - 1) * s for n, s in zip(size, stride))
+        capacity = x._get_storage().nbytes // x.dtype.itemsize
+        if last >= capacity:
+            raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, "
+                               f"requiring a storage size of {(last + 1) * x.dtype.itemsize} are out of bounds for "
+                               f"storage of size {capacity * x.dtype.itemsize}")
+    return AsStrided.apply(x, size, stride, offset)
+
+
+def basic_index(x: Tensor, key) -> Tensor | None:
+    """x[key] for ints, slices (with steps, negative bounds), None and Ellipsis; None if key is advanced."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    for k in key:
+        if not (k is None or k is Ellipsis or isinstance(k, (int, slice))) or isinstance(k, bool):
+            return None
+    n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
+    if n_real > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
+    if builtins.sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    full = []
+    for k in key:
+        if k is Ellipsis:
+            full.extend([slice(None)] * (x.ndim - n_real))
+        else:
+            full.append(k)
+    full.extend([slice(None)] * (x.ndim - builtins.sum(1 for k in full if k is not None)))
+    _index_geometry(x, tuple(full))  # validates bounds before anything is recorded
+    return Slice.apply(x, tuple(full))
+
+
+def _index_geometry(x: Tensor, key: tuple) -> tuple[tuple, tuple, int]:
+    """(shape, stride, offset) of x[key] for a full basic key (one entry per dim, plus Nones)."""
+    shape, stride = [], []
+    offset = x._offset
+    st = x.stride()
+    d = 0
+    for k in key:
+        if k is None:
+            shape.append(1)
+            stride.append(0)
+            continue
+        n = x._shape[d]
+        if isinstance(k, int):
+            i = k + n if k < 0 else k
+            if not 0 <= i < n:
+                raise IndexError(f"index {k} is out of bounds for dimension {d} with size {n}")
+            offset += i * st[d]
+        else:
+            if k.step is not None and k.step <= 0:
+                raise ValueError("step must be greater than zero")
+            start, stop, step = k.indices(n)
+            length = builtins.max(0, (stop - start + step - 1) // step)
+            shape.append(length)
+            stride.append(st[d] * step)
+            if length:
+                offset += start * st[d]
+        d += 1
+    return tuple(shape), tuple(stride), offset
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    d = wrap_dim(dim, x.ndim)
+    return tuple(basic_index(x, (slice(None),) * d + (i,)) for i in range(x._shape[d]))

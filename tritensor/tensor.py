@@ -1,0 +1,495 @@
+"""Tensor: PyTorch's metadata and view semantics over a shared Storage.
+
+Host-backed tensors (cpu, and cuda under Triton's interpreter) keep a NumPy view of their memory
+(`_np`), made on first use; results of cpu ops arrive as fresh contiguous NumPy arrays and get their
+storage and strides lazily, which keeps per-op dispatch cheap. GPU tensors have no `_np`.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from . import dtypes as _dt
+from .autograd.function import AccumulateGrad
+from .autograd.grad_mode import state as _grad_state
+from .device import CPU, canonical
+from .device import device as _device_cls
+from .kernels.device_array import DeviceArray, contiguous_strides
+from .storage import Storage
+
+_TYPE_NAMES = {
+    "float16": "HalfTensor", "bfloat16": "BFloat16Tensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+    "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
+    "int64": "LongTensor", "bool": "BoolTensor",
+}
+
+
+class Tensor:
+    # Hot fields are slots; autograd and view bookkeeping that most tensors never set are class-level
+    # defaults, overridden per instance only when used (keeps op results cheap to create).
+    __slots__ = ("_storage", "_np", "_shape", "_stride", "_offset", "dtype", "device", "_requires_grad",
+                 "__weakref__", "__dict__")
+    grad = None
+    grad_fn = None
+    _output_nr = 0
+    _grad_acc = None
+    _retains_grad = False
+    _base = None
+    _hooks = None
+
+    # PyTorch lets `tt.Tensor(data)` build a float tensor; the library builds tensors with _wrap/_make.
+    def __new__(cls, *args, **kwargs):
+        from .creation import tensor as _tensor
+
+        if len(args) == 1 and not isinstance(args[0], int):
+            return _tensor(args[0], dtype=_dt.get_default_dtype())
+        from .creation import empty
+
+        return empty(*args, **kwargs)
+
+    # ------------------------------------------------------------------ construction (internal)
+    @staticmethod
+    def _wrap(arr, device: _device_cls = CPU) -> Tensor:
+        """A tensor over a fresh host array (an op's result). Non-contiguous results are copied."""
+        if type(arr) is not np.ndarray:
+            arr = np.asarray(arr)
+        if not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr)
+        t = object.__new__(Tensor)
+        t._np = arr
+        t._storage = None
+        t._shape = arr.shape
+        t._stride = None
+        t._offset = 0
+        t.dtype = _dt._FROM_NP[arr.dtype]
+        t.device = device
+        t._requires_grad = False
+        return t
+
+    @staticmethod
+    def _make(storage: Storage, shape: tuple, stride: tuple, offset: int, dtype: _dt.dtype,
+              device: _device_cls) -> Tensor:
+        t = object.__new__(Tensor)
+        t._np = None
+        t._storage = storage
+        t._shape = shape
+        t._stride = stride
+        t._offset = offset
+        t.dtype = dtype
+        t.device = device
+        t._requires_grad = False
+        return t
+
+    @staticmethod
+    def _empty(shape: tuple, dtype: _dt.dtype, device: _device_cls) -> Tensor:
+        """Uninitialised contiguous memory on `device` (host memory for cpu and the interpreter)."""
+        numel = 1
+        for s in shape:
+            numel *= s
+        if device.type == "cpu":
+            return Tensor._wrap(np.empty(shape, dtype.np), device)
+        from .device import interpreting
+
+        if interpreting():
+            storage = Storage.allocate_host(numel, dtype.np)
+        else:
+            storage = Storage.allocate_device(numel * dtype.itemsize, device.index)
+        return Tensor._make(storage, tuple(shape), contiguous_strides(tuple(shape)), 0, dtype, device)
+
+    # ------------------------------------------------------------------ memory access (internal)
+    def _get_storage(self) -> Storage:
+        st = self._storage
+        if st is None:
+            st = self._storage = Storage(host=self._np.reshape(-1))
+        return st
+
+    def _host(self) -> np.ndarray:
+        """The NumPy view of a host-backed tensor's memory (cpu, or cuda under the interpreter)."""
+        a = self._np
+        if a is None:
+            st = self._storage
+            if st.host is None:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
+                                "to copy the tensor to host memory first.")
+            isz = self.dtype.itemsize
+            a = self._np = np.ndarray(self._shape, self.dtype.np, st.host, self._offset * isz,
+                                      tuple(s * isz for s in self._stride))
+        return a
+
+    def _dev(self) -> DeviceArray:
+        """This tensor as the DeviceArray a Triton launch wrapper takes."""
+        return DeviceArray(self._get_storage().kernel_storage(), self._offset, self._shape, self.stride(),
+                           self.dtype)
+
+    def _bump_version(self) -> None:
+        self._get_storage().version += 1
+
+    @property
+    def _version(self) -> int:
+        return self._get_storage().version
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self._shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._shape)
+        return self._shape[_wrap_dim(dim, len(self._shape))]
+
+    def stride(self, dim: int | None = None):
+        st = self._stride
+        if st is None:
+            st = self._stride = contiguous_strides(self._shape)
+        if dim is None:
+            return st
+        return st[_wrap_dim(dim, len(self._shape))]
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    def dim(self) -> int:
+        return len(self._shape)
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        n = 1
+        for s in self._shape:
+            n *= s
+        return n
+
+    nelement = numel
+
+    def storage_offset(self) -> int:
+        return self._offset
+
+    def element_size(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self.dtype.itemsize
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        if self._stride is None:
+            return True
+        expected = 1
+        for size, st in zip(reversed(self._shape), reversed(self._stride)):
+            if size != 1 and st != expected:
+                return False
+            expected *= size
+        return True
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def is_complex(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        return -1 if self.device.type == "cpu" else self.device.index
+
+    def type_name(self) -> str:
+        prefix = "torch.cuda." if self.device.type == "cuda" else "torch."
+        return prefix + _TYPE_NAMES[self.dtype.name]
+
+    def data_ptr(self) -> int:
+        return self._get_storage().data_ptr() + self._offset * self.dtype.itemsize
+
+    def untyped_storage(self) -> Storage:
+        return self._get_storage()
+
+    # ------------------------------------------------------------------ autograd metadata
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if not value and self.grad_fn is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def _grad_node(self):
+        """The graph node gradients for this tensor flow into: its grad_fn, or its leaf accumulator."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        acc = self._grad_acc() if self._grad_acc is not None else None
+        if acc is None:
+            acc = AccumulateGrad(self)
+            self._grad_acc = weakref.ref(acc)
+        return acc
+
+    def _edge(self) -> tuple:
+        if self.grad_fn is not None:
+            return (self.grad_fn, self._output_nr)
+        return (self._grad_node(), 0)
+
+    def _accumulate_grad(self, grad: Tensor, create_graph: bool) -> None:
+        if self._hooks:
+            for hook in self._hooks.values():
+                new = hook(grad)
+                if new is not None:
+                    grad = new
+        if create_graph:
+            self.grad = grad if self.grad is None else self.grad + grad
+        elif self.grad is None:
+            # The engine may hand the same gradient to several leaves (a + b): each gets its own copy,
+            # so an in-place change to one .grad never shows in another.
+            self.grad = grad.detach().clone()
+        else:
+            self.grad = (self.grad + grad).detach()
+
+    def retain_grad(self) -> None:
+        if self.grad_fn is None:
+            return
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._retains_grad:
+            return
+        self._retains_grad = True
+        ref = weakref.ref(self)
+
+        def store(grad):
+            t = ref()
+            if t is not None:
+                t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
+
+        self.grad_fn.register_prehook(self._output_nr, store)
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """hook(grad) -> Tensor or None, run when this tensor's gradient is computed."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            node, nr = self.grad_fn, self._output_nr
+            node.register_prehook(nr, hook)
+            return RemovableHandle(lambda: node._hooks[nr].remove(hook))
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(None)
+        self._hooks[id(handle)] = hook
+        hooks = self._hooks
+        handle._remove = lambda: hooks.pop(id(handle), None)
+        return handle
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs=None) -> None:
+        from .autograd import backward as _backward
+
+        _backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                  inputs=inputs)
+
+    def detach(self) -> Tensor:
+        out = Tensor._make(self._get_storage(), self._shape, self.stride(), self._offset, self.dtype, self.device)
+        out._np = self._np
+        return out
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        return self.detach()
+
+    @data.setter
+    def data(self, other: Tensor) -> None:
+        self._storage, self._np = other._get_storage(), other._np
+        self._shape, self._stride, self._offset = other._shape, other.stride(), other._offset
+        self.dtype, self.device = other.dtype, other.device
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self.device.type != "cpu":
+            if not force:
+                raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                                "copy the tensor to host memory first.")
+            return self.cpu().numpy()
+        if self._requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        return self._host()
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.detach().cpu()._host()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self._to_host_array().reshape(()).item()
+
+    def tolist(self):
+        return self._to_host_array().tolist()
+
+    def _to_host_array(self) -> np.ndarray:
+        """The values as a NumPy array on the host (a copy for GPU tensors)."""
+        if self._np is not None or self._get_storage().host is not None:
+            return self._host()
+        from .ops.copy import device_to_host
+
+        return device_to_host(self)
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> bool:
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous"
+                               if self.numel() else "Boolean value of Tensor with no values is ambiguous")
+        return bool(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        from .formatting import tensor_repr
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        if self.device.type != "cpu":
+            raise BufferError("DLPack export is implemented for cpu tensors; call .cpu() first")
+        if self._requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        kwargs = {} if max_version is None else {"max_version": max_version}
+        return self._host().__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0) if self.device.type == "cpu" else (2, self.device.index or 0)
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild, (self.detach().cpu()._host().copy(), str(self.device), self._requires_grad))
+
+    def __deepcopy__(self, memo):
+        out = self.detach().clone()
+        out._requires_grad = self._requires_grad
+        if self.grad is not None:
+            out.grad = self.grad.clone()
+        memo[id(self)] = out
+        return out
+
+
+from .autograd import function as _function  # noqa: E402
+
+_function.Tensor = Tensor
+
+
+def _rebuild(array: np.ndarray, device: str, requires_grad: bool) -> Tensor:
+    t = Tensor._wrap(array).to(device)
+    t._requires_grad = requires_grad
+    return t
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints with numel()."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"tritensor.Size([{', '.join(str(s) for s in self)}])"
+
+    def __getitem__(self, item):
+        r = tuple.__getitem__(self, item)
+        return Size(r) if isinstance(item, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other))
+
+
+class RemovableHandle:
+    def __init__(self, remove):
+        self._remove = remove
+
+    def remove(self) -> None:
+        if self._remove is not None:
+            try:
+                self._remove()
+            except (ValueError, KeyError):
+                pass
+            self._remove = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    lo = -max(ndim, 1)
+    hi = max(ndim, 1) - 1
+    if not lo <= dim <= hi:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+    return dim + ndim if dim < 0 else dim
+
+
+wrap_dim = _wrap_dim
+grad_state = _grad_state
+canonical_device = canonical
