@@ -23,7 +23,7 @@ class Discovery:
 
     specs: list[KernelSpec] = field(default_factory=list)
     module_of: dict[str, str] = field(default_factory=dict)  # spec name -> module name
-    errors: dict[str, str] = field(default_factory=dict)  # module name -> "ExcType: message"
+    errors: dict[str, str] = field(default_factory=dict)  # module name -> what is wrong with it
 
 
 def module_names() -> list[str]:
@@ -44,9 +44,10 @@ def discover() -> Discovery:
             found.errors[name] = f"{type(exc).__name__}: {exc}"
             continue
         for spec in getattr(module, "SPECS", None) or []:
-            if spec.name in found.module_of:
-                raise ValueError(f"duplicate KernelSpec name {spec.name!r} in {name} and "
-                                 f"{found.module_of[spec.name]}")
+            if spec.name in found.module_of:  # the second one could never be looked up by name
+                found.errors[name] = (f"duplicate KernelSpec name {spec.name!r} (also in "
+                                      f"{found.module_of[spec.name]}); the repeat is skipped")
+                continue
             found.specs.append(spec)
             found.module_of[spec.name] = name
     return found

@@ -111,7 +111,8 @@ def _same_array(a: DeviceArray, b: DeviceArray) -> bool:
 def _normalize_dim(dim: int, ndim: int) -> int:
     n = max(ndim, 1)
     if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
     return dim % n
 
 
@@ -371,8 +372,7 @@ def _launch_scatter_multiply(dst: DeviceArray, index: DeviceArray, src, dim: int
     lines = _without(index.shape, dim)
     scalar = not isinstance(src, DeviceArray)
     src_view = index if scalar else src
-    arrays = [dst.view_as(lines, _without(dst.strides, dim)), src_view.view_as(lines, _without(src_view.strides, dim)),
-              index.view_as(lines, _without(index.strides, dim))]
+    arrays = [a.view_as(lines, _without(a.strides, dim)) for a in (dst, src_view, index)]
     value_bits = scalar_bits(src, dst.dtype) if scalar else 0
     src_jstride = 0 if scalar else src.strides[dim]
     for shape4, strides4, offsets in launch_slices(lines, arrays):
@@ -509,7 +509,8 @@ def index_select_backward(grad_x: DeviceArray, grad: DeviceArray, index: DeviceA
     _index_add_into(grad_x, index, grad, dim, 1, acc, zero=True)
 
 
-def _index_add_into(target: DeviceArray, index: DeviceArray, source, dim: int, alpha, acc, zero: bool) -> None:
+def _index_add_into(target: DeviceArray, index: DeviceArray, source, dim: int, alpha, acc,
+                    zero: bool) -> None:
     target, source = _atleast_1d(target), _atleast_1d(source)
     acc = None if acc is None else _atleast_1d(acc)
     dim = _normalize_dim(dim, target.ndim)
@@ -521,7 +522,7 @@ def _index_add_into(target: DeviceArray, index: DeviceArray, source, dim: int, a
 
 def index_add(out: DeviceArray, x: DeviceArray, index: DeviceArray, source: DeviceArray, dim: int,
               alpha=1, acc: DeviceArray | None = None) -> None:
-    """out = x.index_add(dim, index, source, alpha=alpha): out[..., index[j], ...] += alpha * source[..., j, ...].
+    """out = x.index_add(dim, index, source, alpha): out[..., index[j], ...] += alpha * source[..., j, ...].
 
     Pass out=x for index_add_. Duplicate indices sum (atomics; see accumulate_dtype/acc).
     """
@@ -626,7 +627,8 @@ def index(out: DeviceArray, x: DeviceArray, indices: list) -> None:
     _launch_gather(out, base, views, dim_strides, dim_sizes, wrap=True)
 
 
-def index_backward(grad_x: DeviceArray, grad: DeviceArray, indices: list, acc: DeviceArray | None = None) -> None:
+def index_backward(grad_x: DeviceArray, grad: DeviceArray, indices: list,
+                   acc: DeviceArray | None = None) -> None:
     """grad_x (x's shape, overwritten) = zeros.index_put(indices, grad, accumulate=True)."""
     dst = begin_accumulate(grad_x, acc, zero=True)
     base, views, dim_strides, dim_sizes = _index_views(dst, indices)
@@ -702,14 +704,15 @@ def masked_fill_kernel(
                    other=0) != 0
     if INVERT:
         fill = fill == 0
-    x = cast_to(tl.load(x_ptr + strided_offsets(idx, size1, size2, size3, xs0, xs1, xs2, xs3), mask=mask), dtype)
+    x = tl.load(x_ptr + strided_offsets(idx, size1, size2, size3, xs0, xs1, xs2, xs3), mask=mask)
+    x = cast_to(x, dtype)
     if VALUE_TENSOR:
         value = cast_to(tl.load(value_ptr + strided_offsets(idx, size1, size2, size3, vs0, vs1, vs2, vs3),
                                 mask=mask), dtype)
     else:
         value = tl.zeros((BLOCK,), dtype) + from_bits(value_bits, dtype)
-    tl.store(out_ptr + strided_offsets(idx, size1, size2, size3, os0, os1, os2, os3), tl.where(fill, value, x),
-             mask=mask)
+    tl.store(out_ptr + strided_offsets(idx, size1, size2, size3, os0, os1, os2, os3),
+             tl.where(fill, value, x), mask=mask)
 
 
 def _masked_fill(out: DeviceArray, x: DeviceArray, mask: DeviceArray, value, invert: bool) -> None:
@@ -723,7 +726,8 @@ def _masked_fill(out: DeviceArray, x: DeviceArray, mask: DeviceArray, value, inv
         o, xv, m, v = (a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets))
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
         masked_fill_kernel[(triton.cdiv(numel, BLOCK),)](
-            o, xv, m, v, numel, shape4[1], shape4[2], shape4[3], *o.strides, *xv.strides, *m.strides, *v.strides,
+            o, xv, m, v, numel, shape4[1], shape4[2], shape4[3], *o.strides, *xv.strides, *m.strides,
+            *v.strides,
             bits, VALUE_TENSOR=tensor_value, INVERT=invert, BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
 
@@ -992,8 +996,8 @@ def index_add_ref(x: np.ndarray, index: np.ndarray, source: np.ndarray, dim: int
     coords[dim] = np.atleast_1d(index)
     # np.add.at with a slice+array key adds each source slice in index order, like PyTorch's CPU loop.
     moved = np.moveaxis(acc, dim, 0)
-    np.add.at(moved, np.atleast_1d(index), np.moveaxis(np.atleast_1d(source).astype(acc.dtype) * alpha, dim, 0)
-              .astype(acc.dtype))
+    scaled = (np.atleast_1d(source).astype(acc.dtype) * alpha).astype(acc.dtype)
+    np.add.at(moved, np.atleast_1d(index), np.moveaxis(scaled, dim, 0))
     return acc.astype(out.dtype).reshape(np.shape(x))
 
 
@@ -1127,7 +1131,8 @@ def _multiply_signature(dtype: str) -> dict[str, str]:
            "size2": "i32", "size3": "i32"}
     for p in ("ds", "ss", "is"):
         sig.update(_strides(p))
-    sig.update(J="i32", src_jstride="i32", idx_jstride="i32", dim_stride="i32", dim_size="i64", value_bits="i64")
+    sig.update(J="i32", src_jstride="i32", idx_jstride="i32", dim_stride="i32", dim_size="i64",
+               value_bits="i64")
     return sig
 
 
@@ -1181,7 +1186,8 @@ SPECS = (
        for dt, vt, inv in (("fp32", False, False), ("bf16", True, False), ("fp64", False, True),
                            ("i1", False, False), ("i64", True, True))]
     + [KernelSpec("indexing.mask_count[i1]", mask_count_kernel, _COUNT_SIG, {}, _CFG),
-       KernelSpec("indexing.mask_count[fp32]", mask_count_kernel, {**_COUNT_SIG, "mask_ptr": "*fp32"}, {}, _CFG),
+       KernelSpec("indexing.mask_count[fp32]", mask_count_kernel, {**_COUNT_SIG, "mask_ptr": "*fp32"}, {},
+                  _CFG),
        KernelSpec("indexing.block_scan", block_scan_kernel, {"offsets_ptr": "*i64", "n_blocks": "i32"}, {},
                   [dict(BLOCK=SCAN_BLOCK, num_warps=NUM_WARPS)])]
     + [KernelSpec(f"indexing.mask_compact[{dt}:{mk}:{'values' if v else 'coords'}]", mask_compact_kernel,

@@ -21,7 +21,6 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import elementwise
 from .device_array import DeviceArray
 from .indexing import begin_accumulate, end_accumulate, from_bits, scalar_bits
 from .launch_spec import KernelSpec
@@ -127,7 +126,8 @@ def remap_kernel(
     j1, v1 = _source_coord(i1, p1, n1, MODE1)
     j2, v2 = _source_coord(i2, p2, n2, MODE2)
     j3, v3 = _source_coord(i3, p3, n3, MODE3)
-    valid = mask & v0 & v1 & v2 & v3 & (slice_valid != 0)
+    # slice_valid is broadcast before the test: the interpreter mis-types scalar-bool & tensor-bool.
+    valid = mask & v0 & v1 & v2 & v3 & ((idx * 0 + slice_valid) != 0)
     out_off = i0 * os0 + i1 * os1 + i2 * os2 + i3 * os3
     src_off = j0 * ss0 + j1 * ss1 + j2 * ss2 + j3 * ss3
     if SCATTER:
@@ -334,7 +334,8 @@ def _tri(out: DeviceArray, x: DeviceArray, diagonal: int, upper: bool) -> None:
         o_off = out.offset + sum(i * s for i, s in zip(coords, bo))
         x_off = x.offset + sum(i * s for i, s in zip(coords, bx))
         tri_kernel[(triton.cdiv(numel, BLOCK),)](
-            out.view_as((numel,), (1,), o_off), x.view_as((numel,), (1,), x_off), numel, inner[1][0], rows, cols,
+            out.view_as((numel,), (1,), o_off), x.view_as((numel,), (1,), x_off), numel, inner[1][0],
+            rows, cols,
             inner[0][1], inner[1][1], *out.strides[-2:], inner[0][2], inner[1][2], *x.strides[-2:], diagonal,
             UPPER=upper, BLOCK=BLOCK, num_warps=NUM_WARPS,
         )
@@ -450,7 +451,8 @@ def _modes(*modes) -> dict:
 
 
 _CFG = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
-_TRI_SIG = {"out_ptr": "*fp32", "x_ptr": "*fp32", "numel": "i32", "size1": "i32", "rows": "i32", "cols": "i32",
+_TRI_SIG = {"out_ptr": "*fp32", "x_ptr": "*fp32", "numel": "i32", "size1": "i32", "rows": "i32",
+            "cols": "i32",
             **{f"os{d}": "i32" for d in range(4)}, **{f"xs{d}": "i32" for d in range(4)}, "diagonal": "i32"}
 
 SPECS = (

@@ -4,10 +4,10 @@ interpreted cuda against NumPy, with broadcast and non-contiguous inputs, forwar
 import ml_dtypes
 import numpy as np
 import pytest
-
-import tritensor as tt
 from tritensor.kernels import elementwise as KE
 from tritensor.kernels import reduction as KR
+
+import tritensor as tt
 
 DEVICES = ["cpu", "cuda"]
 TOL = {tt.float32: 1e-6, tt.float64: 1e-12, tt.float16: 2e-3, tt.bfloat16: 1.6e-2}

@@ -11,24 +11,68 @@ import os as _os
 # Triton 3.9 warns on every import unless FP fusion is chosen explicitly; keep its current default.
 _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
-from . import cuda  # noqa: E402
+from . import (
+    autograd,  # noqa: E402
+    cuda,  # noqa: E402
+)
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
 from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled  # noqa: E402
 from .creation import (  # noqa: E402
-    arange, as_tensor, empty, empty_like, empty_strided, eye, from_dlpack, from_numpy, full, full_like, linspace,
-    logspace, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm,
-    tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    empty_strided,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    normal,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from .device import device  # noqa: E402
 from .dtypes import (  # noqa: E402
-    bfloat16, bool, can_cast, double, dtype, float, float16, float32, float64, get_default_dtype, half, int,
-    int8, int16, int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
+    bfloat16,
+    bool,
+    can_cast,
+    double,
+    dtype,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    short,
+    uint8,
 )
+from .ops import tensor_methods as _tensor_methods  # noqa: E402,F401
+from .ops.api import *  # noqa: E402,F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
-from .ops.api import *  # noqa: E402,F401,F403
-from .ops import tensor_methods as _tensor_methods  # noqa: E402,F401
-from . import autograd  # noqa: E402
 
 __version__ = "0.1.0"
 

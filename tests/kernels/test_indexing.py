@@ -24,7 +24,8 @@ def data(rng, shape, dt):
 def close(actual, expected, dt, scale=1.0):
     if dt in TOL:
         t = TOL[dt] * scale
-        np.testing.assert_allclose(np.asarray(actual, np.float64), np.asarray(expected, np.float64), rtol=t, atol=t)
+        np.testing.assert_allclose(np.asarray(actual, np.float64), np.asarray(expected, np.float64),
+                                   rtol=t, atol=t)
     else:
         np.testing.assert_array_equal(actual, expected)
 
@@ -237,7 +238,8 @@ def test_index_add_bf16_through_acc(rng):
     source = data(rng, (4, 3), BF16)
     out = np.zeros_like(x)
     I.index_add(dev(out), dev(x), dev(index), dev(source), -1, alpha=2, acc=dev(np.zeros((4, 5), np.float32)))
-    close(out, I.index_add_ref(x.astype(np.float32), index, source.astype(np.float32), -1, 2).astype(BF16), BF16)
+    ref = I.index_add_ref(x.astype(np.float32), index, source.astype(np.float32), -1, 2)
+    close(out, ref.astype(BF16), BF16)
 
 
 # ------------------------------------------------------------------ masked_fill
@@ -337,7 +339,8 @@ def test_index_gather_nd(rng, case, dt):
 def test_index_backward_accumulates(rng, case):
     x_shape, spec = CASES[case]
     indices = _indices(rng, x_shape, spec)
-    grad = data(rng, I.index_result_shape(x_shape, [None if t is None else t.shape for t in indices]), np.float32)
+    shape = I.index_result_shape(x_shape, [None if t is None else t.shape for t in indices])
+    grad = data(rng, shape, np.float32)
     grad_x = np.full(x_shape, 3, np.float32)
     I.index_backward(dev(grad_x), dev(grad), [None if t is None else dev(t) for t in indices])
     (ref,) = I.index_backward_ref(grad.astype(np.float64), x_shape, indices)
@@ -463,61 +466,60 @@ def test_block_scan_carries_across_chunks(rng):
 
 
 # ------------------------------------------------------------------ backward references vs finite differences
-def test_backward_refs_match_finite_differences(rng):
-    x = rng.standard_normal((3, 4))
-    index = np.array([[0, 2, 2, 1], [2, 2, 0, 0]])
-    g = rng.standard_normal(index.shape)
-    np.testing.assert_allclose(I.gather_backward_ref(g, x.shape, index, 0)[0],
-                               fd_vjp(lambda a: I.gather_ref(a, index, 0), [x], 0, g), atol=1e-7)
+def check_vjp(f, args, grad, analytic):
+    """Each float64 argument's analytic gradient against central differences of sum(f(*args) * grad)."""
+    for which, expected in analytic.items():
+        np.testing.assert_allclose(expected, fd_vjp(f, args, which, grad), atol=1e-7)
 
-    uidx = np.array([[2, 0, 1, 1], [0, 1, 2, 0]])  # distinct along dim 0 per column
-    src = rng.standard_normal(uidx.shape)
+
+INDEX = np.array([[0, 2, 2, 1], [2, 2, 0, 0]])  # repeats along dim 0
+UNIQUE = np.array([[2, 0, 1, 1], [0, 1, 2, 0]])  # distinct along dim 0 per column
+
+
+def test_gather_and_scatter_backward_refs_fd(rng):
+    x, src = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    g = rng.standard_normal(INDEX.shape)
+    check_vjp(lambda a: I.gather_ref(a, INDEX, 0), [x], g, {0: I.gather_backward_ref(g, x.shape, INDEX, 0)[0]})
     g = rng.standard_normal(x.shape)
-    gx, gs = I.scatter_backward_ref(g, uidx, 0)
-    np.testing.assert_allclose(gx, fd_vjp(lambda a, s: I.scatter_ref(a, uidx, s, 0), [x, src], 0, g), atol=1e-7)
-    np.testing.assert_allclose(gs, fd_vjp(lambda a, s: I.scatter_ref(a, uidx, s, 0), [x, src], 1, g), atol=1e-7)
-    gx, gs = I.scatter_add_backward_ref(g, index, 0)
-    np.testing.assert_allclose(gx, fd_vjp(lambda a, s: I.scatter_add_ref(a, index, s, 0), [x, src], 0, g), atol=1e-7)
-    np.testing.assert_allclose(gs, fd_vjp(lambda a, s: I.scatter_add_ref(a, index, s, 0), [x, src], 1, g), atol=1e-7)
+    gx, gs = I.scatter_backward_ref(g, UNIQUE, 0)
+    check_vjp(lambda a, s: I.scatter_ref(a, UNIQUE, s, 0), [x, src], g, {0: gx, 1: gs})
+    gx, gs = I.scatter_add_backward_ref(g, INDEX, 0)
+    check_vjp(lambda a, s: I.scatter_add_ref(a, INDEX, s, 0), [x, src], g, {0: gx, 1: gs})
 
-    sel = np.array([3, 0, 3])
+
+def test_index_select_add_backward_refs_fd(rng):
+    x, source, sel = rng.standard_normal((3, 4)), rng.standard_normal((3, 3)), np.array([3, 0, 3])
     g = rng.standard_normal((3, 3))
-    np.testing.assert_allclose(I.index_select_backward_ref(g, x.shape, sel, 1)[0],
-                               fd_vjp(lambda a: I.index_select_ref(a, sel, 1), [x], 0, g), atol=1e-7)
-    source = rng.standard_normal((3, 3))
+    check_vjp(lambda a: I.index_select_ref(a, sel, 1), [x], g,
+              {0: I.index_select_backward_ref(g, x.shape, sel, 1)[0]})
     g = rng.standard_normal(x.shape)
     gx, gs = I.index_add_backward_ref(g, sel, 1, 0.5)
-    f = lambda a, s: I.index_add_ref(a, sel, s, 1, 0.5)
-    np.testing.assert_allclose(gx, fd_vjp(f, [x, source], 0, g), atol=1e-7)
-    np.testing.assert_allclose(gs, fd_vjp(f, [x, source], 1, g), atol=1e-7)
+    check_vjp(lambda a, s: I.index_add_ref(a, sel, s, 1, 0.5), [x, source], g, {0: gx, 1: gs})
 
+
+def test_masked_fill_take_masked_select_backward_refs_fd(rng):
+    x, value = rng.standard_normal((3, 4)), np.array(0.7)
     mask = rng.random(x.shape) < 0.5
-    value = np.array(0.7)
+    g = rng.standard_normal(x.shape)
     gx, gv = I.masked_fill_backward_ref(g, mask)
-    np.testing.assert_allclose(gx, fd_vjp(lambda a, v: I.masked_fill_ref(a, mask, v), [x, value], 0, g), atol=1e-7)
-    np.testing.assert_allclose(gv.sum(), fd_vjp(lambda a, v: I.masked_fill_ref(a, mask, v), [x, value], 1, g),
-                               atol=1e-7)
-
+    check_vjp(lambda a, v: I.masked_fill_ref(a, mask, v), [x, value], g, {0: gx, 1: gv.sum()})
     tidx = np.array([[0, -1], [11, 5]])
     g = rng.standard_normal(tidx.shape)
-    np.testing.assert_allclose(I.take_backward_ref(g, x.shape, tidx)[0],
-                               fd_vjp(lambda a: I.take_ref(a, tidx), [x], 0, g), atol=1e-7)
+    check_vjp(lambda a: I.take_ref(a, tidx), [x], g, {0: I.take_backward_ref(g, x.shape, tidx)[0]})
+    g = rng.standard_normal(int(mask.sum()))
+    check_vjp(lambda a: I.masked_select_ref(a, mask), [x], g, {0: I.masked_select_backward_ref(g, mask)[0]})
 
+
+def test_index_and_index_put_backward_refs_fd(rng):
+    x = rng.standard_normal((3, 4))
     indices = [np.array([[1, 1], [2, 0]]), None]
     g = rng.standard_normal((2, 2, 4))
-    np.testing.assert_allclose(I.index_backward_ref(g, x.shape, indices)[0],
-                               fd_vjp(lambda a: I.index_ref(a, indices), [x], 0, g), atol=1e-7)
-    pidx = [np.array([2, 0, 2]), np.array([1, 3, 1])]  # a repeated target
+    check_vjp(lambda a: I.index_ref(a, indices), [x], g, {0: I.index_backward_ref(g, x.shape, indices)[0]})
     g = rng.standard_normal(x.shape)
-    for accumulate in (False, True):
-        vals = rng.standard_normal(3) if accumulate else rng.standard_normal(3)[[0, 1, 0]] * 0 + 1.5
-        f = lambda a, v, acc=accumulate: I.index_put_ref(a, pidx, v, acc)
-        gx, gv = I.index_put_backward_ref(g, pidx, accumulate)
-        np.testing.assert_allclose(gx, fd_vjp(f, [x, vals], 0, g), atol=1e-7)
-        if accumulate:  # without accumulate a repeated target keeps one value (not differentiable per value)
-            np.testing.assert_allclose(gv, fd_vjp(f, [x, vals], 1, g), atol=1e-7)
-
-    bmask = rng.random(x.shape) < 0.5
-    g = rng.standard_normal(int(bmask.sum()))
-    np.testing.assert_allclose(I.masked_select_backward_ref(g, bmask)[0],
-                               fd_vjp(lambda a: I.masked_select_ref(a, bmask), [x], 0, g), atol=1e-7)
+    unique = [np.array([2, 0, 1]), np.array([1, 3, 1])]
+    gx, gv = I.index_put_backward_ref(g, unique, accumulate=False)
+    check_vjp(lambda a, v: I.index_put_ref(a, unique, v), [x, rng.standard_normal(3)], g, {0: gx, 1: gv})
+    repeated = [np.array([2, 0, 2]), np.array([1, 3, 1])]
+    gx, gv = I.index_put_backward_ref(g, repeated, accumulate=True)
+    check_vjp(lambda a, v: I.index_put_ref(a, repeated, v, True), [x, rng.standard_normal(3)], g,
+              {0: gx, 1: gv})

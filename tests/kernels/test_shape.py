@@ -23,7 +23,8 @@ def data(rng, shape, dt):
 
 def close(actual, expected, dt, scale=1.0):
     t = TOL[dt] * scale
-    np.testing.assert_allclose(np.asarray(actual, np.float64), np.asarray(expected, np.float64), rtol=t, atol=t)
+    np.testing.assert_allclose(np.asarray(actual, np.float64), np.asarray(expected, np.float64),
+                               rtol=t, atol=t)
 
 
 def fd_vjp(f, x, grad, eps=1e-6):

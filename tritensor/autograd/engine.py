@@ -61,7 +61,7 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
     from ..tensor import Tensor
 
     roots = []
-    for t, g in zip(outputs, grad_outputs):
+    for t in outputs:
         if not t.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         roots.append(t._grad_node())
@@ -115,7 +115,7 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
                 buf = pending.setdefault(nxt, [None] * getattr(nxt, "_num_outputs", 1))
                 buf[nr] = g if buf[nr] is None else buf[nr] + g
     if inputs is not None and not accumulate:
-        for i, g in enumerate(captured):
+        for g in captured:
             if g is None and not allow_unused:
                 raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
                                    "Set allow_unused=True if this is the desired behavior.")

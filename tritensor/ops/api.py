@@ -4,7 +4,18 @@ from .copy import clone, contiguous  # noqa: F401
 from .elementwise import add, mul, neg, sub  # noqa: F401
 from .reduction import sum  # noqa: F401,A004
 from .views import (  # noqa: F401
-    as_strided, expand, flatten, narrow, permute, reshape, squeeze, t, transpose, unbind, unflatten, unsqueeze,
+    as_strided,
+    expand,
+    flatten,
+    narrow,
+    permute,
+    reshape,
+    squeeze,
+    t,
+    transpose,
+    unbind,
+    unflatten,
+    unsqueeze,
     view,
 )
 

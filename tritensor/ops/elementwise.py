@@ -96,7 +96,7 @@ class Neg(Function):
 def add(input, other, *, alpha=1, out=None) -> Tensor:
     a, b, dtype = operands(input, other)
     if alpha != 1 and not dtype.is_floating_point and isinstance(alpha, float):
-        raise RuntimeError(f"For integral input tensors, argument alpha must not be a floating point number.")
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
     if dtype is D.bool and alpha != 1:
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
     result = Add.apply(a, b, alpha)
