@@ -3,7 +3,7 @@
 `triton.compile` with a `GPUTarget` needs no GPU. From the result we read what decides whether a
 config can run well on the target: registers and stack (Triton's bundled `cuobjdump -res-usage`),
 spill traffic (the ptxas `-v` log), shared memory (Triton's dynamic allocation plus the cubin's
-static part) and tensor-core instructions (HMMA/HGMMA in the SASS, mma/wgmma in the PTX).
+static part) and tensor-core instructions (mma/wgmma in the PTX, or HMMA/HGMMA in the SASS).
 
 AOT compilation needs real `JITFunction`s: under TRITON_INTERPRET=1 `triton.jit` returns
 interpreted functions, so the check runs in a process without it (`python -m tritensor.autotune
@@ -192,33 +192,46 @@ def tensor_core_kind(sass: str = "", ptx: str = "") -> str:
     return "-"
 
 
-def cubin_resources(cubin: bytes, function: str | None = None) -> dict[str, Any]:
-    """REG/STACK/SHARED/LOCAL of a cubin's kernel, and its SASS, via the bundled cuobjdump."""
+def cubin_resources(cubin: bytes, function: str | None = None, sass: bool = False) -> dict[str, Any]:
+    """REG/STACK/SHARED/LOCAL of a cubin's kernel via the bundled cuobjdump, and its SASS if asked.
+
+    The SASS dump costs about a second per cubin, so by default tensor-core use is read from the
+    PTX (mma.sync / wgmma.mma_async there always become HMMA / HGMMA in the SASS).
+    """
     with tempfile.TemporaryDirectory(prefix="tritensor-aot-") as tmp:
         path = os.path.join(tmp, "kernel.cubin")
         with open(path, "wb") as f:
             f.write(cubin)
         cuobjdump = tool_path("cuobjdump")
         usage = subprocess.run([cuobjdump, "-res-usage", path], capture_output=True, text=True, check=True)
-        sass = subprocess.run([cuobjdump, "-sass", path], capture_output=True, text=True, check=True)
+        dump = subprocess.run([cuobjdump, "-sass", path], capture_output=True, text=True, check=True) \
+            if sass else None
     functions = parse_res_usage(usage.stdout)
     if not functions:
         raise RuntimeError(f"cuobjdump -res-usage printed no function:\n{usage.stdout}{usage.stderr}")
     fields = functions.get(function) if function else None
     if fields is None:
         fields = next(iter(functions.values()))
-    return {"fields": fields, "sass": sass.stdout}
+    return {"fields": fields, "sass": dump.stdout if dump is not None else ""}
 
 
-def _ptxas_log(ptx: str, arch: int) -> str:
-    """Re-run ptxas -v on PTX (only needed when Triton's cache served the cubin and printed no log)."""
+def _ptxas_log(ptx: str, arch: int, metadata: Any = None) -> str:
+    """Re-run ptxas -v on PTX (only needed when Triton's cache served the cubin and printed no log).
+
+    The flags follow Triton's own ptxas call (nvidia backend make_cubin) so the spill figures match.
+    """
     from triton.backends.nvidia.compiler import get_ptxas, sm_arch_from_capability
 
+    flags = ["-lineinfo", "-v", "--regAllocOptLevel=2"]
+    if metadata is not None and not getattr(metadata, "enable_fp_fusion", True):
+        flags.append("--fmad=false")
+    if metadata is not None and getattr(metadata, "ptx_options", None):
+        flags += metadata.ptx_options.split(" ")
     with tempfile.TemporaryDirectory(prefix="tritensor-aot-") as tmp:
         src = os.path.join(tmp, "kernel.ptx")
         with open(src, "w") as f:
             f.write(ptx)
-        cmd = [get_ptxas(arch).path, "-v", f"--gpu-name={sm_arch_from_capability(arch)}", src,
+        cmd = [get_ptxas(arch).path, *flags, f"--gpu-name={sm_arch_from_capability(arch)}", src,
                "-o", os.path.join(tmp, "kernel.cubin")]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return done.stdout + done.stderr
@@ -228,14 +241,16 @@ def _ptxas_log(ptx: str, arch: int) -> str:
 _results: dict[tuple, CompileResult] = {}
 
 
-def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80") -> CompileResult:
+def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80",
+                   sass: bool = False) -> CompileResult:
     """Compile one config of a spec for a target and read its resources (cached in this process).
 
-    Never raises for a config that does not compile: the result says so. Raises AotUnavailable
-    when the kernel is interpreted.
+    `sass`: read tensor-core use from the SASS instead of the PTX (slower). Never raises for a
+    config that does not compile: the result says so. Raises AotUnavailable when the kernel is
+    interpreted.
     """
     arch = arch_of(target)
-    key = (spec.name, freeze(config), arch)
+    key = (spec.name, freeze(config), arch, sass)
     cached = _results.get(key)
     if cached is not None:
         return cached
@@ -247,7 +262,7 @@ def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80"
                            expected_tensor_cores=expected_tensor_cores(spec, config, arch))
     start = time.perf_counter()
     try:
-        _compile_into(result, spec, config, arch)
+        _compile_into(result, spec, config, arch, sass)
     except Exception as exc:  # any compiler error is a finding about this config
         result.error = f"{type(exc).__name__}: {_first_lines(str(exc))}"
     result.compile_s = round(time.perf_counter() - start, 3)
@@ -256,7 +271,7 @@ def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80"
     return result
 
 
-def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch: int) -> None:
+def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch: int, sass: bool) -> None:
     import triton
     from triton import knobs
 
@@ -272,8 +287,7 @@ def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch:
             compiled = triton.compile(source, target=gpu_target(arch), options=options)
     finally:
         knobs.nvidia.dump_ptxas_log = previous
-    result.compiled = True
-    resources = cubin_resources(compiled.asm["cubin"], compiled.metadata.name)
+    resources = cubin_resources(compiled.asm["cubin"], compiled.metadata.name, sass)
     fields = resources["fields"]
     result.regs = fields.get("REG")
     result.stack = fields.get("STACK", 0)
@@ -284,7 +298,7 @@ def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch:
     ptxas = parse_ptxas_log(log.getvalue())
     if "spill_stores" not in ptxas:
         # Spills live in the stack frame: with none there is nothing to spill into.
-        ptxas = parse_ptxas_log(_ptxas_log(compiled.asm["ptx"], arch)) if result.stack else \
+        ptxas = parse_ptxas_log(_ptxas_log(compiled.asm["ptx"], arch, compiled.metadata)) if result.stack else \
             {"spill_stores": 0, "spill_loads": 0}
     result.spill_stores = ptxas.get("spill_stores")
     result.spill_loads = ptxas.get("spill_loads")
@@ -293,6 +307,7 @@ def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch:
         result.regs = compiled.metadata.n_regs
     if result.spill_stores is None and isinstance(getattr(compiled.metadata, "n_spills", None), int):
         result.spill_stores = result.spill_loads = compiled.metadata.n_spills
+    result.compiled = True  # only once every resource was read: a tool failure reads as a failed compile
 
 
 def problems(result: CompileResult) -> list[str]:
@@ -328,20 +343,21 @@ def prune(configs: Iterable[Config], spec: KernelSpec | None, target: str | int 
     kept = []
     for config in configs:
         r = compile_config(spec, config, target)
-        limit = shared_limit if shared_limit is not None else r.shared_limit
-        if r.compiled and not r.spills and r.spill_stores is not None and (r.shared or 0) <= limit:
+        limit = shared_limit if shared_limit is not None else r.shared_limit  # 0: no table value
+        fits = not limit or (r.shared or 0) <= limit
+        if r.compiled and not r.spills and r.spill_stores is not None and fits:
             kept.append(config)
     return kept
 
 
-def compile_by_name(spec_name: str, config: Config, target: str) -> dict[str, Any]:
+def compile_by_name(spec_name: str, config: Config, target: str, sass: bool = False) -> dict[str, Any]:
     """Worker entry point for parallel checks: look the spec up by name (specs do not pickle)."""
     from .registry import find_spec
 
     spec = find_spec(spec_name)
     if spec is None:
         raise KeyError(f"no KernelSpec named {spec_name!r}")
-    return compile_config(spec, config, target).to_dict()
+    return compile_config(spec, config, target, sass).to_dict()
 
 
 def _first_lines(text: str, n: int = 6) -> str:

@@ -21,6 +21,12 @@ Config = dict[str, Any]
 LAUNCH_OPTIONS = ("num_warps", "num_stages", "num_ctas", "maxnreg")
 
 MODES = ("0", "1", "max")  # TRITENSOR_AUTOTUNE: off (heuristic), tune unseen keys, tune the wide space
+SPACES = ("default", "max")  # what a kernels module's config_space(dtype, space) is asked for
+
+
+def space_for_mode(mode: str) -> str:
+    """The config space a tuner mode searches: "max" for mode "max", "default" otherwise."""
+    return "max" if mode == "max" else "default"
 
 
 def split(config: Config) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -40,7 +46,7 @@ def config_id(config: Config) -> str:
     constexprs, options = split(config)
     parts = [f"{k}={_plain(v)}" for k, v in constexprs.items()]
     short = {"num_warps": "w", "num_stages": "s", "num_ctas": "ctas", "maxnreg": "maxnreg"}
-    parts += [f"{short[k]}{v}" for k, v in options.items()]
+    parts += [f"{short[k]}{options[k]}" for k in LAUNCH_OPTIONS if k in options]
     return " ".join(parts)
 
 
@@ -56,17 +62,22 @@ def dedupe(configs: Iterable[Config]) -> list[Config]:
     return out
 
 
-def spec_space(spec: KernelSpec, mode: str) -> list[Config]:
-    """A spec's candidates: its shipped configs, plus its wide `space` in mode "max"."""
-    if mode == "max":
+def spec_space(spec: KernelSpec, space: str) -> list[Config]:
+    """A spec's candidates: its shipped configs, plus its wide `space` for space "max"."""
+    if space == "max":
         return dedupe([*spec.configs, *spec.space])
     return dedupe(spec.configs)
 
 
-def resolve_space(configs: Sequence[Config] | Callable[[str], Sequence[Config]], mode: str) -> list[Config]:
-    """Configs given as a list, or as a kernels module's `lambda mode: config_space(dtype, mode)`."""
+def resolve_space(configs: Sequence[Config] | Callable[[str], Sequence[Config]], space: str) -> list[Config]:
+    """Configs given as a list, or as a kernels module's `lambda space: config_space(dtype, space)`.
+
+    `space` is "default" or "max" (a plain list serves both).
+    """
+    if space not in SPACES:
+        raise ValueError(f"config space must be one of {SPACES}, not {space!r}")
     if callable(configs):
-        return dedupe(configs(mode))
+        return dedupe(configs(space))
     return dedupe(configs)
 
 

@@ -41,15 +41,18 @@ from .launch_spec import KernelSpec
 
 
 class BinaryOp(NamedTuple):
-    """One registrable op of this module.
+    """One registrable op (also used by kernels/comparison.py).
 
-    forward(out, a, b, **params): out = op(a, b); lerp takes (out, start, end, weight), pow_scalar
-        (out, x, exponent), rpow (out, x, base) with a Python number for the scalar.
-    backward(grad_a, grad_b, grad, a, b, **params) or None: both input gradients in one pass, each
-        output may be None; lerp's takes (grad_start, grad_end, grad_weight, grad, start, end, weight),
-        pow_scalar's and rpow's (grad_x, grad, x, scalar).
-    forward_ref(a, b, **params) -> ndarray and backward_ref(grad, a, b, **params) -> tuple of
-        gradients in the broadcast output shape (the Tensor layer sums them back to input shapes).
+    forward(out, *inputs, **params): writes op(*inputs) into out. Here: (out, a, b); lerp
+        (out, start, end, weight); pow_scalar (out, x, exponent) and rpow (out, x, base) with a
+        Python number for the scalar.
+    backward(*grad_outputs, grad, *inputs, **params) or None (not differentiable): one gradient
+        output per input, each may be None (not computed). Here: (grad_a, grad_b, grad, a, b); lerp
+        (grad_start, grad_end, grad_weight, grad, start, end, weight); pow_scalar and rpow
+        (grad_x, grad, x, scalar).
+    forward_ref(*inputs, **params) -> ndarray, and backward_ref(grad, *inputs, **params) -> a tuple
+        with one gradient per input (None for a scalar), in the broadcast output shape (the Tensor
+        layer sums them back to the input shapes).
     """
 
     forward: Callable
@@ -75,7 +78,7 @@ def encode_scalar(value, dtype: dtypes.dtype, opmath: bool = False) -> int | flo
             return float(np.array(value, dtype=np.float32 if opmath else dtype.np))
     if dtype is dtypes.bool:
         return int(bool(value))
-    if isinstance(value, float) and not value.is_integer():
+    if not float(value).is_integer():
         raise ValueError(f"a non-integral scalar {value} can't be an operand of an {dtype} op; "
                          "cast the tensor to a floating dtype first")
     return int(value)
@@ -792,20 +795,15 @@ def rpow_backward_ref(grad: np.ndarray, x: np.ndarray, base) -> tuple[np.ndarray
 # ================================================================ maximum, minimum
 @triton.jit
 def _maximum(a, b, p0, p1):
-    if a.dtype == tl.int1:
-        return a | b
-    else:
-        r = tl.where(a > b, a, b)
-        return tl.where(a != a, a, tl.where(b != b, b, r))  # NaN propagates (integers: never taken)
+    # NaN propagates (integers: never taken). Bools reach OPs as 0/1 integers, so this is `or`.
+    r = tl.where(a > b, a, b)
+    return tl.where(a != a, a, tl.where(b != b, b, r))
 
 
 @triton.jit
 def _minimum(a, b, p0, p1):
-    if a.dtype == tl.int1:
-        return a & b
-    else:
-        r = tl.where(a < b, a, b)
-        return tl.where(a != a, a, tl.where(b != b, b, r))
+    r = tl.where(a < b, a, b)
+    return tl.where(a != a, a, tl.where(b != b, b, r))
 
 
 @triton.jit
@@ -1081,12 +1079,27 @@ def map_signature(outs: list[str], ins: list[str], p0: str = "fp32", p1: str = "
 
 
 def map_spec(module: str, op, dtype: str, n_in: int, n_out: int, out_dtype: str | None = None,
-             p0: str = "fp32", in_dtypes: list[str] | None = None) -> KernelSpec:
-    """A KernelSpec of map_kernel running `op` (the shipped config is elementwise's)."""
+             p0: str | int = "fp32", p1: str | int = "fp32",
+             in_dtypes: list[str] | None = None) -> KernelSpec:
+    """A KernelSpec of map_kernel running `op` (the shipped config is elementwise's).
+
+    p0/p1 name the Triton type the launcher gives the parameter ("fp32" for a Python float, "i32" /
+    "i64" for an int, i.e. integer and fp64-bit scalars), or are an int constant: the launcher
+    specializes an integer argument equal to 1 as a constexpr, so a scalar of 1 must compile too.
+    """
     ins = in_dtypes or [dtype] * n_in
-    sig = map_signature([out_dtype or dtype] * n_out, ins, p0=p0)
-    return KernelSpec(f"{module}.map[{op.__name__.strip('_')}:{dtype}]", map_kernel, sig,
-                      dict(OP=op, N_IN=n_in, N_OUT=n_out), [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+    params = {"p0": p0, "p1": p1}
+    sig = map_signature([out_dtype or dtype] * n_out, ins, *(("i32" if isinstance(p, int) else p)
+                                                            for p in params.values()))
+    constexprs = dict(OP=op, N_IN=n_in, N_OUT=n_out)
+    tags = ""
+    for key, p in params.items():
+        if isinstance(p, int):
+            del sig[key]
+            constexprs[key] = p
+            tags += f":{key}={p}"
+    name = f"{module}.map[{op.__name__.strip('_')}:{dtype}{tags}]"
+    return KernelSpec(name, map_kernel, sig, constexprs, [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
 
 
 # (OP, inputs, outputs, dtype, p0 type): every OP once, plus the dtypes that take another code path.
@@ -1110,6 +1123,6 @@ _SPEC_OPS = [
     (_atan2, 2, 1, "fp32", "fp32"), (_atan2, 2, 1, "fp64", "fp32"), (_atan2_backward, 3, 2, "fp32", "fp32"),
     (_lerp, 3, 1, "bf16", "fp32"), (_lerp_scalar, 2, 1, "fp64", "i64"),
     (_lerp_backward, 2, 2, "fp32", "fp32"), (_lerp_grad_weight, 3, 1, "fp32", "fp32"),
-    (_lerp_scalar_backward, 1, 2, "fp16", "fp32"),
+    (_lerp_scalar_backward, 1, 2, "fp16", "fp32"), (_pow_scalar, 1, 1, "i32", 1), (_sub, 2, 1, "fp64", 1),
 ]
 SPECS = [map_spec("binary", op, dtype, n_in, n_out, p0=p0) for op, n_in, n_out, dtype, p0 in _SPEC_OPS]

@@ -24,7 +24,9 @@ Atomic accumulation order is unspecified (as in PyTorch on CUDA): float results 
 the sequential NumPy reference in the last bits. scatter(reduce="multiply") has no atomic: it runs
 `scatter_multiply_kernel`, one program lane per line along `dim`, serially over `dim`.
 
-Boolean masks (masked_select, nonzero, masked_scatter; x[mask] is nonzero + index as in PyTorch):
+Boolean masks (masked_select, nonzero, masked_scatter). x[mask] for a mask over x's first k dims
+is nonzero(mask) followed by index(x, [column 0, ..., column k-1]) as in PyTorch (k <= 4; a mask
+of x's full shape can use masked_select directly); x[mask] = v is nonzero + index_put.
     1. `mask_scan(block_offsets, mask)`: per-block counts, then an exclusive scan over blocks.
        block_offsets is int64 scratch of `compact_scratch_numel(mask.numel())` elements; afterwards
        block_offsets[-1] holds the number of True elements: the host reads it and allocates.
@@ -606,6 +608,8 @@ def _index_views(target: DeviceArray, indices: list):
                                                                       for t in indices])
     if len(dims) > MAX_INDICES:
         raise NotImplementedError(f"at most {MAX_INDICES} index tensors per indexing op")
+    if any(indices[d].dtype.is_floating_point or indices[d].dtype.name in ("bool", "uint8") for d in dims):
+        raise TypeError("index arrays must be integers (turn boolean masks into indices with nonzero first)")
     base = target.view_as(shape, tuple(target.strides[d] for d in before) + (0,) * len(b_shape)
                           + tuple(target.strides[d] for d in after))
     views = []
@@ -668,11 +672,15 @@ def index_put_backward(grad_x: DeviceArray | None, grad_values: DeviceArray | No
 
 
 # ================================================================ one_hot
-def one_hot(out: DeviceArray, index: DeviceArray) -> None:
-    """out = one_hot(index, num_classes=out.shape[-1]): out has index's shape + (num_classes,), int64.
+def one_hot(out: DeviceArray, index: DeviceArray, num_classes: int | None = None) -> None:
+    """out = F.one_hot(index, num_classes): out has index's shape + (num_classes,), int64 (num_classes=-1
+    in PyTorch means index.max() + 1: the Tensor layer resolves it and allocates).
 
     Indices outside [0, num_classes) leave their row zero (PyTorch raises; the Tensor layer checks).
     """
+    classes = out.shape[-1] if out.ndim else 0
+    if out.shape != index.shape + (classes,) or num_classes not in (None, classes):
+        raise ValueError(f"out {out.shape} must be index's shape {index.shape} + (num_classes,)")
     elementwise.fill(out, 0)
     column = index.view_as(index.shape + (1,), index.strides + (0,))
     _launch_scatter(_dim_base(out, column, out.ndim - 1), 1, [column], [out.strides[-1]], [out.shape[-1]],

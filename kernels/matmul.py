@@ -65,14 +65,25 @@ def _activate(x, ACTIVATION: tl.constexpr):
 
 
 @triton.jit
-def _epilogue(acc, offs_m, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb, stride_cinm,
-              stride_cinn, alpha, beta, HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr,
-              ACTIVATION: tl.constexpr):
-    """act(alpha * acc + beta * C_in + bias) in fp32 on one (BLOCK_M, BLOCK_N) tile."""
+def _tile_ptrs(ptr, pid_b, row0, col0, stride_b, stride_r, stride_c, BLOCK_R: tl.constexpr,
+               BLOCK_C: tl.constexpr):
+    """Pointers to the (BLOCK_R, BLOCK_C) tile at (row0, col0) of batch entry pid_b.
+
+    The tile origin is 64-bit (an array may exceed 2**31 elements); offsets inside the tile stay 32-bit,
+    which keeps epilogue register pressure down (the wrapper checks BLOCK * stride < 2**31).
+    """
+    origin = ptr + pid_b.to(tl.int64) * stride_b + row0.to(tl.int64) * stride_r + col0.to(tl.int64) * stride_c
+    return origin + tl.arange(0, BLOCK_R)[:, None] * stride_r + tl.arange(0, BLOCK_C)[None, :] * stride_c
+
+
+@triton.jit
+def _epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
+              stride_cinm, stride_cinn, alpha, beta, HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr,
+              ACTIVATION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """act(alpha * acc + beta * C_in + bias) in fp32 on the (BLOCK_M, BLOCK_N) tile at (row0, col0)."""
     acc = acc * alpha
     if HAS_CIN:
-        cin_ptrs = (cin_ptr + pid_b.to(tl.int64) * stride_cinb + offs_m.to(tl.int64)[:, None] * stride_cinm
-                    + offs_n.to(tl.int64)[None, :] * stride_cinn)
+        cin_ptrs = _tile_ptrs(cin_ptr, pid_b, row0, col0, stride_cinb, stride_cinm, stride_cinn, BLOCK_M, BLOCK_N)
         acc += beta * tl.load(cin_ptrs, mask=mask, other=0.0).to(tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_n * stride_bias, mask=offs_n < N, other=0.0)
@@ -118,38 +129,44 @@ def matmul_kernel(
     pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
     pid_n = (pid % num_pid_in_group) // group_size_m
 
-    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    # Rows/columns past the edge wrap onto valid ones: loads stay in bounds without an M/N mask,
-    # and the store drops them. Offsets are 64-bit: one operand may exceed 2**31 elements.
-    offs_am = (offs_m % M).to(tl.int64)
-    offs_bn = (offs_n % N).to(tl.int64)
+    row0 = pid_m * BLOCK_M
+    col0 = pid_n * BLOCK_N
     offs_k = tl.arange(0, BLOCK_K)
+    # Rows/columns past the edge wrap onto the tile's valid ones: loads stay in bounds without an M/N
+    # mask (the store drops them) and offsets inside the tile stay small and 32-bit. The moving part
+    # is a 64-bit scalar origin per operand, so no per-element 64-bit pointer is carried around K.
+    rows_a = tl.arange(0, BLOCK_M) % (M - row0)
+    cols_b = tl.arange(0, BLOCK_N) % (N - col0)
+    a_offs = rows_a[:, None] * stride_am + offs_k[None, :] * stride_ak
+    b_offs = offs_k[:, None] * stride_bk + cols_b[None, :] * stride_bn
     k_steps = tl.cdiv(tl.cdiv(K, BLOCK_K), SPLIT_K)  # BLOCK_K steps in each K slice
     k_start = pid_k * k_steps * BLOCK_K
-    a_ptrs = (a_ptr + pid_b.to(tl.int64) * stride_ab + k_start.to(tl.int64) * stride_ak
-              + offs_am[:, None] * stride_am + offs_k[None, :] * stride_ak)
-    b_ptrs = (b_ptr + pid_b.to(tl.int64) * stride_bb + k_start.to(tl.int64) * stride_bk
-              + offs_k[:, None] * stride_bk + offs_bn[None, :] * stride_bn)
+    a_tile = (a_ptr + pid_b.to(tl.int64) * stride_ab + row0.to(tl.int64) * stride_am
+              + k_start.to(tl.int64) * stride_ak)
+    b_tile = (b_ptr + pid_b.to(tl.int64) * stride_bb + col0.to(tl.int64) * stride_bn
+              + k_start.to(tl.int64) * stride_bk)
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for step in range(0, k_steps):
         k_left = K - k_start - step * BLOCK_K  # <= 0 in a trailing slice past K: loads all masked
-        a = tl.load(a_ptrs, mask=offs_k[None, :] < k_left, other=0.0)
-        b = tl.load(b_ptrs, mask=offs_k[:, None] < k_left, other=0.0)
+        a = tl.load(a_tile + a_offs, mask=offs_k[None, :] < k_left, other=0.0)
+        b = tl.load(b_tile + b_offs, mask=offs_k[:, None] < k_left, other=0.0)
         acc = tl.dot(_dot_operand(a), _dot_operand(b), acc, input_precision=INPUT_PRECISION)
-        a_ptrs += BLOCK_K * stride_ak
-        b_ptrs += BLOCK_K * stride_bk
+        a_tile += BLOCK_K * stride_ak
+        b_tile += BLOCK_K * stride_bk
 
+    offs_m = row0 + tl.arange(0, BLOCK_M)
+    offs_n = col0 + tl.arange(0, BLOCK_N)
     mask = (offs_m < M)[:, None] & (offs_n < N)[None, :]
-    c_ptrs = (c_ptr + pid_b.to(tl.int64) * stride_cb + offs_m.to(tl.int64)[:, None] * stride_cm
-              + offs_n.to(tl.int64)[None, :] * stride_cn)
     if SPLIT_K == 1:
-        acc = _epilogue(acc, offs_m, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
-                        stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION)
+        acc = _epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
+                        stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, BLOCK_M, BLOCK_N)
+        c_ptrs = _tile_ptrs(c_ptr, pid_b, row0, col0, stride_cb, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
         tl.store(c_ptrs, cast_to(acc, c_ptr.dtype.element_ty), mask=mask)
     else:
-        tl.store(c_ptrs + pid_k.to(tl.int64) * stride_cs, acc, mask=mask)
+        c_ptrs = _tile_ptrs(c_ptr + pid_k.to(tl.int64) * stride_cs, pid_b, row0, col0, stride_cb, stride_cm,
+                            stride_cn, BLOCK_M, BLOCK_N)
+        tl.store(c_ptrs, acc, mask=mask)
 
 
 @triton.jit
@@ -176,18 +193,19 @@ def splitk_reduce_kernel(
     num_tiles = tl.cdiv(M, BLOCK_M) * num_pid_n
     pid_b = pid // num_tiles
     pid = pid % num_tiles
-    offs_m = (pid // num_pid_n) * BLOCK_M + tl.arange(0, BLOCK_M)
-    offs_n = (pid % num_pid_n) * BLOCK_N + tl.arange(0, BLOCK_N)
+    row0 = (pid // num_pid_n) * BLOCK_M
+    col0 = (pid % num_pid_n) * BLOCK_N
+    offs_m = row0 + tl.arange(0, BLOCK_M)
+    offs_n = col0 + tl.arange(0, BLOCK_N)
     mask = (offs_m < M)[:, None] & (offs_n < N)[None, :]
-    p_ptrs = (part_ptr + pid_b.to(tl.int64) * stride_pb + offs_m.to(tl.int64)[:, None] * stride_pm
-              + offs_n.to(tl.int64)[None, :] * stride_pn)
+    p_ptrs = _tile_ptrs(part_ptr, pid_b, row0, col0, stride_pb, stride_pm, stride_pn, BLOCK_M, BLOCK_N)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for s in range(0, split_k):  # a fixed order, so results are bitwise reproducible
-        acc += tl.load(p_ptrs + s * stride_ps, mask=mask, other=0.0)
-    acc = _epilogue(acc, offs_m, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
-                    stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION)
-    c_ptrs = (c_ptr + pid_b.to(tl.int64) * stride_cb + offs_m.to(tl.int64)[:, None] * stride_cm
-              + offs_n.to(tl.int64)[None, :] * stride_cn)
+    for _s in range(0, split_k):  # a fixed order, so results are bitwise reproducible
+        acc += tl.load(p_ptrs, mask=mask, other=0.0)
+        p_ptrs += stride_ps
+    acc = _epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
+                    stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, BLOCK_M, BLOCK_N)
+    c_ptrs = _tile_ptrs(c_ptr, pid_b, row0, col0, stride_cb, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
     tl.store(c_ptrs, cast_to(acc, c_ptr.dtype.element_ty), mask=mask)
 
 
@@ -201,7 +219,10 @@ def _dtype_name(dtype) -> str:
     """'float16' / 'bfloat16' / 'float32' / ... from a tritensor dtype, NumPy dtype or name."""
     name = getattr(dtype, "name", None)
     if not isinstance(name, str):
-        name = str(dtype)
+        try:
+            name = np.dtype(dtype).name  # NumPy scalar types (np.float16, ml_dtypes.bfloat16)
+        except TypeError:
+            name = str(dtype)
     name = name.rsplit(".", 1)[-1]
     return {"fp16": "float16", "half": "float16", "bf16": "bfloat16", "fp32": "float32",
             "float": "float32", "tf32": "float32", "fp64": "float64", "double": "float64"}.get(name, name)
@@ -215,17 +236,18 @@ def _wide(dtype) -> bool:
     return name == "float32"
 
 
-# Shape classes of heuristic_config; 4-byte operands use BLOCK_K / 2.
-_LARGE = _config(128, 256, 64, 8, 3)  # both sides >= 2048: the biggest tile that does not spill
+# Shape classes of heuristic_config; 4-byte operands use BLOCK_K / 2 (at most 32). 128x256 tiles are
+# left to the tuner: with the full addmm + bias + gelu epilogue they spill on sm_80 and sm_90.
 _BIG = _config(128, 128, 64, 8, 3)
 _MEDIUM = _config(64, 128, 64, 4, 3)
 _SMALL_M = _config(64, 64, 128, 4, 3)  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
 _SMALL_N = _config(128, 32, 64, 4, 4)  # N <= 32
 _SPLIT = _config(64, 64, 64, 4, 3)  # + SPLIT_K
+_SPLIT_WIDE = _config(64, 64, 64, 8, 3)  # fp32 FMA: with 4 warps ptxas 13 spills on sm_90
 
 
 def _for_dtype(cfg: dict, wide: bool) -> dict:
-    return {**cfg, "BLOCK_K": cfg["BLOCK_K"] // 2} if wide else dict(cfg)
+    return {**cfg, "BLOCK_K": min(cfg["BLOCK_K"] // 2, 32)} if wide else dict(cfg)
 
 
 def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit: int | None = None) -> dict:
@@ -241,13 +263,12 @@ def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit
         # Aim at ~128 programs (one wave on A100/H100) with at least 512 of K per slice.
         split = max((s for s in SPLIT_K_CHOICES if s * tiles <= 128 and K // s >= 512), default=1)
         if split > 1:
-            return _fit(_for_dtype({**_SPLIT, "SPLIT_K": split}, wide), dtype, shared_limit)
+            return _fit(_for_dtype({**(_SPLIT_WIDE if wide else _SPLIT), "SPLIT_K": split}, wide), dtype,
+                        shared_limit)
     if M <= 32:
         cfg = _SMALL_M
     elif N <= 32:
         cfg = _SMALL_N
-    elif M >= 2048 and N >= 2048 and not wide:
-        cfg = _LARGE
     elif M >= 128 and N >= 128:
         cfg = _BIG
     else:
@@ -264,18 +285,20 @@ def _fit(cfg: dict, dtype, shared_limit: int | None) -> dict:
 
 
 def estimate_shared_bytes(config: dict, dtype) -> int:
-    """Shared memory of the operand pipeline (A and B tiles per stage); Triton's own figure is close."""
+    """Shared memory of the operand pipeline: num_stages A and B tiles.
+
+    That is Triton's figure on sm_90 (wgmma); on sm_80 it keeps num_stages - 1 tiles, so this bounds both.
+    """
     itemsize = 4 if _wide(dtype) else 2
-    stages = max(config["num_stages"] - 1, 1)  # Triton keeps num_stages - 1 tiles in flight
-    return stages * (config["BLOCK_M"] + config["BLOCK_N"]) * config["BLOCK_K"] * itemsize
+    return config["num_stages"] * (config["BLOCK_M"] + config["BLOCK_N"]) * config["BLOCK_K"] * itemsize
 
 
 def shipped_configs(dtype) -> list[dict]:
     """Every config heuristic_config can return for `dtype` (what the AOT check compiles)."""
     wide = _wide(dtype)
-    base = [_BIG, _MEDIUM, _SMALL_M, _SMALL_N] + ([] if wide else [_LARGE])
-    return [_for_dtype(c, wide) for c in base] + [_for_dtype({**_SPLIT, "SPLIT_K": s}, wide)
-                                                   for s in SPLIT_K_CHOICES]
+    split = _SPLIT_WIDE if wide else _SPLIT
+    base = [_BIG, _MEDIUM, _SMALL_M, _SMALL_N] + [{**split, "SPLIT_K": s} for s in SPLIT_K_CHOICES]
+    return [_for_dtype(c, wide) for c in base]
 
 
 def config_space(dtype, mode: str = "default") -> list[dict]:
@@ -291,7 +314,7 @@ def config_space(dtype, mode: str = "default") -> list[dict]:
             _config(128, 128, 32, 4, 4), _config(128, 64, 32, 4, 4), _config(64, 128, 32, 4, 4),
             _config(64, 128, 64, 4, 3), _config(64, 64, 128, 4, 3), _config(128, 32, 64, 4, 4),
             _config(64, 32, 32, 4, 5),
-            _config(64, 64, 64, 4, 3, split_k=4), _config(64, 64, 64, 4, 3, split_k=16),
+            _config(64, 64, 64, 8 if wide else 4, 3, split_k=4), _config(64, 64, 64, 8 if wide else 4, 3, split_k=16),
         ]
         return [_for_dtype(c, wide) for c in base]
     if mode != "max":
@@ -313,7 +336,8 @@ def config_space(dtype, mode: str = "default") -> list[dict]:
         for split in SPLIT_K_CHOICES:
             for stages in (3, 4):
                 space.append(_for_dtype(_config(bm, bn, bk, 4, stages, split_k=split), wide))
-    return space
+    unique = {tuple(c.items()): c for c in space}  # halving BLOCK_K for fp32 can repeat a config
+    return list(unique.values())
 
 
 def scratch_shape(config: dict, batch: int, M: int, N: int) -> tuple[int, int, int, int] | None:
@@ -376,6 +400,13 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
     epilogue_args = (bias.strides[0] if bias is not None else 0,
                      *(c_in.strides if has_cin else (0, 0, 0)), float(alpha), float(beta))
     tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
+    # Offsets inside a tile are 32-bit (tile origins are 64-bit).
+    tiles_of = [(a, cfg["BLOCK_M"], cfg["BLOCK_K"]), (b, cfg["BLOCK_K"], cfg["BLOCK_N"])]
+    for arr in [out] + ([c_in] if has_cin else []) + ([scratch] if split > 1 and scratch is not None else []):
+        tiles_of.append((arr, cfg["BLOCK_M"], cfg["BLOCK_N"]))
+    for arr, rows, cols in tiles_of:
+        if rows * abs(arr.strides[-2]) + cols * abs(arr.strides[-1]) >= 2**31:
+            raise ValueError(f"matmul: strides {arr.strides} too large for a {rows}x{cols} tile")
     blocks = dict(BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"],
                   GROUP_M=cfg["GROUP_M"], SPLIT_K=split, INPUT_PRECISION=precision,
                   num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
@@ -488,15 +519,19 @@ def _spec(name: str, dtype: str, precision: str, consts: dict, tensor_cores: boo
                       {**consts, "INPUT_PRECISION": precision}, shipped, space, tensor_cores=tensor_cores)
 
 
+_VARIANTS = (("fp16", "float16", "ieee"), ("bf16", "bfloat16", "ieee"), ("fp32:tf32", "float32", "tf32"),
+             ("fp32:ieee", "float32", "ieee"))
+
 SPECS = [
     _spec(f"matmul[{variant}{':splitk' if split else ''}]", dtype, precision, _PLAIN,
           variant != "fp32:ieee", split)
-    for variant, dtype, precision in (("fp16", "float16", "ieee"), ("bf16", "bfloat16", "ieee"),
-                                      ("fp32:tf32", "float32", "tf32"), ("fp32:ieee", "float32", "ieee"))
+    for variant, dtype, precision in _VARIANTS
     for split in (False, True)
-] + [
-    _spec("matmul[bf16:addmm+bias+gelu]", "bfloat16", "ieee",
-          dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", **_ROW_MAJOR), True),
+] + [  # the heaviest epilogue (most registers) of each variant
+    _spec(f"matmul[{variant}:addmm+bias+gelu]", dtype, precision,
+          dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", **_ROW_MAJOR), variant != "fp32:ieee")
+    for variant, dtype, precision in _VARIANTS
+] + [  # both operands transposed (the backward's layouts) with a bias + activation epilogue
     _spec("matmul[fp16:bias+silu:transposed]", "float16", "ieee",
           dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="silu", stride_am=1, stride_bk=1), True),
 ] + [

@@ -79,27 +79,19 @@ def _post(total, R, p, POST: tl.constexpr):
 
 
 @triton.jit
-def _mul_combine(a, b):
-    return a * b
+def _prod_rows(t, BLOCK_R: tl.constexpr):
+    """Product along axis 1: the last column of a cumprod (Triton's interpreter runs tl.reduce with a
+    custom combine element by element, but has NumPy paths for cumprod and sum)."""
+    lane = tl.arange(0, BLOCK_R)
+    return tl.sum(tl.where(lane[None, :] == BLOCK_R - 1, tl.cumprod(t, axis=1), 0), axis=1)
 
 
 @triton.jit
-def _argmax_combine(a, ia, b, ib):
-    # NaN beats every number; among equal values (or NaNs) the lower index wins.
-    a_nan = a != a
-    b_nan = b != b
-    tie = ((a == b) | (a_nan & b_nan)) & (ia < ib)
-    take_a = (a > b) | (a_nan & ~b_nan) | tie
-    return tl.where(take_a, a, b), tl.where(take_a, ia, ib)
-
-
-@triton.jit
-def _argmin_combine(a, ia, b, ib):
-    a_nan = a != a
-    b_nan = b != b
-    tie = ((a == b) | (a_nan & b_nan)) & (ia < ib)
-    take_a = (a < b) | (a_nan & ~b_nan) | tie
-    return tl.where(take_a, a, b), tl.where(take_a, ia, ib)
+def _nan_where(flag, v):
+    if v.dtype.is_floating():
+        return tl.where(flag, float("nan"), v)
+    else:
+        return v
 
 
 @triton.jit
@@ -120,7 +112,7 @@ def _reduce_add_mul(x_rows, row_mask, R, stride_xr, p, KIND: tl.constexpr, PRE: 
         else:
             acc += tl.where(mask, v, 0)
     if KIND == "mul":
-        return tl.reduce(acc, 1, _mul_combine)
+        return _prod_rows(acc, BLOCK_R)
     else:
         return tl.sum(acc, axis=1)
 
@@ -149,10 +141,15 @@ def _reduce_extremum(x_rows, row_mask, R, stride_xr, p, IS_MAX: tl.constexpr, PR
         better = mask & (better | ((v != v) & (acc == acc)))
         acc = tl.where(better, v, acc)
         idx = tl.where(better, cols[None, :], idx)
+    # Across lanes: NaN if any lane holds one, else the extreme; then the least index holding it.
+    # (Three plain reductions rather than one over (value, index) pairs: tl.max alone may drop NaNs.)
+    has_nan = tl.max((acc != acc).to(tl.int32), axis=1) > 0
     if IS_MAX:
-        value, index = tl.reduce((acc, idx), 1, _argmax_combine)
+        value = _nan_where(has_nan, tl.max(acc, axis=1))
     else:
-        value, index = tl.reduce((acc, idx), 1, _argmin_combine)
+        value = _nan_where(has_nan, tl.min(acc, axis=1))
+    hit = (acc == value[:, None]) | ((acc != acc) & has_nan[:, None])
+    index = tl.min(tl.where(hit, idx, 2147483647), axis=1)
     return value, index
 
 
@@ -396,8 +393,10 @@ def _row_stats(x_rows, row_mask, R, stride_xr, y, OP: tl.constexpr, acc_type: tl
                 a += tl.where(mask, x, 0.0)
     if OP == "var" or OP == "std":
         return tl.sum(a, axis=1) / R, tl.sum(a, axis=1)
+    elif OP == "prod":
+        return tl.sum(a, axis=1), _prod_rows(b, BLOCK_R)
     else:
-        return tl.sum(a, axis=1), tl.reduce(b, 1, _mul_combine)
+        return tl.sum(a, axis=1), tl.sum(b, axis=1)
 
 
 @triton.jit
@@ -537,7 +536,8 @@ def std_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result:
 def norm_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray,
                   p: float = 2.0) -> None:
     p = float(p)
-    op = {0.0: "norm0", 1.0: "norm1", 2.0: "norm2", math.inf: "norm_inf", -math.inf: "norm_inf"}.get(p, "normp")
+    ops = {0.0: "norm0", 1.0: "norm1", 2.0: "norm2", math.inf: "norm_inf", -math.inf: "norm_inf"}
+    op = ops.get(p, "normp")
     _launch_backward(grad_x, grad, x, result, op, p)
 
 
@@ -690,7 +690,8 @@ def mean_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, keepdims: bo
     return ((g / n).astype(x.dtype),)
 
 
-def prod_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
+def prod_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple,
+                      keepdims: bool) -> tuple:
     xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
     axis = _axis(axis)
     zeros = xf == 0
@@ -702,7 +703,8 @@ def prod_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis:
     return (gx.astype(x.dtype),)
 
 
-def amax_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
+def amax_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple,
+                      keepdims: bool) -> tuple:
     xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
     hit = (xf == y) | (np.isnan(xf) & np.isnan(y))
     count = _expand(np.sum(hit, axis=_axis(axis), keepdims=True), x, axis, True)
@@ -712,7 +714,8 @@ def amax_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis:
 amin_backward_ref = amax_backward_ref
 
 
-def max_backward_ref(grad: np.ndarray, x: np.ndarray, indices: np.ndarray, axis: int, keepdims: bool) -> tuple:
+def max_backward_ref(grad: np.ndarray, x: np.ndarray, indices: np.ndarray, axis: int,
+                     keepdims: bool) -> tuple:
     gx = np.zeros(x.shape, x.dtype)
     g = grad if keepdims else np.expand_dims(grad, axis)
     i = indices if keepdims else np.expand_dims(indices, axis)
@@ -739,14 +742,15 @@ def std_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: 
     n = int(np.prod([x.shape[a] for a in axis]))
     xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
     with np.errstate(divide="ignore", invalid="ignore"):
-        gx = g * (xf - xf.mean(axis=axis, keepdims=True)) / (builtins.max(n - correction, 0) * np.where(y == 0, 1, y))
+        divisor = builtins.max(n - correction, 0) * np.where(y == 0, 1, y)
+        gx = g * (xf - xf.mean(axis=axis, keepdims=True)) / divisor
     return (np.where(y == 0, 0, gx).astype(x.dtype),)
 
 
 def norm_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, p: float, axis: tuple,
                       keepdims: bool) -> tuple:
     xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
-    sign, a = np.sign(xf), np.abs(xf)
+    sign, a = (xf > 0).astype(xf.dtype) - (xf < 0), np.abs(xf)  # sign(NaN) = 0, as the kernel
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if p == 0:
             gx = np.zeros_like(xf)
@@ -799,7 +803,8 @@ OPS: dict[str, ReduceOp] = {
     "min": ReduceOp(min, min_ref, "same + int64 indices", min_backward, min_backward_ref, ("indices",)),
     "argmax": ReduceOp(argmax, argmax_ref, "int64"),
     "argmin": ReduceOp(argmin, argmin_ref, "int64"),
-    "var": ReduceOp(var, var_ref, "float", var_backward, var_backward_ref, ("x", "correction"), ("correction",)),
+    "var": ReduceOp(var, var_ref, "float", var_backward, var_backward_ref, ("x", "correction"),
+                    ("correction",)),
     "std": ReduceOp(std, std_ref, "float", std_backward, std_backward_ref, ("x", "result", "correction"),
                     ("correction",)),
     "norm": ReduceOp(norm, norm_ref, "float", norm_backward, norm_backward_ref, ("x", "result", "p"), ("p",)),

@@ -31,8 +31,10 @@ ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
 
 
 @triton.jit
-def _mul_combine(a, b):
-    return a * b
+def _last(s, BLOCK_R: tl.constexpr):
+    """Column BLOCK_R - 1 of s: after an inclusive scan, the chunk's total carried to the next."""
+    lane = tl.arange(0, BLOCK_R)
+    return tl.sum(tl.where(lane[None, :] == BLOCK_R - 1, s, 0), axis=1)
 
 
 @triton.jit
@@ -70,11 +72,10 @@ def scan_kernel(
         if OP == "prod":
             x = tl.where(mask, x, 1)
             s = tl.cumprod(x, axis=1) * carry[:, None]
-            carry = carry * tl.reduce(x, 1, _mul_combine)
         else:
             x = tl.where(mask, x, 0)
             s = tl.cumsum(x, axis=1) + carry[:, None]
-            carry = carry + tl.sum(x, axis=1)
+        carry = _last(s, BLOCK_R)  # padding lanes hold the identity, so the last lane is the total
         tl.store(o_rows + cols[None, :] * stride_or, cast_to(s, out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -121,11 +122,11 @@ def cumprod_backward_kernel(
         x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=1))
         x = x.to(acc_type)
         g = compute_type(tl.load(g_rows + cols.to(tl.int64)[None, :] * stride_gr, mask=mask, other=0))
-        w = tl.where(mask & (cols[None, :] > k2), x, 1)
-        z = tl.cumprod(w, axis=1) * carry[:, None]
-        carry = carry * tl.reduce(w, 1, _mul_combine)
+        z = tl.cumprod(tl.where(mask & (cols[None, :] > k2), x, 1), axis=1) * carry[:, None]
+        carry = _last(z, BLOCK_R)
         at_k += tl.sum(tl.where(mask & (cols[None, :] >= k2), g.to(acc_type) * z, 0), axis=1)
-        prefix = prefix * tl.reduce(tl.where(mask & (cols[None, :] < k2), x, 1), 1, _mul_combine)
+        before_k = tl.cumprod(tl.where(mask & (cols[None, :] < k2), x, 1), axis=1) * prefix[:, None]
+        prefix = _last(before_k, BLOCK_R)
     at_k = (prefix * at_k)[:, None]
 
     # Pass 3, from the end of the row: the reversed cumsum of grad * y, divided by x before k.
@@ -227,16 +228,18 @@ def cumprod_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, ax
     rc = np.flip(np.cumsum(np.flip(gy, -1), -1), -1)
     before = cols < k
     w = np.where(cols > k, xf, 1)
-    at_k = np.prod(np.where(before, xf, 1), -1, keepdims=True) * np.sum(np.where(cols >= k, g * np.cumprod(w, -1), 0),
-                                                                        -1, keepdims=True)
+    prefix = np.prod(np.where(before, xf, 1), -1, keepdims=True)
+    at_k = prefix * np.sum(np.where(cols >= k, g * np.cumprod(w, -1), 0), -1, keepdims=True)
     gx = np.where(before, rc / np.where(before, xf, 1), np.where(cols == k, at_k, 0))
     return (np.moveaxis(gx, -1, axis).astype(x.dtype),)
 
 
-# Name -> (forward, forward ref, backward, backward ref, what the backward takes after (grad_x, grad)).
+# For the Tensor layer: wrappers, references, and what the backward takes after (grad_x, grad).
 OPS = {
-    "cumsum": (cumsum, cumsum_ref, cumsum_backward, cumsum_backward_ref, ()),
-    "cumprod": (cumprod, cumprod_ref, cumprod_backward, cumprod_backward_ref, ("x", "result")),
+    "cumsum": dict(forward=cumsum, ref=cumsum_ref, backward=cumsum_backward, backward_ref=cumsum_backward_ref,
+                   saves=()),
+    "cumprod": dict(forward=cumprod, ref=cumprod_ref, backward=cumprod_backward,
+                    backward_ref=cumprod_backward_ref, saves=("x", "result")),
 }
 
 

@@ -75,9 +75,10 @@ def _indicator(n_dims: tl.constexpr, j: tl.constexpr):
 @triton.jit
 def _compare_and_swap(key, idx, flip, i: tl.constexpr, n_dims: tl.constexpr):
     """One bitonic step across hypercube axis i (innermost = 0) on (key, idx) pairs."""
-    # Each slot's partner along the axis: x ^ (x ^ partner) via a 2-element xor reduction.
-    pkey = key ^ tl.xor_sum(key, n_dims - 1 - i, True)
-    pidx = idx ^ tl.xor_sum(idx, n_dims - 1 - i, True)
+    # Each slot's partner along the axis is (x + partner) - x. Integer adds wrap, so this is exact;
+    # unlike tl.xor_sum, tl.sum is also vectorised by Triton's interpreter.
+    pkey = tl.sum(key, n_dims - 1 - i, True) - key
+    pidx = tl.sum(idx, n_dims - 1 - i, True) - idx
     greater = (key > pkey) | ((key == pkey) & (idx > pidx))
     swap = greater != (flip ^ _indicator(n_dims, i)).to(tl.int1)
     return tl.where(swap, pkey, key), tl.where(swap, pidx, idx)
@@ -145,7 +146,8 @@ def scatter_backward_kernel(
     if ZERO_FIRST:
         for start in range(0, R, BLOCK):
             cols = start + tl.arange(0, BLOCK)
-            tl.store(gx_row + cols.to(tl.int64) * stride_gxr, tl.zeros((BLOCK,), grad_x_ptr.dtype.element_ty), mask=cols < R)
+            zeros = tl.zeros((BLOCK,), grad_x_ptr.dtype.element_ty)
+            tl.store(gx_row + cols.to(tl.int64) * stride_gxr, zeros, mask=cols < R)
         # The zeros must land before the scatter overwrites some of them (other threads' stores).
         tl.debug_barrier()
     for start in range(0, K, BLOCK):
@@ -222,7 +224,7 @@ def _order(x: np.ndarray, axis: int, descending: bool) -> np.ndarray:
         keys = (-value, -nan) if descending else (value, nan)
     else:
         key = x.astype(np.int64)
-        keys = (-key,) if descending else (key,)
+        keys = (~key,) if descending else (key,)  # ~ reverses int64 order exactly (no -INT64_MIN overflow)
     return _lexsort_axis(keys, axis)
 
 
@@ -256,11 +258,13 @@ def sort_backward_ref(grad: np.ndarray, x: np.ndarray, indices: np.ndarray, axis
 
 topk_backward_ref = sort_backward_ref
 
-# Name -> (forward, forward ref, backward, backward ref, what the backward takes after (grad_x, grad)).
+# For the Tensor layer: wrappers, references, and what the backward takes after (grad_x, grad).
 OPS = {
-    "sort": (sort, sort_ref, sort_backward, sort_backward_ref, ("indices",)),
-    "argsort": (argsort, argsort_ref, None, None, ()),
-    "topk": (topk, topk_ref, topk_backward, topk_backward_ref, ("indices",)),
+    "sort": dict(forward=sort, ref=sort_ref, backward=sort_backward, backward_ref=sort_backward_ref,
+                 saves=("indices",)),
+    "argsort": dict(forward=argsort, ref=argsort_ref, backward=None, backward_ref=None, saves=()),
+    "topk": dict(forward=topk, ref=topk_ref, backward=topk_backward, backward_ref=topk_backward_ref,
+                 saves=("indices",)),
 }
 
 
@@ -279,13 +283,15 @@ SPECS = [
     KernelSpec(f"sort.sort[{dtype}{':desc' if desc else ''}]", sort_kernel, _sort_signature(dtype),
                dict(DESCENDING=desc, WRITE_VALUES=True), [_block_config(b) for b in blocks],
                [_block_config(2 ** n) for n in range(1, 13)])
-    for dtype, desc, blocks in [("fp32", False, (2, 128, 1024, 4096)), ("fp32", True, (256,)),
-                                ("bf16", False, (64, 2048)), ("fp64", True, (512, 4096)),
+    # The first spec is the AOT gate's quick sample: small blocks (a 4096-slot network takes ~30 s).
+    for dtype, desc, blocks in [("fp32", False, (2, 128)), ("fp32", True, (1024, 4096)),
+                                ("bf16", False, (64, 2048)), ("fp64", True, (512,)),
                                 ("i64", False, (4096,)), ("i1", False, (32,)), ("u8", True, (16,))]
 ] + [
-    KernelSpec(f"sort.scatter_backward[{dtype}]", scatter_backward_kernel,
-               {"grad_x_ptr": f"*{dtype}", "grad_ptr": f"*{dtype}", "indices_ptr": "*i64", "R": "i32", "K": "i32",
-                **{f"stride_{n}{d}": "i32" for n, ds in (("gx", "mr"), ("g", "mk"), ("i", "mk")) for d in ds}},
+    KernelSpec(f"sort.scatter_backward[{dtype}{':zero_first' if zero else ''}]", scatter_backward_kernel,
+               {"grad_x_ptr": f"*{dtype}", "grad_ptr": f"*{dtype}", "indices_ptr": "*i64", "R": "i32",
+                "K": "i32", **{f"stride_{n}{d}": "i32" for n, ds in (("gx", "mr"), ("g", "mk"), ("i", "mk"))
+                               for d in ds}},
                dict(ZERO_FIRST=zero), [SCATTER])
     for dtype, zero in [("fp32", True), ("fp32", False), ("bf16", True), ("fp64", False)]
 ]

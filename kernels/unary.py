@@ -18,6 +18,10 @@ Tensor layer to cast integers to the default float dtype first. Backward is floa
 Only tl.exp/exp2/log/log2/sqrt/rsqrt/sin/cos/erf/floor/ceil exist on both the interpreter and the
 GPU, so expm1, log1p, tan, the inverse and hyperbolic functions are built here from those in forms
 that stay accurate in fp32 and fp64 (Kahan's expm1/log1p, Cephes' atan) and stable for large |x|.
+On NVIDIA GPUs fp32 tl.exp/exp2/rsqrt lower to hardware approximations (a few ulp; exp's error grows
+with |x|); sqrt and reciprocal, being the op itself, use the IEEE forms (sqrt_rn, div_rn).
+`SPECS` covers every op's forward and backward in fp32 (plus fp64 where the math branches on dtype);
+`FULL_SPECS` every op in every dtype, for a thorough ahead-of-time compile check.
 """
 
 from __future__ import annotations

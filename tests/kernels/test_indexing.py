@@ -407,8 +407,10 @@ def test_index_result_shape_rules():
 def test_one_hot(rng):
     index = rng.integers(0, 6, (3, 7)).astype(np.int64)[:, ::2]
     out = np.full((3, 4, 6), 9, np.int64)
-    I.one_hot(dev(out), dev(index))
+    I.one_hot(dev(out), dev(index), 6)
     np.testing.assert_array_equal(out, I.one_hot_ref(index, 6))
+    with pytest.raises(ValueError):
+        I.one_hot(dev(out), dev(index), 5)
 
 
 # ------------------------------------------------------------------ boolean masks (two steps)
@@ -479,7 +481,8 @@ UNIQUE = np.array([[2, 0, 1, 1], [0, 1, 2, 0]])  # distinct along dim 0 per colu
 def test_gather_and_scatter_backward_refs_fd(rng):
     x, src = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
     g = rng.standard_normal(INDEX.shape)
-    check_vjp(lambda a: I.gather_ref(a, INDEX, 0), [x], g, {0: I.gather_backward_ref(g, x.shape, INDEX, 0)[0]})
+    check_vjp(lambda a: I.gather_ref(a, INDEX, 0), [x], g,
+              {0: I.gather_backward_ref(g, x.shape, INDEX, 0)[0]})
     g = rng.standard_normal(x.shape)
     gx, gs = I.scatter_backward_ref(g, UNIQUE, 0)
     check_vjp(lambda a, s: I.scatter_ref(a, UNIQUE, s, 0), [x, src], g, {0: gx, 1: gs})

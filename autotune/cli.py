@@ -1,0 +1,341 @@
+"""`tritensor autotune` / `python -m tritensor.autotune`: AOT checks, tuning runs, the cache.
+
+    --compile-only --target sm_80 [--target sm_90] [--full] [--quick] [--json PATH] [--jobs N]
+        compile every KernelSpec's shipped configs (--full: also its tuning space) for the targets
+        and print registers, spills, shared memory and tensor-core use; exit 1 if a shipped config
+        fails to compile, spills, exceeds shared memory or misses its tensor-core instructions.
+    --list / --clear
+        show / empty the on-disk cache of tuned winners.
+    --kernel matmul --shapes 4096x4096x4096,... --dtype fp16 [--mode max] [--plot out.png]
+        (GPU only) time every config per shape, print the table, store the winners.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .space import config_id, dedupe
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tritensor autotune",
+        description="Autotune tritensor's Triton kernels, check their configs ahead of time, "
+                    "and inspect the tuning cache.")
+    aot = p.add_argument_group("ahead-of-time checks (no GPU needed)")
+    aot.add_argument("--compile-only", action="store_true",
+                     help="compile configs for --target and report their resource use")
+    aot.add_argument("--target", action="append", choices=("sm_80", "sm_90"),
+                     help="GPU target to compile for (repeatable; default: sm_80 and sm_90)")
+    aot.add_argument("--full", action="store_true", help="also compile each spec's tuning space")
+    aot.add_argument("--quick", action="store_true",
+                     help="a representative sample: the first spec of each Triton kernel, and of each "
+                          "tensor-core kernel per operand dtypes")
+    aot.add_argument("--filter", action="append", default=[], metavar="TEXT",
+                     help="only specs whose name contains TEXT (repeatable)")
+    aot.add_argument("--sass", action="store_true",
+                     help="read tensor-core use from the SASS (cuobjdump -sass; slower) instead of the PTX")
+    aot.add_argument("--json", metavar="PATH", help="write every result as JSON")
+    aot.add_argument("--jobs", type=int, default=None,
+                     help="compiler processes (default: the number of CPUs, at most 8)")
+    cache = p.add_argument_group("tuning cache")
+    cache.add_argument("--list", action="store_true", help="show the cached winners")
+    cache.add_argument("--clear", action="store_true", help="delete every cached winner")
+    tune = p.add_argument_group("tuning on a GPU")
+    tune.add_argument("--kernel", help="kernels module to tune, e.g. matmul")
+    tune.add_argument("--shapes", help="comma-separated shapes, e.g. 4096x4096x4096,128x4096x11008")
+    tune.add_argument("--dtype", default="fp16", help="fp16, bf16, fp32 or tf32 (default fp16)")
+    tune.add_argument("--mode", choices=("1", "max"), default="1",
+                      help="1: the default space; max: the wide space")
+    tune.add_argument("--plot", metavar="PNG", help="plot TFLOP/s per config (needs matplotlib)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.compile_only:
+        return compile_only(args, argv)
+    if args.list or args.clear:
+        return list_cache(clear=args.clear)
+    if args.kernel or args.shapes or args.plot:
+        return tune_on_gpu(args)
+    parser.print_help()
+    return EXIT_USAGE
+
+
+# ---------------------------------------------------------------- --compile-only
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def select_specs(specs: list, quick: bool = False, filters: Sequence[str] = ()) -> list:
+    """The specs to check: filtered by name, and for --quick one per kernel (and tensor-core dtype set)."""
+    if filters:
+        specs = [s for s in specs if any(f in s.name for f in filters)]
+    if not quick:
+        return specs
+    chosen, kernels, tc_groups = [], set(), set()
+    for spec in specs:
+        kernel = id(spec.kernel)
+        group = (kernel, frozenset(t for t in spec.signature.values() if t.startswith("*")))
+        if kernel not in kernels or (spec.tensor_cores and group not in tc_groups):
+            chosen.append(spec)
+        kernels.add(kernel)
+        if spec.tensor_cores:
+            tc_groups.add(group)
+    return chosen
+
+
+def compile_only(args: argparse.Namespace, argv: list[str]) -> int:
+    if _interpreting():
+        # triton.jit returns interpreted functions under TRITON_INTERPRET=1: compile in a clean process.
+        import subprocess
+
+        env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+        return subprocess.run([sys.executable, "-m", "tritensor.autotune", *argv], env=env).returncode
+    from . import aot
+    from .registry import discover
+
+    targets = list(dict.fromkeys(args.target or ["sm_80", "sm_90"]))
+    found = discover()
+    specs = select_specs(found.specs, args.quick, args.filter)
+    if not specs:
+        print(f"error: no KernelSpec matches {args.filter}", file=sys.stderr)
+        return EXIT_USAGE
+    work: list[tuple[Any, dict, str, bool]] = []
+    for target in targets:
+        for spec in specs:
+            shipped = dedupe(spec.configs)
+            extra = [c for c in dedupe(spec.space) if c not in shipped] if args.full else []
+            work += [(spec, c, target, True) for c in shipped] + [(spec, c, target, False) for c in extra]
+    if any(not aot.is_compilable(spec.kernel) for spec, *_ in work):
+        print("error: kernels are interpreted functions (TRITON_INTERPRET was set when triton was imported); "
+              "run `python -m tritensor.autotune --compile-only` in a fresh process", file=sys.stderr)
+        return EXIT_USAGE
+    jobs = args.jobs or min(os.cpu_count() or 1, 8)
+    start = time.perf_counter()
+    results = _compile_all(work, jobs, args.sass)
+    elapsed = time.perf_counter() - start
+    for r, (_, _, _, shipped) in zip(results, work):
+        r["shipped"] = shipped
+    print(format_aot_table(results))
+    summary = summarize(results, targets)
+    for target in targets:
+        s = summary[target]
+        print(f"{target}: {s['compiled']}/{s['configs']} configs compiled ({s['shipped']} shipped), "
+              f"{s['failed_shipped']} shipped failing, {s['spilling']} spilling, "
+              f"{s['over_shared']} over shared memory, tensor cores {s['tensor_cores_ok']}/"
+              f"{s['tensor_cores_required']} as required")
+    for module, error in found.errors.items():
+        print(f"error: {module}: {error}")
+    print(f"{len(results)} compilations in {elapsed:.1f} s with {jobs} process(es)")
+    if args.json:
+        payload = {"targets": targets, "elapsed_s": round(elapsed, 2), "jobs": jobs, "summary": summary,
+                   "module_errors": found.errors, "results": results, "triton": _triton_version()}
+        with open(args.json, "w") as f:
+            json.dump(payload, f, indent=1, default=str)
+    failing = [r for r in results if r["shipped"] and not r["ok"]]
+    return EXIT_FAIL if failing or found.errors else EXIT_OK
+
+
+def _compile_all(work: list, jobs: int, sass: bool = False) -> list[dict]:
+    from . import aot
+
+    show = sys.stderr.isatty()
+    if jobs <= 1 or len(work) <= 1:
+        out = []
+        for spec, config, target, _ in _progress(work, show):
+            out.append(aot.compile_config(spec, config, target, sass).to_dict())
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter per worker (never a fork of a process that may hold a CUDA context).
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(aot.compile_by_name, spec.name, config, target, sass)
+                   for spec, config, target, _ in work]
+        return [f.result() for f in _progress(futures, show)]
+
+
+def _progress(items: list, show: bool):
+    if not show:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc="compiling", unit="config", file=sys.stderr)
+
+
+def summarize(results: list[dict], targets: list[str]) -> dict[str, dict[str, int]]:
+    out = {}
+    for target in targets:
+        rs = [r for r in results if r["target"] == target]
+        required = [r for r in rs if r["expected_tensor_cores"]]
+        out[target] = {
+            "configs": len(rs),
+            "shipped": sum(r["shipped"] for r in rs),
+            "compiled": sum(r["compiled"] for r in rs),
+            "failed_shipped": sum(r["shipped"] and not r["ok"] for r in rs),
+            "spilling": sum(bool(r["spills"]) for r in rs),
+            "over_shared": sum(r["compiled"] and r["shared"] > r["shared_limit"] for r in rs),
+            "tensor_cores_required": len(required),
+            "tensor_cores_ok": sum(r["tensor_cores"] == r["expected_tensor_cores"] for r in required),
+        }
+    return out
+
+
+def format_aot_table(results: list[dict]) -> str:
+    header = ("target", "kernel", "config", "regs", "spills", "shared", "tc", "ok")
+    rows = []
+    for r in results:
+        if r["ok"]:
+            status = "ok"
+        elif r["shipped"]:
+            status = "FAIL: " + "; ".join(r["problems"])
+        else:
+            status = "pruned: " + "; ".join(r["problems"])
+        rows.append((r["target"], r["kernel"], r["config_name"], _cell(r["regs"]), _cell(r["spills"]),
+                     _cell(r["shared"]), r["tensor_cores"], status))
+    return format_table(header, rows)
+
+
+def _cell(value: Any) -> str:
+    return "?" if value is None else str(value)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for row in cells:  # the last column is not padded: it holds free text
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1])
+        if row is cells[0]:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _triton_version() -> str:
+    import triton
+
+    return triton.__version__
+
+
+# ---------------------------------------------------------------- --list / --clear
+def list_cache(clear: bool = False) -> int:
+    from .cache import TuningCache
+
+    cache = TuningCache()
+    if clear:
+        n = len(cache.entries())
+        cache.clear()
+        print(f"removed {n} entries from {cache.path}")
+        return EXIT_OK
+    entries = cache.entries()
+    print(f"{cache.path}: {len(entries)} entries")
+    if entries:
+        rows = [(e["kernel"], e["device"], "sm_{}{}".format(*e["capability"]), e["triton"],
+                 json.dumps(e["key"], separators=(",", ":")), config_id(e["config"]),
+                 "-" if e.get("time_ms") is None else f"{e['time_ms']:.4f}", e.get("space", "?"),
+                 e.get("tuned_at", "")) for e in entries]
+        print(format_table(("kernel", "device", "arch", "triton", "key", "config", "ms", "space", "tuned"),
+                           rows))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- tuning on a GPU
+NO_GPU = ("error: tuning times kernels on a CUDA GPU, and none is available here{why}. Without a GPU, "
+          "check every config ahead of time instead:\n  tritensor autotune --compile-only --target sm_80 "
+          "--target sm_90")
+
+
+def tune_on_gpu(args: argparse.Namespace) -> int:
+    from .timer import gpu_available
+
+    if _interpreting():
+        print(NO_GPU.format(why=" (TRITON_INTERPRET=1 is set)"), file=sys.stderr)
+        return EXIT_USAGE
+    if not gpu_available():
+        print(NO_GPU.format(why=""), file=sys.stderr)
+        return EXIT_USAGE
+    if not args.kernel or not args.shapes:
+        print("error: tuning needs --kernel and --shapes (e.g. --kernel matmul --shapes 4096x4096x4096)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    plt = None
+    if args.plot:
+        plt = _pyplot()
+        if plt is None:
+            return EXIT_USAGE
+    from .cache import TuningCache
+    from .problems import make_problem, parse_shapes
+    from .timer import CudaEventTimer
+    from .tuner import Tuner
+
+    try:
+        shapes = parse_shapes(args.shapes)
+        problems = [make_problem(args.kernel, shape, args.dtype) for shape in shapes]
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    tuner = Tuner(timer=CudaEventTimer(), cache=TuningCache(), mode=args.mode, progress=True)
+    measured = []
+    for problem in problems:
+        result = tuner.tune(problem.spec_name, problem.key, problem.configs, problem.run,
+                            heuristic=problem.heuristic)
+        measured.append((problem, result))
+        rows = []
+        for trial in sorted(result.trials, key=lambda t: (t.time_ms is None, t.time_ms or 0.0)):
+            if trial.time_ms is None:
+                rows.append((config_id(trial.config), "-", "-", f"failed: {trial.error}"))
+                continue
+            note = "best" if trial.config == result.best else ""
+            note += " (heuristic)" if trial.config == problem.heuristic else ""
+            rows.append((config_id(trial.config), f"{trial.time_ms:.4f}",
+                         f"{problem.flops / trial.time_ms / 1e9:.1f}", note.strip()))
+        rows += [(config_id(c), "-", "-", "pruned (spills or shared memory)") for c in result.pruned]
+        print(f"\n{problem.spec_name} {problem.label} on {tuner.device.name} ({tuner.device.arch})")
+        print(format_table(("config", "time ms", "TFLOP/s", ""), rows))
+    print(f"\nwinners stored in {tuner.cache.path}")
+    if plt is not None:
+        _plot(plt, measured, args.plot)
+        print(f"plot written to {args.plot}")
+    return EXIT_OK
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        print("error: --plot needs matplotlib: pip install 'tritensor[plot]' (or pip install matplotlib)",
+              file=sys.stderr)
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot(plt, measured: list, path: str) -> None:
+    fig, axes = plt.subplots(len(measured), 1, figsize=(12, 3.5 * len(measured)), squeeze=False)
+    for ax, (problem, result) in zip(axes[:, 0], measured):
+        timed = [t for t in result.trials if t.time_ms is not None]
+        timed.sort(key=lambda t: t.time_ms)
+        tflops = [problem.flops / t.time_ms / 1e9 for t in timed]
+        colors = ["tab:orange" if t.config == result.best else "tab:blue" for t in timed]
+        ax.bar(range(len(timed)), tflops, color=colors)
+        ax.set_xticks(range(len(timed)), [config_id(t.config) for t in timed], rotation=75, fontsize=6,
+                      ha="right")
+        ax.set_ylabel("TFLOP/s")
+        ax.set_title(f"{problem.spec_name} {problem.label}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

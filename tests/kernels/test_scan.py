@@ -1,0 +1,136 @@
+"""cumsum / cumprod in Triton's interpreter against their NumPy references; the references'
+gradients against central finite differences in float64."""
+
+import ml_dtypes
+import numpy as np
+import pytest
+from tritensor.kernels import scan as S
+
+from tests.conftest import as_device
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns on IEEE edge cases
+
+BF16 = ml_dtypes.bfloat16
+FLOATS = [np.float32, np.float16, BF16, np.float64]
+TOL = {np.float32: 1e-5, np.float16: 2e-3, BF16: 1.6e-2, np.float64: 1e-12}
+
+
+def _f64(a):
+    return np.asarray(a).astype(np.float64)
+
+
+def _close(got, want, dt, scale=1.0):
+    np.testing.assert_allclose(_f64(got), _f64(want), rtol=TOL[dt], atol=TOL[dt] * scale)
+
+
+def _scan(fn, x2, out_dtype, out=None):
+    out = np.full(x2.shape, 77, out_dtype) if out is None else out
+    fn(as_device(out), as_device(x2))
+    return out
+
+
+@pytest.mark.parametrize("axis", [1, 0])
+@pytest.mark.parametrize("dt", FLOATS)
+def test_float_scans(rng, dt, axis):
+    x = rng.standard_normal((5, 29))
+    x2 = (x if axis == 1 else x.T).astype(dt)  # axis 0: a column scan over a strided view
+    _close(_scan(S.cumsum, x2, dt), S.cumsum_ref(x2, 1), dt, scale=8)
+    xp = (1 + 0.05 * x if axis == 1 else 1 + 0.05 * x.T).astype(dt)
+    _close(_scan(S.cumprod, xp, dt), S.cumprod_ref(xp, 1), dt, scale=2)
+
+
+@pytest.mark.parametrize("dt", [np.int8, np.uint8, np.int32, np.int64, np.bool_])
+def test_integer_scans_give_int64(rng, dt):
+    x = rng.integers(0 if dt in (np.uint8, np.bool_) else -3, 2 if dt == np.bool_ else 4, (3, 21)).astype(dt)
+    assert _scan(S.cumsum, x, np.int64).tolist() == S.cumsum_ref(x, 1).tolist()
+    assert _scan(S.cumprod, x.T, np.int64).tolist() == S.cumprod_ref(x.T, 1).tolist()
+
+
+def test_int8_cumsum_does_not_overflow():
+    x = np.full((1, 300), 100, np.int8)
+    assert _scan(S.cumsum, x, np.int64)[0, -1] == 30000
+
+
+def test_long_rows_carry_between_chunks(rng):
+    x = rng.standard_normal((2, 2500))  # three BLOCK_R chunks
+    _close(_scan(S.cumsum, x, np.float64), S.cumsum_ref(x, 1), np.float64, scale=100)
+    xp = 1 + 1e-3 * x
+    _close(_scan(S.cumprod, xp, np.float64), S.cumprod_ref(xp, 1), np.float64)
+    g = rng.standard_normal((2, 2500))
+    gx = np.zeros_like(g)
+    S.cumsum_backward(as_device(gx), as_device(g))
+    _close(gx, S.cumsum_backward_ref(g, x, 1)[0], np.float64, scale=100)
+
+
+def test_broadcast_input_and_strided_output(rng):
+    row = rng.standard_normal(9).astype(np.float32)
+    x2 = np.broadcast_to(row, (4, 9))
+    out = np.zeros((9, 4), np.float32).T  # transposed output
+    _scan(S.cumsum, x2, np.float32, out=out)
+    np.testing.assert_allclose(out, np.broadcast_to(np.cumsum(row), (4, 9)), rtol=1e-6)
+
+
+def test_nan_and_inf_propagate():
+    x = np.array([[1.0, np.nan, 2.0, 3.0], [1.0, np.inf, 0.0, 2.0]], np.float32)
+    s = _scan(S.cumsum, x, np.float32)
+    p = _scan(S.cumprod, x, np.float32)
+    np.testing.assert_array_equal(s, S.cumsum_ref(x, 1))
+    np.testing.assert_array_equal(p, S.cumprod_ref(x, 1))  # inf * 0 = NaN, then NaN onwards
+
+
+# ---------------------------------------------------------------- backward
+@pytest.mark.parametrize("axis", [1, 0])
+@pytest.mark.parametrize("dt", [np.float32, np.float64, BF16])
+def test_backward_kernels(rng, dt, axis):
+    x = (rng.standard_normal((4, 23)) + 2.0)
+    x[1, 5] = 0  # one zero
+    x[2, [3, 9]] = 0  # two zeros
+    x[3, 0] = 0  # a zero first
+    x = x.astype(dt)
+    x2 = x if axis == 1 else np.asfortranarray(x)  # same values, strided rows
+    g = rng.standard_normal(x.shape).astype(dt)
+    gx = np.full(x.shape, 5, dt)
+    S.cumsum_backward(as_device(gx), as_device(g))
+    _close(gx, S.cumsum_backward_ref(g, x, 1)[0], dt, scale=8)
+    y = _scan(S.cumprod, x2, dt)
+    gx = np.full(x.shape, 5, dt)
+    S.cumprod_backward(as_device(gx), as_device(g), as_device(x2), as_device(y))
+    ref = S.cumprod_backward_ref(g, x, y, 1)[0]
+    scale = np.abs(_f64(ref)).max()
+    _close(gx, ref, dt, scale=scale)
+
+
+def test_cumprod_backward_zero_rules(rng):
+    x = np.array([[2.0, 3.0, 0.0, 4.0, 5.0, 0.0, 7.0]])
+    g = rng.standard_normal(x.shape)
+    y = _scan(S.cumprod, x, np.float64)
+    gx = np.zeros_like(x)
+    S.cumprod_backward(as_device(gx), as_device(g), as_device(x), as_device(y))
+    assert (gx[0, 3:] == 0).all()  # after the first zero: every later output holds that zero
+    # At the first zero: d/dx2 of sum_j g_j y_j = 2*3 * (g2 + g3*4 + g4*4*5).
+    np.testing.assert_allclose(gx[0, 2], 6 * (g[0, 2] + 4 * g[0, 3] + 20 * g[0, 4]), rtol=1e-12)
+    np.testing.assert_allclose(gx, S.cumprod_backward_ref(g, x, y, 1)[0], rtol=1e-12)
+
+
+def _fd(f, x, g, eps=1e-6):
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        grad[idx] = np.sum((f(xp) - f(xm)) * g) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_backward_refs_vs_finite_differences(rng, axis):
+    x = rng.standard_normal((4, 3, 5)) + 1.5
+    x[1, 2, 3] = 0
+    x[2, 0, 1] = 0
+    x[0, 1, :2] = 0
+    g = rng.standard_normal(x.shape)
+    np.testing.assert_allclose(S.cumsum_backward_ref(g, x, axis)[0],
+                               _fd(lambda a: S.cumsum_ref(a, axis), x, g), rtol=1e-6, atol=1e-7)
+    y = S.cumprod_ref(x, axis)
+    np.testing.assert_allclose(S.cumprod_backward_ref(g, x, y, axis)[0],
+                               _fd(lambda a: S.cumprod_ref(a, axis), x, g), rtol=1e-6, atol=1e-6)
