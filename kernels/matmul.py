@@ -239,8 +239,8 @@ def _wide(dtype) -> bool:
 # Shape classes of heuristic_config; 4-byte operands use BLOCK_K / 2 (at most 32). 128x256 tiles are
 # left to the tuner: with the full addmm + bias + gelu epilogue they spill on sm_80 and sm_90.
 _BIG = _config(128, 128, 64, 8, 3)
-_MEDIUM = _config(64, 128, 64, 4, 3)
-_SMALL_M = _config(64, 64, 128, 4, 3)  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
+_MEDIUM = _config(64, 128, 64, 8, 3)
+_SMALL_M = _config(64, 64, 128, 8, 3)  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
 _SMALL_N = _config(128, 32, 64, 4, 4)  # N <= 32
 _SPLIT = _config(64, 64, 64, 4, 3)  # + SPLIT_K
 _SPLIT_WIDE = _config(64, 64, 64, 8, 3)  # fp32 FMA: with 4 warps ptxas 13 spills on sm_90
