@@ -312,7 +312,7 @@ def config_space(dtype, mode: str = "default") -> list[dict]:
         base = [
             _config(128, 256, 64, 8, 3), _config(256, 128, 64, 8, 3), _config(128, 128, 64, 8, 3),
             _config(128, 128, 32, 4, 4), _config(128, 64, 32, 4, 4), _config(64, 128, 32, 4, 4),
-            _config(64, 128, 64, 4, 3), _config(64, 64, 128, 4, 3), _config(128, 32, 64, 4, 4),
+            _config(64, 128, 64, 8, 3), _config(64, 64, 128, 8, 3), _config(128, 32, 64, 4, 4),
             _config(64, 32, 32, 4, 5),
             _config(64, 64, 64, 8 if wide else 4, 3, split_k=4), _config(64, 64, 64, 8 if wide else 4, 3, split_k=16),
         ]
