@@ -229,25 +229,40 @@ def _dtype_name(dtype) -> str:
 
 
 def _wide(dtype) -> bool:
-    """4-byte operands: BLOCK_K is halved to keep the same shared memory per pipeline stage."""
+    """True for 4-byte operands (fp32), whose configs use shorter K steps; raises for other dtypes."""
     name = _dtype_name(dtype)
     if name not in DTYPES:
         raise TypeError(f"matmul kernels take {', '.join(DTYPES)}; got {name}")
     return name == "float32"
 
 
-# Shape classes of heuristic_config; 4-byte operands use BLOCK_K / 2 (at most 32). 128x256 tiles are
-# left to the tuner: with the full addmm + bias + gelu epilogue they spill on sm_80 and sm_90.
-_BIG = _config(128, 128, 64, 8, 3)
-_MEDIUM = _config(64, 128, 64, 8, 3)
-_SMALL_M = _config(64, 64, 128, 8, 3)  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
-_SMALL_N = _config(128, 32, 64, 4, 4)  # N <= 32
-_SPLIT = _config(64, 64, 64, 4, 3)  # + SPLIT_K
-_SPLIT_WIDE = _config(64, 64, 64, 8, 3)  # fp32 FMA: with 4 warps ptxas 13 spills on sm_90
+# The shape classes of heuristic_config, per dtype. Each one compiles without spills on sm_80 and
+# sm_90 for every epilogue and layout, also when no pointer or stride is known to be 16-byte aligned
+# (loads then cannot be vectorised and the pipeline goes through registers). That ruled out 128x256
+# tiles, 128x128x64 for 16-bit, 128x128 for fp32, and for bf16 even 128x128x32 (its addmm epilogue
+# spills 16 bytes on sm_90 when unaligned); the tuner may still pick them.
+_HEURISTIC = {
+    "float16": dict(
+        big=_config(128, 128, 32, 8, 4),
+        medium=_config(64, 128, 64, 8, 3),
+        small_m=_config(64, 64, 128, 8, 3),  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
+        small_n=_config(128, 32, 64, 4, 4),  # N <= 32
+        split=_config(64, 64, 64, 4, 3),  # + SPLIT_K
+    ),
+    "float32": dict(  # FMA, or tf32 tensor cores
+        big=_config(128, 64, 32, 8, 3),
+        medium=_config(64, 128, 32, 8, 3),
+        small_m=_config(64, 64, 32, 8, 3),
+        small_n=_config(128, 32, 32, 4, 4),
+        split=_config(64, 64, 32, 8, 3),
+    ),
+}
+_HEURISTIC["bfloat16"] = {**_HEURISTIC["float16"], "big": _config(128, 64, 64, 8, 3)}
 
 
-def _for_dtype(cfg: dict, wide: bool) -> dict:
-    return {**cfg, "BLOCK_K": min(cfg["BLOCK_K"] // 2, 32)} if wide else dict(cfg)
+def _table(dtype) -> dict:
+    _wide(dtype)  # rejects unsupported dtypes
+    return _HEURISTIC[_dtype_name(dtype)]
 
 
 def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit: int | None = None) -> dict:
@@ -257,23 +272,22 @@ def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit
     buffer described by `scratch_shape`. `shared_limit` (bytes per block, e.g. 101376 on sm_86)
     drops pipeline stages until the estimated shared memory fits.
     """
-    wide = _wide(dtype)
+    table = _table(dtype)
     tiles = batch * triton.cdiv(M, 64) * triton.cdiv(N, 64)
     if tiles <= 32 and K >= 1024 and K >= 4 * max(M, N):
         # Aim at ~128 programs (one wave on A100/H100) with at least 512 of K per slice.
         split = max((s for s in SPLIT_K_CHOICES if s * tiles <= 128 and K // s >= 512), default=1)
         if split > 1:
-            return _fit(_for_dtype({**(_SPLIT_WIDE if wide else _SPLIT), "SPLIT_K": split}, wide), dtype,
-                        shared_limit)
+            return _fit({**table["split"], "SPLIT_K": split}, dtype, shared_limit)
     if M <= 32:
-        cfg = _SMALL_M
+        cfg = table["small_m"]
     elif N <= 32:
-        cfg = _SMALL_N
+        cfg = table["small_n"]
     elif M >= 128 and N >= 128:
-        cfg = _BIG
+        cfg = table["big"]
     else:
-        cfg = _MEDIUM
-    return _fit(_for_dtype(cfg, wide), dtype, shared_limit)
+        cfg = table["medium"]
+    return _fit(dict(cfg), dtype, shared_limit)
 
 
 def _fit(cfg: dict, dtype, shared_limit: int | None) -> dict:
@@ -295,49 +309,52 @@ def estimate_shared_bytes(config: dict, dtype) -> int:
 
 def shipped_configs(dtype) -> list[dict]:
     """Every config heuristic_config can return for `dtype` (what the AOT check compiles)."""
-    wide = _wide(dtype)
-    split = _SPLIT_WIDE if wide else _SPLIT
-    base = [_BIG, _MEDIUM, _SMALL_M, _SMALL_N] + [{**split, "SPLIT_K": s} for s in SPLIT_K_CHOICES]
-    return [_for_dtype(c, wide) for c in base]
+    table = _table(dtype)
+    return ([dict(table[k]) for k in ("big", "medium", "small_m", "small_n")]
+            + [{**table["split"], "SPLIT_K": s} for s in SPLIT_K_CHOICES])
 
 
 def config_space(dtype, mode: str = "default") -> list[dict]:
     """Candidate configs for the autotuner: "default" (a dozen) or "max" (a wide sweep to prune).
 
-    Configs with SPLIT_K > 1 need scratch (see `scratch_shape`); the tuner should skip them when
-    that buffer would be large (big M*N), where they cannot win anyway.
+    "default" holds the heuristic's configs plus the usual larger tiles. Configs with SPLIT_K > 1
+    need scratch (see `scratch_shape`); the tuner should skip them when that buffer would be large
+    (big M*N), where they cannot win anyway.
     """
     wide = _wide(dtype)
+    table = _table(dtype)
     if mode == "default":
-        base = [
-            _config(128, 256, 64, 8, 3), _config(256, 128, 64, 8, 3), _config(128, 128, 64, 8, 3),
-            _config(128, 128, 32, 4, 4), _config(128, 64, 32, 4, 4), _config(64, 128, 32, 4, 4),
-            _config(64, 128, 64, 8, 3), _config(64, 64, 128, 8, 3), _config(128, 32, 64, 4, 4),
-            _config(64, 32, 32, 4, 5),
-            _config(64, 64, 64, 8 if wide else 4, 3, split_k=4), _config(64, 64, 64, 8 if wide else 4, 3, split_k=16),
-        ]
-        return [_for_dtype(c, wide) for c in base]
+        if wide:
+            extra = [_config(128, 128, 32, 8, 3), _config(128, 128, 16, 8, 3), _config(64, 64, 16, 4, 3),
+                     _config(128, 64, 16, 4, 4), _config(64, 128, 16, 4, 4), _config(64, 32, 32, 4, 4)]
+        else:
+            extra = [_config(128, 256, 64, 8, 3), _config(256, 128, 64, 8, 3), _config(128, 128, 64, 8, 3),
+                     _config(128, 128, 32, 4, 4), _config(64, 128, 32, 4, 4),
+                     _config(128, 64, 32, 4, 4) if table["big"]["BLOCK_N"] == 128 else _config(128, 128, 32, 8, 4)]
+        return ([dict(table[k]) for k in ("big", "medium", "small_m", "small_n")] + extra
+                + [{**table["split"], "SPLIT_K": s} for s in (4, 16)])
     if mode != "max":
         raise ValueError(f"config_space mode must be 'default' or 'max', got {mode!r}")
+    block_ks = (16, 32, 64) if wide else (32, 64, 128)
     space = []
     for bm in (32, 64, 128, 256):
         for bn in (32, 64, 128, 256):
             if bm * bn > 128 * 256:
                 continue
-            for bk in (32, 64, 128):
+            for bk in block_ks:
                 for stages in (2, 3, 4, 5):
                     for warps in (4, 8):
-                        if (warps == 4 and bm * bn > 128 * 128) or (warps == 8 and bm * bn < 128 * 64):
+                        if (warps == 4 and bm * bn > 128 * 128) or (warps == 8 and bm * bn < 64 * 64):
                             continue
-                        cfg = _for_dtype(_config(bm, bn, bk, warps, stages), wide)
+                        cfg = _config(bm, bn, bk, warps, stages)
                         if estimate_shared_bytes(cfg, dtype) <= 200 * 1024:
                             space.append(cfg)
-    for bm, bn, bk in ((32, 32, 128), (64, 32, 128), (64, 64, 64), (64, 64, 128), (128, 64, 64)):
-        for split in SPLIT_K_CHOICES:
-            for stages in (3, 4):
-                space.append(_for_dtype(_config(bm, bn, bk, 4, stages, split_k=split), wide))
-    unique = {tuple(c.items()): c for c in space}  # halving BLOCK_K for fp32 can repeat a config
-    return list(unique.values())
+    for bm, bn in ((32, 32), (64, 32), (64, 64), (128, 64)):
+        for bk in block_ks[1:]:
+            for split in SPLIT_K_CHOICES:
+                for warps in (4, 8):
+                    space.append(_config(bm, bn, bk, warps, 3, split_k=split))
+    return space
 
 
 def scratch_shape(config: dict, batch: int, M: int, N: int) -> tuple[int, int, int, int] | None:
