@@ -202,3 +202,5 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
     if dtype is x.dtype and device == x.device and not copy:
         return x
     return to_copy(x, dtype, device)
+
+__all__ = ["clone", "contiguous"]

@@ -108,3 +108,36 @@ def sum_to(grad: Tensor, shape: tuple) -> Tensor:
     dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
     out = grad.sum(dims, keepdim=True) if dims else grad
     return out.reshape(shape) if out._shape != shape else out
+
+
+def run_elementwise(ref, kernel, inputs: list, out_dtype: D.dtype, *params, **kwparams) -> Tensor:
+    """One elementwise op on either device: `ref(*np_arrays, *params, **kwparams)` on cpu (result cast to
+    out_dtype), or allocate the broadcast output and `kernel(out, *device_arrays, *params, **kwparams)` on cuda.
+    Inputs must already share a device and have the dtypes the kernel expects."""
+    first = inputs[0]
+    if first.device.type == "cpu":
+        arrays = [t._np if t._np is not None else t._host() for t in inputs]
+        out = Tensor._wrap(ref(*arrays, *params, **kwparams))
+        return out if out.dtype is out_dtype else Tensor._wrap(out._np.astype(out_dtype.np))
+    shape = first._shape
+    for t in inputs[1:]:
+        if t._shape != shape:
+            shape = broadcast_shapes(*(t._shape for t in inputs))
+            break
+    out = Tensor._empty(shape, out_dtype, first.device)
+    kernel(out._dev(), *(expanded(t, shape) for t in inputs), *params, **kwparams)
+    return out
+
+
+def run_elementwise_backward(ref, kernel, n_grads: int, grad: Tensor, saved: list, *params, **kwparams) -> tuple:
+    """An elementwise backward on either device: `ref(grad, *saved, ...)` returns a tuple of n_grads arrays on
+    cpu; on cuda `kernel(*grad_outs, grad, *saved, ...)` writes n_grads outputs shaped like grad."""
+    if grad.device.type == "cpu":
+        arrays = [t._host() for t in (grad, *saved)]
+        result = ref(*arrays, *params, **kwparams)
+        result = result if isinstance(result, tuple) else (result,)
+        return tuple(Tensor._wrap(np.asarray(r, dtype=grad.dtype.np)) for r in result[:n_grads])
+    shape = grad._shape
+    outs = [Tensor._empty(shape, grad.dtype, grad.device) for _ in range(n_grads)]
+    kernel(*(o._dev() for o in outs), grad._dev(), *(expanded(t, shape) for t in saved), *params, **kwparams)
+    return tuple(outs)

@@ -144,3 +144,10 @@ def inplace(op, self: Tensor, *args, **kwargs) -> Tensor:
     if result.grad_fn is not None:
         self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
     return self
+
+
+negative = neg
+subtract = sub
+multiply = mul
+
+__all__ = ["add", "sub", "mul", "neg", "negative", "subtract", "multiply"]

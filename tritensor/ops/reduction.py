@@ -78,3 +78,5 @@ class Sum(Function):
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:  # noqa: A001
     dims = normalize_dims(dim, input.ndim)
     return Sum.apply(input, dims, keepdim, sum_dtype(input.dtype, dtype))
+
+__all__ = ["sum"]

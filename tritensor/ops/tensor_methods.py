@@ -1,4 +1,5 @@
-"""Tensor methods and Python operators, bound to the op functions (one place, so the class stays small)."""
+"""Tensor methods and Python operators of the foundation ops (later op families bind theirs through
+their module's METHODS, see ops/api.py)."""
 
 from __future__ import annotations
 

@@ -388,3 +388,9 @@ def _index_geometry(x: Tensor, key: tuple) -> tuple[tuple, tuple, int]:
 def unbind(x: Tensor, dim: int = 0) -> tuple:
     d = wrap_dim(dim, x.ndim)
     return tuple(basic_index(x, (slice(None),) * d + (i,)) for i in range(x._shape[d]))
+
+
+swapaxes = swapdims = transpose
+
+__all__ = ["as_strided", "expand", "flatten", "narrow", "permute", "reshape", "squeeze", "t", "transpose",
+           "unbind", "unflatten", "unsqueeze", "view", "swapaxes", "swapdims"]
