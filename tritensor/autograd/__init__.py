@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from .engine import run_backward
 from .function import Function, FunctionCtx
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 
 def _as_list(x) -> list:
@@ -74,4 +75,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
 
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "is_grad_enabled", "Sequence"]
+           "inference_mode", "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "Sequence"]
