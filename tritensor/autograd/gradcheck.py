@@ -39,10 +39,9 @@ def _analytic_jacobian(fn, inputs, indices: list) -> list[np.ndarray]:
 
     out = fn(*inputs)
     outs = [o for o in (out if isinstance(out, tuple) else (out,)) if o.dtype.is_floating_point]
-    sizes = [o.numel() for o in outs]
     rows = {i: [] for i in indices}
     for j, o in enumerate(outs):
-        for k in range(sizes[j]):
+        for k in range(o.numel()):
             grad_outputs = [zeros_like(p) for p in outs]
             grad_outputs[j].view(-1)[k] = 1.0
             grads = autograd.grad(outs, [inputs[i] for i in indices], grad_outputs, retain_graph=True,
