@@ -74,6 +74,9 @@ from .ops.api import *  # noqa: E402,F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
 
+from . import backends
+from .backends import get_float32_matmul_precision, set_float32_matmul_precision
+
 __version__ = "0.1.0"
 
 

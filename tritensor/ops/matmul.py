@@ -1,6 +1,666 @@
-"""matmul, mm, bmm, addmm, baddbmm, outer, dot, einsum, linear over kernels/matmul.py."""
+"""matmul, mm, bmm, addmm, baddbmm, mv, dot, vdot, outer, einsum and linear over kernels/matmul.py.
+
+Every product reduces to one autograd Function, `Matmul`: alpha * a @ b + beta * c_in + bias for
+operands of at least two dims whose batch dims broadcast. cpu runs np.matmul (16-bit operands in
+fp32, rounded once); cuda runs the Triton kernel with every operand passed by its strides, so
+transposed operands and broadcast batches (stride 0) cost no copy, and the backward is the same op on
+transposed views (dA = dC @ B^T, dB = A^T @ dC), written with tensor ops so create_graph works.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
-METHODS: dict = {}
+import itertools
+import math
+
+import numpy as np
+
+from .. import dtypes as D
+from ..autograd.function import Function
+from ..device import interpreting
+from ..kernels import matmul as KM
+from ..kernels.strided import collapse
+from ..tensor import Tensor
+from .copy import write_into
+from .dispatch import broadcast_shapes, check_same_device, expanded, sum_to
+from .views import make_view, view_strides
+
+# c10's scalar type names, as PyTorch's dtype-mismatch messages print them.
+_C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
+              "uint8": "unsigned char", "bool": "bool"}
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_CUDA_DTYPES = ("float16", "bfloat16", "float32")
+_SPEC_NAMES = {"float16": "matmul[fp16]", "bfloat16": "matmul[bf16]", "float32": "matmul[fp32:ieee]"}
+_SPLIT_SCRATCH_LIMIT = 256 << 20  # bytes: autotune/problems.py's bound, past which split-K cannot win
+
+
+# ---------------------------------------------------------------- the one Function
+class Matmul(Function):
+    """alpha * a @ b + beta * c_in + bias; a (..., M, K), b (..., K, N), batch dims broadcast.
+
+    bias (N,) uses the kernel's bias epilogue; c_in broadcasts to the output (ignored when beta == 0,
+    as in PyTorch, though it still gets a gradient of beta * grad).
+    """
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, bias: Tensor | None, c_in: Tensor | None, alpha, beta) -> Tensor:
+        need = ctx.needs_input_grad
+        if need:
+            # dA needs only B and dB only A: keep no more alive than the backward will read.
+            ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
+            ctx.shapes = (a._shape, b._shape, None if c_in is None else c_in._shape)
+            ctx.strides = (a.stride(), b.stride())
+            ctx.alpha, ctx.beta = alpha, beta
+        if a.device.type == "cpu":
+            return _forward_cpu(a, b, bias, c_in, alpha, beta)
+        return _forward_cuda(a, b, bias, c_in, alpha, beta)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        shape_a, shape_b, shape_c = ctx.shapes
+        strides_a, strides_b = ctx.strides
+        need_a, need_b, need_bias, need_c = ctx.needs_input_grad[:4]
+        alpha = ctx.alpha
+        grad_a = grad_b = grad_bias = grad_c = None
+        if need_a:
+            if _column_major(shape_a, strides_a):
+                grad_a = _product(b, grad.mT, alpha).mT  # the grad keeps a's (transposed) layout
+            else:
+                grad_a = _product(grad, b.mT, alpha)
+            grad_a = sum_to(grad_a, shape_a)
+        if need_b:
+            if len(shape_b) == 2 and grad.ndim > 2:
+                # b was shared by every batch entry: one (K, rows) @ (rows, N) product sums the batch.
+                k, n = shape_b
+                a2, g2 = a.reshape(-1, k), grad.reshape(-1, n)
+            else:
+                a2, g2 = a, grad
+            if _column_major(shape_b, strides_b):
+                grad_b = _product(g2.mT, a2, alpha).mT  # keeps a transposed weight's grad contiguous
+            else:
+                grad_b = _product(a2.mT, g2, alpha)
+            grad_b = sum_to(grad_b, shape_b)
+        if need_bias:
+            grad_bias = grad.sum(tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+        if need_c:
+            grad_c = sum_to(grad if ctx.beta == 1 else grad * ctx.beta, shape_c)
+        return grad_a, grad_b, grad_bias, grad_c, None, None
+
+
+class Mm(Matmul):
+    """Matmul under PyTorch's grad_fn names (MmBackward0, AddmmBackward0, BmmBackward0, BaddbmmBackward0)."""
+
+
+class Addmm(Matmul):
+    pass
+
+
+class Bmm(Matmul):
+    pass
+
+
+class Baddbmm(Matmul):
+    pass
+
+
+def _apply(a: Tensor, b: Tensor, bias: Tensor | None, c_in: Tensor | None, alpha, beta) -> Tensor:
+    batched = a.ndim > 2 or b.ndim > 2
+    plain = bias is None and c_in is None
+    fn = (Bmm if plain else Baddbmm) if batched else (Mm if plain else Addmm)
+    return fn.apply(a, b, bias, c_in, alpha, beta)
+
+
+def _column_major(shape: tuple, strides: tuple) -> bool:
+    """True for a (..., R, C) operand stored transposed (rows contiguous), e.g. weight.t() in linear."""
+    if len(shape) < 2 or shape[-2] <= 1 or shape[-1] <= 1:
+        return False
+    return strides[-2] == 1 and strides[-1] != 1
+
+
+def _product(a: Tensor, b: Tensor, alpha=1) -> Tensor:
+    return _apply(a, b, None, None, alpha, 0)
+
+
+# ---------------------------------------------------------------- cpu: NumPy
+def _forward_cpu(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
+    x = a._np if a._np is not None else a._host()
+    y = b._np if b._np is not None else b._host()
+    dt = x.dtype
+    ct = np.dtype(np.float32) if a.dtype in (D.float16, D.bfloat16) else dt
+    if ct != dt:  # 16-bit operands: products and sums in fp32, one rounding at the end (as the kernel does)
+        x, y = x.astype(ct), y.astype(ct)
+    out = np.matmul(x, y)
+    if alpha != 1:
+        np.multiply(out, alpha, out=out, casting="unsafe")
+    if c_in is not None and beta != 0:
+        c = c_in._host().astype(ct, copy=False)
+        np.add(out, c if beta == 1 else c * ct.type(beta), out=out, casting="unsafe")
+    if bias is not None:
+        np.add(out, bias._host().astype(ct, copy=False), out=out, casting="unsafe")
+    return Tensor._wrap(out if ct == dt else out.astype(dt))
+
+
+# ---------------------------------------------------------------- cuda: the Triton kernel
+def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
+    M, K = a._shape[-2:]
+    N = b._shape[-1]
+    batch_shape = broadcast_shapes(a._shape[:-2], b._shape[:-2])
+    out_shape = batch_shape + (M, N)
+    out = Tensor._empty(out_shape, a.dtype, a.device)
+    if out.numel() == 0:
+        return out
+    use_cin = c_in is not None and beta != 0
+    arrays = [out._dev(), expanded(a, batch_shape + (M, K)), expanded(b, batch_shape + (K, N))]
+    if use_cin:
+        arrays.append(expanded(c_in, out_shape))
+    # Batch dims collapse to one kernel batch dim where every operand allows it; what stays apart
+    # (e.g. a batch broadcast over one of two dims) is covered by one launch per outer index.
+    nb = len(batch_shape)
+    bshape, bstrides = collapse(batch_shape, [arr.strides[:nb] for arr in arrays])
+    inner = bshape[-1] if bshape else 1
+
+    def views(index: tuple) -> list:
+        result = []
+        for arr, st in zip(arrays, bstrides):
+            offset = arr.offset + sum(i * s for i, s in zip(index, st[:-1]))
+            result.append(arr.view_as((inner,) + arr.shape[-2:], (st[-1] if st else 0,) + arr.strides[-2:], offset))
+        return result
+
+    from ..backends import cuda as cuda_flags
+
+    allow_tf32 = a.dtype is D.float32 and cuda_flags.matmul.allow_tf32
+    bias_arr = None if bias is None else bias._dev()
+    scratch: dict = {}
+
+    def launch(config: dict, ops: list) -> None:
+        want = KM.scratch_shape(config, inner, M, N)
+        buf = None
+        if want is not None:  # split-K partial sums (stream-ordered memory, freed after the launches)
+            buf = scratch.get(want)
+            if buf is None:
+                buf = scratch[want] = Tensor._empty(want, D.float32, a.device)._dev()
+        KM.matmul(ops[0], ops[1], ops[2], bias=bias_arr, alpha=alpha, beta=beta,
+                  c_in=ops[3] if use_cin else None, allow_tf32=allow_tf32, config=config, scratch=buf)
+
+    first = views((0,) * max(len(bshape) - 1, 0))
+    config = _choose_config(M, N, K, inner, a.dtype, allow_tf32, first, launch)
+    for index in itertools.product(*(range(n) for n in bshape[:-1])):
+        launch(config, views(index))
+    return out
+
+
+def _choose_config(M: int, N: int, K: int, batch: int, dtype: D.dtype, allow_tf32: bool, ops: list, launch) -> dict:
+    """The autotuner's pick when TRITENSOR_AUTOTUNE is on and a real GPU runs the kernel, else the heuristic."""
+    heuristic = KM.heuristic_config(M, N, K, dtype, batch=batch)
+    if interpreting():  # the interpreter's timings mean nothing
+        return heuristic
+    from ..autotune import default_tuner
+
+    tuner = default_tuner()
+    if tuner.mode == "0":
+        return heuristic
+    spec = "matmul[fp32:tf32]" if allow_tf32 else _SPEC_NAMES[dtype.name]
+    key = KM.tuning_key(M, N, K, dtype, ops[1].strides, ops[2].strides)
+
+    def configs(space: str) -> list:
+        return [c for c in KM.config_space(dtype, space)
+                if (want := KM.scratch_shape(c, batch, M, N)) is None or math.prod(want) * 4 <= _SPLIT_SCRATCH_LIMIT]
+
+    return tuner.select(spec, key, configs, lambda config: launch(config, ops), heuristic=heuristic)
+
+
+# ---------------------------------------------------------------- checks (raised before any kernel runs)
+def _require_tensor(name: str, arg, what: str, position: int) -> None:
+    if not isinstance(arg, Tensor):
+        raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, not {type(arg).__name__}")
+
+
+def _check_operands(name: str, a: Tensor, b: Tensor) -> None:
+    _require_tensor(name, a, "input", 1)
+    _require_tensor(name, b, "other" if name == "matmul" else "mat2", 2)
+    if a.device != b.device:
+        check_same_device(a, b)
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_C10_NAMES[a.dtype.name]} != "
+                           f"{_C10_NAMES[b.dtype.name]}")
+    _check_dtype(name, a)
+
+
+def _check_dtype(name: str, t: Tensor) -> None:
+    if t.dtype is D.bool:
+        raise RuntimeError(f"\"{name}\" not implemented for 'Bool'")
+    if t.device.type == "cuda" and t.dtype.name not in _CUDA_DTYPES:
+        raise RuntimeError(f"{name} on cuda supports float16, bfloat16 and float32 (the Triton matmul kernel has "
+                           f"no {t.dtype.name} path), got {_TYPE_NAMES[t.dtype.name]}; use one of those dtypes or "
+                           "compute on device='cpu'")
+
+
+def _check_addend(name: str, c: Tensor, like: Tensor, shape: tuple) -> None:
+    _require_tensor(name, c, "input", 1)
+    if c.device != like.device:
+        check_same_device(c, like)
+    if c.dtype is not like.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE_NAMES[c.dtype.name]} and "
+                           f"{_TYPE_NAMES[like.dtype.name]}")
+    if len(c._shape) > len(shape) or any(n != 1 and n != m for n, m in zip(reversed(c._shape), reversed(shape))):
+        raise RuntimeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
+                           f"({c._shape[-1] if c._shape else 1}) at non-singleton dimension {len(shape) - 1}.  "
+                           f"Target sizes: {list(shape)}.  Tensor sizes: {list(c._shape)}")
+
+
+def _mat_error(a_shape: tuple, b_shape: tuple) -> RuntimeError:
+    return RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a_shape[0]}x{a_shape[1]} and "
+                        f"{b_shape[0]}x{b_shape[1]})")
+
+
+def _finish(result: Tensor, out: Tensor | None) -> Tensor:
+    if out is None:
+        return result
+    if out._shape != result._shape:
+        raise RuntimeError(f"out has shape {list(out._shape)} but the result has shape {list(result._shape)}")
+    write_into(out, result)
+    return out
+
+
+# ---------------------------------------------------------------- the public ops
+def _fold(a: Tensor, b: Tensor) -> tuple[Tensor, tuple] | None:
+    """a (..., M, K) as one (rows, K) matrix when b has no batch and that is a view: one large product
+    instead of many small ones. Returns the view and the batch shape to restore, or None."""
+    if a.ndim <= 2 or b.ndim != 2:
+        return None
+    rows = math.prod(a._shape[:-1])
+    if view_strides(a._shape, a.stride(), (rows, a._shape[-1])) is None:
+        return None
+    return a.reshape(rows, a._shape[-1]), a._shape[:-1]
+
+
+def _product_nd(a: Tensor, b: Tensor, bias=None, c_in=None, alpha=1, beta=0) -> Tensor:
+    """Matmul over >= 2-D operands, folding a's batch into rows when b is a plain matrix."""
+    folded = _fold(a, b) if c_in is None or c_in.ndim <= 1 else None
+    if folded is not None:
+        flat, lead = folded
+        return _apply(flat, b, bias, c_in, alpha, beta).reshape(lead + (b._shape[-1],))
+    return _apply(a, b, bias, c_in, alpha, beta)
+
+
+def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """PyTorch's matmul: 1-D . 1-D dot, 2-D mm, 1-D operands get a dim prepended/appended (then removed),
+    and >= 3-D operands multiply batch by batch with broadcast batch dims."""
+    _check_operands("matmul", input, other)
+    da, db = input.ndim, other.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
+    k_a = input._shape[-1]
+    k_b = other._shape[0] if db == 1 else other._shape[-2]
+    if k_a != k_b:
+        if da == 1 and db == 1:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k_a}] and src [{k_b}] to have the same "
+                               f"number of elements, but got {k_a} and {k_b} elements respectively")
+        if da == 2 and db == 1:
+            raise RuntimeError(f"size mismatch, got input ({input._shape[0]}), mat ({input._shape[0]}x{k_a}), "
+                               f"vec ({k_b})")
+        if da <= 2 and db <= 2:
+            raise _mat_error(input._shape if da == 2 else (1, k_a), other._shape if db == 2 else (k_b, 1))
+        batch = math.prod(broadcast_shapes(input._shape[:-2], other._shape[:-2]))
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k_a}] but "
+                           f"got: [{batch}, {k_b}].")
+    a = input.unsqueeze(0) if da == 1 else input
+    b = other.unsqueeze(1) if db == 1 else other
+    if a.ndim > 2 and b.ndim > 2:
+        broadcast_shapes(a._shape[:-2], b._shape[:-2])  # PyTorch's message for batch dims that don't broadcast
+    result = _product_nd(a, b)
+    if db == 1:
+        result = result.squeeze(-1)
+    if da == 1:
+        result = result.squeeze(-2 if db > 1 else -1)
+    return _finish(result, out)
+
+
+def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    _check_operands("mm", input, mat2)
+    if input.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if input._shape[1] != mat2._shape[0]:
+        raise _mat_error(input._shape, mat2._shape)
+    return _finish(_apply(input, mat2, None, None, 1, 0), out)
+
+
+def _check_batches(a: Tensor, b: Tensor) -> None:
+    if a.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if b.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if b._shape[:2] != (a._shape[0], a._shape[2]):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{a._shape[0]}, "
+                           f"{a._shape[2]}] but got: [{b._shape[0]}, {b._shape[1]}].")
+
+
+def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    _check_operands("bmm", input, mat2)
+    _check_batches(input, mat2)
+    return _finish(_apply(input, mat2, None, None, 1, 0), out)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out: Tensor | None = None) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2); input broadcasts to (M, N) and is ignored when beta == 0."""
+    _check_operands("addmm", mat1, mat2)
+    for name, m in (("mat1", mat1), ("mat2", mat2)):
+        if m.ndim != 2:
+            raise RuntimeError(f"{name} must be a matrix, got {m.ndim}-D tensor")
+    if mat1._shape[1] != mat2._shape[0]:
+        raise _mat_error(mat1._shape, mat2._shape)
+    _check_addend("addmm", input, mat1, (mat1._shape[0], mat2._shape[1]))
+    return _finish(_apply(mat1, mat2, None, input, alpha, beta), out)
+
+
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out: Tensor | None = None) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2) per batch entry; input broadcasts to (B, M, N)."""
+    _check_operands("baddbmm", batch1, batch2)
+    _check_batches(batch1, batch2)
+    _check_addend("baddbmm", input, batch1, (batch1._shape[0], batch1._shape[1], batch2._shape[2]))
+    return _finish(_apply(batch1, batch2, None, input, alpha, beta), out)
+
+
+def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
+    _check_operands("mv", input, vec)
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    return matmul(input, vec, out=out)
+
+
+def dot(input: Tensor, tensor: Tensor, *, out: Tensor | None = None) -> Tensor:
+    _require_tensor("dot", input, "input", 1)
+    _require_tensor("dot", tensor, "tensor", 2)
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
+    if input.dtype is not tensor.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_TYPE_NAMES[input.dtype.name]} and {_TYPE_NAMES[tensor.dtype.name]}")
+    return matmul(input, tensor, out=out)
+
+
+def vdot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """dot with the first argument conjugated: the same thing for real tensors."""
+    return dot(input, other, out=out)
+
+
+def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """input[:, None] * vec2[None, :] (an elementwise product: a K=1 matmul would waste the tile's K)."""
+    _require_tensor("outer", input, "input", 1)
+    _require_tensor("outer", vec2, "vec2", 2)
+    if input.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument self, but got {input.ndim}-D")
+    if vec2.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument vec2, but got {vec2.ndim}-D")
+    from .elementwise import mul
+
+    return _finish(mul(input.unsqueeze(1), vec2), out)
+
+
+ger = outer
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """input @ weight.T + bias (nn.functional.linear); on cuda the bias is added in the kernel's epilogue."""
+    _require_tensor("linear", input, "input", 1)
+    _require_tensor("linear", weight, "weight", 2)
+    if input.ndim == 0 or weight.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.ndim}D and "
+                           f"{weight.ndim}D")
+    if weight.ndim > 2:
+        raise RuntimeError(f"linear(): weight must be 1-D or 2-D, got {weight.ndim}-D")
+    _check_operands("linear", input, weight)
+    w_t = weight.t() if weight.ndim == 2 else weight.unsqueeze(1)
+    k, n = w_t._shape
+    if input._shape[-1] != k:
+        raise _mat_error((math.prod(input._shape[:-1]), input._shape[-1]), (k, n))
+    epilogue_bias = c_in = None
+    if bias is not None:
+        _require_tensor("linear", bias, "bias", 3)
+        out_shape = input._shape[:-1] + ((n,) if weight.ndim == 2 else ())
+        _check_addend("linear", bias, input, out_shape or (1,))
+        if weight.ndim == 2 and bias._shape == (n,):
+            epilogue_bias = bias
+        else:  # a bias of another broadcastable shape goes through the C_in addend
+            c_in = bias if weight.ndim == 2 else bias.unsqueeze(-1)
+    a = input.unsqueeze(0) if input.ndim == 1 else input
+    result = _product_nd(a, w_t, epilogue_bias, c_in, 1, 0 if c_in is None else 1)
+    if weight.ndim == 1:
+        result = result.squeeze(-1)
+    return result.squeeze(0) if input.ndim == 1 else result
+
+
+# ---------------------------------------------------------------- einsum
+class _Diagonal(Function):
+    """x viewed with grouped dims merged into one (x[i, i] -> d[i]); a group's strides add up."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, groups: tuple) -> Tensor:
+        ctx.in_shape, ctx.groups = x._shape, groups
+        return make_view(x, *_diagonal_geometry(x, groups))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _DiagonalBackward.apply(grad, ctx.in_shape, ctx.groups), None
+
+
+class _DiagonalBackward(Function):
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, grad: Tensor, in_shape: tuple, groups: tuple) -> Tensor:
+        from ..creation import zeros
+
+        ctx.groups = groups
+        out = zeros(in_shape, dtype=grad.dtype, device=grad.device)
+        write_into(make_view(out, *_diagonal_geometry(out, groups)), grad)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _Diagonal.apply(grad, ctx.groups), None, None
+
+
+def _diagonal_geometry(x: Tensor, groups: tuple) -> tuple[tuple, tuple, int]:
+    st = x.stride()
+    return (tuple(x._shape[g[0]] for g in groups), tuple(sum(st[d] for d in g) for g in groups), x._offset)
+
+
+_ELLIPSIS = -1
+
+
+def _parse_term(term: str, start: int) -> list:
+    """A term's labels (ord of each letter, _ELLIPSIS for '...'); `start` is its index in the equation."""
+    labels: list = []
+    i = 0
+    while i < len(term):
+        ch = term[i]
+        if ch == ".":
+            if term[i:i + 3] != "..." or _ELLIPSIS in labels:
+                raise RuntimeError(f"einsum(): found '.' for operand at index {start + i} that is not part of any "
+                                   "ellipsis")
+            labels.append(_ELLIPSIS)
+            i += 3
+            continue
+        if not ch.isascii() or not ch.isalpha():
+            raise RuntimeError(f"einsum(): invalid subscript given at index {start + i} in the "
+                               "equation string, subscripts must be in [a-zA-Z]")
+        labels.append(ord(ch))
+        i += 1
+    return labels
+
+
+def _label_name(label: int) -> str:
+    return chr(label) if label < 256 else "..."
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation: 'ij,jk->ik', implicit outputs ('ij,jk'), '...' broadcast dims, repeated
+    subscripts (diagonals, traces), sums and transposes. Operands are contracted left to right, each
+    pair as one batched matmul after permutes and reshapes (tensor ops, so the result is differentiable)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): argument 'equation' must be str, not {type(equation).__name__}")
+    for i, op in enumerate(operands):
+        _require_tensor("einsum", op, "operands", i + 1)
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if not operands:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    if len(terms) > len(operands):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
+    if len(terms) < len(operands):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    for op in operands[1:]:
+        check_same_device(operands[0], op)
+        if op.dtype is not operands[0].dtype:
+            raise RuntimeError(f"expected scalar type {_TYPE_NAMES[operands[0].dtype.name]} but found "
+                               f"{_TYPE_NAMES[op.dtype.name]}")
+    _check_dtype("einsum", operands[0])
+
+    # Labels: ord(letter) for letters; '...' expands to 256 + j for its j-th (right-aligned) dim.
+    starts = list(itertools.accumulate([0] + [len(t) + 1 for t in terms[:-1]]))
+    parsed = [_parse_term(t, start) for t, start in zip(terms, starts)]
+    ell_counts = []
+    for i, (labels, op) in enumerate(zip(parsed, operands)):
+        named = len([label for label in labels if label != _ELLIPSIS])
+        if _ELLIPSIS in labels:
+            if named > op.ndim:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) is more than the "
+                                   f"number of dimensions ({op.ndim}) for operand {i}")
+            ell_counts.append(op.ndim - named)
+        elif named != op.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) does not match the "
+                               f"number of dimensions ({op.ndim}) for operand {i} and no ellipsis was given")
+        else:
+            ell_counts.append(0)
+    n_ell = max(ell_counts)
+    ell_labels = [256 + j for j in range(n_ell)]
+    expanded_terms = []
+    for labels, count in zip(parsed, ell_counts):
+        full = []
+        for label in labels:
+            full.extend(ell_labels[n_ell - count:] if label == _ELLIPSIS else [label])
+        expanded_terms.append(full)
+
+    if arrow:
+        out_labels = []
+        for label in _parse_term(rhs, len(lhs) + 2):
+            if label == _ELLIPSIS:
+                out_labels.extend(ell_labels)
+                continue
+            if label in out_labels:
+                raise RuntimeError(f"einsum(): output subscript {chr(label)} appears more than once in the output")
+            if not any(label in t for t in expanded_terms):
+                raise RuntimeError(f"einsum(): output subscript {chr(label)} does not appear in the equation for "
+                                   "any input operand")
+            out_labels.append(label)
+    else:
+        counts: dict = {}
+        for t in expanded_terms:
+            for label in t:
+                counts[label] = counts.get(label, 0) + 1
+        out_labels = ell_labels + sorted(label for label, c in counts.items() if c == 1 and label < 256)
+
+    # Sizes per label: equal, or 1 (broadcast).
+    sizes: dict = {}
+    for i, (labels, op) in enumerate(zip(expanded_terms, operands)):
+        own: dict = {}
+        for label, n in zip(labels, op._shape):
+            if own.setdefault(label, n) != n:
+                raise RuntimeError(f"einsum(): subscript {_label_name(label)} is repeated for operand {i} but the "
+                                   f"sizes don't match, {own[label]} != {n}")
+            seen = sizes.get(label)
+            if seen is None or seen == 1:
+                sizes[label] = n
+            elif n != 1 and n != seen:
+                raise RuntimeError(f"einsum(): operands do not broadcast: subscript {_label_name(label)} has size {n} "
+                                   f"for operand {i} which does not broadcast with previously seen size {seen}")
+
+    items = [_distinct_labels(op, labels) for op, labels in zip(operands, expanded_terms)]
+    keep_out = set(out_labels)
+    later = [set() for _ in items]
+    for i in range(len(items) - 2, -1, -1):
+        later[i] = later[i + 1] | set(items[i + 1][1])
+    x, lx = _sum_labels(*items[0], keep_out | later[0])
+    for i in range(1, len(items)):
+        y, ly = _sum_labels(*items[i], keep_out | later[i] | set(lx))
+        x, lx = _contract(x, lx, y, ly, keep_out | later[i], sizes)
+    x, lx = _sum_labels(x, lx, keep_out)
+    order = tuple(lx.index(label) for label in out_labels)
+    x = x.permute(order) if order != tuple(range(len(order))) else x
+    target = tuple(sizes[label] for label in out_labels)
+    return x if x._shape == target else x.expand(target)
+
+
+def _distinct_labels(x: Tensor, labels: list) -> tuple[Tensor, list]:
+    """x with repeated labels merged into their diagonal (a view), and its now-distinct labels."""
+    distinct = list(dict.fromkeys(labels))
+    if len(distinct) == len(labels):
+        return x, labels
+    groups = tuple(tuple(d for d, label in enumerate(labels) if label == u) for u in distinct)
+    return _Diagonal.apply(x, groups), distinct
+
+
+def _sum_labels(x: Tensor, labels: list, keep: set) -> tuple[Tensor, list]:
+    dims = tuple(d for d, label in enumerate(labels) if label not in keep)
+    if not dims:
+        return x, labels
+    return x.sum(dims), [label for label in labels if label in keep]
+
+
+def _contract(x: Tensor, lx: list, y: Tensor, ly: list, keep: set, sizes: dict) -> tuple[Tensor, list]:
+    """x * y summed over their shared labels that are not kept: one batched matmul (batch, L, C) @ (batch, C, R)."""
+    batch = [label for label in lx if label in ly and label in keep]
+    contracted = [label for label in lx if label in ly and label not in keep]
+    left = [label for label in lx if label not in ly]
+    right = [label for label in ly if label not in lx]
+
+    shared = set(contracted)
+
+    def arrange(t: Tensor, lt: list, rows: list, cols: list) -> Tensor:
+        order = batch + rows + cols
+        t = t.permute(tuple(lt.index(label) for label in order))
+        # A contracted label of size 1 here and n there broadcasts: expand it before it is flattened.
+        want = tuple(sizes[label] if label in shared else n for label, n in zip(order, t._shape))
+        if want != t._shape:
+            t = t.expand(want)
+        nb, nr = len(batch), len(rows)
+        return t.reshape(t._shape[:nb] + (math.prod(t._shape[nb:nb + nr]), math.prod(t._shape[nb + nr:])))
+
+    a = arrange(x, lx, left, contracted)
+    b = arrange(y, ly, contracted, right)
+    result = _product_nd(a, b)
+    shape = result._shape[:len(batch)] + tuple(x._shape[lx.index(label)] for label in left) \
+        + tuple(y._shape[ly.index(label)] for label in right)
+    return result.reshape(shape), batch + left + right
+
+
+__all__ = ["addmm", "baddbmm", "bmm", "dot", "einsum", "ger", "linear", "matmul", "mm", "mv", "outer", "vdot"]
+
+
+def _inplace(op):
+    def method(self: Tensor, *args, **kwargs) -> Tensor:
+        from .elementwise import inplace
+
+        return inplace(op, self, *args, **kwargs)
+
+    return method
+
+
+METHODS: dict = {
+    "matmul": matmul, "mm": mm, "bmm": bmm, "addmm": addmm, "baddbmm": baddbmm, "mv": mv, "dot": dot,
+    "vdot": vdot, "outer": outer, "ger": ger,
+    "addmm_": _inplace(addmm), "baddbmm_": _inplace(baddbmm),
+    "__matmul__": matmul, "__rmatmul__": lambda self, other: matmul(other, self),
+}

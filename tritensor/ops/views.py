@@ -29,7 +29,7 @@ def view_strides(shape: tuple, stride: tuple, new_shape: tuple) -> tuple | None:
     numel = 1
     for s in shape:
         numel *= s
-    if numel == 0:
+    if numel == 0 or not shape:
         return contiguous_strides(new_shape)
     new_stride = [0] * len(new_shape)
     view_d = len(new_shape) - 1
