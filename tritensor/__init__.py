@@ -13,10 +13,12 @@ _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
 from . import (
     autograd,  # noqa: E402
+    backends,
     cuda,  # noqa: E402
 )
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
 from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled  # noqa: E402
+from .backends import get_float32_matmul_precision, set_float32_matmul_precision
 from .creation import (  # noqa: E402
     arange,
     as_tensor,
@@ -73,9 +75,6 @@ from .ops import tensor_methods as _tensor_methods  # noqa: E402,F401
 from .ops.api import *  # noqa: E402,F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
-
-from . import backends
-from .backends import get_float32_matmul_precision, set_float32_matmul_precision
 
 __version__ = "0.1.0"
 

@@ -31,13 +31,15 @@ class Tensor:
     # defaults, overridden per instance only when used (keeps op results cheap to create).
     __slots__ = ("_storage", "_np", "_shape", "_stride", "_offset", "dtype", "device", "_requires_grad",
                  "__weakref__", "__dict__")
-    grad = None
+    _grad = None
     grad_fn = None
     _output_nr = 0
     _grad_acc = None
     _retains_grad = False
     _base = None
     _hooks = None
+    _post_acc_hooks = None
+    _inference = False
 
     # PyTorch lets `tt.Tensor(data)` build a float tensor; the library builds tensors with _wrap/_make.
     def __new__(cls, *args, **kwargs):
@@ -228,7 +230,9 @@ class Tensor:
                                "computed variable in a subgraph that doesn't require differentiation use "
                                "var_no_grad = var.detach().")
         if value and not self.dtype.is_floating_point:
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        if value and self._inference and not _grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -238,6 +242,41 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
+
+    def is_inference(self) -> bool:
+        """True for tensors made inside inference_mode (autograd will not save them for backward)."""
+        return self._inference
+
+    @property
+    def grad(self) -> Tensor | None:
+        g = self._grad
+        if g is None and self.grad_fn is not None and not self._retains_grad:
+            import warnings
+
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                          "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+                          "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+                          "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+                          "instead.", UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value.dtype is not self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+            if value.device != self.device:
+                raise RuntimeError("assigned grad has data located on a different device")
+            if value._shape != self._shape:
+                raise RuntimeError("assigned grad has data of a different size")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def retains_grad(self) -> bool:
@@ -259,68 +298,85 @@ class Tensor:
         return (self._grad_node(), 0)
 
     def _accumulate_grad(self, grad: Tensor, create_graph: bool) -> None:
-        if self._hooks:
-            for hook in self._hooks.values():
-                new = hook(grad)
-                if new is not None:
-                    grad = new
-        if create_graph:
-            self.grad = grad if self.grad is None else self.grad + grad
-        elif self.grad is None:
-            # The engine may hand the same gradient to several leaves (a + b): each gets its own copy,
-            # so an in-place change to one .grad never shows in another.
-            self.grad = grad.detach().clone()
+        """AccumulateGrad: a leaf's .grad is a copy of the first gradient, summed in place afterwards (so a
+        reference to .grad stays valid across backward calls); under create_graph the sum is out of place and
+        keeps its graph, as in PyTorch."""
+        if grad._shape != self._shape:
+            raise RuntimeError(f"Function AccumulateGrad received an invalid gradient - got {list(grad._shape)} but "
+                               f"expected shape compatible with {list(self._shape)}")
+        g = self._grad
+        if g is None:
+            # The engine may hand one gradient to several leaves (a + b): each gets its own memory.
+            self._grad = grad.clone() if create_graph else grad.detach().clone()
+        elif create_graph or g._requires_grad:
+            self._grad = g + grad
         else:
-            self.grad = (self.grad + grad).detach()
+            g.add_(grad.detach())
+        if self._post_acc_hooks:
+            for hook in list(self._post_acc_hooks.values()):
+                hook(self)
 
     def retain_grad(self) -> None:
-        if self.grad_fn is None:
-            return
+        """Populate .grad for this non-leaf during backward (a no-op on leaves, which always do)."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._retains_grad:
+        if self.grad_fn is None or self._retains_grad:
             return
         self._retains_grad = True
-        ref = weakref.ref(self)
-
-        def store(grad):
-            t = ref()
-            if t is not None:
-                t.grad = grad.detach() if t.grad is None else t.grad + grad.detach()
-
-        self.grad_fn.register_prehook(self._output_nr, store)
+        _function.register_retain(self)
 
     def register_hook(self, hook) -> RemovableHandle:
-        """hook(grad) -> Tensor or None, run when this tensor's gradient is computed."""
+        """hook(grad) -> Tensor or None, run once per backward with this tensor's summed gradient; a returned
+        tensor replaces the gradient. Returns a handle whose remove() unregisters it."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
-            node, nr = self.grad_fn, self._output_nr
-            node.register_prehook(nr, hook)
-            return RemovableHandle(lambda: node._hooks[nr].remove(hook))
-        if self._hooks is None:
-            self._hooks = {}
-        handle = RemovableHandle(None)
-        self._hooks[id(handle)] = hook
-        hooks = self._hooks
-        handle._remove = lambda: hooks.pop(id(handle), None)
-        return handle
+            hooks = self.grad_fn._tensor_hooks(self._output_nr)
+        else:
+            if self._hooks is None:
+                self._hooks = {}
+            hooks = self._hooks
+        key = next(_function._hook_ids)
+        hooks[key] = hook
+        return RemovableHandle(lambda: hooks.pop(key, None))
+
+    def register_post_accumulate_grad_hook(self, hook) -> RemovableHandle:
+        """hook(tensor), run on a leaf after its .grad has been accumulated."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._post_acc_hooks is None:
+            self._post_acc_hooks = {}
+        hooks = self._post_acc_hooks
+        key = next(_function._hook_ids)
+        hooks[key] = hook
+        return RemovableHandle(lambda: hooks.pop(key, None))
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor into the graph's leaves (see tt.autograd.backward)."""
         from .autograd import backward as _backward
 
         _backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
                   inputs=inputs)
 
     def detach(self) -> Tensor:
+        """A tensor sharing this one's memory and version counter, outside any graph."""
         out = Tensor._make(self._get_storage(), self._shape, self.stride(), self._offset, self.dtype, self.device)
         out._np = self._np
+        if self._inference:
+            out._inference = True
         return out
 
     def detach_(self) -> Tensor:
+        if self._base is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self.grad_fn = None
         self._requires_grad = False
+        if self._retains_grad:
+            self._retains_grad = False
+            _function.retaining.pop(id(self), None)
         return self
 
     @property

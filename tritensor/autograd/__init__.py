@@ -1,67 +1,102 @@
-"""tt.autograd: backward, grad, Function, grad modes."""
+"""tt.autograd: backward, grad, Function, grad modes, anomaly detection, gradcheck."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from .engine import run_backward
-from .function import Function, FunctionCtx
-from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .function import Function, FunctionCtx, once_differentiable
+from .grad_mode import (
+    detect_anomaly,
+    enable_grad,
+    inference_mode,
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 
-def _as_list(x) -> list:
-    if x is None:
-        return []
+def _as_list(x, what: str) -> list:
     from ..tensor import Tensor
 
-    return [x] if isinstance(x, Tensor) else list(x)
+    if x is None:
+        return []
+    if isinstance(x, Tensor):
+        return [x]
+    if isinstance(x, (tuple, list)):
+        return list(x)
+    raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
 
 
-def _default_grads(outputs: list, grads: list | None, create_graph: bool) -> list:
+def _make_grads(outputs: list, grads: list) -> list:
+    """grad_outputs with the implicit ones for scalar outputs filled in; shapes checked."""
     from ..creation import ones_like
+    from ..tensor import Tensor
 
-    if grads is None or len(grads) == 0:
+    if not grads:
         grads = [None] * len(outputs)
     if len(grads) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs; got {len(grads)} gradients "
-                           f"for {len(outputs)} outputs")
+        raise RuntimeError(f"grad_tensors/grad_outputs has {len(grads)} entries but there are {len(outputs)} "
+                           "output tensors; they must match one to one")
     result = []
-    for out, g in zip(outputs, grads):
+    for i, (out, g) in enumerate(zip(outputs, grads)):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"element {i} of tensors is a {type(out).__name__}, not a Tensor")
         if g is None:
+            if not out._requires_grad:
+                result.append(None)  # the engine reports that this output does not require grad
+                continue
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
                                    f"{out.dtype}")
             g = ones_like(out)
+        elif not isinstance(g, Tensor):
+            raise TypeError(f"gradients must be Tensors or None, got {type(g).__name__} at index {i}")
         elif g._shape != out._shape:
-            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(g.shape)} and output[0] "
-                               f"has a shape of {tuple(out.shape)}.")
+            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
+                               f"has a shape of {out.shape}.")
+        elif g.dtype.is_floating_point != out.dtype.is_floating_point:
+            raise RuntimeError(f"For complex or floating point Tensors, grad_output[{i}] must match: got "
+                               f"{g.dtype} for an output of {out.dtype}")
         result.append(g)
     return result
 
 
 def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False,
-             inputs=None) -> None:
-    """Accumulate d(tensors)/d(leaves) into the leaves' .grad."""
-    outputs = _as_list(tensors)
-    grads = _default_grads(outputs, _as_list(grad_tensors) or None, create_graph)
+             grad_variables=None, inputs=None) -> None:
+    """Accumulate d(tensors)/d(leaves) into the leaves' .grad (with `inputs`: into those tensors' .grad only)."""
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    outputs = _as_list(tensors, "tensors")
+    grads = _make_grads(outputs, _as_list(grad_tensors, "grad_tensors"))
     if retain_graph is None:
         retain_graph = create_graph
-    inputs = _as_list(inputs) if inputs is not None else None
-    if inputs is not None and len(inputs) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    if inputs is not None:
+        inputs = _as_list(inputs, "inputs")
+        if len(inputs) == 0:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
          only_inputs: bool = True, allow_unused: bool | None = None, is_grads_batched: bool = False,
          materialize_grads: bool = False) -> tuple:
-    """The gradients of outputs with respect to inputs, returned instead of accumulated into .grad."""
-    outs = _as_list(outputs)
-    ins = _as_list(inputs)
-    grads = _default_grads(outs, _as_list(grad_outputs) or None, create_graph)
+    """The gradients of outputs with respect to inputs, returned (no .grad anywhere is touched)."""
+    if is_grads_batched:
+        raise NotImplementedError("is_grads_batched=True is not supported")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: "
+                         "allow_unused=False.")
+    outs = _as_list(outputs, "outputs")
+    ins = _as_list(inputs, "inputs")
+    if not ins:
+        raise RuntimeError("grad requires non-empty inputs.")
+    grads = _make_grads(outs, _as_list(grad_outputs, "grad_outputs"))
     if retain_graph is None:
         retain_graph = create_graph
     allow_unused = bool(allow_unused) or materialize_grads
@@ -74,5 +109,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, c
     return result
 
 
-__all__ = ["backward", "grad", "Function", "FunctionCtx", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "Sequence"]
+__all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad", "enable_grad",
+           "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly",
+           "set_detect_anomaly", "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "gradcheck", "gradgradcheck",
+           "GradcheckError"]

@@ -2,12 +2,22 @@
 
 An op's forward runs once; when any input requires grad (and grad mode is on) the instance that
 ran it becomes the output's `grad_fn`, holding what `save_for_backward` kept and the edges to the
-inputs' nodes (`next_functions`). Leaves get an `AccumulateGrad` node, created once per leaf.
+inputs' nodes (`next_functions`). Leaves get an `AccumulateGrad` node, created once per leaf and
+kept alive by the graphs that use it.
+
+The graph has no reference cycles: nodes point to their inputs' nodes and to saved tensors, tensors
+point to their grad_fn; a node that saves one of its own outputs keeps a detached alias of it (as
+PyTorch's SavedVariable does), so dropping the outputs frees a whole graph by reference counting.
 """
 
 from __future__ import annotations
 
-from .grad_mode import state
+import functools
+import itertools
+import traceback
+import weakref
+
+from .grad_mode import no_grad, state
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they have "
@@ -15,38 +25,90 @@ _FREED_MSG = (
     "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or "
     "if you need to access saved tensors after calling backward."
 )
+_INFERENCE_SAVE_MSG = ("Inference tensors cannot be saved for backward. To work around you can make a clone to get "
+                       "a normal tensor and use it in autograd.")
 
+# One edge per forward argument. A tensor that needs no gradient has no node; a non-tensor argument has no
+# edge at all in `next_functions` (PyTorch lists tensor arguments only) but keeps its slot here, so that
+# `backward`'s results line up with forward's arguments.
+_NO_EDGE = (None, 0)
+_NOT_TENSOR = (None, -1)
 
 # tensor.py imports this module and then registers its Tensor class here (no import cycle at call time).
 Tensor = None
+
+# Non-leaf tensors that asked for retain_grad(), by id. Resolved at backward time against each tensor's
+# *current* grad_fn, so .grad follows the tensor through in-place ops, as in PyTorch.
+retaining: dict[int, weakref.ref] = {}
+_hook_ids = itertools.count()
+
+
+def register_retain(t) -> None:
+    key = id(t)
+    retaining[key] = weakref.ref(t, lambda _ref, key=key: retaining.pop(key, None))
 
 
 class Node:
     """Base of graph nodes: edges to the nodes of the inputs, hooks, a name."""
 
-    next_functions: tuple = ()
-    _hooks = None  # {output_nr: [fn(grad) -> grad | None]} from Tensor.register_hook on non-leaves
+    _edges: tuple = ()
+    _num_outputs = 1
+    _hooks = None  # {output_nr: {hook_id: fn(grad) -> grad | None}}: Tensor.register_hook on non-leaves
+    _pre_hooks = None  # [fn(grad_outputs) -> grad_outputs | None]: Node.register_prehook
+    _post_hooks = None  # [fn(grad_inputs, grad_outputs) -> grad_inputs | None]: Node.register_hook
+    _trace = None  # the forward stack, recorded in anomaly mode
+
+    @property
+    def next_functions(self) -> tuple:
+        """((node, output_nr), ...) for each tensor input; node is None where that input needs no gradient."""
+        return tuple([e for e in self._edges if e is not _NOT_TENSOR])
 
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def metadata(self) -> dict:
+        d = self.__dict__.get("_metadata")
+        if d is None:
+            d = self.__dict__["_metadata"] = {}
+        if self._trace is not None:
+            d.setdefault("traceback_", self._trace)
+        return d
+
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
 
-    def register_prehook(self, output_nr: int, fn) -> None:
+    def _tensor_hooks(self, output_nr: int) -> dict:
         if self._hooks is None:
             self._hooks = {}
-        self._hooks.setdefault(output_nr, []).append(fn)
+        return self._hooks.setdefault(output_nr, {})
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) -> new grad_outputs or None, run before this node's backward."""
+        from ..tensor import RemovableHandle
+
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        hooks = self._pre_hooks
+        hooks.append(fn)
+        return RemovableHandle(lambda: hooks.remove(fn))
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) -> new grad_inputs or None, run after this node's backward."""
+        from ..tensor import RemovableHandle
+
+        if self._post_hooks is None:
+            self._post_hooks = []
+        hooks = self._post_hooks
+        hooks.append(fn)
+        return RemovableHandle(lambda: hooks.remove(fn))
 
 
 class AccumulateGrad(Node):
     """The node of a leaf tensor: sums incoming gradients into `variable.grad`."""
 
-    __slots__ = ("variable", "_hooks")
-
     def __init__(self, variable):
         self.variable = variable
-        self._hooks = None
 
 
 class FunctionCtx:
@@ -61,108 +123,293 @@ class Function(Node, FunctionCtx):
     Built-in ops set `differentiable_forward = False`: their forward launches kernels directly and
     needs no grad-mode switch. Their `backward` is written with tensor ops, so it is itself
     differentiable (create_graph=True); `backward_fused`, when an op has it, runs instead when no graph
-    is requested.
+    is requested. Custom functions (the default, `differentiable_forward = True`) run forward with grad
+    mode off and get PyTorch's ctx API: save_for_backward, saved_tensors, needs_input_grad,
+    mark_non_differentiable, mark_dirty, set_materialize_grads, and the optional setup_context.
     """
 
     differentiable_forward = True
     backward_fused = None
     _saved = None
     _saved_versions = None
+    _saved_outputs = None  # {index in _saved: output_nr} for saved tensors that are this node's outputs
     _freed = False
+    _freed_names = frozenset()
     _non_differentiable = None
+    _dirty = None
     _materialize_grads = True
-    _num_outputs = 1
+    _output_meta = None
+    _input_shapes = None
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if cls.differentiable_forward:
+            return cls._apply_custom(args, kwargs)
         ctx = cls.__new__(cls)
-        record = False
         if state.enabled:
             for a in args:
                 if type(a) is Tensor and a._requires_grad:
-                    record = True
                     break
-        if record:
+            else:
+                return cls.forward(ctx, *args, **kwargs)
             ctx.needs_input_grad = tuple([type(a) is Tensor and a._requires_grad for a in args])
-        if cls.differentiable_forward and state.enabled:
-            state.enabled = False
-            try:
-                out = cls.forward(ctx, *args, **kwargs)
-            finally:
-                state.enabled = True
-        else:
             out = cls.forward(ctx, *args, **kwargs)
-        if record:
-            ctx.next_functions = tuple([a._edge() if type(a) is Tensor and a._requires_grad else (None, 0)
-                                        for a in args])
+            ctx._edges = tuple([(a._edge() if a._requires_grad else _NO_EDGE) if type(a) is Tensor else _NOT_TENSOR
+                                for a in args])
             ctx._link_outputs(out)
+            return out
+        return cls.forward(ctx, *args, **kwargs)
+
+    @classmethod
+    def _apply_custom(cls, args: tuple, kwargs: dict):
+        """apply() for user-defined Functions: forward without grad mode, then the outputs are wired up."""
+        ctx = cls.__new__(cls)
+        needs = tuple([type(a) is Tensor and a._requires_grad for a in args])
+        record = state.enabled and True in needs
+        ctx.needs_input_grad = needs if state.enabled else (False,) * len(args)
+        setup = cls.setup_context is not Function.setup_context
+        prev = state.enabled
+        state.enabled = False
+        try:
+            if setup:
+                out = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, out)
+            else:
+                out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            state.enabled = prev
+        dirty = ctx._dirty
+        if dirty:
+            for t in dirty:
+                if record and t._requires_grad and t.grad_fn is None:
+                    raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+                t._bump_version()
+                t._output_nr = 0  # set again below when it is not the first output
+        if not record:
+            return out
+        out = ctx._alias_returned_inputs(out, args)
+        ctx._edges = tuple([(a._edge() if a._requires_grad else _NO_EDGE) if type(a) is Tensor else _NOT_TENSOR
+                            for a in args])
+        ctx._input_shapes = tuple([a._shape if type(a) is Tensor else None for a in args])
+        ctx._link_outputs(out)
+        if ctx._saved is not None and dirty:
+            # PyTorch records saved versions after forward, once dirty inputs have been bumped.
+            ctx._saved_versions = tuple([None if t is None else t._version for t in ctx._saved])
         return out
+
+    def _alias_returned_inputs(self, out, args: tuple):
+        """An input returned unchanged (and not marked dirty) comes back as a new tensor sharing its memory,
+        so that the input itself keeps its own history (PyTorch returns input.view_as(input))."""
+        single = not isinstance(out, tuple)
+        outputs = (out,) if single else out
+        dirty = self._dirty or ()
+        replaced = None
+        for i, t in enumerate(outputs):
+            if type(t) is not Tensor or any(t is d for d in dirty):
+                continue
+            if any(t is a for a in args):
+                alias = t.detach()
+                alias._base = t if t._base is None else t._base
+                if self._non_differentiable is not None and id(t) in self._non_differentiable:
+                    self._non_differentiable.add(id(alias))
+                if replaced is None:
+                    replaced = list(outputs)
+                replaced[i] = alias
+        if replaced is None:
+            return out
+        return replaced[0] if single else tuple(replaced)
 
     def name(self) -> str:
         suffix = "Backward" if self.differentiable_forward else "Backward0"
         return type(self).__name__ + suffix
 
     def _link_outputs(self, out) -> None:
+        if state.anomaly:
+            self._trace = traceback.format_stack()[:-2]
+        if type(out) is Tensor and self._non_differentiable is None:
+            if self._saved is not None:
+                self._alias_saved_outputs((out,))
+            if out.dtype.is_floating_point:
+                out.grad_fn = self
+                out._requires_grad = True
+            return
         outputs = out if isinstance(out, tuple) else (out,)
         self._num_outputs = len(outputs)
         if len(outputs) > 1:
-            self._output_meta = [None if t is None else (t.shape, t.dtype, t.device) for t in outputs]
+            self._output_meta = [(t._shape, t.dtype, t.device) if type(t) is Tensor else None for t in outputs]
+        if self._saved is not None:
+            self._alias_saved_outputs(outputs)
         non_diff = self._non_differentiable
         for i, t in enumerate(outputs):
-            if t is None or not hasattr(t, "_output_nr"):
+            if type(t) is not Tensor:
                 continue
-            if non_diff is not None and id(t) in non_diff:
-                continue
-            if not t.dtype.is_floating_point:
+            if (non_diff is not None and id(t) in non_diff) or not t.dtype.is_floating_point:
+                if t.grad_fn is not None and any(t is d for d in (self._dirty or ())):
+                    t.grad_fn = None
+                    t._requires_grad = False
                 continue
             t.grad_fn = self
             t._output_nr = i
             t._requires_grad = True
 
+    def _alias_saved_outputs(self, outputs: tuple) -> None:
+        """A saved tensor that is also an output would make output -> node -> output a cycle: keep a detached
+        alias instead (same memory and version counter) and rebuild the output-with-history on unpack."""
+        saved = self._saved
+        found = None
+        for k, s in enumerate(saved):
+            if s is None:
+                continue
+            for i, o in enumerate(outputs):
+                if s is o:
+                    if found is None:
+                        found = {}
+                        saved = list(saved)
+                    found[k] = i
+                    saved[k] = o.detach()
+                    break
+        if found is not None:
+            self._saved = tuple(saved)
+            self._saved_outputs = found
+
     # -- the ctx API of PyTorch's custom functions
     def save_for_backward(self, *tensors) -> None:
+        needs = self.needs_input_grad
+        if not needs:
+            return  # a built-in op that is not recording: nothing will ever run its backward
+        recording = True in needs
+        versions = []
+        for i, t in enumerate(tensors):
+            if t is None:
+                versions.append(None)
+                continue
+            if type(t) is not Tensor:
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type "
+                                f"{type(t).__name__}")
+            if t._inference and recording:
+                raise RuntimeError(_INFERENCE_SAVE_MSG)
+            versions.append(t._version)
         self._saved = tensors
-        self._saved_versions = tuple(None if t is None else t._version for t in tensors)
+        self._saved_versions = tuple(versions)
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._freed:
-            raise RuntimeError(_FREED_MSG)
         saved = self._saved
         if saved is None:
+            if self._freed:
+                raise RuntimeError(_FREED_MSG)
             return ()
         for t, v in zip(saved, self._saved_versions):
             if t is not None and t._version != v:
+                origin = ""
+                if t.grad_fn is not None:
+                    origin = f", which is output {t._output_nr} of {t.grad_fn.name()},"
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation: [{t.type_name()} {list(t.shape)}] is at version {t._version}; expected "
-                    f"version {v} instead. (Saved by {self.name()}.)"
+                    f"operation: [{t.type_name()} {list(t.shape)}]{origin} is at version {t._version}; expected "
+                    f"version {v} instead. Hint: enable anomaly detection to find the operation that failed to "
+                    "compute its gradient, with tt.autograd.set_detect_anomaly(True). "
+                    f"(Saved by {self.name()}.)"
                 )
+        if self._saved_outputs is not None:
+            saved = list(saved)
+            for k, nr in self._saved_outputs.items():
+                alias = saved[k].detach()
+                alias.grad_fn, alias._output_nr, alias._requires_grad = self, nr, True
+                saved[k] = alias
+            saved = tuple(saved)
         return saved
+
+    @property
+    def saved_variables(self) -> tuple:
+        return self.saved_tensors
 
     def mark_non_differentiable(self, *tensors) -> None:
         self._non_differentiable = {id(t) for t in tensors}
 
     def mark_dirty(self, *tensors) -> None:
-        for t in tensors:
-            t._bump_version()
+        self._dirty = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
         self._materialize_grads = value
 
     def _free(self) -> None:
-        self._saved = None
-        self._freed = True
+        """Drop what backward needed (saved tensors and tensors kept as plain ctx attributes); the edges stay,
+        so the graph's structure can still be inspected."""
+        if self._saved is not None:
+            self._saved = None
+            self._freed = True
+        d = self.__dict__
+        dropped = None
+        for k, v in d.items():
+            if type(v) is Tensor or (type(v) in (tuple, list) and k != "_edges" and any(type(x) is Tensor for x in v)):
+                if dropped is None:
+                    dropped = []
+                dropped.append(k)
+        if dropped:
+            for k in dropped:
+                del d[k]
+            self._freed = True
+            self._freed_names = frozenset(dropped)
         self._release()
 
     def _release(self) -> None:
         """Drop op-specific saved state (built-in ops keep some values as attributes)."""
+
+    def __getattr__(self, name: str):
+        if name in self._freed_names:
+            raise RuntimeError(_FREED_MSG)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
     @staticmethod
+    def setup_context(ctx, inputs: tuple, output):
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
     def backward(ctx, *grad_outputs):
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
+
+
+class _DelayedError(Function):
+    """Stands in the graph for a once_differentiable backward's outputs: differentiating it again raises."""
+
+    differentiable_forward = False
+
+    def name(self) -> str:
+        return "DelayedError"
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
+
+
+def once_differentiable(fn):
+    """Decorator for a custom Function's backward that is not itself differentiable: it runs without recording,
+    and a create_graph backward that tries to differentiate through it later raises."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        with no_grad():
+            outputs = fn(ctx, *grads)
+        if not state.enabled:
+            return outputs
+        # PyTorch looks at the incoming gradients only; a saved tensor that requires grad also means the result
+        # depends on something differentiable, so that case is caught too.
+        if not any(type(g) is Tensor and g._requires_grad for g in (*grads, *(ctx._saved or ()))):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        node = _DelayedError.__new__(_DelayedError)
+        node.needs_input_grad = tuple([type(g) is Tensor and g._requires_grad for g in grads])
+        node._edges = tuple([(g._edge() if g._requires_grad else _NO_EDGE) if type(g) is Tensor else _NOT_TENSOR
+                             for g in grads])
+        wrapped = tuple([o.detach() if type(o) is Tensor and o.dtype.is_floating_point else o for o in outs])
+        node._link_outputs(wrapped)
+        return wrapped[0] if single else wrapped
+
+    return wrapper

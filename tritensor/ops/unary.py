@@ -1,6 +1,253 @@
-"""Unary math ops (exp, log, sin, ...) registered over kernels/unary.py."""
+"""Unary math ops (exp, log, sin, ...) registered over kernels/unary.py.
+
+Each op is one autograd Function built from its `kernels.unary.OPS` entry by `make_function`
+(activations.py builds its ops the same way): forward runs the NumPy reference on cpu or the Triton
+kernel on cuda and saves the input or the output, whichever the kernel's backward reads; `backward`
+is the derivative written with tensor ops, so create_graph=True differentiates it again, and
+`backward_fused` runs the op's single backward kernel when no graph is requested.
+
+Integer and bool inputs follow PyTorch: ops that PyTorch promotes (exp, sqrt, sin, sigmoid, ...)
+cast them to the default float dtype first; abs, sign, square, floor, ceil, round and trunc keep
+integer dtypes.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
-METHODS: dict = {}
+import builtins
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import dtypes as D
+from ..autograd.function import Function
+from ..creation import zeros_like
+from ..kernels import binary as KB
+from ..kernels import elementwise as KE
+from ..kernels import unary as K
+from ..kernels.unary import UnaryOp
+from ..tensor import _TYPE_NAMES, Tensor
+from .copy import _contiguous_copy
+from .dispatch import cast, expanded, run_elementwise, run_elementwise_backward, scalar_tensor
+from .elementwise import _into, inplace
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def torch_type_name(dtype: D.dtype) -> str:
+    """PyTorch's scalar type name ('Float', 'Long', 'Bool', ...) for error messages."""
+    return _TYPE_NAMES[dtype.name][: -len("Tensor")]
+
+
+def check_tensor(name: str, input) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
+def _graph_alias(ctx: Function, saved: Tensor) -> Tensor:
+    """The saved output as a tensor whose grad_fn is ctx again (a tensor-op backward differentiates
+    through it). The output itself is saved detached: saving it with its grad_fn would make a
+    reference cycle output -> node -> output."""
+    alias = saved.detach()
+    alias.grad_fn, alias._output_nr, alias._requires_grad = ctx, 0, True
+    return alias
+
+
+def make_function(node_name: str, op: UnaryOp, derivative: Callable | None) -> type[Function]:
+    """The Function of one unary op. Its forward takes (x, params, copy_input): params are the op's
+    keyword parameters in `op.params` order; copy_input is set by in-place forms, whose input is
+    overwritten before backward runs. `derivative(grad, saved, *params)` is the gradient in tensor
+    ops, where `saved` is x or the output per `op.saves`; None marks a piecewise-constant op."""
+    names = tuple(op.params)
+    save_output = op.saves == "output"
+
+    def forward(ctx, x: Tensor, params: tuple, copy_input: bool) -> Tensor:
+        out = run_elementwise(op.forward_ref, op.forward, [x], x.dtype, **dict(zip(names, params)))
+        if ctx.needs_input_grad and derivative is not None:
+            ctx.params = params
+            if save_output:
+                saved = out.detach()
+            elif copy_input:
+                # The input's values as they were, still linked to the node that produced them.
+                saved = _contiguous_copy(x)
+                saved.grad_fn, saved._output_nr, saved._requires_grad = x.grad_fn, x._output_nr, x._requires_grad
+            else:
+                saved = x
+            ctx.save_for_backward(saved)
+        return out
+
+    def backward(ctx, grad):
+        if derivative is None:
+            return zeros_like(grad), None, None
+        (saved,) = ctx.saved_tensors
+        if save_output:
+            saved = _graph_alias(ctx, saved)
+        return derivative(grad, saved, *ctx.params), None, None
+
+    def backward_fused(self, grad):
+        (saved,) = self.saved_tensors
+        (grad_x,) = run_elementwise_backward(op.backward_ref, op.backward, 1, grad, [saved],
+                                             **dict(zip(names, self.params)))
+        return grad_x, None, None
+
+    namespace = {"differentiable_forward": False, "forward": staticmethod(forward),
+                 "backward": staticmethod(backward), "__module__": __name__,
+                 "__doc__": f"Autograd node of {node_name.lower()} (saves its {op.saves})."}
+    if derivative is not None:
+        namespace["backward_fused"] = backward_fused
+    return type(node_name, (Function,), namespace)
+
+
+# Derivatives in tensor ops; they call the public functions defined below (looked up at call time).
+_DERIVATIVES: dict[str, Callable | None] = {
+    "abs": lambda g, x: g * x.sign(),
+    "sign": None,
+    "exp": lambda g, y: g * y,
+    "exp2": lambda g, y: g * (y * _LN2),
+    "expm1": lambda g, y: g * (y + 1),
+    "log": lambda g, x: g * x.reciprocal(),
+    "log2": lambda g, x: g * (x * _LN2).reciprocal(),
+    "log10": lambda g, x: g * (x * _LN10).reciprocal(),
+    "log1p": lambda g, x: g * (x + 1).reciprocal(),
+    "sqrt": lambda g, y: g * (y * 2).reciprocal(),
+    "rsqrt": lambda g, y: g * (y * y * y * -0.5),
+    "square": lambda g, x: g * (x * 2),
+    "reciprocal": lambda g, y: g * -(y * y),
+    "sin": lambda g, x: g * x.cos(),
+    "cos": lambda g, x: g * -x.sin(),
+    "tan": lambda g, y: g * (y * y + 1),
+    "asin": lambda g, x: g * ((1 - x) * (1 + x)).rsqrt(),
+    "acos": lambda g, x: g * -((1 - x) * (1 + x)).rsqrt(),
+    "atan": lambda g, x: g * (x * x + 1).reciprocal(),
+    "sinh": lambda g, x: g * x.cosh(),
+    "cosh": lambda g, x: g * x.sinh(),
+    "tanh": lambda g, y: g * (1 - y * y),
+    "sigmoid": lambda g, y: g * (y * (1 - y)),
+    "erf": lambda g, x: g * ((x * x).neg().exp() * _TWO_OVER_SQRT_PI),
+    "floor": None, "ceil": None, "round": None, "trunc": None,
+}
+
+# PyTorch's node names where they are not the op's name capitalised (square is pow(x, 2) there).
+_NODE_NAMES = {"expm1": "Expm1", "exp2": "Exp2", "log1p": "Log1P", "square": "Pow"}
+
+FUNCTIONS: dict[str, type[Function]] = {
+    name: make_function(_NODE_NAMES.get(name, name.capitalize()), op, _DERIVATIVES[name])
+    for name, op in K.OPS.items()
+}
+
+
+def _prepare(name: str, x: Tensor) -> Tensor:
+    """x in the dtype the op computes in: integers kept or cast to the default float dtype."""
+    dtype = x.dtype
+    if dtype.is_floating_point:
+        return x
+    if not K.OPS[name].keeps_int:
+        return cast(x, D.get_default_dtype())
+    if dtype is D.bool:
+        if name == "square":  # pow(x, 2): a bool base and an int exponent promote to int64
+            return cast(x, D.int64)
+        if name not in ("abs", "sign"):
+            raise RuntimeError(f'"{name}" not implemented for \'Bool\'')
+    return x
+
+
+def _apply(name: str, x: Tensor, copy_input: bool) -> Tensor:
+    x = _prepare(name, x)
+    if x.dtype is D.bool:  # abs and sign of a bool are the identity
+        return _contiguous_copy(x)
+    return FUNCTIONS[name].apply(x, (), copy_input)
+
+
+def _make_public(name: str) -> tuple[Callable, Callable]:
+    """tt.<name>(input, *, out=None) and its in-place form <name>_(input)."""
+
+    def fn(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+        check_tensor(name, input)
+        result = _apply(name, input, False)
+        return result if out is None else _into(out, result)
+
+    def fn_(input: Tensor) -> Tensor:
+        check_tensor(name + "_", input)
+        return inplace(lambda t: _apply(name, t, True), input)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn_.__name__ = fn_.__qualname__ = name + "_"
+    fn.__doc__ = f"Elementwise {name} (torch.{name}); Tensor method and in-place form `{name}_` alike."
+    fn_.__doc__ = f"In-place {name}."
+    fn.__module__ = fn_.__module__ = __name__
+    return fn, fn_
+
+
+_PUBLIC: dict[str, Callable] = {}
+for _name in K.OPS:
+    if _name != "round":
+        _PUBLIC[_name], _PUBLIC[_name + "_"] = _make_public(_name)
+
+
+# ---------------------------------------------------------------- round (with decimals)
+class RoundDecimals(Function):
+    """round(x * 10^d) / 10^d (d > 0) or round(x / 10^-d) * 10^-d (d < 0), computed in opmath as PyTorch."""
+
+    differentiable_forward = False
+
+    def name(self) -> str:
+        return "RoundBackward1"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, decimals: int) -> Tensor:
+        scale = 10.0 ** builtins.abs(decimals)
+        if x.device.type == "cpu":
+            a = K._opmath(x._host())
+            p = a.dtype.type(scale)
+            with np.errstate(all="ignore"):
+                r = np.rint(a / p) * p if decimals < 0 else np.rint(a * p) / p
+            return Tensor._wrap(r.astype(x.dtype.np))
+        compute = D.float32 if x.dtype in (D.float16, D.bfloat16) else x.dtype
+        a = cast(x, compute)
+        p = expanded(scalar_tensor(scale, compute, x.device), a._shape)
+        scaled = Tensor._empty(a._shape, compute, x.device)
+        (KB.div if decimals < 0 else KE.mul)(scaled._dev(), a._dev(), p)
+        rounded = Tensor._empty(a._shape, compute, x.device)
+        K.round(rounded._dev(), scaled._dev())
+        (KE.mul if decimals < 0 else KB.div)(scaled._dev(), rounded._dev(), p)
+        return cast(scaled, x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return zeros_like(grad), None
+
+
+def _round_apply(x: Tensor, decimals: int, copy_input: bool) -> Tensor:
+    x = _prepare("round", x)
+    if decimals == 0:
+        return FUNCTIONS["round"].apply(x, (), copy_input)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"\"round_decimals\" not implemented for '{torch_type_name(x.dtype)}'")
+    return RoundDecimals.apply(x, int(decimals))
+
+
+def round(input: Tensor, *, decimals: int = 0, out: Tensor | None = None) -> Tensor:  # noqa: A001
+    """Round half to even (torch.round); `decimals` rounds to that many decimal digits (negative: tens...)."""
+    check_tensor("round", input)
+    result = _round_apply(input, decimals, False)
+    return result if out is None else _into(out, result)
+
+
+def round_(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """In-place round."""
+    check_tensor("round_", input)
+    return inplace(lambda t: _round_apply(t, decimals, True), input)
+
+
+_PUBLIC["round"], _PUBLIC["round_"] = round, round_
+
+# PyTorch's aliases.
+_ALIASES = {"absolute": "abs", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "fix": "trunc"}
+for _alias, _target in _ALIASES.items():
+    _PUBLIC[_alias], _PUBLIC[_alias + "_"] = _PUBLIC[_target], _PUBLIC[_target + "_"]
+globals().update(_PUBLIC)
+
+__all__: list[str] = list(_PUBLIC)
+METHODS: dict = {**_PUBLIC, "__abs__": _PUBLIC["abs"]}
