@@ -60,8 +60,9 @@ def _reduce(grad: Tensor | None, shape: tuple) -> Tensor | None:
 class _Binary(Function):
     """out = op(a, b, *params) for two tensors of one dtype, broadcast by the kernel.
 
-    A subclass names its kernels.binary entry (`op`), which inputs its backward reads (`saves`: 'a', 'b'
-    always; 'a_for_b': a only when b's gradient is needed) and its tensor-op gradients (`grads`).
+    A subclass names its kernels.binary entry (`op`), which inputs its backward reads (`saves`: 'a' / 'b'
+    always, 'a_for_b' / 'b_for_b' only when b's gradient is needed; saving no more than that keeps PyTorch's
+    in-place rules) and its tensor-op gradients (`grads`).
     """
 
     differentiable_forward = False
@@ -75,7 +76,7 @@ class _Binary(Function):
         ctx.shapes = (a._shape, b._shape)
         ctx.out_meta = (a.dtype, a.device)
         need = ctx.needs_input_grad
-        if need:
+        if need and not (cls is Div and params[0] is not None):
             keep_a = "a" in cls.saves or ("a_for_b" in cls.saves and need[1])
             keep_b = "b" in cls.saves or ("b_for_b" in cls.saves and need[1])
             ctx.save_for_backward(a if keep_a else None, b if keep_b else None)
@@ -87,7 +88,7 @@ class _Binary(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
+        a, b = ctx.saved_tensors or (None, None)
         need_a, need_b = ctx.needs_input_grad[:2]
         ga, gb = type(ctx).grads(ctx, grad, a, b, need_a, need_b)
         return (_reduce(ga if need_a else None, ctx.shapes[0]), _reduce(gb if need_b else None, ctx.shapes[1]),
@@ -115,7 +116,7 @@ class Div(_Binary):
         return ga, gb
 
     def backward_fused(self, grad):
-        if self.params[0] is not None:
+        if self.params[0] is not None:  # nothing was saved: the gradients are zeros
             return (*_zero_grads(self), None)
         return _Binary.backward_fused(self, grad)
 
@@ -147,6 +148,9 @@ class Fmod(_Binary):
 
 class Pow(_Binary):
     op = K.OPS["pow"]
+
+    def name(self) -> str:
+        return "PowBackward1"  # PyTorch's node names: 0 tensor ** number, 1 tensor ** tensor, 2 number ** tensor
 
     @staticmethod
     def grads(ctx, grad, a, b, need_a, need_b):
@@ -224,6 +228,9 @@ class _PowNumber(Function):
 class PowScalar(_PowNumber):
     op = K.OPS["pow_scalar"]
 
+    def name(self) -> str:
+        return "PowBackward0"
+
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
@@ -235,6 +242,9 @@ class PowScalar(_PowNumber):
 
 class RPow(_PowNumber):
     op = K.OPS["rpow"]
+
+    def name(self) -> str:
+        return "PowBackward2"
 
     @staticmethod
     def backward(ctx, grad):

@@ -534,10 +534,18 @@ def _operator(fn, reflected: bool = False):
 
 def _in_place(fn):
     def method(self, *args, **kwargs):
-        return inplace(fn, self, *args, **kwargs)
+        inplace(fn, self, *args, **kwargs)
+        if self.grad_fn is not None and fn in _PREDICATES:
+            # Overwritten by a non-differentiable 0/1 result: nothing flows back to the old value (as fill_).
+            self.grad_fn = None
+            self._requires_grad = False
+        return self
 
     method.__name__ = f"{fn.__name__}_"
     return method
+
+
+_PREDICATES = {eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor, logical_not}
 
 
 def _clamp_in_place(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002

@@ -62,6 +62,10 @@ def cast(t: Tensor, dtype: D.dtype) -> Tensor:
     """t converted to dtype (t itself when it already is)."""
     if t.dtype is dtype:
         return t
+    if t._requires_grad:
+        from .copy import to_copy  # differentiable: a promoted operand keeps its gradient
+
+        return to_copy(t, dtype, t.device)
     if t.device.type == "cpu":
         return Tensor._wrap(t._host().astype(dtype.np))
     out = Tensor._empty(t._shape, dtype, t.device)
@@ -116,6 +120,8 @@ def run_elementwise(ref, kernel, inputs: list, out_dtype: D.dtype, *params, **kw
     Inputs must already share a device and have the dtypes the kernel expects."""
     first = inputs[0]
     if first.device.type == "cpu":
+        if len(inputs) > 1 and any(t._shape != first._shape for t in inputs):
+            broadcast_shapes(*(t._shape for t in inputs))  # PyTorch's error, not NumPy's
         arrays = [t._np if t._np is not None else t._host() for t in inputs]
         out = Tensor._wrap(ref(*arrays, *params, **kwparams))
         return out if out.dtype is out_dtype else Tensor._wrap(out._np.astype(out_dtype.np))

@@ -13,6 +13,8 @@ from .dispatch import broadcast_shapes, expanded, operands, sum_to
 def _binary(ref, kernel, a: Tensor, b: Tensor, dtype: D.dtype, *params) -> Tensor:
     """Run a binary op on one-dtype operands: NumPy on cpu, the Triton kernel on cuda."""
     if a.device.type == "cpu":
+        if a._shape != b._shape:
+            broadcast_shapes(a._shape, b._shape)  # PyTorch's error, not NumPy's
         x = a._np if a._np is not None else a._host()
         y = b._np if b._np is not None else b._host()
         out = Tensor._wrap(ref(x, y, *params))
