@@ -152,7 +152,7 @@ def _run(x: Tensor, dims: tuple, keepdim: bool, dtypes: tuple, ref, launch) -> t
         r = ref(x._host())
         r = r if isinstance(r, tuple) else (r,)
         return tuple(Tensor._wrap(np.asarray(a).astype(dt.np, copy=False).reshape(shape)) for a, dt in zip(r, dtypes))
-    src, rows, _ = rows_view(x, dims)
+    _, rows, _ = rows_view(x, dims)
     M = rows.shape[0]
     outs = tuple(Tensor._empty(shape, dt, x.device) for dt in dtypes)
     launch(*(o._dev().view_as((M,), (1,)) for o in outs), rows)

@@ -311,7 +311,7 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
         start += n
     if not 0 <= start <= n or length < 0 or start + length > n:
         raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    return Slice.apply(x, (slice(None),) * d + (slice(start, start + length),))
+    return Slice.apply(x, (slice(None),) * d + (slice(start, start + length),) + (slice(None),) * (x.ndim - d - 1))
 
 
 def as_strided(x: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
