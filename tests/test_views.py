@@ -93,6 +93,8 @@ def test_expand_squeeze_unsqueeze_flatten_unflatten_narrow():
     x = tt.zeros(2, 3, 4, 5)
     assert x.flatten().shape == (120,) and x.flatten(1, 2).shape == (2, 12, 5)
     assert x.flatten(1).unflatten(1, (3, -1)).shape == (2, 3, 20)
+    m = tt.arange(60.0).reshape(3, 4, 5).narrow(1, 1, 2)
+    assert m.shape == (3, 2, 5) and m.tolist() == np.arange(60.0).reshape(3, 4, 5)[:, 1:3].tolist()
     n = tt.arange(10.0).narrow(0, 2, 3)
     assert n.tolist() == [2.0, 3.0, 4.0] and n.storage_offset() == 2
     with pytest.raises(IndexError, match="exceeds dimension size"):
