@@ -304,6 +304,8 @@ class Tensor:
         if grad._shape != self._shape:
             raise RuntimeError(f"Function AccumulateGrad received an invalid gradient - got {list(grad._shape)} but "
                                f"expected shape compatible with {list(self._shape)}")
+        if grad.dtype is not self.dtype:
+            grad = grad.to(self.dtype)
         g = self._grad
         if g is None:
             # The engine may hand one gradient to several leaves (a + b): each gets its own memory.

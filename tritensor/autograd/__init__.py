@@ -60,9 +60,11 @@ def _make_grads(outputs: list, grads: list) -> list:
         elif g._shape != out._shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                                f"has a shape of {out.shape}.")
-        elif g.dtype.is_floating_point != out.dtype.is_floating_point:
-            raise RuntimeError(f"For complex or floating point Tensors, grad_output[{i}] must match: got "
-                               f"{g.dtype} for an output of {out.dtype}")
+        elif g.dtype is not out.dtype:
+            if not g.dtype.is_floating_point:
+                raise RuntimeError(f"grad_output[{i}] must be a floating point tensor for an output of {out.dtype}, "
+                                   f"got {g.dtype}")
+            g = g.to(out.dtype)  # as PyTorch's engine does for every gradient it passes on
         result.append(g)
     return result
 

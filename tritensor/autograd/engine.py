@@ -194,7 +194,8 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
                 for nr, g in enumerate(grads):
                     for i in capture.get((node, nr), ()):
                         if accumulate:
-                            if not is_leaf and g is not None:
+                            # (a retain_grad tensor got its .grad just above)
+                            if not is_leaf and g is not None and not inputs[i]._retains_grad:
                                 _store_grad(inputs[i], g, create_graph)
                         elif g is not None:
                             captured[i] = g if captured[i] is None else captured[i] + g

@@ -34,6 +34,9 @@ _INFERENCE_SAVE_MSG = ("Inference tensors cannot be saved for backward. To work 
 _NO_EDGE = (None, 0)
 _NOT_TENSOR = (None, -1)
 
+# Per-node bookkeeping that never holds tensors (skipped when freeing a node's saved state).
+_ENGINE_KEYS = frozenset(("_edges", "needs_input_grad", "_saved_versions", "_input_shapes", "_output_meta"))
+
 # tensor.py imports this module and then registers its Tensor class here (no import cycle at call time).
 Tensor = None
 
@@ -342,10 +345,18 @@ class Function(Node, FunctionCtx):
         d = self.__dict__
         dropped = None
         for k, v in d.items():
-            if type(v) is Tensor or (type(v) in (tuple, list) and k != "_edges" and any(type(x) is Tensor for x in v)):
-                if dropped is None:
-                    dropped = []
-                dropped.append(k)
+            kind = type(v)
+            if kind is not Tensor:
+                if (kind is not tuple and kind is not list) or k in _ENGINE_KEYS:
+                    continue
+                for x in v:
+                    if type(x) is Tensor:
+                        break
+                else:
+                    continue
+            if dropped is None:
+                dropped = []
+            dropped.append(k)
         if dropped:
             for k in dropped:
                 del d[k]

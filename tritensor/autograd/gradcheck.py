@@ -41,7 +41,8 @@ def _tensor_like(values: np.ndarray, like):
     """values (float64 NumPy) as a tensor with like's shape, dtype and device."""
     from ..tensor import Tensor
 
-    t = Tensor._wrap(np.ascontiguousarray(values.reshape(like.shape)).astype(like.dtype.np))
+    # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
+    t = Tensor._wrap(np.array(values, dtype=like.dtype.np).reshape(like.shape))
     return t if like.device.type == "cpu" else t.to(like.device)
 
 

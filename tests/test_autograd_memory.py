@@ -1,0 +1,145 @@
+"""Autograd memory: graphs are freed by reference counting alone (no cycles for the garbage collector), so a
+training loop's live graph nodes and tensors stay constant from step to step."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tritensor as tt
+from tritensor.autograd import Function
+from tritensor.autograd.function import Node
+from tritensor.tensor import Tensor
+
+
+def _live() -> tuple[int, int]:
+    nodes = tensors = 0
+    for o in gc.get_objects():
+        if isinstance(o, Node):
+            nodes += 1
+        elif isinstance(o, Tensor):
+            tensors += 1
+    return nodes, tensors
+
+
+class Square(Function):
+    """A custom op that saves its output as well as its input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        out = x * x
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return grad * x * 2
+
+
+def _model(rng):
+    w1 = tt.tensor(rng.standard_normal((4, 3)) * 0.3, requires_grad=True)
+    b1 = tt.zeros(3, dtype=tt.float64, requires_grad=True)
+    w2 = tt.tensor(rng.standard_normal(3) * 0.3, requires_grad=True)
+    return [w1, b1, w2]
+
+
+def _loss(params, x, y):
+    w1, b1, w2 = params
+    h = (x.unsqueeze(2) * w1).sum(1) + b1  # (8, 3)
+    out = (Square.apply(h) * w2).sum(1) - h.sum(1) * 0.1
+    err = out - y
+    return (err * err).sum() * (1.0 / x.shape[0])
+
+
+@pytest.mark.parametrize("grads", ["set_to_none", "zero_"])
+def test_training_loop_does_not_grow(grads):
+    rng = np.random.default_rng(0)
+    params = _model(rng)
+    x = tt.tensor(rng.standard_normal((8, 4)))
+    y = tt.tensor(rng.standard_normal(8))
+    losses, counts, graph_refs = [], [], []
+    gc.collect()
+    gc.disable()  # anything kept alive by a reference cycle would pile up below
+    try:
+        for _ in range(20):
+            loss = _loss(params, x, y)
+            graph_refs.append(weakref.ref(loss.grad_fn))
+            loss.backward()
+            losses.append(loss.item())
+            with tt.no_grad():
+                for p in params:
+                    p.sub_(p.grad * 0.05)
+            for p in params:
+                if grads == "set_to_none":
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+            del loss
+            counts.append(_live())
+    finally:
+        gc.enable()
+    assert all(r() is None for r in graph_refs)  # every step's graph is gone
+    assert counts[0][0] == 0 and all(c == counts[0] for c in counts), counts
+    assert losses[-1] < losses[0] * 0.9  # and it trained
+
+
+def test_forward_without_backward_frees_graph():
+    rng = np.random.default_rng(1)
+    params = _model(rng)
+    x = tt.tensor(rng.standard_normal((8, 4)))
+    y = tt.tensor(rng.standard_normal(8))
+    gc.collect()
+    gc.disable()
+    try:
+        before = _live()
+        for _ in range(5):
+            loss = _loss(params, x, y)  # an evaluation that forgot no_grad
+            node = weakref.ref(loss.grad_fn)
+            del loss
+            assert node() is None
+        assert _live() == before
+    finally:
+        gc.enable()
+
+
+def test_intermediates_die_after_backward_but_not_with_retain_graph():
+    a = tt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    gc.collect()
+    gc.disable()
+    try:
+        h = a * 2
+        s = Square.apply(h)  # saves h and its own output s
+        h_ref, s_ref = weakref.ref(h), weakref.ref(s)
+        loss = (s * 3).sum()  # MulBackward0 saves s
+        del h, s
+        assert h_ref() is not None and s_ref() is not None
+        loss.backward(retain_graph=True)
+        assert h_ref() is not None and s_ref() is not None
+        loss.backward()
+        assert h_ref() is None and s_ref() is None  # saved tensors dropped; graph nodes remain inspectable
+        np.testing.assert_allclose(a.grad.tolist(), 2 * 24 * np.array([1.0, 2.0, 3.0]))  # d(12 a^2)/da, twice
+        node_ref = weakref.ref(loss.grad_fn)
+        assert node_ref().name() == "SumBackward0"
+        del loss
+        assert node_ref() is None and _live()[0] == 0
+    finally:
+        gc.enable()
+
+
+def test_autograd_grad_and_create_graph_do_not_leak():
+    a = tt.tensor([0.5, 1.5], requires_grad=True)
+    gc.collect()
+    gc.disable()
+    try:
+        base = _live()
+        for _ in range(5):
+            y = Square.apply(a * 3).sum()
+            (g,) = tt.autograd.grad(y, a, create_graph=True)
+            (g2,) = tt.autograd.grad(g.sum(), a)
+            assert g2.tolist() == [18.0, 18.0]
+            del y, g, g2
+        assert _live() == base
+    finally:
+        gc.enable()
