@@ -925,6 +925,13 @@ def getitem(self: Tensor, key) -> Tensor:
     result = V.basic_index(self, key)
     if result is not None:
         return result
+    mask = key[0] if isinstance(key, tuple) and len(key) == 1 else key
+    if isinstance(mask, Tensor) and mask.dtype in (D.bool, D.uint8) and 1 <= mask.ndim <= self.ndim \
+            and mask._shape == self._shape[:mask.ndim]:
+        # x[mask] over the leading dims: one index into those dims flattened (any mask rank, one launch).
+        flat = V.reshape(self, (mask.numel(),) + self._shape[mask.ndim:])
+        rows = _nonzero(V.reshape(mask.to(self.device), (-1,)))
+        return Index.apply(flat, (V.make_view(rows, (rows._shape[0],), (1,), rows._offset),))
     full, indices = _parse_key(self, key)
     view = V.basic_index(self, full)
     return view if indices is None else Index.apply(view, indices)
