@@ -76,6 +76,8 @@ from .ops.api import *  # noqa: E402,F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
 
+from . import nn  # noqa: E402
+
 __version__ = "0.1.0"
 
 

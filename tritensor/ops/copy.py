@@ -127,8 +127,7 @@ def copy_(dst: Tensor, src, non_blocking: bool = False) -> Tensor:
         raise RuntimeError(f"output with shape {list(dst._shape)} doesn't match the broadcast shape "
                            f"{list(broadcast_shapes(dst._shape, src._shape))}")
     write_into(dst, src)
-    if state.enabled and (src._requires_grad or dst._requires_grad):
-        _rebase_history(dst, CopyBackward.apply(src, dst._shape))
+    rebase_history(dst, CopyBackward.apply(src, dst._shape) if src._requires_grad else None)
     return dst
 
 
@@ -149,10 +148,119 @@ class CopyBackward(Function):
         return sum_to(grad, ctx.src_shape), None
 
 
-def _rebase_history(dst: Tensor, result: Tensor) -> None:
-    dst.grad_fn = result.grad_fn
-    dst._output_nr = result._output_nr
-    dst._requires_grad = result._requires_grad
+def rebase_history(dst: Tensor, result: Tensor | None) -> None:
+    """dst now holds `result`'s values, written in place: result's graph becomes dst's history (None: the
+    values came from nowhere differentiable, as in fill_). When dst is a view, its base's history gains a
+    CopySlices node too, so gradients through the base see the write."""
+    if not state.enabled:
+        return
+    base = dst._base
+    base_tracked = base is not None and base._requires_grad
+    if result is not None and result._requires_grad:
+        dst.grad_fn, dst._output_nr, dst._requires_grad = result.grad_fn, result._output_nr, True
+    elif dst._requires_grad or base_tracked:
+        # Overwritten by constants: the old values get a zero gradient, as PyTorch's FillBackward.
+        dst.grad_fn, dst._output_nr, dst._requires_grad = Overwritten.apply(dst).grad_fn, 0, True
+    else:
+        return
+    update_base(dst)
+
+
+def update_base(dst: Tensor) -> None:
+    """After an in-place write into the view `dst` (whose own history is already set), give its base a
+    CopySlices node, so gradients through the base see the write."""
+    base = dst._base
+    if base is not None and state.enabled and (dst._requires_grad or base._requires_grad):
+        geometry = (dst._shape, dst.stride(), dst._offset)
+        updated = CopySlices.apply(base, dst, geometry)
+        base.grad_fn, base._output_nr, base._requires_grad = updated.grad_fn, 0, True
+        dst.grad_fn = ViewOfBase.apply(base, geometry).grad_fn
+        dst._output_nr = 0
+
+
+def _alias(t: Tensor) -> Tensor:
+    return Tensor._make(t._get_storage(), t._shape, t.stride(), t._offset, t.dtype, t.device)
+
+
+def _region(t: Tensor, base_offset: int, geometry: tuple) -> Tensor:
+    """The part of a contiguous base-shaped tensor `t` that the view `geometry` covered in the base."""
+    from .views import make_view
+
+    shape, stride, offset = geometry
+    return make_view(t, shape, stride, t._offset + offset - base_offset)
+
+
+class Overwritten(Function):
+    """A tensor's values replaced by constants: no gradient reaches what it held before."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:
+        return _alias(t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ..creation import zeros_like
+
+        return zeros_like(grad)
+
+
+class CopySlices(Function):
+    """base after an in-place write through one of its views: grad flows to the written values inside
+    the view's region and to the old base values outside it."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, base: Tensor, view: Tensor, geometry: tuple) -> Tensor:
+        if not base.is_contiguous():
+            raise NotImplementedError("autograd through an in-place write into a view of a non-contiguous tensor "
+                                      "is not supported; make the tensor contiguous first")
+        ctx.base_offset, ctx.geometry, ctx.view_shape = base._offset, geometry, view._shape
+        return _alias(base)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ..creation import zeros
+        from .dispatch import sum_to
+
+        grad = grad.contiguous()
+        grad_base = grad_view = None
+        if ctx.needs_input_grad[0]:
+            grad_base = clone(grad).detach()
+            fill_(_region(grad_base, 0, _relative(ctx)), 0)
+        if ctx.needs_input_grad[1]:
+            grad_view = zeros(ctx.geometry[0], dtype=grad.dtype, device=grad.device)
+            write_into(grad_view, _region(grad, 0, _relative(ctx)))
+            grad_view = sum_to(grad_view, ctx.view_shape)
+        return grad_base, grad_view, None
+
+
+def _relative(ctx) -> tuple:
+    shape, stride, offset = ctx.geometry
+    return shape, stride, offset - ctx.base_offset
+
+
+class ViewOfBase(Function):
+    """A view's history after an in-place write: it is again a view of its (updated) base."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, base: Tensor, geometry: tuple) -> Tensor:
+        ctx.base_shape, ctx.base_offset, ctx.geometry = base._shape, base._offset, geometry
+        from .views import make_view
+
+        return make_view(base, *geometry)
+
+    @staticmethod
+    def backward(ctx, grad):
+        from ..creation import zeros
+
+        out = zeros(ctx.base_shape, dtype=grad.dtype, device=grad.device)
+        write_into(_region(out, 0, _relative(ctx)), grad)
+        return out, None
 
 
 def fill_(t: Tensor, value) -> Tensor:
@@ -167,9 +275,7 @@ def fill_(t: Tensor, value) -> Tensor:
     else:
         K.fill(t._dev(), value)
     t._bump_version()
-    if t.grad_fn is not None:
-        t.grad_fn = None  # overwritten: nothing flows back through the old values
-        t._requires_grad = False
+    rebase_history(t, None)
     return t
 
 

@@ -6,7 +6,7 @@ from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import elementwise as K
 from ..tensor import Tensor
-from .copy import check_inplace, write_into
+from .copy import check_inplace, rebase_history, write_into
 from .dispatch import broadcast_shapes, expanded, operands, sum_to
 
 
@@ -50,20 +50,26 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        ctx.save_for_backward(a, b)
+        need = ctx.needs_input_grad
+        if need:
+            # Each operand is needed only for the other's gradient: x = a * 2; x.mul_(3) must still work.
+            ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
+            ctx.shapes = (a._shape, b._shape)
         return _binary(K.mul_ref, K.mul, a, b, a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad[:2]
-        grad_a = sum_to(grad * b, a._shape) if need_a else None
-        grad_b = sum_to(grad * a, b._shape) if need_b else None
+        shape_a, shape_b = ctx.shapes
+        grad_a = sum_to(grad * b, shape_a) if b is not None else None
+        grad_b = sum_to(grad * a, shape_b) if a is not None else None
         return grad_a, grad_b
 
     def backward_fused(self, grad):
         """Both gradients in one kernel pass on cuda (NumPy on cpu), then reduced over broadcast dims."""
         a, b = self.saved_tensors
+        if a is None or b is None:
+            return Mul.backward(self, grad)
         if grad.device.type == "cpu":
             ga, gb = K.mul_backward_ref(grad._host(), a._host(), b._host())
             ga, gb = Tensor._wrap(ga), Tensor._wrap(gb)
@@ -72,8 +78,7 @@ class Mul(Function):
             ga = Tensor._empty(shape, grad.dtype, grad.device)
             gb = Tensor._empty(shape, grad.dtype, grad.device)
             K.mul_backward(ga._dev(), gb._dev(), grad._dev(), expanded(a, shape), expanded(b, shape))
-        need_a, need_b = self.needs_input_grad[:2]
-        return (sum_to(ga, a._shape) if need_a else None, sum_to(gb, b._shape) if need_b else None)
+        return sum_to(ga, a._shape), sum_to(gb, b._shape)
 
 
 class Neg(Function):
@@ -143,8 +148,7 @@ def inplace(op, self: Tensor, *args, **kwargs) -> Tensor:
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape "
                            f"{list(result._shape)}")
     write_into(self, result)
-    if result.grad_fn is not None:
-        self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
+    rebase_history(self, result)
     return self
 
 

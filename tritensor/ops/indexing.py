@@ -18,7 +18,7 @@ from ..kernels import indexing as K
 from ..kernels.strided import MAX_DIMS, collapse
 from ..tensor import Tensor, wrap_dim
 from . import views as V
-from .copy import _contiguous_copy, check_inplace, write_into
+from .copy import _contiguous_copy, check_inplace, update_base, write_into
 from .dispatch import broadcast_shapes, check_same_device, sum_to
 
 
@@ -975,6 +975,7 @@ def setitem(self: Tensor, key, value) -> None:
         value_t = _fit_value(value_t, target)
     check_inplace(self)
     SetItem.apply(self, value_t, full, indices, scalar)
+    update_base(self)
 
 
 def index_put(input: Tensor, indices, values, accumulate: bool = False) -> Tensor:  # noqa: A002

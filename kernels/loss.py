@@ -1,0 +1,428 @@
+"""Fused cross-entropy (and nll_loss) from class indices, forward and backward, plus the final reduction.
+
+Logits arrive as a (M0, M1, C) view (rows m = (m // M1, m % M1), classes along the last axis with any
+stride) and targets as the matching (M0, M1) int64 view: (N, C) is (1, N, C) and (N, C, d1, ...) is
+(N, d1*..., C), so neither needs a permute or a copy. One program owns BLOCK_M rows and, in one pass
+over the classes, keeps the online max/sum of exp (the row's logsumexp) and, with label smoothing,
+sum_c w_c x_c and sum_c w_c; the target's logit and weight are one gathered load each. Per row:
+
+  loss = (1 - eps) * w_t * (lse - x_t) + eps / C * (W * lse - sum_c w_c x_c),   W = sum_c w_c
+  (w_c = 1 without class weights; eps is label_smoothing; NLL mode: loss = -w_t * x_t)
+
+and 0 where target == ignore_index (then its weight w_t counts 0 towards the mean's denominator).
+A target outside [0, C) that is not ignore_index gives a NaN loss (PyTorch's CUDA kernel asserts;
+the cpu path raises IndexError). The kernel writes per-row loss, w_t and lse, all in fp32 (fp64
+for fp64 logits); `reduce_rows` then sums the rows in one program (a fixed order, so the result is
+deterministic) and divides by sum(w_t) for reduction="mean".
+
+The backward recomputes p_c = exp(x_c - lse) from the saved lse:
+  grad_x_c = g * ((1 - eps) * w_t * (p_c - [c == t]) + eps / C * (W * p_c - w_c)),  NLL: -g * w_t * [c == t]
+where g is the row's incoming gradient (reduction="none"), or the scalar gradient (divided by the
+saved denominator for "mean") broadcast with a zero stride.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .device_array import DeviceArray
+from .launch_spec import KernelSpec
+from .softmax import online_lse, row_pointers
+from .strided import cast_to, compute_type
+
+# Logits per program and loop step for short rows (BLOCK_M = TILE // BLOCK_C). The label-smoothing
+# variant keeps four (BLOCK_M, BLOCK_C) accumulators; 512 keeps fp64 free of spills on sm_80/sm_90.
+TILE = 512
+MAX_BLOCK_C = 1024
+STRIDED = dict(BLOCK_M=32, BLOCK_C=16, num_warps=4)  # class dim not innermost: coalesce across rows
+REDUCE_BLOCK = 1024
+
+
+@triton.jit
+def _param(hi, lo, like):
+    """An fp32 (hi, lo) pair as a value of like's type and shape (fp64 gets the low bits back)."""
+    return (tl.zeros_like(like) + hi) + lo
+
+
+@triton.jit
+def _target_terms(x_rows, t_ptr, w_ptr, rows, row_mask, M1, C, sxc, st0, st1, sw, ignore_index,
+                  HAS_WEIGHT: tl.constexpr, acc_type: tl.constexpr):
+    """Per row: (the target class clamped into range, counted, out-of-range, x_t, w_t)."""
+    t = tl.load(row_pointers(t_ptr, rows, M1, st0, st1), mask=row_mask, other=ignore_index).to(tl.int64)
+    counted = row_mask & (t != ignore_index)
+    in_range = (t >= 0) & (t < C)
+    ok = counted & in_range
+    tc = tl.where(ok, t, 0)
+    x_t = compute_type(tl.load(x_rows + tc * sxc, mask=ok, other=0.0)).to(acc_type)
+    if HAS_WEIGHT:
+        w_t = compute_type(tl.load(w_ptr + tc * sw, mask=ok, other=0.0)).to(acc_type)
+    else:
+        w_t = tl.where(ok, 1.0, 0.0).to(acc_type)
+    return tc, counted, counted & (~in_range), x_t, w_t
+
+
+@triton.jit
+def cross_entropy_kernel(
+    loss_ptr, wt_ptr, lse_ptr,  # (M,) per-row outputs: loss, target weight, logsumexp (acc dtype)
+    x_ptr,  # (M0, M1, C) logits (NLL: log-probabilities)
+    t_ptr,  # (M0, M1) int64 targets
+    w_ptr,  # (C,) class weights (unused without HAS_WEIGHT)
+    M, M1, C,
+    sx0, sx1, sxc,  # logits strides
+    st0, st1,  # target strides
+    sw,  # weight stride
+    ignore_index,  # i64
+    smoothing_hi, smoothing_lo,  # label_smoothing as an fp32 pair summing to it within ~48 bits (for fp64)
+    NLL: tl.constexpr,  # nll_loss: the input already holds log-probabilities
+    HAS_WEIGHT: tl.constexpr,
+    SMOOTH: tl.constexpr,  # label_smoothing > 0
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_mask = rows < M
+    acc_type: tl.constexpr = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
+    x_rows = row_pointers(x_ptr, rows, M1, sx0, sx1)
+    tc, counted, bad, x_t, w_t = _target_terms(x_rows, t_ptr, w_ptr, rows, row_mask, M1, C, sxc, st0, st1, sw,
+                                               ignore_index, HAS_WEIGHT, acc_type)
+    if NLL:
+        lse = tl.zeros((BLOCK_M,), acc_type)
+        loss = -w_t * x_t
+    else:
+        row_max, total = online_lse(x_rows[:, None], row_mask, C, sxc, acc_type, BLOCK_M, BLOCK_C)
+        lse = row_max + tl.log(total)
+        loss = w_t * (lse - x_t)
+        if SMOOTH:
+            wx = tl.zeros((BLOCK_M, BLOCK_C), acc_type)
+            wsum = tl.zeros((BLOCK_M, BLOCK_C), acc_type)
+            for start in range(0, C, BLOCK_C):
+                cols = start + tl.arange(0, BLOCK_C)
+                mask = row_mask[:, None] & (cols < C)[None, :]
+                x = compute_type(tl.load(x_rows[:, None] + cols.to(tl.int64)[None, :] * sxc, mask=mask, other=0.0))
+                if HAS_WEIGHT:
+                    w = compute_type(tl.load(w_ptr + cols.to(tl.int64) * sw, mask=cols < C, other=0.0)).to(acc_type)
+                    w = tl.where(mask, w[None, :], 0.0)
+                else:
+                    w = tl.where(mask, 1.0, 0.0).to(acc_type)
+                wx += w * x.to(acc_type)
+                wsum += w
+            smooth = tl.sum(wsum, axis=1) * lse - tl.sum(wx, axis=1)
+            eps = _param(smoothing_hi, smoothing_lo, lse)
+            loss = (1.0 - eps) * loss + (eps / C) * smooth
+    loss = tl.where(counted, loss, 0.0)
+    loss = tl.where(bad, float("nan"), loss)
+    tl.store(loss_ptr + rows, cast_to(loss, loss_ptr.dtype.element_ty), mask=row_mask)
+    tl.store(wt_ptr + rows, cast_to(w_t, wt_ptr.dtype.element_ty), mask=row_mask)
+    tl.store(lse_ptr + rows, cast_to(lse, lse_ptr.dtype.element_ty), mask=row_mask)
+
+
+@triton.jit
+def cross_entropy_backward_kernel(
+    gx_ptr,  # (M0, M1, C) output: gradient of the logits
+    g_ptr,  # (M0, M1) incoming gradient per row (zero strides for a reduced loss)
+    denom_ptr,  # (1,) the mean's denominator (read only with DIVIDE)
+    x_ptr, t_ptr, w_ptr,  # logits, targets, class weights (as forward)
+    lse_ptr,  # (M,) saved logsumexp per row
+    M, M1, C,
+    sgx0, sgx1, sgxc,
+    sg0, sg1,
+    sx0, sx1, sxc,
+    st0, st1,
+    sw,
+    ignore_index,
+    smoothing_hi, smoothing_lo,
+    NLL: tl.constexpr,
+    HAS_WEIGHT: tl.constexpr,
+    SMOOTH: tl.constexpr,
+    DIVIDE: tl.constexpr,  # reduction="mean": g / denominator
+    BLOCK_M: tl.constexpr,
+    BLOCK_C: tl.constexpr,
+):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_mask = rows < M
+    acc_type: tl.constexpr = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
+    x_rows = row_pointers(x_ptr, rows, M1, sx0, sx1)
+    gx_rows = row_pointers(gx_ptr, rows, M1, sgx0, sgx1)
+    tc, counted, bad, x_t, w_t = _target_terms(x_rows, t_ptr, w_ptr, rows, row_mask, M1, C, sxc, st0, st1, sw,
+                                               ignore_index, HAS_WEIGHT, acc_type)
+    g = compute_type(tl.load(row_pointers(g_ptr, rows, M1, sg0, sg1), mask=row_mask, other=0.0)).to(acc_type)
+    if DIVIDE:
+        g = g / compute_type(tl.load(denom_ptr)).to(acc_type)
+    g = tl.where(counted & (~bad), g, 0.0)
+    lse = tl.load(lse_ptr + rows, mask=row_mask, other=0.0).to(acc_type)
+    eps = _param(smoothing_hi, smoothing_lo, lse)
+    if SMOOTH:
+        # W = sum of the class weights (C without weights), the same for every row.
+        if HAS_WEIGHT:
+            wsum = tl.zeros((BLOCK_C,), acc_type)
+            for start in range(0, C, BLOCK_C):
+                cols = start + tl.arange(0, BLOCK_C)
+                wsum += compute_type(tl.load(w_ptr + cols.to(tl.int64) * sw, mask=cols < C, other=0.0)).to(acc_type)
+            W = tl.sum(wsum, axis=0)
+        else:
+            W = tl.zeros_like(lse) + C
+        a = (1.0 - eps) * w_t + (eps / C) * W  # coefficient of p_c
+    else:
+        a = w_t
+    for start in range(0, C, BLOCK_C):
+        cols = start + tl.arange(0, BLOCK_C)
+        mask = row_mask[:, None] & (cols < C)[None, :]
+        offs = cols.to(tl.int64)[None, :]
+        is_t = offs == tc[:, None]
+        if NLL:
+            gx = tl.where(is_t, -(g * w_t)[:, None], 0.0)
+        else:
+            x = compute_type(tl.load(x_rows[:, None] + offs * sxc, mask=mask, other=0.0)).to(acc_type)
+            p = tl.exp(x - lse[:, None])
+            if SMOOTH:
+                q = tl.where(is_t, ((1.0 - eps) * w_t)[:, None], 0.0)
+                if HAS_WEIGHT:
+                    w = compute_type(tl.load(w_ptr + cols.to(tl.int64) * sw, mask=cols < C, other=0.0)).to(acc_type)
+                    q += (eps / C)[:, None] * w[None, :]
+                else:
+                    q += (eps / C)[:, None]
+            else:
+                q = tl.where(is_t, w_t[:, None], 0.0)
+            gx = g[:, None] * (a[:, None] * p - q)
+        tl.store(gx_rows[:, None] + offs * sgxc, cast_to(gx, gx_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def reduce_rows_kernel(
+    out_ptr,  # (1,) the reduced loss, the logits' dtype
+    denom_ptr,  # (1,) sum of the target weights (acc dtype; written only with MEAN)
+    loss_ptr, wt_ptr,  # (M,) per-row loss and target weight
+    M,
+    MEAN: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    acc_type: tl.constexpr = tl.float64 if loss_ptr.dtype.element_ty == tl.float64 else tl.float32
+    total = tl.zeros((BLOCK,), acc_type)
+    weight = tl.zeros((BLOCK,), acc_type)
+    for start in range(0, M, BLOCK):
+        offs = start + tl.arange(0, BLOCK)
+        mask = offs < M
+        total += tl.load(loss_ptr + offs, mask=mask, other=0.0).to(acc_type)
+        if MEAN:
+            weight += tl.load(wt_ptr + offs, mask=mask, other=0.0).to(acc_type)
+    result = tl.sum(total, axis=0)
+    if MEAN:
+        w = tl.sum(weight, axis=0)
+        result = result / w
+        tl.store(denom_ptr, cast_to(w, denom_ptr.dtype.element_ty))
+    tl.store(out_ptr, cast_to(result, out_ptr.dtype.element_ty))
+
+
+# ---------------------------------------------------------------- launch wrappers
+def _split(value: float) -> tuple[float, float]:
+    """value as hi + lo, each exact in fp32 (Triton passes Python floats as fp32), ~48 bits together."""
+    hi = float(np.float32(value))
+    return hi, float(value) - hi
+
+
+def loss_config(C: int, class_stride: int) -> dict:
+    if class_stride != 1 and C > 1:
+        return dict(STRIDED)
+    block_c = min(MAX_BLOCK_C, max(16, triton.next_power_of_2(C)))
+    block_m = max(1, min(64, TILE // block_c))
+    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=4)
+
+
+def _views(x: DeviceArray, target: DeviceArray) -> tuple[DeviceArray, DeviceArray]:
+    """(M, C)/(M,) -> (1, M, C)/(1, M); (M0, M1, C)/(M0, M1) unchanged."""
+    if x.ndim == 2:
+        x = x.view_as((1,) + x.shape, (0,) + x.strides)
+        target = target.view_as((1,) + target.shape, (0,) + target.strides)
+    if x.ndim != 3 or target.shape != x.shape[:2]:
+        raise ValueError(f"expected logits (M0, M1, C) and targets (M0, M1), got {x.shape} and {target.shape}")
+    return x, target
+
+
+def cross_entropy(loss: DeviceArray, weight_t: DeviceArray, lse: DeviceArray, x: DeviceArray, target: DeviceArray,
+                  weight: DeviceArray | None = None, ignore_index: int = -100, label_smoothing: float = 0.0,
+                  nll: bool = False) -> None:
+    """Per-row loss, target weight and logsumexp (contiguous (M,) in fp32, fp64 for fp64 logits).
+
+    x: (M, C) or (M0, M1, C) logits (log-probabilities when nll), fp16/bf16/fp32/fp64, any strides;
+    target: int64 (M,) or (M0, M1); weight: (C,) in x's dtype or None."""
+    x3, t3 = _views(x, target)
+    M0, M1, C = x3.shape
+    M = M0 * M1
+    if M == 0:
+        return
+    cfg = loss_config(C, x3.strides[2])
+    w = weight if weight is not None else x3
+    cross_entropy_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+        loss, weight_t, lse, x3, t3, w, M, M1, C, *x3.strides, *t3.strides, w.strides[0] if weight is not None else 0,
+        int(ignore_index), *_split(label_smoothing), NLL=nll, HAS_WEIGHT=weight is not None,
+        SMOOTH=label_smoothing > 0 and not nll, BLOCK_M=cfg["BLOCK_M"], BLOCK_C=cfg["BLOCK_C"],
+        num_warps=cfg["num_warps"],
+    )
+
+
+def reduce_rows(out: DeviceArray, denom: DeviceArray | None, loss: DeviceArray, weight_t: DeviceArray,
+                mean: bool) -> None:
+    """out[0] = sum(loss), or sum(loss) / sum(weight_t) with denom[0] = sum(weight_t) when mean."""
+    reduce_rows_kernel[(1,)](out, denom if denom is not None else loss, loss, weight_t, loss.shape[0], MEAN=mean,
+                             BLOCK=REDUCE_BLOCK, num_warps=4)
+
+
+def cross_entropy_backward(grad_x: DeviceArray, grad: DeviceArray, denom: DeviceArray | None, x: DeviceArray,
+                           target: DeviceArray, weight: DeviceArray | None, lse: DeviceArray, ignore_index: int = -100,
+                           label_smoothing: float = 0.0, nll: bool = False) -> None:
+    """grad_x (shaped like x) from the per-row gradient `grad` (shaped like target; zero strides for a
+    reduced loss, divided by denom[0] when given)."""
+    x3, t3 = _views(x, target)
+    gx3, g3 = _views(grad_x, grad)
+    M0, M1, C = x3.shape
+    M = M0 * M1
+    if M == 0 or C == 0:
+        return
+    cfg = loss_config(C, x3.strides[2])
+    w = weight if weight is not None else x3
+    cross_entropy_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+        gx3, g3, denom if denom is not None else lse, x3, t3, w, lse, M, M1, C, *gx3.strides, *g3.strides,
+        *x3.strides, *t3.strides, w.strides[0] if weight is not None else 0, int(ignore_index),
+        *_split(label_smoothing), NLL=nll, HAS_WEIGHT=weight is not None, SMOOTH=label_smoothing > 0 and not nll,
+        DIVIDE=denom is not None, BLOCK_M=cfg["BLOCK_M"], BLOCK_C=cfg["BLOCK_C"], num_warps=cfg["num_warps"],
+    )
+
+
+# ---------------------------------------------------------------- NumPy references
+# x is (N, C) or (N, C, d1, ...) with classes on axis 1 (a 1-D x is (C,) with a 0-d target).
+def _acc(x: np.ndarray) -> np.dtype:
+    return np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
+
+
+def _classes_last(x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if x.ndim == 1:
+        return x[None, :], np.asarray(target).reshape(1)
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]), np.asarray(target).reshape(-1)
+
+
+def check_targets_ref(target: np.ndarray, n_classes: int, ignore_index: int) -> None:
+    t = np.asarray(target)
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if np.any(bad):
+        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+
+
+def cross_entropy_rows_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                           ignore_index: int = -100, label_smoothing: float = 0.0,
+                           nll: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-row loss, target weight, lse) in the accumulation dtype, rows in target's row-major order."""
+    acc = _acc(x)
+    xr, t = _classes_last(x, target)
+    xr = xr.astype(acc)
+    C = xr.shape[1]
+    check_targets_ref(t, C, ignore_index)
+    counted = t != ignore_index
+    tc = np.where(counted, t, 0)
+    w = np.ones(C, acc) if weight is None else weight.astype(acc)
+    w_t = np.where(counted, w[tc], 0).astype(acc)
+    x_t = np.take_along_axis(xr, tc[:, None], axis=1)[:, 0] if xr.size else np.zeros(t.shape, acc)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if nll:
+            return np.where(counted, -w_t * x_t, 0).astype(acc), w_t, np.zeros(t.shape, acc)
+        m = np.max(xr, axis=1, keepdims=True) if C else np.zeros((xr.shape[0], 1), acc)
+        lse = (m + np.log(np.sum(np.exp(xr - m), axis=1, keepdims=True)))[:, 0]
+        loss = w_t * (lse - x_t)
+        if label_smoothing > 0:
+            smooth = w.sum() * lse - (xr * w).sum(axis=1)
+            loss = (1 - label_smoothing) * loss + label_smoothing / C * smooth
+    return np.where(counted, loss, 0).astype(acc), w_t, lse.astype(acc)
+
+
+def cross_entropy_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None, ignore_index: int = -100,
+                      reduction: str = "mean", label_smoothing: float = 0.0, nll: bool = False) -> np.ndarray:
+    """PyTorch's cross_entropy (nll_loss when nll) from class indices, in x's dtype."""
+    loss, w_t, _ = cross_entropy_rows_ref(x, target, weight, ignore_index, label_smoothing, nll)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if reduction == "none":
+            out = loss.reshape(np.shape(target))
+        elif reduction == "sum":
+            out = loss.sum()
+        else:
+            out = loss.sum() / w_t.sum()
+    return np.asarray(out).astype(x.dtype)
+
+
+def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                               ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+                               nll: bool = False) -> np.ndarray:
+    """d loss / d x for cross_entropy_ref (grad: target-shaped for "none", a scalar otherwise)."""
+    acc = _acc(x)
+    xr, t = _classes_last(x, target)
+    xr = xr.astype(acc)
+    C = xr.shape[1]
+    counted = t != ignore_index
+    tc = np.where(counted, t, 0)
+    w = np.ones(C, acc) if weight is None else weight.astype(acc)
+    w_t = np.where(counted, w[tc], 0).astype(acc)
+    g = np.asarray(grad, acc)
+    if reduction == "none":
+        g = g.reshape(-1)
+    else:
+        g = np.full(t.shape, g.reshape(()), acc)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = g / w_t.sum()
+    g = np.where(counted, g, 0)
+    onehot = (np.arange(C)[None, :] == tc[:, None]) & counted[:, None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        if nll:
+            gx = -g[:, None] * w_t[:, None] * onehot
+        else:
+            m = np.max(xr, axis=1, keepdims=True) if C else np.zeros((xr.shape[0], 1), acc)
+            p = np.exp(xr - m)
+            p /= p.sum(axis=1, keepdims=True)
+            eps = label_smoothing
+            a = (1 - eps) * w_t + eps / C * w.sum()
+            q = (1 - eps) * w_t[:, None] * onehot + eps / C * w[None, :]
+            gx = g[:, None] * (a[:, None] * p - q)
+    if x.ndim == 1:
+        return gx.reshape(x.shape).astype(x.dtype)
+    moved = gx.reshape(np.moveaxis(x, 1, -1).shape)
+    return np.moveaxis(moved, -1, 1).astype(x.dtype)
+
+
+# ---------------------------------------------------------------- AOT / tuner declarations
+def _fwd_signature(dtype: str, acc: str) -> dict[str, str]:
+    return {"loss_ptr": f"*{acc}", "wt_ptr": f"*{acc}", "lse_ptr": f"*{acc}", "x_ptr": f"*{dtype}", "t_ptr": "*i64",
+            "w_ptr": f"*{dtype}", "M": "i32", "M1": "i32", "C": "i32", "sx0": "i32", "sx1": "i32", "sxc": "i32",
+            "st0": "i32", "st1": "i32", "sw": "i32", "ignore_index": "i64", "smoothing_hi": "fp32",
+            "smoothing_lo": "fp32"}
+
+
+def _bwd_signature(dtype: str, acc: str) -> dict[str, str]:
+    sig = {"gx_ptr": f"*{dtype}", "g_ptr": f"*{dtype}", "denom_ptr": f"*{acc}", "x_ptr": f"*{dtype}",
+           "t_ptr": "*i64", "w_ptr": f"*{dtype}", "lse_ptr": f"*{acc}", "M": "i32", "M1": "i32", "C": "i32"}
+    for name in ("sgx0", "sgx1", "sgxc", "sg0", "sg1", "sx0", "sx1", "sxc", "st0", "st1", "sw"):
+        sig[name] = "i32"
+    sig.update(ignore_index="i64", smoothing_hi="fp32", smoothing_lo="fp32")
+    return sig
+
+
+# Every config the launch heuristic can pick (strided class dims share the 16-class tile).
+_CONFIGS = [loss_config(2**k, 1) for k in range(4, 11)]
+_VARIANTS = [  # (name, NLL, HAS_WEIGHT, SMOOTH)
+    ("cross_entropy", False, False, False), ("cross_entropy[weight,smoothing]", False, True, True),
+    ("nll_loss", True, True, False),
+]
+
+SPECS = [
+    KernelSpec(f"loss.{name}[{dtype}]", cross_entropy_kernel, _fwd_signature(dtype, acc),
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), _CONFIGS)
+    for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
+] + [
+    KernelSpec(f"loss.{name}_backward[{dtype}]", cross_entropy_backward_kernel, _bwd_signature(dtype, acc),
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), _CONFIGS)
+    for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
+] + [
+    KernelSpec(f"loss.reduce_rows[{acc}->{dtype}]", reduce_rows_kernel,
+               {"out_ptr": f"*{dtype}", "denom_ptr": f"*{acc}", "loss_ptr": f"*{acc}", "wt_ptr": f"*{acc}", "M": "i32"},
+               dict(MEAN=True), [dict(BLOCK=REDUCE_BLOCK, num_warps=4)])
+    for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
+]

@@ -1,0 +1,299 @@
+"""softmax/log_softmax, cross-entropy/nll and dropout kernels in Triton's interpreter against their NumPy
+references; the references against naive formulas and central finite differences in float64."""
+
+import ml_dtypes
+import numpy as np
+import pytest
+from tritensor.kernels import dropout as KD
+from tritensor.kernels import loss as KL
+from tritensor.kernels import softmax as KS
+
+from tests.conftest import as_device
+
+# The interpreter evaluates IEEE edge cases (exp(-inf - -inf), log(0)) in NumPy, which warns.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+BF16 = ml_dtypes.bfloat16
+TOL = {np.float32: 1e-5, np.float16: 2e-3, BF16: 1.6e-2, np.float64: 1e-12}
+
+
+def _f64(a):
+    return np.asarray(a).astype(np.float64)
+
+
+def _close(got, want, dt):
+    np.testing.assert_allclose(_f64(got), _f64(want), rtol=TOL[dt], atol=TOL[dt])
+
+
+def _numeric_grad(f, x, eps=1e-6):
+    """d sum(f(x) * w) / dx by central differences, for a fixed random weighting w of f's output."""
+    w = np.random.default_rng(1).standard_normal(np.shape(f(x)))
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        hi, lo = x.copy(), x.copy()
+        hi[i] += eps
+        lo[i] -= eps
+        g[i] = (np.sum(f(hi) * w) - np.sum(f(lo) * w)) / (2 * eps)
+    return w, g
+
+
+# ---------------------------------------------------------------- softmax references
+def test_softmax_ref_known_values_and_gradients():
+    x = np.array([[0.0, np.log(3.0)], [1.0, 1.0]])
+    np.testing.assert_allclose(KS.softmax_ref(x, 1), [[0.25, 0.75], [0.5, 0.5]], rtol=1e-15)
+    np.testing.assert_allclose(KS.log_softmax_ref(x, 1), np.log([[0.25, 0.75], [0.5, 0.5]]), rtol=1e-15)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    for axis in (0, 1):
+        for log in (False, True):
+            w, numeric = _numeric_grad(lambda v, a=axis, lg=log: KS.softmax_ref(v, a, lg), x)
+            analytic = KS.softmax_backward_ref(w, KS.softmax_ref(x, axis, log), axis, log)
+            np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------- softmax kernels
+def _softmax_kernel(x, log, out_dtype=None):
+    out = np.empty(x.shape, out_dtype or x.dtype)
+    KS.softmax(as_device(out), as_device(x), log)
+    return out
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float16, BF16, np.float64])
+@pytest.mark.parametrize("shape", [(5, 7), (70, 16), (1, 1), (3, 3000)])  # 3000: the BLOCK_R loop
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_kernel_rows(rng, dt, shape, log):
+    x = (rng.standard_normal(shape) * 3).astype(dt)
+    _close(_softmax_kernel(x, log), KS.softmax_ref(x, -1, log), dt)
+    g = rng.standard_normal(shape).astype(dt)
+    y = KS.softmax_ref(x, -1, log)
+    gx = np.empty(shape, dt)
+    KS.softmax_backward(as_device(gx), as_device(g), as_device(y), log)
+    _close(gx, KS.softmax_backward_ref(g, y, -1, log), dt)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_kernel_strided_middle_dim_and_broadcast_grad(rng, log):
+    """(M0, M1, R) views of a contiguous (4, 5, 6) array reducing its middle dim, and a transposed 2-d array;
+    the gradient broadcast with zero strides."""
+    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    out = np.empty_like(x)
+    v = (4, 6, 5), (30, 1, 6)
+    KS.softmax(as_device(out).view_as(*v), as_device(x).view_as(*v), log)
+    _close(out, KS.softmax_ref(x, 1, log), np.float32)
+    xt = rng.standard_normal((40, 3)).astype(np.float32)  # softmax over dim 0: rows are strided
+    out = np.empty_like(xt)
+    KS.softmax(as_device(out).view_as((3, 40), (1, 3)), as_device(xt).view_as((3, 40), (1, 3)), log)
+    _close(out, KS.softmax_ref(xt, 0, log), np.float32)
+    y = KS.softmax_ref(x, 1, log)
+    g = rng.standard_normal((6,)).astype(np.float32)  # broadcast over dims 0 and 1
+    gx = np.empty_like(x)
+    gview = as_device(g).view_as((4, 6, 5), (0, 1, 0))
+    KS.softmax_backward(as_device(gx).view_as(*v), gview, as_device(y).view_as(*v), log)
+    _close(gx, KS.softmax_backward_ref(np.broadcast_to(g, x.shape), y, 1, log), np.float32)
+
+
+@pytest.mark.parametrize("width", [3, 2500])
+def test_softmax_kernel_non_finite_rows(width):
+    x = np.zeros((4, width), np.float32)
+    x[0] = -np.inf  # all -inf: NaN row
+    x[1, 0] = np.inf  # +inf: NaN row
+    x[2, :2] = -np.inf  # some -inf: exact zeros / -inf
+    for log in (False, True):
+        got = _softmax_kernel(x, log)
+        want = KS.softmax_ref(x, -1, log)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        assert np.isnan(got[:2]).all() and not np.isnan(got[2:]).any()
+        finite = ~np.isnan(want)
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6)
+        assert (got[2, :2] == (-np.inf if log else 0)).all()
+
+
+# ---------------------------------------------------------------- cross-entropy references
+def _naive_cross_entropy(x, t, w, ignore_index, reduction, eps, nll):
+    """Sample by sample, straight from PyTorch's documented formula ((N, C) inputs)."""
+    n, c = x.shape
+    w = np.ones(c) if w is None else w
+    losses, weights = [], []
+    for i in range(n):
+        if t[i] == ignore_index:
+            losses.append(0.0)
+            weights.append(0.0)
+            continue
+        logp = x[i] if nll else x[i] - np.log(np.sum(np.exp(x[i])))
+        loss = -w[t[i]] * logp[t[i]]
+        if eps:
+            loss = (1 - eps) * loss - eps / c * np.sum(w * logp)
+        losses.append(loss)
+        weights.append(w[t[i]])
+    losses = np.array(losses)
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() / np.sum(weights)
+
+
+@pytest.mark.parametrize("nll", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_ref_against_naive_and_finite_differences(rng, nll, weighted, eps, reduction):
+    if nll and eps:
+        return
+    x = rng.standard_normal((5, 4))
+    t = np.array([0, 3, -100, 1, 3])
+    w = rng.random(4) + 0.5 if weighted else None
+    got = KL.cross_entropy_ref(x, t, w, -100, reduction, eps, nll)
+    np.testing.assert_allclose(got, _naive_cross_entropy(x, t, w, -100, reduction, eps, nll), rtol=1e-12)
+    weights, numeric = _numeric_grad(lambda v: KL.cross_entropy_ref(v, t, w, -100, reduction, eps, nll), x)
+    analytic = KL.cross_entropy_backward_ref(weights, x, t, w, -100, reduction, eps, nll)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_ref_spatial_and_bounds():
+    x = np.random.default_rng(2).standard_normal((2, 3, 4))
+    t = np.array([[0, 1, 2, 1], [2, 2, 0, -100]])
+    flat = KL.cross_entropy_ref(np.moveaxis(x, 1, -1).reshape(8, 3), t.reshape(-1), reduction="none")
+    np.testing.assert_allclose(KL.cross_entropy_ref(x, t, reduction="none"), flat.reshape(2, 4))
+    np.testing.assert_allclose(KL.cross_entropy_ref(x[0, :, 0], np.array(0), reduction="none"),
+                               -np.log(np.exp(x[0, 0, 0]) / np.exp(x[0, :, 0]).sum()))
+    with pytest.raises(IndexError, match="Target 3 is out of bounds."):
+        KL.cross_entropy_ref(x, np.array([[0, 1, 2, 3], [0, 0, 0, 0]]))
+
+
+# ---------------------------------------------------------------- cross-entropy kernels
+def _ce_kernel(xv, tv, w, ignore_index, eps, nll, reduction, gxv, g):
+    """Forward (+ reduce_rows) and backward kernels on (M0, M1, C) / (M0, M1) views; g is the incoming
+    gradient, shaped like the targets for reduction="none", else one element."""
+    M = tv.numel()
+    acc = np.float64 if xv.dtype.np == np.float64 else np.float32
+    loss, wt, lse = (np.empty(M, acc) for _ in range(3))
+    wv = None if w is None else as_device(w)
+    KL.cross_entropy(as_device(loss), as_device(wt), as_device(lse), xv, tv, wv, ignore_index, eps, nll)
+    denom = None
+    if reduction == "none":
+        result = loss.reshape(tv.shape)
+        gv = as_device(g.reshape(tv.shape))
+    else:
+        out = np.empty(1, xv.dtype.np)
+        denom = np.empty(1, acc) if reduction == "mean" else None
+        KL.reduce_rows(as_device(out), None if denom is None else as_device(denom), as_device(loss), as_device(wt),
+                       reduction == "mean")
+        result = out[0]
+        gv = as_device(g).view_as(tv.shape, (0, 0))
+    KL.cross_entropy_backward(gxv, gv, None if denom is None else as_device(denom), xv, tv, wv, as_device(lse),
+                              ignore_index, eps, nll)
+    return result
+
+
+def _rows(a, m0, m1, c, strides):
+    return as_device(a).view_as((m0, m1, c), strides)
+
+
+@pytest.mark.parametrize("dt", [np.float32, BF16, np.float64])
+@pytest.mark.parametrize("nll,weighted,eps", [(False, False, 0.0), (False, True, 0.0), (False, False, 0.1),
+                                              (False, True, 0.25), (True, False, 0.0), (True, True, 0.0)])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_kernels_2d(rng, dt, nll, weighted, eps, reduction):
+    n, c = 9, 7
+    x = rng.standard_normal((n, c)).astype(dt)
+    t = rng.integers(0, c, n)
+    t[[1, 6]] = -100
+    w = (rng.random(c) + 0.5).astype(dt) if weighted else None
+    g = rng.standard_normal(n).astype(dt) if reduction == "none" else np.array([1.5], dt)
+    gx = np.empty_like(x)
+    result = _ce_kernel(_rows(x, 1, n, c, (0, c, 1)), as_device(t).view_as((1, n), (0, 1)), w, -100, eps, nll,
+                        reduction, _rows(gx, 1, n, c, (0, c, 1)), g)
+    _close(np.reshape(result, -1), np.reshape(KL.cross_entropy_ref(x, t, w, -100, reduction, eps, nll), -1), dt)
+    g_ref = g if reduction == "none" else g.reshape(())
+    _close(gx, KL.cross_entropy_backward_ref(g_ref, x, t, w, -100, reduction, eps, nll), dt)
+
+
+def test_cross_entropy_kernels_spatial_long_rows_and_bad_targets(rng):
+    # (N, C, L): classes strided by L inside a contiguous array; ignore_index inside the class range.
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    t = rng.integers(0, 5, (3, 4))
+    w = rng.random(5).astype(np.float32)
+    gx = np.empty_like(x)
+    g = np.array([0.7], np.float32)
+    result = _ce_kernel(_rows(x, 3, 4, 5, (20, 1, 4)), as_device(t), w, 2, 0.2, False, "mean",
+                        _rows(gx, 3, 4, 5, (20, 1, 4)), g)
+    _close(result, KL.cross_entropy_ref(x, t, w, 2, "mean", 0.2), np.float32)
+    _close(gx, KL.cross_entropy_backward_ref(g.reshape(()), x, t, w, 2, "mean", 0.2), np.float32)
+    # Per-row gradients of a spatial "none" loss, given transposed (non-contiguous) targets.
+    tt_ = np.ascontiguousarray(t.T)
+    g = rng.standard_normal((3, 4)).astype(np.float32)
+    result = _ce_kernel(_rows(x, 3, 4, 5, (20, 1, 4)), as_device(tt_).view_as((3, 4), (1, 3)), None, -100, 0.0,
+                        False, "none", _rows(gx, 3, 4, 5, (20, 1, 4)), g)
+    _close(result, KL.cross_entropy_ref(x, t, reduction="none"), np.float32)
+    _close(gx, KL.cross_entropy_backward_ref(g, x, t, reduction="none"), np.float32)
+    # Vocabulary-sized rows loop over the classes in BLOCK_C chunks.
+    x = rng.standard_normal((2, 3000)).astype(np.float32)
+    t = np.array([2999, 17])
+    gx = np.empty_like(x)
+    result = _ce_kernel(_rows(x, 1, 2, 3000, (0, 3000, 1)), as_device(t).view_as((1, 2), (0, 1)), None, -100, 0.1,
+                        False, "sum", _rows(gx, 1, 2, 3000, (0, 3000, 1)), np.array([1.0], np.float32))
+    _close(result, KL.cross_entropy_ref(x, t, None, -100, "sum", 0.1), np.float32)
+    _close(gx, KL.cross_entropy_backward_ref(np.array(1.0), x, t, None, -100, "sum", 0.1), np.float32)
+    # A target out of range (and not ignored) gives NaN instead of reading out of bounds.
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    t = np.array([1, 4, -100])
+    loss, wt, lse = (np.empty(3, np.float32) for _ in range(3))
+    KL.cross_entropy(as_device(loss), as_device(wt), as_device(lse), as_device(x), as_device(t))
+    assert not np.isnan(loss[0]) and np.isnan(loss[1]) and loss[2] == 0 and list(wt) == [1, 0, 0]
+
+
+def test_reduce_rows_all_ignored_mean_is_nan():
+    loss, wt = np.zeros(5, np.float32), np.zeros(5, np.float32)
+    out, denom = np.empty(1, np.float32), np.empty(1, np.float32)
+    KL.reduce_rows(as_device(out), as_device(denom), as_device(loss), as_device(wt), True)
+    assert np.isnan(out[0]) and denom[0] == 0
+    loss = np.arange(2000, dtype=np.float32)  # more rows than one block
+    KL.reduce_rows(as_device(out), None, as_device(loss), as_device(loss), False)
+    assert out[0] == loss.sum()
+
+
+# ---------------------------------------------------------------- dropout
+@pytest.mark.parametrize("dt", [np.float32, np.float16, np.float64, BF16])
+@pytest.mark.parametrize("seed", [0, 1, 987654321, 2**31 - 1])
+def test_dropout_kernel_matches_numpy_philox(rng, dt, seed):
+    x = rng.standard_normal((37, 53)).astype(dt)
+    out = np.empty_like(x)
+    KD.dropout(as_device(out), as_device(x), 0.3, seed)
+    want = KD.dropout_ref(x, 0.3, seed)
+    keep = KD.dropout_mask_ref(x.shape, 0.3, seed)
+    np.testing.assert_array_equal(out != 0, keep & (x != 0))  # the same Philox stream, bit for bit
+    if dt is BF16:  # the interpreter rounds fp32 -> bf16 differently from ml_dtypes: one bf16 ulp
+        _close(out, want, dt)
+    else:
+        np.testing.assert_array_equal(out, want)
+
+
+def test_dropout_mask_statistics_and_backward_identity():
+    keep = KD.dropout_mask_ref((200, 500), 0.25, 42)
+    assert abs(keep.mean() - 0.75) < 0.005  # 100000 Bernoulli(0.75) draws: std 0.0014
+    assert not np.array_equal(keep, KD.dropout_mask_ref((200, 500), 0.25, 43))
+    x = np.ones((200, 500), np.float32)
+    np.testing.assert_array_equal(KD.dropout_ref(x, 0.25, 42), np.where(keep, np.float32(1 / 0.75), 0))
+    assert KD.dropout_backward_ref is KD.dropout_ref and KD.dropout_backward is KD.dropout
+    g = np.arange(12, dtype=np.float64).reshape(3, 4)
+    np.testing.assert_allclose(KD.dropout_ref(g, 0.5, 7), np.where(KD.dropout_mask_ref(g.shape, 0.5, 7), 2 * g, 0))
+
+
+def test_dropout_kernel_needs_dense_operands():
+    x = np.zeros((4, 6), np.float32)
+    with pytest.raises(ValueError, match="contiguous"):
+        KD.dropout(as_device(np.empty((6, 4), np.float32)), as_device(x.T), 0.5, 0)
+
+
+# ---------------------------------------------------------------- declarations
+def test_specs_are_unique_and_name_their_kernels():
+    specs = KS.SPECS + KL.SPECS + KD.SPECS
+    assert len({s.name for s in specs}) == len(specs)
+    kernels = {id(s.kernel) for s in specs}
+    assert {id(k) for k in (KS.softmax_kernel, KS.softmax_backward_kernel, KL.cross_entropy_kernel,
+                            KL.cross_entropy_backward_kernel, KL.reduce_rows_kernel, KD.dropout_kernel)} == kernels
+    for s in specs:
+        assert all(c.get("num_warps") for c in s.configs)
+    # Every config the launch heuristics pick is a shipped (AOT-checked) one.
+    for r in (1, 5, 16, 17, 100, 1000, 2048, 2049, 3000):
+        for stride in (1, 9):
+            assert KS.softmax_config(r, stride) in KS.SPECS[0].configs
+            assert KL.loss_config(r, stride) in KL.SPECS[0].configs
