@@ -15,6 +15,7 @@ from . import (
     autograd,  # noqa: E402
     backends,
     cuda,  # noqa: E402
+    nn,  # noqa: E402
 )
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
 from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled  # noqa: E402
@@ -75,8 +76,6 @@ from .ops import tensor_methods as _tensor_methods  # noqa: E402,F401
 from .ops.api import *  # noqa: E402,F401,F403
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
 from .tensor import Size, Tensor  # noqa: E402
-
-from . import nn  # noqa: E402
 
 __version__ = "0.1.0"
 

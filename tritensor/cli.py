@@ -1,4 +1,5 @@
-"""The `tritensor` command: `demo` (a short training run), `autotune` (kernel tuning and AOT checks)."""
+"""The `tritensor` command: `train` (an MLP on Digits or Fashion-MNIST), `demo` (fit a line with autograd),
+`autotune` (kernel tuning and AOT checks)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--steps", type=int, default=300)
     demo.add_argument("--lr", type=float, default=0.5)
     sub.add_parser("autotune", help="tune kernels / run the ahead-of-time compile checks (see --help)")
+    from . import train
+
+    train_parser = sub.add_parser("train", help="train an MLP on digits (default, seconds on a CPU) or fashion-mnist",
+                                  description=train.__doc__)
+    train.add_arguments(train_parser)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "train":
+        return train.main(args)
     return 2
 
 
