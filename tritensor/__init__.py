@@ -90,5 +90,5 @@ def numel(input: Tensor) -> int:
 # softmax / log_softmax live in nn.functional (fused kernels); PyTorch also offers them as tt.* and methods.
 softmax = nn.functional.softmax
 log_softmax = nn.functional.log_softmax
-Tensor.softmax = lambda self, dim, dtype=None: nn.functional.softmax(self, dim, dtype=dtype)
-Tensor.log_softmax = lambda self, dim, dtype=None: nn.functional.log_softmax(self, dim, dtype=dtype)
+Tensor.softmax = lambda self, dim, **kwargs: nn.functional.softmax(self, dim, **kwargs)
+Tensor.log_softmax = lambda self, dim, **kwargs: nn.functional.log_softmax(self, dim, **kwargs)
