@@ -11,16 +11,11 @@ import os as _os
 # Triton 3.9 warns on every import unless FP fusion is chosen explicitly; keep its current default.
 _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
-from . import (
-    autograd,  # noqa: E402
-    backends,
-    cuda,  # noqa: E402
-    nn,  # noqa: E402
-)
-from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled  # noqa: E402
-from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled  # noqa: E402
+from . import autograd, backends, cuda
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
+from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .backends import get_float32_matmul_precision, set_float32_matmul_precision
-from .creation import (  # noqa: E402
+from .creation import (
     arange,
     as_tensor,
     empty,
@@ -47,8 +42,8 @@ from .creation import (  # noqa: E402
     zeros,
     zeros_like,
 )
-from .device import device  # noqa: E402
-from .dtypes import (  # noqa: E402
+from .device import device
+from .dtypes import (
     bfloat16,
     bool,
     can_cast,
@@ -72,10 +67,14 @@ from .dtypes import (  # noqa: E402
     short,
     uint8,
 )
-from .ops import tensor_methods as _tensor_methods  # noqa: E402,F401
-from .ops.api import *  # noqa: E402,F401,F403
-from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # noqa: E402
-from .tensor import Size, Tensor  # noqa: E402
+from .ops import tensor_methods as _tensor_methods
+from .ops.api import *
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import Size, Tensor
+
+# The layers above the op API (they import the names defined above).
+from . import data, io, nn, optim, utils
+from .io import load, save
 
 __version__ = "0.1.0"
 
@@ -86,6 +85,7 @@ def is_tensor(obj) -> bool:
 
 def numel(input: Tensor) -> int:
     return input.numel()
+
 
 # softmax / log_softmax live in nn.functional (fused kernels); PyTorch also offers them as tt.* and methods.
 softmax = nn.functional.softmax

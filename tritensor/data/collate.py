@@ -1,0 +1,125 @@
+"""default_collate (samples -> a batch) and default_convert (NumPy -> tensors), as PyTorch's."""
+
+from __future__ import annotations
+
+import collections.abc
+import copy
+import re
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+
+_np_str_obj_array_pattern = re.compile(r"[SaUO]")
+
+default_collate_err_msg_format = (
+    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+)
+
+
+def _stack(batch: list[Tensor]) -> Tensor:
+    first = batch[0]
+    for i, t in enumerate(batch):
+        if t._shape != first._shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(first.shape)} at entry 0 "
+                               f"and {list(t.shape)} at entry {i}")
+    if all(t.device.type == "cpu" and not t.requires_grad for t in batch):
+        # One NumPy stack of the host views: the cpu path of a batch costs a single copy.
+        from ..creation import from_numpy
+
+        return from_numpy(np.stack([t.numpy() for t in batch]))
+    from ..ops.api import stack
+
+    return stack(batch, 0)
+
+
+def default_collate(batch: list) -> Any:
+    """Merge a list of samples into a batch: tensors are stacked (a new first dimension), NumPy arrays and
+    numbers become tensors (Python floats float64, ints int64), strings stay lists, dicts are collated per
+    key, namedtuples per field, and other sequences are transposed (a list of tuples becomes a list of
+    batches)."""
+    elem = batch[0]
+    elem_type = type(elem)
+    if isinstance(elem, Tensor):
+        return _stack(batch)
+    if elem_type.__module__ == "numpy" and elem_type.__name__ not in ("str_", "string_"):
+        if elem_type.__name__ in ("ndarray", "memmap"):
+            if _np_str_obj_array_pattern.search(elem.dtype.str) is not None:
+                raise TypeError(default_collate_err_msg_format.format(elem.dtype))
+            from ..creation import as_tensor
+
+            return default_collate([as_tensor(b) for b in batch])
+        if elem.shape == ():  # NumPy scalars
+            from ..creation import tensor
+
+            return tensor(np.array(batch))
+    if isinstance(elem, float):
+        from .. import dtypes
+        from ..creation import tensor
+
+        return tensor(batch, dtype=dtypes.float64)
+    if isinstance(elem, int):
+        from ..creation import tensor
+
+        return tensor(batch)
+    if isinstance(elem, (str, bytes)):
+        return batch
+    if isinstance(elem, collections.abc.Mapping):
+        if isinstance(elem, collections.abc.MutableMapping):
+            clone = copy.copy(elem)
+            clone.update({key: default_collate([d[key] for d in batch]) for key in elem})
+            return clone
+        try:
+            return elem_type({key: default_collate([d[key] for d in batch]) for key in elem})
+        except TypeError:
+            return {key: default_collate([d[key] for d in batch]) for key in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
+        return elem_type(*(default_collate(samples) for samples in zip(*batch)))
+    if isinstance(elem, collections.abc.Sequence):
+        it = iter(batch)
+        elem_size = len(next(it))
+        if not all(len(e) == elem_size for e in it):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        transposed = list(zip(*batch))
+        if isinstance(elem, tuple):
+            return [default_collate(samples) for samples in transposed]
+        try:
+            if isinstance(elem, collections.abc.MutableSequence):
+                clone = copy.copy(elem)
+                for i, samples in enumerate(transposed):
+                    clone[i] = default_collate(samples)
+                return clone
+            return elem_type([default_collate(samples) for samples in transposed])
+        except TypeError:
+            return [default_collate(samples) for samples in transposed]
+    raise TypeError(default_collate_err_msg_format.format(elem_type))
+
+
+def default_convert(data: Any) -> Any:
+    """What a DataLoader without batching (batch_size=None) returns: NumPy arrays and scalars become tensors,
+    containers are converted element by element, anything else passes through."""
+    elem_type = type(data)
+    if isinstance(data, Tensor):
+        return data
+    if elem_type.__module__ == "numpy" and elem_type.__name__ not in ("str_", "string_"):
+        if elem_type.__name__ == "ndarray" and _np_str_obj_array_pattern.search(data.dtype.str) is not None:
+            return data
+        from ..creation import as_tensor
+
+        return as_tensor(data)
+    if isinstance(data, collections.abc.Mapping):
+        try:
+            return elem_type({key: default_convert(data[key]) for key in data})
+        except TypeError:
+            return {key: default_convert(data[key]) for key in data}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return elem_type(*(default_convert(d) for d in data))
+    if isinstance(data, tuple):
+        return [default_convert(d) for d in data]
+    if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
+        try:
+            return elem_type([default_convert(d) for d in data])
+        except TypeError:
+            return [default_convert(d) for d in data]
+    return data

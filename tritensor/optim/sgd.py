@@ -1,0 +1,74 @@
+"""SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's algorithm)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..autograd.grad_mode import no_grad
+from ..creation import zeros_like
+from . import _functional as F
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, as torch.optim.SGD:
+
+    g = -grad if maximize else grad;  g += weight_decay * p;
+    b = g on the first step, else momentum * b + (1 - dampening) * g;  g = g + momentum * b if nesterov else b;
+    p -= lr * g.
+
+    On cuda each parameter's step is one fused Triton kernel; on cpu the NumPy reference.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if differentiable:
+            raise NotImplementedError("differentiable=True (a step that autograd records) is not supported")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", None)
+
+    def step(self, closure: Callable[[], Any] | None = None):
+        """One update of every parameter that has a gradient; returns the closure's loss (if given)."""
+        loss = self._closure_loss(closure)
+        with no_grad():
+            for group in self.param_groups:
+                momentum = group["momentum"]
+                if group["nesterov"] and (momentum <= 0 or group["dampening"] != 0):
+                    raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    buf = None
+                    first = False
+                    if momentum != 0:
+                        state = self.state[p]
+                        buf = state.get("momentum_buffer")
+                        if buf is None:
+                            buf = zeros_like(p)
+                            first = True
+                    F.sgd_step(p, p.grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+                               weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                               maximize=group["maximize"], first=first)
+                    if momentum != 0:
+                        state["momentum_buffer"] = buf
+        return loss
