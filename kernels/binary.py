@@ -37,6 +37,7 @@ from tritensor import dtypes
 
 from .device_array import DeviceArray
 from .elementwise import BLOCK, NUM_WARPS, launch_map, map_kernel
+from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
 
 
@@ -94,24 +95,6 @@ def scalar_param(p, x):
 
 
 # ================================================================ Triton math shared by the family
-@triton.jit
-def _div_ieee(a, b):
-    """Correctly rounded a / b: fp32 `/` is the 2-ulp div.full on NVIDIA GPUs (fp64 is IEEE anyway)."""
-    if a.dtype.is_fp64():
-        return a / b
-    else:
-        return tl.div_rn(a, b)
-
-
-@triton.jit
-def _sqrt_ieee(x):
-    """Correctly rounded sqrt: fp32 tl.sqrt is sqrt.approx on NVIDIA GPUs."""
-    if x.dtype.is_fp64():
-        return tl.sqrt(x)
-    else:
-        return tl.sqrt_rn(x)
-
-
 @triton.jit
 def _signbit(x):
     """The sign bit of an fp32/fp64 value (tells -0.0 from +0.0, unlike x < 0)."""
@@ -178,7 +161,7 @@ def _fmod_float(a, b):
     active = x >= y
     while tl.max(active.to(tl.int32), axis=None) > 0:
         ys = _ldexp(y, tl.maximum(_exponent(x) - _exponent(y) - qbits, 0))
-        q = tl.floor(_div_ieee(x, ys))
+        q = tl.floor(div_ieee(x, ys))
         r = tl.fma(-q, ys, x)
         r = tl.where(r < 0, r + ys, r)
         x = tl.where(active, r, x)
@@ -191,13 +174,13 @@ def _fmod_float(a, b):
 def _floor_div_float(a, b):
     """PyTorch's div_floor_floating (= Python's float //): from the exact fmod, never from floor(a / b)."""
     mod = _fmod_float(a, b)
-    div = _div_ieee(a - mod, b)
+    div = div_ieee(a - mod, b)
     div = tl.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
     fl = tl.floor(div)
     fl = tl.where(div - fl > 0.5, fl + 1, fl)
     zero = tl.zeros_like(div)
     fl = tl.where(div == 0, tl.where(_signbit(a) != _signbit(b), -zero, zero), fl)
-    return tl.where(b == 0, _div_ieee(a, b), fl)
+    return tl.where(b == 0, div_ieee(a, b), fl)
 
 
 @triton.jit
@@ -280,7 +263,7 @@ def _atan2_math(y, x):
     ay = tl.abs(y)
     zero = tl.zeros_like(ax)
     hi = tl.maximum(ax, ay)
-    r = _div_ieee(tl.minimum(ax, ay), tl.where(hi == 0, zero + 1.0, hi))
+    r = div_ieee(tl.minimum(ax, ay), tl.where(hi == 0, zero + 1.0, hi))
     r = tl.where((ax == float("inf")) & (ay == float("inf")), zero + 1.0, r)
     t = _atan_unit(r)
     t = tl.where(ay > ax, (zero + 1.5707963267948966) - t, t)
@@ -421,13 +404,13 @@ def sub_backward_ref(grad: np.ndarray, a=None, b=None, alpha=1) -> tuple[np.ndar
 # ================================================================ div, floor_divide
 @triton.jit
 def _div_true(a, b, p0, p1):
-    return _div_ieee(a, b)
+    return div_ieee(a, b)
 
 
 @triton.jit
 def _div_trunc(a, b, p0, p1):
     if a.dtype.is_floating():
-        return _trunc(_div_ieee(a, b))
+        return _trunc(div_ieee(a, b))
     else:
         return a // b
 
@@ -442,17 +425,17 @@ def _div_floor(a, b, p0, p1):
 
 @triton.jit
 def _div_backward(grad, a, b, p0, p1):
-    return _div_ieee(grad, b), -grad * _div_ieee(_div_ieee(a, b), b)
+    return div_ieee(grad, b), -grad * div_ieee(div_ieee(a, b), b)
 
 
 @triton.jit
 def _div_grad_a(grad, b, p0, p1):
-    return _div_ieee(grad, b)
+    return div_ieee(grad, b)
 
 
 @triton.jit
 def _div_grad_b(grad, a, b, p0, p1):
-    return -grad * _div_ieee(_div_ieee(a, b), b)
+    return -grad * div_ieee(div_ieee(a, b), b)
 
 
 @triton.jit
@@ -571,12 +554,12 @@ def _remainder_grad_b(grad, a, b, p0, p1):
 
 @triton.jit
 def _fmod_backward(grad, a, b, p0, p1):
-    return grad, -grad * _trunc(_div_ieee(a, b))
+    return grad, -grad * _trunc(div_ieee(a, b))
 
 
 @triton.jit
 def _fmod_grad_b(grad, a, b, p0, p1):
-    return -grad * _trunc(_div_ieee(a, b))
+    return -grad * _trunc(div_ieee(a, b))
 
 
 @triton.jit
@@ -653,22 +636,22 @@ def _cube(x, p0, p1):
 
 @triton.jit
 def _reciprocal(x, p0, p1):
-    return _div_ieee(tl.zeros_like(x) + 1.0, x)
+    return div_ieee(tl.zeros_like(x) + 1.0, x)
 
 
 @triton.jit
 def _reciprocal_square(x, p0, p1):
-    return _div_ieee(tl.zeros_like(x) + 1.0, x * x)
+    return div_ieee(tl.zeros_like(x) + 1.0, x * x)
 
 
 @triton.jit
 def _sqrt(x, p0, p1):
-    return _sqrt_ieee(x)
+    return sqrt_ieee(x)
 
 
 @triton.jit
 def _rsqrt(x, p0, p1):
-    return _div_ieee(tl.zeros_like(x) + 1.0, _sqrt_ieee(x))
+    return div_ieee(tl.zeros_like(x) + 1.0, sqrt_ieee(x))
 
 
 @triton.jit
@@ -896,7 +879,7 @@ def _atan2(a, b, p0, p1):
 @triton.jit
 def _atan2_grads(grad, a, b):
     # PyTorch: 1 / (a^2 + b^2) shared by both; NaN at (0, 0), as PyTorch.
-    recip = _div_ieee(tl.zeros_like(a) + 1.0, a * a + b * b)
+    recip = div_ieee(tl.zeros_like(a) + 1.0, a * a + b * b)
     return grad * b * recip, grad * -a * recip
 
 

@@ -36,6 +36,7 @@ import triton.language as tl
 
 from .device_array import DeviceArray
 from .elementwise import BLOCK, NUM_WARPS, _map_signature, launch_map, map_kernel
+from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
 
 
@@ -52,24 +53,6 @@ class UnaryOp(NamedTuple):
 
 
 # ================================================================ Triton math shared by the family
-@triton.jit
-def _sqrt_ieee(x):
-    """Correctly rounded sqrt: tl.sqrt is sqrt.approx for fp32 on NVIDIA GPUs (fp64 is IEEE anyway)."""
-    if x.dtype.is_fp64():
-        return tl.sqrt(x)
-    else:
-        return tl.sqrt_rn(x)
-
-
-@triton.jit
-def _div_ieee(a, b):
-    """Correctly rounded a / b: fp32 `/` is the 2-ulp div.full on NVIDIA GPUs (fp64 is IEEE anyway)."""
-    if b.dtype.is_fp64():
-        return a / b
-    else:
-        return tl.div_rn(a, b)
-
-
 @triton.jit
 def _expm1_math(x):
     """exp(x) - 1 without cancellation near 0 (Kahan): (u - 1) * x / log(u) with u = exp(x).
@@ -259,7 +242,7 @@ def _log1p_backward(grad, x, p0, p1):
 
 @triton.jit
 def _sqrt(x, p0, p1):
-    return _sqrt_ieee(x)
+    return sqrt_ieee(x)
 
 
 @triton.jit
@@ -293,7 +276,7 @@ def _square_backward(grad, x, p0, p1):
 
 @triton.jit
 def _reciprocal(x, p0, p1):
-    return _div_ieee(1.0, x)
+    return div_ieee(1.0, x)
 
 
 @triton.jit

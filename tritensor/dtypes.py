@@ -76,6 +76,16 @@ def from_numpy_dtype(np_dtype) -> dtype:
     return found
 
 
+_SCALAR_TYPE_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+                      "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                      "bool": "Bool"}
+
+
+def scalar_type_name(d: dtype) -> str:
+    """PyTorch's scalar type name ('Float', 'Long', ...) as its error messages print it."""
+    return _SCALAR_TYPE_NAMES[d.name]
+
+
 _default_dtype = float32
 
 

@@ -19,12 +19,6 @@ from .device import device as _device_cls
 from .kernels.device_array import DeviceArray, contiguous_strides
 from .storage import Storage
 
-_TYPE_NAMES = {
-    "float16": "HalfTensor", "bfloat16": "BFloat16Tensor", "float32": "FloatTensor", "float64": "DoubleTensor",
-    "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
-    "int64": "LongTensor", "bool": "BoolTensor",
-}
-
 
 class Tensor:
     # Hot fields are slots; autograd and view bookkeeping that most tensors never set are class-level
@@ -210,7 +204,7 @@ class Tensor:
 
     def type_name(self) -> str:
         prefix = "torch.cuda." if self.device.type == "cuda" else "torch."
-        return prefix + _TYPE_NAMES[self.dtype.name]
+        return prefix + _dt.scalar_type_name(self.dtype) + "Tensor"
 
     def data_ptr(self) -> int:
         return self._get_storage().data_ptr() + self._offset * self.dtype.itemsize

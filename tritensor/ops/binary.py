@@ -17,7 +17,6 @@ from ..creation import zeros
 from ..kernels import binary as K
 from ..tensor import Tensor
 from .comparison import (
-    SCALAR_TYPE_NAMES,
     cast_keep_grad,
     check_shapes,
     eq,
@@ -409,7 +408,7 @@ def lerp(input: Tensor, end: Tensor, weight, *, out: Tensor | None = None) -> Te
             raise RuntimeError(f"expected dtype {input.dtype} for `{name}` but got dtype {t.dtype}")
     if not input.dtype.is_floating_point:
         kernel = "lerp_kernel_tensor" if type(weight) is Tensor else "lerp_kernel_scalar"
-        raise RuntimeError(f"\"{kernel}\" not implemented for '{SCALAR_TYPE_NAMES[input.dtype.name]}'")
+        raise RuntimeError(f"\"{kernel}\" not implemented for '{D.scalar_type_name(input.dtype)}'")
     check_same_device(input, end, *([weight] if type(weight) is Tensor else []))
     check_shapes(input, end, weight)
     return _finish(Lerp.apply(input, end, weight), out)

@@ -22,16 +22,12 @@ from .dispatch import broadcast_shapes, cast, check_same_device, expanded, opera
 from .elementwise import _into, inplace, mul
 
 # PyTorch's ScalarType names, as its "not implemented for 'X'" errors print them.
-SCALAR_TYPE_NAMES = {
-    "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double", "uint8": "Byte",
-    "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool",
-}
 
 
 def not_implemented(kernel: str, device, dtype: D.dtype, suffix: bool = True) -> RuntimeError:
     """PyTorch's dispatch error: `"div_floor_cpu" not implemented for 'Bool'`."""
     name = f"{kernel}_{device.type}" if suffix else kernel
-    return RuntimeError(f"\"{name}\" not implemented for '{SCALAR_TYPE_NAMES[dtype.name]}'")
+    return RuntimeError(f"\"{name}\" not implemented for '{D.scalar_type_name(dtype)}'")
 
 
 def is_number(value) -> bool:
@@ -305,7 +301,7 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
         raise _type_error("where", "condition", condition)
     if condition.dtype is not D.bool:
         raise RuntimeError("where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           f"{SCALAR_TYPE_NAMES[condition.dtype.name]}")
+                           f"{D.scalar_type_name(condition.dtype)}")
     for name, v in (("input", input), ("other", other)):
         if type(v) is not Tensor and not is_number(v):
             raise _type_error("where", name, v, "Tensor or Number")
@@ -481,8 +477,8 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
     if type(other) is not Tensor:
         raise _type_error("isclose", "other", other)
     if input.dtype is not other.dtype:
-        raise RuntimeError(f"{SCALAR_TYPE_NAMES[input.dtype.name]} did not match "
-                           f"{SCALAR_TYPE_NAMES[other.dtype.name]}")
+        raise RuntimeError(f"{D.scalar_type_name(input.dtype)} did not match "
+                           f"{D.scalar_type_name(other.dtype)}")
     if rtol < 0:
         raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
     if atol < 0:

@@ -28,8 +28,6 @@ from .views import make_view, view_strides
 _C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
               "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
               "uint8": "unsigned char", "bool": "bool"}
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 _CUDA_DTYPES = ("float16", "bfloat16", "float32")
 _SPEC_NAMES = {"float16": "matmul[fp16]", "bfloat16": "matmul[bf16]", "float32": "matmul[fp32:ieee]"}
 _SPLIT_SCRATCH_LIMIT = 256 << 20  # bytes: autotune/problems.py's bound, past which split-K cannot win
@@ -235,7 +233,7 @@ def _check_dtype(name: str, t: Tensor) -> None:
         raise RuntimeError(f"\"{name}\" not implemented for 'Bool'")
     if t.device.type == "cuda" and t.dtype.name not in _CUDA_DTYPES:
         raise RuntimeError(f"{name} on cuda supports float16, bfloat16 and float32 (the Triton matmul kernel has "
-                           f"no {t.dtype.name} path), got {_TYPE_NAMES[t.dtype.name]}; use one of those dtypes or "
+                           f"no {t.dtype.name} path), got {D.scalar_type_name(t.dtype)}; use one of those dtypes or "
                            "compute on device='cpu'")
 
 
@@ -244,8 +242,8 @@ def _check_addend(name: str, c: Tensor, like: Tensor, shape: tuple) -> None:
     if c.device != like.device:
         check_same_device(c, like)
     if c.dtype is not like.dtype:
-        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_TYPE_NAMES[c.dtype.name]} and "
-                           f"{_TYPE_NAMES[like.dtype.name]}")
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {D.scalar_type_name(c.dtype)} and "
+                           f"{D.scalar_type_name(like.dtype)}")
     if len(c._shape) > len(shape) or any(n != 1 and n != m for n, m in zip(reversed(c._shape), reversed(shape))):
         raise RuntimeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
                            f"({c._shape[-1] if c._shape else 1}) at non-singleton dimension {len(shape) - 1}.  "
@@ -381,7 +379,7 @@ def dot(input: Tensor, tensor: Tensor, *, out: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
     if input.dtype is not tensor.dtype:
         raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                           f"{_TYPE_NAMES[input.dtype.name]} and {_TYPE_NAMES[tensor.dtype.name]}")
+                           f"{D.scalar_type_name(input.dtype)} and {D.scalar_type_name(tensor.dtype)}")
     return matmul(input, tensor, out=out)
 
 
@@ -524,8 +522,8 @@ def einsum(equation: str, *operands) -> Tensor:
     for op in operands[1:]:
         check_same_device(operands[0], op)
         if op.dtype is not operands[0].dtype:
-            raise RuntimeError(f"expected scalar type {_TYPE_NAMES[operands[0].dtype.name]} but found "
-                               f"{_TYPE_NAMES[op.dtype.name]}")
+            raise RuntimeError(f"expected scalar type {D.scalar_type_name(operands[0].dtype)} but found "
+                               f"{D.scalar_type_name(op.dtype)}")
     _check_dtype("einsum", operands[0])
 
     # Labels: ord(letter) for letters; '...' expands to 256 + j for its j-th (right-aligned) dim.

@@ -26,7 +26,7 @@ from ..kernels import binary as KB
 from ..kernels import elementwise as KE
 from ..kernels import unary as K
 from ..kernels.unary import UnaryOp
-from ..tensor import _TYPE_NAMES, Tensor
+from ..tensor import Tensor
 from .copy import _contiguous_copy
 from .dispatch import cast, expanded, run_elementwise, run_elementwise_backward, scalar_tensor
 from .elementwise import _into, inplace
@@ -38,7 +38,7 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 def torch_type_name(dtype: D.dtype) -> str:
     """PyTorch's scalar type name ('Float', 'Long', 'Bool', ...) for error messages."""
-    return _TYPE_NAMES[dtype.name][: -len("Tensor")]
+    return D.scalar_type_name(dtype)
 
 
 def check_tensor(name: str, input) -> None:
