@@ -45,6 +45,10 @@ class Add(Function):
         return grad_a, grad_b, None
 
 
+class Sub(Add):
+    """a - alpha * b: Add with the sign folded into alpha, named as PyTorch names its node."""
+
+
 class Mul(Function):
     differentiable_forward = False
 
@@ -115,7 +119,7 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
     if dtype is D.bool:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
                            "to invert a mask, use the `~` or `logical_not()` operator instead.")
-    result = Add.apply(a, b, -alpha)
+    result = Sub.apply(a, b, -alpha)
     return result if out is None else _into(out, result)
 
 

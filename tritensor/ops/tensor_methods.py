@@ -64,26 +64,7 @@ Tensor.mul_ = lambda self, other: E.inplace(E.mul, self, other)
 Tensor.neg_ = lambda self: E.inplace(lambda x: E.neg(x), self)
 
 
-def _getitem(self: Tensor, key):
-    result = V.basic_index(self, key)
-    if result is None:
-        raise NotImplementedError("advanced (tensor/list/bool) indexing is not available yet")
-    return result
-
-
-def _setitem(self: Tensor, key, value) -> None:
-    region = V.basic_index(self, key)
-    if region is None:
-        raise NotImplementedError("advanced (tensor/list/bool) index assignment is not available yet")
-    if isinstance(value, Tensor):
-        C.copy_(region, value)
-    else:
-        C.fill_(region, value)
-    self._bump_version() if region._storage is not self._storage else None
-
-
-Tensor.__getitem__ = _getitem
-Tensor.__setitem__ = _setitem
+# Indexing (__getitem__/__setitem__, basic and advanced) is bound by ops/indexing.py's METHODS.
 
 
 def _cast(dtype: D.dtype):
