@@ -67,7 +67,6 @@ from .dtypes import (
     short,
     uint8,
 )
-from .ops import tensor_methods as _tensor_methods
 from .ops.api import *
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor

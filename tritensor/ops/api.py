@@ -1,21 +1,45 @@
-"""The public functional API (`tt.add`, `tt.sum`, ...) and Tensor methods, gathered from the op modules.
+"""The public functional API (`tt.add`, `tt.sum`, ...) and every Tensor method, bound in one place.
 
-Each op module lists its public functions in `__all__` and the Tensor methods it adds in `METHODS`
-(method name -> function taking the tensor first); adding an op family means adding its module here.
+Each module of this package is one op family. It lists its public functions in `__all__` and the Tensor
+methods, operators and properties it declares in `METHODS` (name -> function taking the tensor first, or a
+`property`). Importing this module imports every op module of the package and binds all of them; a name
+declared twice is an error, so one op has exactly one registration. Adding an op family means adding its
+module to this package: nothing else needs editing.
 """
 
+from __future__ import annotations
+
 import importlib
+import pkgutil
 
 from ..tensor import Tensor
 
-MODULES = ["copy", "elementwise", "reduction", "views", "unary", "activations", "binary", "comparison", "scan",
-           "sort", "indexing", "shape", "matmul"]
+# Helpers of the op modules that declare no op of their own.
+_NOT_OP_FAMILIES = frozenset({"api", "dispatch"})
 
-__all__: list[str] = []
-for _name in MODULES:
-    _module = importlib.import_module(f".{_name}", __package__)
-    for _fn in getattr(_module, "__all__", ()):
-        globals()[_fn] = getattr(_module, _fn)
-        __all__.append(_fn)
-    for _method, _fn in getattr(_module, "METHODS", {}).items():
-        setattr(Tensor, _method, _fn)
+
+def _op_modules() -> list:
+    package = importlib.import_module(__package__)
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in _NOT_OP_FAMILIES)
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+
+
+def _bind(modules: list) -> list[str]:
+    """Bind every module's METHODS onto Tensor and return the public names; duplicates raise."""
+    public: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    for module in modules:
+        for name in getattr(module, "__all__", ()):
+            if name in public and getattr(module, name) is not globals().get(name):
+                raise ImportError(f"tt.{name} is defined by both {public[name]} and {module.__name__}")
+            public[name] = module.__name__
+            globals()[name] = getattr(module, name)
+        for name, fn in getattr(module, "METHODS", {}).items():
+            if name in methods:
+                raise ImportError(f"Tensor.{name} is declared by both {methods[name]} and {module.__name__}")
+            methods[name] = module.__name__
+            setattr(Tensor, name, fn)
+    return list(public)
+
+
+__all__: list[str] = _bind(_op_modules())

@@ -310,3 +310,32 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
     return to_copy(x, dtype, device)
 
 __all__ = ["clone", "contiguous"]
+
+
+def _cast_method(name: str, dtype: D.dtype):
+    def method(self: Tensor, memory_format=None) -> Tensor:
+        return to(self, dtype)
+
+    method.__name__ = name
+    return method
+
+
+def _cpu(self: Tensor, memory_format=None) -> Tensor:
+    return to(self, "cpu")
+
+
+def _cuda(self: Tensor, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+    return to(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+
+def _type(self: Tensor, dtype=None, non_blocking: bool = False):
+    return self.type_name() if dtype is None else to(self, dtype)
+
+
+METHODS: dict = {
+    "clone": clone, "contiguous": contiguous, "copy_": copy_, "fill_": fill_, "zero_": zero_, "to": to,
+    "cpu": _cpu, "cuda": _cuda, "type": _type,
+    **{name: _cast_method(name, dtype) for name, dtype in {
+        "float": D.float32, "double": D.float64, "half": D.float16, "bfloat16": D.bfloat16, "long": D.int64,
+        "int": D.int32, "short": D.int16, "char": D.int8, "byte": D.uint8, "bool": D.bool}.items()},
+}

@@ -161,3 +161,37 @@ subtract = sub
 multiply = mul
 
 __all__ = ["add", "sub", "mul", "neg", "negative", "subtract", "multiply"]
+
+
+def _reflected(fn):
+    def method(self: Tensor, other) -> Tensor:
+        return fn(other, self)
+
+    method.__name__ = f"__r{fn.__name__}__"
+    return method
+
+
+def _add_(self: Tensor, other, *, alpha=1) -> Tensor:
+    return inplace(add, self, other, alpha=alpha)
+
+
+def _sub_(self: Tensor, other, *, alpha=1) -> Tensor:
+    return inplace(sub, self, other, alpha=alpha)
+
+
+def _mul_(self: Tensor, other) -> Tensor:
+    return inplace(mul, self, other)
+
+
+def _neg_(self: Tensor) -> Tensor:
+    return inplace(neg, self)
+
+
+METHODS: dict = {
+    "add": add, "sub": sub, "mul": mul, "neg": neg, "subtract": sub, "multiply": mul, "negative": neg,
+    "add_": _add_, "sub_": _sub_, "mul_": _mul_, "neg_": _neg_,
+    "__add__": add, "__radd__": _reflected(add), "__iadd__": _add_,
+    "__sub__": sub, "__rsub__": _reflected(sub), "__isub__": _sub_,
+    "__mul__": mul, "__rmul__": _reflected(mul), "__imul__": _mul_,
+    "__neg__": neg,
+}

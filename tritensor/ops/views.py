@@ -394,3 +394,30 @@ swapaxes = swapdims = transpose
 
 __all__ = ["as_strided", "expand", "flatten", "narrow", "permute", "reshape", "squeeze", "t", "transpose",
            "unbind", "unflatten", "unsqueeze", "view", "swapaxes", "swapdims"]
+
+
+def _view_as(self: Tensor, other: Tensor) -> Tensor:
+    return view(self, other._shape)
+
+
+def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    return reshape(self, other._shape)
+
+
+def _expand_as(self: Tensor, other: Tensor) -> Tensor:
+    return expand(self, other._shape)
+
+
+def _reversed_dims(self: Tensor) -> Tensor:
+    return permute(self, tuple(reversed(range(self.ndim))))
+
+
+def _last_two_swapped(self: Tensor) -> Tensor:
+    return transpose(self, -2, -1)
+
+
+METHODS: dict = {
+    **{name: globals()[name] for name in __all__},
+    "view_as": _view_as, "reshape_as": _reshape_as, "expand_as": _expand_as,
+    "T": property(_reversed_dims), "H": property(_reversed_dims), "mT": property(_last_two_swapped),
+}
