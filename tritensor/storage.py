@@ -1,9 +1,14 @@
-"""Storage: the memory that a tensor and all its views share, with their shared version counter."""
+"""Storage: the memory that a tensor and all its views share, with their shared version counter.
+
+This is the layer below the Tensor that knows where memory lives: host NumPy memory (cpu, and cuda under
+Triton's interpreter) or a cuda.core allocation, and how bytes move between host and device.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .device import interpreting
 from .kernels.device_array import HostStorage
 
 
@@ -33,11 +38,40 @@ class Storage:
         return self.kernel_storage().data_ptr()
 
     @staticmethod
-    def allocate_host(numel: int, np_dtype) -> Storage:
-        return Storage(host=np.empty(numel, dtype=np_dtype))
-
-    @staticmethod
-    def allocate_device(nbytes: int, device_index: int) -> Storage:
+    def allocate(numel: int, np_dtype, device) -> Storage:
+        """Uninitialised memory for `numel` elements on `device`: host memory for cpu and the interpreter."""
+        if device.type == "cpu" or interpreting():
+            return Storage(host=np.empty(numel, dtype=np_dtype))
         from .cuda.driver import DeviceStorage
 
-        return Storage(device_storage=DeviceStorage(nbytes, device_index))
+        return Storage(device_storage=DeviceStorage(numel * np.dtype(np_dtype).itemsize, device.index))
+
+    def copy_from_host(self, offset_bytes: int, src: np.ndarray) -> None:
+        """Write a host array's bytes (C order) into this storage at `offset_bytes`."""
+        if self.host is not None:
+            dst = self.host.view(np.uint8)[offset_bytes:offset_bytes + src.nbytes]
+            dst[...] = np.ascontiguousarray(src).reshape(-1).view(np.uint8)
+            return
+        from .cuda import driver
+
+        driver.copy_host_to_device(self.device_storage, offset_bytes, src)
+
+    def to_host(self, np_dtype, count: int, offset_bytes: int = 0) -> np.ndarray:
+        """A host copy of `count` contiguous elements of `np_dtype` starting at `offset_bytes`."""
+        out = np.empty(count, np_dtype)
+        if self.host is not None:
+            out.view(np.uint8)[...] = self.host.view(np.uint8)[offset_bytes:offset_bytes + out.nbytes]
+            return out
+        from .cuda import driver
+
+        driver.copy_device_to_host(out, self.device_storage, offset_bytes)
+        return out
+
+    def fill_zero(self) -> None:
+        """Zero every byte (on the current stream for device memory)."""
+        if self.host is not None:
+            self.host.view(np.uint8)[...] = 0
+            return
+        from .cuda import driver
+
+        driver.zero_(self.device_storage)

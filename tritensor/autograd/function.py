@@ -223,8 +223,11 @@ class Function(Node, FunctionCtx):
         return replaced[0] if single else tuple(replaced)
 
     def name(self) -> str:
-        suffix = "Backward" if self.differentiable_forward else "Backward0"
-        return type(self).__name__ + suffix
+        if self.differentiable_forward:  # a user's custom Function: PyTorch appends "Backward"
+            return type(self).__name__ + "Backward"
+        # A built-in op whose name is also a public class (nn.Softmax) is called SoftmaxFunction; its grad_fn
+        # is still PyTorch's SoftmaxBackward0.
+        return type(self).__name__.removesuffix("Function") + "Backward0"
 
     def _link_outputs(self, out) -> None:
         if state.anomaly:
