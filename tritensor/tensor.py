@@ -86,12 +86,7 @@ class Tensor:
             numel *= s
         if device.type == "cpu":
             return Tensor._wrap(np.empty(shape, dtype.np), device)
-        from .device import interpreting
-
-        if interpreting():
-            storage = Storage.allocate_host(numel, dtype.np)
-        else:
-            storage = Storage.allocate_device(numel * dtype.itemsize, device.index)
+        storage = Storage.allocate(numel, dtype.np, device)
         return Tensor._make(storage, tuple(shape), contiguous_strides(tuple(shape)), 0, dtype, device)
 
     # ------------------------------------------------------------------ memory access (internal)
