@@ -35,13 +35,7 @@ def _finish(t: Tensor, requires_grad: bool) -> Tensor:
 def _place(arr: np.ndarray, device, requires_grad: bool = False) -> Tensor:
     """A tensor holding a host array's values on `device`."""
     device = CPU if device is None else canonical(device)
-    if device.type == "cpu":
-        t = Tensor._wrap(arr)
-    else:
-        from .ops.copy import host_to_device
-
-        t = host_to_device(arr, device)
-    return _finish(t, requires_grad)
+    return _finish(Tensor._from_host(arr, device), requires_grad)
 
 
 def _infer_dtype(data) -> D.dtype:
@@ -140,13 +134,7 @@ def from_dlpack(ext) -> Tensor:
 def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     shape = _shape(size)
     device = CPU if device is None else canonical(device)
-    if device.type == "cpu":
-        return _finish(Tensor._wrap(np.full(shape, value, dtype=dtype.np)), requires_grad)
-    from .ops.copy import fill_
-
-    t = Tensor._empty(shape, dtype, device)
-    fill_(t, value)
-    return _finish(t, requires_grad)
+    return _finish(Tensor._full(shape, value, dtype, device), requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
@@ -234,6 +222,9 @@ def randn(*size, generator: Generator | None = None, dtype=None, device=None, re
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """randint(high, size) or randint(low, high, size): integers drawn uniformly from [low, high)."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high  # the two-argument form randint(high, size)
     if high is None:
         low, high = 0, low
     if size is None:
@@ -301,6 +292,51 @@ def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, requ
     return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device,
                    requires_grad=requires_grad)
 
+
+def _tensor_new(cls, *args, **kwargs) -> Tensor:
+    """`tt.Tensor(data)` copies data as the default float dtype; `tt.Tensor(*size)` is uninitialised memory."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        return tensor(args[0], dtype=D.get_default_dtype())
+    return empty(*(args or (0,)), **kwargs)
+
+
+def _new_size(size: tuple) -> tuple:
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
+
+
+def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
+    """An uninitialised tensor of `size` with this tensor's dtype and device unless given."""
+    return empty(*_new_size(size), dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
+
+
+def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
+    """Zeros of `size` with this tensor's dtype and device unless given."""
+    return zeros(*_new_size(size), dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
+
+
+def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
+    """Ones of `size` with this tensor's dtype and device unless given."""
+    return ones(*_new_size(size), dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
+    """`fill_value` everywhere in a tensor of `size`, with this tensor's dtype and device unless given."""
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_tensor(self: Tensor, data, *, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
+    """A copy of `data` with this tensor's dtype and device unless given (never shares memory with data)."""
+    if isinstance(data, Tensor):
+        data = data.detach()
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+METHODS: dict = {"__new__": staticmethod(_tensor_new), "new_empty": new_empty, "new_zeros": new_zeros,
+                 "new_ones": new_ones, "new_full": new_full, "new_tensor": new_tensor}
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "empty_strided",
            "arange", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm", "normal",

@@ -78,7 +78,34 @@ def canonical(spec) -> device:
     if d.type == "cuda":
         if d.index is None:
             d = device("cuda", 0)
-        from . import cuda
-
-        cuda._require(d.index)
+        require_cuda(d.index)
     return d
+
+
+_hook_installed = False
+
+
+def require_cuda(index: int) -> None:
+    """Raise unless cuda:index can hold tensors (a GPU, or the interpreter's cuda:0); install Triton's
+    stream hook on first use of a real GPU."""
+    global _hook_installed
+    # Imported here: tritensor.cuda's package __init__ (the tt.cuda API) imports this module.
+    from .cuda import driver
+
+    if interpreting():
+        if index != 0:
+            raise RuntimeError(f"CUDA error: invalid device ordinal {index} (the interpreter provides cuda:0 only)")
+        return
+    count = driver.device_count()
+    if count == 0:
+        raise RuntimeError(
+            "No CUDA GPU is available. Run on a machine with an NVIDIA GPU, or set TRITON_INTERPRET=1 "
+            "before importing tritensor to run the Triton kernels in Triton's interpreter on the CPU, "
+            "or use device='cpu'."
+        )
+    if index >= count:
+        raise RuntimeError(f"CUDA error: invalid device ordinal {index} ({count} device(s) available)")
+    if not _hook_installed:
+        driver.install_triton_stream_hook()
+        _hook_installed = True
+

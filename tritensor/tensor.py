@@ -7,17 +7,23 @@ storage and strides lazily, which keeps per-op dispatch cheap. GPU tensors have 
 
 from __future__ import annotations
 
-import weakref
+import itertools
+import warnings
 
 import numpy as np
 
+from . import device_errors
 from . import dtypes as _dt
-from .autograd.function import AccumulateGrad
-from .autograd.grad_mode import state as _grad_state
-from .device import CPU, canonical
+from .device import CPU
 from .device import device as _device_cls
+from .formatting import tensor_repr
+from .grad_state import state as _grad_state
+from .kernels import elementwise as _elementwise
 from .kernels.device_array import DeviceArray, contiguous_strides
 from .storage import Storage
+
+# Keys of hooks registered on tensors and graph nodes (autograd numbers its node hooks from the same count).
+hook_ids = itertools.count()
 
 
 class Tensor:
@@ -35,15 +41,8 @@ class Tensor:
     _post_acc_hooks = None
     _inference = False
 
-    # PyTorch lets `tt.Tensor(data)` build a float tensor; the library builds tensors with _wrap/_make.
-    def __new__(cls, *args, **kwargs):
-        from .creation import tensor as _tensor
-
-        if len(args) == 1 and not isinstance(args[0], int):
-            return _tensor(args[0], dtype=_dt.get_default_dtype())
-        from .creation import empty
-
-        return empty(*args, **kwargs)
+    # `tt.Tensor(data)` / `tt.Tensor(*size)` is bound by creation.py's METHODS (`__new__`); the library itself
+    # builds tensors with _wrap/_make/_empty.
 
     # ------------------------------------------------------------------ construction (internal)
     @staticmethod
@@ -89,6 +88,31 @@ class Tensor:
         storage = Storage.allocate(numel, dtype.np, device)
         return Tensor._make(storage, tuple(shape), contiguous_strides(tuple(shape)), 0, dtype, device)
 
+    @staticmethod
+    def _from_host(arr: np.ndarray, device: _device_cls) -> Tensor:
+        """A tensor on `device` holding a copy of a host array's values (the array itself on cpu)."""
+        if device.type == "cpu":
+            return Tensor._wrap(arr)
+        out = Tensor._empty(arr.shape, _dt.from_numpy_dtype(arr.dtype), device)
+        out._get_storage().copy_from_host(0, arr)
+        return out
+
+    @staticmethod
+    def _full(shape: tuple, value, dtype: _dt.dtype, device: _device_cls) -> Tensor:
+        """A new contiguous tensor with every element `value` (the fill kernel on cuda)."""
+        if device.type == "cpu":
+            return Tensor._wrap(np.full(shape, value, dtype=dtype.np), device)
+        out = Tensor._empty(shape, dtype, device)
+        if out.numel():
+            _elementwise.fill(out._dev(), value)
+        return out
+
+    def _view(self, shape: tuple, stride: tuple, offset: int) -> Tensor:
+        """Another view of this tensor's memory (no autograd; its `_base` is the root of the views)."""
+        v = Tensor._make(self._get_storage(), tuple(shape), tuple(stride), offset, self.dtype, self.device)
+        v._base = self if self._base is None else self._base
+        return v
+
     # ------------------------------------------------------------------ memory access (internal)
     def _get_storage(self) -> Storage:
         st = self._storage
@@ -105,8 +129,12 @@ class Tensor:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
                                 "to copy the tensor to host memory first.")
             isz = self.dtype.itemsize
-            a = self._np = np.ndarray(self._shape, self.dtype.np, st.host, self._offset * isz,
-                                      tuple(s * isz for s in self._stride))
+            if 0 in self._shape:
+                # An empty view may start anywhere in its storage, even at its end: no memory to share.
+                a = self._np = np.empty(self._shape, self.dtype.np)
+            else:
+                a = self._np = np.ndarray(self._shape, self.dtype.np, st.host, self._offset * isz,
+                                          tuple(s * isz for s in self._stride))
         return a
 
     def _dev(self) -> DeviceArray:
@@ -240,8 +268,6 @@ class Tensor:
     def grad(self) -> Tensor | None:
         g = self._grad
         if g is None and self.grad_fn is not None and not self._retains_grad:
-            import warnings
-
             warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
                           "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
                           "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
@@ -271,21 +297,6 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad
 
-    def _grad_node(self):
-        """The graph node gradients for this tensor flow into: its grad_fn, or its leaf accumulator."""
-        if self.grad_fn is not None:
-            return self.grad_fn
-        acc = self._grad_acc() if self._grad_acc is not None else None
-        if acc is None:
-            acc = AccumulateGrad(self)
-            self._grad_acc = weakref.ref(acc)
-        return acc
-
-    def _edge(self) -> tuple:
-        if self.grad_fn is not None:
-            return (self.grad_fn, self._output_nr)
-        return (self._grad_node(), 0)
-
     def _accumulate_grad(self, grad: Tensor, create_graph: bool) -> None:
         """AccumulateGrad: a leaf's .grad is a copy of the first gradient, summed in place afterwards (so a
         reference to .grad stays valid across backward calls); under create_graph the sum is out of place and
@@ -307,15 +318,6 @@ class Tensor:
             for hook in list(self._post_acc_hooks.values()):
                 hook(self)
 
-    def retain_grad(self) -> None:
-        """Populate .grad for this non-leaf during backward (a no-op on leaves, which always do)."""
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self.grad_fn is None or self._retains_grad:
-            return
-        self._retains_grad = True
-        _function.register_retain(self)
-
     def register_hook(self, hook) -> RemovableHandle:
         """hook(grad) -> Tensor or None, run once per backward with this tensor's summed gradient; a returned
         tensor replaces the gradient. Returns a handle whose remove() unregisters it."""
@@ -327,7 +329,7 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = {}
             hooks = self._hooks
-        key = next(_function._hook_ids)
+        key = next(hook_ids)
         hooks[key] = hook
         return RemovableHandle(lambda: hooks.pop(key, None))
 
@@ -340,17 +342,9 @@ class Tensor:
         if self._post_acc_hooks is None:
             self._post_acc_hooks = {}
         hooks = self._post_acc_hooks
-        key = next(_function._hook_ids)
+        key = next(hook_ids)
         hooks[key] = hook
         return RemovableHandle(lambda: hooks.pop(key, None))
-
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs=None) -> None:
-        """Accumulate the gradient of this tensor into the graph's leaves (see tt.autograd.backward)."""
-        from .autograd import backward as _backward
-
-        _backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
-                  inputs=inputs)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's memory and version counter, outside any graph."""
@@ -359,16 +353,6 @@ class Tensor:
         if self._inference:
             out._inference = True
         return out
-
-    def detach_(self) -> Tensor:
-        if self._base is not None and self.grad_fn is not None:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
-        self.grad_fn = None
-        self._requires_grad = False
-        if self._retains_grad:
-            self._retains_grad = False
-            _function.retaining.pop(id(self), None)
-        return self
 
     @property
     def data(self) -> Tensor:
@@ -405,12 +389,13 @@ class Tensor:
         return self._to_host_array().tolist()
 
     def _to_host_array(self) -> np.ndarray:
-        """The values as a NumPy array on the host (a copy for GPU tensors)."""
+        """The values as a NumPy array on the host (a copy for GPU tensors: a synchronisation point)."""
         if self._np is not None or self._get_storage().host is not None:
             return self._host()
-        from .ops.copy import device_to_host
-
-        return device_to_host(self)
+        device_errors.raise_if_flagged(self.device)
+        src = self if self.is_contiguous() else self.contiguous()
+        flat = src._get_storage().to_host(src.dtype.np, src.numel(), src._offset * src.dtype.itemsize)
+        return flat.reshape(src._shape)
 
     def __len__(self) -> int:
         if not self._shape:
@@ -443,8 +428,6 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
-        from .formatting import tensor_repr
-
         return tensor_repr(self)
 
     __str__ = __repr__
@@ -475,11 +458,6 @@ class Tensor:
             out.grad = self.grad.clone()
         memo[id(self)] = out
         return out
-
-
-from .autograd import function as _function  # noqa: E402
-
-_function.Tensor = Tensor
 
 
 def _rebuild(array: np.ndarray, device: str, requires_grad: bool) -> Tensor:
@@ -538,5 +516,3 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 
 wrap_dim = _wrap_dim
-grad_state = _grad_state
-canonical_device = canonical

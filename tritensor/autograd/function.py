@@ -13,11 +13,12 @@ PyTorch's SavedVariable does), so dropping the outputs frees a whole graph by re
 from __future__ import annotations
 
 import functools
-import itertools
 import traceback
 import weakref
 
-from .grad_mode import no_grad, state
+from ..grad_state import state
+from ..tensor import RemovableHandle, Tensor, hook_ids
+from .grad_mode import no_grad
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they have "
@@ -37,13 +38,11 @@ _NOT_TENSOR = (None, -1)
 # Per-node bookkeeping that never holds tensors (skipped when freeing a node's saved state).
 _ENGINE_KEYS = frozenset(("_edges", "needs_input_grad", "_saved_versions", "_input_shapes", "_output_meta"))
 
-# tensor.py imports this module and then registers its Tensor class here (no import cycle at call time).
-Tensor = None
 
 # Non-leaf tensors that asked for retain_grad(), by id. Resolved at backward time against each tensor's
 # *current* grad_fn, so .grad follows the tensor through in-place ops, as in PyTorch.
 retaining: dict[int, weakref.ref] = {}
-_hook_ids = itertools.count()
+_hook_ids = hook_ids
 
 
 def register_retain(t) -> None:
@@ -88,8 +87,6 @@ class Node:
 
     def register_prehook(self, fn):
         """fn(grad_outputs) -> new grad_outputs or None, run before this node's backward."""
-        from ..tensor import RemovableHandle
-
         if self._pre_hooks is None:
             self._pre_hooks = []
         hooks = self._pre_hooks
@@ -98,8 +95,6 @@ class Node:
 
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) -> new grad_inputs or None, run after this node's backward."""
-        from ..tensor import RemovableHandle
-
         if self._post_hooks is None:
             self._post_hooks = []
         hooks = self._post_hooks

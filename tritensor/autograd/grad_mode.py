@@ -10,18 +10,8 @@ import functools
 import inspect
 import warnings
 
-
-class _State:
-    __slots__ = ("enabled", "inference", "anomaly", "check_nan")
-
-    def __init__(self):
-        self.enabled = True
-        self.inference = False
-        self.anomaly = False
-        self.check_nan = True
-
-
-state = _State()
+from ..grad_state import state
+from ..tensor import Tensor
 
 
 def is_grad_enabled() -> bool:
@@ -184,11 +174,6 @@ def _sync_inference() -> None:
     """While inference mode is on, Tensor's internal constructors flag what they build; outside it they are
     the plain ones again, so the normal per-op path pays nothing for the feature."""
     global _plain_constructors
-    from . import function
-
-    Tensor = function.Tensor
-    if Tensor is None:
-        return
     if _plain_constructors is None:
         _plain_constructors = {name: Tensor.__dict__[name] for name in ("_wrap", "_make", "_empty")}
     if not state.inference:

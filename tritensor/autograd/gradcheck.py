@@ -13,6 +13,9 @@ import warnings
 
 import numpy as np
 
+from ..tensor import Tensor
+from .differentiate import grad as autograd_grad
+
 
 class GradcheckError(RuntimeError):
     pass
@@ -23,8 +26,6 @@ def _as_tuple(x) -> tuple:
 
 
 def _is_tensor(x) -> bool:
-    from ..tensor import Tensor
-
     return isinstance(x, Tensor)
 
 
@@ -39,8 +40,6 @@ def _to_np(t) -> np.ndarray:
 
 def _tensor_like(values: np.ndarray, like):
     """values (float64 NumPy) as a tensor with like's shape, dtype and device."""
-    from ..tensor import Tensor
-
     # (np.ascontiguousarray would turn a 0-d array into a 1-d one)
     t = Tensor._wrap(np.array(values, dtype=like.dtype.np).reshape(like.shape))
     return t if like.device.type == "cpu" else t.to(like.device)
@@ -99,7 +98,6 @@ def _numerical_jacobian_blocks(func, inputs: tuple, index: int, n_outputs: list[
 
 def _vjp(outs: list, j: int, v, diff_inputs: list) -> list:
     """[v^T d(out_j)/d(input) for each differentiable input], as flat float64 arrays (zeros where unused)."""
-    from . import grad as autograd_grad
 
     if not outs[j].requires_grad:
         return [np.zeros(x.numel()) for x in diff_inputs]
@@ -215,7 +213,6 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
                   **_ignored) -> bool:
     """gradcheck of (inputs, v) -> v^T d(func)/d(inputs), computed with create_graph=True: second derivatives,
     including the derivative with respect to the incoming gradient v (random when grad_outputs is None)."""
-    from . import grad as autograd_grad
 
     inputs = _as_tuple(inputs)
     indices = [i for i, x in enumerate(inputs) if _is_tensor(x) and x.requires_grad]

@@ -7,7 +7,9 @@ kernels are run by Triton's interpreter. With neither, creating a `cuda` tensor 
 
 from __future__ import annotations
 
+from ..device import device as device_cls
 from ..device import interpreting
+from ..device import require_cuda as _require
 from . import driver
 
 
@@ -25,29 +27,6 @@ def device_count() -> int:
 def uses_interpreter() -> bool:
     """True when `cuda` tensors are host memory driven by Triton's interpreter."""
     return interpreting()
-
-
-_hook_installed = False
-
-
-def _require(index: int) -> None:
-    global _hook_installed
-    if interpreting():
-        if index != 0:
-            raise RuntimeError(f"CUDA error: invalid device ordinal {index} (the interpreter provides cuda:0 only)")
-        return
-    count = driver.device_count()
-    if count == 0:
-        raise RuntimeError(
-            "No CUDA GPU is available. Run on a machine with an NVIDIA GPU, or set TRITON_INTERPRET=1 "
-            "before importing tritensor to run the Triton kernels in Triton's interpreter on the CPU, "
-            "or use device='cpu'."
-        )
-    if index >= count:
-        raise RuntimeError(f"CUDA error: invalid device ordinal {index} ({count} device(s) available)")
-    if not _hook_installed:
-        driver.install_triton_stream_hook()
-        _hook_installed = True
 
 
 def current_device() -> int:
@@ -136,8 +115,6 @@ def _set(s: Stream) -> None:
 
 
 def _index(device) -> int:
-    from ..device import device as device_cls
-
     if isinstance(device, int):
         return device
     d = device_cls(device)

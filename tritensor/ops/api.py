@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from .. import creation
+from ..autograd import tensor_methods as autograd_methods
 from ..tensor import Tensor
 
 # Helpers of the op modules that declare no op of their own.
@@ -42,4 +44,6 @@ def _bind(modules: list) -> list[str]:
     return list(public)
 
 
-__all__: list[str] = _bind(_op_modules())
+# The layers below ops declare Tensor methods too (creation: tt.Tensor(...), new_zeros; autograd: backward, ...).
+__all__: list[str] = [name for name in _bind([creation, autograd_methods, *_op_modules()])
+                      if name not in creation.__all__]

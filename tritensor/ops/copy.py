@@ -7,33 +7,11 @@ import numpy as np
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
-from ..device import CPU, canonical, interpreting
+from ..creation import zeros, zeros_like
+from ..device import CPU, canonical
 from ..kernels import elementwise as K
 from ..tensor import Tensor
-from .dispatch import check_same_device, expanded
-
-
-def host_to_device(arr: np.ndarray, device) -> Tensor:
-    """A new cuda tensor holding a copy of a host array."""
-    dtype = D.from_numpy_dtype(arr.dtype)
-    out = Tensor._empty(arr.shape, dtype, device)
-    if interpreting():
-        out._host()[...] = arr
-    else:
-        from ..cuda import driver
-
-        driver.copy_host_to_device(out._get_storage().device_storage, 0, np.ascontiguousarray(arr))
-    return out
-
-
-def device_to_host(t: Tensor) -> np.ndarray:
-    """A host copy of a GPU tensor's values (made contiguous on the device first)."""
-    from ..cuda import driver
-
-    src = t if t.is_contiguous() else _contiguous_copy(t)
-    out = np.empty(src._shape, src.dtype.np)
-    driver.copy_device_to_host(out, src._get_storage().device_storage, src._offset * src.dtype.itemsize)
-    return out
+from .broadcast import broadcast_shapes, check_same_device, expanded, sum_to
 
 
 def _contiguous_copy(t: Tensor, dtype: D.dtype | None = None) -> Tensor:
@@ -68,11 +46,11 @@ class ToCopy(Function):
         if device == x.device:
             return _contiguous_copy(x, dtype)
         if device.type == "cpu":  # cuda -> cpu
-            arr = x._host().copy() if x._get_storage().host is not None else device_to_host(x)
+            arr = x._host().copy() if x._get_storage().host is not None else x._to_host_array()
             return Tensor._wrap(arr.astype(dtype.np, copy=False))
         if x.device.type == "cpu":  # cpu -> cuda
-            return host_to_device(x._host().astype(dtype.np, copy=False), device)
-        return host_to_device(ToCopy.forward(ctx, x, dtype, CPU)._host(), device)
+            return Tensor._from_host(x._host().astype(dtype.np, copy=False), device)
+        return Tensor._from_host(ToCopy.forward(ctx, x, dtype, CPU)._host(), device)
 
     @staticmethod
     def backward(ctx, grad):
@@ -121,8 +99,6 @@ def copy_(dst: Tensor, src, non_blocking: bool = False) -> Tensor:
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.device != dst.device:
         src = to_copy(src.detach(), src.dtype, dst.device)
-    from .dispatch import broadcast_shapes
-
     if broadcast_shapes(dst._shape, src._shape) != dst._shape:
         raise RuntimeError(f"output with shape {list(dst._shape)} doesn't match the broadcast shape "
                            f"{list(broadcast_shapes(dst._shape, src._shape))}")
@@ -143,8 +119,6 @@ class CopyBackward(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from .dispatch import sum_to
-
         return sum_to(grad, ctx.src_shape), None
 
 
@@ -184,10 +158,8 @@ def _alias(t: Tensor) -> Tensor:
 
 def _region(t: Tensor, base_offset: int, geometry: tuple) -> Tensor:
     """The part of a contiguous base-shaped tensor `t` that the view `geometry` covered in the base."""
-    from .views import make_view
-
     shape, stride, offset = geometry
-    return make_view(t, shape, stride, t._offset + offset - base_offset)
+    return t._view(shape, stride, t._offset + offset - base_offset)
 
 
 class Overwritten(Function):
@@ -201,8 +173,6 @@ class Overwritten(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..creation import zeros_like
-
         return zeros_like(grad)
 
 
@@ -222,9 +192,6 @@ class CopySlices(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..creation import zeros
-        from .dispatch import sum_to
-
         grad = grad.contiguous()
         grad_base = grad_view = None
         if ctx.needs_input_grad[0]:
@@ -250,13 +217,10 @@ class ViewOfBase(Function):
     @staticmethod
     def forward(ctx, base: Tensor, geometry: tuple) -> Tensor:
         ctx.base_shape, ctx.base_offset, ctx.geometry = base._shape, base._offset, geometry
-        from .views import make_view
-
-        return make_view(base, *geometry)
+        return base._view(*geometry)
 
     @staticmethod
     def backward(ctx, grad):
-        from ..creation import zeros
 
         out = zeros(ctx.base_shape, dtype=grad.dtype, device=grad.device)
         write_into(_region(out, 0, _relative(ctx)), grad)

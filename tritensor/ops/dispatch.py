@@ -10,61 +10,28 @@ import numpy as np
 
 from .. import dtypes as D
 from ..kernels import elementwise as K
-from ..kernels.device_array import DeviceArray
 from ..tensor import Tensor
 
-
-def check_same_device(*tensors: Tensor) -> None:
-    first = tensors[0].device
-    for t in tensors[1:]:
-        if t.device is not first and t.device != first:
-            raise RuntimeError("Expected all tensors to be on the same device, but found at least two devices, "
-                               f"{first} and {t.device}!")
-
-
-def broadcast_shapes(*shapes: tuple) -> tuple:
-    ndim = max(len(s) for s in shapes)
-    out = [1] * ndim
-    for s in shapes:
-        for i, n in enumerate(s, ndim - len(s)):
-            if n != 1:
-                if out[i] != 1 and out[i] != n:
-                    raise RuntimeError(
-                        f"The size of tensor a ({out[i]}) must match the size of tensor b ({n}) at "
-                        f"non-singleton dimension {i}")
-                out[i] = n
-    return tuple(out)
-
-
-def expanded(t: Tensor, shape: tuple) -> DeviceArray:
-    """t's DeviceArray viewed at the broadcast `shape` (stride 0 along broadcast dims)."""
-    d = t._dev()
-    if d.shape == shape:
-        return d
-    lead = len(shape) - len(d.shape)
-    strides = (0,) * lead + tuple(0 if n == 1 and m != 1 else st
-                                  for n, m, st in zip(d.shape, shape[lead:], d.strides))
-    return d.view_as(shape, strides)
+# The broadcasting helpers are imported from here by most op modules (dispatch is what every op shares).
+from .broadcast import broadcast_shapes as broadcast_shapes
+from .broadcast import check_same_device as check_same_device
+from .broadcast import expanded as expanded
+from .broadcast import sum_to as sum_to
+from .copy import to_copy
 
 
 def scalar_tensor(value, dtype: D.dtype, device) -> Tensor:
     """A Python scalar as a 0-d tensor on `device` (cuda operands are broadcast from it, stride 0)."""
     # Out-of-range ints wrap, as they do in PyTorch (uint8 + 1000).
     arr = np.array(value, dtype=np.float64 if isinstance(value, float) else np.int64).astype(dtype.np)
-    if device.type == "cpu":
-        return Tensor._wrap(arr)
-    from .copy import host_to_device
-
-    return host_to_device(arr, device)
+    return Tensor._from_host(arr, device)
 
 
 def cast(t: Tensor, dtype: D.dtype) -> Tensor:
     """t converted to dtype (t itself when it already is)."""
     if t.dtype is dtype:
         return t
-    if t._requires_grad:
-        from .copy import to_copy  # differentiable: a promoted operand keeps its gradient
-
+    if t._requires_grad:  # differentiable: a promoted operand keeps its gradient
         return to_copy(t, dtype, t.device)
     if t.device.type == "cpu":
         return Tensor._wrap(t._host().astype(dtype.np))
@@ -102,16 +69,6 @@ def _scalar_fits(dtype: D.dtype, value) -> bool:
     if isinstance(value, Tensor) or hasattr(value, "dtype"):
         raise TypeError(f"unsupported operand type {type(value).__name__}")
     raise TypeError(f"unsupported operand type {type(value).__name__}")
-
-
-def sum_to(grad: Tensor, shape: tuple) -> Tensor:
-    """Sum a broadcast gradient back to an input's shape (the inverse of broadcasting)."""
-    if grad._shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
-    out = grad.sum(dims, keepdim=True) if dims else grad
-    return out.reshape(shape) if out._shape != shape else out
 
 
 def run_elementwise(ref, kernel, inputs: list, out_dtype: D.dtype, *params, **kwparams) -> Tensor:

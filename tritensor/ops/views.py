@@ -10,14 +10,16 @@ import builtins
 import numpy as np
 
 from ..autograd.function import Function
+from ..creation import zeros
 from ..kernels.device_array import contiguous_strides
 from ..tensor import Tensor, wrap_dim
+from .broadcast import sum_to
+from .copy import clone, write_into
 
 
 def make_view(x: Tensor, shape: tuple, stride: tuple, offset: int) -> Tensor:
-    v = Tensor._make(x._get_storage(), tuple(shape), tuple(stride), offset, x.dtype, x.device)
-    v._base = x if x._base is None else x._base
-    return v
+    """A view of x's memory with the given geometry (no autograd: the view Functions record that)."""
+    return x._view(shape, stride, offset)
 
 
 def view_strides(shape: tuple, stride: tuple, new_shape: tuple) -> tuple | None:
@@ -105,8 +107,6 @@ def reshape(x: Tensor, *shape) -> Tensor:
         return View.apply(x, shape, x.stride())
     stride = view_strides(x._shape, x.stride(), shape)
     if stride is None:
-        from .copy import clone
-
         c = clone(x)
         return View.apply(c, shape, contiguous_strides(shape))
     return View.apply(x, shape, stride)
@@ -170,8 +170,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from .dispatch import sum_to
-
         return sum_to(grad, ctx.in_shape), None
 
 
@@ -262,9 +260,6 @@ class SliceBackward(Function):
 
     @staticmethod
     def forward(ctx, grad: Tensor, in_shape: tuple, key: tuple) -> Tensor:
-        from ..creation import zeros
-        from .copy import write_into
-
         ctx.key = key
         out = zeros(in_shape, dtype=grad.dtype, device=grad.device)
         write_into(make_view(out, *_index_geometry(out, key)), grad)
@@ -286,8 +281,6 @@ class AsStrided(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from ..creation import zeros
-
         (x,) = ctx.saved_tensors
         if not x.is_contiguous():
             raise RuntimeError("as_strided backward is implemented for contiguous inputs only")
@@ -298,8 +291,6 @@ class AsStrided(Function):
             positions = rel + builtins.sum(np.indices(size)[d] * stride[d] for d in range(len(size)))
             np.add.at(flat._host(), np.asarray(positions).reshape(-1), grad._host().reshape(-1))
         else:
-            from .copy import write_into
-
             write_into(make_view(flat, size, stride, rel), grad)  # non-overlapping windows only
         return flat.view(x._shape), None, None, None
 
