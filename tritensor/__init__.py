@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib as _importlib
 import os as _os
 
 # Triton 3.9 warns on every import unless FP fusion is chosen explicitly; keep its current default.
@@ -71,23 +72,31 @@ from .ops.api import *
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor
 
-# The layers above the op API (they import the names defined above).
-from . import data, io, nn, optim, utils
-from .io import load, save
-
 __version__ = "0.1.0"
+
+# The packages above the op layer load on first use (`tt.nn`, `import tritensor.nn`): importing tritensor, or
+# tritensor.autotune / tritensor.kernels, stays cheap and never drags nn/optim/data in.
+_LAZY_MODULES = frozenset({"accelerator", "data", "io", "nn", "optim", "utils"})
+_LAZY_NAMES = {"load": "io", "save": "io"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return _importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(_importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'tritensor' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_NAMES))
 
 
 def is_tensor(obj) -> bool:
+    """True if obj is a tritensor Tensor (nn.Parameter included)."""
     return isinstance(obj, Tensor)
 
 
 def numel(input: Tensor) -> int:
+    """The number of elements of input."""
     return input.numel()
-
-
-# softmax / log_softmax live in nn.functional (fused kernels); PyTorch also offers them as tt.* and methods.
-softmax = nn.functional.softmax
-log_softmax = nn.functional.log_softmax
-Tensor.softmax = lambda self, dim, **kwargs: nn.functional.softmax(self, dim, **kwargs)
-Tensor.log_softmax = lambda self, dim, **kwargs: nn.functional.log_softmax(self, dim, **kwargs)

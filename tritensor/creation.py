@@ -8,10 +8,10 @@ import math
 import numpy as np
 
 from . import dtypes as D
-from .device import CPU, canonical
+from .device import CPU
 from .kernels.device_array import contiguous_strides
 from .random import Generator, rng
-from .storage import Storage
+from .storage import Storage, canonical_device
 from .tensor import Tensor
 
 
@@ -34,7 +34,7 @@ def _finish(t: Tensor, requires_grad: bool) -> Tensor:
 
 def _place(arr: np.ndarray, device, requires_grad: bool = False) -> Tensor:
     """A tensor holding a host array's values on `device`."""
-    device = CPU if device is None else canonical(device)
+    device = CPU if device is None else canonical_device(device)
     return _finish(Tensor._from_host(arr, device), requires_grad)
 
 
@@ -92,7 +92,7 @@ def as_tensor(data, dtype: D.dtype | None = None, device=None) -> Tensor:
     if isinstance(data, Tensor):
         return data.to(device=device or data.device, dtype=dtype or data.dtype)
     if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype) and \
-            (device is None or canonical(device).type == "cpu"):
+            (device is None or canonical_device(device).type == "cpu"):
         try:
             return from_numpy(data)
         except (TypeError, ValueError):
@@ -133,7 +133,7 @@ def from_dlpack(ext) -> Tensor:
 
 def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     shape = _shape(size)
-    device = CPU if device is None else canonical(device)
+    device = CPU if device is None else canonical_device(device)
     return _finish(Tensor._full(shape, value, dtype, device), requires_grad)
 
 
@@ -154,14 +154,14 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     shape = _shape(size)
-    device = CPU if device is None else canonical(device)
+    device = CPU if device is None else canonical_device(device)
     return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
 
 
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     shape, stride = _shape(tuple(size)), tuple(stride)
     dtype = dtype or D.get_default_dtype()
-    device = CPU if device is None else canonical(device)
+    device = CPU if device is None else canonical_device(device)
     span = 1 + builtins.sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else 0
     base = Tensor._empty((span,), dtype, device)
     t = Tensor._make(base._get_storage(), shape, stride, 0, dtype, device)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .device import interpreting
+from .cuda import driver
+from .device import device, interpreting
 from .kernels.device_array import HostStorage
 
 
@@ -42,9 +43,7 @@ class Storage:
         """Uninitialised memory for `numel` elements on `device`: host memory for cpu and the interpreter."""
         if device.type == "cpu" or interpreting():
             return Storage(host=np.empty(numel, dtype=np_dtype))
-        from .cuda.driver import DeviceStorage
-
-        return Storage(device_storage=DeviceStorage(numel * np.dtype(np_dtype).itemsize, device.index))
+        return Storage(device_storage=driver.DeviceStorage(numel * np.dtype(np_dtype).itemsize, device.index))
 
     def copy_from_host(self, offset_bytes: int, src: np.ndarray) -> None:
         """Write a host array's bytes (C order) into this storage at `offset_bytes`."""
@@ -52,8 +51,6 @@ class Storage:
             dst = self.host.view(np.uint8)[offset_bytes:offset_bytes + src.nbytes]
             dst[...] = np.ascontiguousarray(src).reshape(-1).view(np.uint8)
             return
-        from .cuda import driver
-
         driver.copy_host_to_device(self.device_storage, offset_bytes, src)
 
     def to_host(self, np_dtype, count: int, offset_bytes: int = 0) -> np.ndarray:
@@ -62,8 +59,6 @@ class Storage:
         if self.host is not None:
             out.view(np.uint8)[...] = self.host.view(np.uint8)[offset_bytes:offset_bytes + out.nbytes]
             return out
-        from .cuda import driver
-
         driver.copy_device_to_host(out, self.device_storage, offset_bytes)
         return out
 
@@ -72,6 +67,14 @@ class Storage:
         if self.host is not None:
             self.host.view(np.uint8)[...] = 0
             return
-        from .cuda import driver
-
         driver.zero_(self.device_storage)
+
+
+def canonical_device(spec) -> device:
+    """The concrete device a tensor lives on: cuda gets its index (the current device, 0)."""
+    d = device(spec)
+    if d.type == "cuda":
+        if d.index is None:
+            d = device("cuda", 0)
+        driver.require(d.index)
+    return d

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from ..device import device as device_cls
 from ..device import interpreting
-from ..device import require_cuda as _require
 from . import driver
 
 
@@ -38,7 +37,7 @@ def synchronize(device=None) -> None:
     if interpreting():
         return
     index = 0 if device is None else _index(device)
-    _require(index)
+    driver.require(index)
     driver.synchronize(index)
 
 
@@ -46,7 +45,7 @@ def get_device_name(device=None) -> str:
     if interpreting():
         return "Triton interpreter (host memory)"
     index = 0 if device is None else _index(device)
-    _require(index)
+    driver.require(index)
     return driver.name(index)
 
 
@@ -54,7 +53,7 @@ def get_device_capability(device=None) -> tuple[int, int]:
     if interpreting():
         return (0, 0)
     index = 0 if device is None else _index(device)
-    _require(index)
+    driver.require(index)
     return driver.capability(index)
 
 
@@ -63,7 +62,7 @@ class Stream:
 
     def __init__(self, device=None, _stream=None):
         self.device_index = 0 if device is None else _index(device)
-        _require(self.device_index)
+        driver.require(self.device_index)
         self._stream = _stream if _stream is not None else (
             None if interpreting() else driver.create_stream(self.device_index))
 
@@ -81,7 +80,7 @@ _current: dict[int, Stream] = {}
 
 def current_stream(device=None) -> Stream:
     index = 0 if device is None else _index(device)
-    _require(index)
+    driver.require(index)
     stream = _current.get(index)
     if stream is None:
         native = None if interpreting() else driver.current_stream(index)

@@ -9,6 +9,8 @@ import functools
 
 import numpy as np
 
+from ..device import interpreting
+
 
 @functools.cache
 def device_count() -> int:
@@ -139,3 +141,28 @@ def elapsed_ms(start, end) -> float:
 def zero_(storage: DeviceStorage) -> None:
     """Overwrite a whole allocation with zeros on the current stream (used to flush L2)."""
     storage.buffer.fill(0, stream=current_stream(storage.device_index))
+
+
+_hook_installed = False
+
+
+def require(index: int) -> None:
+    """Raise unless cuda:index can hold tensors (a GPU, or the interpreter's cuda:0); install Triton's
+    stream hook on first use of a real GPU."""
+    global _hook_installed
+    if interpreting():
+        if index != 0:
+            raise RuntimeError(f"CUDA error: invalid device ordinal {index} (the interpreter provides cuda:0 only)")
+        return
+    count = device_count()
+    if count == 0:
+        raise RuntimeError(
+            "No CUDA GPU is available. Run on a machine with an NVIDIA GPU, or set TRITON_INTERPRET=1 "
+            "before importing tritensor to run the Triton kernels in Triton's interpreter on the CPU, "
+            "or use device='cpu'."
+        )
+    if index >= count:
+        raise RuntimeError(f"CUDA error: invalid device ordinal {index} ({count} device(s) available)")
+    if not _hook_installed:
+        install_triton_stream_hook()
+        _hook_installed = True

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 from .. import dtypes as D
 from ..autograd.grad_mode import no_grad
-from ..device import canonical
+from ..storage import canonical_device
 from ..tensor import RemovableHandle, Tensor
 from .parameter import Parameter, is_parameter, mark_parameter
 
@@ -389,7 +389,7 @@ class Module:
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
                             f"dtype={dtype}")
-        device = canonical(device) if device is not None else None
+        device = canonical_device(device) if device is not None else None
 
         def convert(t: Tensor) -> Tensor:
             return t.to(device=device or t.device, dtype=dtype if dtype is not None and t.is_floating_point()

@@ -8,8 +8,9 @@ from .. import dtypes as D
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..creation import zeros, zeros_like
-from ..device import CPU, canonical
+from ..device import CPU
 from ..kernels import elementwise as K
+from ..storage import canonical_device
 from ..tensor import Tensor
 from .broadcast import broadcast_shapes, check_same_device, expanded, sum_to
 
@@ -268,7 +269,7 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
         else:
             raise TypeError(f"to() received an invalid argument: {a!r}")
     dtype = dtype or x.dtype
-    device = x.device if device is None else canonical(device)
+    device = x.device if device is None else canonical_device(device)
     if dtype is x.dtype and device == x.device and not copy:
         return x
     return to_copy(x, dtype, device)

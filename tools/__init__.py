@@ -1,0 +1,1 @@
+"""Development tooling run by CI (not installed with the package)."""
