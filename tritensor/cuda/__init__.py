@@ -7,6 +7,7 @@ kernels are run by Triton's interpreter. With neither, creating a `cuda` tensor 
 
 from __future__ import annotations
 
+from .. import random as _random
 from ..device import device as device_cls
 from ..device import interpreting
 from . import driver
@@ -118,3 +119,30 @@ def _index(device) -> int:
         return device
     d = device_cls(device)
     return 0 if d.index is None else d.index
+
+
+# Random numbers for cuda tensors are drawn on the host by the default generator and copied, so that a seed
+# gives the same values on cpu and cuda: seeding "the cuda generator" seeds that one generator.
+def manual_seed(seed: int) -> None:
+    """Seed the generator cuda random tensors are drawn from (tritensor's default generator)."""
+    _random.manual_seed(seed)
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed the generator of every cuda device (they all draw from tritensor's default generator)."""
+    _random.manual_seed(seed)
+
+
+def seed() -> None:
+    """Seed the cuda generator with a non-deterministic random number."""
+    _random.seed()
+
+
+def seed_all() -> None:
+    """Seed every cuda device's generator with a non-deterministic random number."""
+    _random.seed()
+
+
+def initial_seed() -> int:
+    """The seed the cuda generator was last seeded with."""
+    return _random.initial_seed()
