@@ -7,7 +7,6 @@ storage and strides lazily, which keeps per-op dispatch cheap. GPU tensors have 
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
@@ -21,9 +20,6 @@ from .grad_state import state as _grad_state
 from .kernels import elementwise as _elementwise
 from .kernels.device_array import DeviceArray, contiguous_strides
 from .storage import Storage
-
-# Keys of hooks registered on tensors and graph nodes (autograd numbers its node hooks from the same count).
-hook_ids = itertools.count()
 
 
 class Tensor:
@@ -296,55 +292,6 @@ class Tensor:
     @property
     def retains_grad(self) -> bool:
         return self._retains_grad
-
-    def _accumulate_grad(self, grad: Tensor, create_graph: bool) -> None:
-        """AccumulateGrad: a leaf's .grad is a copy of the first gradient, summed in place afterwards (so a
-        reference to .grad stays valid across backward calls); under create_graph the sum is out of place and
-        keeps its graph, as in PyTorch."""
-        if grad._shape != self._shape:
-            raise RuntimeError(f"Function AccumulateGrad received an invalid gradient - got {list(grad._shape)} but "
-                               f"expected shape compatible with {list(self._shape)}")
-        if grad.dtype is not self.dtype:
-            grad = grad.to(self.dtype)
-        g = self._grad
-        if g is None:
-            # The engine may hand one gradient to several leaves (a + b): each gets its own memory.
-            self._grad = grad.clone() if create_graph else grad.detach().clone()
-        elif create_graph or g._requires_grad:
-            self._grad = g + grad
-        else:
-            g.add_(grad.detach())
-        if self._post_acc_hooks:
-            for hook in list(self._post_acc_hooks.values()):
-                hook(self)
-
-    def register_hook(self, hook) -> RemovableHandle:
-        """hook(grad) -> Tensor or None, run once per backward with this tensor's summed gradient; a returned
-        tensor replaces the gradient. Returns a handle whose remove() unregisters it."""
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self.grad_fn is not None:
-            hooks = self.grad_fn._tensor_hooks(self._output_nr)
-        else:
-            if self._hooks is None:
-                self._hooks = {}
-            hooks = self._hooks
-        key = next(hook_ids)
-        hooks[key] = hook
-        return RemovableHandle(lambda: hooks.pop(key, None))
-
-    def register_post_accumulate_grad_hook(self, hook) -> RemovableHandle:
-        """hook(tensor), run on a leaf after its .grad has been accumulated."""
-        if self.grad_fn is not None:
-            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._post_acc_hooks is None:
-            self._post_acc_hooks = {}
-        hooks = self._post_acc_hooks
-        key = next(hook_ids)
-        hooks[key] = hook
-        return RemovableHandle(lambda: hooks.pop(key, None))
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's memory and version counter, outside any graph."""

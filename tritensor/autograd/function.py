@@ -13,11 +13,12 @@ PyTorch's SavedVariable does), so dropping the outputs frees a whole graph by re
 from __future__ import annotations
 
 import functools
+import itertools
 import traceback
 import weakref
 
 from ..grad_state import state
-from ..tensor import RemovableHandle, Tensor, hook_ids
+from ..tensor import RemovableHandle, Tensor
 from .grad_mode import no_grad
 
 _FREED_MSG = (
@@ -42,7 +43,8 @@ _ENGINE_KEYS = frozenset(("_edges", "needs_input_grad", "_saved_versions", "_inp
 # Non-leaf tensors that asked for retain_grad(), by id. Resolved at backward time against each tensor's
 # *current* grad_fn, so .grad follows the tensor through in-place ops, as in PyTorch.
 retaining: dict[int, weakref.ref] = {}
-_hook_ids = hook_ids
+# Keys of hooks registered on tensors and graph nodes.
+hook_ids = itertools.count()
 
 
 def register_retain(t) -> None:

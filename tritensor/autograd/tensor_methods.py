@@ -1,4 +1,5 @@
-"""The Tensor methods of the autograd layer: backward, retain_grad, detach_ and the graph edges of a tensor.
+"""The Tensor methods of the autograd layer: backward, hooks, retain_grad, detach_, gradient accumulation into
+leaves and a tensor's edges in the graph.
 
 The Tensor sits below autograd and knows nothing of graph nodes; these methods are declared here, next to
 the graph they work on, and bound with every op's methods (tritensor/ops/api.py).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import weakref
 
-from ..tensor import Tensor
+from ..tensor import RemovableHandle, Tensor
 from . import function
 from .differentiate import backward as autograd_backward
 
@@ -59,5 +60,57 @@ def detach_(self: Tensor) -> Tensor:
     return self
 
 
-METHODS: dict = {"_grad_node": _grad_node, "_edge": _edge, "retain_grad": retain_grad, "backward": backward,
+def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """AccumulateGrad: a leaf's .grad is a copy of the first gradient, summed in place afterwards (so a
+    reference to .grad stays valid across backward calls); under create_graph the sum is out of place and
+    keeps its graph, as in PyTorch."""
+    if grad._shape != self._shape:
+        raise RuntimeError(f"Function AccumulateGrad received an invalid gradient - got {list(grad._shape)} but "
+                           f"expected shape compatible with {list(self._shape)}")
+    if grad.dtype is not self.dtype:
+        grad = grad.to(self.dtype)
+    g = self._grad
+    if g is None:
+        # The engine may hand one gradient to several leaves (a + b): each gets its own memory.
+        self._grad = grad.clone() if create_graph else grad.detach().clone()
+    elif create_graph or g._requires_grad:
+        self._grad = g + grad
+    else:
+        g.add_(grad.detach())
+    if self._post_acc_hooks:
+        for hook in list(self._post_acc_hooks.values()):
+            hook(self)
+
+def register_hook(self: Tensor, hook) -> RemovableHandle:
+    """hook(grad) -> Tensor or None, run once per backward with this tensor's summed gradient; a returned
+    tensor replaces the gradient. Returns a handle whose remove() unregisters it."""
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        hooks = self.grad_fn._tensor_hooks(self._output_nr)
+    else:
+        if self._hooks is None:
+            self._hooks = {}
+        hooks = self._hooks
+    key = next(function.hook_ids)
+    hooks[key] = hook
+    return RemovableHandle(lambda: hooks.pop(key, None))
+
+def register_post_accumulate_grad_hook(self: Tensor, hook) -> RemovableHandle:
+    """hook(tensor), run on a leaf after its .grad has been accumulated."""
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not self._requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self._post_acc_hooks is None:
+        self._post_acc_hooks = {}
+    hooks = self._post_acc_hooks
+    key = next(function.hook_ids)
+    hooks[key] = hook
+    return RemovableHandle(lambda: hooks.pop(key, None))
+
+
+METHODS: dict = {"_grad_node": _grad_node, "_edge": _edge, "_accumulate_grad": _accumulate_grad,
+                 "retain_grad": retain_grad, "register_hook": register_hook,
+                 "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook, "backward": backward,
                  "detach_": detach_}
