@@ -4,6 +4,13 @@ Gradients for a node's outputs are summed as they arrive; a node runs once, afte
 feeds it, with the summed gradients (so hooks see each gradient once per backward). Saved tensors
 are freed after use unless retain_graph is set. With `inputs`, only the part of the graph that
 leads to them runs.
+
+One pass, four phases (a `_GraphTask` holds the pass's state):
+  collect     the roots' edges, the captured inputs (`inputs=`), the retain_grad tensors, the seed gradients;
+  order       the reachable nodes in topological order, pruned to those that lead to a captured input;
+  run         each node once: tensor hooks, pre-hooks, backward (with anomaly checks), post-hooks, freeing
+              its saved state unless retain_graph, then passing its gradients on to the nodes it feeds;
+  accumulate  a leaf's AccumulateGrad into .grad, retain_grad copies, and the gradients autograd.grad returns.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..tensor import Tensor
 from . import function as F
 from .function import AccumulateGrad, Node
 from .grad_mode import enable_grad, no_grad, state
@@ -69,10 +77,24 @@ def _call_backward(node: F.Function, grads: list, create_graph: bool) -> tuple:
     return result
 
 
+def _expands_to(shape: tuple, target: tuple) -> bool:
+    """Whether a tensor of `shape` broadcasts to exactly `target` (so a gradient of `target` sums back to it)."""
+    if len(shape) > len(target):
+        return False
+    lead = len(target) - len(shape)
+    return all(n == m or n == 1 for n, m in zip(shape, target[lead:]))
+
+
+def _sum_to(grad, shape: tuple):
+    """Sum a broadcast gradient back to an input's shape (the inverse of broadcasting)."""
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
+    out = grad.sum(dims, keepdim=True) if dims else grad
+    return out.reshape(shape) if out._shape != shape else out
+
+
 def _check_custom_grads(node: F.Function, result: tuple) -> tuple:
     """A custom backward's gradients must match its inputs' shapes (broadcastable ones are summed down)."""
-    from ..tensor import Tensor
-
     fixed = None
     for i, (g, shape) in enumerate(zip(result, node._input_shapes)):
         if g is None or shape is None:
@@ -81,18 +103,12 @@ def _check_custom_grads(node: F.Function, result: tuple) -> tuple:
             raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at index {i}; "
                             "expected a Tensor or None")
         if g._shape != shape:
-            from ..ops.dispatch import broadcast_shapes, sum_to
-
-            try:
-                ok = broadcast_shapes(g._shape, shape) == g._shape
-            except RuntimeError:
-                ok = False
-            if not ok:
+            if not _expands_to(shape, g._shape):
                 raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
                                    f"{list(g._shape)} but expected shape compatible with {list(shape)}")
             if fixed is None:
                 fixed = list(result)
-            fixed[i] = sum_to(g, shape)
+            fixed[i] = _sum_to(g, shape)
     return result if fixed is None else tuple(fixed)
 
 
@@ -103,9 +119,10 @@ def _has_nan(t) -> bool:
 
 
 def _anomaly_context(node: Node) -> None:
+    # stacklevel: past this function, its caller, _GraphTask.call, run and run_backward, to autograd's entry point
     if node._trace is not None:
         warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
-                      + "".join(node._trace), stacklevel=3)
+                      + "".join(node._trace), stacklevel=6)
 
 
 def _run_tensor_hooks(hooks: dict, grad):
@@ -114,6 +131,59 @@ def _run_tensor_hooks(hooks: dict, grad):
         if new is not None:
             grad = new
     return grad
+
+
+def _run_output_hooks(node: Node, grads: list) -> None:
+    """Tensor.register_hook on a non-leaf's outputs, in place on grads (each sees the summed gradient)."""
+    for nr, hooks in node._hooks.items():
+        if hooks and grads[nr] is not None:
+            grads[nr] = _run_tensor_hooks(hooks, grads[nr])
+
+
+def _run_pre_hooks(node: Node, grads: list) -> list:
+    for hook in list(node._pre_hooks):
+        new = hook(tuple(grads))
+        if new is not None:
+            grads = list(new)
+    return grads
+
+
+def _run_post_hooks(node: Node, result: tuple, grads: list) -> tuple:
+    for hook in list(node._post_hooks):
+        new = hook(tuple(result), tuple(grads))
+        if new is not None:
+            result = tuple(new)
+    return result
+
+
+def _check_nan(node: Node, result: tuple) -> None:
+    for i, g in enumerate(result):
+        if g is not None and _has_nan(g):
+            _anomaly_context(node)
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+
+
+def _call_backward_anomaly(node: F.Function, grads: list, create_graph: bool) -> tuple:
+    """_call_backward in anomaly mode: a failing backward names the forward call that made the node."""
+    try:
+        result = _call_backward(node, grads, create_graph)
+    except Exception:
+        _anomaly_context(node)
+        raise
+    return result
+
+
+def _materialize(node: F.Function, grads: list) -> list:
+    """Zeros for the outputs that got no gradient (Function.set_materialize_grads, the default)."""
+    return [g if g is not None else _zeros_for(node, i) for i, g in enumerate(grads)]
+
+
+def _zeros_for(node, output_nr: int):
+    meta = node._output_meta
+    if meta is None or meta[output_nr] is None:
+        return None
+    shape, dtype, device = meta[output_nr]
+    return Tensor._full(shape, 0, dtype, device)
 
 
 def _store_grad(t, g, create_graph: bool) -> None:
@@ -125,134 +195,184 @@ def _store_grad(t, g, create_graph: bool) -> None:
         t._grad = g.clone() if t._grad is None else (t._grad + g).detach()
 
 
-def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, create_graph: bool,
-                 inputs: Sequence | None = None, accumulate: bool = True, allow_unused: bool = False):
-    """Backpropagate grad_outputs from outputs. accumulate=True: into leaves' .grad (Tensor.backward; with
-    `inputs`, into those tensors' .grad only); False: return the gradients of `inputs` (autograd.grad), leaving
-    every .grad untouched."""
-    from ..tensor import Tensor
+def _add_to(pending: dict, node: Node, nr: int, g) -> None:
+    buf = pending.get(node)
+    if buf is None:
+        buf = pending[node] = [None] * node._num_outputs
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
 
-    roots = []
-    for i, t in enumerate(outputs):
-        if not t._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        roots.append(t._edge())
-    order = _topological_order([n for n, _ in roots])
 
-    # Where each requested input's gradient is caught: its node (leaf accumulator or producing op) and slot.
-    capture: dict[tuple, list[int]] = {}
-    captured: list = []
-    needed = None
-    if inputs is not None:
+class _GraphTask:
+    """The state of one backward pass: the options, the gradients waiting for each node, what is captured."""
+
+    __slots__ = ("retain_graph", "create_graph", "accumulate", "anomaly", "inputs", "capture", "captured", "needed",
+                 "retained", "pending")
+
+    def __init__(self, retain_graph: bool, create_graph: bool, accumulate: bool):
+        self.retain_graph = retain_graph
+        self.create_graph = create_graph
+        self.accumulate = accumulate
+        self.anomaly = state.anomaly
+        self.inputs = None
+        # Where each requested input's gradient is caught: its node (leaf accumulator or producing op) and slot.
+        self.capture: dict[tuple, list[int]] = {}
+        self.captured: list = []
+        self.needed = None  # with inputs: the nodes that lead to one of them (the others do not run)
+        self.retained: dict[tuple, list] = {}  # (grad_fn, output_nr) -> the retain_grad tensors it produces
+        self.pending: dict[Node, list] = {}  # node -> the sums of the gradients of its outputs so far
+
+    # -- collect ---------------------------------------------------------------------------------------------
+
+    def collect_inputs(self, inputs: Sequence) -> None:
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"inputs to differentiate must be Tensors, got {type(t).__name__} at index {i}")
             if not t._requires_grad:
                 raise RuntimeError(f"One of the differentiated Tensors (index {i}) does not require grad")
-            capture.setdefault(t._edge(), []).append(i)
-        captured = [None] * len(inputs)
-        needed = _needed(order, {node for node, _ in capture})
-        order = [n for n in order if n in needed]
+            self.capture.setdefault(t._edge(), []).append(i)
+        self.inputs = inputs
+        self.captured = [None] * len(inputs)
 
-    retained: dict[tuple, list] = {}
-    if accumulate and F.retaining:
+    def collect_retained(self) -> None:
+        """The retain_grad tensors, by their *current* grad_fn (so .grad follows in-place ops, as in PyTorch)."""
         for ref in list(F.retaining.values()):
             t = ref()
             if t is not None and t.grad_fn is not None:
-                retained.setdefault((t.grad_fn, t._output_nr), []).append(t)
+                self.retained.setdefault((t.grad_fn, t._output_nr), []).append(t)
 
-    pending: dict[Node, list] = {}
-    for (node, nr), g in zip(roots, grad_outputs):
-        buf = pending.get(node)
-        if buf is None:
-            buf = pending[node] = [None] * node._num_outputs
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
+    def seed(self, roots: list, grad_outputs: Sequence) -> None:
+        pending = self.pending
+        for (node, nr), g in zip(roots, grad_outputs):
+            _add_to(pending, node, nr, g)
 
-    anomaly = state.anomaly
-    with enable_grad() if create_graph else no_grad():
+    # -- order -----------------------------------------------------------------------------------------------
+
+    def order(self, roots: list) -> list[Node]:
+        order = _topological_order([n for n, _ in roots])
+        if self.inputs is not None:
+            self.needed = needed = _needed(order, {node for node, _ in self.capture})
+            order = [n for n in order if n in needed]
+        return order
+
+    # -- run -------------------------------------------------------------------------------------------------
+
+    def run(self, order: list[Node]) -> None:
+        pending = self.pending
+        observe = bool(self.retained or self.capture)
         for node in order:
             grads = pending.pop(node, None)
             if grads is None:
                 continue
-            is_leaf = type(node) is AccumulateGrad
-            # Tensor hooks, then retain_grad and capture: all see the gradient summed over every consumer.
-            tensor_hooks = node.variable._hooks if is_leaf else node._hooks
-            if tensor_hooks:
-                if is_leaf:
-                    if grads[0] is not None:
-                        grads[0] = _run_tensor_hooks(tensor_hooks, grads[0])
-                else:
-                    for nr, hooks in tensor_hooks.items():
-                        if hooks and grads[nr] is not None:
-                            grads[nr] = _run_tensor_hooks(hooks, grads[nr])
-            if retained and not is_leaf:
-                for nr, g in enumerate(grads):
-                    if g is not None:
-                        for t in retained.get((node, nr), ()):
-                            _store_grad(t, g, create_graph)
-            if capture:
-                for nr, g in enumerate(grads):
-                    for i in capture.get((node, nr), ()):
-                        if accumulate:
-                            # (a retain_grad tensor got its .grad just above)
-                            if not is_leaf and g is not None and not inputs[i]._retains_grad:
-                                _store_grad(inputs[i], g, create_graph)
-                        elif g is not None:
-                            captured[i] = g if captured[i] is None else captured[i] + g
-            if is_leaf:
-                if accumulate and grads[0] is not None:
-                    node.variable._accumulate_grad(grads[0], create_graph)
+            if type(node) is AccumulateGrad:
+                self.run_leaf(node, grads)
                 continue
+            # Tensor hooks, then retain_grad and capture: all see the gradient summed over every consumer.
+            if node._hooks:
+                _run_output_hooks(node, grads)
+            if observe:
+                self.observe(node, grads)
             if node._pre_hooks:
-                for hook in list(node._pre_hooks):
-                    new = hook(tuple(grads))
-                    if new is not None:
-                        grads = list(new)
+                grads = _run_pre_hooks(node, grads)
             if node._materialize_grads and node._num_outputs > 1 and None in grads:
-                grads = [g if g is not None else _zeros_for(node, i) for i, g in enumerate(grads)]
-            if anomaly:
-                try:
-                    result = _call_backward(node, grads, create_graph)
-                except Exception:
-                    _anomaly_context(node)
-                    raise
-            else:
-                result = _call_backward(node, grads, create_graph)
-            if node._input_shapes is not None:
-                result = _check_custom_grads(node, result)
-            if node._post_hooks:
-                for hook in list(node._post_hooks):
-                    new = hook(tuple(result), tuple(grads))
-                    if new is not None:
-                        result = tuple(new)
-            if anomaly and state.check_nan:
-                for i, g in enumerate(result):
-                    if g is not None and _has_nan(g):
-                        _anomaly_context(node)
-                        raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
-            if not retain_graph:
+                grads = _materialize(node, grads)
+            result = self.call(node, grads)
+            if not self.retain_graph:
                 node._free()
-            for (nxt, nr), g in zip(node._edges, result):
-                if nxt is None or g is None or (needed is not None and nxt not in needed):
-                    continue
-                buf = pending.get(nxt)
-                if buf is None:
-                    buf = pending[nxt] = [None] * nxt._num_outputs
-                buf[nr] = g if buf[nr] is None else buf[nr] + g
-    if inputs is not None and not accumulate:
-        for g in captured:
-            if g is None and not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
-        return tuple(captured)
-    return None
+            self.send(node, result)
+
+    def call(self, node: F.Function, grads: list) -> tuple:
+        """The node's backward, its results checked (custom Functions, anomaly mode) and post-hooked."""
+        anomaly = self.anomaly
+        if anomaly:
+            result = _call_backward_anomaly(node, grads, self.create_graph)
+        else:
+            result = _call_backward(node, grads, self.create_graph)
+        if node._input_shapes is not None:
+            result = _check_custom_grads(node, result)
+        if node._post_hooks:
+            result = _run_post_hooks(node, result, grads)
+        if anomaly and state.check_nan:
+            _check_nan(node, result)
+        return result
+
+    def send(self, node: Node, result: tuple) -> None:
+        """Add the node's input gradients to the pending sums of the nodes they flow into (_add_to, inlined)."""
+        pending = self.pending
+        needed = self.needed
+        for (nxt, nr), g in zip(node._edges, result):
+            if nxt is None or g is None or (needed is not None and nxt not in needed):
+                continue
+            buf = pending.get(nxt)
+            if buf is None:
+                buf = pending[nxt] = [None] * nxt._num_outputs
+            buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    # -- accumulate ------------------------------------------------------------------------------------------
+
+    def run_leaf(self, node: AccumulateGrad, grads: list) -> None:
+        """A leaf: its tensor hooks, then capture (autograd.grad), then AccumulateGrad into .grad."""
+        g = grads[0]
+        hooks = node.variable._hooks
+        if hooks and g is not None:
+            grads[0] = g = _run_tensor_hooks(hooks, g)
+        if self.capture:
+            self.capture_grads(node, grads, True)
+        if self.accumulate and g is not None:
+            node.variable._accumulate_grad(g, self.create_graph)
+
+    def observe(self, node: Node, grads: list) -> None:
+        """A non-leaf's summed output gradients, for its retain_grad tensors and the captured inputs."""
+        retained = self.retained
+        if retained:
+            for nr, g in enumerate(grads):
+                if g is not None:
+                    for t in retained.get((node, nr), ()):
+                        _store_grad(t, g, self.create_graph)
+        if self.capture:
+            self.capture_grads(node, grads, False)
+
+    def capture_grads(self, node: Node, grads: list, is_leaf: bool) -> None:
+        capture, captured, inputs = self.capture, self.captured, self.inputs
+        for nr, g in enumerate(grads):
+            for i in capture.get((node, nr), ()):
+                if self.accumulate:
+                    # backward(inputs=[non_leaf]) fills its .grad (a retain_grad tensor's was filled already)
+                    if not is_leaf and g is not None and not inputs[i]._retains_grad:
+                        _store_grad(inputs[i], g, self.create_graph)
+                elif g is not None:
+                    captured[i] = g if captured[i] is None else captured[i] + g
+
+    def result(self, allow_unused: bool):
+        if self.inputs is None or self.accumulate:
+            return None
+        if not allow_unused and any(g is None for g in self.captured):
+            raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                               "Set allow_unused=True if this is the desired behavior.")
+        return tuple(self.captured)
 
 
-def _zeros_for(node, output_nr: int):
-    meta = node._output_meta
-    if meta is None or meta[output_nr] is None:
-        return None
-    from ..creation import zeros
+def _roots(outputs: Sequence) -> list[tuple]:
+    roots = []
+    for i, t in enumerate(outputs):
+        if not t._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        roots.append(t._edge())
+    return roots
 
-    shape, dtype, device = meta[output_nr]
-    return zeros(shape, dtype=dtype, device=device)
+
+def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, create_graph: bool,
+                 inputs: Sequence | None = None, accumulate: bool = True, allow_unused: bool = False):
+    """Backpropagate grad_outputs from outputs. accumulate=True: into leaves' .grad (Tensor.backward; with
+    `inputs`, into those tensors' .grad only); False: return the gradients of `inputs` (autograd.grad), leaving
+    every .grad untouched."""
+    task = _GraphTask(retain_graph, create_graph, accumulate)
+    roots = _roots(outputs)
+    if inputs is not None:
+        task.collect_inputs(inputs)
+    order = task.order(roots)
+    if accumulate and F.retaining:
+        task.collect_retained()
+    task.seed(roots, grad_outputs)
+    with enable_grad() if create_graph else no_grad():
+        task.run(order)
+    return task.result(allow_unused)
