@@ -27,18 +27,9 @@ import triton.language as tl
 
 from .device_array import DeviceArray
 from .elementwise import launch_map
-from .unary import (
-    UnaryOp,
-    _backward_ref,
-    _expm1_math,
-    _forward_ref,
-    _log1p_math,
-    _sigmoid_math,
-    _sigmoid_pair,
-    build_specs,
-    np_erf,
-    np_sigmoid,
-)
+from .exponential import _expm1_math, _log1p_math
+from .special import _sigmoid_math, _sigmoid_pair, np_erf, np_sigmoid
+from .unary import UnaryOp, backward_ref, build_specs, forward_ref
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -359,18 +350,18 @@ def _gelu_tanh_2u(a):
 
 
 def relu_ref(x):
-    return _forward_ref(lambda a: np.where(a < 0, np.zeros_like(a), a), x)
+    return forward_ref(lambda a: np.where(a < 0, np.zeros_like(a), a), x)
 
 
 def relu_backward_ref(grad, out):
-    return _backward_ref(lambda g, y: np.where(y <= 0, 0, g), grad, out)
+    return backward_ref(lambda g, y: np.where(y <= 0, 0, g), grad, out)
 
 
 def gelu_ref(x, approximate: str = "none"):
     _gelu_fns(approximate)
     if approximate == "tanh":
-        return _forward_ref(lambda a: a * np_sigmoid(_gelu_tanh_2u(a))[0], x)
-    return _forward_ref(lambda a: 0.5 * a * (1 + np_erf(a * math.sqrt(0.5))), x)
+        return forward_ref(lambda a: a * np_sigmoid(_gelu_tanh_2u(a))[0], x)
+    return forward_ref(lambda a: 0.5 * a * (1 + np_erf(a * math.sqrt(0.5))), x)
 
 
 def gelu_backward_ref(grad, x, approximate: str = "none"):
@@ -384,97 +375,97 @@ def gelu_backward_ref(grad, x, approximate: str = "none"):
         pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
         return g * (0.5 * (1 + np_erf(a * math.sqrt(0.5))) + a * pdf)
 
-    return _backward_ref(tanh_form if approximate == "tanh" else erf_form, grad, x)
+    return backward_ref(tanh_form if approximate == "tanh" else erf_form, grad, x)
 
 
 def silu_ref(x):
-    return _forward_ref(lambda a: a * np_sigmoid(a)[0], x)
+    return forward_ref(lambda a: a * np_sigmoid(a)[0], x)
 
 
 def silu_backward_ref(grad, x):
     def fn(g, a):
         s, one_minus_s = np_sigmoid(a)
         return g * (s * (1 + a * one_minus_s))
-    return _backward_ref(fn, grad, x)
+    return backward_ref(fn, grad, x)
 
 
 def softplus_ref(x, beta: float = 1.0, threshold: float = 20.0):
-    return _forward_ref(lambda a: np.where(a * beta > threshold, a, _softplus_np(a * beta) / beta), x)
+    return forward_ref(lambda a: np.where(a * beta > threshold, a, _softplus_np(a * beta) / beta), x)
 
 
 def softplus_backward_ref(grad, x, beta: float = 1.0, threshold: float = 20.0):
-    return _backward_ref(lambda g, a: np.where(a * beta > threshold, g, g * np_sigmoid(a * beta)[0]), grad, x)
+    return backward_ref(lambda g, a: np.where(a * beta > threshold, g, g * np_sigmoid(a * beta)[0]), grad, x)
 
 
 def elu_ref(x, alpha: float = 1.0):
-    return _forward_ref(lambda a: np.where(a > 0, a, alpha * np.expm1(a)), x)
+    return forward_ref(lambda a: np.where(a > 0, a, alpha * np.expm1(a)), x)
 
 
 def elu_backward_ref(grad, x, alpha: float = 1.0):
-    return _backward_ref(lambda g, a: np.where(a <= 0, g * (alpha * np.exp(a)), g), grad, x)
+    return backward_ref(lambda g, a: np.where(a <= 0, g * (alpha * np.exp(a)), g), grad, x)
 
 
 def selu_ref(x):
-    return _forward_ref(lambda a: np.where(a > 0, SELU_SCALE * a, SELU_SCALE * SELU_ALPHA * np.expm1(a)), x)
+    return forward_ref(lambda a: np.where(a > 0, SELU_SCALE * a, SELU_SCALE * SELU_ALPHA * np.expm1(a)), x)
 
 
 def selu_backward_ref(grad, x):
-    return _backward_ref(
+    return backward_ref(
         lambda g, a: np.where(a <= 0, g * (SELU_SCALE * SELU_ALPHA * np.exp(a)), g * SELU_SCALE), grad, x)
 
 
 def leaky_relu_ref(x, negative_slope: float = 0.01):
-    return _forward_ref(lambda a: np.where(a > 0, a, a * negative_slope), x)
+    return forward_ref(lambda a: np.where(a > 0, a, a * negative_slope), x)
 
 
 def leaky_relu_backward_ref(grad, x, negative_slope: float = 0.01):
-    return _backward_ref(lambda g, a: np.where(a > 0, g, g * negative_slope), grad, x)
+    return backward_ref(lambda g, a: np.where(a > 0, g, g * negative_slope), grad, x)
 
 
 def hardtanh_ref(x, min_val: float = -1.0, max_val: float = 1.0):
     def fn(a):
         y = np.where(a < min_val, min_val, a)
         return np.where(y > max_val, max_val, y)
-    return _forward_ref(fn, x)
+    return forward_ref(fn, x)
 
 
 def hardtanh_backward_ref(grad, x, min_val: float = -1.0, max_val: float = 1.0):
-    return _backward_ref(lambda g, a: np.where((a <= min_val) | (a >= max_val), 0, g), grad, x)
+    return backward_ref(lambda g, a: np.where((a <= min_val) | (a >= max_val), 0, g), grad, x)
 
 
 def hardsigmoid_ref(x):
-    return _forward_ref(lambda a: _relu6_np(a + 3) / 6, x)
+    return forward_ref(lambda a: _relu6_np(a + 3) / 6, x)
 
 
 def hardsigmoid_backward_ref(grad, x):
-    return _backward_ref(lambda g, a: np.where((a > -3) & (a < 3), g * (1 / 6), 0), grad, x)
+    return backward_ref(lambda g, a: np.where((a > -3) & (a < 3), g * (1 / 6), 0), grad, x)
 
 
 def hardswish_ref(x):
-    return _forward_ref(lambda a: a * _relu6_np(a + 3) / 6, x)
+    return forward_ref(lambda a: a * _relu6_np(a + 3) / 6, x)
 
 
 def hardswish_backward_ref(grad, x):
-    return _backward_ref(lambda g, a: np.where(a <= -3, 0, np.where(a < 3, g * (a / 3 + 0.5), g)), grad, x)
+    return backward_ref(lambda g, a: np.where(a <= -3, 0, np.where(a < 3, g * (a / 3 + 0.5), g)), grad, x)
 
 
 def mish_ref(x):
-    return _forward_ref(lambda a: a * np.tanh(_softplus_np(a)), x)
+    return forward_ref(lambda a: a * np.tanh(_softplus_np(a)), x)
 
 
 def mish_backward_ref(grad, x):
     def fn(g, a):
         t = np.tanh(_softplus_np(a))
         return g * (t + a * np_sigmoid(a)[0] * (1 - t * t))
-    return _backward_ref(fn, grad, x)
+    return backward_ref(fn, grad, x)
 
 
 def logsigmoid_ref(x):
-    return _forward_ref(lambda a: np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a))), x)
+    return forward_ref(lambda a: np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a))), x)
 
 
 def logsigmoid_backward_ref(grad, x):
-    return _backward_ref(lambda g, a: g * np_sigmoid(a)[1], grad, x)
+    return backward_ref(lambda g, a: g * np_sigmoid(a)[1], grad, x)
 
 
 # ================================================================ registry

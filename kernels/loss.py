@@ -10,8 +10,9 @@ sum_c w_c x_c and sum_c w_c; the target's logit and weight are one gathered load
   (w_c = 1 without class weights; eps is label_smoothing; NLL mode: loss = -w_t * x_t)
 
 and 0 where target == ignore_index (then its weight w_t counts 0 towards the mean's denominator).
-A target outside [0, C) that is not ignore_index gives a NaN loss (PyTorch's CUDA kernel asserts;
-the cpu path raises IndexError). The kernel writes per-row loss, w_t and lse, all in fp32 (fp64
+A target outside [0, C) that is not ignore_index is reported through the device error word
+(kernels/index_errors.py: the op raises PyTorch's cpu IndexError), and its row's loss is NaN; no load
+ever leaves [0, C). The kernel writes per-row loss, w_t and lse, all in fp32 (fp64
 for fp64 logits); `reduce_rows` then sums the rows in one program (a fixed order, so the result is
 deterministic) and divides by sum(w_t) for reduction="mean".
 
@@ -28,6 +29,7 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
+from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
 from .softmax import online_lse, row_pointers
 from .strided import cast_to, compute_type
@@ -75,6 +77,8 @@ def cross_entropy_kernel(
     sw,  # weight stride
     ignore_index,  # i64
     smoothing_hi, smoothing_lo,  # label_smoothing as an fp32 pair summing to it within ~48 bits (for fp64)
+    err_ptr,  # int64[2] device error word (code, index) that out-of-range targets are reported into
+    err_code,  # the op's registered error code; 0 reports nothing (the loss of such a row is NaN either way)
     NLL: tl.constexpr,  # nll_loss: the input already holds log-probabilities
     HAS_WEIGHT: tl.constexpr,
     SMOOTH: tl.constexpr,  # label_smoothing > 0
@@ -113,6 +117,10 @@ def cross_entropy_kernel(
             loss = (1.0 - eps) * loss + (eps / C) * smooth
     loss = tl.where(counted, loss, 0.0)
     loss = tl.where(bad, float("nan"), loss)
+    if err_code != 0:
+        # Reloaded here, for the bad rows only, rather than kept live through the class loop.
+        t = tl.load(row_pointers(t_ptr, rows, M1, st0, st1), mask=bad, other=0)
+        report_out_of_range(err_ptr, err_code, t, bad)
     tl.store(loss_ptr + rows, cast_to(loss, loss_ptr.dtype.element_ty), mask=row_mask)
     tl.store(wt_ptr + rows, cast_to(w_t, wt_ptr.dtype.element_ty), mask=row_mask)
     tl.store(lse_ptr + rows, cast_to(lse, lse_ptr.dtype.element_ty), mask=row_mask)
@@ -242,11 +250,13 @@ def _views(x: DeviceArray, target: DeviceArray) -> tuple[DeviceArray, DeviceArra
 
 def cross_entropy(loss: DeviceArray, weight_t: DeviceArray, lse: DeviceArray, x: DeviceArray, target: DeviceArray,
                   weight: DeviceArray | None = None, ignore_index: int = -100, label_smoothing: float = 0.0,
-                  nll: bool = False) -> None:
+                  nll: bool = False, *, err: DeviceArray | None = None, err_code: int = 0) -> None:
     """Per-row loss, target weight and logsumexp (contiguous (M,) in fp32, fp64 for fp64 logits).
 
     x: (M, C) or (M0, M1, C) logits (log-probabilities when nll), fp16/bf16/fp32/fp64, any strides;
-    target: int64 (M,) or (M0, M1); weight: (C,) in x's dtype or None."""
+    target: int64 (M,) or (M0, M1); weight: (C,) in x's dtype or None. err: the device's int64[2] error word
+    and err_code the code registered for "Target {index} is out of bounds." (tritensor/device_errors.py): a
+    target outside [0, C) other than ignore_index is stored there; without err such rows only get a NaN loss."""
     x3, t3 = _views(x, target)
     M0, M1, C = x3.shape
     M = M0 * M1
@@ -254,9 +264,11 @@ def cross_entropy(loss: DeviceArray, weight_t: DeviceArray, lse: DeviceArray, x:
         return
     cfg = loss_config(C, x3.strides[2])
     w = weight if weight is not None else x3
+    # Without an error word the kernel gets code 0, which masks every store into the (unused) pointer.
+    err, err_code = (err, int(err_code)) if err is not None else (t3, 0)
     cross_entropy_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
         loss, weight_t, lse, x3, t3, w, M, M1, C, *x3.strides, *t3.strides, w.strides[0] if weight is not None else 0,
-        int(ignore_index), *_split(label_smoothing), NLL=nll, HAS_WEIGHT=weight is not None,
+        int(ignore_index), *_split(label_smoothing), err, err_code, NLL=nll, HAS_WEIGHT=weight is not None,
         SMOOTH=label_smoothing > 0 and not nll, BLOCK_M=cfg["BLOCK_M"], BLOCK_C=cfg["BLOCK_C"],
         num_warps=cfg["num_warps"],
     )
@@ -393,7 +405,7 @@ def _fwd_signature(dtype: str, acc: str) -> dict[str, str]:
     return {"loss_ptr": f"*{acc}", "wt_ptr": f"*{acc}", "lse_ptr": f"*{acc}", "x_ptr": f"*{dtype}", "t_ptr": "*i64",
             "w_ptr": f"*{dtype}", "M": "i32", "M1": "i32", "C": "i32", "sx0": "i32", "sx1": "i32", "sxc": "i32",
             "st0": "i32", "st1": "i32", "sw": "i32", "ignore_index": "i64", "smoothing_hi": "fp32",
-            "smoothing_lo": "fp32"}
+            "smoothing_lo": "fp32", "err_ptr": "*i64", "err_code": "i32"}
 
 
 def _bwd_signature(dtype: str, acc: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ A config is a dict: BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, SPLIT_K, num_warps, num_
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 
@@ -321,39 +322,41 @@ def config_space(dtype, mode: str = "default") -> list[dict]:
     need scratch (see `scratch_shape`); the tuner should skip them when that buffer would be large
     (big M*N), where they cannot win anyway.
     """
-    wide = _wide(dtype)
-    table = _table(dtype)
     if mode == "default":
-        if wide:
-            extra = [_config(128, 128, 32, 8, 3), _config(128, 128, 16, 8, 3), _config(64, 64, 16, 4, 3),
-                     _config(128, 64, 16, 4, 4), _config(64, 128, 16, 4, 4), _config(64, 32, 32, 4, 4)]
-        else:
-            extra = [_config(128, 256, 64, 8, 3), _config(256, 128, 64, 8, 3), _config(128, 128, 64, 8, 3),
-                     _config(128, 128, 32, 4, 4), _config(64, 128, 32, 4, 4),
-                     _config(128, 64, 32, 4, 4) if table["big"]["BLOCK_N"] == 128 else _config(128, 128, 32, 8, 4)]
-        return ([dict(table[k]) for k in ("big", "medium", "small_m", "small_n")] + extra
-                + [{**table["split"], "SPLIT_K": s} for s in (4, 16)])
+        return _default_space(dtype)
     if mode != "max":
         raise ValueError(f"config_space mode must be 'default' or 'max', got {mode!r}")
-    block_ks = (16, 32, 64) if wide else (32, 64, 128)
+    return _max_space(dtype)
+
+
+def _default_space(dtype) -> list[dict]:
+    table = _table(dtype)
+    if _wide(dtype):
+        extra = [_config(128, 128, 32, 8, 3), _config(128, 128, 16, 8, 3), _config(64, 64, 16, 4, 3),
+                 _config(128, 64, 16, 4, 4), _config(64, 128, 16, 4, 4), _config(64, 32, 32, 4, 4)]
+    else:
+        extra = [_config(128, 256, 64, 8, 3), _config(256, 128, 64, 8, 3), _config(128, 128, 64, 8, 3),
+                 _config(128, 128, 32, 4, 4), _config(64, 128, 32, 4, 4),
+                 _config(128, 64, 32, 4, 4) if table["big"]["BLOCK_N"] == 128 else _config(128, 128, 32, 8, 4)]
+    return ([dict(table[k]) for k in ("big", "medium", "small_m", "small_n")] + extra
+            + [{**table["split"], "SPLIT_K": s} for s in (4, 16)])
+
+
+def _max_space(dtype) -> list[dict]:
+    """Every tile, BLOCK_K, stage and warp count whose pipeline fits in 200 KiB of shared memory, then
+    the split-K configs."""
+    block_ks = (16, 32, 64) if _wide(dtype) else (32, 64, 128)
+    tiles = [(bm, bn) for bm in (32, 64, 128, 256) for bn in (32, 64, 128, 256) if bm * bn <= 128 * 256]
     space = []
-    for bm in (32, 64, 128, 256):
-        for bn in (32, 64, 128, 256):
-            if bm * bn > 128 * 256:
-                continue
-            for bk in block_ks:
-                for stages in (2, 3, 4, 5):
-                    for warps in (4, 8):
-                        if (warps == 4 and bm * bn > 128 * 128) or (warps == 8 and bm * bn < 64 * 64):
-                            continue
-                        cfg = _config(bm, bn, bk, warps, stages)
-                        if estimate_shared_bytes(cfg, dtype) <= 200 * 1024:
-                            space.append(cfg)
-    for bm, bn in ((32, 32), (64, 32), (64, 64), (128, 64)):
-        for bk in block_ks[1:]:
-            for split in SPLIT_K_CHOICES:
-                for warps in (4, 8):
-                    space.append(_config(bm, bn, bk, warps, 3, split_k=split))
+    for (bm, bn), bk, stages, warps in itertools.product(tiles, block_ks, (2, 3, 4, 5), (4, 8)):
+        if (warps == 4 and bm * bn > 128 * 128) or (warps == 8 and bm * bn < 64 * 64):
+            continue
+        cfg = _config(bm, bn, bk, warps, stages)
+        if estimate_shared_bytes(cfg, dtype) <= 200 * 1024:
+            space.append(cfg)
+    for (bm, bn), bk, split, warps in itertools.product(((32, 32), (64, 32), (64, 64), (128, 64)), block_ks[1:],
+                                                        SPLIT_K_CHOICES, (4, 8)):
+        space.append(_config(bm, bn, bk, warps, 3, split_k=split))
     return space
 
 

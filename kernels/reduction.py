@@ -1,12 +1,11 @@
-"""Row reductions over a (M, R) strided view: sum, mean, prod, max/min (+ indices), amax/amin,
-argmax/argmin, var/std, norm, logsumexp, all/any/count_nonzero, and their backwards.
+"""Row reductions over a (M, R) strided view: sum, mean, prod, all/any/count_nonzero and their
+backwards here, and the two generic kernels every reduction family launches (statistics: var/std,
+norm, logsumexp; extrema: max/min, amax/amin, argmax/argmin).
 
 The Tensor layer permutes the reduced dims last and collapses each group to one strided dim
 (copying only when a group cannot be collapsed), so one kernel covers every `dim`. Each program
 owns BLOCK_M rows and loops over R in BLOCK_R chunks: R is a runtime value, so rows of any length
-share one compiled kernel per block shape (a sum over rows of 10, 1000 or 50000 elements uses the
-one ROW_CONTIGUOUS config; Triton's own integer specialisation adds a second binary when R and
-the row stride are multiples of 16).
+share one compiled kernel per block shape (plus Triton's own specialisation on multiples of 16).
 
 One generic kernel, `reduce_kernel`, serves every forward op. Its constexprs pick:
   KIND  how elements combine: "add", "mul", "max"/"min" (value + first index, NaN wins),
@@ -17,17 +16,12 @@ One generic kernel, `reduce_kernel`, serves every forward op. Its constexprs pic
 Accumulation is fp32 for 16-bit floats, fp64 for fp64, int64 for integer/bool sums, products and
 counts (as PyTorch), the input's own type for max/min. One backward kernel, `reduce_backward_kernel`,
 likewise serves every differentiable op (OP picks the math; prod, amax/amin, norm(inf) and var/std
-first take a per-row statistic in an extra pass over the row).
-
-Public launch wrappers write into preallocated DeviceArrays: x is (M, R), results are (M,).
-`OPS` maps each op name to its wrappers and NumPy references for the Tensor layer.
+first take a per-row statistic in an extra pass over the row). `launch` / `launch_backward` run them;
+SPECS lists every specialisation, whichever family launches it. `OPS` maps each op name to its
+`reduce_ops.ReduceOp` (launch wrappers into preallocated DeviceArrays, and NumPy references).
 """
 
 from __future__ import annotations
-
-import builtins
-import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import triton
@@ -35,6 +29,7 @@ import triton.language as tl
 
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
 from .strided import cast_to, compute_type
 
 # (BLOCK_M, BLOCK_R, num_warps): rows contiguous along R read a long chunk of one row; rows whose
@@ -43,7 +38,7 @@ ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
 ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
 
 
-# ---------------------------------------------------------------- forward kernel helpers
+# ================================================================ forward kernel
 @triton.jit
 def _pre(x, p, PRE: tl.constexpr, acc_type: tl.constexpr):
     """The per-element transform applied before combining (x already in compute type)."""
@@ -242,8 +237,8 @@ def reduce_config(x: DeviceArray) -> dict:
     return ROW_CONTIGUOUS if x.strides[1] == 1 or x.shape[0] == 1 else ROW_STRIDED
 
 
-def _launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kind: str, pre: str = "id",
-            post: str = "id", p: float = 0.0) -> None:
+def launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kind: str, pre: str = "id",
+           post: str = "id", p: float = 0.0) -> None:
     M, R = x.shape
     if M == 0:
         return
@@ -259,101 +254,7 @@ def _launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, ki
     )
 
 
-# ---------------------------------------------------------------- forward launch wrappers
-# Each takes x as a 2-d (M, R) view and writes (M,) outputs, casting to the output's dtype.
-def sum(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001 - the op's name
-    """out[m] = sum_r x[m, r]; out is int64 for integer/bool x, x's float type otherwise."""
-    _launch(out, None, x, "add")
-
-
-def mean(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m] = sum_r x[m, r] / R (floating x); NaN for R == 0."""
-    _launch(out, None, x, "add", post="mean")
-
-
-def prod(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m] = prod_r x[m, r]; out is int64 for integer/bool x."""
-    _launch(out, None, x, "mul")
-
-
-def amax(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m] = max_r x[m, r] (NaN if the row has one); raises ValueError for R == 0."""
-    _launch(out, None, x, "max")
-
-
-def amin(out: DeviceArray, x: DeviceArray) -> None:
-    _launch(out, None, x, "min")
-
-
-def max(values: DeviceArray, indices: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
-    """values[m], indices[m] (int64) = the row's max and its first index; NaN is the max."""
-    _launch(values, indices, x, "max")
-
-
-def min(values: DeviceArray, indices: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
-    _launch(values, indices, x, "min")
-
-
-def argmax(indices: DeviceArray, x: DeviceArray) -> None:
-    """indices[m] (int64) = first index of the row's max (of its first NaN if any)."""
-    _launch(None, indices, x, "max")
-
-
-def argmin(indices: DeviceArray, x: DeviceArray) -> None:
-    _launch(None, indices, x, "min")
-
-
-def var(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None) -> None:
-    """out[m] = sum_r (x - mean)^2 / max(R - correction, 0), two-pass; optionally also writes the mean."""
-    _launch(out, mean_out, x, "var", p=correction)
-
-
-def std(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None) -> None:
-    """out[m] = sqrt(var); optionally also writes the mean (std_mean)."""
-    _launch(out, mean_out, x, "var", post="std", p=correction)
-
-
-def norm(out: DeviceArray, x: DeviceArray, p: float = 2.0) -> None:
-    """Vector p-norm of each row (torch.linalg.vector_norm): p in {0, 1, 2, inf, -inf} or any float.
-
-    p = +-inf raises ValueError for R == 0 (no identity), as PyTorch.
-    """
-    p = float(p)
-    if p == math.inf:
-        _launch(out, None, x, "max", pre="abs")
-    elif p == -math.inf:
-        _launch(out, None, x, "min", pre="abs")
-    elif p == 0:
-        _launch(out, None, x, "add", pre="nonzero")
-    elif p == 1:
-        _launch(out, None, x, "add", pre="abs")
-    elif p == 2:
-        _launch(out, None, x, "add", pre="square", post="sqrt")
-    else:
-        _launch(out, None, x, "add", pre="pow", post="root", p=p)
-
-
-def logsumexp(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m] = log(sum_r exp(x[m, r])), max-shifted; -inf for R == 0 or all -inf rows."""
-    _launch(out, None, x, "lse")
-
-
-def all(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
-    """out[m] = every x[m, r] != 0 (True for R == 0)."""
-    _launch(out, None, x, "add", pre="nonzero", post="all")
-
-
-def any(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
-    """out[m] = some x[m, r] != 0."""
-    _launch(out, None, x, "add", pre="nonzero", post="any")
-
-
-def count_nonzero(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m] (int64) = number of x[m, r] != 0."""
-    _launch(out, None, x, "add", pre="nonzero")
-
-
-# ---------------------------------------------------------------- backward kernel
+# ================================================================ backward kernel
 @triton.jit
 def _sign(x):
     return tl.where(x > 0, 1.0, tl.where(x < 0, -1.0, 0.0)).to(x.dtype)
@@ -478,8 +379,8 @@ def reduce_backward_kernel(
                  mask=mask)
 
 
-def _launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | None, y: DeviceArray | None,
-                     op: str, p: float = 0.0) -> None:
+def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | None, y: DeviceArray | None,
+                    op: str, p: float = 0.0) -> None:
     M, R = grad_x.shape
     if M == 0 or R == 0:
         return
@@ -493,59 +394,7 @@ def _launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | No
     )
 
 
-# ---------------------------------------------------------------- backward launch wrappers
-# grad_x is (M, R) in x's dtype; grad and the saved result are (M,).
-def sum_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
-    _launch_backward(grad_x, grad, None, None, "sum")
-
-
-def mean_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
-    _launch_backward(grad_x, grad, None, None, "mean")
-
-
-def prod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
-    """Exact with zeros: one zero in a row gets grad * (product of the rest), other entries 0."""
-    _launch_backward(grad_x, grad, x, result, "prod")
-
-
-def amax_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
-    """grad split evenly among the entries equal to the result (among the NaNs if it is NaN)."""
-    _launch_backward(grad_x, grad, x, result, "extremum")
-
-
-amin_backward = amax_backward
-
-
-def max_backward(grad_x: DeviceArray, grad: DeviceArray, indices: DeviceArray) -> None:
-    """max/min with dim: the whole grad goes to the returned index (int64 (M,))."""
-    _launch_backward(grad_x, grad, None, indices, "index")
-
-
-min_backward = max_backward
-
-
-def var_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, correction: float = 1) -> None:
-    _launch_backward(grad_x, grad, x, None, "var", correction)
-
-
-def std_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray,
-                 correction: float = 1) -> None:
-    _launch_backward(grad_x, grad, x, result, "std", correction)
-
-
-def norm_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray,
-                  p: float = 2.0) -> None:
-    p = float(p)
-    ops = {0.0: "norm0", 1.0: "norm1", 2.0: "norm2", math.inf: "norm_inf", -math.inf: "norm_inf"}
-    op = ops.get(p, "normp")
-    _launch_backward(grad_x, grad, x, result, op, p)
-
-
-def logsumexp_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
-    _launch_backward(grad_x, grad, x, result, "lse")
-
-
-# ---------------------------------------------------------------- NumPy references
+# ================================================================ NumPy references of sum and prod
 # Forward: (x, axis tuple, keepdims, ...) -> np.ndarray, computed in the accumulation precision
 # PyTorch uses and cast back to the result dtype. Backward: (grad, x, ..., axis, keepdims) -> (grad_x,).
 def _acc_dtype(dt: np.dtype) -> np.dtype:
@@ -555,268 +404,121 @@ def _acc_dtype(dt: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dt.kind in "fV" or dt.name == "bfloat16" else np.dtype(np.int64)
 
 
-def _float_acc(x: np.ndarray) -> tuple[np.ndarray, np.dtype]:
-    """x in fp32 (fp64 stays fp64) and the dtype to cast results back to."""
-    out = x.dtype if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.dtype(np.float32)
-    return x.astype(np.float64 if x.dtype == np.float64 else np.float32), out
+# ================================================================ sum, mean, prod, all, any, count_nonzero
+# Forward wrappers take x as a 2-d (M, R) view and write (M,) outputs, casting to the output's dtype;
+# backward wrappers write grad_x (M, R) in x's dtype from grad and the saved result (M,).
+def sum(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001 - the op's name
+    """out[m] = sum_r x[m, r]; out is int64 for integer/bool x, x's float type otherwise."""
+    launch(out, None, x, "add")
 
 
-def _axis(axis) -> tuple:
-    return (axis,) if isinstance(axis, int) else tuple(axis)
+def mean(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] = sum_r x[m, r] / R (floating x); NaN for R == 0."""
+    launch(out, None, x, "add", post="mean")
+
+
+def prod(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] = prod_r x[m, r]; out is int64 for integer/bool x."""
+    launch(out, None, x, "mul")
+
+
+def all(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+    """out[m] = every x[m, r] != 0 (True for R == 0)."""
+    launch(out, None, x, "add", pre="nonzero", post="all")
+
+
+def any(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+    """out[m] = some x[m, r] != 0."""
+    launch(out, None, x, "add", pre="nonzero", post="any")
+
+
+def count_nonzero(out: DeviceArray, x: DeviceArray) -> None:
+    """out[m] (int64) = number of x[m, r] != 0."""
+    launch(out, None, x, "add", pre="nonzero")
+
+
+def sum_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
+    launch_backward(grad_x, grad, None, None, "sum")
+
+
+def mean_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
+    launch_backward(grad_x, grad, None, None, "mean")
+
+
+def prod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
+    """Exact with zeros: one zero in a row gets grad * (product of the rest), other entries 0."""
+    launch_backward(grad_x, grad, x, result, "prod")
 
 
 def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:
     if dtype is None:
         dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
     acc = np.int64 if np.dtype(dtype).kind in "biu" else _acc_dtype(dtype)
-    return np.sum(x.astype(acc), axis=_axis(axis), keepdims=keepdims).astype(dtype)
+    return np.sum(x.astype(acc), axis=axis_tuple(axis), keepdims=keepdims).astype(dtype)
 
 
 def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    xf, out = _float_acc(x)
+    xf, out = float_acc(x)
     with np.errstate(invalid="ignore"):
-        return np.mean(xf, axis=_axis(axis), keepdims=keepdims).astype(out)
+        return np.mean(xf, axis=axis_tuple(axis), keepdims=keepdims).astype(out)
 
 
 def prod_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:
     if dtype is None:
         dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
     acc = np.int64 if np.dtype(dtype).kind in "biu" else _acc_dtype(dtype)
-    return np.prod(x.astype(acc), axis=_axis(axis), keepdims=keepdims).astype(dtype)
-
-
-def amax_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.max(x, axis=_axis(axis), keepdims=keepdims)
-
-
-def amin_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.min(x, axis=_axis(axis), keepdims=keepdims)
-
-
-def argmax_ref(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
-    """First index of the max; NaN counts as the max (NumPy and PyTorch agree)."""
-    return np.argmax(x, axis=axis, keepdims=keepdims).astype(np.int64)
-
-
-def argmin_ref(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:
-    return np.argmin(x, axis=axis, keepdims=keepdims).astype(np.int64)
-
-
-def max_ref(x: np.ndarray, axis: int, keepdims: bool) -> tuple[np.ndarray, np.ndarray]:
-    return amax_ref(x, axis, keepdims), argmax_ref(x, axis, keepdims)
-
-
-def min_ref(x: np.ndarray, axis: int, keepdims: bool) -> tuple[np.ndarray, np.ndarray]:
-    return amin_ref(x, axis, keepdims), argmin_ref(x, axis, keepdims)
-
-
-def var_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = False) -> np.ndarray:
-    xf, out = _float_acc(x)
-    axis = _axis(axis)
-    n = int(np.prod([x.shape[a] for a in axis]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.mean(xf, axis=axis, keepdims=True)
-        m2 = np.sum((xf - m) ** 2, axis=axis, keepdims=keepdims)
-        return (m2 / builtins.max(n - correction, 0)).astype(out)
-
-
-def std_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = False) -> np.ndarray:
-    xf, out = _float_acc(x)
-    return np.sqrt(var_ref(xf, axis, correction, keepdims)).astype(out)
-
-
-def norm_ref(x: np.ndarray, p: float, axis: tuple, keepdims: bool) -> np.ndarray:
-    xf, out = _float_acc(x)
-    a = np.abs(xf)
-    axis = _axis(axis)
-    with np.errstate(divide="ignore", over="ignore"):
-        if p == math.inf:
-            r = np.max(a, axis=axis, keepdims=keepdims)
-        elif p == -math.inf:
-            r = np.min(a, axis=axis, keepdims=keepdims)
-        elif p == 0:
-            r = np.sum(a != 0, axis=axis, keepdims=keepdims).astype(xf.dtype)
-        elif p == 1:
-            r = np.sum(a, axis=axis, keepdims=keepdims)
-        elif p == 2:
-            r = np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdims))
-        else:
-            r = np.sum(a ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
-    return np.asarray(r).astype(out)
-
-
-def logsumexp_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    xf, out = _float_acc(x)
-    axis = _axis(axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.max(xf, axis=axis, keepdims=True) if xf.size else np.zeros([1] * xf.ndim, xf.dtype)
-        shift = np.where(np.isinf(m), 0, m)
-        r = np.log(np.sum(np.exp(xf - shift), axis=axis, keepdims=True)) + shift
-    return (r if keepdims else np.squeeze(r, axis=axis)).astype(out)
+    return np.prod(x.astype(acc), axis=axis_tuple(axis), keepdims=keepdims).astype(dtype)
 
 
 def all_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.all(x != 0, axis=_axis(axis), keepdims=keepdims)
+    return np.all(x != 0, axis=axis_tuple(axis), keepdims=keepdims)
 
 
 def any_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.any(x != 0, axis=_axis(axis), keepdims=keepdims)
+    return np.any(x != 0, axis=axis_tuple(axis), keepdims=keepdims)
 
 
 def count_nonzero_ref(x: np.ndarray, axis: tuple, keepdims: bool = False) -> np.ndarray:
-    return np.sum(x != 0, axis=_axis(axis), keepdims=keepdims).astype(np.int64)
-
-
-def _expand(r: np.ndarray, x: np.ndarray, axis, keepdims: bool) -> np.ndarray:
-    """A reduced array (result or grad) broadcast back against x."""
-    r = np.asarray(r)
-    if not keepdims:
-        r = np.expand_dims(r, tuple(a % x.ndim for a in _axis(axis)))
-    return np.broadcast_to(r, x.shape)
-
-
-def _float_like(x: np.ndarray, *arrays):
-    dt = np.float64 if x.dtype == np.float64 else np.float32
-    return [np.asarray(a).astype(dt) for a in arrays]
+    return np.sum(x != 0, axis=axis_tuple(axis), keepdims=keepdims).astype(np.int64)
 
 
 def sum_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
-    return (_expand(grad, x, axis, keepdims).astype(x.dtype),)
+    return (expand_reduced(grad, x, axis, keepdims).astype(x.dtype),)
 
 
 def mean_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, keepdims: bool) -> tuple:
-    n = int(np.prod([x.shape[a] for a in _axis(axis)]))
-    (g,) = _float_like(x, _expand(grad, x, axis, keepdims))
+    n = int(np.prod([x.shape[a] for a in axis_tuple(axis)]))
+    (g,) = float_like(x, expand_reduced(grad, x, axis, keepdims))
     return ((g / n).astype(x.dtype),)
 
 
 def prod_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple,
                       keepdims: bool) -> tuple:
-    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
-    axis = _axis(axis)
+    xf, g, y = float_like(x, x, expand_reduced(grad, x, axis, keepdims), expand_reduced(result, x, axis, keepdims))
+    axis = axis_tuple(axis)
     zeros = xf == 0
-    nz = _expand(np.sum(zeros, axis=axis, keepdims=True), x, axis, True)
-    prod_nonzero = _expand(np.prod(np.where(zeros, 1, xf), axis=axis, keepdims=True), x, axis, True)
+    nz = expand_reduced(np.sum(zeros, axis=axis, keepdims=True), x, axis, True)
+    prod_nonzero = expand_reduced(np.prod(np.where(zeros, 1, xf), axis=axis, keepdims=True), x, axis, True)
     with np.errstate(divide="ignore", invalid="ignore"):
         no_zero = g * y / np.where(zeros, 1, xf)
     gx = np.where(nz == 0, no_zero, np.where((nz == 1) & zeros, g * prod_nonzero, 0))
     return (gx.astype(x.dtype),)
 
 
-def amax_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple,
-                      keepdims: bool) -> tuple:
-    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
-    hit = (xf == y) | (np.isnan(xf) & np.isnan(y))
-    count = _expand(np.sum(hit, axis=_axis(axis), keepdims=True), x, axis, True)
-    return (np.where(hit, g / np.maximum(count, 1), 0).astype(x.dtype),)
-
-
-amin_backward_ref = amax_backward_ref
-
-
-def max_backward_ref(grad: np.ndarray, x: np.ndarray, indices: np.ndarray, axis: int,
-                     keepdims: bool) -> tuple:
-    gx = np.zeros(x.shape, x.dtype)
-    g = grad if keepdims else np.expand_dims(grad, axis)
-    i = indices if keepdims else np.expand_dims(indices, axis)
-    np.put_along_axis(gx, i, g.astype(x.dtype), axis=axis)
-    return (gx,)
-
-
-min_backward_ref = max_backward_ref
-
-
-def var_backward_ref(grad: np.ndarray, x: np.ndarray, axis: tuple, correction: float = 1,
-                     keepdims: bool = False) -> tuple:
-    axis = _axis(axis)
-    n = int(np.prod([x.shape[a] for a in axis]))
-    xf, g = _float_like(x, x, _expand(grad, x, axis, keepdims))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gx = g * 2 * (xf - xf.mean(axis=axis, keepdims=True)) / builtins.max(n - correction, 0)
-    return (gx.astype(x.dtype),)
-
-
-def std_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple, correction: float = 1,
-                     keepdims: bool = False) -> tuple:
-    axis = _axis(axis)
-    n = int(np.prod([x.shape[a] for a in axis]))
-    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        divisor = builtins.max(n - correction, 0) * np.where(y == 0, 1, y)
-        gx = g * (xf - xf.mean(axis=axis, keepdims=True)) / divisor
-    return (np.where(y == 0, 0, gx).astype(x.dtype),)
-
-
-def norm_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, p: float, axis: tuple,
-                      keepdims: bool) -> tuple:
-    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
-    sign, a = (xf > 0).astype(xf.dtype) - (xf < 0), np.abs(xf)  # sign(NaN) = 0, as the kernel
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if p == 0:
-            gx = np.zeros_like(xf)
-        elif p == 1:
-            gx = g * sign
-        elif p == 2:
-            gx = np.where(y == 0, 0, g * xf / np.where(y == 0, 1, y))
-        elif math.isinf(p):
-            hit = (a == y) | np.isnan(a)
-            count = _expand(np.sum(hit, axis=_axis(axis), keepdims=True), x, axis, True)
-            gx = np.where(hit, sign * g / np.maximum(count, 1), 0)
-        else:
-            ratio = a / np.where(y == 0, 1, y)
-            gx = np.where((xf == 0) | (y == 0), 0, g * sign * np.where(xf == 0, 1, ratio) ** (p - 1))
-    return (gx.astype(x.dtype),)
-
-
-def logsumexp_backward_ref(grad: np.ndarray, x: np.ndarray, result: np.ndarray, axis: tuple,
-                           keepdims: bool) -> tuple:
-    xf, g, y = _float_like(x, x, _expand(grad, x, axis, keepdims), _expand(result, x, axis, keepdims))
-    return ((g * np.exp(xf - y)).astype(x.dtype),)
-
-
-# ---------------------------------------------------------------- the table the Tensor layer registers
-@dataclass(frozen=True)
-class ReduceOp:
-    """One reduction: launch wrappers and NumPy references (see each function's docstring).
-
-    `saves` names what the backward takes after (grad_x, grad): "x", "result", "indices", "correction"
-    or "p" (the latter two passed by keyword). `result` says the output dtype rule.
-    """
-
-    forward: object
-    ref: object
-    result: str  # "same" (x's dtype), "int64", "bool", "int64 for ints/bool else same", "float"
-    backward: object = None
-    backward_ref: object = None
-    saves: tuple = ()
-    params: tuple = field(default=())  # keyword parameters of forward (correction, p)
-
-
+# ================================================================ registry
 OPS: dict[str, ReduceOp] = {
     "sum": ReduceOp(sum, sum_ref, "int64 for ints/bool else same", sum_backward, sum_backward_ref),
     "mean": ReduceOp(mean, mean_ref, "float", mean_backward, mean_backward_ref),
     "prod": ReduceOp(prod, prod_ref, "int64 for ints/bool else same", prod_backward, prod_backward_ref,
                      ("x", "result")),
-    "amax": ReduceOp(amax, amax_ref, "same", amax_backward, amax_backward_ref, ("x", "result")),
-    "amin": ReduceOp(amin, amin_ref, "same", amin_backward, amin_backward_ref, ("x", "result")),
-    "max": ReduceOp(max, max_ref, "same + int64 indices", max_backward, max_backward_ref, ("indices",)),
-    "min": ReduceOp(min, min_ref, "same + int64 indices", min_backward, min_backward_ref, ("indices",)),
-    "argmax": ReduceOp(argmax, argmax_ref, "int64"),
-    "argmin": ReduceOp(argmin, argmin_ref, "int64"),
-    "var": ReduceOp(var, var_ref, "float", var_backward, var_backward_ref, ("x", "correction"),
-                    ("correction",)),
-    "std": ReduceOp(std, std_ref, "float", std_backward, std_backward_ref, ("x", "result", "correction"),
-                    ("correction",)),
-    "norm": ReduceOp(norm, norm_ref, "float", norm_backward, norm_backward_ref, ("x", "result", "p"), ("p",)),
-    "logsumexp": ReduceOp(logsumexp, logsumexp_ref, "float", logsumexp_backward, logsumexp_backward_ref,
-                          ("x", "result")),
     "all": ReduceOp(all, all_ref, "bool"),
     "any": ReduceOp(any, any_ref, "bool"),
     "count_nonzero": ReduceOp(count_nonzero, count_nonzero_ref, "int64"),
 }
 
 
-# ---------------------------------------------------------------- AOT / tuner declarations
+# ================================================================ AOT / tuner declarations
+# Every specialisation of the two kernels, whichever family (reduction, statistics, extrema) launches it.
 def _fwd_signature(dtype: str, out: str, aux: str) -> dict[str, str]:
     return {"out_ptr": f"*{out}", "aux_ptr": f"*{aux}", "x_ptr": f"*{dtype}", "M": "i32", "R": "i32",
             "stride_xm": "i32", "stride_xr": "i32", "stride_out": "i32", "stride_aux": "i32", "p": "fp32"}

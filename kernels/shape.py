@@ -22,7 +22,7 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
-from .indexing import begin_accumulate, end_accumulate, from_bits, scalar_bits
+from .index_core import begin_accumulate, end_accumulate, from_bits, scalar_bits
 from .launch_spec import KernelSpec
 from .strided import MAX_DIMS, cast_to, collapse
 
@@ -108,7 +108,7 @@ def remap_kernel(
     ss0, ss1, ss2, ss3,  # src strides
     p0, p1, p2, p3,  # per-dim map parameter (shift mod n, or leading pad)
     n0, n1, n2, n3,  # per-dim source size
-    value_bits,  # constant pad value, packed by indexing.scalar_bits
+    value_bits,  # constant pad value, packed by index_core.scalar_bits
     slice_valid,  # 0 when a host-looped dim maps outside the source (the whole launch is padding)
     MODE0: tl.constexpr, MODE1: tl.constexpr, MODE2: tl.constexpr, MODE3: tl.constexpr,  # per-dim maps
     SCATTER: tl.constexpr,  # backward: src[map(i)] += out[i]
@@ -279,7 +279,7 @@ def pad_backward(grad_x: DeviceArray, grad: DeviceArray, pad, mode: str = "const
                  acc: DeviceArray | None = None) -> None:
     """grad_x (x's shape, overwritten) = the gradient of pad: constant crops grad; reflect, replicate
     and circular add every padded cell's gradient into the cell it copied (atomics: bfloat16 needs
-    acc, a float32 scratch of x's shape; see indexing.accumulate_dtype)."""
+    acc, a float32 scratch of x's shape; see index_core.accumulate_dtype)."""
     if mode == "constant":
         _remap(grad_x, grad, _pad_maps(grad.shape, [-p for p in pad], "constant"))
         return

@@ -375,7 +375,9 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
-        return tensor_repr(self)
+        # A tensor standing for a subclass (nn.Parameter marks its tensors) prints as that class says.
+        cls = self.__dict__.get("_tensor_class")
+        return tensor_repr(self) if cls is None else cls.__repr__(self)
 
     __str__ = __repr__
 

@@ -108,6 +108,12 @@ class stream:  # noqa: N801 - PyTorch's name
             _set(self.prev)
 
 
+def set_stream(stream: Stream) -> None:
+    """Make `stream` the current stream of its device (prefer the `tt.cuda.stream(s)` context manager)."""
+    if stream is not None:
+        _set(stream)
+
+
 def _set(s: Stream) -> None:
     _current[s.device_index] = s
     if s._stream is not None:

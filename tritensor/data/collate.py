@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import as_tensor, from_numpy, tensor
+from ..dtypes import float64
+from ..ops.shape import stack
 from ..tensor import Tensor
 
 _np_str_obj_array_pattern = re.compile(r"[SaUO]")
@@ -26,12 +29,60 @@ def _stack(batch: list[Tensor]) -> Tensor:
                                f"and {list(t.shape)} at entry {i}")
     if all(t.device.type == "cpu" and not t.requires_grad for t in batch):
         # One NumPy stack of the host views: the cpu path of a batch costs a single copy.
-        from ..creation import from_numpy
-
         return from_numpy(np.stack([t.numpy() for t in batch]))
-    from ..ops.api import stack
-
     return stack(batch, 0)
+
+
+def _is_numpy(elem) -> bool:
+    """A NumPy array, memmap or scalar (NumPy's string scalars are not: they collate as strings)."""
+    elem_type = type(elem)
+    return elem_type.__module__ == "numpy" and elem_type.__name__ not in ("str_", "string_")
+
+
+def _collate_numpy(batch: list) -> Any:
+    elem = batch[0]
+    if type(elem).__name__ in ("ndarray", "memmap"):
+        if _np_str_obj_array_pattern.search(elem.dtype.str) is not None:
+            raise TypeError(default_collate_err_msg_format.format(elem.dtype))
+        return default_collate([as_tensor(b) for b in batch])
+    if elem.shape == ():  # NumPy scalars
+        return tensor(np.array(batch))
+    return None
+
+
+def _collate_mapping(batch: list) -> Any:
+    """Collate per key, keeping the mapping's type (a copy of a mutable first sample, updated)."""
+    elem = batch[0]
+    collated = {key: default_collate([d[key] for d in batch]) for key in elem}
+    if isinstance(elem, collections.abc.MutableMapping):
+        clone = copy.copy(elem)
+        clone.update(collated)
+        return clone
+    try:
+        return type(elem)(collated)
+    except TypeError:
+        return collated
+
+
+def _collate_sequence(batch: list) -> Any:
+    """Transpose a batch of equal-length sequences and collate each position (tuples give lists)."""
+    elem = batch[0]
+    it = iter(batch)
+    elem_size = len(next(it))
+    if not all(len(e) == elem_size for e in it):
+        raise RuntimeError("each element in list of batch should be of equal size")
+    transposed = list(zip(*batch))
+    if isinstance(elem, tuple):
+        return [default_collate(samples) for samples in transposed]
+    try:
+        if isinstance(elem, collections.abc.MutableSequence):
+            clone = copy.copy(elem)
+            for i, samples in enumerate(transposed):
+                clone[i] = default_collate(samples)
+            return clone
+        return type(elem)([default_collate(samples) for samples in transposed])
+    except TypeError:
+        return [default_collate(samples) for samples in transposed]
 
 
 def default_collate(batch: list) -> Any:
@@ -40,60 +91,25 @@ def default_collate(batch: list) -> Any:
     key, namedtuples per field, and other sequences are transposed (a list of tuples becomes a list of
     batches)."""
     elem = batch[0]
-    elem_type = type(elem)
     if isinstance(elem, Tensor):
         return _stack(batch)
-    if elem_type.__module__ == "numpy" and elem_type.__name__ not in ("str_", "string_"):
-        if elem_type.__name__ in ("ndarray", "memmap"):
-            if _np_str_obj_array_pattern.search(elem.dtype.str) is not None:
-                raise TypeError(default_collate_err_msg_format.format(elem.dtype))
-            from ..creation import as_tensor
-
-            return default_collate([as_tensor(b) for b in batch])
-        if elem.shape == ():  # NumPy scalars
-            from ..creation import tensor
-
-            return tensor(np.array(batch))
+    if _is_numpy(elem):
+        collated = _collate_numpy(batch)
+        if collated is not None:
+            return collated
     if isinstance(elem, float):
-        from .. import dtypes
-        from ..creation import tensor
-
-        return tensor(batch, dtype=dtypes.float64)
+        return tensor(batch, dtype=float64)
     if isinstance(elem, int):
-        from ..creation import tensor
-
         return tensor(batch)
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
-        if isinstance(elem, collections.abc.MutableMapping):
-            clone = copy.copy(elem)
-            clone.update({key: default_collate([d[key] for d in batch]) for key in elem})
-            return clone
-        try:
-            return elem_type({key: default_collate([d[key] for d in batch]) for key in elem})
-        except TypeError:
-            return {key: default_collate([d[key] for d in batch]) for key in elem}
+        return _collate_mapping(batch)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return elem_type(*(default_collate(samples) for samples in zip(*batch)))
+        return type(elem)(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
-        it = iter(batch)
-        elem_size = len(next(it))
-        if not all(len(e) == elem_size for e in it):
-            raise RuntimeError("each element in list of batch should be of equal size")
-        transposed = list(zip(*batch))
-        if isinstance(elem, tuple):
-            return [default_collate(samples) for samples in transposed]
-        try:
-            if isinstance(elem, collections.abc.MutableSequence):
-                clone = copy.copy(elem)
-                for i, samples in enumerate(transposed):
-                    clone[i] = default_collate(samples)
-                return clone
-            return elem_type([default_collate(samples) for samples in transposed])
-        except TypeError:
-            return [default_collate(samples) for samples in transposed]
-    raise TypeError(default_collate_err_msg_format.format(elem_type))
+        return _collate_sequence(batch)
+    raise TypeError(default_collate_err_msg_format.format(type(elem)))
 
 
 def default_convert(data: Any) -> Any:
@@ -102,11 +118,9 @@ def default_convert(data: Any) -> Any:
     elem_type = type(data)
     if isinstance(data, Tensor):
         return data
-    if elem_type.__module__ == "numpy" and elem_type.__name__ not in ("str_", "string_"):
+    if _is_numpy(data):
         if elem_type.__name__ == "ndarray" and _np_str_obj_array_pattern.search(data.dtype.str) is not None:
             return data
-        from ..creation import as_tensor
-
         return as_tensor(data)
     if isinstance(data, collections.abc.Mapping):
         try:

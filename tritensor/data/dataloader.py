@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import from_numpy, tensor
+from ..ops.index_select import index_select
 from ..tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Dataset, IterableDataset, Subset, TensorDataset
@@ -36,43 +38,11 @@ class DataLoader:
                  drop_last: bool = False, timeout: float = 0, worker_init_fn: Callable | None = None,
                  multiprocessing_context=None, generator=None, *, prefetch_factor: int | None = None,
                  persistent_workers: bool = False, pin_memory_device: str = "", in_order: bool = True) -> None:
-        if num_workers < 0:
-            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
-                             "multiprocessing.")
-        if num_workers > 0:
-            raise NotImplementedError(f"num_workers={num_workers}: worker processes come in a later version of "
-                                      "tritensor; use num_workers=0 (loading in the main process)")
-        if timeout < 0:
-            raise ValueError("timeout option should be non-negative")
-        if prefetch_factor is not None:
-            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
-                             "to enable multiprocessing, otherwise set prefetch_factor to None.")
-        if persistent_workers:
-            raise ValueError("persistent_workers option needs num_workers > 0")
-
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers)
         if isinstance(dataset, IterableDataset):
-            if shuffle not in (False, None):
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got "
-                                 f"shuffle={shuffle}")
-            if sampler is not None:
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, but got "
-                                 f"sampler={sampler}")
-            if batch_sampler is not None:
-                raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler option, but "
-                                 f"got batch_sampler={batch_sampler}")
+            _check_iterable_options(shuffle, sampler, batch_sampler)
         shuffle = bool(shuffle)
-        if sampler is not None and shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and "
-                                 "drop_last")
-            batch_size = None
-            drop_last = False
-        elif batch_size is None and drop_last:
-            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
-                             "drop_last")
-
+        batch_size, drop_last = _check_batching(shuffle, sampler, batch_sampler, batch_size, drop_last)
         if sampler is None and not isinstance(dataset, IterableDataset):
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None and sampler is not None:
@@ -160,6 +130,53 @@ class DataLoader:
         return len(self._index_sampler)
 
 
+def _check_worker_options(num_workers: int, timeout: float, prefetch_factor: int | None,
+                          persistent_workers: bool) -> None:
+    """PyTorch's checks of the multiprocessing options (loading runs in the main process here)."""
+    if num_workers < 0:
+        raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                         "multiprocessing.")
+    if num_workers > 0:
+        raise NotImplementedError(f"num_workers={num_workers}: worker processes come in a later version of "
+                                  "tritensor; use num_workers=0 (loading in the main process)")
+    if timeout < 0:
+        raise ValueError("timeout option should be non-negative")
+    if prefetch_factor is not None:
+        raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                         "to enable multiprocessing, otherwise set prefetch_factor to None.")
+    if persistent_workers:
+        raise ValueError("persistent_workers option needs num_workers > 0")
+
+
+def _check_iterable_options(shuffle: bool | None, sampler, batch_sampler) -> None:
+    """An IterableDataset yields its own order: no shuffle, sampler or batch_sampler."""
+    if shuffle not in (False, None):
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got "
+                         f"shuffle={shuffle}")
+    if sampler is not None:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, but got "
+                         f"sampler={sampler}")
+    if batch_sampler is not None:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler option, but "
+                         f"got batch_sampler={batch_sampler}")
+
+
+def _check_batching(shuffle: bool, sampler, batch_sampler, batch_size: int | None,
+                    drop_last: bool) -> tuple[int | None, bool]:
+    """The exclusive option pairs; returns (batch_size, drop_last), both cleared by a batch_sampler."""
+    if sampler is not None and shuffle:
+        raise ValueError("sampler option is mutually exclusive with shuffle")
+    if batch_sampler is not None:
+        if batch_size != 1 or shuffle or sampler is not None or drop_last:
+            raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and "
+                             "drop_last")
+        return None, False
+    if batch_size is None and drop_last:
+        raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with "
+                         "drop_last")
+    return batch_size, drop_last
+
+
 def _tensor_source(dataset: Dataset) -> Callable[[list[int]], list[Tensor]] | None:
     """For a TensorDataset (possibly inside Subsets) with tensors that are plain data, a function mapping a
     list of indices to the collated batch [t[indices] for t in tensors]; None otherwise."""
@@ -177,20 +194,10 @@ def _tensor_source(dataset: Dataset) -> Callable[[list[int]], list[Tensor]] | No
             indices = [mapping[i] for i in indices]
         return [_take(t, indices) for t in tensors]
 
-    if not all(t.device.type == "cpu" for t in tensors):
-        from ..ops import api
-
-        if not hasattr(api, "index_select"):
-            return None
     return gather
 
 
 def _take(t: Tensor, indices: list[int]) -> Tensor:
     if t.device.type == "cpu":
-        from ..creation import from_numpy
-
         return from_numpy(t.numpy()[np.asarray(indices, dtype=np.int64)])
-    from ..creation import tensor
-    from ..ops import api
-
-    return api.index_select(t, 0, tensor(indices, device=t.device))
+    return index_select(t, 0, tensor(indices, device=t.device))

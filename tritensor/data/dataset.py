@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from ..creation import randperm
 from ..tensor import Tensor
 
 
@@ -112,8 +113,6 @@ class Subset(Dataset):
 def random_split(dataset: Dataset, lengths: Sequence[int | float], generator=None) -> list[Subset]:
     """Split into non-overlapping random subsets of the given lengths, or fractions summing to 1 (the
     remainder of flooring goes round-robin to the first subsets)."""
-    from ..creation import randperm
-
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         subset_lengths: list[int] = []
         for i, frac in enumerate(lengths):

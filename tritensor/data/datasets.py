@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import from_numpy
 from ..tensor import Tensor
 from .dataset import Dataset
 
@@ -92,8 +93,6 @@ class FashionMNIST(_ImageDataset):
     def __init__(self, root: str | os.PathLike = FASHION_MNIST_ROOT, train: bool = True,
                  transform: Callable | None = None, target_transform: Callable | None = None,
                  download: bool = False) -> None:
-        from ..creation import from_numpy
-
         super().__init__(transform, target_transform)
         if download:
             raise RuntimeError("FashionMNIST does not download; install Debian's package "
@@ -129,8 +128,6 @@ class Digits(_ImageDataset):
 
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, test_fraction: float = 0.2) -> None:
-        from ..creation import from_numpy
-
         super().__init__(transform, target_transform)
         try:
             from sklearn.datasets import load_digits

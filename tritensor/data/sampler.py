@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence, Sized
 
+from ..creation import randint, randperm
+from ..random import Generator
+
 
 class Sampler:
     """Base class: `__iter__` yields indices (or lists of indices for batch samplers)."""
@@ -17,14 +20,10 @@ class Sampler:
 
 def _seed_from_default() -> int:
     """A fresh seed drawn from the default generator, so tt.manual_seed makes shuffling reproducible."""
-    from ..creation import randint
-
     return int(randint(0, 2**62, (1,)).item())
 
 
 def _generator(generator):
-    from ..random import Generator
-
     if generator is not None:
         return generator
     return Generator().manual_seed(_seed_from_default())
@@ -62,8 +61,6 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
-        from ..creation import randint, randperm
-
         n = len(self.data_source)
         generator = _generator(self.generator)
         if self.replacement:
@@ -88,8 +85,6 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        from ..creation import randperm
-
         for i in randperm(len(self.indices), generator=_generator(self.generator)).tolist():
             yield self.indices[i]
 

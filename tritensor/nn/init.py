@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 
-from ..autograd.grad_mode import no_grad
+from ..autograd import no_grad
+from ..creation import as_tensor
 from ..random import Generator, rng
 from ..tensor import Tensor
 
@@ -62,25 +63,25 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill_from_host(tensor: Tensor, values: np.ndarray) -> Tensor:
     with no_grad():
-        tensor.copy_(Tensor._wrap(np.asarray(values).astype(tensor.dtype.np)))
+        tensor.copy_(as_tensor(np.asarray(values), dtype=tensor.dtype))
     return tensor
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with U(a, b)."""
-    return _fill_from_host(tensor, rng(generator).uniform(a, b, size=tensor._shape))
+    return _fill_from_host(tensor, rng(generator).uniform(a, b, size=tuple(tensor.shape)))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2)."""
-    return _fill_from_host(tensor, rng(generator).normal(mean, std, size=tensor._shape))
+    return _fill_from_host(tensor, rng(generator).normal(mean, std, size=tuple(tensor.shape)))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Generator | None = None) -> Tensor:
     """Fill with N(mean, std^2) restricted to [a, b] (out-of-range draws are redrawn)."""
     r = rng(generator)
-    values = r.normal(mean, std, size=tensor._shape)
+    values = r.normal(mean, std, size=tuple(tensor.shape))
     bad = (values < a) | (values > b)
     while bad.any():
         values[bad] = r.normal(mean, std, size=int(bad.sum()))
@@ -108,7 +109,7 @@ def eye_(tensor: Tensor) -> Tensor:
     """The identity in a 2-D tensor (ones on the diagonal of a non-square one)."""
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _fill_from_host(tensor, np.eye(*tensor._shape))
+    return _fill_from_host(tensor, np.eye(*tensor.shape))
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Generator | None = None) -> Tensor:
@@ -127,7 +128,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Generator | Non
 
 
 def _empty_tensor_noop(tensor: Tensor) -> bool:
-    if 0 in tensor._shape:
+    if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return True
     return False
@@ -169,4 +170,4 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return _fill_from_host(tensor, gain * q.reshape(tensor._shape))
+    return _fill_from_host(tensor, gain * q.reshape(tensor.shape))

@@ -1,26 +1,31 @@
 """nn.Parameter: a Tensor that a Module registers as one of its parameters.
 
 The autograd core and the op dispatch test `type(x) is Tensor` on their hot paths, so a Parameter
-stays a plain `Tensor` object carrying a flag (Tensor has a `__dict__` for exactly such per-instance
-extras). `Parameter(data)` returns that flagged Tensor, sharing data's memory as PyTorch's does, and
-`isinstance(x, nn.Parameter)` checks the flag through the metaclass. Anything derived from a
-Parameter (op results, `.detach()`, `.data`) is an ordinary Tensor, as in PyTorch.
+stays a plain `Tensor` object that names the class it stands for in its `__dict__` (Tensor has one for
+exactly such per-instance extras): `Parameter(data)` returns that marked Tensor, sharing data's memory
+as PyTorch's does, `isinstance(x, nn.Parameter)` checks the mark through the metaclass, and the Tensor
+core's `__repr__` prints a marked tensor through the class it names (`Parameter.__repr__`: "Parameter
+containing:"). Anything derived from a Parameter (op results, `.detach()`, `.data`) is an ordinary
+Tensor, as in PyTorch.
 """
 
 from __future__ import annotations
 
+from ..creation import empty
+from ..formatting import tensor_repr
 from ..tensor import Tensor
 
-_FLAG = "_is_parameter"
+# The __dict__ key naming the Tensor subclass an instance stands for (read by Tensor.__repr__).
+_CLASS_KEY = "_tensor_class"
 
 
 def is_parameter(obj) -> bool:
-    return isinstance(obj, Tensor) and obj.__dict__.get(_FLAG, False)
+    return isinstance(obj, Tensor) and obj.__dict__.get(_CLASS_KEY) is Parameter
 
 
 def mark_parameter(t: Tensor) -> Tensor:
-    """Flag `t` itself as a Parameter (used where copies dropped the flag: deepcopy, unpickling)."""
-    t.__dict__[_FLAG] = True
+    """Mark `t` itself as a Parameter (used where copies dropped the mark: deepcopy, unpickling)."""
+    t.__dict__[_CLASS_KEY] = Parameter
     return t
 
 
@@ -30,12 +35,10 @@ class _ParameterMeta(type):
 
 
 class Parameter(Tensor, metaclass=_ParameterMeta):
-    """Parameter(data=None, requires_grad=True): data's memory, detached, as a leaf flagged as a parameter."""
+    """Parameter(data=None, requires_grad=True): data's memory, detached, as a leaf marked as a parameter."""
 
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Tensor:
         if data is None:
-            from ..creation import empty
-
             data = empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter(): data must be a Tensor, not {type(data).__name__}")
@@ -43,27 +46,7 @@ class Parameter(Tensor, metaclass=_ParameterMeta):
         t.requires_grad_(requires_grad)
         return mark_parameter(t)
 
-
-# "Parameter containing:" belongs to the repr of every flagged tensor. Tensor.__repr__ lives in
-# tensor.py/formatting.py; until formatting.tensor_repr prints the prefix itself, it is added here
-# (idempotently, so the wrapper stays correct once formatting does it).
-_PREFIX = "Parameter containing:\n"
-
-
-def _install_repr() -> None:
-    base = Tensor.__repr__
-    if getattr(base, "_parameter_aware", False):
-        return
-
     def __repr__(self) -> str:
-        text = base(self)
-        if self.__dict__.get(_FLAG, False) and not text.startswith(_PREFIX):
-            return _PREFIX + text
-        return text
+        return "Parameter containing:\n" + tensor_repr(self)
 
-    __repr__._parameter_aware = True
-    Tensor.__repr__ = __repr__
-    Tensor.__str__ = __repr__
-
-
-_install_repr()
+    __str__ = __repr__

@@ -4,7 +4,8 @@ Each module of this package is one op family. It lists its public functions in `
 methods, operators and properties it declares in `METHODS` (name -> function taking the tensor first, or a
 `property`). Importing this module imports every op module of the package and binds all of them; a name
 declared twice is an error, so one op has exactly one registration. Adding an op family means adding its
-module to this package: nothing else needs editing.
+module to this package: nothing else needs editing. Shared helpers (dispatch, broadcast, map_ops, index_core)
+are modules that declare neither, so binding them adds nothing.
 """
 
 from __future__ import annotations
@@ -16,13 +17,10 @@ from .. import creation
 from ..autograd import tensor_methods as autograd_methods
 from ..tensor import Tensor
 
-# Helpers of the op modules that declare no op of their own.
-_NOT_OP_FAMILIES = frozenset({"api", "dispatch"})
-
 
 def _op_modules() -> list:
     package = importlib.import_module(__package__)
-    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in _NOT_OP_FAMILIES)
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name != "api")
     return [importlib.import_module(f"{__package__}.{name}") for name in names]
 
 

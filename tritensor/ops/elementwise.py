@@ -146,8 +146,8 @@ def inplace(op, self: Tensor, *args, **kwargs) -> Tensor:
     check_inplace(self)
     result = op(self, *args, **kwargs)
     if result.dtype is not self.dtype and not D.can_cast(result.dtype, self.dtype):
-        raise RuntimeError(f"result type {result.dtype.name.capitalize()} can't be cast to the desired output "
-                           f"type {self.dtype.name.capitalize()}")
+        raise RuntimeError(f"result type {D.scalar_type_name(result.dtype)} can't be cast to the desired output "
+                           f"type {D.scalar_type_name(self.dtype)}")
     if result._shape != self._shape:
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape "
                            f"{list(result._shape)}")

@@ -1,4 +1,5 @@
-"""matmul, mm, bmm, addmm, baddbmm, mv, dot, vdot, outer, einsum and linear over kernels/matmul.py.
+"""matmul, mm, bmm, addmm, baddbmm, mv, dot, vdot, outer and linear over kernels/matmul.py (einsum, built on
+these, is ops/einsum.py).
 
 Every product reduces to one autograd Function, `Matmul`: alpha * a @ b + beta * c_in + bias for
 operands of at least two dims whose batch dims broadcast. cpu runs np.matmul (16-bit operands in
@@ -22,7 +23,7 @@ from ..kernels.strided import collapse
 from ..tensor import Tensor
 from .copy import write_into
 from .dispatch import broadcast_shapes, check_same_device, expanded, sum_to
-from .views import make_view, view_strides
+from .views import view_strides
 
 # c10's scalar type names, as PyTorch's dtype-mismatch messages print them.
 _C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
@@ -212,23 +213,23 @@ def _choose_config(M: int, N: int, K: int, batch: int, dtype: D.dtype, allow_tf3
 
 
 # ---------------------------------------------------------------- checks (raised before any kernel runs)
-def _require_tensor(name: str, arg, what: str, position: int) -> None:
+def require_tensor(name: str, arg, what: str, position: int) -> None:
     if not isinstance(arg, Tensor):
         raise TypeError(f"{name}(): argument '{what}' (position {position}) must be Tensor, not {type(arg).__name__}")
 
 
 def _check_operands(name: str, a: Tensor, b: Tensor) -> None:
-    _require_tensor(name, a, "input", 1)
-    _require_tensor(name, b, "other" if name == "matmul" else "mat2", 2)
+    require_tensor(name, a, "input", 1)
+    require_tensor(name, b, "other" if name == "matmul" else "mat2", 2)
     if a.device != b.device:
         check_same_device(a, b)
     if a.dtype is not b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_C10_NAMES[a.dtype.name]} != "
                            f"{_C10_NAMES[b.dtype.name]}")
-    _check_dtype(name, a)
+    check_dtype(name, a)
 
 
-def _check_dtype(name: str, t: Tensor) -> None:
+def check_dtype(name: str, t: Tensor) -> None:
     if t.dtype is D.bool:
         raise RuntimeError(f"\"{name}\" not implemented for 'Bool'")
     if t.device.type == "cuda" and t.dtype.name not in _CUDA_DTYPES:
@@ -238,7 +239,7 @@ def _check_dtype(name: str, t: Tensor) -> None:
 
 
 def _check_addend(name: str, c: Tensor, like: Tensor, shape: tuple) -> None:
-    _require_tensor(name, c, "input", 1)
+    require_tensor(name, c, "input", 1)
     if c.device != like.device:
         check_same_device(c, like)
     if c.dtype is not like.dtype:
@@ -276,7 +277,7 @@ def _fold(a: Tensor, b: Tensor) -> tuple[Tensor, tuple] | None:
     return a.reshape(rows, a._shape[-1]), a._shape[:-1]
 
 
-def _product_nd(a: Tensor, b: Tensor, bias=None, c_in=None, alpha=1, beta=0) -> Tensor:
+def product_nd(a: Tensor, b: Tensor, bias=None, c_in=None, alpha=1, beta=0) -> Tensor:
     """Matmul over >= 2-D operands, folding a's batch into rows when b is a plain matrix."""
     folded = _fold(a, b) if c_in is None or c_in.ndim <= 1 else None
     if folded is not None:
@@ -310,7 +311,7 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
     b = other.unsqueeze(1) if db == 1 else other
     if a.ndim > 2 and b.ndim > 2:
         broadcast_shapes(a._shape[:-2], b._shape[:-2])  # PyTorch's message for batch dims that don't broadcast
-    result = _product_nd(a, b)
+    result = product_nd(a, b)
     if db == 1:
         result = result.squeeze(-1)
     if da == 1:
@@ -373,8 +374,8 @@ def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def dot(input: Tensor, tensor: Tensor, *, out: Tensor | None = None) -> Tensor:
-    _require_tensor("dot", input, "input", 1)
-    _require_tensor("dot", tensor, "tensor", 2)
+    require_tensor("dot", input, "input", 1)
+    require_tensor("dot", tensor, "tensor", 2)
     if input.ndim != 1 or tensor.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
     if input.dtype is not tensor.dtype:
@@ -390,8 +391,8 @@ def vdot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """input[:, None] * vec2[None, :] (an elementwise product: a K=1 matmul would waste the tile's K)."""
-    _require_tensor("outer", input, "input", 1)
-    _require_tensor("outer", vec2, "vec2", 2)
+    require_tensor("outer", input, "input", 1)
+    require_tensor("outer", vec2, "vec2", 2)
     if input.ndim != 1:
         raise RuntimeError(f"outer: Expected 1-D argument self, but got {input.ndim}-D")
     if vec2.ndim != 1:
@@ -406,8 +407,8 @@ ger = outer
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias (nn.functional.linear); on cuda the bias is added in the kernel's epilogue."""
-    _require_tensor("linear", input, "input", 1)
-    _require_tensor("linear", weight, "weight", 2)
+    require_tensor("linear", input, "input", 1)
+    require_tensor("linear", weight, "weight", 2)
     if input.ndim == 0 or weight.ndim == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {input.ndim}D and "
                            f"{weight.ndim}D")
@@ -420,7 +421,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise _mat_error((math.prod(input._shape[:-1]), input._shape[-1]), (k, n))
     epilogue_bias = c_in = None
     if bias is not None:
-        _require_tensor("linear", bias, "bias", 3)
+        require_tensor("linear", bias, "bias", 3)
         out_shape = input._shape[:-1] + ((n,) if weight.ndim == 2 else ())
         _check_addend("linear", bias, input, out_shape or (1,))
         if weight.ndim == 2 and bias._shape == (n,):
@@ -428,223 +429,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         else:  # a bias of another broadcastable shape goes through the C_in addend
             c_in = bias if weight.ndim == 2 else bias.unsqueeze(-1)
     a = input.unsqueeze(0) if input.ndim == 1 else input
-    result = _product_nd(a, w_t, epilogue_bias, c_in, 1, 0 if c_in is None else 1)
+    result = product_nd(a, w_t, epilogue_bias, c_in, 1, 0 if c_in is None else 1)
     if weight.ndim == 1:
         result = result.squeeze(-1)
     return result.squeeze(0) if input.ndim == 1 else result
 
 
-# ---------------------------------------------------------------- einsum
-class _Diagonal(Function):
-    """x viewed with grouped dims merged into one (x[i, i] -> d[i]); a group's strides add up."""
-
-    differentiable_forward = False
-
-    @staticmethod
-    def forward(ctx, x: Tensor, groups: tuple) -> Tensor:
-        ctx.in_shape, ctx.groups = x._shape, groups
-        return make_view(x, *_diagonal_geometry(x, groups))
-
-    @staticmethod
-    def backward(ctx, grad):
-        return _DiagonalBackward.apply(grad, ctx.in_shape, ctx.groups), None
-
-
-class _DiagonalBackward(Function):
-    differentiable_forward = False
-
-    @staticmethod
-    def forward(ctx, grad: Tensor, in_shape: tuple, groups: tuple) -> Tensor:
-        from ..creation import zeros
-
-        ctx.groups = groups
-        out = zeros(in_shape, dtype=grad.dtype, device=grad.device)
-        write_into(make_view(out, *_diagonal_geometry(out, groups)), grad)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        return _Diagonal.apply(grad, ctx.groups), None, None
-
-
-def _diagonal_geometry(x: Tensor, groups: tuple) -> tuple[tuple, tuple, int]:
-    st = x.stride()
-    return (tuple(x._shape[g[0]] for g in groups), tuple(sum(st[d] for d in g) for g in groups), x._offset)
-
-
-_ELLIPSIS = -1
-
-
-def _parse_term(term: str, start: int) -> list:
-    """A term's labels (ord of each letter, _ELLIPSIS for '...'); `start` is its index in the equation."""
-    labels: list = []
-    i = 0
-    while i < len(term):
-        ch = term[i]
-        if ch == ".":
-            if term[i:i + 3] != "..." or _ELLIPSIS in labels:
-                raise RuntimeError(f"einsum(): found '.' for operand at index {start + i} that is not part of any "
-                                   "ellipsis")
-            labels.append(_ELLIPSIS)
-            i += 3
-            continue
-        if not ch.isascii() or not ch.isalpha():
-            raise RuntimeError(f"einsum(): invalid subscript given at index {start + i} in the "
-                               "equation string, subscripts must be in [a-zA-Z]")
-        labels.append(ord(ch))
-        i += 1
-    return labels
-
-
-def _label_name(label: int) -> str:
-    return chr(label) if label < 256 else "..."
-
-
-def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation: 'ij,jk->ik', implicit outputs ('ij,jk'), '...' broadcast dims, repeated
-    subscripts (diagonals, traces), sums and transposes. Operands are contracted left to right, each
-    pair as one batched matmul after permutes and reshapes (tensor ops, so the result is differentiable)."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = tuple(operands[0])
-    if not isinstance(equation, str):
-        raise TypeError(f"einsum(): argument 'equation' must be str, not {type(equation).__name__}")
-    for i, op in enumerate(operands):
-        _require_tensor("einsum", op, "operands", i + 1)
-    eq = equation.replace(" ", "")
-    lhs, arrow, rhs = eq.partition("->")
-    terms = lhs.split(",")
-    if not operands:
-        raise RuntimeError("einsum(): must provide at least one operand")
-    if len(terms) > len(operands):
-        raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
-    if len(terms) < len(operands):
-        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
-    for op in operands[1:]:
-        check_same_device(operands[0], op)
-        if op.dtype is not operands[0].dtype:
-            raise RuntimeError(f"expected scalar type {D.scalar_type_name(operands[0].dtype)} but found "
-                               f"{D.scalar_type_name(op.dtype)}")
-    _check_dtype("einsum", operands[0])
-
-    # Labels: ord(letter) for letters; '...' expands to 256 + j for its j-th (right-aligned) dim.
-    starts = list(itertools.accumulate([0] + [len(t) + 1 for t in terms[:-1]]))
-    parsed = [_parse_term(t, start) for t, start in zip(terms, starts)]
-    ell_counts = []
-    for i, (labels, op) in enumerate(zip(parsed, operands)):
-        named = len([label for label in labels if label != _ELLIPSIS])
-        if _ELLIPSIS in labels:
-            if named > op.ndim:
-                raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) is more than the "
-                                   f"number of dimensions ({op.ndim}) for operand {i}")
-            ell_counts.append(op.ndim - named)
-        elif named != op.ndim:
-            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) does not match the "
-                               f"number of dimensions ({op.ndim}) for operand {i} and no ellipsis was given")
-        else:
-            ell_counts.append(0)
-    n_ell = max(ell_counts)
-    ell_labels = [256 + j for j in range(n_ell)]
-    expanded_terms = []
-    for labels, count in zip(parsed, ell_counts):
-        full = []
-        for label in labels:
-            full.extend(ell_labels[n_ell - count:] if label == _ELLIPSIS else [label])
-        expanded_terms.append(full)
-
-    if arrow:
-        out_labels = []
-        for label in _parse_term(rhs, len(lhs) + 2):
-            if label == _ELLIPSIS:
-                out_labels.extend(ell_labels)
-                continue
-            if label in out_labels:
-                raise RuntimeError(f"einsum(): output subscript {chr(label)} appears more than once in the output")
-            if not any(label in t for t in expanded_terms):
-                raise RuntimeError(f"einsum(): output subscript {chr(label)} does not appear in the equation for "
-                                   "any input operand")
-            out_labels.append(label)
-    else:
-        counts: dict = {}
-        for t in expanded_terms:
-            for label in t:
-                counts[label] = counts.get(label, 0) + 1
-        out_labels = ell_labels + sorted(label for label, c in counts.items() if c == 1 and label < 256)
-
-    # Sizes per label: equal, or 1 (broadcast).
-    sizes: dict = {}
-    for i, (labels, op) in enumerate(zip(expanded_terms, operands)):
-        own: dict = {}
-        for label, n in zip(labels, op._shape):
-            if own.setdefault(label, n) != n:
-                raise RuntimeError(f"einsum(): subscript {_label_name(label)} is repeated for operand {i} but the "
-                                   f"sizes don't match, {own[label]} != {n}")
-            seen = sizes.get(label)
-            if seen is None or seen == 1:
-                sizes[label] = n
-            elif n != 1 and n != seen:
-                raise RuntimeError(f"einsum(): operands do not broadcast: subscript {_label_name(label)} has size {n} "
-                                   f"for operand {i} which does not broadcast with previously seen size {seen}")
-
-    items = [_distinct_labels(op, labels) for op, labels in zip(operands, expanded_terms)]
-    keep_out = set(out_labels)
-    later = [set() for _ in items]
-    for i in range(len(items) - 2, -1, -1):
-        later[i] = later[i + 1] | set(items[i + 1][1])
-    x, lx = _sum_labels(*items[0], keep_out | later[0])
-    for i in range(1, len(items)):
-        y, ly = _sum_labels(*items[i], keep_out | later[i] | set(lx))
-        x, lx = _contract(x, lx, y, ly, keep_out | later[i], sizes)
-    x, lx = _sum_labels(x, lx, keep_out)
-    order = tuple(lx.index(label) for label in out_labels)
-    x = x.permute(order) if order != tuple(range(len(order))) else x
-    target = tuple(sizes[label] for label in out_labels)
-    return x if x._shape == target else x.expand(target)
-
-
-def _distinct_labels(x: Tensor, labels: list) -> tuple[Tensor, list]:
-    """x with repeated labels merged into their diagonal (a view), and its now-distinct labels."""
-    distinct = list(dict.fromkeys(labels))
-    if len(distinct) == len(labels):
-        return x, labels
-    groups = tuple(tuple(d for d, label in enumerate(labels) if label == u) for u in distinct)
-    return _Diagonal.apply(x, groups), distinct
-
-
-def _sum_labels(x: Tensor, labels: list, keep: set) -> tuple[Tensor, list]:
-    dims = tuple(d for d, label in enumerate(labels) if label not in keep)
-    if not dims:
-        return x, labels
-    return x.sum(dims), [label for label in labels if label in keep]
-
-
-def _contract(x: Tensor, lx: list, y: Tensor, ly: list, keep: set, sizes: dict) -> tuple[Tensor, list]:
-    """x * y summed over their shared labels that are not kept: one batched matmul (batch, L, C) @ (batch, C, R)."""
-    batch = [label for label in lx if label in ly and label in keep]
-    contracted = [label for label in lx if label in ly and label not in keep]
-    left = [label for label in lx if label not in ly]
-    right = [label for label in ly if label not in lx]
-
-    shared = set(contracted)
-
-    def arrange(t: Tensor, lt: list, rows: list, cols: list) -> Tensor:
-        order = batch + rows + cols
-        t = t.permute(tuple(lt.index(label) for label in order))
-        # A contracted label of size 1 here and n there broadcasts: expand it before it is flattened.
-        want = tuple(sizes[label] if label in shared else n for label, n in zip(order, t._shape))
-        if want != t._shape:
-            t = t.expand(want)
-        nb, nr = len(batch), len(rows)
-        return t.reshape(t._shape[:nb] + (math.prod(t._shape[nb:nb + nr]), math.prod(t._shape[nb + nr:])))
-
-    a = arrange(x, lx, left, contracted)
-    b = arrange(y, ly, contracted, right)
-    result = _product_nd(a, b)
-    shape = result._shape[:len(batch)] + tuple(x._shape[lx.index(label)] for label in left) \
-        + tuple(y._shape[ly.index(label)] for label in right)
-    return result.reshape(shape), batch + left + right
-
-
-__all__ = ["addmm", "baddbmm", "bmm", "dot", "einsum", "ger", "linear", "matmul", "mm", "mv", "outer", "vdot"]
+__all__ = ["addmm", "baddbmm", "bmm", "dot", "ger", "linear", "matmul", "mm", "mv", "outer", "vdot"]
 
 
 def _inplace(op):

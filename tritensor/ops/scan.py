@@ -13,7 +13,7 @@ from ..autograd.function import Function
 from ..kernels import scan as K
 from ..tensor import Tensor, wrap_dim
 from .copy import _contiguous_copy, to_copy
-from .reduction import _op, rows_output, rows_view
+from .reduction import public_op, rows_output, rows_view
 
 
 def _scan_dims(x: Tensor, dim: int) -> tuple[int, tuple]:
@@ -85,7 +85,7 @@ class Cumprod(Function):
                                       "zeros (the exact gradient through a zero needs a per-row case split that "
                                       "only the fused kernel has)")
         # No zeros: grad_x[i] = sum_{j >= i} grad[j] * y[j] / x[i].
-        return _op("div")(ReverseCumsum.apply(grad * y, ctx.d, ctx.dims), x), None, None
+        return public_op("div")(ReverseCumsum.apply(grad * y, ctx.d, ctx.dims), x), None, None
 
     def backward_fused(self, grad):
         x, y = self.saved_tensors

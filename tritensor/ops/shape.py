@@ -18,7 +18,10 @@ from ..kernels import shape as K
 from ..kernels.strided import collapse
 from ..tensor import Tensor, wrap_dim
 from . import views as V
+from .copy import _contiguous_copy, clone
 from .dispatch import check_same_device
+from .elementwise import _into, inplace
+from .index_select import index_select
 
 
 def _h(t: Tensor) -> np.ndarray:
@@ -137,8 +140,6 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
                                        "list.")
     result = Cat.apply(d, dtype, *tensors)
     if out is not None:
-        from .elementwise import _into
-
         return _into(out, result)
     return result
 
@@ -269,8 +270,6 @@ def repeat(input: Tensor, *sizes) -> Tensor:  # noqa: A002
     x = V.reshape(input, tuple(interleaved)) if interleaved else input
     result = V.reshape(V.expand(x, tuple(expanded)), tuple(final))
     if result.untyped_storage() is input.untyped_storage():
-        from .copy import clone
-
         result = clone(result)  # repeat never aliases its input
     return result
 
@@ -299,8 +298,6 @@ def repeat_interleave(input: Tensor, repeats, dim: int | None = None, *,  # noqa
                 raise RuntimeError("repeats must have the same size as input along dim")
             if (counts < 0).any():
                 raise RuntimeError("repeats can not be negative")
-            from .indexing import index_select
-
             index = Tensor._wrap(np.repeat(np.arange(counts.size, dtype=np.int64), counts)).to(x.device)
             return index_select(x, d, index)
     if repeats < 0:
@@ -358,8 +355,6 @@ class Roll(Function):
                                                                 list(dims) if dims else None)))
         src = x
         if dims is None and len(collapse(x._shape, [x.stride()])[0]) > 1:
-            from .copy import _contiguous_copy
-
             src = _contiguous_copy(x)  # the flattened roll reads x as one dim
         out = Tensor._empty(x._shape, x.dtype, x.device)
         K.roll(out._dev(), src._dev(), list(shifts), None if dims is None else list(dims))
@@ -508,8 +503,6 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 # ================================================================ registration
 def _inplace(fn):
-    from .elementwise import inplace
-
     def method(self: Tensor, *args, **kwargs) -> Tensor:
         return inplace(fn, self, *args, **kwargs)
 

@@ -16,9 +16,9 @@ from ..creation import zeros
 from ..kernels import sort as K
 from ..tensor import Tensor, wrap_dim
 from .copy import _contiguous_copy
-from .reduction import _op, _return_type, rows_output, rows_view
+from .reduction import public_op, return_type, rows_output, rows_view
 
-sort_return, topk_return = _return_type("sort"), _return_type("topk")
+sort_return, topk_return = return_type("sort"), return_type("topk")
 
 
 def _check_row(name: str, x: Tensor, d: int) -> None:
@@ -70,7 +70,7 @@ class Sort(Function):
         if not ctx.shape:
             return grad.reshape(()), None, None, None
         base = zeros(ctx.shape, dtype=grad.dtype, device=grad.device)
-        return _op("scatter")(base, ctx.d, indices.detach(), grad), None, None, None
+        return public_op("scatter")(base, ctx.d, indices.detach(), grad), None, None, None
 
     def backward_fused(self, grad, grad_indices=None):
         (indices,) = self.saved_tensors

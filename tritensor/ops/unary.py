@@ -1,20 +1,22 @@
-"""Unary math ops (exp, log, sin, ...) registered over kernels/unary.py.
+"""Unary math ops (abs, sign, sqrt, rsqrt, square, reciprocal, floor, ceil, round, trunc) registered
+over kernels/unary.py, and the machinery every unary family (exponential, trigonometric, special,
+activations) registers its ops with.
 
-Each op is one autograd Function built from its `kernels.unary.OPS` entry by `make_function`
-(activations.py builds its ops the same way): forward runs the NumPy reference on cpu or the Triton
-kernel on cuda and saves the input or the output, whichever the kernel's backward reads; `backward`
-is the derivative written with tensor ops, so create_graph=True differentiates it again, and
-`backward_fused` runs the op's single backward kernel when no graph is requested.
+Each op is one autograd Function built from its kernels module's `OPS` entry by `make_function`: forward
+runs the NumPy reference on cpu or the Triton kernel on cuda and saves the input or the output,
+whichever the kernel's backward reads; `backward` is the derivative written with tensor ops, so
+create_graph=True differentiates it again, and `backward_fused` runs the op's single backward kernel
+when no graph is requested.
 
-Integer and bool inputs follow PyTorch: ops that PyTorch promotes (exp, sqrt, sin, sigmoid, ...)
-cast them to the default float dtype first; abs, sign, square, floor, ceil, round and trunc keep
-integer dtypes.
+`register_family` makes a family's Functions and its public functions (`tt.<op>`, Tensor methods and
+in-place forms). Integer and bool inputs follow PyTorch: ops that PyTorch promotes (exp, sqrt, sin,
+sigmoid, ...) cast them to the default float dtype first; abs, sign, square, floor, ceil, round and
+trunc keep integer dtypes.
 """
 
 from __future__ import annotations
 
 import builtins
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -30,10 +32,6 @@ from ..tensor import Tensor
 from .copy import _contiguous_copy
 from .dispatch import cast, expanded, run_elementwise, run_elementwise_backward, scalar_tensor
 from .elementwise import _into, inplace
-
-_LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def torch_type_name(dtype: D.dtype) -> str:
@@ -55,7 +53,14 @@ def _graph_alias(ctx: Function, saved: Tensor) -> Tensor:
     return alias
 
 
-def make_function(node_name: str, op: UnaryOp, derivative: Callable | None) -> type[Function]:
+# torch.nn classes named like an op's node (nn.Tanh, nn.Sigmoid, ...): the recipe names those Functions
+# <Node>Function (Function.name() strips the suffix, so grad_fn still prints PyTorch's <Node>Backward0).
+_NN_CLASS_NAMES = frozenset({"Tanh", "Sigmoid", "Softplus", "Hardtanh", "Hardsigmoid", "Hardswish", "Mish",
+                             "LogSigmoid"})
+
+
+def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
+                  module: str = __name__) -> type[Function]:
     """The Function of one unary op. Its forward takes (x, params, copy_input): params are the op's
     keyword parameters in `op.params` order; copy_input is set by in-place forms, whose input is
     overwritten before backward runs. `derivative(grad, saved, *params)` is the gradient in tensor
@@ -93,57 +98,20 @@ def make_function(node_name: str, op: UnaryOp, derivative: Callable | None) -> t
         return grad_x, None, None
 
     namespace = {"differentiable_forward": False, "forward": staticmethod(forward),
-                 "backward": staticmethod(backward), "__module__": __name__,
+                 "backward": staticmethod(backward), "__module__": module,
                  "__doc__": f"Autograd node of {node_name.lower()} (saves its {op.saves})."}
     if derivative is not None:
         namespace["backward_fused"] = backward_fused
-    return type(node_name, (Function,), namespace)
+    class_name = f"{node_name}Function" if node_name in _NN_CLASS_NAMES else node_name
+    return type(class_name, (Function,), namespace)
 
 
-# Derivatives in tensor ops; they call the public functions defined below (looked up at call time).
-_DERIVATIVES: dict[str, Callable | None] = {
-    "abs": lambda g, x: g * x.sign(),
-    "sign": None,
-    "exp": lambda g, y: g * y,
-    "exp2": lambda g, y: g * (y * _LN2),
-    "expm1": lambda g, y: g * (y + 1),
-    "log": lambda g, x: g * x.reciprocal(),
-    "log2": lambda g, x: g * (x * _LN2).reciprocal(),
-    "log10": lambda g, x: g * (x * _LN10).reciprocal(),
-    "log1p": lambda g, x: g * (x + 1).reciprocal(),
-    "sqrt": lambda g, y: g * (y * 2).reciprocal(),
-    "rsqrt": lambda g, y: g * (y * y * y * -0.5),
-    "square": lambda g, x: g * (x * 2),
-    "reciprocal": lambda g, y: g * -(y * y),
-    "sin": lambda g, x: g * x.cos(),
-    "cos": lambda g, x: g * -x.sin(),
-    "tan": lambda g, y: g * (y * y + 1),
-    "asin": lambda g, x: g * ((1 - x) * (1 + x)).rsqrt(),
-    "acos": lambda g, x: g * -((1 - x) * (1 + x)).rsqrt(),
-    "atan": lambda g, x: g * (x * x + 1).reciprocal(),
-    "sinh": lambda g, x: g * x.cosh(),
-    "cosh": lambda g, x: g * x.sinh(),
-    "tanh": lambda g, y: g * (1 - y * y),
-    "sigmoid": lambda g, y: g * (y * (1 - y)),
-    "erf": lambda g, x: g * ((x * x).neg().exp() * _TWO_OVER_SQRT_PI),
-    "floor": None, "ceil": None, "round": None, "trunc": None,
-}
-
-# PyTorch's node names where they are not the op's name capitalised (square is pow(x, 2) there).
-_NODE_NAMES = {"expm1": "Expm1", "exp2": "Exp2", "log1p": "Log1P", "square": "Pow"}
-
-FUNCTIONS: dict[str, type[Function]] = {
-    name: make_function(_NODE_NAMES.get(name, name.capitalize()), op, _DERIVATIVES[name])
-    for name, op in K.OPS.items()
-}
-
-
-def _prepare(name: str, x: Tensor) -> Tensor:
+def _prepare(name: str, op: UnaryOp, x: Tensor) -> Tensor:
     """x in the dtype the op computes in: integers kept or cast to the default float dtype."""
     dtype = x.dtype
     if dtype.is_floating_point:
         return x
-    if not K.OPS[name].keeps_int:
+    if not op.keeps_int:
         return cast(x, D.get_default_dtype())
     if dtype is D.bool:
         if name == "square":  # pow(x, 2): a bool base and an int exponent promote to int64
@@ -153,37 +121,67 @@ def _prepare(name: str, x: Tensor) -> Tensor:
     return x
 
 
-def _apply(name: str, x: Tensor, copy_input: bool) -> Tensor:
-    x = _prepare(name, x)
+def _apply(name: str, op: UnaryOp, function: type[Function], x: Tensor, copy_input: bool) -> Tensor:
+    x = _prepare(name, op, x)
     if x.dtype is D.bool:  # abs and sign of a bool are the identity
         return _contiguous_copy(x)
-    return FUNCTIONS[name].apply(x, (), copy_input)
+    return function.apply(x, (), copy_input)
 
 
-def _make_public(name: str) -> tuple[Callable, Callable]:
+def _make_public(name: str, op: UnaryOp, function: type[Function], module: str) -> tuple[Callable, Callable]:
     """tt.<name>(input, *, out=None) and its in-place form <name>_(input)."""
 
     def fn(input: Tensor, *, out: Tensor | None = None) -> Tensor:
         check_tensor(name, input)
-        result = _apply(name, input, False)
+        result = _apply(name, op, function, input, False)
         return result if out is None else _into(out, result)
 
     def fn_(input: Tensor) -> Tensor:
         check_tensor(name + "_", input)
-        return inplace(lambda t: _apply(name, t, True), input)
+        return inplace(lambda t: _apply(name, op, function, t, True), input)
 
     fn.__name__ = fn.__qualname__ = name
     fn_.__name__ = fn_.__qualname__ = name + "_"
     fn.__doc__ = f"Elementwise {name} (torch.{name}); Tensor method and in-place form `{name}_` alike."
     fn_.__doc__ = f"In-place {name}."
-    fn.__module__ = fn_.__module__ = __name__
+    fn.__module__ = fn_.__module__ = module
     return fn, fn_
 
 
-_PUBLIC: dict[str, Callable] = {}
-for _name in K.OPS:
-    if _name != "round":
-        _PUBLIC[_name], _PUBLIC[_name + "_"] = _make_public(_name)
+def register_family(ops: dict[str, UnaryOp], derivatives: dict[str, Callable | None], module: str,
+                    node_names: dict[str, str] | None = None,
+                    aliases: dict[str, str] | None = None) -> tuple[dict[str, type[Function]], dict[str, Callable]]:
+    """A unary family's Functions (name -> Function) and public functions (name -> function, with the
+    in-place `<name>_` forms and PyTorch's aliases), for its module's __all__ and METHODS.
+
+    `derivatives[name](grad, saved)` is the op's gradient in tensor ops (None: piecewise constant);
+    `node_names` gives PyTorch's node names where they are not the op's name capitalised.
+    """
+    node_names = node_names or {}
+    functions = {name: make_function(node_names.get(name, name.capitalize()), op, derivatives[name], module)
+                 for name, op in ops.items()}
+    public: dict[str, Callable] = {}
+    for name, op in ops.items():
+        public[name], public[name + "_"] = _make_public(name, op, functions[name], module)
+    for alias, target in (aliases or {}).items():
+        public[alias], public[alias + "_"] = public[target], public[target + "_"]
+    return functions, public
+
+
+# Derivatives in tensor ops; they call the public functions (Tensor methods) looked up at call time.
+_DERIVATIVES: dict[str, Callable | None] = {
+    "abs": lambda g, x: g * x.sign(),
+    "sign": None,
+    "sqrt": lambda g, y: g * (y * 2).reciprocal(),
+    "rsqrt": lambda g, y: g * (y * y * y * -0.5),
+    "square": lambda g, x: g * (x * 2),
+    "reciprocal": lambda g, y: g * -(y * y),
+    "floor": None, "ceil": None, "round": None, "trunc": None,
+}
+
+# PyTorch's node name for square (pow(x, 2) there).
+FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__, {"square": "Pow"},
+                                     {"absolute": "abs", "fix": "trunc"})
 
 
 # ---------------------------------------------------------------- round (with decimals)
@@ -220,7 +218,7 @@ class RoundDecimals(Function):
 
 
 def _round_apply(x: Tensor, decimals: int, copy_input: bool) -> Tensor:
-    x = _prepare("round", x)
+    x = _prepare("round", K.OPS["round"], x)
     if decimals == 0:
         return FUNCTIONS["round"].apply(x, (), copy_input)
     if not x.dtype.is_floating_point:
@@ -242,11 +240,6 @@ def round_(input: Tensor, *, decimals: int = 0) -> Tensor:
 
 
 _PUBLIC["round"], _PUBLIC["round_"] = round, round_
-
-# PyTorch's aliases.
-_ALIASES = {"absolute": "abs", "arcsin": "asin", "arccos": "acos", "arctan": "atan", "fix": "trunc"}
-for _alias, _target in _ALIASES.items():
-    _PUBLIC[_alias], _PUBLIC[_alias + "_"] = _PUBLIC[_target], _PUBLIC[_target + "_"]
 globals().update(_PUBLIC)
 
 __all__: list[str] = list(_PUBLIC)

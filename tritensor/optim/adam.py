@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import dtypes
-from ..autograd.grad_mode import no_grad
+from ..autograd import no_grad
 from ..creation import tensor, zeros_like
+from ..ops.optim import adam_step_
 from ..tensor import Tensor
-from . import _functional as F
 from .optimizer import Optimizer
 
 
@@ -90,13 +90,11 @@ class Adam(Optimizer):
                     state = self._init_state(p, amsgrad)
                     step_t = state["step"]
                     # The count lives in a cpu float32 scalar, as PyTorch keeps it; bump it in place.
-                    counter = step_t._host()
-                    counter += 1
-                    step_t._bump_version()
-                    F.adam_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                                step=float(counter), lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                                weight_decay=group["weight_decay"], decoupled=group["decoupled_weight_decay"],
-                                amsgrad=amsgrad, maximize=group["maximize"])
+                    step_t.add_(1)
+                    adam_step_(p, p.grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                               step=step_t.item(), lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
+                               weight_decay=group["weight_decay"], decoupled=group["decoupled_weight_decay"],
+                               amsgrad=amsgrad, maximize=group["maximize"])
         return loss
 
 

@@ -15,7 +15,7 @@ from copy import deepcopy
 from itertools import chain
 from typing import Any
 
-from ..autograd.grad_mode import enable_grad, no_grad
+from ..autograd import enable_grad, no_grad
 from ..tensor import RemovableHandle, Tensor
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..autograd.grad_mode import no_grad
+from ..autograd import no_grad
 from ..creation import zeros_like
-from . import _functional as F
+from ..ops.optim import sgd_step_
 from .optimizer import Optimizer
 
 
@@ -66,9 +66,9 @@ class SGD(Optimizer):
                         if buf is None:
                             buf = zeros_like(p)
                             first = True
-                    F.sgd_step(p, p.grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
-                               weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                               maximize=group["maximize"], first=first)
+                    sgd_step_(p, p.grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+                              weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                              maximize=group["maximize"], first=first)
                     if momentum != 0:
                         state["momentum_buffer"] = buf
         return loss

@@ -1,4 +1,5 @@
-"""tt.utils: PyTorch's utils namespace (`tt.utils.data` is tritensor.data)."""
+"""tt.utils: PyTorch's utils namespace. `tt.utils.data` re-exports tritensor.data under torch.utils.data's module
+paths (tritensor.utils.data.dataloader, .dataset, .sampler)."""
 
 from . import data
 

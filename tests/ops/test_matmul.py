@@ -1,0 +1,350 @@
+"""matmul, mm, bmm, addmm, baddbmm, mv, dot, vdot, outer and linear on cpu and interpreted cuda against NumPy:
+shapes, broadcasting, dtypes, gradcheck, strides without copies, the bias epilogue, split-K scratch,
+autotune selection, backend flags and PyTorch's errors."""
+
+import numpy as np
+import pytest
+from tritensor.kernels import matmul as KM
+
+import tritensor as tt
+import tritensor.backends as backends
+from tests.ops.matmul_helpers import (
+    DEVICE_DTYPES,
+    DEVICES,
+    _close,
+    _count_launches,
+    _f64,
+    _grads,
+    _make,
+    _np,
+    _vector_out,
+)
+from tritensor.ops import matmul as OM
+
+SHAPES = [
+    ((7,), (7,)),  # dot -> 0-d
+    ((3, 7), (7,)),  # mv
+    ((7,), (7, 5)),  # vector @ matrix
+    ((1, 1), (1, 1)),
+    ((7, 33), (33, 5)),
+    ((33, 1), (1, 7)),  # K = 1
+    ((2, 3, 7), (7, 5)),  # batch @ matrix (folded into one mm)
+    ((3, 7), (2, 7, 5)),  # matrix @ batch (a broadcast with batch stride 0)
+    ((2, 1, 3, 7), (4, 7, 5)),  # broadcast batch dims on both sides
+    ((7,), (2, 7, 5)),
+    ((2, 3, 7), (7,)),
+]
+
+
+@pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
+def test_matmul_shapes(rng, device, dtype):
+    # Every shape in fp32 and on cpu; every other one for 16-bit kernels (the interpreter is slow).
+    shapes = SHAPES if device == "cpu" or dtype is tt.float32 else SHAPES[::2]
+    for i, (sa, sb) in enumerate(shapes):
+        ta, a = _make(rng, sa, dtype, device, transposed=i % 2 == 1 and len(sa) > 1)
+        tb, b = _make(rng, sb, dtype, device, transposed=i % 3 == 0 and len(sb) > 1)
+        r = tt.matmul(ta, tb)
+        assert r.dtype is dtype and r.device == ta.device
+        _close(r, np.matmul(a, b), dtype)
+    ta, a = _make(rng, (4, 33), dtype, device)
+    tb, b = _make(rng, (33, 7), dtype, device, transposed=True)
+    _close(ta @ tb, a @ b, dtype)
+    _close(ta.matmul(tb), a @ b, dtype)
+    _close(tb.__rmatmul__(ta), a @ b, dtype)
+
+
+@pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
+def test_mm_bmm_mv_dot_outer(rng, device, dtype):
+    ta, a = _make(rng, (7, 5), dtype, device, transposed=True)
+    tb, b = _make(rng, (5, 3), dtype, device)
+    _close(tt.mm(ta, tb), a @ b, dtype)
+    _close(ta.mm(tb), a @ b, dtype)
+    ba, a3 = _make(rng, (3, 4, 7), dtype, device)
+    bb, b3 = _make(rng, (3, 7, 2), dtype, device, transposed=True)
+    _close(tt.bmm(ba, bb), a3 @ b3, dtype)
+    _close(ba.bmm(bb), a3 @ b3, dtype)
+    tv, v = _make(rng, (5,), dtype, device)
+    _close(tt.mv(ta, tv), a @ v, dtype)
+    tw, w = _make(rng, (5,), dtype, device)
+    d = tt.dot(tv, tw)
+    assert d.shape == () and d.dtype is dtype
+    _close(d, np.array(v @ w), dtype)
+    _close(tt.vdot(tv, tw), np.array(v @ w), dtype)
+    _close(tv.dot(tw), np.array(v @ w), dtype)
+    tu, u = _make(rng, (3,), dtype, device)
+    _close(tt.outer(tv, tu), np.outer(v, u), dtype)
+    _close(tt.ger(tv, tu), np.outer(v, u), dtype)
+    _close(tv.outer(tu), np.outer(v, u), dtype)
+
+
+@pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
+def test_addmm_baddbmm(rng, device, dtype):
+    t1, m1 = _make(rng, (7, 33), dtype, device)
+    t2, m2 = _make(rng, (33, 5), dtype, device, transposed=True)
+    for shape, beta, alpha in [((7, 5), 1, 1), ((5,), 0.5, -2.0), ((7, 1), 0, 3), ((), -1, 0.5)]:
+        tc, c = _make(rng, shape, dtype, device)
+        r = tt.addmm(tc, t1, t2, beta=beta, alpha=alpha)
+        assert r.shape == (7, 5) and r.dtype is dtype
+        _close(r, beta * c + alpha * (m1 @ m2), dtype, scale=2)
+    nan = tt.full((7, 5), float("nan"), dtype=dtype, device=device)
+    _close(tt.addmm(nan, t1, t2, beta=0), m1 @ m2, dtype)  # beta == 0 ignores input, NaNs included
+    b1, a3 = _make(rng, (3, 7, 4), dtype, device, transposed=True)
+    b2, b3 = _make(rng, (3, 4, 5), dtype, device)
+    for shape in [(1, 7, 5), (5,)]:
+        tc, c = _make(rng, shape, dtype, device)
+        _close(tt.baddbmm(tc, b1, b2, beta=-1.5, alpha=0.5), -1.5 * c + 0.5 * (a3 @ b3), dtype, scale=2)
+    tc, c = _make(rng, (3, 7, 5), dtype, device)
+    _close(tc.baddbmm(b1, b2), c + a3 @ b3, dtype, scale=2)
+    tc.baddbmm_(b1, b2, alpha=2)
+    _close(tc, c + 2 * (a3 @ b3), dtype, scale=2)
+    td, d = _make(rng, (7, 5), dtype, device)
+    assert td.addmm_(t1, t2, beta=2) is td
+    _close(td, 2 * d + m1 @ m2, dtype, scale=2)
+
+
+@pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
+def test_linear(rng, device, dtype):
+    tw, w = _make(rng, (5, 33), dtype, device)
+    tb, b = _make(rng, (5,), dtype, device)
+    for shape in [(7, 33), (33,), (2, 3, 33)]:
+        tx, x = _make(rng, shape, dtype, device)
+        _close(tt.linear(tx, tw, tb), x @ w.T + b, dtype)
+        _close(tt.linear(tx, tw), x @ w.T, dtype)
+    tx, x = _make(rng, (3, 2, 33), dtype, device)
+    tx = tx.transpose(0, 1)  # (2, 3, 33) whose batch cannot fold into rows: the batched path
+    _close(tt.linear(tx, tw, tb), x.transpose(1, 0, 2) @ w.T + b, dtype)
+    tb2, b2 = _make(rng, (3, 1), dtype, device)  # a bias of another broadcastable shape
+    _close(tt.linear(tx, tw, tb2), x.transpose(1, 0, 2) @ w.T + b2, dtype)
+    tv, v = _make(rng, (33,), dtype, device)  # 1-D weight
+    _close(tt.linear(tx, tv, tb[0]), x.transpose(1, 0, 2) @ v + b[0], dtype)
+
+
+def test_matmul_integer_on_cpu():
+    a = tt.tensor([[1, 2], [3, 4]])
+    b = tt.tensor([[5], [6]])
+    r = a @ b
+    assert r.dtype is tt.int64 and r.tolist() == [[17], [39]]
+
+
+def test_gradcheck_matmul_family(rng):
+    gc = tt.autograd.gradcheck
+    for sa, sb in [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 2)),
+                   ((2, 3), (2, 3, 2)), ((2, 1, 2, 3), (3, 3, 2))]:
+        assert gc(_vector_out(tt.matmul), _f64(rng, sa, sb))
+    a, b = _f64(rng, (3, 2), (4, 3))
+    assert gc(lambda x, y: tt.mm(x.t(), y.t()), (a, b))  # transposed operands
+    assert gc(tt.bmm, _f64(rng, (2, 2, 3), (2, 3, 2)))
+    c, m1, m2 = _f64(rng, (3,), (2, 4), (4, 3))
+    assert gc(lambda x, y, z: tt.addmm(x, y, z, beta=0.5, alpha=-1.5), (c, m1, m2))
+    assert gc(lambda x, y, z: tt.baddbmm(x, y, z, beta=2, alpha=0.5), _f64(rng, (1, 2, 3), (2, 2, 4), (2, 4, 3)))
+    x, w, bias = _f64(rng, (2, 2, 3), (4, 3), (4,))
+    assert gc(tt.linear, (x, w, bias))
+    assert gc(tt.linear, _f64(rng, (3,), (2, 3)))
+    assert gc(lambda v, u: tt.outer(v, u), _f64(rng, (3,), (2,)))
+    assert gc(_vector_out(tt.dot), _f64(rng, (4,), (4,)))
+
+
+def test_gradgradcheck(rng):
+    gg = tt.autograd.gradgradcheck
+    assert gg(tt.matmul, _f64(rng, (2, 3), (3, 2)))
+    assert gg(tt.matmul, _f64(rng, (2, 1, 2, 3), (2, 3, 2)))
+    assert gg(tt.linear, _f64(rng, (2, 3), (2, 3), (2,)))
+    assert gg(lambda x, y, z: tt.addmm(x, y, z, beta=0.5, alpha=2), _f64(rng, (2, 2), (2, 3), (3, 2)))
+    assert gg(lambda x: tt.einsum("ii->i", x) * 2, _f64(rng, (3, 3)))
+
+
+@pytest.mark.parametrize("fn,shapes,transposed", [
+    (tt.matmul, [(2, 1, 3, 7), (4, 7, 5)], (0,)),
+    (tt.matmul, [(3, 7), (2, 7, 5)], (1,)),
+    (tt.matmul, [(2, 3, 7), (7, 5)], (1,)),
+    (tt.matmul, [(7,), (7,)], ()),
+    (tt.linear, [(2, 3, 7), (5, 7), (5,)], ()),
+    (lambda c, a, b: tt.addmm(c, a, b, beta=0.5, alpha=2), [(5,), (3, 7), (7, 5)], (1, 2)),
+    (lambda c, a, b: tt.baddbmm(c, a, b, beta=-1, alpha=0.5), [(1, 3, 5), (2, 3, 7), (2, 7, 5)], (2,)),
+    (lambda a, b: tt.einsum("bqd,bkd->bqk", a, b), [(2, 3, 7), (2, 5, 7)], ()),
+    (lambda a: tt.einsum("ii->", a), [(4, 4)], ()),
+])
+def test_backward_cuda_matches_cpu(fn, shapes, transposed):
+    cpu = _grads(0, "cpu", fn, shapes, transposed)
+    cuda = _grads(0, "cuda", fn, shapes, transposed)
+    for c, g in zip(cpu, cuda):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_double_backward_and_grad_layout(rng, device):
+    x, w = (tt.tensor(rng.standard_normal(s).astype(np.float32), device=device, requires_grad=True)
+            for s in ((3, 4), (2, 4)))
+    y = tt.linear(x, w)
+    assert y.grad_fn.name() == "MmBackward0"
+    assert tt.addmm(x[:, :2], x, w.t()).grad_fn.name() == "AddmmBackward0"
+    assert tt.bmm(x[None], w.t()[None]).grad_fn.name() == "BmmBackward0"
+    (gx,) = tt.autograd.grad((y * y).sum(), [x], create_graph=True)  # gx = 2 (x W^T) W
+    gx.sum().backward()
+    xn, wn = _np(x), _np(w)
+    np.testing.assert_allclose(_np(gx), 2 * xn @ wn.T @ wn, rtol=1e-5, atol=1e-5)
+    ones = np.ones((3, 4))
+    expected_w = 2 * (ones @ wn.T).T @ xn + 2 * (xn @ wn.T).T @ ones  # d/dW of sum(2 x W^T W)
+    np.testing.assert_allclose(_np(w.grad), expected_w, rtol=1e-5, atol=1e-5)
+    assert w.grad.is_contiguous()
+
+
+def test_cuda_passes_strides_without_copies(rng, monkeypatch):
+    ta, a = _make(rng, (3, 7), tt.float32, "cuda", transposed=True)  # stored (7, 3)
+    tb, b = _make(rng, (2, 7, 5), tt.float32, "cuda", transposed=True)
+    launches = _count_launches(monkeypatch)
+    _close(ta @ tb, a @ b, tt.float32)
+    assert len(launches) == 1
+    shape, a_strides, b_strides, _ = launches[0]
+    assert shape == (2, 3, 5) and a_strides == (0, 1, 3) and b_strides == (35, 1, 7)
+    # Batch dims broadcast on different sides do not collapse into one stride: one launch per outer index.
+    tc, c = _make(rng, (2, 1, 3, 7), tt.float32, "cuda")
+    td, d = _make(rng, (4, 7, 5), tt.float32, "cuda")
+    launches.clear()
+    _close(tc @ td, c @ d, tt.float32)
+    assert len(launches) == 2 and launches[0][0] == (4, 3, 5)
+
+
+def test_cuda_linear_uses_bias_epilogue_and_backward_uses_kernel(rng, monkeypatch):
+    tx, x = _make(rng, (2, 3, 7), tt.float32, "cuda")
+    tw, w = _make(rng, (5, 7), tt.float32, "cuda")
+    tb, b = _make(rng, (5,), tt.float32, "cuda")
+    for t in (tx, tw, tb):
+        t.requires_grad_(True)
+    launches = _count_launches(monkeypatch, forbid_copy=False)
+    y = tt.linear(tx, tw, tb)
+    _close(y, x @ w.T + b, tt.float32)
+    assert len(launches) == 1 and launches[0][0] == (1, 6, 5) and launches[0][3]["bias"] is not None
+    launches.clear()
+    y.sum().backward()
+    assert len(launches) == 2  # dX and dW, both through the matmul kernel
+    np.testing.assert_allclose(_np(tw.grad), np.ones((6, 5)).T @ x.reshape(6, 7), rtol=1e-5)
+
+
+def test_cuda_split_k_allocates_scratch(rng, monkeypatch):
+    config = dict(BLOCK_M=16, BLOCK_N=16, BLOCK_K=16, GROUP_M=8, SPLIT_K=3, num_warps=4, num_stages=2)
+    monkeypatch.setattr(KM, "heuristic_config", lambda *args, **kwargs: dict(config))
+    launches = _count_launches(monkeypatch)
+    ta, a = _make(rng, (2, 5, 40), tt.float32, "cuda")
+    tb, b = _make(rng, (2, 40, 3), tt.float32, "cuda", transposed=True)
+    tc, c = _make(rng, (3,), tt.float32, "cuda")
+    _close(tt.baddbmm(tc, ta, tb, alpha=2, beta=0.5), 0.5 * c + 2 * (a @ b), tt.float32)
+    scratch = launches[0][3]["scratch"]
+    assert scratch.shape == (3, 2, 5, 3) and scratch.dtype is tt.float32
+
+
+@pytest.mark.parametrize("dtype,tf32,spec", [(tt.float16, False, "matmul[fp16]"), (tt.bfloat16, False, "matmul[bf16]"),
+                                             (tt.float32, False, "matmul[fp32:ieee]"),
+                                             (tt.float32, True, "matmul[fp32:tf32]")])
+def test_cuda_autotune_selection(rng, monkeypatch, dtype, tf32, spec):
+    """On a real GPU with TRITENSOR_AUTOTUNE on, the config comes from the tuner (faked here)."""
+    calls = []
+
+    class FakeTuner:
+        mode = "1"
+
+        def select(self, spec_name, key, configs, run, heuristic=None):
+            space = configs("default")
+            calls.append((spec_name, key, space, heuristic, run))
+            run(heuristic)  # a timing run must be able to launch
+            return dict(heuristic)
+
+    import tritensor.autotune as autotune
+
+    monkeypatch.setattr(autotune, "default_tuner", lambda: FakeTuner())
+    monkeypatch.setattr(OM, "interpreting", lambda: False)
+    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", tf32)
+    ta, a = _make(rng, (5, 7), dtype, "cuda", transposed=True)
+    tb, b = _make(rng, (7, 3), dtype, "cuda")
+    _close(ta @ tb, a @ b, dtype)
+    (name, key, space, heuristic, _), = calls
+    assert name == spec
+    assert key == KM.tuning_key(5, 3, 7, dtype, (1, 5), (3, 1)) and key[4] is True
+    assert heuristic == KM.heuristic_config(5, 3, 7, dtype, batch=1) and heuristic in space
+    monkeypatch.setattr(OM, "interpreting", lambda: True)  # the interpreter never tunes
+    _close(ta @ tb, a @ b, dtype)
+    assert len(calls) == 1
+
+
+def test_backends_flags():
+    assert backends.cuda.matmul.allow_tf32 is False  # PyTorch's default
+    try:
+        backends.set_float32_matmul_precision("high")
+        assert backends.cuda.matmul.allow_tf32 is True and backends.get_float32_matmul_precision() == "high"
+        backends.set_float32_matmul_precision("highest")
+        assert backends.cuda.matmul.allow_tf32 is False
+        with pytest.raises(RuntimeError, match="Invalid precision"):
+            backends.set_float32_matmul_precision("low")
+        with pytest.raises(TypeError, match="bool"):
+            backends.cuda.matmul.allow_tf32 = 1
+    finally:
+        backends.cuda.matmul.allow_tf32 = False
+    backends.cudnn.benchmark = True  # accepted for ported scripts, no effect
+    assert backends.cudnn.is_available() is False and backends.cuda.is_built()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_errors(device):
+    z = lambda *s, dtype=tt.float32: tt.zeros(*s, dtype=dtype, device=device)  # noqa: E731
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"):
+        tt.mm(z(2, 3), z(4, 5))
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)"):
+        z(2, 3) @ z(4, 5)
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(6x3 and 4x5\)"):
+        tt.linear(z(2, 3, 3), z(5, 4))
+    with pytest.raises(RuntimeError, match="expected m1 and m2 to have the same dtype, but got: float != c10::Half"):
+        tt.matmul(z(2, 3), z(3, 2, dtype=tt.float16))
+    with pytest.raises(RuntimeError, match="both arguments to matmul need to be at least 1D, but they are 0D and 1D"):
+        tt.matmul(z(), z(3))
+    with pytest.raises(RuntimeError, match="inconsistent tensor size"):
+        tt.matmul(z(3), z(4))
+    with pytest.raises(RuntimeError, match=r"size mismatch, got input \(2\), mat \(2x3\), vec \(4\)"):
+        tt.mv(z(2, 3), z(4))
+    with pytest.raises(RuntimeError, match="must match the size of tensor b"):
+        tt.matmul(z(2, 3, 4), z(3, 4, 5))
+    with pytest.raises(RuntimeError, match=r"Expected size for first two dimensions of batch2 tensor to be: \[2, 4\]"):
+        tt.bmm(z(2, 3, 4), z(2, 5, 6))
+    with pytest.raises(RuntimeError, match="batch1 must be a 3D tensor"):
+        tt.bmm(z(3, 4), z(2, 4, 6))
+    with pytest.raises(RuntimeError, match="self must be a matrix"):
+        tt.mm(z(3), z(3, 4))
+    with pytest.raises(RuntimeError, match="mat1 must be a matrix, got 1-D tensor"):
+        tt.addmm(z(3), z(3), z(3, 4))
+    with pytest.raises(RuntimeError, match="The expanded size of the tensor"):
+        tt.addmm(z(3), z(2, 3), z(3, 4))
+    with pytest.raises(RuntimeError, match="1D tensors expected, but got 2D and 1D tensors"):
+        tt.dot(z(2, 3), z(3))
+    with pytest.raises(RuntimeError, match="outer: Expected 1-D argument self"):
+        tt.outer(z(2, 3), z(3))
+    with pytest.raises(RuntimeError, match="not implemented for 'Bool'"):
+        tt.matmul(z(2, 2, dtype=tt.bool), z(2, 2, dtype=tt.bool))
+    with pytest.raises(TypeError, match="must be Tensor"):
+        tt.matmul(z(2, 2), [[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(RuntimeError, match="einsum\\(\\): the number of subscripts in the equation \\(2\\) does not"):
+        tt.einsum("ij,jk->ik", z(2, 3), z(3))
+    with pytest.raises(RuntimeError, match="more operands were provided"):
+        tt.einsum("ij->ij", z(2, 3), z(2, 3))
+    with pytest.raises(RuntimeError, match="output subscript k does not appear"):
+        tt.einsum("ij->ik", z(2, 3))
+    with pytest.raises(RuntimeError, match="invalid subscript given at index 4"):
+        tt.einsum("ij,j1->i", z(2, 3), z(3, 1))
+    with pytest.raises(RuntimeError, match="subscript j has size 4 for operand 1"):
+        tt.einsum("ij,jk->ik", z(2, 3), z(4, 2))
+    with pytest.raises(RuntimeError, match="subscript i is repeated for operand 0 but the sizes don't match"):
+        tt.einsum("ii->i", z(2, 3))
+
+
+def test_device_and_dtype_errors_on_cuda():
+    a, b = tt.zeros(2, 3), tt.zeros(3, 2, device="cuda")
+    for fn in (tt.matmul, tt.mm):
+        with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+            fn(a, b)
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        tt.linear(tt.zeros(2, 3, device="cuda"), tt.zeros(4, 3))
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        tt.addmm(tt.zeros(2, 2), b.t(), b)
+    d = tt.zeros(2, 3, dtype=tt.float64, device="cuda")
+    with pytest.raises(RuntimeError, match="matmul on cuda supports float16, bfloat16 and float32.*Double"):
+        d @ d.t()
+    with pytest.raises(RuntimeError, match="on cuda supports float16, bfloat16 and float32"):
+        tt.matmul(tt.zeros(2, 2, dtype=tt.int64, device="cuda"), tt.zeros(2, 2, dtype=tt.int64, device="cuda"))

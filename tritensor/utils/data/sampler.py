@@ -1,0 +1,5 @@
+"""torch.utils.data.sampler's import path: the samplers (tritensor.data)."""
+
+from ...data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
+
+__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]
