@@ -14,6 +14,13 @@ common:
 - `copy_op`, the identity OP (clamp without bounds, nan_to_num of integers);
 - `map_signature` / `map_spec` / `map_specs`: KernelSpecs of map_kernel running an OP, for each
   family's SPECS.
+
+Conventions (the Tensor layer's contract): each op's scalar math is a `@triton.jit` function beside its
+launch wrapper and NumPy reference; inputs arrive broadcast-viewed to the output shape and cast to a common
+compute dtype; 16-bit floats are compared/computed in fp32 (exact for comparisons). Bools reach an OP as
+0/1 int32 values (compiled and interpreted alike); every OP allows for it. A Python-number operand is
+rounded to the compute dtype as PyTorch does (`encode_scalar`: fp64 travels as its bit pattern, so it stays
+exact) and decoded in the kernel by `scalar_param`; a 0-stride DeviceArray works everywhere a tensor does.
 """
 
 from __future__ import annotations

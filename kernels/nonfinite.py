@@ -1,13 +1,6 @@
 """isnan, isinf, isfinite and nan_to_num on the elementwise map kernel.
 
-Each op's scalar math is a `@triton.jit` function run by `elementwise.launch_map`, beside its launch
-wrapper and NumPy reference. Conventions (the Tensor layer's contract, as in kernels/binary.py):
-inputs arrive broadcast-viewed to the output shape and cast to a common compute dtype; 16-bit floats
-are compared/computed in fp32 (exact for comparisons). Bools reach an OP as 0/1 int32 values
-(compiled and interpreted alike); every OP here allows for it. A Python-number operand is rounded to
-the compute dtype as PyTorch does (`map_ops.encode_scalar`: fp64 travels as its bit pattern, so it
-stays exact) and decoded in the kernel by `map_ops.scalar_param`; a 0-stride DeviceArray works
-everywhere a tensor does.
+The conventions every family on the map kernel follows are in kernels/map_ops.py.
 
 The predicates take every dtype (integers and bools are finite) and write `out` as given. nan_to_num
 replaces NaN, +inf and -inf by Python numbers (defaults: 0, the dtype's max, its lowest) and copies

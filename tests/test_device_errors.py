@@ -1,6 +1,8 @@
 """The device error word: an index-taking kernel flags an out-of-range index, the op raises PyTorch's error at
 the next synchronisation point (at once under the interpreter), and the word is clean again afterwards."""
 
+import types
+
 import numpy as np
 import pytest
 import triton
@@ -10,6 +12,7 @@ from tritensor.kernels.index_errors import report_out_of_range
 import tritensor as tt
 from tests.conftest import as_device
 from tritensor import device_errors
+from tritensor.cuda import driver
 
 CUDA = tt.device("cuda", 0)
 
@@ -59,3 +62,13 @@ def test_codes_are_reused_per_message():
     other = device_errors.expect(CUDA, RuntimeError, "index {index} out of range in self")
     assert first == second != other and first > 0 and other > 0
     device_errors.raise_if_flagged(CUDA)  # nothing flagged
+
+
+def test_synchronize_is_a_synchronisation_point(monkeypatch):
+    # The driver's sync needs a GPU; stand in for it so that only what follows the sync is exercised.
+    monkeypatch.setattr(driver, "_device", lambda index: types.SimpleNamespace(sync=lambda: None))
+    code = device_errors.expect(CUDA, IndexError, "index {index} is out of range")
+    _take(np.arange(4.0, dtype=np.float32), np.array([9], np.int64), code)
+    with pytest.raises(IndexError, match="^index 9 is out of range$"):
+        driver.synchronize(0)
+    driver.synchronize(0)  # reported once

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes as D
-from .device import interpreting
+from .cuda import driver
+from .device import device, interpreting
 from .kernels.device_array import DeviceArray
 from .storage import Storage
 
@@ -88,3 +89,7 @@ def after_launch(device) -> None:
     next synchronisation point (no host round trip per launch)."""
     if interpreting():
         raise_if_flagged(device)
+
+
+# tt.cuda.synchronize() is a synchronisation point too.
+driver.on_synchronize(lambda index: raise_if_flagged(device("cuda", index)))

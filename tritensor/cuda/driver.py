@@ -59,8 +59,20 @@ def install_triton_stream_hook() -> None:
     driver.get_current_stream = lambda index=None: int(current_stream(index or 0).handle)
 
 
+# Called with the device index after every synchronize(): the device error word is read there (a layer above
+# registers it, so this module imports nothing of tritensor's).
+_after_synchronize: list = []
+
+
+def on_synchronize(fn) -> None:
+    """Run fn(index) after each synchronize(index)."""
+    _after_synchronize.append(fn)
+
+
 def synchronize(index: int) -> None:
     _device(index).sync()
+    for fn in _after_synchronize:
+        fn(index)
 
 
 def name(index: int) -> str:
