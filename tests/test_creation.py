@@ -71,3 +71,11 @@ def test_cuda_seeding_reproduces_cuda_draws():
     assert tt.cuda.initial_seed() == 5
     tt.manual_seed(5)
     assert tt.randn(4).tolist() == a.cpu().tolist()  # one generator: the same values on cpu and cuda
+
+
+@pytest.mark.parametrize("make", [lambda: tt.zeros(2, dtype="float32"), lambda: tt.tensor([1], dtype=float),
+                                  lambda: tt.arange(3, dtype=np.int64), lambda: tt.ones(1).new_full((1,), 2, dtype=1),
+                                  lambda: tt.as_tensor([1], "int64"), lambda: tt.randn_like(tt.ones(1), dtype="x")])
+def test_dtype_that_is_not_a_tritensor_dtype_is_a_type_error(make):
+    with pytest.raises(TypeError, match=r"^\w+\(\): argument 'dtype' must be tritensor.dtype, not \w+$"):
+        make()

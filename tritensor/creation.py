@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 
 import numpy as np
@@ -13,6 +14,19 @@ from .kernels.device_array import contiguous_strides
 from .random import Generator, rng
 from .storage import Storage, canonical_device
 from .tensor import Tensor
+
+
+def _dtype_checked(fn):
+    """PyTorch's TypeError for a dtype that is not a tt.dtype (a string, a NumPy type), before any work."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def checked(*args, dtype=None, **kwargs):
+        if dtype is not None and not isinstance(dtype, D.dtype):
+            raise TypeError(f"{name}(): argument 'dtype' must be tritensor.dtype, not {type(dtype).__name__}")
+        return fn(*args, dtype=dtype, **kwargs)
+
+    return checked
 
 
 def _shape(size) -> tuple:
@@ -77,6 +91,7 @@ def _to_numpy(data, dtype: D.dtype) -> np.ndarray:
         raise ValueError(f"expected sequence of equal-length lists to build a tensor: {e}") from None
 
 
+@_dtype_checked
 def tensor(data, *, dtype: D.dtype | None = None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, scalars, NumPy arrays or tensors)."""
@@ -89,6 +104,8 @@ def tensor(data, *, dtype: D.dtype | None = None, device=None, requires_grad: bo
 
 def as_tensor(data, dtype: D.dtype | None = None, device=None) -> Tensor:
     """Like tensor(), but shares memory with a NumPy array or tensor when dtype and device allow."""
+    if dtype is not None and not isinstance(dtype, D.dtype):
+        raise TypeError(f"as_tensor(): argument 'dtype' must be tritensor.dtype, not {type(dtype).__name__}")
     if isinstance(data, Tensor):
         return data.to(device=device or data.device, dtype=dtype or data.dtype)
     if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype) and \
@@ -137,14 +154,17 @@ def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     return _finish(Tensor._full(shape, value, dtype, device), requires_grad)
 
 
+@_dtype_checked
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     return _filled(size, 0, dtype or D.get_default_dtype(), device, requires_grad)
 
 
+@_dtype_checked
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     return _filled(size, 1, dtype or D.get_default_dtype(), device, requires_grad)
 
 
+@_dtype_checked
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
@@ -152,12 +172,14 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
                    dtype or D.scalar_dtype(fill_value), device, requires_grad)
 
 
+@_dtype_checked
 def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     shape = _shape(size)
     device = CPU if device is None else canonical_device(device)
     return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
 
 
+@_dtype_checked
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     shape, stride = _shape(tuple(size)), tuple(stride)
     dtype = dtype or D.get_default_dtype()
@@ -168,6 +190,7 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     return _finish(t, requires_grad)
 
 
+@_dtype_checked
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
@@ -185,6 +208,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     return _place(arr, device, requires_grad)
 
 
+@_dtype_checked
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -192,11 +216,13 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     return _place(np.linspace(start, end, steps, dtype=np.float64).astype(dtype.np), device, requires_grad)
 
 
+@_dtype_checked
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad=False):
     dtype = dtype or D.get_default_dtype()
     return _place(np.logspace(start, end, steps, base=base).astype(dtype.np), device, requires_grad)
 
 
+@_dtype_checked
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = dtype or D.get_default_dtype()
     return _place(np.eye(n, n if m is None else m, dtype=dtype.np), device, requires_grad)
@@ -211,16 +237,19 @@ def _check_float(dtype, name: str) -> None:
         raise RuntimeError(f"\"{name}\" not implemented for '{dtype.name.capitalize()}'")
 
 
+@_dtype_checked
 def rand(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
     _check_float(dtype, "check_uniform_bounds")
     return _random(rng(generator).random(_shape(size)), dtype, device, requires_grad)
 
 
+@_dtype_checked
 def randn(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
     _check_float(dtype, "normal_kernel_cpu")
     return _random(rng(generator).standard_normal(_shape(size)), dtype, device, requires_grad)
 
 
+@_dtype_checked
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """randint(high, size) or randint(low, high, size): integers drawn uniformly from [low, high)."""
     if size is None and isinstance(high, (tuple, list)):
@@ -235,10 +264,12 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     return _place(values.astype((dtype or D.int64).np), device, requires_grad)
 
 
+@_dtype_checked
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _place(rng(generator).permutation(n).astype((dtype or D.int64).np), device, requires_grad)
 
 
+@_dtype_checked
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         m = mean.detach().cpu()._host() if isinstance(mean, Tensor) else mean
@@ -260,32 +291,39 @@ def _like(fn, x: Tensor, *args, dtype=None, device=None, requires_grad=False, **
               **kwargs)
 
 
+@_dtype_checked
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return _like(zeros, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@_dtype_checked
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return _like(ones, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@_dtype_checked
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return _like(empty, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@_dtype_checked
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None) -> Tensor:
     return full(input._shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
+@_dtype_checked
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return _like(rand, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@_dtype_checked
 def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     return _like(randn, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+@_dtype_checked
 def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if high is None:
         low, high = 0, low
@@ -304,30 +342,35 @@ def _new_size(size: tuple) -> tuple:
     return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
 
 
+@_dtype_checked
 def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
     """An uninitialised tensor of `size` with this tensor's dtype and device unless given."""
     return empty(*_new_size(size), dtype=dtype or self.dtype, device=device or self.device,
                  requires_grad=requires_grad)
 
 
+@_dtype_checked
 def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
     """Zeros of `size` with this tensor's dtype and device unless given."""
     return zeros(*_new_size(size), dtype=dtype or self.dtype, device=device or self.device,
                  requires_grad=requires_grad)
 
 
+@_dtype_checked
 def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
     """Ones of `size` with this tensor's dtype and device unless given."""
     return ones(*_new_size(size), dtype=dtype or self.dtype, device=device or self.device,
                 requires_grad=requires_grad)
 
 
+@_dtype_checked
 def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
     """`fill_value` everywhere in a tensor of `size`, with this tensor's dtype and device unless given."""
     return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
                 requires_grad=requires_grad)
 
 
+@_dtype_checked
 def new_tensor(self: Tensor, data, *, dtype=None, device=None, requires_grad=False, **_layout) -> Tensor:
     """A copy of `data` with this tensor's dtype and device unless given (never shares memory with data)."""
     if isinstance(data, Tensor):
