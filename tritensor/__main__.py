@@ -1,3 +1,5 @@
+"""`python -m tritensor ...`: the same as the `tritensor` console script."""
+
 import sys
 
 from .cli import main

@@ -37,17 +37,33 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if abs(w.item() - 3) < 0.1 and abs(b.item() - 2) < 0.1 else 1
 
 
+def _version() -> str:
+    """The installed distribution's version (package metadata), else the source tree's __version__."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("tritensor")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
 def _autotune(argv: list[str]) -> int:
+    """`tritensor autotune ...`: the autotune package's own command line."""
     from .autotune.cli import main
 
     return main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `tritensor` console script: parse argv (default: sys.argv[1:]) and run the command; returns the exit
+    status (0 success, 2 bad arguments, 130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "autotune":
         return _autotune(argv[1:])
     parser = argparse.ArgumentParser(prog="tritensor", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"tritensor {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit a line with tritensor's autograd (seconds on a CPU)")
     demo.add_argument("--device", choices=["cpu", "cuda"], default=None,

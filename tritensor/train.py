@@ -1,51 +1,44 @@
 """The `tritensor train` job: an MLP on Digits or Fashion-MNIST with tritensor's nn, optim and data.
 
 `train()` is the library entry point (it returns the metrics); `tritensor train ...` parses arguments
-and calls it. A checkpoint (--save, written atomically after every epoch with tt.save) holds the model,
-the optimizer, the shuffling generator's state and the epoch, so --resume continues exactly where the
-saved run stopped: the resumed run's numbers are those an uninterrupted run would have printed.
+and calls it. Every option is checked before any work starts. A checkpoint (--save, written atomically
+after every epoch with tt.save, and on Ctrl-C) holds the model, the optimizer, the schedule, the shuffling
+generator's state and the position in the run, so --resume continues exactly where the saved run stopped,
+mid-epoch included: the resumed run's numbers are those an uninterrupted run would have printed.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-MODELS = ("mlp", "cnn")
-DATASETS = ("digits", "fashion-mnist")
-OPTIMIZERS = ("adam", "sgd")
+from .metrics import MetricsLog, plot_metrics
+from .train_args import (
+    DATASETS,
+    DEFAULT_EPOCHS,
+    DEFAULT_HIDDEN,
+    DEFAULT_LR,
+    MODELS,
+    OPTIMIZERS,
+    Config,
+    TrainError,
+    add_arguments,
+    checkpoint_config,
+    fashion_mnist_missing,
+    resolve,
+    resume_command,
+)
 
-# Per-dataset defaults: enough for the stated accuracy in seconds on a CPU.
-DEFAULT_EPOCHS = {"digits": 15, "fashion-mnist": 2}
-DEFAULT_HIDDEN = {"digits": 128, "fashion-mnist": 256}
-DEFAULT_LR = {("adam", "digits"): 3e-3, ("adam", "fashion-mnist"): 1e-3, ("sgd", "digits"): 0.05,
-              ("sgd", "fashion-mnist"): 0.05}
+__all__ = ["DATASETS", "DEFAULT_EPOCHS", "DEFAULT_HIDDEN", "DEFAULT_LR", "MODELS", "OPTIMIZERS", "Config",
+           "Interrupted", "Metrics", "TrainError", "add_arguments", "build_model", "build_optimizer",
+           "build_scheduler", "evaluate", "load_data", "main", "train"]
+
 EVAL_BATCH = 1000
-
-
-class TrainError(Exception):
-    """A configuration the job can't run (the CLI prints it and exits with status 2)."""
-
-
-@dataclass
-class Config:
-    model: str = "mlp"
-    dataset: str = "digits"
-    epochs: int | None = None  # default: DEFAULT_EPOCHS[dataset]
-    batch_size: int = 64
-    lr: float | None = None  # default: DEFAULT_LR[optimizer, dataset]
-    optimizer: str = "adam"
-    device: str | None = None  # default: cuda when a GPU is present, else cpu
-    seed: int = 0
-    limit_train: int | None = None  # train on the first N training samples only
-    limit_test: int | None = None  # evaluate on the first N test samples only
-    hidden: int | None = None  # default: DEFAULT_HIDDEN[dataset]
-    save: str | None = None
-    resume: str | None = None
-    data_root: str | None = None  # Fashion-MNIST folder (default: where Debian's package installs it)
 
 
 @dataclass
@@ -62,37 +55,46 @@ class Metrics:
     samples_per_second: float = 0.0
     seconds: float = 0.0
     start_epoch: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)  # the --metrics records (metrics.py)
 
     def as_dict(self) -> dict[str, Any]:
+        """The metrics as plain Python data."""
         return asdict(self)
 
 
-def _default_device() -> str:
-    from .cuda import driver
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run between two steps. `checkpoint` is the file that resumes it (None without --save)."""
 
-    return "cuda" if driver.device_count() > 0 else "cpu"
+    def __init__(self, epoch: int, step: int, steps_per_epoch: int, epochs: int, checkpoint: str | None) -> None:
+        """`epoch` epochs and `step` more steps were done when the run stopped."""
+        where = (f"after epoch {epoch}/{epochs}" if step == 0 else
+                 f"at epoch {epoch + 1}/{epochs}, step {step}/{steps_per_epoch}")
+        super().__init__(f"stopped {where}")
+        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
 
 
-def _resolve(config: Config) -> Config:
-    if config.model not in MODELS:
-        raise TrainError(f"unknown model {config.model!r}; choose from {', '.join(MODELS)}")
-    if config.model == "cnn":
-        raise TrainError("--model cnn needs convolution and pooling layers (nn.Conv2d, nn.MaxPool2d), which come in "
-                         "a later issue; use --model mlp for now")
-    if config.dataset not in DATASETS:
-        raise TrainError(f"unknown dataset {config.dataset!r}; choose from {', '.join(DATASETS)}")
-    if config.optimizer not in OPTIMIZERS:
-        raise TrainError(f"unknown optimizer {config.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
-    resolved = Config(**asdict(config))
-    resolved.epochs = DEFAULT_EPOCHS[config.dataset] if config.epochs is None else config.epochs
-    resolved.lr = DEFAULT_LR[config.optimizer, config.dataset] if config.lr is None else config.lr
-    resolved.hidden = DEFAULT_HIDDEN[config.dataset] if config.hidden is None else config.hidden
-    resolved.device = config.device or _default_device()
-    if resolved.epochs < 0 or resolved.batch_size <= 0 or resolved.hidden <= 0:
-        raise TrainError("--epochs must be >= 0, --batch-size and --hidden > 0")
-    if any(n is not None and n <= 0 for n in (resolved.limit_train, resolved.limit_test)):
-        raise TrainError("--limit-train and --limit-test must be positive")
-    return resolved
+class _StopRequest:
+    """While active (main thread only), the first Ctrl-C only asks the loop to stop at the next step boundary,
+    so the checkpoint it writes is consistent; a second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def load_data(config: Config):
@@ -116,6 +118,7 @@ def load_data(config: Config):
 
 
 def build_model(config: Config, in_features: int, classes: int = 10):
+    """The MLP: Flatten, Linear(in_features, hidden), ReLU, Linear(hidden, classes)."""
     from . import nn
 
     return nn.Sequential(nn.Flatten(), nn.Linear(in_features, config.hidden), nn.ReLU(),
@@ -123,6 +126,7 @@ def build_model(config: Config, in_features: int, classes: int = 10):
 
 
 def build_optimizer(config: Config, params):
+    """Adam, or SGD with momentum 0.9, at config.lr."""
     from . import optim
 
     if config.optimizer == "adam":
@@ -138,122 +142,195 @@ def build_scheduler(optimizer, total_steps: int):
     return CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
 
 
-def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> float:
-    """Top-1 accuracy of model on (x, y)."""
+def evaluate_loss_accuracy(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
+    """(mean cross-entropy loss, top-1 accuracy) of model on (x, y)."""
     import tritensor as tt
 
-    correct = 0
+    from .nn import functional as F
+
+    correct, loss = 0, 0.0
     model.eval()
     with tt.no_grad():
         for start in range(0, len(x), batch_size):
-            logits = model(x[start:start + batch_size])
-            correct += int((logits.argmax(1) == y[start:start + batch_size]).sum().item())
+            logits, target = model(x[start:start + batch_size]), y[start:start + batch_size]
+            loss += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += int((logits.argmax(1) == target).sum().item())
     model.train()
-    return correct / max(len(x), 1)
+    return loss / max(len(x), 1), correct / max(len(x), 1)
 
 
-def _checkpoint_config(config: Config) -> dict[str, Any]:
-    return {"model": config.model, "dataset": config.dataset, "hidden": config.hidden,
-            "optimizer": config.optimizer, "limit_train": config.limit_train, "batch_size": config.batch_size,
-            "epochs": config.epochs}
+def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> float:
+    """Top-1 accuracy of model on (x, y)."""
+    return evaluate_loss_accuracy(model, x, y, batch_size)[1]
+
+
+class _Run:
+    """One training run: the data, model, optimizer, schedule and position, and the loop over them."""
+
+    def __init__(self, config: Config, progress: bool, log: Callable[[str], None]) -> None:
+        import tritensor as tt
+
+        from .data import DataLoader, TensorDataset
+
+        self.config, self.progress, self.log = config, progress, log
+        try:
+            x_train, y_train, x_test, y_test = load_data(config)
+        except FileNotFoundError as exc:  # files removed since the checks ran
+            from .data.datasets import FASHION_MNIST_ROOT
+
+            raise TrainError(fashion_mnist_missing(f"in {config.data_root or FASHION_MNIST_ROOT}")) from exc
+        except ValueError as exc:  # a damaged IDX file
+            raise TrainError(f"{config.dataset}: {exc}") from exc
+        except ImportError as exc:
+            raise TrainError(str(exc)) from exc
+        self.device = tt.empty(0, device=config.device).device  # canonical: cuda -> cuda:0
+        log(f"device: {_describe(self.device)}")
+        log(f"data: {config.dataset}, {len(x_train)} train / {len(x_test)} test samples; model: {config.model} "
+            f"(hidden {config.hidden}); optimizer: {config.optimizer} (lr {config.lr}); batch {config.batch_size}")
+        tt.manual_seed(config.seed)
+        self.model = build_model(config, x_train[0].numel()).to(self.device)
+        self.optimizer = build_optimizer(config, self.model.parameters())
+        self.steps_per_epoch = -(-len(x_train) // config.batch_size)
+        self.scheduler = build_scheduler(self.optimizer, config.epochs * self.steps_per_epoch)
+        self.shuffle = tt.Generator().manual_seed(config.seed)
+        self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
+        self.loader = DataLoader(TensorDataset(x_train.to(self.device), y_train.to(self.device)),
+                                 batch_size=config.batch_size, shuffle=True, generator=self.shuffle)
+        # Position: `epoch` whole epochs plus `step` steps of the next, and that epoch's running loss.
+        self.epoch, self.step, self.loss_sum, self.seen, elapsed = 0, 0, 0.0, 0, 0.0
+        self.samples = 0  # trained on by this process (samples/s)
+        if config.resume:
+            elapsed = self._restore()
+        self.metrics_log = MetricsLog(config.metrics, resume_step=self.global_step if config.resume else None)
+        self.start = time.perf_counter() - elapsed
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps since the start of the run (resumed runs included)."""
+        return self.epoch * self.steps_per_epoch + self.step
+
+    def _restore(self) -> float:
+        from . import io
+
+        checkpoint = io.load(self.config.resume, map_location=self.device)
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.shuffle.set_state(checkpoint["shuffle_state"])
+        self.epoch, self.step = int(checkpoint["epoch"]), int(checkpoint.get("step_in_epoch", 0))
+        self.loss_sum, self.seen = float(checkpoint.get("epoch_loss_sum", 0.0)), int(checkpoint.get("epoch_seen", 0))
+        where = f"after epoch {self.epoch}" if self.step == 0 else \
+            f"at epoch {self.epoch + 1}, step {self.step}/{self.steps_per_epoch}"
+        self.log(f"resumed from {self.config.resume} {where}")
+        return float(checkpoint.get("elapsed_s", 0.0))
+
+    def save(self, shuffle_state: dict, accuracy: float | None = None) -> None:
+        """Write the checkpoint of the current position (shuffle_state: the generator at the epoch's start)."""
+        from . import io
+
+        io.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "step_in_epoch": self.step,
+                 "epoch_loss_sum": self.loss_sum, "epoch_seen": self.seen, "shuffle_state": shuffle_state,
+                 "config": checkpoint_config(self.config), "elapsed_s": time.perf_counter() - self.start,
+                 "test_accuracy": accuracy}, self.config.save)
+
+    def _batches(self):
+        """The current epoch's remaining batches (a resumed epoch replays its order and skips the steps done)."""
+        batches = iter(self.loader)
+        for _ in range(self.step):
+            next(batches)
+        if not self.progress:
+            return batches
+        from tqdm import tqdm
+
+        return tqdm(batches, desc=f"epoch {self.epoch + 1}/{self.config.epochs}", unit="batch", leave=False,
+                    file=sys.stderr, dynamic_ncols=True, total=self.steps_per_epoch, initial=self.step)
+
+    def _interrupt(self, shuffle_state: dict | None) -> Interrupted:
+        if shuffle_state is not None and self.config.save:
+            self.save(shuffle_state)
+        return Interrupted(self.epoch, self.step, self.steps_per_epoch, self.config.epochs, self.config.save)
+
+    def run_epoch(self, stop: _StopRequest, metrics: Metrics) -> None:
+        """Train to the end of the current epoch (raises Interrupted at a step boundary on Ctrl-C)."""
+        from .nn import functional as F
+
+        shuffle_state = self.shuffle.get_state()  # the permutation this epoch is about to draw
+        epoch_start = time.perf_counter()
+        bar = self._batches()
+        try:
+            for x, y in bar:
+                lr = self.optimizer.param_groups[0]["lr"]
+                self.optimizer.zero_grad()
+                loss = F.cross_entropy(self.model(x), y)
+                loss.backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                value = loss.item()
+                self.step, self.loss_sum, self.seen = self.step + 1, self.loss_sum + value * len(y), self.seen + len(y)
+                self.samples += len(y)
+                metrics.step_losses.append(value)
+                self.metrics_log.add("step", epoch=self.epoch + 1, step=self.global_step, loss=value, accuracy=None,
+                                     lr=lr, time_s=time.perf_counter() - self.start)
+                if self.progress:
+                    rate = self.seen / max(time.perf_counter() - epoch_start, 1e-9)
+                    bar.set_postfix(loss=f"{self.loss_sum / self.seen:.4f}", samples_s=f"{rate:,.0f}", refresh=False)
+                if stop.requested:
+                    raise self._interrupt(shuffle_state)
+        finally:
+            if self.progress:
+                bar.close()
+        self._end_epoch(metrics, time.perf_counter() - epoch_start)
+
+    def _end_epoch(self, metrics: Metrics, seconds: float) -> None:
+        config, seen = self.config, self.seen
+        test_loss, accuracy = evaluate_loss_accuracy(self.model, self.x_test, self.y_test)
+        train_loss = self.loss_sum / max(seen, 1)
+        self.epoch, self.step, self.loss_sum, self.seen = self.epoch + 1, 0, 0.0, 0
+        metrics.epoch_train_loss.append(train_loss)
+        metrics.epoch_test_accuracy.append(accuracy)
+        metrics.epoch_seconds.append(seconds)
+        metrics.test_accuracy = accuracy
+        self.metrics_log.add("eval", epoch=self.epoch, step=self.global_step, loss=test_loss, train_loss=train_loss,
+                             accuracy=accuracy, lr=self.optimizer.param_groups[0]["lr"],
+                             time_s=time.perf_counter() - self.start)
+        if config.save:
+            self.save(self.shuffle.get_state(), accuracy)
+        self.log(f"epoch {self.epoch}/{config.epochs}  train loss {train_loss:.4f}  test accuracy "
+                 f"{accuracy:.4f}  ({seconds:.2f} s, {seen / max(seconds, 1e-9):,.0f} samples/s)"
+                 + ("  [saved]" if config.save else ""))
 
 
 def train(config: Config | None = None, *, progress: bool = True, log: Callable[[str], None] = print,
           **overrides) -> Metrics:
     """Train (and evaluate after every epoch); returns the metrics. Options as Config's fields, e.g.
-    train(dataset="fashion-mnist", epochs=2, device="cpu")."""
-    import tritensor as tt
-
-    from . import io
-    from .data import DataLoader, TensorDataset
-    from .nn import functional as F
-
-    config = _resolve(Config(**{**asdict(config or Config()), **overrides}))
-    device = tt.device(config.device)
-    if device.type == "cuda" and not tt.cuda.is_available():
-        raise TrainError("--device cuda: no CUDA GPU is available (set TRITON_INTERPRET=1 to run the Triton kernels "
-                         "in Triton's interpreter instead; slow, for testing)")
+    train(dataset="fashion-mnist", epochs=2, device="cpu"). Every option is checked first (TrainError).
+    Ctrl-C (SIGINT, in the main thread) stops at the next step boundary, writes the checkpoint when `save`
+    is set and raises Interrupted (a KeyboardInterrupt)."""
+    config = resolve(Config(**{**asdict(config or Config()), **overrides}))
+    run = _Run(config, progress, log)
+    metrics = Metrics(device=str(run.device), epochs=config.epochs, test_accuracy=float("nan"),
+                      start_epoch=run.epoch, records=run.metrics_log.records)
+    start = time.perf_counter()
     try:
-        x_train, y_train, x_test, y_test = load_data(config)
-    except (FileNotFoundError, ImportError) as exc:
-        raise TrainError(str(exc)) from exc
-    device = tt.empty(0, device=device).device  # canonical: cuda -> cuda:0
-    log(f"device: {_describe(device)}")
-    log(f"data: {config.dataset}, {len(x_train)} train / {len(x_test)} test samples; model: {config.model} "
-        f"(hidden {config.hidden}); optimizer: {config.optimizer} (lr {config.lr}); batch {config.batch_size}")
-
-    tt.manual_seed(config.seed)
-    in_features = x_train[0].numel()
-    model = build_model(config, in_features).to(device)
-    optimizer = build_optimizer(config, model.parameters())
-    steps_per_epoch = -(-len(x_train) // config.batch_size)
-    scheduler = build_scheduler(optimizer, config.epochs * steps_per_epoch)
-    shuffle = tt.Generator().manual_seed(config.seed)
-    start_epoch = 0
-    if config.resume:
-        checkpoint = io.load(config.resume, map_location=device)
-        saved, wanted = checkpoint.get("config", {}), _checkpoint_config(config)
-        if saved != wanted:
-            differ = ", ".join(f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in wanted.items()
-                               if saved.get(k) != v)
-            raise TrainError(f"{config.resume} continues a different run ({differ}): resume with that run's options")
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        shuffle.set_state(checkpoint["shuffle_state"])
-        start_epoch = int(checkpoint["epoch"])
-        log(f"resumed from {config.resume} after epoch {start_epoch}")
-
-    x_train, y_train = x_train.to(device), y_train.to(device)
-    x_test, y_test = x_test.to(device), y_test.to(device)
-    loader = DataLoader(TensorDataset(x_train, y_train), batch_size=config.batch_size, shuffle=True,
-                        generator=shuffle)
-    metrics = Metrics(device=str(device), epochs=config.epochs, test_accuracy=float("nan"), start_epoch=start_epoch)
-    if start_epoch >= config.epochs:
-        metrics.test_accuracy = evaluate(model, x_test, y_test)
-    run_start = time.perf_counter()
-    samples = 0
-    for epoch in range(start_epoch, config.epochs):
-        epoch_start = time.perf_counter()
-        total_loss, seen = 0.0, 0
-        bar = _progress(loader, epoch, config.epochs, progress)
-        for x, y in bar:
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            value = loss.item()
-            metrics.step_losses.append(value)
-            total_loss += value * len(y)
-            seen += len(y)
-            if progress:
-                elapsed = time.perf_counter() - epoch_start
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", samples_s=f"{seen / max(elapsed, 1e-9):,.0f}",
-                                refresh=False)
-        if progress:
-            bar.close()
-        seconds = time.perf_counter() - epoch_start
-        samples += seen
-        accuracy = evaluate(model, x_test, y_test)
-        metrics.epoch_train_loss.append(total_loss / max(seen, 1))
-        metrics.epoch_test_accuracy.append(accuracy)
-        metrics.epoch_seconds.append(seconds)
-        metrics.test_accuracy = accuracy
-        if config.save:
-            io.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
-                     "shuffle_state": shuffle.get_state(), "config": _checkpoint_config(config),
-                     "test_accuracy": accuracy}, config.save)
-        log(f"epoch {epoch + 1}/{config.epochs}  train loss {total_loss / max(seen, 1):.4f}  test accuracy "
-            f"{accuracy:.4f}  ({seconds:.2f} s, {seen / max(seconds, 1e-9):,.0f} samples/s)"
-            + ("  [saved]" if config.save else ""))
-    metrics.seconds = time.perf_counter() - run_start
-    metrics.samples_per_second = samples / max(metrics.seconds, 1e-9)
-    done = config.epochs - start_epoch
-    log(f"done: {done} epoch{'s' if done != 1 else ''} on {device} in {metrics.seconds:.2f} s "
+        with _StopRequest() as stop:
+            if run.epoch >= config.epochs:
+                metrics.test_accuracy = evaluate(run.model, run.x_test, run.y_test)
+            while run.epoch < config.epochs:
+                run.run_epoch(stop, metrics)
+                if stop.requested and run.epoch < config.epochs:
+                    raise run._interrupt(None)  # the epoch's checkpoint was just written
+    finally:
+        run.metrics_log.close()
+    metrics.seconds = time.perf_counter() - start
+    metrics.samples_per_second = run.samples / max(metrics.seconds, 1e-9)
+    done = config.epochs - metrics.start_epoch
+    log(f"done: {done} epoch{'s' if done != 1 else ''} on {run.device} in {metrics.seconds:.2f} s "
         f"({metrics.samples_per_second:,.0f} samples/s); test accuracy {metrics.test_accuracy:.4f}"
         + (f"; checkpoint {config.save}" if config.save else ""))
+    if config.plot:
+        plot_metrics(metrics.records, config.plot, title=f"tritensor train: {config.model} on {config.dataset}")
+        log(f"plot: {config.plot}")
     return metrics
 
 
@@ -269,44 +346,8 @@ def _describe(device) -> str:
     return f"{device} ({driver.name(device.index or 0)}, Triton kernels)"
 
 
-def _progress(loader, epoch: int, epochs: int, enabled: bool):
-    if not enabled:
-        return loader
-    from tqdm import tqdm
-
-    return tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", leave=False, file=sys.stderr,
-                dynamic_ncols=True)
-
-
-def add_arguments(parser) -> None:
-    """The `tritensor train` options."""
-    parser.add_argument("--model", choices=MODELS, default="mlp", help="mlp (cnn comes with conv layers later)")
-    parser.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="digits: scikit-learn's 8x8 digits (pip install tritensor[datasets]); fashion-mnist: "
-                             "Debian's dataset-fashion-mnist package (or --data-root)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help=f"default: {DEFAULT_EPOCHS['digits']} for digits, {DEFAULT_EPOCHS['fashion-mnist']} for "
-                             "fashion-mnist")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate, decayed to 0 by a cosine schedule (default: adam 3e-3 on digits, "
-                             "1e-3 on fashion-mnist; sgd (momentum 0.9) 0.05)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default=None,
-                        help="default: cuda when a GPU is present, else cpu (cuda with TRITON_INTERPRET=1 runs the "
-                             "Triton kernels in the interpreter: slow, for testing)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit-train", type=int, default=None, metavar="N", help="train on the first N samples")
-    parser.add_argument("--limit-test", type=int, default=None, metavar="N", help="evaluate on the first N samples")
-    parser.add_argument("--hidden", type=int, default=None, help="hidden units (default 128 digits, 256 fashion)")
-    parser.add_argument("--save", default=None, metavar="CKPT", help="write a checkpoint after every epoch")
-    parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
-    parser.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST IDX files")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
 def main(args) -> int:
-    """Run the job from parsed CLI arguments; returns the exit status."""
+    """Run the job from parsed CLI arguments; returns the exit status (0 done, 2 bad options, 130 Ctrl-C)."""
     from dataclasses import fields
 
     config = Config(**{f.name: getattr(args, f.name) for f in fields(Config)})
@@ -315,4 +356,18 @@ def main(args) -> int:
     except TrainError as exc:
         print(f"tritensor train: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        if exc.checkpoint is None:
+            print(f"tritensor train: {exc}; nothing saved (--save CKPT makes a run resumable)", file=sys.stderr)
+        else:
+            command = resume_command(config, exc.checkpoint) + (" --no-progress" if args.no_progress else "")
+            print(f"tritensor train: {exc}; checkpoint saved to {exc.checkpoint}; resume with: {command}",
+                  file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("tritensor train: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. the disk filled up while writing a checkpoint
+        print(f"tritensor train: error: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -1,0 +1,256 @@
+"""The options of the `tritensor train` job: `Config`, its defaults, the argparse options, and the checks that run
+before any work starts (every number in range, every path writable or readable, `--resume` a real checkpoint of
+this run), each failing with one line that names the option."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import shlex
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .metrics import PLOT_INSTALL, PLOT_SUFFIXES, plot_available
+
+MODELS = ("mlp",)  # a CNN needs nn.Conv2d / nn.MaxPool2d, which are not built yet
+DATASETS = ("digits", "fashion-mnist")
+OPTIMIZERS = ("adam", "sgd")
+
+# Per-dataset defaults: enough for the stated accuracy in seconds on a CPU.
+DEFAULT_EPOCHS = {"digits": 15, "fashion-mnist": 2}
+DEFAULT_HIDDEN = {"digits": 128, "fashion-mnist": 256}
+DEFAULT_LR = {("adam", "digits"): 3e-3, ("adam", "fashion-mnist"): 1e-3, ("sgd", "digits"): 0.05,
+              ("sgd", "fashion-mnist"): 0.05}
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "shuffle_state", "epoch", "config")
+
+
+class TrainError(Exception):
+    """A configuration the job can't run (the CLI prints it on one line and exits with status 2)."""
+
+
+@dataclass
+class Config:
+    """The job's options; None means the per-dataset default (see `resolve`)."""
+
+    model: str = "mlp"
+    dataset: str = "digits"
+    epochs: int | None = None  # default: DEFAULT_EPOCHS[dataset]
+    batch_size: int = 64
+    lr: float | None = None  # default: DEFAULT_LR[optimizer, dataset]
+    optimizer: str = "adam"
+    device: str | None = None  # default: cuda when a GPU is present, else cpu
+    seed: int = 0
+    limit_train: int | None = None  # train on the first N training samples only
+    limit_test: int | None = None  # evaluate on the first N test samples only
+    hidden: int | None = None  # default: DEFAULT_HIDDEN[dataset]
+    save: str | None = None  # default when resuming: the --resume file
+    resume: str | None = None
+    data_root: str | None = None  # Fashion-MNIST folder (default: where Debian's package installs it)
+    metrics: str | None = None  # JSON-lines log of every step and evaluation
+    plot: str | None = None  # loss/accuracy curves (matplotlib)
+
+
+def checkpoint_config(config: Config) -> dict[str, Any]:
+    """The options a checkpoint must share with the run that resumes it (they fix the model, the data order
+    and the learning-rate schedule)."""
+    return {"model": config.model, "dataset": config.dataset, "hidden": config.hidden,
+            "optimizer": config.optimizer, "limit_train": config.limit_train, "batch_size": config.batch_size,
+            "epochs": config.epochs}
+
+
+def _default_device() -> str:
+    from .cuda import driver
+
+    return "cuda" if driver.device_count() > 0 else "cpu"
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise TrainError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_int(option: str, value: Any, low: int, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise TrainError(f"{option} must be {what}, got {value!r}")
+
+
+def _check_numbers(config: Config) -> None:
+    _check_int("--epochs", config.epochs, 0, "an integer >= 0")
+    _check_int("--batch-size", config.batch_size, 1, "a positive integer")
+    _check_int("--hidden", config.hidden, 1, "a positive integer")
+    _check_int("--seed", config.seed, 0, "an integer >= 0")
+    if config.seed >= 2**64:
+        raise TrainError(f"--seed must be below 2**64, got {config.seed}")
+    for option, value in (("--limit-train", config.limit_train), ("--limit-test", config.limit_test)):
+        if value is not None:
+            _check_int(option, value, 1, "a positive integer")
+    lr = config.lr
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise TrainError(f"--lr must be a positive finite number, got {lr!r}")
+
+
+def _check_output(option: str, path: str, suffixes: tuple[str, ...] = ()) -> None:
+    """The file can be (over)written: its folder exists and is writable, and it is not a folder itself."""
+    target = Path(path)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise TrainError(f"{option} {path}: the file name must end in {', '.join(suffixes)}")
+    if target.is_dir():
+        raise TrainError(f"{option} {path}: is a directory")
+    folder = target.parent
+    if not folder.is_dir():
+        raise TrainError(f"{option} {path}: the directory {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise TrainError(f"{option} {path}: permission denied (not writable)")
+
+
+def _check_outputs(config: Config) -> None:
+    taken = {} if config.resume is None else {os.path.realpath(config.resume): "--resume"}
+    for option, path, suffixes in (("--save", config.save, ()), ("--metrics", config.metrics, ()),
+                                   ("--plot", config.plot, PLOT_SUFFIXES)):
+        if path is None:
+            continue
+        _check_output(option, path, suffixes)
+        key = os.path.realpath(path)
+        if key in taken and (option, taken[key]) != ("--save", "--resume"):  # saving over --resume is the default
+            raise TrainError(f"{option} {path}: the same file as {taken[key]}")
+        taken[key] = option
+    if config.plot is not None and not plot_available():
+        raise TrainError(f"--plot needs matplotlib: {PLOT_INSTALL}")
+
+
+def _check_data(config: Config) -> None:
+    if config.dataset == "digits":
+        if importlib.util.find_spec("sklearn") is None:
+            raise TrainError("--dataset digits needs scikit-learn (it ships the data): pip install "
+                             '"tritensor[datasets]"')
+        if config.data_root is not None:
+            raise TrainError("--data-root applies to --dataset fashion-mnist only")
+        return
+    from .data.datasets import FASHION_MNIST_FILES, FASHION_MNIST_ROOT
+
+    root = Path(config.data_root or FASHION_MNIST_ROOT)
+    if config.data_root is not None and not root.is_dir():
+        raise TrainError(f"--data-root {config.data_root}: no such directory")
+    for name in (*FASHION_MNIST_FILES[True], *FASHION_MNIST_FILES[False]):
+        if not any((root / (name + ext)).is_file() for ext in ("", ".gz")):
+            raise TrainError(fashion_mnist_missing(f"no {name}[.gz] in {root}"))
+
+
+def fashion_mnist_missing(detail: str) -> str:
+    """The one-line message for Fashion-MNIST files that are not there, in the CLI's terms (`detail`: what is
+    missing where)."""
+    from .data.datasets import FASHION_MNIST_APT, FASHION_MNIST_ROOT
+
+    return (f"Fashion-MNIST not found: {detail}; install it with `apt-get install {FASHION_MNIST_APT}` "
+            f"(Debian/Ubuntu; files go to {FASHION_MNIST_ROOT}) or pass --data-root a folder holding the four "
+            "IDX files")
+
+
+def load_checkpoint(path: str, map_location="cpu") -> dict[str, Any]:
+    """The checkpoint at `path`, or TrainError naming --resume: missing, unreadable, not a safetensors file, or
+    a safetensors file that is not a `tritensor train` checkpoint."""
+    from . import io
+
+    if not os.path.isfile(path):
+        raise TrainError(f"--resume {path}: no such file" if not os.path.exists(path) else
+                         f"--resume {path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise TrainError(f"--resume {path}: permission denied (not readable)")
+    try:
+        checkpoint = io.load(path, map_location=map_location)
+    except (ValueError, OSError, TypeError, KeyError) as exc:
+        reason = " ".join(str(exc).split())  # one line, whatever the loader said
+        raise TrainError(f"--resume {path}: not a tritensor checkpoint ({reason})") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(checkpoint, dict) or k not in checkpoint]
+    if missing:
+        raise TrainError(f"--resume {path}: a safetensors file but not a `tritensor train` checkpoint (no "
+                         f"{', '.join(missing)})")
+    return checkpoint
+
+
+def _check_resume(config: Config) -> None:
+    checkpoint = load_checkpoint(config.resume)
+    saved, wanted = checkpoint["config"], checkpoint_config(config)
+    if not isinstance(saved, dict) or saved != wanted:
+        saved = saved if isinstance(saved, dict) else {}
+        differ = ", ".join(f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v)
+        raise TrainError(f"--resume {config.resume}: continues a different run ({differ}); resume with that run's "
+                         "options")
+
+
+def resolve(config: Config) -> Config:
+    """A copy of `config` with the defaults filled in, after checking every option (TrainError on the first bad
+    one). Reads nothing but the --resume checkpoint; writes nothing."""
+    _check_choice("--model", config.model, MODELS)
+    _check_choice("--dataset", config.dataset, DATASETS)
+    _check_choice("--optimizer", config.optimizer, OPTIMIZERS)
+    resolved = Config(**asdict(config))
+    resolved.epochs = DEFAULT_EPOCHS[config.dataset] if config.epochs is None else config.epochs
+    resolved.lr = DEFAULT_LR[config.optimizer, config.dataset] if config.lr is None else config.lr
+    resolved.hidden = DEFAULT_HIDDEN[config.dataset] if config.hidden is None else config.hidden
+    resolved.save = config.save if config.save is not None else config.resume
+    _check_numbers(resolved)
+    _check_device(resolved)
+    _check_outputs(resolved)
+    _check_data(resolved)
+    if resolved.resume is not None:
+        _check_resume(resolved)
+    return resolved
+
+
+def _check_device(config: Config) -> None:
+    _check_choice("--device", config.device or "cpu", ("cpu", "cuda"))
+    config.device = config.device or _default_device()
+    if config.device == "cuda":
+        import tritensor as tt
+
+        if not tt.cuda.is_available():
+            raise TrainError("--device cuda: no CUDA GPU is available (set TRITON_INTERPRET=1 to run the Triton "
+                             "kernels in Triton's interpreter instead; slow, for testing)")
+
+
+def resume_command(config: Config, checkpoint: str) -> str:
+    """The shell command that continues `config`'s run from `checkpoint`: the options that differ from their
+    defaults (as given, before defaults were filled in), then --resume."""
+    words = ["tritensor", "train"]
+    defaults = Config()
+    for f in fields(Config):
+        value = getattr(config, f.name)
+        if f.name in ("save", "resume") or value == getattr(defaults, f.name):
+            continue
+        words += [f"--{f.name.replace('_', '-')}", repr(value) if isinstance(value, float) else str(value)]
+    return shlex.join([*words, "--resume", checkpoint])
+
+
+def add_arguments(parser) -> None:
+    """The `tritensor train` options."""
+    parser.add_argument("--model", choices=MODELS, default="mlp", help="the network (an MLP; more come later)")
+    parser.add_argument("--dataset", choices=DATASETS, default="digits",
+                        help="digits: scikit-learn's 8x8 digits (pip install tritensor[datasets]); fashion-mnist: "
+                             "Debian's dataset-fashion-mnist package (or --data-root)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"default: {DEFAULT_EPOCHS['digits']} for digits, {DEFAULT_EPOCHS['fashion-mnist']} for "
+                             "fashion-mnist")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate, decayed to 0 by a cosine schedule (default: adam 3e-3 on digits, "
+                             "1e-3 on fashion-mnist; sgd (momentum 0.9) 0.05)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                        help="default: cuda when a GPU is present, else cpu (cuda with TRITON_INTERPRET=1 runs the "
+                             "Triton kernels in the interpreter: slow, for testing)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit-train", type=int, default=None, metavar="N", help="train on the first N samples")
+    parser.add_argument("--limit-test", type=int, default=None, metavar="N", help="evaluate on the first N samples")
+    parser.add_argument("--hidden", type=int, default=None, help="hidden units (default 128 digits, 256 fashion)")
+    parser.add_argument("--save", default=None, metavar="CKPT",
+                        help="write a checkpoint after every epoch and on Ctrl-C (default with --resume: that file)")
+    parser.add_argument("--resume", default=None, metavar="CKPT", help="continue from a checkpoint")
+    parser.add_argument("--data-root", default=None, help="folder with the Fashion-MNIST IDX files")
+    parser.add_argument("--metrics", default=None, metavar="JSONL",
+                        help="write one JSON line per training step and per evaluation")
+    parser.add_argument("--plot", default=None, metavar="PNG",
+                        help=f"draw loss and accuracy curves at the end (.png/.svg/.pdf; needs {PLOT_INSTALL})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
