@@ -80,6 +80,10 @@ def set_float32_matmul_precision(precision: str) -> None:
 
 
 def get_float32_matmul_precision() -> str:
+    """The current float32 matmul precision: "highest" (IEEE fp32) or "high" (TF32 allowed).
+
+    "medium" set with `set_float32_matmul_precision` reads back as "high" (both only allow TF32 here).
+    """
     return "high" if cuda.matmul.allow_tf32 else "highest"
 
 

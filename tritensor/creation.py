@@ -156,16 +156,36 @@ def _filled(size, value, dtype, device, requires_grad) -> Tensor:
 
 @_dtype_checked
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A tensor of `size` (ints or one sequence) filled with 0, of the default float dtype unless `dtype`.
+
+    `out` is accepted for signature compatibility and ignored: the result is always a new tensor.
+
+    >>> tt.zeros(2, 3)
+    tensor([[0., 0., 0.],
+            [0., 0., 0.]])
+    """
     return _filled(size, 0, dtype or D.get_default_dtype(), device, requires_grad)
 
 
 @_dtype_checked
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+    """A tensor of `size` (ints or one sequence) filled with 1, of the default float dtype unless `dtype`.
+
+    `out` is accepted for signature compatibility and ignored: the result is always a new tensor.
+
+    >>> tt.ones(2, dtype=tt.int32)
+    tensor([1, 1], dtype=tritensor.int32)
+    """
     return _filled(size, 1, dtype or D.get_default_dtype(), device, requires_grad)
 
 
 @_dtype_checked
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of `size` filled with `fill_value`; the dtype follows the value (bool, int64 or the default float).
+
+    >>> tt.full((2,), 7)
+    tensor([7, 7])
+    """
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     return _filled((size,) if isinstance(size, int) else tuple(size), fill_value,
@@ -174,6 +194,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 @_dtype_checked
 def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """An uninitialised tensor of `size` (default float dtype); `memory_format` is accepted and ignored."""
     shape = _shape(size)
     device = CPU if device is None else canonical_device(device)
     return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
@@ -181,6 +202,11 @@ def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=Non
 
 @_dtype_checked
 def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """An uninitialised tensor of `size` whose memory is laid out with the given element `stride`.
+
+    >>> tt.empty_strided((2, 3), (1, 2)).stride()
+    (1, 2)
+    """
     shape, stride = _shape(tuple(size)), tuple(stride)
     dtype = dtype or D.get_default_dtype()
     device = CPU if device is None else canonical_device(device)
@@ -192,6 +218,15 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
 
 @_dtype_checked
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """`arange(end)` or `arange(start, end, step=1)`: the values start, start + step, ... up to, not including, end.
+
+    The result is int64 when start, end and step are all ints, the default float dtype otherwise.
+
+    >>> tt.arange(5)
+    tensor([0, 1, 2, 3, 4])
+    >>> tt.arange(0, 1, 0.25)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500])
+    """
     if end is None:
         start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -210,6 +245,11 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 @_dtype_checked
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """`steps` values evenly spaced from `start` to `end`, both included (computed in float64, then cast).
+
+    >>> tt.linspace(0, 1, 5)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+    """
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     dtype = dtype or D.get_default_dtype()
@@ -218,12 +258,23 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
 
 @_dtype_checked
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad=False):
+    """`steps` values `base ** x` for x evenly spaced from `start` to `end`, both included.
+
+    >>> tt.logspace(0, 2, 3)
+    tensor([  1.,  10., 100.])
+    """
     dtype = dtype or D.get_default_dtype()
     return _place(np.logspace(start, end, steps, base=base).astype(dtype.np), device, requires_grad)
 
 
 @_dtype_checked
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A 2-D tensor of shape (n, m) (m defaults to n) with ones on the diagonal and zeros elsewhere.
+
+    >>> tt.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
     dtype = dtype or D.get_default_dtype()
     return _place(np.eye(n, n if m is None else m, dtype=dtype.np), device, requires_grad)
 
@@ -239,12 +290,21 @@ def _check_float(dtype, name: str) -> None:
 
 @_dtype_checked
 def rand(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of `size` with values drawn uniformly from [0, 1) (floating dtypes only).
+
+    Values are drawn on the host by the generator (NumPy's PCG64) and copied to `device`, so one seed gives
+    the same values on cpu and cuda; they differ from PyTorch's stream for the same seed.
+    """
     _check_float(dtype, "check_uniform_bounds")
     return _random(rng(generator).random(_shape(size)), dtype, device, requires_grad)
 
 
 @_dtype_checked
 def randn(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of `size` with values drawn from the standard normal distribution (floating dtypes only).
+
+    Drawn on the host like `rand`: one seed gives the same values on cpu and cuda (not PyTorch's values).
+    """
     _check_float(dtype, "normal_kernel_cpu")
     return _random(rng(generator).standard_normal(_shape(size)), dtype, device, requires_grad)
 
@@ -266,11 +326,17 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
 
 @_dtype_checked
 def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A random permutation of 0, ..., n - 1 (int64 unless `dtype`), drawn on the host."""
     return _place(rng(generator).permutation(n).astype((dtype or D.int64).np), device, requires_grad)
 
 
 @_dtype_checked
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Values drawn from normal distributions N(mean, std).
+
+    With float `mean` and `std` a `size` is required; with a tensor `mean` and/or `std` the result has their
+    broadcast shape and the tensor's dtype and device. Drawn on the host like `rand`.
+    """
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         m = mean.detach().cpu()._host() if isinstance(mean, Tensor) else mean
         s = std.detach().cpu()._host() if isinstance(std, Tensor) else std
@@ -293,38 +359,52 @@ def _like(fn, x: Tensor, *args, dtype=None, device=None, requires_grad=False, **
 
 @_dtype_checked
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """A tensor of zeros with `input`'s shape, and its dtype and device unless given."""
     return _like(zeros, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @_dtype_checked
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """A tensor of ones with `input`'s shape, and its dtype and device unless given."""
     return _like(ones, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @_dtype_checked
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """An uninitialised tensor with `input`'s shape, and its dtype and device unless given."""
     return _like(empty, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @_dtype_checked
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None) -> Tensor:
+    """A tensor filled with `fill_value` with `input`'s shape, and its dtype and device unless given.
+
+    >>> tt.full_like(tt.zeros(2), 3)
+    tensor([3., 3.])
+    """
     return full(input._shape, fill_value, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
 @_dtype_checked
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """Uniform [0, 1) values with `input`'s shape, and its dtype and device unless given."""
     return _like(rand, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @_dtype_checked
 def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+    """Standard normal values with `input`'s shape, and its dtype and device unless given."""
     return _like(randn, input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @_dtype_checked
 def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Integers drawn uniformly from [low, high) (or [0, low) if `high` is omitted) with `input`'s shape.
+
+    The dtype and device are `input`'s unless given.
+    """
     if high is None:
         low, high = 0, low
     return randint(low, high, input._shape, dtype=dtype or input.dtype, device=device or input.device,

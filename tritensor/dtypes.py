@@ -16,6 +16,15 @@ _BOOL, _INT, _FLOAT = 0, 1, 2
 
 
 class dtype:  # noqa: N801 - PyTorch's name
+    """The element type of a tensor, as torch.dtype: `tt.float32`, `tt.int64`, `tt.bool`, ...
+
+    Attributes: `is_floating_point`, `is_signed`, `itemsize` (bytes), `np` (the NumPy dtype; ml_dtypes for
+    bfloat16). There are no complex dtypes.
+
+    >>> tt.float16.itemsize, tt.int64.is_floating_point, tt.promote_types(tt.int32, tt.float16)
+    (2, False, tritensor.float16)
+    """
+
     __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "category", "_rank", "_alias")
 
     def __init__(self, name: str, np_dtype, category: int, rank: int, is_signed: bool, alias: str = ""):
@@ -30,6 +39,7 @@ class dtype:  # noqa: N801 - PyTorch's name
 
     @property
     def is_complex(self) -> bool:
+        """Always False: tritensor has no complex dtypes."""
         return False
 
     def __repr__(self) -> str:
@@ -41,6 +51,7 @@ class dtype:  # noqa: N801 - PyTorch's name
         return (_by_name, (self.name,))
 
     def to_real(self) -> dtype:
+        """The dtype itself (every tritensor dtype is real)."""
         return self
 
 
@@ -90,10 +101,17 @@ _default_dtype = float32
 
 
 def get_default_dtype() -> dtype:
+    """The floating dtype that float data and factory functions without `dtype` get (float32 at start)."""
     return _default_dtype
 
 
 def set_default_dtype(d: dtype) -> None:
+    """Sets the default floating dtype; raises TypeError for a non-floating dtype.
+
+    >>> tt.set_default_dtype(tt.float64); tt.tensor([1.5]).dtype
+    tritensor.float64
+    >>> tt.set_default_dtype(tt.float32)
+    """
     global _default_dtype
     if not isinstance(d, dtype) or not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")

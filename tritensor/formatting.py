@@ -55,6 +55,10 @@ def _format(values: np.ndarray, dtype: D.dtype) -> str:
 
 
 def tensor_repr(t) -> str:
+    """The text `repr(tensor)` shows, PyTorch's format: values, then device, size and dtype where needed.
+
+    Reads the values to the host (a synchronisation point on cuda).
+    """
     values = t.detach()._to_host_array()
     body = _format(values, t.dtype) if values.size else "[]"
     suffix = []

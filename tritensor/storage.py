@@ -36,6 +36,7 @@ class Storage:
         return ks
 
     def data_ptr(self) -> int:
+        """The address of the first byte of this memory (host address for cpu and interpreter storage)."""
         return self.kernel_storage().data_ptr()
 
     @staticmethod

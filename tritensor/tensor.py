@@ -23,6 +23,17 @@ from .storage import Storage
 
 
 class Tensor:
+    """A multi-dimensional array of one dtype on one device, as torch.Tensor.
+
+    Build tensors with `tt.tensor`, `tt.zeros`, `tt.rand`, ... (or `tt.Tensor(data)` / `tt.Tensor(*size)`,
+    which make float32 tensors). Most methods (arithmetic, views, reductions, `.backward()`) are bound from
+    the op modules; this class holds the metadata (shape, strides, offset, dtype, device) over a Storage.
+
+    >>> x = tt.tensor([[1., 2., 3.], [4., 5., 6.]])
+    >>> x.shape, x.dtype
+    (tritensor.Size([2, 3]), tritensor.float32)
+    """
+
     # Hot fields are slots; autograd and view bookkeeping that most tensors never set are class-level
     # defaults, overridden per instance only when used (keeps op results cheap to create).
     __slots__ = ("_storage", "_np", "_shape", "_stride", "_offset", "dtype", "device", "_requires_grad",
@@ -148,14 +159,25 @@ class Tensor:
     # ------------------------------------------------------------------ metadata
     @property
     def shape(self) -> Size:
+        """The size of each dimension, as a `tt.Size` (same as `size()`)."""
         return Size(self._shape)
 
     def size(self, dim: int | None = None):
+        """The shape as a `tt.Size`, or the size of dimension `dim` (negative dims count from the end).
+
+        >>> tt.zeros(2, 3).size(), tt.zeros(2, 3).size(-1)
+        (tritensor.Size([2, 3]), 3)
+        """
         if dim is None:
             return Size(self._shape)
         return self._shape[_wrap_dim(dim, len(self._shape))]
 
     def stride(self, dim: int | None = None):
+        """The step in elements between neighbours along each dimension, or along dimension `dim`.
+
+        >>> tt.zeros(2, 3).stride(), tt.zeros(2, 3).t().stride()
+        ((3, 1), (1, 3))
+        """
         st = self._stride
         if st is None:
             st = self._stride = contiguous_strides(self._shape)
@@ -165,14 +187,17 @@ class Tensor:
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (alias of `dim()`)."""
         return len(self._shape)
 
     def dim(self) -> int:
+        """The number of dimensions (0 for a scalar tensor)."""
         return len(self._shape)
 
     ndimension = dim
 
     def numel(self) -> int:
+        """The number of elements (the product of the sizes; 1 for a 0-d tensor)."""
         n = 1
         for s in self._shape:
             n *= s
@@ -181,20 +206,28 @@ class Tensor:
     nelement = numel
 
     def storage_offset(self) -> int:
+        """The index, in elements, of this tensor's first element in its storage."""
         return self._offset
 
     def element_size(self) -> int:
+        """The size of one element in bytes."""
         return self.dtype.itemsize
 
     @property
     def itemsize(self) -> int:
+        """The size of one element in bytes (alias of `element_size()`)."""
         return self.dtype.itemsize
 
     @property
     def nbytes(self) -> int:
+        """The number of bytes of this tensor's elements (`numel() * element_size()`)."""
         return self.numel() * self.dtype.itemsize
 
     def is_contiguous(self, memory_format=None) -> bool:
+        """True if the elements lie in row-major order without gaps (dims of size 1 are ignored).
+
+        `memory_format` is accepted and ignored: tritensor has only the row-major (contiguous) format.
+        """
         if self._stride is None:
             return True
         expected = 1
@@ -206,34 +239,46 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
+        """True if the tensor lives on a cuda device."""
         return self.device.type == "cuda"
 
     @property
     def is_cpu(self) -> bool:
+        """True if the tensor lives on the cpu."""
         return self.device.type == "cpu"
 
     def is_floating_point(self) -> bool:
+        """True if the dtype is a floating-point type (float16, bfloat16, float32, float64)."""
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
+        """Always False: tritensor has no complex dtypes."""
         return False
 
     def get_device(self) -> int:
+        """The cuda device index, or -1 for a cpu tensor."""
         return -1 if self.device.type == "cpu" else self.device.index
 
     def type_name(self) -> str:
+        """The PyTorch-style type name, e.g. 'torch.FloatTensor' or 'torch.cuda.HalfTensor'.
+
+        Not a PyTorch method; `Tensor.type()` with no argument returns the same string.
+        """
         prefix = "torch.cuda." if self.device.type == "cuda" else "torch."
         return prefix + _dt.scalar_type_name(self.dtype) + "Tensor"
 
     def data_ptr(self) -> int:
+        """The address of the first element (a host address for cpu and interpreter tensors)."""
         return self._get_storage().data_ptr() + self._offset * self.dtype.itemsize
 
     def untyped_storage(self) -> Storage:
+        """The Storage (the memory block) this tensor is a view of, shared with its views."""
         return self._get_storage()
 
     # ------------------------------------------------------------------ autograd metadata
     @property
     def requires_grad(self) -> bool:
+        """True if autograd records operations on this tensor; settable on leaves (floating dtypes only)."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -249,11 +294,18 @@ class Tensor:
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Sets `requires_grad` in place and returns self.
+
+        >>> w = tt.zeros(3).requires_grad_()
+        >>> w.requires_grad, w.is_leaf
+        (True, True)
+        """
         self.requires_grad = requires_grad
         return self
 
     @property
     def is_leaf(self) -> bool:
+        """True if the tensor was not made by a recorded operation (it has no grad_fn)."""
         return self.grad_fn is None
 
     def is_inference(self) -> bool:
@@ -262,6 +314,11 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward(): None until then.
+
+        Populated for leaves that require grad, and for non-leaves after `retain_grad()`; reading it on
+        other non-leaves warns, as in PyTorch. Assigning checks dtype, device and shape; `del t.grad` clears it.
+        """
         g = self._grad
         if g is None and self.grad_fn is not None and not self._retains_grad:
             warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
@@ -291,6 +348,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """True if `retain_grad()` was called on this non-leaf tensor."""
         return self._retains_grad
 
     def detach(self) -> Tensor:
@@ -303,6 +361,7 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
+        """A detached view of this tensor (same memory, no autograd); assigning replaces this tensor's data."""
         return self.detach()
 
     @data.setter
@@ -313,6 +372,14 @@ class Tensor:
 
     # ------------------------------------------------------------------ conversion
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a NumPy array sharing this cpu tensor's memory.
+
+        Raises TypeError for a cuda tensor and RuntimeError for one that requires grad, unless `force=True`
+        (then a cuda tensor is copied to the host).
+
+        >>> tt.tensor([1, 2]).numpy()
+        array([1, 2])
+        """
         if self.device.type != "cpu":
             if not force:
                 raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
@@ -328,11 +395,21 @@ class Tensor:
         return a if dtype is None else a.astype(dtype)
 
     def item(self):
+        """The value of a one-element tensor as a Python number (a synchronisation point on cuda).
+
+        >>> tt.tensor([2.5]).item()
+        2.5
+        """
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
         return self._to_host_array().reshape(()).item()
 
     def tolist(self):
+        """The values as (nested) Python lists of numbers; a 0-d tensor gives a number.
+
+        >>> tt.tensor([[1, 2], [3, 4]]).tolist()
+        [[1, 2], [3, 4]]
+        """
         return self._to_host_array().tolist()
 
     def _to_host_array(self) -> np.ndarray:
@@ -421,6 +498,11 @@ class Size(tuple):
     __slots__ = ()
 
     def numel(self) -> int:
+        """The number of elements of a tensor of this shape.
+
+        >>> tt.Size([2, 3]).numel()
+        6
+        """
         n = 1
         for s in self:
             n *= s
@@ -438,10 +520,13 @@ class Size(tuple):
 
 
 class RemovableHandle:
+    """A handle returned by `register_*_hook`: `remove()` unregisters the hook (also usable as a context manager)."""
+
     def __init__(self, remove):
         self._remove = remove
 
     def remove(self) -> None:
+        """Unregisters the hook; calling it again does nothing."""
         if self._remove is not None:
             try:
                 self._remove()
@@ -457,6 +542,7 @@ class RemovableHandle:
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:
+    """`dim` as a non-negative index into `ndim` dims (a 0-d tensor accepts 0 and -1); PyTorch's IndexError else."""
     lo = -max(ndim, 1)
     hi = max(ndim, 1) - 1
     if not lo <= dim <= hi:

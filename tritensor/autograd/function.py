@@ -48,6 +48,7 @@ hook_ids = itertools.count()
 
 
 def register_retain(t) -> None:
+    """Record that non-leaf `t` asked for retain_grad(); the entry goes away with the tensor."""
     key = id(t)
     retaining[key] = weakref.ref(t, lambda _ref, key=key: retaining.pop(key, None))
 
@@ -68,10 +69,12 @@ class Node:
         return tuple([e for e in self._edges if e is not _NOT_TENSOR])
 
     def name(self) -> str:
+        """The node's name as `grad_fn` prints it, e.g. 'MulBackward0'."""
         return type(self).__name__
 
     @property
     def metadata(self) -> dict:
+        """A dict for the user's own annotations of this node; under anomaly mode it holds 'traceback_'."""
         d = self.__dict__.get("_metadata")
         if d is None:
             d = self.__dict__["_metadata"] = {}
@@ -143,6 +146,21 @@ class Function(Node, FunctionCtx):
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Runs the Function on `args`, recording a graph node when grad mode is on and an input requires grad.
+
+        Call it on the class (`MyFn.apply(x)`), never `forward` directly; returns forward's output(s).
+
+        >>> class Double(tt.autograd.Function):
+        ...     @staticmethod
+        ...     def forward(ctx, x):
+        ...         return x * 2
+        ...     @staticmethod
+        ...     def backward(ctx, grad):
+        ...         return grad * 2
+        >>> x = tt.ones(2, requires_grad=True)
+        >>> Double.apply(x).sum().backward(); x.grad
+        tensor([2., 2.])
+        """
         if cls.differentiable_forward:
             return cls._apply_custom(args, kwargs)
         ctx = cls.__new__(cls)
@@ -220,6 +238,7 @@ class Function(Node, FunctionCtx):
         return replaced[0] if single else tuple(replaced)
 
     def name(self) -> str:
+        """The grad_fn name: '<Class>Backward' for custom Functions, PyTorch's '<Op>Backward0' for built-in ops."""
         if self.differentiable_forward:  # a user's custom Function: PyTorch appends "Backward"
             return type(self).__name__ + "Backward"
         # A built-in op whose name is also a public class (nn.Softmax) is called SoftmaxFunction; its grad_fn
@@ -277,6 +296,10 @@ class Function(Node, FunctionCtx):
 
     # -- the ctx API of PyTorch's custom functions
     def save_for_backward(self, *tensors) -> None:
+        """Saves tensors (or None) for backward, read back through `ctx.saved_tensors`.
+
+        Their version counters are recorded: modifying one in place before backward makes backward raise.
+        """
         needs = self.needs_input_grad
         if not needs:
             return  # a built-in op that is not recording: nothing will ever run its backward
@@ -297,6 +320,10 @@ class Function(Node, FunctionCtx):
 
     @property
     def saved_tensors(self) -> tuple:
+        """The tensors given to `save_for_backward`, after checking none was modified in place since.
+
+        Raises RuntimeError if the graph was already freed by a backward without `retain_graph=True`.
+        """
         saved = self._saved
         if saved is None:
             if self._freed:
@@ -325,15 +352,19 @@ class Function(Node, FunctionCtx):
 
     @property
     def saved_variables(self) -> tuple:
+        """Deprecated alias of `saved_tensors`."""
         return self.saved_tensors
 
     def mark_non_differentiable(self, *tensors) -> None:
+        """Marks outputs that have no gradient (e.g. indices): they do not require grad."""
         self._non_differentiable = {id(t) for t in tensors}
 
     def mark_dirty(self, *tensors) -> None:
+        """Marks inputs that forward modified in place (and returns), so autograd rebases their history."""
         self._dirty = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
+        """Whether None output gradients reach backward as zero tensors (True, the default) or as None."""
         self._materialize_grads = value
 
     def _free(self) -> None:
@@ -374,14 +405,23 @@ class Function(Node, FunctionCtx):
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
+        """Computes the outputs from `args`; a custom Function overrides it (static method).
+
+        Its signature is `forward(ctx, *args)`, or `forward(*args)` when `setup_context` is defined.
+        """
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
     @staticmethod
     def setup_context(ctx, inputs: tuple, output):
+        """Optional: `setup_context(ctx, inputs, output)` saves what backward needs, separately from forward."""
         raise NotImplementedError("setup_context is not implemented.")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
+        """Given the gradient of each output, returns the gradient of each forward input (None where none).
+
+        A custom Function overrides it (static method): `backward(ctx, *grad_outputs)`.
+        """
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
 

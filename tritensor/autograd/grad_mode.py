@@ -15,18 +15,22 @@ from ..tensor import Tensor
 
 
 def is_grad_enabled() -> bool:
+    """True if operations are recorded for autograd now (False inside no_grad / inference_mode)."""
     return state.enabled
 
 
 def is_inference_mode_enabled() -> bool:
+    """True inside an active `inference_mode()` block."""
     return state.inference
 
 
 def is_anomaly_enabled() -> bool:
+    """True while anomaly detection is on (`detect_anomaly` / `set_detect_anomaly(True)`)."""
     return state.anomaly
 
 
 def is_anomaly_check_nan_enabled() -> bool:
+    """True if anomaly detection also raises when a backward produces NaN."""
     return state.check_nan
 
 
@@ -84,6 +88,7 @@ class _Mode:
         return _decorate(self.clone, fn)
 
     def clone(self):
+        """A fresh, unentered copy of this mode object (used when it decorates a function)."""
         return self.__class__()
 
 
@@ -128,6 +133,7 @@ class set_grad_enabled(_Mode):  # noqa: N801
         return _decorate(self.clone, fn)
 
     def clone(self):
+        """A fresh, unentered `set_grad_enabled` with the same mode."""
         return set_grad_enabled(self._enabled)
 
 
@@ -164,6 +170,7 @@ class inference_mode(_Mode):  # noqa: N801
         return _decorate(self.clone, fn)
 
     def clone(self):
+        """A fresh, unentered `inference_mode` with the same mode."""
         return inference_mode(self.mode)
 
 

@@ -18,7 +18,7 @@ from .differentiate import grad as autograd_grad
 
 
 class GradcheckError(RuntimeError):
-    pass
+    """Raised by `gradcheck`/`gradgradcheck` when analytical and numerical gradients disagree."""
 
 
 def _as_tuple(x) -> tuple:

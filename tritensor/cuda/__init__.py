@@ -19,6 +19,7 @@ def is_available() -> bool:
 
 
 def device_count() -> int:
+    """The number of usable cuda devices: the GPUs present, or 1 under Triton's interpreter, else 0."""
     if driver.device_count() > 0:
         return driver.device_count()
     return 1 if interpreting() else 0
@@ -30,6 +31,7 @@ def uses_interpreter() -> bool:
 
 
 def current_device() -> int:
+    """The index of the current cuda device: always 0 (tritensor has no `set_device`)."""
     return 0
 
 
@@ -43,6 +45,7 @@ def synchronize(device=None) -> None:
 
 
 def get_device_name(device=None) -> str:
+    """The GPU's name, or 'Triton interpreter (host memory)' under the interpreter."""
     if interpreting():
         return "Triton interpreter (host memory)"
     index = 0 if device is None else _index(device)
@@ -51,6 +54,7 @@ def get_device_name(device=None) -> str:
 
 
 def get_device_capability(device=None) -> tuple[int, int]:
+    """The GPU's compute capability (major, minor), e.g. (9, 0) on an H100; (0, 0) under the interpreter."""
     if interpreting():
         return (0, 0)
     index = 0 if device is None else _index(device)
@@ -68,6 +72,7 @@ class Stream:
             None if interpreting() else driver.create_stream(self.device_index))
 
     def synchronize(self) -> None:
+        """Waits until all work queued on this stream has finished (no-op under the interpreter)."""
         if self._stream is not None:
             self._stream.sync()
 
@@ -80,6 +85,7 @@ _current: dict[int, Stream] = {}
 
 
 def current_stream(device=None) -> Stream:
+    """The current Stream of `device` (cuda:0 by default): the default stream until one is selected."""
     index = 0 if device is None else _index(device)
     driver.require(index)
     stream = _current.get(index)

@@ -44,10 +44,12 @@ def current_stream(index: int):
 
 
 def set_stream(index: int, stream) -> None:
+    """Make a cuda.core stream the library's current stream on device `index` (launches and copies use it)."""
     _current_streams[index] = stream
 
 
 def create_stream(index: int):
+    """A new cuda.core stream on device `index`."""
     return _device(index).create_stream()
 
 
@@ -70,16 +72,19 @@ def on_synchronize(fn) -> None:
 
 
 def synchronize(index: int) -> None:
+    """Wait for all work on device `index`, then run the hooks registered with `on_synchronize`."""
     _device(index).sync()
     for fn in _after_synchronize:
         fn(index)
 
 
 def name(index: int) -> str:
+    """The device's name as the driver reports it (e.g. 'NVIDIA H100 80GB HBM3')."""
     return _device(index).name
 
 
 def capability(index: int) -> tuple[int, int]:
+    """The device's compute capability as (major, minor)."""
     cc = _device(index).compute_capability
     return int(cc.major), int(cc.minor)
 
@@ -102,6 +107,7 @@ class DeviceStorage:
         self._ptr = int(self.buffer.handle)
 
     def data_ptr(self) -> int:
+        """The device address of the allocation's first byte."""
         return self._ptr
 
     def __del__(self):
@@ -111,6 +117,7 @@ class DeviceStorage:
 
 
 def copy_host_to_device(dst: DeviceStorage, dst_offset_bytes: int, src: np.ndarray) -> None:
+    """Copy a host array into `dst` at a byte offset on the current stream; returns once the copy is done."""
     from cuda.bindings import driver as cu
 
     src = np.ascontiguousarray(src)
@@ -122,6 +129,7 @@ def copy_host_to_device(dst: DeviceStorage, dst_offset_bytes: int, src: np.ndarr
 
 
 def copy_device_to_host(dst: np.ndarray, src: DeviceStorage, src_offset_bytes: int) -> None:
+    """Copy `dst.nbytes` bytes from `src` at a byte offset into the host array `dst`; returns once done."""
     from cuda.bindings import driver as cu
 
     stream = current_stream(src.device_index)
@@ -146,6 +154,7 @@ def timing_event(index: int):
 
 
 def elapsed_ms(start, end) -> float:
+    """Milliseconds between two timing events (waits for `end`)."""
     end.sync()
     return float(end - start)
 

@@ -30,6 +30,10 @@ class DataLoader:
     shuffle: a new random order each epoch (RandomSampler with `generator`). sampler / batch_sampler:
     explicit index orders (mutually exclusive with shuffle, and batch_sampler with batch_size, sampler and
     drop_last). collate_fn: list of samples -> batch (default_collate). drop_last: skip a short last batch.
+
+    >>> ds = tt.data.TensorDataset(tt.arange(5), tt.arange(5) * 2)
+    >>> [x.tolist() for x, y in tt.data.DataLoader(ds, batch_size=2)]
+    [[0, 1], [2, 3], [4]]
     """
 
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = None,

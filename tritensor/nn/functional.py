@@ -43,10 +43,12 @@ __all__ = ["linear", "relu", "relu_", "relu6", "gelu", "silu", "tanh", "sigmoid"
 
 
 def tanh(input: Tensor) -> Tensor:
+    """Applies tanh element-wise (same as `input.tanh()`)."""
     return input.tanh()
 
 
 def sigmoid(input: Tensor) -> Tensor:
+    """Applies the logistic sigmoid 1 / (1 + exp(-x)) element-wise (same as `input.sigmoid()`)."""
     return input.sigmoid()
 
 

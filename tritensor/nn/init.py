@@ -90,16 +90,23 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
+    """Fills `tensor` with `val` in place (not recorded by autograd) and returns it.
+
+    >>> nn.init.constant_(tt.empty(2), 0.5)
+    tensor([0.5000, 0.5000])
+    """
     with no_grad():
         tensor.fill_(val)
     return tensor
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fills `tensor` with 1 in place (not recorded by autograd) and returns it."""
     return constant_(tensor, 1.0)
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fills `tensor` with 0 in place (not recorded by autograd) and returns it."""
     with no_grad():
         tensor.zero_()
     return tensor

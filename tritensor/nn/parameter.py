@@ -20,6 +20,7 @@ _CLASS_KEY = "_tensor_class"
 
 
 def is_parameter(obj) -> bool:
+    """True if `obj` is a tensor marked as an nn.Parameter (what `isinstance(obj, nn.Parameter)` checks)."""
     return isinstance(obj, Tensor) and obj.__dict__.get(_CLASS_KEY) is Parameter
 
 

@@ -49,6 +49,7 @@ class LRScheduler:
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores the scheduler's attributes from `state_dict()`'s output."""
         self.__dict__.update(state_dict)
 
     def get_last_lr(self) -> list[float]:
@@ -56,9 +57,17 @@ class LRScheduler:
         return self._last_lr
 
     def get_lr(self) -> list[float]:
+        """The learning rates of the current step, one per parameter group (subclasses compute them).
+
+        Called by `step()`; calling it directly warns, as in PyTorch: read `get_last_lr()` instead.
+        """
         raise NotImplementedError
 
     def step(self, epoch: int | None = None) -> None:
+        """Advances the schedule one step and writes the new lr into each parameter group.
+
+        Call it after `optimizer.step()`. Passing `epoch` is deprecated (warns) and uses the closed form.
+        """
         if self._step_count == 1 and not self.optimizer._opt_called:
             warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and "
                           "later, you should call them in the opposite order: `optimizer.step()` before "
@@ -103,6 +112,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The previous lr times gamma at every step_size-th step, else unchanged."""
         self._warn_get_lr()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._group_lrs()
@@ -121,6 +131,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next lr on the cosine curve, computed recursively from the current lr as PyTorch does."""
         self._warn_get_lr()
         if self.last_epoch == 0:
             return self._group_lrs()
@@ -164,6 +175,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores attributes; for callable objects (not plain functions) also their saved state."""
         state_dict = dict(state_dict)
         lr_lambdas = state_dict.pop("lr_lambdas")
         self.__dict__.update(state_dict)
@@ -172,6 +184,7 @@ class LambdaLR(LRScheduler):
                 self.lr_lambdas[i].__dict__.update(fn)
 
     def get_lr(self) -> list[float]:
+        """initial_lr * lr_lambda(last_epoch) for each parameter group."""
         self._warn_get_lr()
         return [base_lr * lmbda(self.last_epoch) for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
@@ -191,6 +204,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The current lr scaled by the next step's factor ratio (recursive form, as PyTorch)."""
         self._warn_get_lr()
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._group_lrs()]

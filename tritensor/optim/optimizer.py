@@ -164,6 +164,10 @@ class Optimizer:
                         p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None):
+        """Performs one update of every parameter with a gradient; subclasses implement it.
+
+        `closure`, if given, re-evaluates the model and returns the loss; step returns that loss.
+        """
         raise NotImplementedError
 
     @staticmethod

@@ -68,10 +68,12 @@ class Sequential(Module):
         return result
 
     def append(self, module: Module) -> Sequential:
+        """Adds `module` at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
 
     def insert(self, index: int, module: Module) -> Sequential:
+        """Inserts `module` before position `index` (negative counts from the end); returns self."""
         if not isinstance(module, Module):
             raise AssertionError(f"module should be of type: {Module}")
         n = len(self._modules)
@@ -85,16 +87,24 @@ class Sequential(Module):
         return self
 
     def extend(self, sequential: Iterable[Module]) -> Sequential:
+        """Appends each module of an iterable; returns self."""
         for layer in sequential:
             self.append(layer)
         return self
 
     def pop(self, key: int) -> Module:
+        """Removes and returns the module at `key`; later ones are renumbered."""
         v = self[key]
         del self[key]
         return v
 
     def forward(self, input):
+        """Passes `input` through each module in order and returns the last output.
+
+        >>> m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+        >>> m(tt.zeros(5, 4)).shape
+        tritensor.Size([5, 2])
+        """
         for module in self:
             input = module(input)
         return input
@@ -140,10 +150,12 @@ class ModuleList(Module):
         return ModuleList(list(self) + list(other))
 
     def append(self, module: Module) -> ModuleList:
+        """Adds `module` at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Appends each module of an iterable; returns self."""
         if not isinstance(modules, Iterable):
             raise TypeError("ModuleList.extend should be called with an iterable, but got " + type(modules).__name__)
         offset = len(self)
@@ -152,6 +164,7 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Inserts `module` before position `index` (clamped to the list, as list.insert does)."""
         n = len(self._modules)
         if index < 0:
             index = max(0, index + n)
@@ -161,6 +174,7 @@ class ModuleList(Module):
         self._modules[str(index)] = module
 
     def pop(self, key: int) -> Module:
+        """Removes and returns the module at `key`; later ones are renumbered."""
         v = self[key]
         del self[key]
         return v
@@ -209,23 +223,29 @@ class ModuleDict(Module):
         return key in self._modules
 
     def clear(self) -> None:
+        """Removes every module."""
         self._modules.clear()
 
     def pop(self, key: str) -> Module:
+        """Removes and returns the module under `key`."""
         v = self[key]
         del self[key]
         return v
 
     def keys(self):
+        """The keys, in insertion order."""
         return self._modules.keys()
 
     def items(self):
+        """The (key, module) pairs, in insertion order."""
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order."""
         return self._modules.values()
 
     def update(self, modules) -> None:
+        """Adds or replaces modules from a mapping or an iterable of (key, module) pairs."""
         if isinstance(modules, Mapping):
             for key, module in modules.items():
                 self[key] = module
@@ -270,12 +290,14 @@ class ParameterList(Module):
         return self.extend(parameters)
 
     def append(self, value) -> ParameterList:
+        """Adds `value` at the end (a plain tensor becomes a Parameter); returns self."""
         new_idx = self._size
         self._size += 1
         self[new_idx] = value
         return self
 
     def extend(self, values: Iterable) -> ParameterList:
+        """Appends each value of an iterable (plain tensors become Parameters); returns self."""
         if not isinstance(values, Iterable) or isinstance(values, Tensor):
             raise TypeError("ParameterList.extend should be called with an iterable, but got " + type(values).__name__)
         for value in values:
@@ -283,6 +305,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
+        """One line per entry: its kind, dtype and size (and device when on cuda)."""
         lines = []
         for k, p in enumerate(self):
             if isinstance(p, Tensor):

@@ -85,12 +85,14 @@ class Module(StateDictMixin):
     forward: Callable
 
     def _forward_unimplemented(self, *input) -> None:
+        """The computation of the module: every subclass overrides it; call the module (`m(x)`) so hooks run."""
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     forward = _forward_unimplemented
 
     # ------------------------------------------------------------------ registration
     def register_parameter(self, name: str, param: Tensor | None) -> None:
+        """Adds a Parameter (or None) under `name`; `self.name = Parameter(...)` does the same."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         _check_name(self, "parameter", name, self._parameters)
@@ -107,6 +109,7 @@ class Module(StateDictMixin):
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Adds a tensor (or None) that is state but not a parameter; non-`persistent` ones stay out of state_dict."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         _check_name(self, "buffer", name, self._buffers)
@@ -120,6 +123,7 @@ class Module(StateDictMixin):
             self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Adds a child module (or None) under `name`; `self.name = module` does the same."""
         if not isinstance(module, Module) and module is not None:
             raise TypeError(f"{typename(module)} is not a Module subclass")
         if not isinstance(name, str):
@@ -135,6 +139,7 @@ class Module(StateDictMixin):
     register_module = add_module
 
     def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path `target` (e.g. 'encoder.0'); '' is the module itself."""
         if target == "":
             return self
         mod = self
@@ -147,6 +152,7 @@ class Module(StateDictMixin):
         return mod
 
     def get_parameter(self, target: str) -> Tensor:
+        """The Parameter at dotted path `target` (e.g. 'encoder.0.weight')."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
@@ -157,6 +163,7 @@ class Module(StateDictMixin):
         return param
 
     def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path `target`."""
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
         if not hasattr(mod, name):
@@ -256,26 +263,32 @@ class Module(StateDictMixin):
                 yield module_prefix + ("." if module_prefix else "") + k, v
 
     def parameters(self, recurse: bool = True) -> Iterator[Tensor]:
+        """An iterator over the parameters of this module and (if `recurse`) its submodules, each once."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_parameters(self, prefix: str = "", recurse: bool = True,
                          remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """An iterator of (dotted name, parameter) pairs, the names state_dict uses."""
         yield from self._named_members(lambda m: m._parameters.items(), prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """An iterator over the buffers of this module and (if `recurse`) its submodules."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def named_buffers(self, prefix: str = "", recurse: bool = True,
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """An iterator of (dotted name, buffer) pairs."""
         yield from self._named_members(lambda m: m._buffers.items(), prefix, recurse, remove_duplicate)
 
     def children(self) -> Iterator[Module]:
+        """An iterator over the direct child modules."""
         for _, m in self.named_children():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """An iterator of (name, module) pairs for the direct child modules."""
         memo = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in memo:
@@ -283,11 +296,13 @@ class Module(StateDictMixin):
                 yield name, module
 
     def modules(self) -> Iterator[Module]:
+        """An iterator over this module and all its submodules, depth first, each once."""
         for _, m in self.named_modules():
             yield m
 
     def named_modules(self, memo: set | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """An iterator of (dotted name, module) pairs over this module ('') and all its submodules."""
         if memo is None:
             memo = set()
         if id(self) in memo:
@@ -302,6 +317,7 @@ class Module(StateDictMixin):
 
     # ------------------------------------------------------------------ modes and gradients
     def train(self, mode: bool = True) -> Module:
+        """Sets training mode (`mode=True`) or eval mode on this module and its children; returns self."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -310,14 +326,17 @@ class Module(StateDictMixin):
         return self
 
     def eval(self) -> Module:
+        """Sets eval mode (same as `train(False)`): dropout off, etc.; returns self."""
         return self.train(False)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Sets `requires_grad` on every parameter; returns self."""
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        """Resets every parameter's grad: to None (default), or to zeros with `set_to_none=False`."""
         for p in self.parameters():
             if p.grad is None:
                 continue
@@ -334,6 +353,7 @@ class Module(StateDictMixin):
                     g.zero_()
 
     def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Calls `fn` on every submodule (children first) and then on self; returns self."""
         for module in self.children():
             module.apply(fn)
         fn(self)
@@ -394,27 +414,34 @@ class Module(StateDictMixin):
         return self._apply(convert)
 
     def cuda(self, device=None) -> Module:
+        """Moves parameters and buffers to cuda (device index or name optional), in place; returns self."""
         return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
     def cpu(self) -> Module:
+        """Moves parameters and buffers to the cpu, in place; returns self."""
         return self.to("cpu")
 
     def type(self, dst_type: D.dtype) -> Module:
+        """Casts every parameter and buffer (integer ones too) to `dst_type`; returns self."""
         return self._apply(lambda t: t.to(dst_type))
 
     def _cast_floating(self, dtype: D.dtype) -> Module:
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)
 
     def float(self) -> Module:
+        """Casts floating-point parameters and buffers to float32; returns self."""
         return self._cast_floating(D.float32)
 
     def double(self) -> Module:
+        """Casts floating-point parameters and buffers to float64; returns self."""
         return self._cast_floating(D.float64)
 
     def half(self) -> Module:
+        """Casts floating-point parameters and buffers to float16; returns self."""
         return self._cast_floating(D.float16)
 
     def bfloat16(self) -> Module:
+        """Casts floating-point parameters and buffers to bfloat16; returns self."""
         return self._cast_floating(D.bfloat16)
 
     # ------------------------------------------------------------------ hooks and calls
