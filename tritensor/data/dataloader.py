@@ -31,9 +31,10 @@ class DataLoader:
     explicit index orders (mutually exclusive with shuffle, and batch_sampler with batch_size, sampler and
     drop_last). collate_fn: list of samples -> batch (default_collate). drop_last: skip a short last batch.
 
-    >>> ds = tt.data.TensorDataset(tt.arange(5), tt.arange(5) * 2)
-    >>> [x.tolist() for x, y in tt.data.DataLoader(ds, batch_size=2)]
-    [[0, 1], [2, 3], [4]]
+    Examples:
+        >>> ds = tt.data.TensorDataset(tt.arange(5), tt.arange(5) * 2)
+        >>> [x.tolist() for x, y in tt.data.DataLoader(ds, batch_size=2)]
+        [[0, 1], [2, 3], [4]]
     """
 
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool | None = None,

@@ -117,6 +117,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def relu_(input: Tensor) -> Tensor:
+    """In-place relu: `input` clamped below at 0."""
     return _run("relu", input, (), True)
 
 
@@ -148,6 +149,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """In-place elu with the given `alpha`."""
     return _run("elu", input, (float(alpha),), True)
 
 
@@ -157,6 +159,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def selu_(input: Tensor) -> Tensor:
+    """In-place selu."""
     return _run("selu", input, (), True)
 
 
@@ -166,6 +169,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place leaky_relu with the given `negative_slope`."""
     return _run("leaky_relu", input, (float(negative_slope),), True)
 
 
@@ -177,6 +181,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """In-place hardtanh: `input` clamped to [`min_val`, `max_val`]."""
     return hardtanh(input, min_val, max_val, True)
 
 

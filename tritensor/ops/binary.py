@@ -113,6 +113,7 @@ def div(input, other, *, rounding_mode: str | None = None, out: Tensor | None = 
 
 
 def true_divide(dividend, divisor, *, out: Tensor | None = None) -> Tensor:
+    """Alias of `tt.div` without `rounding_mode`: true division, integers promoted to float."""
     return div(dividend, divisor, out=out)
 
 

@@ -110,10 +110,12 @@ def clamp(input: Tensor, min=None, max=None, *, out: Tensor | None = None) -> Te
 
 
 def clamp_min(input: Tensor, min) -> Tensor:  # noqa: A002
+    """Clamp below only: `max(input, min)` elementwise (torch.clamp_min)."""
     return clamp(input, min, None)
 
 
 def clamp_max(input: Tensor, max) -> Tensor:  # noqa: A002
+    """Clamp above only: `min(input, max)` elementwise (torch.clamp_max)."""
     return clamp(input, None, max)
 
 
@@ -122,8 +124,19 @@ clip = clamp
 
 def _clamp_in_place(self: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     # clamp saves its input for backward: differentiate through a copy of the value being overwritten.
+    """In-place clamp (`x.clamp_(min, max)`, alias `clip_`); the old value is kept for autograd."""
     src = self.clone() if state.enabled and self._requires_grad else self
     return inplace(lambda _, *a: clamp(src, *a), self, min, max)
+
+
+def _clamp_min_in_place(self: Tensor, min) -> Tensor:  # noqa: A002
+    """In-place clamp_min."""
+    return _clamp_in_place(self, min, None)
+
+
+def _clamp_max_in_place(self: Tensor, max) -> Tensor:  # noqa: A002
+    """In-place clamp_max."""
+    return _clamp_in_place(self, None, max)
 
 
 __all__ = ["clamp", "clip", "clamp_min", "clamp_max"]
@@ -131,6 +144,5 @@ __all__ = ["clamp", "clip", "clamp_min", "clamp_max"]
 METHODS: dict = {
     **{name: globals()[name] for name in __all__},
     "clamp_": _clamp_in_place, "clip_": _clamp_in_place,
-    "clamp_min_": lambda self, min: _clamp_in_place(self, min, None),  # noqa: A006
-    "clamp_max_": lambda self, max: _clamp_in_place(self, None, max),  # noqa: A006
+    "clamp_min_": _clamp_min_in_place, "clamp_max_": _clamp_max_in_place,
 }

@@ -53,22 +53,27 @@ def eq(input, other, *, out: Tensor | None = None) -> Tensor:
 
 
 def ne(input, other, *, out: Tensor | None = None) -> Tensor:
+    """`input != other` elementwise (bool); alias `not_equal`. `other` is a tensor or a number."""
     return _compare("ne", input, other, out)
 
 
 def lt(input, other, *, out: Tensor | None = None) -> Tensor:
+    """`input < other` elementwise (bool); alias `less`. `other` is a tensor or a number."""
     return _compare("lt", input, other, out)
 
 
 def le(input, other, *, out: Tensor | None = None) -> Tensor:
+    """`input <= other` elementwise (bool); alias `less_equal`. `other` is a tensor or a number."""
     return _compare("le", input, other, out)
 
 
 def gt(input, other, *, out: Tensor | None = None) -> Tensor:
+    """`input > other` elementwise (bool); alias `greater`. `other` is a tensor or a number."""
     return _compare("gt", input, other, out)
 
 
 def ge(input, other, *, out: Tensor | None = None) -> Tensor:
+    """`input >= other` elementwise (bool); alias `greater_equal`. `other` is a tensor or a number."""
     return _compare("ge", input, other, out)
 
 
@@ -94,6 +99,12 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08,
              equal_nan: bool = False) -> bool:
+    """True if every element satisfies `|input - other| <= atol + rtol * |other|` (see `tt.isclose`).
+
+    Example:
+        >>> tt.allclose(tt.tensor([1.0, 2.0]), tt.tensor([1.0, 2.0 + 1e-9]))
+        True
+    """
     return all_true(isclose(input, other, rtol, atol, equal_nan))
 
 
@@ -130,6 +141,7 @@ def in_place(fn, predicate: bool = True):
         return self
 
     method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place `tt.{fn.__name__}`: the result is written into self, which keeps its dtype."
     return method
 
 

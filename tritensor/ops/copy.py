@@ -66,10 +66,15 @@ def to_copy(x: Tensor, dtype: D.dtype, device) -> Tensor:
 
 
 def contiguous(x: Tensor, memory_format=None) -> Tensor:
+    """`x` itself if it is contiguous, else a contiguous copy (recorded by autograd)."""
     return x if x.is_contiguous() else Clone.apply(x)
 
 
 def clone(x: Tensor, memory_format=None) -> Tensor:
+    """A copy of `x` with its own memory, recorded by autograd (gradients flow back to `x`).
+
+    `memory_format` is accepted for PyTorch compatibility; the copy is contiguous.
+    """
     return Clone.apply(x)
 
 
@@ -229,6 +234,7 @@ class ViewOfBase(Function):
 
 
 def fill_(t: Tensor, value) -> Tensor:
+    """Fill `t` with `value` (a number or a 0-dim tensor) in place."""
     check_inplace(t)
     if isinstance(value, Tensor):
         if value.ndim != 0:
@@ -245,6 +251,7 @@ def fill_(t: Tensor, value) -> Tensor:
 
 
 def zero_(t: Tensor) -> Tensor:
+    """Fill `t` with zeros in place."""
     return fill_(t, 0)
 
 
@@ -282,18 +289,22 @@ def _cast_method(name: str, dtype: D.dtype):
         return to(self, dtype)
 
     method.__name__ = name
+    method.__doc__ = f"`self.to({dtype})`: self if it already has that dtype, else a cast copy."
     return method
 
 
 def _cpu(self: Tensor, memory_format=None) -> Tensor:
+    """A copy of this tensor on the cpu (this tensor itself if it is already there)."""
     return to(self, "cpu")
 
 
 def _cuda(self: Tensor, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+    """A copy of this tensor on a cuda device (`device`: None, an index or a device name)."""
     return to(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
 
 def _type(self: Tensor, dtype=None, non_blocking: bool = False):
+    """The type name ('torch.FloatTensor' style) with no argument, else the tensor cast to `dtype`."""
     return self.type_name() if dtype is None else to(self, dtype)
 
 

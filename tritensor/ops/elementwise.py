@@ -105,6 +105,12 @@ class Neg(Function):
 
 
 def add(input, other, *, alpha=1, out=None) -> Tensor:
+    """`input + alpha * other` elementwise, with broadcasting and type promotion.
+
+    Example:
+        >>> tt.add(tt.tensor([1.0, 2.0]), tt.tensor([10.0, 20.0]), alpha=2)
+        tensor([21., 42.])
+    """
     a, b, dtype = operands(input, other)
     if alpha != 1 and not dtype.is_floating_point and isinstance(alpha, float):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
@@ -115,6 +121,7 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
 
 
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
+    """`input - alpha * other` elementwise; alias `subtract`."""
     a, b, dtype = operands(input, other)
     if dtype is D.bool:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
@@ -124,12 +131,14 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
 
 
 def mul(input, other, *, out=None) -> Tensor:
+    """`input * other` elementwise, with broadcasting and type promotion; alias `multiply`."""
     a, b, _ = operands(input, other)
     result = Mul.apply(a, b)
     return result if out is None else _into(out, result)
 
 
 def neg(input: Tensor, *, out=None) -> Tensor:
+    """`-input` elementwise; alias `negative`. Bool tensors raise, as in PyTorch."""
     result = Neg.apply(input)
     return result if out is None else _into(out, result)
 
@@ -168,22 +177,27 @@ def _reflected(fn):
         return fn(other, self)
 
     method.__name__ = f"__r{fn.__name__}__"
+    method.__doc__ = f"Reflected operator: `tt.{fn.__name__}(other, self)`."
     return method
 
 
 def _add_(self: Tensor, other, *, alpha=1) -> Tensor:
+    """In-place `self += alpha * other`."""
     return inplace(add, self, other, alpha=alpha)
 
 
 def _sub_(self: Tensor, other, *, alpha=1) -> Tensor:
+    """In-place `self -= alpha * other`."""
     return inplace(sub, self, other, alpha=alpha)
 
 
 def _mul_(self: Tensor, other) -> Tensor:
+    """In-place `self *= other`."""
     return inplace(mul, self, other)
 
 
 def _neg_(self: Tensor) -> Tensor:
+    """In-place negation."""
     return inplace(neg, self)
 
 

@@ -32,7 +32,17 @@ _DERIVATIVES: dict[str, Callable] = {
 
 # PyTorch's node names where they are not the op's name capitalised.
 _NODE_NAMES = {"expm1": "Expm1", "exp2": "Exp2", "log1p": "Log1P"}
-FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__, _NODE_NAMES)
+# The docstrings' first lines.
+_DESCRIPTIONS = {
+    "exp": "e**x elementwise.",
+    "exp2": "2**x elementwise.",
+    "expm1": "e**x - 1 elementwise, accurate for small x.",
+    "log": "Natural logarithm elementwise; log(0) is -inf, negative inputs give NaN.",
+    "log2": "Base-2 logarithm elementwise.",
+    "log10": "Base-10 logarithm elementwise.",
+    "log1p": "log(1 + x) elementwise, accurate for small x.",
+}
+FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__, _NODE_NAMES, descriptions=_DESCRIPTIONS)
 globals().update(_PUBLIC)
 
 __all__: list[str] = list(_PUBLIC)

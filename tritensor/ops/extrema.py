@@ -140,6 +140,7 @@ def max(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
 
 
 def min(input: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """min(x) -> value; min(x, dim, keepdim) -> (values, indices); min(x, other) -> tt.minimum."""
     return _extremum("min", input, dim, keepdim)
 
 
@@ -150,18 +151,22 @@ def _amax(name: str, input: Tensor, dim, keepdim: bool) -> Tensor:
 
 
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The maximum over `dim` (all dims by default); unlike `max(dim)`, no indices and several dims at once."""
     return _amax("amax", input, dim, keepdim)
 
 
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The minimum over `dim` (all dims by default); unlike `min(dim)`, no indices and several dims at once."""
     return _amax("amin", input, dim, keepdim)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (of the flattened tensor when `dim` is None); the first one on ties."""
     return _argext("argmax", input, dim, keepdim)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the minimum (of the flattened tensor when `dim` is None); the first one on ties."""
     return _argext("argmin", input, dim, keepdim)
 
 

@@ -102,6 +102,15 @@ def _check_dim_index(x: Tensor, dim: int, index: Tensor, op: str, src: Tensor | 
 
 
 def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:  # noqa: A002
+    """Values of `input` along `dim` at `index`: `out[i][j] = input[index[i][j]][j]` for dim 0.
+
+    `sparse_grad` is accepted for PyTorch compatibility; the gradient is dense.
+
+    Example:
+        >>> tt.gather(tt.tensor([[1, 2], [3, 4]]), 1, tt.tensor([[0, 0], [1, 0]]))
+        tensor([[1, 1],
+                [4, 3]])
+    """
     d = _check_dim_index(input, dim, index, "gather")
     return Gather.apply(input, d, index)
 
@@ -170,6 +179,7 @@ def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None,  # 
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+    """A copy of `input` with `src` added at `index` along `dim` (duplicates accumulate)."""
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.dtype is not input.dtype:
@@ -201,6 +211,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def _scatter_method(self: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce=None) -> Tensor:
+    """A copy of self with `src` (or `value`) written at `index` along `dim` (`reduce` as PyTorch)."""
     return scatter(self, dim, index, src, value=value, reduce=reduce)
 
 

@@ -48,6 +48,7 @@ def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def _hypot_(self: Tensor, other: Tensor) -> Tensor:
+    """In-place hypot."""
     return inplace(hypot, self, other)
 
 

@@ -84,6 +84,7 @@ def inplace_method(fn):
         return inplace(fn, self, *args, **kwargs)
 
     method.__name__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place `{fn.__name__.strip('_').removesuffix('_method')}`: the result is written into self."
     return method
 
 

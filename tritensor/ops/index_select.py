@@ -97,6 +97,7 @@ class IndexSelectBackward(Function):
 
 
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
+    """The slices of `input` along `dim` at the positions `index` (a 1-D integer tensor)."""
     d = _check_vector_index(input, dim, index, "index_select")
     if input.ndim == 0 and index.numel() != 1:
         raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
@@ -154,6 +155,7 @@ def _slice_shape_error(x: Tensor, source: Tensor, d: int) -> IndexError:
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:  # noqa: A002
+    """A copy of `input` with `alpha * source` added at the positions `index` along `dim`."""
     if index.dtype not in (D.int64, D.int32):
         raise RuntimeError("index_add_(): Expected dtype int32/int64 for index")
     if source.dtype is not input.dtype:
@@ -222,6 +224,7 @@ class TakeBackward(Function):
 
 
 def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
+    """The elements of `input`, viewed as 1-D, at `index`; the result has the shape of `index`."""
     if index.dtype is not D.int64:
         raise RuntimeError(f"take(): Expected a long tensor for index, but found {type_name(index.dtype)}")
     check_same_device(input, index)
@@ -231,6 +234,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
 
 
 def _index_add_method(self: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+    """`x.index_add(dim, index, source, alpha=1)`: see `tt.index_add`."""
     return index_add(self, dim, index, source, alpha=alpha)
 
 

@@ -28,21 +28,25 @@ def _tensors(op: str, input, other) -> tuple[Tensor, Tensor]:
 
 
 def logical_and(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise logical AND of the truth values (nonzero is True); a bool tensor."""
     a, b = _tensors("logical_and", input, other)
     return finish(run_elementwise(K.logical_and_ref, K.logical_and, [a, b], D.bool), out)
 
 
 def logical_or(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise logical OR of the truth values (nonzero is True); a bool tensor."""
     a, b = _tensors("logical_or", input, other)
     return finish(run_elementwise(K.logical_or_ref, K.logical_or, [a, b], D.bool), out)
 
 
 def logical_xor(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise logical XOR of the truth values (nonzero is True); a bool tensor."""
     a, b = _tensors("logical_xor", input, other)
     return finish(run_elementwise(K.logical_xor_ref, K.logical_xor, [a, b], D.bool), out)
 
 
 def logical_not(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise logical NOT (zero becomes True); a bool tensor."""
     if type(input) is not Tensor:
         raise type_error("logical_not", "input", input)
     return finish(run_elementwise(K.logical_not_ref, K.logical_not, [input], D.bool), out)
@@ -80,10 +84,12 @@ def bitwise_and(input, other, *, out: Tensor | None = None) -> Tensor:
 
 
 def bitwise_or(input, other, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise bitwise OR of integer or bool tensors (`|`)."""
     return _bitwise("bitwise_or", input, other, out)
 
 
 def bitwise_xor(input, other, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise bitwise XOR of integer or bool tensors (`^`)."""
     return _bitwise("bitwise_xor", input, other, out)
 
 
@@ -98,6 +104,7 @@ def bitwise_right_shift(input, other, *, out: Tensor | None = None) -> Tensor:
 
 
 def bitwise_not(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise bitwise NOT of an integer tensor, logical NOT of a bool one (`~`)."""
     if type(input) is not Tensor:
         raise type_error("bitwise_not", "input", input)
     if input.dtype.is_floating_point:

@@ -197,6 +197,8 @@ def operator_method(fn, reflected: bool = False):
         return fn(other, self) if reflected else fn(self, other)
 
     method.__name__ = fn.__name__
+    method.__doc__ = (f"Reflected operator: `tt.{fn.__name__}(other, self)`." if reflected
+                      else f"The Python operator for `tt.{fn.__name__}(self, other)`.")
     return method
 
 
@@ -208,4 +210,5 @@ def in_place_method(fn):
         return inplace(lambda _, *a, **k: fn(src, *a, **k), self, *args, **kwargs)
 
     method.__name__ = f"{fn.__name__}_"
+    method.__doc__ = f"In-place `tt.{fn.__name__}`: the result is written into self."
     return method

@@ -86,6 +86,7 @@ def _check_mask(mask: Tensor, op: str) -> None:
 
 
 def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:  # noqa: A002
+    """A copy of `input` with `value` where `mask` (bool, broadcastable) is True."""
     _check_mask(mask, "masked_fill_")
     check_same_device(input, mask)
     value_t, scalar = value_arg(value, "masked_fill_")
@@ -154,6 +155,7 @@ class MaskedSelectBackward(Function):
 
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
+    """The elements of `input` where `mask` (bool, broadcastable) is True, as a 1-D tensor."""
     _check_mask(mask, "masked_select")
     check_same_device(input, mask)
     return MaskedSelect.apply(input, mask)
@@ -198,6 +200,7 @@ class MaskedScatter(Function):
 
 
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # noqa: A002
+    """A copy of `input` with the elements of `source`, in order, written where `mask` is True."""
     _check_mask(mask, "masked_scatter_")
     check_same_device(input, mask, source)
     if source.dtype is not input.dtype:
@@ -234,10 +237,12 @@ def nonzero(input: Tensor, *, as_tuple: bool = False):  # noqa: A002
 
 
 def argwhere(input: Tensor) -> Tensor:  # noqa: A002
+    """The indices of the nonzero elements, one row per element: shape (n, input.ndim)."""
     return nonzero(input)
 
 
 def _nonzero_method(self: Tensor, *, as_tuple: bool = False):
+    """Indices of the nonzero elements: shape (n, ndim), or a tuple of 1-D tensors with `as_tuple`."""
     return nonzero(self, as_tuple=as_tuple)
 
 

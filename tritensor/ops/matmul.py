@@ -320,6 +320,12 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
 
 
 def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Matrix product of an (n, m) and an (m, p) tensor: (n, p); no broadcasting (see `tt.matmul`).
+
+    Example:
+        >>> tt.mm(tt.ones(2, 3), tt.ones(3, 4)).shape
+        tritensor.Size([2, 4])
+    """
     _check_operands("mm", input, mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -341,6 +347,7 @@ def _check_batches(a: Tensor, b: Tensor) -> None:
 
 
 def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Batched matrix product of (b, n, m) and (b, m, p) tensors: (b, n, p); no broadcasting."""
     _check_operands("bmm", input, mat2)
     _check_batches(input, mat2)
     return _finish(_apply(input, mat2, None, None, 1, 0), out)
@@ -367,6 +374,7 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, o
 
 
 def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Matrix-vector product of an (n, m) matrix and an m-vector: an n-vector."""
     _check_operands("mv", input, vec)
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
@@ -374,6 +382,7 @@ def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 
 def dot(input: Tensor, tensor: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """The inner product of two 1-D tensors of equal length (a 0-dim tensor)."""
     require_tensor("dot", input, "input", 1)
     require_tensor("dot", tensor, "tensor", 2)
     if input.ndim != 1 or tensor.ndim != 1:
@@ -444,12 +453,18 @@ def _inplace(op):
 
         return inplace(op, self, *args, **kwargs)
 
+    method.__doc__ = f"In-place `tt.{op.__name__}`: the result is written into self."
     return method
+
+
+def _rmatmul(self: Tensor, other: Tensor) -> Tensor:
+    """`other @ self` (reflected operator): see `tt.matmul`."""
+    return matmul(other, self)
 
 
 METHODS: dict = {
     "matmul": matmul, "mm": mm, "bmm": bmm, "addmm": addmm, "baddbmm": baddbmm, "mv": mv, "dot": dot,
     "vdot": vdot, "outer": outer, "ger": ger,
     "addmm_": _inplace(addmm), "baddbmm_": _inplace(baddbmm),
-    "__matmul__": matmul, "__rmatmul__": lambda self, other: matmul(other, self),
+    "__matmul__": matmul, "__rmatmul__": _rmatmul,
 }

@@ -44,6 +44,7 @@ def maximum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tenso
 
 
 def minimum(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise minimum of two tensors (NaN propagates), with broadcasting."""
     return finish(Minimum.apply(*tensor_pair("minimum", input, other)), out)
 
 

@@ -28,14 +28,17 @@ def _predicate(name: str, input: Tensor) -> Tensor:
 
 
 def isnan(input: Tensor) -> Tensor:
+    """Elementwise test for NaN (a bool tensor)."""
     return _predicate("isnan", input)
 
 
 def isinf(input: Tensor) -> Tensor:
+    """Elementwise test for +inf or -inf (a bool tensor)."""
     return _predicate("isinf", input)
 
 
 def isfinite(input: Tensor) -> Tensor:
+    """Elementwise test for a finite value: neither inf nor NaN (a bool tensor)."""
     return _predicate("isfinite", input)
 
 
@@ -49,10 +52,12 @@ def _is_signed_inf(input: Tensor, value: float, out: Tensor | None) -> Tensor:
 
 
 def isposinf(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise test for +inf (a bool tensor)."""
     return _is_signed_inf(input, math.inf, out)
 
 
 def isneginf(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+    """Elementwise test for -inf (a bool tensor)."""
     return _is_signed_inf(input, -math.inf, out)
 
 
@@ -87,6 +92,7 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
 
 
 def _nan_to_num_in_place(self: Tensor, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+    """In-place nan_to_num."""
     src = self.clone() if state.enabled and self._requires_grad else self
     return inplace(lambda _, *a: nan_to_num(src, *a), self, nan, posinf, neginf)
 

@@ -162,10 +162,12 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1, out: Te
 
 
 def _addcmul_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """In-place `self += value * tensor1 * tensor2`."""
     return inplace(addcmul, self, tensor1, tensor2, value=value)
 
 
 def _addcdiv_(self: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
+    """In-place `self += value * tensor1 / tensor2`."""
     return inplace(addcdiv, self, tensor1, tensor2, value=value)
 
 

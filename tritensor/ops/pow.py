@@ -137,6 +137,7 @@ def pow(input, exponent, *, out: Tensor | None = None) -> Tensor:  # noqa: A001 
 
 
 def _pow_operator(self: Tensor, other, modulo=None):
+    """`self ** other` (a tensor or a number); the three-argument `pow(x, y, mod)` is unsupported."""
     if modulo is not None or (type(other) is not Tensor and not is_number(other)):
         return NotImplemented
     return pow(self, other)

@@ -305,18 +305,27 @@ def _logical(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
 
 # ================================================================ public API
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:  # noqa: A001
+    """Sum over `dim` (all elements when None); integer and bool inputs sum in int64 unless `dtype` is given.
+
+    Example:
+        >>> x = tt.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> x.sum(dim=0)
+        tensor([4., 6.])
+    """
     dims = normalize_dims(dim, input.ndim)
     x = cast_input(input, dtype)
     return Sum.apply(x, dims, keepdim, sum_dtype(x.dtype, dtype))
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:
+    """Mean over `dim` (all elements when None); floating-point inputs only, as PyTorch."""
     _float_only("mean", input, dtype)
     dims = normalize_dims(dim, input.ndim)
     return Mean.apply(cast_input(input, dtype), dims, keepdim)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:
+    """Product over `dim` (all elements when None); integer and bool inputs multiply in int64."""
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     dims = normalize_dims(dim, input.ndim)
@@ -325,14 +334,17 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype:
 
 
 def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True if every element (over `dim`, or all) is nonzero; a bool tensor."""
     return _logical("all", input, dim, keepdim)
 
 
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True if any element (over `dim`, or all) is nonzero; a bool tensor."""
     return _logical("any", input, dim, keepdim)
 
 
 def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The number of nonzero elements over `dim` (all when None), as int64."""
     dims = normalize_dims(dim, input.ndim)
     (out,) = run_reduction(input.detach(), dims, False, (D.int64,), lambda a: K.count_nonzero_ref(a, dims, False),
                   K.count_nonzero)

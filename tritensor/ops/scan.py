@@ -100,10 +100,12 @@ def _scan(cls, input: Tensor, dim: int, dtype: D.dtype | None) -> Tensor:
 
 
 def cumsum(input: Tensor, dim: int, *, dtype: D.dtype | None = None) -> Tensor:
+    """Cumulative sum along `dim`; integer and bool inputs accumulate in int64 unless `dtype` is given."""
     return _scan(Cumsum, input, dim, dtype)
 
 
 def cumprod(input: Tensor, dim: int, *, dtype: D.dtype | None = None) -> Tensor:
+    """Cumulative product along `dim`; integer and bool inputs accumulate in int64 unless `dtype` is given."""
     return _scan(Cumprod, input, dim, dtype)
 
 

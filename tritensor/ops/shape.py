@@ -145,10 +145,12 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
 
 
 def concat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Alias of `tt.cat`: join tensors along an existing `dim`."""
     return cat(tensors, dim, out=out)
 
 
 def concatenate(tensors, axis: int = 0, *, out=None) -> Tensor:
+    """Alias of `tt.cat` with NumPy's `axis` name."""
     return cat(tensors, axis, out=out)
 
 
@@ -177,15 +179,18 @@ def _atleast(t: Tensor, n: int) -> Tensor:
 
 
 def hstack(tensors, *, out=None) -> Tensor:
+    """Stack tensors horizontally: along dim 1, or dim 0 for 1-D tensors."""
     tensors = [_atleast(t, 1) for t in _tensor_list(tensors, "hstack")]
     return cat(tensors, 0 if tensors and tensors[0].ndim == 1 else 1, out=out)
 
 
 def vstack(tensors, *, out=None) -> Tensor:
+    """Stack tensors vertically: along dim 0 after `atleast_2d`; alias `row_stack`."""
     return cat([_atleast(t, 2) for t in _tensor_list(tensors, "vstack")], 0, out=out)
 
 
 def dstack(tensors, *, out=None) -> Tensor:
+    """Stack tensors depth-wise: along dim 2 after `atleast_3d`."""
     return cat([_atleast(t, 3) for t in _tensor_list(tensors, "dstack")], 2, out=out)
 
 
@@ -275,6 +280,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:  # noqa: A002
 
 
 def tile(input: Tensor, dims) -> Tensor:  # noqa: A002
+    """Repeat `input` `dims` times per dimension (leading 1s are added to the shorter of the two)."""
     dims = _int_tuple(dims)
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
@@ -333,12 +339,14 @@ def flip(input: Tensor, *dims) -> Tensor:  # noqa: A002
 
 
 def fliplr(input: Tensor) -> Tensor:  # noqa: A002
+    """Reverse the order of columns (dim 1); `input` must be at least 2-D."""
     if input.ndim < 2:
         raise RuntimeError("Input must be >= 2-d.")
     return flip(input, (1,))
 
 
 def flipud(input: Tensor) -> Tensor:  # noqa: A002
+    """Reverse the order of rows (dim 0); `input` must be at least 1-D."""
     if input.ndim < 1:
         raise RuntimeError("Input must be >= 1-d.")
     return flip(input, (0,))
@@ -507,10 +515,12 @@ def _inplace(fn):
         return inplace(fn, self, *args, **kwargs)
 
     method.__name__ = fn.__name__ + "_"
+    method.__doc__ = f"In-place `tt.{fn.__name__}`: the result is written into self."
     return method
 
 
 def _split_method(self: Tensor, split_size, dim: int = 0) -> tuple:
+    """Split into chunks of `split_size` (an int, or a list of sizes) along `dim`; views of self."""
     return split(self, split_size, dim)
 
 

@@ -100,12 +100,14 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """The indices that sort `input` along `dim` (ascending unless `descending`)."""
     d = _dim(input, dim)
     _check_row("argsort", input, d)
     return _sorted(input.detach(), d, input._shape[d] if input.ndim else 1, bool(descending), False)[1]
 
 
 def msort(input: Tensor) -> Tensor:
+    """`input` sorted along dim 0 (the values of `tt.sort(input, 0)`)."""
     return sort(input, 0).values
 
 

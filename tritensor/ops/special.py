@@ -23,7 +23,12 @@ _DERIVATIVES: dict[str, Callable] = {
     "erf": lambda g, x: g * ((x * x).neg().exp() * _TWO_OVER_SQRT_PI),
 }
 
-FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__)
+# The docstrings' first lines.
+_DESCRIPTIONS = {
+    "sigmoid": "Logistic sigmoid 1 / (1 + e**-x) elementwise.",
+    "erf": "Gauss error function elementwise.",
+}
+FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__, descriptions=_DESCRIPTIONS)
 globals().update(_PUBLIC)
 
 __all__: list[str] = list(_PUBLIC)

@@ -209,20 +209,24 @@ def _var_std(name: str, input: Tensor, dim, unbiased, keepdim: bool, correction,
 
 
 def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Variance over `dim` (all when None); `correction` (default 1, Bessel) or legacy `unbiased`."""
     return _var_std("var", input, dim, unbiased, keepdim, correction, False, False)
 
 
 def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction=None) -> Tensor:
+    """Standard deviation over `dim` (all when None); `correction` (default 1) or legacy `unbiased`."""
     return _var_std("std", input, dim, unbiased, keepdim, correction, True, False)
 
 
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
              correction=None) -> tuple[Tensor, Tensor]:
+    """`(var, mean)` over `dim` in one call; arguments as `tt.var`."""
     return _var_std("var_mean", input, dim, unbiased, keepdim, correction, False, True)
 
 
 def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
              correction=None) -> tuple[Tensor, Tensor]:
+    """`(std, mean)` over `dim` in one call; arguments as `tt.std`."""
     return _var_std("std_mean", input, dim, unbiased, keepdim, correction, True, True)
 
 
@@ -251,6 +255,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
 
 
 def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """`log(sum(exp(input), dim))`, computed stably (the max is subtracted first)."""
     dims = normalize_dims(dim, input.ndim)
     x = input if input.dtype.is_floating_point else to_copy(input, D.get_default_dtype(), input.device)
     return LogSumExp.apply(x, dims, keepdim)

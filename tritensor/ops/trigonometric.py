@@ -28,8 +28,21 @@ _DERIVATIVES: dict[str, Callable] = {
     "tanh": lambda g, y: g * (1 - y * y),
 }
 
+# The docstrings' first lines.
+_DESCRIPTIONS = {
+    "sin": "Sine elementwise (radians).",
+    "cos": "Cosine elementwise (radians).",
+    "tan": "Tangent elementwise (radians).",
+    "asin": "Arcsine elementwise, in [-pi/2, pi/2]; alias `arcsin`. NaN outside [-1, 1].",
+    "acos": "Arccosine elementwise, in [0, pi]; alias `arccos`. NaN outside [-1, 1].",
+    "atan": "Arctangent elementwise, in (-pi/2, pi/2); alias `arctan`.",
+    "sinh": "Hyperbolic sine elementwise.",
+    "cosh": "Hyperbolic cosine elementwise.",
+    "tanh": "Hyperbolic tangent elementwise.",
+}
 FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__,
-                                     aliases={"arcsin": "asin", "arccos": "acos", "arctan": "atan"})
+                                     aliases={"arcsin": "asin", "arccos": "acos", "arctan": "atan"},
+                                     descriptions=_DESCRIPTIONS)
 globals().update(_PUBLIC)
 
 __all__: list[str] = list(_PUBLIC)

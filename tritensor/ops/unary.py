@@ -128,8 +128,9 @@ def _apply(name: str, op: UnaryOp, function: type[Function], x: Tensor, copy_inp
     return function.apply(x, (), copy_input)
 
 
-def _make_public(name: str, op: UnaryOp, function: type[Function], module: str) -> tuple[Callable, Callable]:
-    """tt.<name>(input, *, out=None) and its in-place form <name>_(input)."""
+def _make_public(name: str, op: UnaryOp, function: type[Function], module: str,
+                 description: str = "") -> tuple[Callable, Callable]:
+    """tt.<name>(input, *, out=None) and its in-place form <name>_(input); `description` opens the docstring."""
 
     def fn(input: Tensor, *, out: Tensor | None = None) -> Tensor:
         check_tensor(name, input)
@@ -142,27 +143,31 @@ def _make_public(name: str, op: UnaryOp, function: type[Function], module: str) 
 
     fn.__name__ = fn.__qualname__ = name
     fn_.__name__ = fn_.__qualname__ = name + "_"
-    fn.__doc__ = f"Elementwise {name} (torch.{name}); Tensor method and in-place form `{name}_` alike."
-    fn_.__doc__ = f"In-place {name}."
+    what = description or f"Elementwise {name}."
+    fn.__doc__ = f"{what}\n\n    As torch.{name}; also a Tensor method, with the in-place form `{name}_`.\n    "
+    fn_.__doc__ = f"In-place {name}: {what[0].lower()}{what[1:]}"
     fn.__module__ = fn_.__module__ = module
     return fn, fn_
 
 
 def register_family(ops: dict[str, UnaryOp], derivatives: dict[str, Callable | None], module: str,
                     node_names: dict[str, str] | None = None,
-                    aliases: dict[str, str] | None = None) -> tuple[dict[str, type[Function]], dict[str, Callable]]:
+                    aliases: dict[str, str] | None = None, descriptions: dict[str, str] | None = None,
+                    ) -> tuple[dict[str, type[Function]], dict[str, Callable]]:
     """A unary family's Functions (name -> Function) and public functions (name -> function, with the
     in-place `<name>_` forms and PyTorch's aliases), for its module's __all__ and METHODS.
 
     `derivatives[name](grad, saved)` is the op's gradient in tensor ops (None: piecewise constant);
-    `node_names` gives PyTorch's node names where they are not the op's name capitalised.
+    `node_names` gives PyTorch's node names where they are not the op's name capitalised;
+    `descriptions[name]` is the one line that opens the public function's docstring.
     """
     node_names = node_names or {}
     functions = {name: make_function(node_names.get(name, name.capitalize()), op, derivatives[name], module)
                  for name, op in ops.items()}
     public: dict[str, Callable] = {}
     for name, op in ops.items():
-        public[name], public[name + "_"] = _make_public(name, op, functions[name], module)
+        public[name], public[name + "_"] = _make_public(name, op, functions[name], module,
+                                                        (descriptions or {}).get(name, ""))
     for alias, target in (aliases or {}).items():
         public[alias], public[alias + "_"] = public[target], public[target + "_"]
     return functions, public
@@ -179,9 +184,23 @@ _DERIVATIVES: dict[str, Callable | None] = {
     "floor": None, "ceil": None, "round": None, "trunc": None,
 }
 
+# The docstrings' first lines.
+_DESCRIPTIONS = {
+    "abs": "Absolute value |x| elementwise; alias `absolute`. Integer dtypes are kept.",
+    "sign": "Sign of each element: -1, 0 or 1. Integer dtypes are kept.",
+    "sqrt": "Square root elementwise; negative inputs give NaN.",
+    "rsqrt": "Reciprocal square root 1/sqrt(x) elementwise.",
+    "square": "x * x elementwise. Integer dtypes are kept; bool becomes int64.",
+    "reciprocal": "1/x elementwise; integers are promoted to the default float dtype.",
+    "floor": "Largest integer <= x elementwise (integer dtypes are returned unchanged).",
+    "ceil": "Smallest integer >= x elementwise (integer dtypes are returned unchanged).",
+    "round": "Round half to even elementwise.",
+    "trunc": "Round toward zero elementwise; alias `fix`.",
+}
+
 # PyTorch's node name for square (pow(x, 2) there).
 FUNCTIONS, _PUBLIC = register_family(K.OPS, _DERIVATIVES, __name__, {"square": "Pow"},
-                                     {"absolute": "abs", "fix": "trunc"})
+                                     {"absolute": "abs", "fix": "trunc"}, _DESCRIPTIONS)
 
 
 # ---------------------------------------------------------------- round (with decimals)

@@ -91,6 +91,7 @@ class View(Function):
 
 
 def view(x: Tensor, *shape) -> Tensor:
+    """A view with a new shape (one size may be -1) over the same memory; raises if the strides do not allow it."""
     if len(shape) == 1 and hasattr(shape[0], "itemsize") and hasattr(shape[0], "is_floating_point"):
         raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
     shape = infer_shape(shape, x.numel())
@@ -102,6 +103,12 @@ def view(x: Tensor, *shape) -> Tensor:
 
 
 def reshape(x: Tensor, *shape) -> Tensor:
+    """`x` with a new shape (one size may be -1): a view when the strides allow it, else a copy.
+
+    Example:
+        >>> tt.arange(6).reshape(2, -1).shape
+        tritensor.Size([2, 3])
+    """
     shape = infer_shape(shape, x.numel())
     if shape == x._shape:
         return View.apply(x, shape, x.stride())
@@ -130,6 +137,7 @@ class Permute(Function):
 
 
 def permute(x: Tensor, *dims) -> Tensor:
+    """A view with the dims reordered as `dims`."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
         dims = tuple(dims[0])
     if len(dims) != x.ndim:
@@ -143,6 +151,7 @@ def permute(x: Tensor, *dims) -> Tensor:
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """A view with `dim0` and `dim1` swapped; aliases `swapaxes`, `swapdims`."""
     if x.ndim == 0:
         return x
     d0, d1 = wrap_dim(dim0, x.ndim), wrap_dim(dim1, x.ndim)
@@ -152,6 +161,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 
 
 def t(x: Tensor) -> Tensor:
+    """The transpose of a tensor of at most 2 dims (a view; 0-D and 1-D are returned as they are)."""
     if x.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
     return transpose(x, 0, 1) if x.ndim == 2 else x
@@ -174,6 +184,13 @@ class Expand(Function):
 
 
 def expand(x: Tensor, *sizes) -> Tensor:
+    """A view with singleton dims broadcast to `sizes` (-1 keeps a size); no copy.
+
+    Example:
+        >>> tt.tensor([[1], [2]]).expand(2, 3)
+        tensor([[1, 1, 1],
+                [2, 2, 2]])
+    """
     if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
         sizes = tuple(sizes[0])
     if len(sizes) < x.ndim:
@@ -204,6 +221,7 @@ def expand(x: Tensor, *sizes) -> Tensor:
 
 
 def squeeze(x: Tensor, dim=None) -> Tensor:
+    """A view without the size-1 dims (only `dim`, an int or a tuple, when given)."""
     if dim is None:
         dims = {i for i, n in enumerate(x._shape) if n == 1}
     else:
@@ -215,6 +233,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """A view with a size-1 dim inserted at `dim`."""
     d = wrap_dim(dim, x.ndim + 1)
     shape = x._shape[:d] + (1,) + x._shape[d:]
     st = x.stride()
@@ -223,6 +242,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """The dims `start_dim`..`end_dim` merged into one: a view when possible, else a copy."""
     if x.ndim == 0:
         return reshape(x, (1,))
     s, e = wrap_dim(start_dim, x.ndim), wrap_dim(end_dim, x.ndim)
@@ -235,6 +255,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    """A view with `dim` split into `sizes` (one may be -1)."""
     d = wrap_dim(dim, x.ndim)
     sizes = infer_shape(tuple(sizes), x._shape[d])
     return view(x, x._shape[:d] + sizes + x._shape[d + 1:])
@@ -296,6 +317,7 @@ class AsStrided(Function):
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """A view of `length` elements of `dim` starting at `start`."""
     d = wrap_dim(dim, x.ndim)
     n = x._shape[d]
     if start < 0:
@@ -306,6 +328,7 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def as_strided(x: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A view of `x`'s memory with the given `size`, `stride` and `storage_offset` (no copy, no checks)."""
     size, stride = tuple(size), tuple(stride)
     if len(size) != len(stride):
         raise RuntimeError(f"mismatch in length of strides and shape: {len(size)} vs {len(stride)}")
@@ -377,6 +400,7 @@ def _index_geometry(x: Tensor, key: tuple) -> tuple[tuple, tuple, int]:
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple:
+    """The slices of `x` along `dim` as a tuple of views, the dim removed."""
     d = wrap_dim(dim, x.ndim)
     return tuple(basic_index(x, (slice(None),) * d + (i,)) for i in range(x._shape[d]))
 
@@ -388,22 +412,27 @@ __all__ = ["as_strided", "expand", "flatten", "narrow", "permute", "reshape", "s
 
 
 def _view_as(self: Tensor, other: Tensor) -> Tensor:
+    """`self.view(other.shape)`."""
     return view(self, other._shape)
 
 
 def _reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """`self.reshape(other.shape)`."""
     return reshape(self, other._shape)
 
 
 def _expand_as(self: Tensor, other: Tensor) -> Tensor:
+    """`self.expand(other.shape)`."""
     return expand(self, other._shape)
 
 
 def _reversed_dims(self: Tensor) -> Tensor:
+    """The tensor with its dims reversed (`.T`; `.H`, the conjugate transpose, is the same for real dtypes)."""
     return permute(self, tuple(reversed(range(self.ndim))))
 
 
 def _last_two_swapped(self: Tensor) -> Tensor:
+    """The last two dims swapped (`.mT`): a batch of transposed matrices."""
     return transpose(self, -2, -1)
 
 

@@ -89,6 +89,7 @@ def where(condition: Tensor, input=None, other=None, *, out: Tensor | None = Non
 
 
 def _tensor_where(self: Tensor, condition: Tensor, other) -> Tensor:
+    """`tt.where(condition, self, other)`: self where `condition`, else `other`."""
     return where(condition, self, other)
 
 
