@@ -149,30 +149,35 @@ def compile_only(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _compile_all(work: list, jobs: int, sass: bool = False) -> list[dict]:
+    """Compile every (spec, config, target) of `work`, in order, with a progress bar on a terminal's stderr."""
     from . import aot
 
-    show = sys.stderr.isatty()
-    if jobs <= 1 or len(work) <= 1:
-        out = []
-        for spec, config, target, _ in _progress(work, show):
-            out.append(aot.compile_config(spec, config, target, sass).to_dict())
-        return out
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    with _progress(len(work)) as bar:
+        if jobs <= 1 or len(work) <= 1:
+            out = []
+            for spec, config, target, _ in work:
+                out.append(aot.compile_config(spec, config, target, sass).to_dict())
+                bar.update()
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # spawn: a fresh interpreter per worker (never a fork of a process that may hold a CUDA context).
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(aot.compile_by_name, spec.name, config, target, sass)
-                   for spec, config, target, _ in work]
-        return [f.result() for f in _progress(futures, show)]
+        # spawn: a fresh interpreter per worker (never a fork of a process that may hold a CUDA context).
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(aot.compile_by_name, spec.name, config, target, sass)
+                       for spec, config, target, _ in work]
+            for _ in as_completed(futures):  # counted as they finish; the results keep the work's order
+                bar.update()
+            return [f.result() for f in futures]
 
 
-def _progress(items: list, show: bool):
-    if not show:
-        return items
-    from tqdm.auto import tqdm
+def _progress(total: int):
+    """configs compiled / total, rate and time left on stderr; tqdm stays silent when stderr is no terminal
+    (disable=None), so CI logs and captured output see only the report on stdout."""
+    from tqdm import tqdm
 
-    return tqdm(items, desc="compiling", unit="config", file=sys.stderr)
+    return tqdm(total=total, desc="compiling", unit="config", file=sys.stderr, disable=None, mininterval=1.0,
+                dynamic_ncols=True)
 
 
 def summarize(results: list[dict], targets: list[str]) -> dict[str, dict[str, int]]:
@@ -258,8 +263,14 @@ NO_GPU = ("error: tuning times kernels on a CUDA GPU, and none is available here
 
 
 def tune_on_gpu(args: argparse.Namespace) -> int:
+    from .problems import tunable_kernels
     from .timer import gpu_available
 
+    if args.kernel is not None:  # a typo is reported as such, GPU or not
+        known = tunable_kernels()
+        if args.kernel not in known:
+            print(f"error: unknown kernel {args.kernel!r}; known kernels: {', '.join(known)}", file=sys.stderr)
+            return EXIT_USAGE
     if _interpreting():
         print(NO_GPU.format(why=" (TRITON_INTERPRET=1 is set)"), file=sys.stderr)
         return EXIT_USAGE

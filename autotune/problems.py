@@ -51,6 +51,27 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
     return shapes
 
 
+BUILT_IN = ("matmul",)  # kernels modules whose problem is built in here
+
+
+def tunable_kernels() -> list[str]:
+    """Short names `tritensor autotune --kernel` accepts: the built-in problems and every kernels module
+    that defines tuning_problem, sorted."""
+    import importlib
+
+    from .registry import module_names
+
+    names = set(BUILT_IN)
+    for name in module_names():
+        try:
+            module = importlib.import_module(name)
+        except Exception:  # the AOT check reports a broken module; here it is simply not tunable
+            continue
+        if hasattr(module, "tuning_problem"):
+            names.add(name.rsplit(".", 1)[1])
+    return sorted(names)
+
+
 def make_problem(kernel: str, shape: tuple[int, ...], dtype: str, device_index: int = 0) -> Problem:
     from .registry import kernel_module
 
@@ -61,7 +82,7 @@ def make_problem(kernel: str, shape: tuple[int, ...], dtype: str, device_index: 
     if kernel == "matmul":
         return matmul_problem(module, shape, dtype, device_index)
     raise ValueError(f"kernels module {kernel!r} defines no tuning_problem(shape, dtype, device_index); "
-                     "tunable from the command line: matmul")
+                     "tunable from the command line: " + ", ".join(tunable_kernels()))
 
 
 def _device_array(shape: tuple[int, ...], dtype, device_index: int, rng: np.random.Generator | None):

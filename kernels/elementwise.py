@@ -40,19 +40,20 @@ def map_kernel(
 ):
     idx = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = idx < numel
+    # Masked lanes read 1, inside the domain of every OP (0 would be 0/0, log(0), ... in the interpreter).
     x0 = compute_type(tl.load(in0_ptr + strided_offsets(idx, size1, size2, size3, i0s0, i0s1, i0s2, i0s3),
-                              mask=mask))
+                              mask=mask, other=1.0))
     if N_IN == 1:
         result = OP(x0, p0, p1)
     elif N_IN == 2:
         x1 = compute_type(tl.load(in1_ptr + strided_offsets(idx, size1, size2, size3, i1s0, i1s1, i1s2, i1s3),
-                                  mask=mask))
+                                  mask=mask, other=1.0))
         result = OP(x0, x1, p0, p1)
     else:
         x1 = compute_type(tl.load(in1_ptr + strided_offsets(idx, size1, size2, size3, i1s0, i1s1, i1s2, i1s3),
-                                  mask=mask))
+                                  mask=mask, other=1.0))
         x2 = compute_type(tl.load(in2_ptr + strided_offsets(idx, size1, size2, size3, i2s0, i2s1, i2s2, i2s3),
-                                  mask=mask))
+                                  mask=mask, other=1.0))
         result = OP(x0, x1, x2, p0, p1)
     if N_OUT == 1:
         tl.store(out0_ptr + strided_offsets(idx, size1, size2, size3, o0s0, o0s1, o0s2, o0s3),

@@ -64,8 +64,10 @@ def online_lse(x_rows, row_mask, R, sxr, acc_type: tl.constexpr, BLOCK_M: tl.con
         s = s * tl.exp(m - shift) + tl.exp(x - shift)
         m = new_m
     row_max = tl.max(m, axis=1)
-    # Lanes at -inf contribute 0; an all -inf row leaves row_max = -inf and a NaN sum, as PyTorch.
-    total = tl.sum(tl.where(m == float("-inf"), 0.0, s * tl.exp(m - row_max[:, None])), axis=1)
+    # Lanes at -inf contribute 0; an all -inf row leaves row_max = -inf and a NaN sum, as PyTorch. Such rows
+    # (and rows past M) rescale by 0 rather than compute -inf - -inf in lanes whose value is discarded anyway.
+    shift = tl.where(row_max == float("-inf"), 0.0, row_max)
+    total = tl.sum(tl.where(m == float("-inf"), 0.0, s * tl.exp(m - shift[:, None])), axis=1)
     total = tl.where(row_max == float("-inf"), float("nan"), total)
     return row_max, total
 
@@ -93,9 +95,11 @@ def softmax_kernel(
         x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * sxr, mask=mask, other=float("-inf")))
         x = x.to(acc_type)
         row_max = tl.max(x, axis=1)
-        shifted = x - row_max[:, None]
+        # A row of -inf only (or past M) is NaN, as PyTorch: from its total, not from -inf - -inf in every lane.
+        no_max = row_max == float("-inf")
+        shifted = x - tl.where(no_max, 0.0, row_max)[:, None]
         e = tl.exp(shifted)
-        total = tl.sum(tl.where(mask, e, 0.0), axis=1)
+        total = tl.where(no_max, float("nan"), tl.sum(tl.where(mask, e, 0.0), axis=1))
         if LOG:
             y = shifted - tl.log(total)[:, None]
         else:

@@ -106,6 +106,7 @@ def test_tuning_table_with_the_gpu_faked(cache_dir, monkeypatch, capsys):
     # No AOT pruning: it would import kernels modules while TRITON_INTERPRET is unset (real JITFunctions).
     monkeypatch.setattr(tuner.Tuner, "aot_prune", lambda self, name, configs: configs)
     monkeypatch.setattr(problems, "make_problem", lambda kernel, shape, dtype: fake_problem(shape))
+    monkeypatch.setattr(problems, "tunable_kernels", lambda: ["fake", "matmul"])
     plotted = []
     monkeypatch.setattr(cli, "_pyplot", lambda: "plt")
     monkeypatch.setattr(cli, "_plot", lambda plt, measured, path: plotted.append((plt, len(measured), path)))
@@ -193,3 +194,47 @@ def test_matmul_problem_runs_the_matmul_wrapper(monkeypatch):
         problems.make_problem("reduction", (8, 8), "fp32")
     with pytest.raises(KeyError, match="no kernels module"):
         problems.make_problem("nope", (8, 8), "fp32")
+
+
+@pytest.mark.parametrize("argv", [["--kernel", "nope"], ["--kernel", "nope", "--shapes", "8x8x8", "--plot", "x.png"]])
+def test_unknown_kernel_is_named_before_the_gpu_check(argv, capsys, monkeypatch):
+    for interpret in ("1", None):  # with and without TRITON_INTERPRET: the typo is the one-line error either way
+        if interpret is None:
+            monkeypatch.delenv("TRITON_INTERPRET")
+            monkeypatch.setattr(driver, "device_count", lambda: 0)
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "unknown kernel 'nope'" in err and "known kernels: matmul" in err
+        assert "GPU" not in err
+
+
+class _Terminal:
+    """stderr as a terminal (tqdm draws only there)."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_compile_progress_counts_configs_on_a_terminal_only(monkeypatch):
+    from tritensor.autotune import aot
+
+    work = [("spec", dict(BLOCK=b), "sm_80", True) for b in (16, 32, 64)]
+    monkeypatch.setattr(aot, "compile_config",
+                        lambda spec, config, target, sass: type("R", (), {"to_dict": lambda self: dict(config)})())
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli._compile_all(work, jobs=1) == [dict(BLOCK=16), dict(BLOCK=32), dict(BLOCK=64)]
+    assert "compiling" in terminal.text and "3/3" in terminal.text
+    terminal.isatty = lambda: False
+    terminal.text = ""
+    assert len(cli._compile_all(work, jobs=1)) == 3
+    assert terminal.text == ""  # a CI log (stderr not a terminal) gets no progress lines

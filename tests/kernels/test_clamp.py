@@ -12,7 +12,6 @@ from tests.conftest import as_device
 from tests.kernels.comparison_helpers import FLOATS, SHAPE, assert_equal, launch, to_device, values
 
 # Masked-off lanes compute on zeros in the interpreter: NumPy warns for values never stored.
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
 
 
 @pytest.mark.parametrize("dt", FLOATS + [np.int32, np.int64, np.uint8])

@@ -8,7 +8,6 @@ from tritensor.kernels import logical as L
 from tests.kernels.comparison_helpers import INTS, SHAPE, launch, pair
 
 # Masked-off lanes compute on zeros in the interpreter: NumPy warns for values never stored.
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float16, np.int32, np.uint8, np.bool_])

@@ -9,7 +9,6 @@ from tests.conftest import as_device
 from tests.kernels.comparison_helpers import FLOATS, SHAPE, assert_equal, launch, pair
 
 # Masked-off lanes compute on zeros in the interpreter: NumPy warns for values never stored.
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
 
 
 @pytest.mark.parametrize("dt", FLOATS + [np.int64, np.uint8, np.bool_])

@@ -10,8 +10,6 @@ import tritensor as tt
 import tritensor.nn as nn
 import tritensor.nn.functional as F
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
 DEVICES = ["cpu", "cuda"]
 
 

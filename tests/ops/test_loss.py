@@ -12,8 +12,6 @@ from tests.conftest import as_device
 from tritensor import device_errors
 from tritensor.ops import loss as L
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
 DEVICES = ["cpu", "cuda"]
 
 

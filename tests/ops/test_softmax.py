@@ -10,8 +10,6 @@ import tritensor as tt
 from tritensor.autograd import gradcheck, gradgradcheck
 from tritensor.ops import softmax as ops_softmax
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
 DEVICES = ["cpu", "cuda"]
 TOL = {tt.float32: 1e-5, tt.float64: 1e-12, tt.float16: 2e-3, tt.bfloat16: 1.6e-2}
 
