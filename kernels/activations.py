@@ -72,19 +72,28 @@ def _gelu(x, p0, p1):
 @triton.jit
 def _gelu_backward(grad, x, p0, p1):
     cdf = 0.5 * (1.0 + tl.erf(x * 0.7071067811865476))
-    pdf = tl.exp(-0.5 * (x * x)) * 0.3989422804014327  # 1 / sqrt(2 pi)
+    xc = _clamp_huge(x)  # x * x would overflow fp32 past 1.8e19, where the pdf is 0 anyway
+    pdf = tl.exp(-0.5 * (xc * xc)) * 0.3989422804014327  # 1 / sqrt(2 pi)
     return grad * (cdf + x * pdf)
+
+
+@triton.jit
+def _clamp_huge(x):
+    # Past |x| = 1e12 the sigmoid/pdf factors below are exactly 0 or 1, and x^3 stays finite in fp32.
+    return tl.where(x > 1e12, 1e12, tl.where(x < -1e12, -1e12, x))
 
 
 @triton.jit
 def _gelu_tanh(x, p0, p1):
     # 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same function without 1 + tanh's cancellation for x < 0.
-    u = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
+    xc = _clamp_huge(x)
+    u = 0.7978845608028654 * (xc + 0.044715 * (xc * xc * xc))
     return x * _sigmoid_math(2.0 * u)
 
 
 @triton.jit
 def _gelu_tanh_backward(grad, x, p0, p1):
+    # Not clamped like the forward: PyTorch's 0 * inf for |x| past ~1e19 in fp32 is a NaN, kept.
     u = 0.7978845608028654 * (x + 0.044715 * (x * x * x))
     s, one_minus_s = _sigmoid_pair(2.0 * u)
     du = 0.7978845608028654 * (1.0 + 0.134145 * (x * x))  # 3 * kappa = 0.134145
@@ -119,23 +128,28 @@ def _softplus_backward(grad, x, beta, threshold):
 @triton.jit
 def _elu(x, alpha_hi, alpha_lo):
     alpha = _param(x, alpha_hi, alpha_lo)
-    return tl.where(x > 0, x, alpha * _expm1_math(x))
+    neg = tl.where(x > 0, 0.0, x)  # the x > 0 lanes' exp is discarded (and may overflow): they take expm1(0)
+    return tl.where(x > 0, x, alpha * _expm1_math(neg))
 
 
 @triton.jit
 def _elu_backward(grad, x, alpha_hi, alpha_lo):
     alpha = _param(x, alpha_hi, alpha_lo)
-    return tl.where(x <= 0, grad * (alpha * tl.exp(x)), grad)
+    neg = tl.where(x <= 0, x, 0.0)  # as in _elu: no exp of the discarded x > 0 lanes
+    return tl.where(x <= 0, grad * (alpha * tl.exp(neg)), grad)
 
 
 @triton.jit
 def _selu(x, p0, p1):
-    return tl.where(x > 0, 1.0507009873554805 * x, 1.7580993408473766 * _expm1_math(x))  # scale * alpha
+    # exp of the x > 0 lanes would be discarded (and may overflow): those lanes take expm1(0).
+    neg = tl.where(x > 0, 0.0, x)
+    return tl.where(x > 0, 1.0507009873554805 * x, 1.7580993408473766 * _expm1_math(neg))  # scale * alpha
 
 
 @triton.jit
 def _selu_backward(grad, x, p0, p1):
-    return tl.where(x <= 0, grad * (1.7580993408473766 * tl.exp(x)), grad * 1.0507009873554805)
+    neg = tl.where(x <= 0, x, 0.0)  # as in _selu: no exp of the discarded x > 0 lanes
+    return tl.where(x <= 0, grad * (1.7580993408473766 * tl.exp(neg)), grad * 1.0507009873554805)
 
 
 @triton.jit

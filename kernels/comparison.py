@@ -163,8 +163,10 @@ def _round_to(x, ROUND: tl.constexpr):
 def _isclose_float(a, b, rtol, atol, EQUAL_NAN: tl.constexpr, ROUND: tl.constexpr):
     # PyTorch: a == b, or isfinite(|a - b|) and |a - b| <= atol + |rtol * b| in the tensor's dtype.
     allowed = _round_to(scalar_param(atol, a) + tl.abs(_round_to(scalar_param(rtol, a) * b, ROUND)), ROUND)
-    actual = tl.abs(_round_to(a - b, ROUND))
-    close = (a == b) | ((actual != float("inf")) & (actual <= allowed))
+    # Equal operands are close whatever |a - b| says: they subtract as 0, so inf - inf is never taken.
+    equal = a == b
+    actual = tl.abs(_round_to(tl.where(equal, 0.0, a) - tl.where(equal, 0.0, b), ROUND))
+    close = equal | ((actual != float("inf")) & (actual <= allowed))
     if EQUAL_NAN:
         return close | ((a != a) & (b != b))
     else:

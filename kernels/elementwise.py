@@ -175,16 +175,19 @@ def mul_backward(grad_a: DeviceArray, grad_b: DeviceArray, grad: DeviceArray, a:
 
 
 def add_ref(a: np.ndarray, b: np.ndarray, alpha=1) -> np.ndarray:
-    if alpha == 1:
-        return np.add(a, b)
-    if alpha == -1:
-        return np.subtract(a, b)
-    # alpha in b's dtype (integers wrap, as in PyTorch) so NumPy does not widen the result.
-    return np.add(a, np.multiply(b, np.array(alpha).astype(b.dtype)))
+    # inf - inf is NaN and a finite sum may overflow to inf: IEEE answers, which PyTorch gives silently.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if alpha == 1:
+            return np.add(a, b)
+        if alpha == -1:
+            return np.subtract(a, b)
+        # alpha in b's dtype (integers wrap, as in PyTorch) so NumPy does not widen the result.
+        return np.add(a, np.multiply(b, np.array(alpha).astype(b.dtype)))
 
 
 def mul_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.multiply(a, b)
+    with np.errstate(over="ignore", invalid="ignore"):  # 0 * inf is NaN, as in PyTorch, silently
+        return np.multiply(a, b)
 
 
 def neg_ref(x: np.ndarray) -> np.ndarray:

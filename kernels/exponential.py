@@ -37,10 +37,11 @@ def _expm1_math(x):
     """
     u = tl.exp(x)
     um1 = u - 1.0
-    r = um1 * (x / tl.where(um1 == 0, 1.0, tl.log(u)))  # x / log(u) first: um1 * x may overflow
-    r = tl.where(um1 == 0, x, r)
-    r = tl.where(um1 == -1.0, um1, r)  # exp underflowed: the answer is -1
-    return tl.where(u == float("inf"), u, r)
+    # Settled lanes (exp rounded to 1, underflowed to 0: -1, overflowed: inf) take log(e) = 1, not log(1) = 0,
+    # log(0) or log(inf) (then inf * 0): the ratio is discarded there.
+    settled = (um1 == 0) | (um1 == -1.0) | (um1 == float("inf"))
+    r = um1 * (x / tl.log(tl.where(settled, 2.718281828459045, u)))  # x / log(u) first: um1 * x may overflow
+    return tl.where(um1 == 0, x, tl.where(settled, um1, r))
 
 
 @triton.jit

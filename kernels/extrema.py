@@ -65,11 +65,14 @@ min_backward = max_backward
 
 # ================================================================ NumPy references
 def amax_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.max(x, axis=axis_tuple(axis), keepdims=keepdims)
+    # NaN propagates, as in PyTorch; ml_dtypes' bfloat16 maximum flags it as "invalid" where float32 does not.
+    with np.errstate(invalid="ignore"):
+        return np.max(x, axis=axis_tuple(axis), keepdims=keepdims)
 
 
 def amin_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.min(x, axis=axis_tuple(axis), keepdims=keepdims)
+    with np.errstate(invalid="ignore"):  # NaN propagates silently (see amax_ref)
+        return np.min(x, axis=axis_tuple(axis), keepdims=keepdims)
 
 
 def argmax_ref(x: np.ndarray, axis: int, keepdims: bool) -> np.ndarray:

@@ -50,8 +50,11 @@ def _pre(x, p, PRE: tl.constexpr, acc_type: tl.constexpr):
         v = x.to(acc_type)
         return v * v
     elif PRE == "pow":
-        # |x|^p through log2: |0|^p is 0 for p > 0 and inf for p < 0, as PyTorch's pow.
-        return tl.exp2(p * tl.log2(tl.abs(x.to(acc_type))))
+        # |x|^p through log2: |0|^p is 0 for p > 0 and inf for p < 0, as PyTorch's pow (settled apart,
+        # so log2(0) is never taken).
+        ax = tl.abs(x.to(acc_type))
+        v = tl.exp2(p * tl.log2(tl.where(ax == 0, 1.0, ax)))
+        return tl.where(ax == 0, tl.where(p > 0, 0.0, tl.where(p < 0, float("inf"), float("nan"))), v)
     else:
         return x.to(acc_type)
 
@@ -60,11 +63,14 @@ def _pre(x, p, PRE: tl.constexpr, acc_type: tl.constexpr):
 def _post(total, R, p, POST: tl.constexpr):
     """The per-row transform applied to the combined value."""
     if POST == "mean":
-        return total / R
+        # The mean of nothing is NaN (as in PyTorch), chosen rather than computed as 0 / 0.
+        return tl.where(R == 0, float("nan"), total / tl.maximum(R, 1))
     elif POST == "sqrt" or POST == "std":
         return tl.sqrt(total)
     elif POST == "root":
-        return tl.exp2(tl.log2(total) / p)
+        # A zero total (rows past M too) is 0^(1/p), settled apart so log2(0) is never taken.
+        v = tl.exp2(tl.log2(tl.where(total == 0, 1.0, total)) / p)
+        return tl.where(total == 0, tl.where(p < 0, float("inf"), 0.0), v)
     elif POST == "all":
         return total == R
     elif POST == "any":
@@ -90,6 +96,14 @@ def _nan_where(flag, v):
 
 
 @triton.jit
+def _nan_to_zero(v):
+    if v.dtype.is_floating():
+        return tl.where(v != v, 0.0, v)
+    else:
+        return v
+
+
+@triton.jit
 def _reduce_add_mul(x_rows, row_mask, R, stride_xr, p, KIND: tl.constexpr, PRE: tl.constexpr,
                     acc_type: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
     """Combine PRE(x) along each row by addition or multiplication; returns (BLOCK_M,)."""
@@ -100,7 +114,11 @@ def _reduce_add_mul(x_rows, row_mask, R, stride_xr, p, KIND: tl.constexpr, PRE: 
     for start in range(0, R, BLOCK_R):
         cols = start + tl.arange(0, BLOCK_R)
         mask = row_mask[:, None] & (cols < R)[None, :]
-        x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0))
+        if PRE == "pow":
+            # Padding reads 1.0, not 0: log2(0) would be computed for a lane that is discarded.
+            x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=1.0))
+        else:
+            x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0))
         v = _pre(x, p, PRE, acc_type)
         if KIND == "mul":
             acc = acc * tl.where(mask, v, 1)
@@ -139,10 +157,12 @@ def _reduce_extremum(x_rows, row_mask, R, stride_xr, p, IS_MAX: tl.constexpr, PR
     # Across lanes: NaN if any lane holds one, else the extreme; then the least index holding it.
     # (Three plain reductions rather than one over (value, index) pairs: tl.max alone may drop NaNs.)
     has_nan = tl.max((acc != acc).to(tl.int32), axis=1) > 0
+    # NaNs count as 0 in the max/min (a row holding one takes NaN anyway), so a row of NaNs only is no special case.
+    finite = _nan_to_zero(acc)
     if IS_MAX:
-        value = _nan_where(has_nan, tl.max(acc, axis=1))
+        value = _nan_where(has_nan, tl.max(finite, axis=1))
     else:
-        value = _nan_where(has_nan, tl.min(acc, axis=1))
+        value = _nan_where(has_nan, tl.min(finite, axis=1))
     hit = (acc == value[:, None]) | ((acc != acc) & has_nan[:, None])
     index = tl.min(tl.where(hit, idx, 2147483647), axis=1)
     return value, index
@@ -167,7 +187,8 @@ def _reduce_logsumexp(x_rows, row_mask, R, stride_xr, acc_type: tl.constexpr, BL
     row_max = tl.max(m, axis=1)
     shift = tl.where(tl.abs(row_max) == float("inf"), 0.0, row_max)
     total = tl.sum(s * tl.exp(m - shift[:, None]), axis=1)
-    return shift + tl.log(total)
+    # Rows past M sum to 0; adding 1 there (0 elsewhere, exactly) keeps their discarded log off log(0).
+    return shift + tl.log(total + (row_mask == 0).to(acc_type))
 
 
 @triton.jit
@@ -459,8 +480,12 @@ def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarra
 
 def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
     xf, out = float_acc(x)
+    # np.mean's own arithmetic (sum, then divide by the count), without its "Mean of empty slice"
+    # warning: the mean of nothing is NaN, as in PyTorch.
+    axes = axis_tuple(axis)
+    count = xf.size if axes is None else int(np.prod([xf.shape[a] for a in axes]))
     with np.errstate(invalid="ignore"):
-        return np.mean(xf, axis=axis_tuple(axis), keepdims=keepdims).astype(out)
+        return (np.sum(xf, axis=axes, keepdims=keepdims) / xf.dtype.type(count)).astype(out)
 
 
 def prod_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:

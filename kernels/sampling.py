@@ -187,7 +187,8 @@ def multinomial_cdf_kernel(
     report_out_of_range(err_ptr, err_zero, row, zero & (tl.program_id(1) == 0))
     last_positive = tl.max(last, 0)
     # Pass 2: each sample is the first positive category whose running sum exceeds u * total.
-    u = tl.load(u_ptr + row * k + samples, mask=smask, other=0.0)
+    # Masked samples read 0.5, not 0: 0 * an infinite total would be a NaN computed for nothing.
+    u = tl.load(u_ptr + row * k + samples, mask=smask, other=0.5)
     target = u * total
     pick = tl.zeros([BLOCK_K], tl.int32) + n
     carry = tl.sum(tl.zeros([BLOCK_N], u_ptr.dtype.element_ty), 0)

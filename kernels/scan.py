@@ -136,7 +136,7 @@ def cumprod_backward_kernel(
         mask = row_mask[:, None] & (steps < R)[None, :]
         cols = R - 1 - steps
         c64 = cols.to(tl.int64)[None, :]
-        x = compute_type(tl.load(x_rows + c64 * stride_xr, mask=mask, other=1)).to(acc_type)
+        x = compute_type(tl.load(x_rows + c64 * stride_xr, mask=mask, other=1.0)).to(acc_type)
         g = compute_type(tl.load(g_rows + c64 * stride_gr, mask=mask, other=0)).to(acc_type)
         y = compute_type(tl.load(y_rows + c64 * stride_yr, mask=mask, other=0)).to(acc_type)
         gy = tl.where(mask, g * y, 0)

@@ -85,7 +85,7 @@ def var_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = 
     axis = axis_tuple(axis)
     n = int(np.prod([x.shape[a] for a in axis]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.mean(xf, axis=axis, keepdims=True)
+        m = np.sum(xf, axis=axis, keepdims=True) / xf.dtype.type(n)  # np.mean's arithmetic, without its warning
         m2 = np.sum((xf - m) ** 2, axis=axis, keepdims=keepdims)
         return (m2 / builtins.max(n - correction, 0)).astype(out)
 

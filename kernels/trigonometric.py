@@ -41,7 +41,8 @@ def _atan_f64(a):
     big = a > 2.414213562373095  # tan(3 pi / 8): atan(a) = pi/2 + atan(-1/a)
     mid = a > 0.66  # atan(a) = pi/4 + atan((a - 1) / (a + 1))
     zero = tl.zeros_like(a)  # keeps the constants below in fp64 (a scalar-only where would be fp32)
-    t = tl.where(big, -1.0 / tl.where(big, a, 1.0), tl.where(mid, (a - 1.0) / (a + 1.0), a))
+    a_mid = tl.where(big, 1.0, a)  # big lanes skip the mid branch: (inf - 1) / (inf + 1) would be NaN
+    t = tl.where(big, -1.0 / tl.where(big, a, 1.0), tl.where(mid, (a_mid - 1.0) / (a_mid + 1.0), a))
     base = tl.where(big, zero + 1.5707963267948966, tl.where(mid, zero + 0.7853981633974483, zero))
     more = tl.where(big, zero + 6.123233995736766e-17, tl.where(mid, zero + 3.061616997868383e-17, zero))
     z = t * t
@@ -59,7 +60,8 @@ def _atan_f32(a):
     """atan for 0 <= a (Cephes atanf.c): reduce to |t| <= tan(pi/8), then a degree-9 odd polynomial."""
     big = a > 2.414213562373095
     mid = a > 0.4142135623730950
-    t = tl.where(big, -1.0 / tl.where(big, a, 1.0), tl.where(mid, (a - 1.0) / (a + 1.0), a))
+    a_mid = tl.where(big, 1.0, a)  # big lanes skip the mid branch: (inf - 1) / (inf + 1) would be NaN
+    t = tl.where(big, -1.0 / tl.where(big, a, 1.0), tl.where(mid, (a_mid - 1.0) / (a_mid + 1.0), a))
     base = tl.where(big, 1.5707963267948966, tl.where(mid, 0.7853981633974483, 0.0))
     z = t * t
     return base + ((((8.05374449538e-2 * z - 1.38776856032e-1) * z + 1.99777106478e-1) * z
@@ -112,26 +114,35 @@ def _tan_backward(grad, out, p0, p1):
 
 
 @triton.jit
+def _over_root(a, d):
+    # a / d where d = 0 is a * inf (the same +-inf, or NaN for a = 0) without dividing by 0: the map
+    # kernel's masked lanes read x = 1, where 1 - x^2 is 0.
+    zero = d == 0
+    # Only the d = 0 lanes multiply by inf: a = 0 elsewhere (asin(0)) would make a discarded NaN.
+    return tl.where(zero, tl.where(zero, a, 1.0) * float("inf"), a / tl.where(zero, 1.0, d))
+
+
+@triton.jit
 def _asin(x, p0, p1):
     # asin(x) = atan(x / sqrt(1 - x^2)); (1 - x)(1 + x) keeps 1 - x^2 accurate near |x| = 1, and
     # |x| = 1 gives atan(+-inf) = +-pi/2, |x| > 1 a NaN from the sqrt.
-    return _atan_math(x / tl.sqrt((1.0 - x) * (1.0 + x)))
+    return _atan_math(_over_root(x, tl.sqrt((1.0 - x) * (1.0 + x))))
 
 
 @triton.jit
 def _asin_backward(grad, x, p0, p1):
-    return grad / tl.sqrt((1.0 - x) * (1.0 + x))
+    return _over_root(grad, tl.sqrt((1.0 - x) * (1.0 + x)))
 
 
 @triton.jit
 def _acos(x, p0, p1):
     # acos(x) = 2 atan(sqrt((1 - x) / (1 + x))): no cancellation at either end, acos(-1) = 2 atan(inf).
-    return 2.0 * _atan_abs(tl.sqrt((1.0 - x) / (1.0 + x)))
+    return 2.0 * _atan_abs(tl.sqrt(_over_root(1.0 - x, 1.0 + x)))
 
 
 @triton.jit
 def _acos_backward(grad, x, p0, p1):
-    return -grad / tl.sqrt((1.0 - x) * (1.0 + x))
+    return _over_root(-grad, tl.sqrt((1.0 - x) * (1.0 + x)))
 
 
 @triton.jit
@@ -147,7 +158,9 @@ def _atan_backward(grad, x, p0, p1):
 @triton.jit
 def _sinh_math(x):
     a = tl.abs(x)
-    em1 = _expm1_math(a)
+    # Each branch computes on operands it keeps: expm1(a) of the big lanes would be discarded (and may
+    # overflow), so they take a = 0 there; the small lanes' h is exp(<= 10), which cannot overflow.
+    em1 = _expm1_math(tl.where(a > 20.0, 0.0, a))
     small = 0.5 * (em1 + em1 / (em1 + 1.0))  # e^a - e^-a through expm1: exact near 0
     h = tl.exp(0.5 * a)
     big = (0.5 * h) * h  # e^a / 2 without overflowing before the result does; e^-a is below an ulp
@@ -158,7 +171,7 @@ def _sinh_math(x):
 @triton.jit
 def _cosh_math(x):
     a = tl.abs(x)
-    e = tl.exp(a)
+    e = tl.exp(tl.where(a > 20.0, 0.0, a))  # discarded for a > 20 (where it may overflow): exp(0) there
     h = tl.exp(0.5 * a)
     return tl.where(a > 20.0, (0.5 * h) * h, 0.5 * (e + 1.0 / e))
 

@@ -197,11 +197,14 @@ def _round(x, p0, p1):
     if x.dtype.is_int():
         return x
     else:
-        r = tl.floor(x)
-        d = x - r
+        # Infinities round to themselves (and NaN stays NaN); they compute on 0, as inf - inf is NaN.
+        xs = tl.where(tl.abs(x) == float("inf"), 0.0, x)
+        r = tl.floor(xs)
+        d = xs - r
         odd = r - 2.0 * tl.floor(0.5 * r) != 0.0
         y = tl.where((d > 0.5) | ((d == 0.5) & odd), r + 1.0, r)
-        return tl.where(y == 0.0, x * 0.0, y)  # round(-0.4) is -0.0, like nearbyint
+        y = tl.where(y == 0.0, xs * 0.0, y)  # round(-0.4) is -0.0, like nearbyint
+        return tl.where(xs == x, y, x)
 
 
 @triton.jit

@@ -11,7 +11,6 @@ from tritensor.kernels import activations as A
 from tests.conftest import as_device
 
 # Lanes past the end of a block load 0 in the interpreter; warnings from them concern no stored element.
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
 
 BF16 = ml_dtypes.bfloat16
 FLOATS = [np.float32, np.float16, BF16, np.float64]
@@ -101,13 +100,16 @@ def test_extreme_values_vs_ref(dt):
     for name, params in CASES:
         op = A.OPS[name]
         out = np.zeros_like(x)
-        op.forward(as_device(out), as_device(x), **params)
+        with np.errstate(invalid="ignore"):
+            op.forward(as_device(out), as_device(x), **params)
         np.testing.assert_allclose(out, op.forward_ref(x, **params), rtol=TOL[dt][0], atol=0, equal_nan=True,
                                    err_msg=f"{name} {params}")
         grad = np.ones_like(x)
         gx = np.zeros_like(x)
         saved = x if op.saves == "input" else out
-        op.backward(as_device(gx), as_device(grad), as_device(saved), **params)
+        # inf * 0 for the infinite inputs; gelu_tanh's backward overflows x**3 at 1e30 (NaN, as PyTorch's).
+        with np.errstate(invalid="ignore", over="ignore"):
+            op.backward(as_device(gx), as_device(grad), as_device(saved), **params)
         finite = np.isfinite(x)
         np.testing.assert_allclose(gx[finite], op.backward_ref(grad, saved, **params)[0][finite],
                                    rtol=TOL[dt][0], atol=0, equal_nan=True, err_msg=f"{name} {params} backward")

@@ -9,7 +9,6 @@ from tritensor.kernels import extrema as EX
 from tests.kernels.reduction_helpers import BF16, backward, f64, run
 
 # The interpreter evaluates IEEE edge cases (log(0), 0/0, all-NaN max) in NumPy, which warns.
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 @pytest.mark.parametrize("contiguous", [True, False])

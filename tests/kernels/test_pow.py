@@ -20,7 +20,6 @@ from tests.kernels.map_helpers import (
 )
 
 # Masked-off lanes compute on zeros in the interpreter (0/0, log(0)): NumPy warns for values never stored.
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
 
 
 @pytest.mark.parametrize("dt", FLOATS)
@@ -39,7 +38,8 @@ def test_pow_special_values(dt):
              (3.0, nan), (0.0, 2.0)]
     a = np.array([p[0] for p in pairs], dt)
     b = np.array([p[1] for p in pairs], dt)
-    out = launch(P.pow, dt, a.shape, a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = launch(P.pow, dt, a.shape, a, b)
     with np.errstate(all="ignore"):
         expect = np.power(a, b)  # C's pow
     np.testing.assert_array_equal(out, expect)

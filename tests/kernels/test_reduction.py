@@ -15,7 +15,6 @@ from tests.conftest import as_device
 from tests.kernels.reduction_helpers import BF16, FLOATS, backward, close, fd, layout, run
 
 # The interpreter evaluates IEEE edge cases (log(0), 0/0, all-NaN max) in NumPy, which warns.
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 FLOAT_OPS = {
@@ -113,8 +112,10 @@ def test_empty_rows():
     x = np.zeros((3, 0), np.float32)
     assert (run(R.sum, x, np.float32) == 0).all()
     assert (run(R.prod, x, np.float32) == 1).all()
-    assert np.isnan(run(R.mean, x, np.float32)).all()
-    assert (run(ST.logsumexp, x, np.float32) == -np.inf).all()
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(run(R.mean, x, np.float32)).all()
+    with np.errstate(divide="ignore"):
+        assert (run(ST.logsumexp, x, np.float32) == -np.inf).all()
     assert run(R.all, x, np.bool_).all() and not run(R.any, x, np.bool_).any()
     assert (run(ST.norm, x, np.float32, p=2) == 0).all()
     with pytest.raises(ValueError):

@@ -11,7 +11,6 @@ from tests.conftest import as_device
 from tests.kernels.reduction_helpers import BF16, backward, close, layout, run
 
 # The interpreter evaluates IEEE edge cases (log(0), 0/0, all-NaN max) in NumPy, which warns.
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
 @pytest.mark.parametrize("p", [0, 1, 2, math.inf, -math.inf, 0.5, 3.0, -1.5])
@@ -39,14 +38,16 @@ def test_var_correction_and_mean_out(rng, correction):
 
 def test_var_of_single_element_is_nan():
     x = np.array([[3.0], [4.0]], np.float32)
-    assert np.isnan(run(ST.var, x, np.float32)).all()
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(run(ST.var, x, np.float32)).all()
     assert (run(ST.var, x, np.float32, correction=0) == 0).all()
 
 
 def test_logsumexp_infinities():
     inf = np.inf
     x = np.array([[-inf, -inf, -inf], [1.0, inf, 2.0], [-inf, 0.0, -inf], [1e3, 1e3, -1e3]], np.float32)
-    got = run(ST.logsumexp, x, np.float32)
+    with np.errstate(divide="ignore"):
+        got = run(ST.logsumexp, x, np.float32)
     np.testing.assert_allclose(got, [-inf, inf, 0.0, 1000.0 + np.log(2.0)], rtol=1e-6)
     np.testing.assert_allclose(got, ST.logsumexp_ref(x, (1,), False), rtol=1e-6)
 

@@ -10,7 +10,6 @@ from tests.kernels.unary_helpers import FLOATS, check_backward_ref, check_forwar
 
 # Lanes past the end of a block load 0 in the interpreter, so log(0), 1/0 ... raise NumPy warnings
 # for elements that are never stored.
-pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
 
 
 @pytest.mark.parametrize("dt", FLOATS, ids=lambda d: np.dtype(d).name)

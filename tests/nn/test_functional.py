@@ -10,8 +10,6 @@ from tritensor.kernels import softmax as KS
 import tritensor as tt
 import tritensor.nn.functional as F
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
 DEVICES = ["cpu", "cuda"]
 TOL = {tt.float32: 1e-5, tt.float64: 1e-12, tt.float16: 2e-3, tt.bfloat16: 1.6e-2}
 
@@ -157,7 +155,8 @@ def test_cross_entropy_spatial_unbatched_and_ignore_index(rng, device):
     one = F.cross_entropy(v, tt.tensor(3, device=device))
     assert one.shape == ()
     _close(one, -np.log(np.exp(a[0, 3, 0, 0]) / np.exp(a[0, :, 0, 0]).sum()))
-    allign = F.cross_entropy(tt.zeros(2, 3, device=device), tt.tensor([-100, -100], device=device))
+    with np.errstate(invalid="ignore"):
+        allign = F.cross_entropy(tt.zeros(2, 3, device=device), tt.tensor([-100, -100], device=device))
     assert np.isnan(allign.item())  # mean over no counted targets, as PyTorch
 
 

@@ -16,8 +16,6 @@ from tritensor.nn.utils import (
     vector_to_parameters,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the interpreter's NumPy edge cases
-
 DEVICES = ["cpu", "cuda"]
 
 

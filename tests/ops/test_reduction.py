@@ -173,10 +173,12 @@ def test_nan_propagation_and_first_index(device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_empty_and_zero_dim_inputs(device):
     e = tt.zeros(0, 3, device=device)
-    assert e.sum().item() == 0 and e.prod().item() == 1 and math.isnan(e.mean().item())
+    with np.errstate(invalid="ignore"):
+        assert e.sum().item() == 0 and e.prod().item() == 1 and math.isnan(e.mean().item())
     assert e.sum(0).tolist() == [0.0] * 3 and e.prod(0).tolist() == [1.0] * 3
     assert e.all().item() is True and e.any().item() is False and e.count_nonzero().item() == 0
-    assert e.logsumexp(0).tolist() == [-math.inf] * 3 and math.isnan(e.var().item())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert e.logsumexp(0).tolist() == [-math.inf] * 3 and math.isnan(e.var().item())
     assert e.norm().item() == 0.0 and e.amax(1).shape == (0,) and e.max(1).values.shape == (0,)
     with pytest.raises(RuntimeError, match="Expected reduction dim to be specified for input.numel"):
         e.max()
@@ -191,7 +193,8 @@ def test_empty_and_zero_dim_inputs(device):
     s = tt.tensor(2.5, device=device)
     assert s.sum().item() == 2.5 and s.sum(0).item() == 2.5 and s.mean(-1, keepdim=True).shape == ()
     assert s.max(0).values.item() == 2.5 and s.max(0).indices.item() == 0 and s.argmax().item() == 0
-    assert s.amax().item() == 2.5 and s.logsumexp(0).item() == 2.5 and math.isnan(s.var().item())
+    with np.errstate(invalid="ignore"):
+        assert s.amax().item() == 2.5 and s.logsumexp(0).item() == 2.5 and math.isnan(s.var().item())
     assert s.std(correction=0).item() == 0.0 and s.norm().item() == 2.5
 
 
