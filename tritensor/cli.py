@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
@@ -56,6 +57,28 @@ def _autotune(argv: list[str]) -> int:
     return main(argv)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (the message names the value; argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """The `tritensor` console script: parse argv (default: sys.argv[1:]) and run the command; returns the exit
     status (0 success, 2 bad arguments, 130 interrupted)."""
@@ -69,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--device", choices=["cpu", "cuda"], default=None,
                       help="default: cuda when a GPU is present, else cpu (cuda with TRITON_INTERPRET=1 "
                            "runs the Triton kernels in the interpreter: slow, for testing)")
-    demo.add_argument("--steps", type=int, default=300)
-    demo.add_argument("--lr", type=float, default=0.5)
+    demo.add_argument("--steps", type=_positive_int, default=300)
+    demo.add_argument("--lr", type=_positive_float, default=0.5)
     sub.add_parser("autotune", help="tune kernels / run the ahead-of-time compile checks (see --help)")
     from . import train
 

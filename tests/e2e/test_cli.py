@@ -220,3 +220,20 @@ def test_ctrl_c_without_save(tmp_path):
     _, err = _interrupt(proc)
     assert re.fullmatch(rf"tritensor train: {STOPPED}; nothing saved \(--save CKPT makes a run resumable\)\n",
                         err), err
+
+
+@pytest.mark.parametrize("args,message", [(("--steps", "-1"), "argument --steps: must be a positive integer, got -1"),
+                                          (("--steps", "x"), "argument --steps: must be a positive integer, got 'x'"),
+                                          (("--lr", "nan"), "argument --lr: must be a positive finite number, got nan"),
+                                          (("--lr", "0"), "argument --lr: must be a positive finite number, got 0")])
+def test_demo_options_are_checked(args, message):
+    done = _cli("demo", *args)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == f"tritensor demo: error: {message}"
+
+
+def test_autotune_unknown_kernel_is_one_line():
+    done = subprocess.run([sys.executable, "-m", "tritensor", "autotune", "--kernel", "nope"], capture_output=True,
+                          text=True, timeout=120, env=ENV)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == ["error: unknown kernel 'nope'; known kernels: matmul"]
