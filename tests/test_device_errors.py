@@ -72,3 +72,14 @@ def test_synchronize_is_a_synchronisation_point(monkeypatch):
     with pytest.raises(IndexError, match="^index 9 is out of range$"):
         driver.synchronize(0)
     driver.synchronize(0)  # reported once
+
+
+def test_codes_stay_unique_when_old_messages_are_dropped(monkeypatch):
+    monkeypatch.setattr(device_errors, "_MAX_MESSAGES", 3)
+    codes = [device_errors.expect(CUDA, IndexError, f"unique message {i}: {{index}}") for i in range(20)]
+    device_errors.raise_if_flagged(CUDA)  # nothing flagged: old messages may be pruned
+    later = [device_errors.expect(CUDA, IndexError, f"later message {i}: {{index}}") for i in range(5)]
+    assert len(set(codes + later)) == len(codes + later)
+    _take(np.arange(4.0, dtype=np.float32), np.array([11], np.int64), later[-1])
+    with pytest.raises(IndexError, match="^later message 4: 11$"):
+        device_errors.raise_if_flagged(CUDA)

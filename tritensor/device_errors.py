@@ -25,13 +25,17 @@ _MAX_MESSAGES = 4096
 
 
 class _DeviceErrors:
-    __slots__ = ("word", "codes", "messages", "pending")
+    __slots__ = ("word", "array", "codes", "messages", "next_code", "pending")
 
     def __init__(self, device):
         self.word = Storage.allocate(2, np.int64, device)
         self.word.fill_zero()
+        self.array = DeviceArray(self.word.kernel_storage(), 0, (2,), (1,), D.int64)
         self.codes: dict[tuple, int] = {}
         self.messages: dict[int, tuple] = {}
+        # Codes only ever grow: after `codes` is cleared a message gets a new code, so a code still in flight
+        # can never be given to another message.
+        self.next_code = 1
         self.pending = False
 
 
@@ -47,7 +51,7 @@ def _errors(device) -> _DeviceErrors:
 
 def error_word(device) -> DeviceArray:
     """The device's int64[2] error word (code, offending index) that index-taking kernels write into."""
-    return DeviceArray(_errors(device).word.kernel_storage(), 0, (2,), (1,), D.int64)
+    return _errors(device).array
 
 
 def expect(device, exc_type: type[Exception], message: str) -> int:
@@ -61,7 +65,8 @@ def expect(device, exc_type: type[Exception], message: str) -> int:
     if code is None:
         if len(errors.codes) >= _MAX_MESSAGES:
             errors.codes.clear()  # codes in flight keep their messages until the next check
-        code = len(errors.messages) + 1
+        code = errors.next_code
+        errors.next_code += 1
         errors.codes[key] = code
         errors.messages[code] = key
     errors.pending = True
