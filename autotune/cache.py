@@ -95,7 +95,8 @@ class TuningCache:
 
     # ------------------------------------------------------------ updates
     def put(self, kernel: str, device: DeviceInfo, key: Any, config: Config, time_ms: float | None,
-            space: str = "default", triton: str | None = None, timings: list | None = None) -> dict[str, Any]:
+            space: str = "default", triton: str | None = None, timings: list | None = None,
+            throughput: dict | None = None) -> dict[str, Any]:
         """Store a winner: merged into the file under the lock, then swapped in atomically."""
         triton = triton or triton_version()
         key_text = key_string(key)
@@ -107,6 +108,8 @@ class TuningCache:
         }
         if timings is not None:
             entry["timings"] = timings
+        if throughput:
+            entry.update({k: v for k, v in throughput.items() if v is not None})
         ident = entry_id(kernel, device, triton, key_text)
         try:
             with self._locked():

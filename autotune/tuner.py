@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +28,17 @@ ConfigSource = Sequence[Config] | Callable[[str], Sequence[Config]]
 Pruner = Callable[[str, list[Config]], list[Config]]
 
 
+class AutotuneWarning(UserWarning):
+    """Tuning a kernel failed (its timer or every config); the heuristic config runs instead."""
+
+
 @dataclass
 class Trial:
     config: Config
     time_ms: float | None  # None when the config failed to run
     error: str | None = None
+    gbps: float | None = None  # achieved DRAM throughput by the kernel's cost model
+    tflops: float | None = None
 
 
 @dataclass
@@ -42,6 +49,11 @@ class TuneResult:
     best_ms: float
     trials: list[Trial] = field(default_factory=list)
     pruned: list[Config] = field(default_factory=list)  # dropped before timing (resources)
+    cost: tuple[float, float] | None = None  # (bytes, flops) of one run
+
+    def trial_of(self, config: Config) -> Trial | None:
+        """The trial that timed `config`, if any."""
+        return next((t for t in self.trials if t.config == config), None)
 
 
 def current_device(index: int = 0) -> DeviceInfo:
@@ -58,10 +70,12 @@ class Tuner:
     mode: "0", "1" or "max" (default: TRITENSOR_AUTOTUNE).
     device: what results are keyed by (default: the current CUDA device).
     pruner: (spec_name, configs) -> configs that may run (default: the AOT resource check).
+    in_place: also time launches that update their operands (benchmark runs, where values do not matter).
     """
 
     def __init__(self, timer: Timer | None = None, cache: TuningCache | None = None, mode: str | None = None,
-                 device: DeviceInfo | None = None, pruner: Pruner | None = None, progress: bool = False):
+                 device: DeviceInfo | None = None, pruner: Pruner | None = None, progress: bool = False,
+                 in_place: bool = False):
         self.mode = mode_from_env() if mode is None else str(mode)
         if self.mode not in MODES:
             raise ValueError(f"autotune mode must be one of {MODES}, not {self.mode!r}")
@@ -70,6 +84,8 @@ class Tuner:
         self._device = device
         self.pruner = pruner if pruner is not None else self.aot_prune
         self.progress = progress
+        self.in_place = in_place
+        self.results: list[TuneResult] = []  # every tuning this tuner ran, in order
         self._memory: dict[tuple[str, str, str], Config] = {}
         self._lock = threading.RLock()
 
@@ -111,8 +127,31 @@ class Tuner:
             self._memory[memo] = chosen
             return chosen
 
+    def select_launch(self, tunable: Any, key: Any, sizes: dict, run: Callable[[Config], None],
+                      repeatable: bool) -> tuple[Config, bool]:
+        """The selector `tritensor.kernels.tuning.launch` calls on a key's first launch: (config, remember)."""
+        heuristic = tunable.heuristic(key)
+        if self.mode == "0" or interpreting():
+            return heuristic, True
+        try:
+            spaces = ("max",) if self.mode == "max" else ("default", "max")
+            entry = self.cache.get(tunable.name, self.device, key, spaces)
+            if entry is not None:
+                return dict(entry["config"]), True
+            if not (repeatable or self.in_place):
+                # Never timed on a user's tensors; the heuristic stays until a benchmark run tunes it.
+                return heuristic, not tunable.repeatable
+            cost = tunable.cost(**sizes)
+            return self.tune(tunable.name, key, lambda space: tunable.configs(key, space), run,
+                             heuristic=heuristic, cost=cost).best, True
+        except Exception as exc:  # the op must run even when its tuning cannot
+            warnings.warn(f"autotuning {tunable.name} for {key_string(key)} failed ({type(exc).__name__}: {exc}); "
+                          "using the heuristic config", AutotuneWarning, stacklevel=3)
+            return heuristic, True
+
     def tune(self, spec_name: str, key: Any, configs: ConfigSource, run: Callable[[Config], None],
-             heuristic: Config | None = None, store: bool = True, progress: bool | None = None) -> TuneResult:
+             heuristic: Config | None = None, store: bool = True, progress: bool | None = None,
+             cost: tuple[float, float] | None = None) -> TuneResult:
         """Prune, time every remaining config, store the fastest: always measures (the CLI's entry)."""
         space = space_for_mode(self.mode)
         candidates = resolve_space(configs, space)
@@ -131,8 +170,7 @@ class Tuner:
         for config in iterator:
             try:
                 ms = float(self.timer.measure(run, config))
-                trials.append(Trial(dict(config), ms if math.isfinite(ms) else None,
-                                    None if math.isfinite(ms) else "non-finite time"))
+                trials.append(_trial(config, ms, cost))
             except Exception as exc:  # out of resources, launch failure: this config is not a candidate
                 trials.append(Trial(dict(config), None, f"{type(exc).__name__}: {exc}"))
         timed = [t for t in trials if t.time_ms is not None]
@@ -141,9 +179,13 @@ class Tuner:
             raise RuntimeError(f"{spec_name}: no config ran for key {key_string(key)} ({errors})")
         best = min(timed, key=lambda t: t.time_ms)
         if store:
-            self.cache.put(spec_name, self.device, key, best.config, best.time_ms, space=space)
+            self.cache.put(spec_name, self.device, key, best.config, best.time_ms, space=space,
+                           throughput={"gbps": best.gbps, "tflops": best.tflops})
             self._memory[(spec_name, key_string(key), self.mode)] = dict(best.config)
-        return TuneResult(spec_name, key, dict(best.config), best.time_ms, trials, pruned)
+        result = TuneResult(spec_name, key, dict(best.config), best.time_ms, trials, pruned,
+                            None if cost is None else (float(cost[0]), float(cost[1])))
+        self.results.append(result)
+        return result
 
     # ------------------------------------------------------------ pruning
     def aot_prune(self, spec_name: str, configs: list[Config]) -> list[Config]:
@@ -165,6 +207,21 @@ class Tuner:
         return aot.prune(configs, spec, capability[0] * 10 + capability[1], shared_limit)
 
 
+def _trial(config: Config, ms: float, cost: tuple[float, float] | None) -> Trial:
+    if not math.isfinite(ms):
+        return Trial(dict(config), None, "non-finite time")
+    if cost is None or ms <= 0:
+        return Trial(dict(config), ms)
+    return Trial(dict(config), ms, None, cost[0] / ms / 1e6, cost[1] / ms / 1e9)
+
+
+def interpreting() -> bool:
+    """True when kernels run in Triton's interpreter, where timings mean nothing."""
+    from tritensor.device import interpreting as device_interpreting
+
+    return device_interpreting()
+
+
 _default: Tuner | None = None
 _default_lock = threading.Lock()
 
@@ -176,6 +233,23 @@ def default_tuner() -> Tuner:
         if _default is None:
             _default = Tuner()
         return _default
+
+
+def reset_default_tuner(tuner: Tuner | None = None) -> None:
+    """Replace the process-wide tuner (None: a new one from TRITENSOR_AUTOTUNE on next use) and forget
+    every config launches remembered."""
+    global _default
+    from tritensor.kernels import tuning
+
+    with _default_lock:
+        _default = tuner
+    tuning.forget()
+
+
+def select_for_launch(tunable: Any, key: Any, sizes: dict, run: Callable[[Config], None],
+                      repeatable: bool) -> tuple[Config, bool]:
+    """The selector installed into `tritensor.kernels.tuning`: default_tuner().select_launch(...)."""
+    return default_tuner().select_launch(tunable, key, sizes, run, repeatable)
 
 
 def select(spec_name: str, key: Any, configs: ConfigSource, run: Callable[[Config], None],

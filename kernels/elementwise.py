@@ -12,13 +12,28 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
+from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
 NUM_WARPS = 4
 
+
+def _map_cost(numel: int, itemsizes: int) -> Cost:
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+# Wider blocks amortise the per-program index math on large tensors; more warps hide more latency.
+MAP_TUNING = Tunable(
+    "elementwise.map",
+    space=[dict(BLOCK=1024, num_warps=4), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
+           dict(BLOCK=4096, num_warps=8)],
+    heuristic=lambda key: dict(BLOCK=BLOCK, num_warps=NUM_WARPS),
+    cost=_map_cost,
+)
 
 
 @triton.jit
@@ -72,6 +87,9 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
     if numel == 0:
         return
     arrays = outs + ins
+    itemsizes = sum(a.dtype.itemsize for a in arrays)
+    # Timing an in-place call (an output sharing an input's storage) would apply the op once per trial.
+    repeatable = all(o.storage is not i.storage for o in outs for i in ins)
     for shape4, strides4, offsets in launch_slices(shape, arrays):
         views = [a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets)]
         o = views[: len(outs)]
@@ -79,11 +97,16 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
         o_all = o + [o[0]] * (2 - len(o))
         i_all = i + [i[0]] * (3 - len(i))
         launch_numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        map_kernel[(triton.cdiv(launch_numel, BLOCK),)](
-            *o_all, *i_all, launch_numel, shape4[1], shape4[2], shape4[3],
-            *o_all[0].strides, *o_all[1].strides, *i_all[0].strides, *i_all[1].strides, *i_all[2].strides,
-            p0, p1, OP=op, N_IN=len(ins), N_OUT=len(outs), BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, o_all=o_all, i_all=i_all, launch_numel=launch_numel, shape4=shape4):
+            map_kernel[(triton.cdiv(launch_numel, config["BLOCK"]),)](
+                *o_all, *i_all, launch_numel, shape4[1], shape4[2], shape4[3],
+                *o_all[0].strides, *o_all[1].strides, *i_all[0].strides, *i_all[1].strides, *i_all[2].strides,
+                p0, p1, OP=op, N_IN=len(ins), N_OUT=len(outs), **config,
+            )
+
+        key = (op.__name__, str(outs[0].dtype), next_pow2(launch_numel))
+        tuning.launch(MAP_TUNING, key, dict(numel=launch_numel, itemsizes=itemsizes), run, repeatable)
 
 
 # ---------------------------------------------------------------- copy / cast and fill
@@ -210,7 +233,7 @@ def _map_signature(dtype: str, n_in: int, n_out: int) -> dict[str, str]:
 SPECS = [
     KernelSpec(f"elementwise.map[{op.__name__.strip('_')}:{dtype}]", map_kernel,
                _map_signature(dtype, n_in, n_out),
-               dict(OP=op, N_IN=n_in, N_OUT=n_out), [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+               dict(OP=op, N_IN=n_in, N_OUT=n_out), MAP_TUNING.all_configs()[:1], MAP_TUNING.all_configs())
     for op, n_in, n_out in [(_identity, 1, 1), (_add, 2, 1), (_mul_backward, 3, 2)]
     for dtype in ("fp32", "bf16")
 ]

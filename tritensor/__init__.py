@@ -12,7 +12,7 @@ import os as _os
 # Triton 3.9 warns on every import unless FP fusion is chosen explicitly; keep its current default.
 _os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
 
-from . import autograd, backends, cuda
+from . import autograd, autotune, backends, cuda  # autotune: installs the config selector every launch asks
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .autograd.grad_mode import is_grad_enabled, is_inference_mode_enabled
 from .backends import get_float32_matmul_precision, set_float32_matmul_precision

@@ -1,0 +1,159 @@
+"""The one tuning path every kernel launch goes through.
+
+Each kernels module declares, beside its kernel, a `Tunable`: the kernel's config space, the
+heuristic config for a tuning key, and its cost model (bytes moved and FLOPs of one launch). A
+launch wrapper then calls
+
+    config = tuning.launch(TUNABLE, key, sizes, run)
+
+where `key` is the bucketed, hashable tuning key (dtype names, sizes rounded to powers of two,
+layout flags), `sizes` the launch's exact sizes for the cost model, and `run(config)` launches
+the kernel(s) with one config. After the first launch of a key, choosing the config is one dict
+lookup.
+
+Which config a key gets is decided by a selector that the autotuner installs
+(`tritensor.autotune` sits above this layer): it times the space on a real GPU and returns the
+heuristic under Triton's interpreter or with TRITENSOR_AUTOTUNE=0. With no selector installed the
+heuristic is used. Observers (the launch recorder of `tritensor autotune --model ... --dry-run`,
+the launch-count tests) see every launch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+Config = dict[str, Any]
+Key = tuple
+SpaceFn = Callable[[Key, str], Sequence[Config]]
+
+
+class Cost(NamedTuple):
+    """What one launch moves through DRAM and computes: the roofline's two axes."""
+
+    bytes: float
+    flops: float
+
+
+@dataclass(frozen=True, eq=False)
+class Tunable:
+    """How one kernel (or one fixed sequence of kernels) is tuned.
+
+    name: the tuning-cache name, "<kernels module>.<kernel>", e.g. "reduction.reduce".
+    space: the candidate configs, or `fn(key, space) -> configs` when they depend on the key;
+        space is "default" or "max". At least two configs, unless `single` says why one is optimal.
+    heuristic: `fn(key) -> config` launched when tuning is off or has not run.
+    cost: `fn(**sizes) -> Cost` for one launch with those sizes.
+    repeatable: False when a launch updates its operands in place (optimizer steps, accumulating
+        scatters): the tuner never times such a kernel on a user's tensors.
+    single: why one config is optimal, when `space` holds just one.
+    """
+
+    name: str
+    space: Sequence[Config] | SpaceFn
+    heuristic: Callable[[Key], Config]
+    cost: Callable[..., Cost]
+    repeatable: bool = True
+    single: str = ""
+
+    def __post_init__(self):
+        if not callable(self.space) and len(self.space) < 2 and not self.single:
+            raise ValueError(f"{self.name}: a tuning space needs two configs or a reason (`single`) for one")
+
+    def configs(self, key: Key, space: str = "default") -> list[Config]:
+        """The candidates for `key` (static spaces serve every key and both spaces)."""
+        if callable(self.space):
+            return [dict(c) for c in self.space(key, space)]
+        return [dict(c) for c in self.space]
+
+    def all_configs(self) -> list[Config]:
+        """Every config of a static space (what the AOT check compiles)."""
+        if callable(self.space):
+            raise TypeError(f"{self.name}: a key-dependent space has no static list")
+        return [dict(c) for c in self.space]
+
+
+class LaunchRecord(NamedTuple):
+    """One launch as observers see it."""
+
+    tunable: Tunable
+    key: Key
+    sizes: dict
+    config: Config
+
+
+# Selector: (tunable, key, sizes, run, repeatable) -> (config, remember). `remember` False keeps
+# the choice out of the per-key memo (a launch that could not be timed may be tuned next time).
+Selector = Callable[[Tunable, Key, dict, Callable[[Config], None], bool], tuple[Config, bool]]
+
+_selector: Selector | None = None
+_chosen: dict[tuple[int, Key], Config] = {}
+_observers: list[Callable[[LaunchRecord], None]] = []
+_state = threading.local()
+
+
+def heuristic_selector(tunable: Tunable, key: Key, sizes: dict, run, repeatable: bool) -> tuple[Config, bool]:
+    """The selector used when none is installed: the heuristic, remembered."""
+    return tunable.heuristic(key), True
+
+
+def launch(tunable: Tunable, key: Key, sizes: dict, run: Callable[[Config], None], repeatable: bool = True) -> Config:
+    """Choose the config for `key` (see the module docstring), record the launch, run it; returns the config.
+
+    repeatable: False for a call that writes into one of its inputs (an in-place op), even when
+    the kernel is otherwise safe to time.
+    """
+    memo = (id(tunable), key)
+    config = _chosen.get(memo)
+    if config is None:
+        selector = _selector or heuristic_selector
+        config, remember = selector(tunable, key, sizes, run, repeatable and tunable.repeatable)
+        if remember:
+            _chosen[memo] = config
+    if _observers:
+        record = LaunchRecord(tunable, key, sizes, config)
+        for observer in list(_observers):
+            observer(record)
+    _state.depth = getattr(_state, "depth", 0) + 1
+    try:
+        run(config)
+    finally:
+        _state.depth -= 1
+    return config
+
+
+def launching() -> bool:
+    """True while a launch started by `launch` runs (the launch-count tests check every kernel runs so)."""
+    return getattr(_state, "depth", 0) > 0
+
+
+def install_selector(selector: Selector | None) -> None:
+    """Set how configs are chosen (the autotuner installs its own) and forget every remembered choice."""
+    global _selector
+    _selector = selector
+    _chosen.clear()
+
+
+def forget() -> None:
+    """Drop every remembered choice (after the tuning mode or cache changes)."""
+    _chosen.clear()
+
+
+def add_observer(observer: Callable[[LaunchRecord], None]) -> None:
+    _observers.append(observer)
+
+
+def remove_observer(observer: Callable[[LaunchRecord], None]) -> None:
+    _observers.remove(observer)
+
+
+def next_pow2(n: int) -> int:
+    """The shape bucket of a size: the smallest power of two >= n (0 stays 0)."""
+    return 0 if n <= 0 else 1 << (int(n) - 1).bit_length()
+
+
+def elementwise_cost(numel: int, itemsize: int, operands: int, flops_per_element: float = 1.0) -> Cost:
+    """The cost model of a kernel that touches `operands` arrays of `numel` elements once each."""
+    return Cost(float(numel) * itemsize * operands, float(numel) * flops_per_element)
