@@ -17,6 +17,7 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .elementwise import BLOCK, NUM_WARPS, launch_map
 from .launch_spec import KernelSpec
@@ -33,6 +34,7 @@ from .map_ops import (
     scalar_ref,
 )
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
+from .tuning import Cost, Tunable, next_pow2
 
 
 # ================================================================ clamp
@@ -153,6 +155,21 @@ def clamp_backward_kernel(
                  cast_to(tl.where(max_takes, g, zero), gmax_ptr.dtype.element_ty), mask=mask)
 
 
+def _clamp_backward_cost(numel: int, itemsizes: int) -> Cost:
+    # itemsizes: the item sizes of every operand read or written, summed.
+    return Cost(float(numel) * itemsizes, float(numel) * 3)
+
+
+# The map kernel's trade-off: wider blocks amortise the strided index math over 4-7 operands.
+CLAMP_BACKWARD_TUNING = Tunable(
+    "clamp.clamp_backward",
+    space=[dict(BLOCK=BLOCK, num_warps=NUM_WARPS), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
+           dict(BLOCK=4096, num_warps=8)],
+    heuristic=lambda key: dict(BLOCK=BLOCK, num_warps=NUM_WARPS),
+    cost=_clamp_backward_cost,
+)
+
+
 def _bounds_kind(lo, hi) -> str:
     if (lo is None or is_array(lo)) and (hi is None or is_array(hi)):
         return "tensor" if lo is not None or hi is not None else "none"
@@ -220,15 +237,26 @@ def clamp_backward(grad_x: DeviceArray | None, grad_min: DeviceArray | None, gra
     outs = [grad_x, grad_min, grad_max]
     first = next(o for o, n in zip(outs, need) if n)
     outs = [o if n else first for o, n in zip(outs, need)]
+    ins = [grad, x] + [b for b in (min, max) if b is not None]
     arrays = outs + [grad, x, min if min is not None else x, max if max is not None else x]
+    written = [o for o, n in zip(outs, need) if n]
+    itemsizes = sum(a.dtype.itemsize for a in written + ins)
+    # An output sharing an input's storage (an in-place backward) would change under repeated trials.
+    repeatable = all(o.storage is not i.storage for o in written for i in ins)
+    flags = (min is not None, max is not None, *need)
     for shape4, strides4, offsets in launch_slices(grad.shape, arrays):
         views = [a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets)]
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        clamp_backward_kernel[(triton.cdiv(numel, BLOCK),)](
-            *views, numel, shape4[1], shape4[2], shape4[3], *[s for v in views for s in v.strides],
-            HAS_MIN=min is not None, HAS_MAX=max is not None, NEED_X=need[0], NEED_MIN=need[1],
-            NEED_MAX=need[2], BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, views=views, numel=numel, shape4=shape4):
+            clamp_backward_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                *views, numel, shape4[1], shape4[2], shape4[3], *[s for v in views for s in v.strides],
+                HAS_MIN=flags[0], HAS_MAX=flags[1], NEED_X=flags[2], NEED_MIN=flags[3], NEED_MAX=flags[4],
+                **config,
+            )
+
+        key = (str(grad.dtype), *flags, next_pow2(numel))
+        tuning.launch(CLAMP_BACKWARD_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
 def clamp_ref(x: np.ndarray, min=None, max=None) -> np.ndarray:  # noqa: A002
@@ -301,6 +329,6 @@ SPECS = map_specs("clamp", _SPEC_OPS, _TWO_SCALARS) + [
                _clamp_backward_signature(dtype),
                dict(HAS_MIN="min" in flags, HAS_MAX="max" in flags, NEED_X=True, NEED_MIN="min" in flags,
                     NEED_MAX="max" in flags),
-               [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+               [CLAMP_BACKWARD_TUNING.heuristic(())], CLAMP_BACKWARD_TUNING.all_configs())
     for dtype, flags in (("fp32", "min,max"), ("bf16", "min,max"), ("fp64", "min"), ("fp16", "max"))
 ]

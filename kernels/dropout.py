@@ -15,12 +15,29 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
 NUM_WARPS = 4
+
+
+def _dropout_cost(numel: int, itemsize: int) -> Cost:
+    # One read and one write per element; Philox-4x32-10 is ~10 rounds of two multiplies.
+    return Cost(2.0 * numel * itemsize, 20.0 * numel)
+
+
+# The mask depends only on (seed, position), never on the block size, so every config draws the same mask.
+DROPOUT_TUNING = Tunable(
+    "dropout.dropout",
+    space=[dict(BLOCK=BLOCK, num_warps=NUM_WARPS), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
+           dict(BLOCK=4096, num_warps=8)],
+    heuristic=lambda key: dict(BLOCK=BLOCK, num_warps=NUM_WARPS),
+    cost=_dropout_cost,
+)
 
 
 @triton.jit
@@ -68,8 +85,14 @@ def dropout(out: DeviceArray, x: DeviceArray, p: float, seed: int) -> None:
         raise ValueError("dropout needs contiguous operands (the mask is indexed by linear position)")
     x, out = x.view_as((numel,), (1,)), out.view_as((numel,), (1,))
     p_keep = 1.0 - p
-    dropout_kernel[(triton.cdiv(numel, BLOCK),)](out, x, numel, int(seed), p_keep, *_split(1.0 / p_keep),
-                                                  BLOCK=BLOCK, num_warps=NUM_WARPS)
+    scale = _split(1.0 / p_keep)
+
+    def run(config):
+        dropout_kernel[(triton.cdiv(numel, config["BLOCK"]),)](out, x, numel, int(seed), p_keep, *scale, **config)
+
+    # In place (out is x), each timing trial would drop and rescale the already dropped values again.
+    tuning.launch(DROPOUT_TUNING, (str(x.dtype), next_pow2(numel)), dict(numel=numel, itemsize=x.dtype.itemsize),
+                  run, repeatable=out.storage is not x.storage)
 
 
 # dropout is linear in x with a mask fixed by the seed: its backward is itself, on the gradient.
@@ -124,6 +147,7 @@ dropout_backward_ref = dropout_ref
 SPECS = [
     KernelSpec(f"dropout[{dtype}]", dropout_kernel,
                {"out_ptr": f"*{dtype}", "x_ptr": f"*{dtype}", "numel": "i32", "seed": "i32", "p_keep": "fp32",
-                "scale_hi": "fp32", "scale_lo": "fp32"}, {}, [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+                "scale_hi": "fp32", "scale_lo": "fp32"}, {},
+               [DROPOUT_TUNING.heuristic(())], DROPOUT_TUNING.all_configs())
     for dtype in ("fp32", "bf16", "fp16", "fp64")
 ]

@@ -13,12 +13,10 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import elementwise
+from . import elementwise, tuning
 from .device_array import DeviceArray
 from .index_core import (
-    BLOCK,
     CFG,
-    NUM_WARPS,
     IndexCheck,
     atleast_1d,
     begin_accumulate,
@@ -36,6 +34,7 @@ from .index_core import (
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
+from .tuning import Cost, Tunable, next_pow2
 
 
 @triton.jit(do_not_specialize=["value_bits"])
@@ -80,6 +79,22 @@ def scatter_multiply_kernel(
         tl.store(target, cast_to(old * value, dtype), mask=ok)
 
 
+def _multiply_cost(lines: int, steps: int, itemsizes: int) -> Cost:
+    # itemsizes: dst twice (read, multiply, write back) + src + index, per (line, step).
+    return Cost(float(lines) * steps * itemsizes, float(lines) * steps)
+
+
+# One lane per line: fewer lines per program spread a narrow launch over more SMs. It multiplies into
+# its target, so the tuner never times it on a user's tensors.
+SCATTER_MULTIPLY_TUNING = Tunable(
+    "gather_scatter.scatter_multiply",
+    space=[dict(CFG[0]), dict(BLOCK=256, num_warps=2), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8)],
+    heuristic=lambda key: dict(CFG[0]),
+    cost=_multiply_cost,
+    repeatable=False,
+)
+
+
 def _without(seq: tuple, d: int) -> tuple:
     return tuple(v for i, v in enumerate(seq) if i != d)
 
@@ -96,14 +111,22 @@ def _launch_scatter_multiply(dst: DeviceArray, index: DeviceArray, src, dim: int
     value_bits = scalar_bits(src, dst.dtype) if scalar else 0
     src_jstride = 0 if scalar else src.strides[dim]
     err_ptr, err_code = (dst, 0) if check is None else (check.word, check.codes[0])
+    steps = index.shape[dim]
+    itemsizes = 2 * dst.dtype.itemsize + index.dtype.itemsize + (0 if scalar else src.dtype.itemsize)
     for shape4, strides4, offsets in launch_slices(lines, arrays):
         d, s, i = (a.view_as(shape4, st, off) for a, st, off in zip(arrays, strides4, offsets))
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        scatter_multiply_kernel[(triton.cdiv(numel, BLOCK),)](
-            d, s, i, numel, shape4[1], shape4[2], shape4[3], *d.strides, *s.strides, *i.strides,
-            index.shape[dim], src_jstride, index.strides[dim], dst.strides[dim], dst.shape[dim], value_bits,
-            err_ptr, err_code, SCALAR_SRC=scalar, CHECK=check is not None, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, d=d, s=s, i=i, numel=numel, shape4=shape4):
+            scatter_multiply_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                d, s, i, numel, shape4[1], shape4[2], shape4[3], *d.strides, *s.strides, *i.strides,
+                steps, src_jstride, index.strides[dim], dst.strides[dim], dst.shape[dim], value_bits,
+                err_ptr, err_code, SCALAR_SRC=scalar, CHECK=check is not None, **config,
+            )
+
+        key = (str(dst.dtype), str(index.dtype), scalar, check is not None, next_pow2(numel), next_pow2(steps))
+        tuning.launch(SCATTER_MULTIPLY_TUNING, key, dict(lines=numel, steps=steps, itemsizes=itemsizes), run,
+                      repeatable=False)
 
 
 # ================================================================ launch wrappers
@@ -290,7 +313,8 @@ def _multiply_signature(dtype: str) -> dict[str, str]:
 
 
 SPECS = [KernelSpec(f"gather_scatter.scatter_multiply[{dt}{':scalar' if sc else ''}{':check' if ck else ''}]",
-                    scatter_multiply_kernel, _multiply_signature(dt), dict(SCALAR_SRC=sc, CHECK=ck), CFG)
+                    scatter_multiply_kernel, _multiply_signature(dt), dict(SCALAR_SRC=sc, CHECK=ck), CFG,
+                    SCATTER_MULTIPLY_TUNING.all_configs())
          for dt, sc, ck in (("fp32", False, True), ("bf16", False, False), ("i8", True, True))]
 
 __all__ = [

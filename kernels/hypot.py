@@ -10,7 +10,7 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
-from .elementwise import BLOCK, NUM_WARPS, _map_signature, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
 
@@ -43,6 +43,6 @@ def hypot_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 SPECS = [
     KernelSpec(f"hypot.map[{dtype}]", map_kernel, _map_signature(dtype, 2, 1), dict(OP=_hypot, N_IN=2, N_OUT=1),
-               [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+               MAP_SHIPPED, MAP_SPACE)
     for dtype in ("fp32", "fp16", "bf16", "fp64")
 ]

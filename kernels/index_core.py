@@ -35,15 +35,51 @@ import triton.language as tl
 
 from tritensor import dtypes
 
-from . import elementwise
+from . import elementwise, tuning
 from .device_array import DeviceArray
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
 from .strided import cast_to, collapse, compute_type, launch_slices, strided_offsets
+from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
 NUM_WARPS = 4
 MAX_INDICES = 4  # index tensors one gather/scatter launch reads
+CFG = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]  # the heuristic config of every index kernel
+# Wider blocks amortise the per-program index math, narrower ones spread a small launch over more SMs.
+INDEX_SPACE = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
+               dict(BLOCK=4096, num_warps=8)]
+
+
+def _heuristic(key) -> dict:
+    return dict(CFG[0])
+
+
+def _gather_cost(numel: int, itemsizes: int) -> Cost:
+    # itemsizes: out + x + every index array's item size (each read or written once per element).
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+def _scatter_cost(numel: int, itemsizes: int) -> Cost:
+    # itemsizes: dst (twice when accumulating: an atomic reads and writes) + src + the index arrays.
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+def _check_cost(numel: int, itemsize: int) -> Cost:
+    return Cost(float(numel) * itemsize, float(numel))
+
+
+GATHER_TUNING = Tunable("index_core.gather", INDEX_SPACE, _heuristic, _gather_cost)
+SCATTER_TUNING = Tunable("index_core.scatter", INDEX_SPACE, _heuristic, _scatter_cost)
+# The accumulating variant (ACCUMULATE) adds into its target: a timing trial would add once more.
+SCATTER_ADD_TUNING = Tunable("index_core.scatter_add", INDEX_SPACE, _heuristic, _scatter_cost, repeatable=False)
+CHECK_TUNING = Tunable("index_core.check", INDEX_SPACE, _heuristic, _check_cost)
+
+
+def no_alias(outs: list[DeviceArray], ins: list) -> bool:
+    """Whether no output shares storage with an input (DeviceArray) one: only then may the tuner time
+    the launch on these arrays (an in-place launch would change its own inputs trial after trial)."""
+    return all(o.storage is not i.storage for o in outs for i in ins if isinstance(i, DeviceArray))
 
 
 class IndexCheck(NamedTuple):
@@ -355,15 +391,23 @@ def launch_gather(out: DeviceArray, x_base: DeviceArray, index_views: list[Devic
     _check_count(index_views)
     err_ptr, codes = _error_args(check, out, len(index_views))
     arrays = [out, x_base] + list(index_views)
+    itemsizes = sum(a.dtype.itemsize for a in arrays)
+    repeatable = no_alias([out], arrays[1:])
+    flags = (len(index_views), wrap, check is not None)
     for shape4, strides4, offsets in launch_slices(out.shape, arrays):
         o, x = (a.view_as(shape4, s, off) for a, s, off in zip(arrays[:2], strides4[:2], offsets[:2]))
         ptrs, idx_strides = _index_args(index_views, strides4[2:], offsets[2:])
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        index_gather_kernel[(triton.cdiv(numel, BLOCK),)](
-            o, x, *ptrs, numel, shape4[1], shape4[2], shape4[3], *o.strides, *x.strides, *idx_strides,
-            *_pad4(dim_strides), *_pad4(dim_sizes), err_ptr, *codes,
-            NUM_IDX=len(index_views), WRAP=wrap, CHECK=check is not None, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, o=o, x=x, ptrs=ptrs, idx_strides=idx_strides, numel=numel, shape4=shape4):
+            index_gather_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                o, x, *ptrs, numel, shape4[1], shape4[2], shape4[3], *o.strides, *x.strides, *idx_strides,
+                *_pad4(dim_strides), *_pad4(dim_sizes), err_ptr, *codes,
+                NUM_IDX=flags[0], WRAP=flags[1], CHECK=flags[2], **config,
+            )
+
+        key = (str(out.dtype), str(index_views[0].dtype), *flags, next_pow2(numel))
+        tuning.launch(GATHER_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
 def launch_scatter(dst_base: DeviceArray, src, index_views: list[DeviceArray], dim_strides: list[int],
@@ -384,16 +428,26 @@ def launch_scatter(dst_base: DeviceArray, src, index_views: list[DeviceArray], d
     alpha_bits = scalar_bits(alpha, dst_base.dtype) if has_alpha else 0
     src_view = dst_base if scalar else src
     arrays = [dst_base, src_view] + list(index_views)
+    read = list(index_views) if scalar else [src] + list(index_views)
+    itemsizes = dst_base.dtype.itemsize * (2 if accumulate else 1) + sum(a.dtype.itemsize for a in read)
+    tunable = SCATTER_ADD_TUNING if accumulate else SCATTER_TUNING
+    repeatable = no_alias([dst_base], read)
+    flags = (len(index_views), wrap, scalar, has_alpha, accumulate, check is not None)
     for shape4, strides4, offsets in launch_slices(shape, arrays):
         d, s = (a.view_as(shape4, st, off) for a, st, off in zip(arrays[:2], strides4[:2], offsets[:2]))
         ptrs, idx_strides = _index_args(index_views, strides4[2:], offsets[2:])
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        index_scatter_kernel[(triton.cdiv(numel, BLOCK),)](
-            d, s, *ptrs, numel, shape4[1], shape4[2], shape4[3], *d.strides, *s.strides, *idx_strides,
-            *_pad4(dim_strides), *_pad4(dim_sizes), value_bits, alpha_bits, err_ptr, *codes,
-            NUM_IDX=len(index_views), WRAP=wrap, SCALAR_SRC=scalar, HAS_ALPHA=has_alpha,
-            ACCUMULATE=accumulate, CHECK=check is not None, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, d=d, s=s, ptrs=ptrs, idx_strides=idx_strides, numel=numel, shape4=shape4):
+            index_scatter_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                d, s, *ptrs, numel, shape4[1], shape4[2], shape4[3], *d.strides, *s.strides, *idx_strides,
+                *_pad4(dim_strides), *_pad4(dim_sizes), value_bits, alpha_bits, err_ptr, *codes,
+                NUM_IDX=flags[0], WRAP=flags[1], SCALAR_SRC=flags[2], HAS_ALPHA=flags[3], ACCUMULATE=flags[4],
+                CHECK=flags[5], **config,
+            )
+
+        key = (str(dst_base.dtype), str(index_views[0].dtype), *flags, next_pow2(numel))
+        tuning.launch(tunable, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
 def check_indices(index: DeviceArray, dim_size: int, wrap: bool, check: IndexCheck) -> None:
@@ -403,9 +457,14 @@ def check_indices(index: DeviceArray, dim_size: int, wrap: bool, check: IndexChe
     for shape4, (strides4,), (offset,) in launch_slices(index.shape, [index]):
         i = index.view_as(shape4, strides4, offset)
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        index_check_kernel[(triton.cdiv(numel, BLOCK),)](
-            i, numel, shape4[1], shape4[2], shape4[3], *i.strides, dim_size, check.word, check.codes[0],
-            WRAP=wrap, BLOCK=BLOCK, num_warps=NUM_WARPS)
+
+        def run(config, i=i, numel=numel, shape4=shape4):
+            index_check_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                i, numel, shape4[1], shape4[2], shape4[3], *i.strides, dim_size, check.word, check.codes[0],
+                WRAP=wrap, **config)
+
+        tuning.launch(CHECK_TUNING, (str(index.dtype), wrap, next_pow2(numel)),
+                      dict(numel=numel, itemsize=index.dtype.itemsize), run)
 
 
 # ================================================================ kernel specs (AOT compile check)
@@ -414,7 +473,6 @@ def strides_sig(prefix: str, n: int = 4) -> dict[str, str]:
 
 
 ERR_SIG = {"err_ptr": "*i64", **{f"err{k}": "i32" for k in range(MAX_INDICES)}}
-CFG = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
 
 
 def _gather_signature(dtype: str) -> dict[str, str]:
@@ -447,17 +505,20 @@ _CHECK_SIG = {"idx_ptr": "*i64", "numel": "i32", "size1": "i32", "size2": "i32",
 
 SPECS = (
     [KernelSpec(f"index_core.gather[{n}idx:{dt}{':check' if ck else ''}]", index_gather_kernel,
-                _gather_signature(dt), dict(NUM_IDX=n, WRAP=n > 1, CHECK=ck), CFG)
+                _gather_signature(dt), dict(NUM_IDX=n, WRAP=n > 1, CHECK=ck), CFG,
+                GATHER_TUNING.all_configs())
      for n, dt, ck in ((1, "fp32", True), (1, "bf16", False), (1, "i1", True), (2, "fp16", True),
                        (4, "i64", False))]
     + [KernelSpec(f"index_core.scatter[{n}idx:{dt}:{'add' if acc else 'store'}{':scalar' if sc else ''}"
                   f"{':alpha' if al else ''}{':check' if ck else ''}]", index_scatter_kernel, _scatter_signature(dt),
-                  dict(NUM_IDX=n, WRAP=n > 1, SCALAR_SRC=sc, HAS_ALPHA=al, ACCUMULATE=acc, CHECK=ck), CFG)
+                  dict(NUM_IDX=n, WRAP=n > 1, SCALAR_SRC=sc, HAS_ALPHA=al, ACCUMULATE=acc, CHECK=ck), CFG,
+                  (SCATTER_ADD_TUNING if acc else SCATTER_TUNING).all_configs())
        for n, dt, sc, al, acc, ck in ((1, "fp32", False, False, True, True), (1, "fp16", False, True, True, False),
                                       (1, "bf16", False, False, False, True), (1, "fp64", True, False, False, False),
                                       (2, "i64", False, True, True, True), (4, "i32", False, False, True, False),
                                       (1, "i1", True, False, False, True), (3, "fp64", False, False, True, True))]
-    + [KernelSpec(f"index_core.check{':wrap' if w else ''}", index_check_kernel, _CHECK_SIG, dict(WRAP=w), CFG)
+    + [KernelSpec(f"index_core.check{':wrap' if w else ''}", index_check_kernel, _CHECK_SIG, dict(WRAP=w), CFG,
+                  CHECK_TUNING.all_configs())
        for w in (False, True)]
 )
 

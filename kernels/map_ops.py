@@ -36,7 +36,7 @@ import triton.language as tl
 from tritensor import dtypes
 
 from .device_array import DeviceArray
-from .elementwise import BLOCK, NUM_WARPS, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SPACE, launch_map, map_kernel
 from .launch_spec import KernelSpec
 
 
@@ -200,7 +200,7 @@ def map_spec(module: str, op, dtype: str, n_in: int, n_out: int, out_dtype: str 
             constexprs[key] = p
             tags += f":{key}={p}"
     name = f"{module}.map[{op.__name__.strip('_')}:{dtype}{tags}]"
-    return KernelSpec(name, map_kernel, sig, constexprs, [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+    return KernelSpec(name, map_kernel, sig, constexprs, MAP_SHIPPED, MAP_SPACE)
 
 
 def map_specs(module: str, table: list, two_scalars=frozenset()) -> list[KernelSpec]:

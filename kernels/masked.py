@@ -20,13 +20,56 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import elementwise
+from . import elementwise, tuning
 from .device_array import DeviceArray
-from .index_core import BLOCK, CFG, NUM_WARPS, broadcast_to, flat_view, from_bits, same_array, scalar_bits, strides_sig
+from .index_core import (
+    BLOCK,
+    CFG,
+    INDEX_SPACE,
+    NUM_WARPS,
+    broadcast_to,
+    flat_view,
+    from_bits,
+    no_alias,
+    same_array,
+    scalar_bits,
+    strides_sig,
+)
 from .launch_spec import KernelSpec
 from .strided import MAX_DIMS, cast_to, collapse, launch_slices, strided_offsets
+from .tuning import Cost, Tunable, next_pow2
 
 SCAN_BLOCK = 1024  # block counts scanned per step by the single-program scan
+
+
+def _heuristic(key) -> dict:
+    return dict(CFG[0])
+
+
+def _bytes_cost(numel: int, itemsizes: int) -> Cost:
+    # itemsizes: the item sizes of every operand read or written once per element, summed.
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+def _scan_cost(n_blocks: int) -> Cost:
+    return Cost(16.0 * n_blocks, float(n_blocks))
+
+
+MASKED_FILL_TUNING = Tunable("masked.masked_fill", INDEX_SPACE, _heuristic, _bytes_cost)
+# The count, compaction and expansion kernels share one block size: block_offsets holds one start per
+# BLOCK elements (compact_scratch_numel), so only the warps per block are tuned.
+_BLOCKED_SPACE = [dict(CFG[0]), dict(BLOCK=BLOCK, num_warps=8), dict(BLOCK=BLOCK, num_warps=2)]
+MASK_COUNT_TUNING = Tunable("masked.mask_count", _BLOCKED_SPACE, _heuristic, _bytes_cost)
+MASK_COMPACT_TUNING = Tunable("masked.mask_compact", _BLOCKED_SPACE, _heuristic, _bytes_cost)
+MASK_EXPAND_TUNING = Tunable("masked.mask_expand", _BLOCKED_SPACE, _heuristic, _bytes_cost)
+# One program scans the counts in place (a second run would scan the scan): never timed on user data.
+BLOCK_SCAN_TUNING = Tunable(
+    "masked.block_scan",
+    space=[dict(BLOCK=SCAN_BLOCK, num_warps=NUM_WARPS), dict(BLOCK=2048, num_warps=8), dict(BLOCK=4096, num_warps=8)],
+    heuristic=lambda key: dict(BLOCK=SCAN_BLOCK, num_warps=NUM_WARPS),
+    cost=_scan_cost,
+    repeatable=False,
+)
 
 
 # ================================================================ masked_fill
@@ -72,14 +115,22 @@ def _masked_fill(out: DeviceArray, x: DeviceArray, mask: DeviceArray, value, inv
     arrays = [out, broadcast_to(x, out.shape), broadcast_to(mask, out.shape)]
     arrays.append(broadcast_to(value, out.shape) if tensor_value else arrays[1])
     bits = 0 if tensor_value else scalar_bits(value, out.dtype)
+    read = [x, mask] + ([value] if tensor_value else [])
+    itemsizes = out.dtype.itemsize + sum(a.dtype.itemsize for a in read)
+    # masked_fill_ (out is x) writes into what it reads: not timed on the user's tensors.
+    repeatable = no_alias([out], read)
     for shape4, strides4, offsets in launch_slices(out.shape, arrays):
         o, xv, m, v = (a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets))
         numel = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        masked_fill_kernel[(triton.cdiv(numel, BLOCK),)](
-            o, xv, m, v, numel, shape4[1], shape4[2], shape4[3], *o.strides, *xv.strides, *m.strides,
-            *v.strides,
-            bits, VALUE_TENSOR=tensor_value, INVERT=invert, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, o=o, xv=xv, m=m, v=v, numel=numel, shape4=shape4):
+            masked_fill_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                o, xv, m, v, numel, shape4[1], shape4[2], shape4[3], *o.strides, *xv.strides, *m.strides,
+                *v.strides, bits, VALUE_TENSOR=tensor_value, INVERT=invert, **config,
+            )
+
+        key = (str(out.dtype), str(mask.dtype), tensor_value, invert, next_pow2(numel))
+        tuning.launch(MASKED_FILL_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
 def masked_fill(out: DeviceArray, x: DeviceArray, mask: DeviceArray, value) -> None:
@@ -207,11 +258,21 @@ def mask_scan(block_offsets: DeviceArray, mask: DeviceArray) -> None:
     n_blocks = triton.cdiv(mask.numel(), BLOCK)
     if block_offsets.shape != (n_blocks + 1,) or block_offsets.strides != (1,):
         raise ValueError(f"block_offsets must be contiguous with {n_blocks + 1} elements")
+    numel = mask.numel()
     if n_blocks:
         shape4, (m,) = _single_launch(mask.shape, [mask])
-        mask_count_kernel[(n_blocks,)](block_offsets, m, mask.numel(), shape4[1], shape4[2], shape4[3],
-                                       *m.strides, BLOCK=BLOCK, num_warps=NUM_WARPS)
-    block_scan_kernel[(1,)](block_offsets, n_blocks, BLOCK=SCAN_BLOCK, num_warps=NUM_WARPS)
+
+        def count(config):
+            mask_count_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                block_offsets, m, numel, shape4[1], shape4[2], shape4[3], *m.strides, **config)
+
+        tuning.launch(MASK_COUNT_TUNING, (str(mask.dtype), next_pow2(numel)),
+                      dict(numel=numel, itemsizes=mask.dtype.itemsize), count, no_alias([block_offsets], [mask]))
+
+    def scan(config):
+        block_scan_kernel[(1,)](block_offsets, n_blocks, **config)
+
+    tuning.launch(BLOCK_SCAN_TUNING, (next_pow2(n_blocks),), dict(n_blocks=n_blocks), scan, repeatable=False)
 
 
 def masked_select(out: DeviceArray, x: DeviceArray, mask: DeviceArray, block_offsets: DeviceArray) -> None:
@@ -221,9 +282,16 @@ def masked_select(out: DeviceArray, x: DeviceArray, mask: DeviceArray, block_off
     if numel == 0 or out.numel() == 0:
         return
     shape4, (m, xv) = _single_launch(mask.shape, [mask, broadcast_to(x, mask.shape)])
-    mask_compact_kernel[(triton.cdiv(numel, BLOCK),)](
-        out, xv, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *m.strides, *xv.strides,
-        out.strides[0], 1, 1, VALUES=True, BLOCK=BLOCK, num_warps=NUM_WARPS)
+
+    def run(config):
+        mask_compact_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+            out, xv, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *m.strides, *xv.strides,
+            out.strides[0], 1, 1, VALUES=True, **config)
+
+    # Every mask element is read; x's selected elements are read and written (about out.numel()).
+    tuning.launch(MASK_COMPACT_TUNING, (str(out.dtype), str(mask.dtype), True, next_pow2(numel)),
+                  dict(numel=numel, itemsizes=mask.dtype.itemsize + 2 * out.dtype.itemsize), run,
+                  no_alias([out], [x, mask, block_offsets]))
 
 
 def nonzero(out: DeviceArray, mask: DeviceArray, block_offsets: DeviceArray) -> None:
@@ -234,23 +302,37 @@ def nonzero(out: DeviceArray, mask: DeviceArray, block_offsets: DeviceArray) -> 
         return
     shape4, (m,) = _single_launch(mask.shape, [mask])
     inner = 1
+    key = (str(out.dtype), str(mask.dtype), False, next_pow2(numel))
+    sizes = dict(numel=numel, itemsizes=mask.dtype.itemsize + out.dtype.itemsize)
+    repeatable = no_alias([out], [mask, block_offsets])
     for d in reversed(range(mask.ndim)):
         column = out.view_as((out.shape[0],), (out.strides[0],), out.offset + d * out.strides[1])
-        mask_compact_kernel[(triton.cdiv(numel, BLOCK),)](
-            column, m, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *m.strides, *m.strides,
-            column.strides[0], inner, mask.shape[d], VALUES=False, BLOCK=BLOCK, num_warps=NUM_WARPS)
+
+        def run(config, column=column, inner=inner, dim_size=mask.shape[d]):
+            mask_compact_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                column, m, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *m.strides, *m.strides,
+                column.strides[0], inner, dim_size, VALUES=False, **config)
+
+        tuning.launch(MASK_COMPACT_TUNING, key, sizes, run, repeatable)
         inner *= mask.shape[d]
 
 
-def _expand(out: DeviceArray, source: DeviceArray, mask: DeviceArray, block_offsets: DeviceArray) -> None:
+def _expand(out: DeviceArray, source: DeviceArray, mask: DeviceArray, block_offsets: DeviceArray,
+            repeatable: bool) -> None:
     numel = out.numel()
     if numel == 0:
         return
     src = flat_view(source, "the source")
     shape4, (o, m) = _single_launch(out.shape, [out, broadcast_to(mask, out.shape)])
-    mask_expand_kernel[(triton.cdiv(numel, BLOCK),)](
-        o, src, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *o.strides, *m.strides,
-        src.strides[0] if src.numel() else 1, BLOCK=BLOCK, num_warps=NUM_WARPS)
+
+    def run(config):
+        mask_expand_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+            o, src, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *o.strides, *m.strides,
+            src.strides[0] if src.numel() else 1, **config)
+
+    key = (str(out.dtype), str(mask.dtype), next_pow2(numel))
+    sizes = dict(numel=numel, itemsizes=mask.dtype.itemsize + out.dtype.itemsize + source.dtype.itemsize)
+    tuning.launch(MASK_EXPAND_TUNING, key, sizes, run, repeatable and no_alias([out], [source, mask, block_offsets]))
 
 
 def masked_scatter(out: DeviceArray, x: DeviceArray, mask: DeviceArray, source: DeviceArray,
@@ -258,16 +340,18 @@ def masked_scatter(out: DeviceArray, x: DeviceArray, mask: DeviceArray, source: 
     """out = x.masked_scatter(mask, source): where mask holds, the next element of source (read
     row-major; it must collapse to one dim and hold at least count elements). Pass out=x for the
     in-place form; mask is broadcast to out's shape (block_offsets from mask_scan over that view)."""
-    if not same_array(out, x):
+    in_place = same_array(out, x)
+    if not in_place:
         elementwise.copy(out, x)
-    _expand(out, source, mask, block_offsets)
+    # masked_scatter_ writes into the user's tensor: never timed there.
+    _expand(out, source, mask, block_offsets, repeatable=not in_place)
 
 
 def masked_select_backward(grad_x: DeviceArray, grad: DeviceArray, mask: DeviceArray,
                            block_offsets: DeviceArray) -> None:
     """grad_x (the broadcast shape, overwritten) = zeros.masked_scatter(mask, grad)."""
     elementwise.fill(grad_x, 0)
-    _expand(grad_x, grad, mask, block_offsets)
+    _expand(grad_x, grad, mask, block_offsets, repeatable=True)
 
 
 # ================================================================ NumPy references
@@ -336,19 +420,22 @@ _COUNT_SIG = {"offsets_ptr": "*i64", "mask_ptr": "*i1", "numel": "i32", "size1":
 
 SPECS = (
     [KernelSpec(f"masked.masked_fill[{dt}{':tensor' if vt else ''}{':invert' if inv else ''}]",
-                masked_fill_kernel, _masked_fill_signature(dt), dict(VALUE_TENSOR=vt, INVERT=inv), CFG)
+                masked_fill_kernel, _masked_fill_signature(dt), dict(VALUE_TENSOR=vt, INVERT=inv), CFG,
+                MASKED_FILL_TUNING.all_configs())
      for dt, vt, inv in (("fp32", False, False), ("bf16", True, False), ("fp64", False, True),
                          ("i1", False, False), ("i64", True, True))]
-    + [KernelSpec("masked.mask_count[i1]", mask_count_kernel, _COUNT_SIG, {}, CFG),
+    + [KernelSpec("masked.mask_count[i1]", mask_count_kernel, _COUNT_SIG, {}, CFG, MASK_COUNT_TUNING.all_configs()),
        KernelSpec("masked.mask_count[fp32]", mask_count_kernel, {**_COUNT_SIG, "mask_ptr": "*fp32"}, {},
-                  CFG),
+                  CFG, MASK_COUNT_TUNING.all_configs()),
        KernelSpec("masked.block_scan", block_scan_kernel, {"offsets_ptr": "*i64", "n_blocks": "i32"}, {},
-                  [dict(BLOCK=SCAN_BLOCK, num_warps=NUM_WARPS)])]
+                  [BLOCK_SCAN_TUNING.heuristic(())], BLOCK_SCAN_TUNING.all_configs())]
     + [KernelSpec(f"masked.mask_compact[{dt}:{mk}:{'values' if v else 'coords'}]", mask_compact_kernel,
-                  _compact_signature(dt, mk), dict(VALUES=v), CFG)
+                  _compact_signature(dt, mk), dict(VALUES=v), CFG,
+                  MASK_COMPACT_TUNING.all_configs())
        for dt, mk, v in (("fp32", "i1", True), ("bf16", "i1", True), ("i1", "i1", True), ("i64", "i1", False),
                          ("i64", "fp16", False))]
-    + [KernelSpec(f"masked.mask_expand[{dt}]", mask_expand_kernel, _expand_signature(dt), {}, CFG)
+    + [KernelSpec(f"masked.mask_expand[{dt}]", mask_expand_kernel, _expand_signature(dt), {}, CFG,
+                  MASK_EXPAND_TUNING.all_configs())
        for dt in ("fp32", "bf16", "i64")]
 )
 

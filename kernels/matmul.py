@@ -16,6 +16,7 @@ A config is a dict: BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M, SPLIT_K, num_warps, num_
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 import os
@@ -24,9 +25,11 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .strided import cast_to
+from .tuning import Cost, Tunable, next_pow2
 
 # The interpreter multiplies bf16 blocks as their raw uint16 bits, so interpreted dots upcast bf16
 # first; compiled kernels feed bf16 straight to the tensor cores.
@@ -36,6 +39,7 @@ ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
 DTYPES = ("float16", "bfloat16", "float32")
 REDUCE_CONFIG = dict(BLOCK_M=32, BLOCK_N=64, num_warps=4)
 SPLIT_K_CHOICES = (2, 4, 8, 16)
+SPLIT_SCRATCH_LIMIT = 256 << 20  # bytes of split-K scratch past which split-K cannot win (big M*N anyway)
 
 
 # ---------------------------------------------------------------- the kernels
@@ -273,28 +277,33 @@ def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit
     buffer described by `scratch_shape`. `shared_limit` (bytes per block, e.g. 101376 on sm_86)
     drops pipeline stages until the estimated shared memory fits.
     """
-    table = _table(dtype)
+    return _fit(_class_config(dtype, shape_class(M, N, K, batch)), dtype, shared_limit)
+
+
+def shape_class(M: int, N: int, K: int, batch: int = 1) -> str:
+    """Which heuristic config a shape gets: "big", "medium", "small_m", "small_n" or "split<SPLIT_K>"."""
     tiles = batch * triton.cdiv(M, 64) * triton.cdiv(N, 64)
     if tiles <= 32 and K >= 1024 and K >= 4 * max(M, N):
         # Aim at ~128 programs (one wave on A100/H100) with at least 512 of K per slice.
         split = max((s for s in SPLIT_K_CHOICES if s * tiles <= 128 and K // s >= 512), default=1)
         if split > 1:
-            return _fit({**table["split"], "SPLIT_K": split}, dtype, shared_limit)
+            return f"split{split}"
     if M <= 32:
-        cfg = table["small_m"]
-    elif N <= 32:
-        cfg = table["small_n"]
-    elif M >= 128 and N >= 128:
-        cfg = table["big"]
-    else:
-        cfg = table["medium"]
-    return _fit(dict(cfg), dtype, shared_limit)
+        return "small_m"
+    if N <= 32:
+        return "small_n"
+    return "big" if M >= 128 and N >= 128 else "medium"
+
+
+def _class_config(dtype, shape_class: str) -> dict:
+    table = _table(dtype)
+    if shape_class.startswith("split"):
+        return {**table["split"], "SPLIT_K": int(shape_class[len("split"):])}
+    return dict(table[shape_class])
 
 
 def _fit(cfg: dict, dtype, shared_limit: int | None) -> dict:
-    if shared_limit is None:
-        return cfg
-    while cfg["num_stages"] > 2 and estimate_shared_bytes(cfg, dtype) > shared_limit:
+    while shared_limit is not None and cfg["num_stages"] > 2 and estimate_shared_bytes(cfg, dtype) > shared_limit:
         cfg = {**cfg, "num_stages": cfg["num_stages"] - 1}
     return cfg
 
@@ -310,9 +319,8 @@ def estimate_shared_bytes(config: dict, dtype) -> int:
 
 def shipped_configs(dtype) -> list[dict]:
     """Every config heuristic_config can return for `dtype` (what the AOT check compiles)."""
-    table = _table(dtype)
-    return ([dict(table[k]) for k in ("big", "medium", "small_m", "small_n")]
-            + [{**table["split"], "SPLIT_K": s} for s in SPLIT_K_CHOICES])
+    classes = ("big", "medium", "small_m", "small_n", *(f"split{s}" for s in SPLIT_K_CHOICES))
+    return [_class_config(dtype, c) for c in classes]
 
 
 def config_space(dtype, mode: str = "default") -> list[dict]:
@@ -322,11 +330,9 @@ def config_space(dtype, mode: str = "default") -> list[dict]:
     need scratch (see `scratch_shape`); the tuner should skip them when that buffer would be large
     (big M*N), where they cannot win anyway.
     """
-    if mode == "default":
-        return _default_space(dtype)
-    if mode != "max":
+    if mode not in ("default", "max"):
         raise ValueError(f"config_space mode must be 'default' or 'max', got {mode!r}")
-    return _max_space(dtype)
+    return _default_space(dtype) if mode == "default" else _max_space(dtype)
 
 
 def _default_space(dtype) -> list[dict]:
@@ -366,19 +372,47 @@ def scratch_shape(config: dict, batch: int, M: int, N: int) -> tuple[int, int, i
     return (split, batch, M, N) if split > 1 else None
 
 
-def _bucket(n: int) -> int:
-    return 1 if n <= 1 else 1 << (int(n) - 1).bit_length()
+# The tuning key of a matmul launch (see `tuning_key`); a plain tuple to the tuning cache.
+MatmulKey = collections.namedtuple("MatmulKey", "m n k dtype a_t b_t tf32 batch shape_class")
 
 
-def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple) -> tuple:
-    """(M, N, K rounded up to powers of two, dtype name, A transposed, B transposed).
+def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple, allow_tf32: bool = False,
+               batch: int = 1) -> MatmulKey:
+    """(M, N, K rounded up to powers of two, dtype name, A transposed, B transposed, TF32, batch bucket,
+    the heuristic's shape class): what MATMUL_TUNING launches and `tritensor autotune` tune under.
 
     A counts as transposed when its K dim is not the contiguous one, B when its N dim is not
-    (size-1 dims are layout-free). Only the last two strides matter, so 2-D or 3-D strides work.
+    (size-1 dims are layout-free); only the last two strides matter. batch is one launch's batch.
+    The shape class (from the exact sizes) keeps the heuristic exact for every shape a key serves.
     """
-    a_t = K > 1 and a_strides[-1] != 1
-    b_t = N > 1 and b_strides[-1] != 1
-    return (_bucket(M), _bucket(N), _bucket(K), _dtype_name(dtype), bool(a_t), bool(b_t))
+    name = _dtype_name(dtype)
+    return MatmulKey(next_pow2(M), next_pow2(N), next_pow2(K), name, K > 1 and a_strides[-1] != 1,
+                     N > 1 and b_strides[-1] != 1, bool(allow_tf32) and name == "float32", next_pow2(batch),
+                     shape_class(M, N, K, batch))
+
+
+def _heuristic(key: tuple) -> dict:
+    return _class_config(key[3], key[8])  # dtype, shape class
+
+
+def _space(key: tuple, space: str) -> list[dict]:
+    # The heuristic first; split-K configs whose scratch (at the key's buckets) would pass the limit are out.
+    key, first = MatmulKey(*key), _heuristic(key)
+    return [first] + [c for c in config_space(key.dtype, space) if c != first and (
+        c["SPLIT_K"] == 1 or c["SPLIT_K"] * key.batch * key.m * key.n * 4 <= SPLIT_SCRATCH_LIMIT)]
+
+
+# Every launch of one matmul call (the batch loop, split-K partials + their reduction) under one config.
+MATMUL_TUNING = Tunable(
+    "matmul.matmul", space=_space, heuristic=_heuristic,
+    cost=lambda M, N, K, batch, itemsize, out_itemsize: Cost(
+        float((M * K + K * N) * batch * itemsize + M * N * batch * out_itemsize), 2.0 * M * N * K * batch))
+
+
+def tuning_sizes(out: DeviceArray, a: DeviceArray, batch: int) -> dict:
+    """MATMUL_TUNING's cost sizes for out (., M, N) = a (., M, K) @ b; batch counts every product of the call."""
+    return dict(M=out.shape[-2], N=out.shape[-1], K=a.shape[-1], batch=batch, itemsize=a.dtype.itemsize,
+                out_itemsize=out.dtype.itemsize)
 
 
 # ---------------------------------------------------------------- launch wrapper
@@ -391,8 +425,10 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
     a: (batch, M, K), b: (batch, K, N), out and c_in: (batch, M, N), bias: (N,); batch stride 0
     broadcasts an operand. a and b share one dtype (float16, bfloat16 or float32); out, c_in and
     bias may be any float dtype (the epilogue runs in fp32). c_in is ignored when beta == 0.
-    allow_tf32 lets fp32 operands use TF32 tensor cores. `config` defaults to heuristic_config;
-    a config with SPLIT_K > 1 needs `scratch`: float32, shape scratch_shape(config, batch, M, N).
+    allow_tf32 lets fp32 operands use TF32 tensor cores. A config with SPLIT_K > 1 needs `scratch`:
+    float32, shape scratch_shape(config, batch, M, N). Without `config` the launch goes through
+    tuning.launch(MATMUL_TUNING, ...) itself (split-K configs then fail unless `scratch` fits them);
+    with one, it is one launch of an enclosing tuning.launch's `run`, as in tritensor.ops.matmul.
     """
     batch, M, N = out.shape
     K = a.shape[2]
@@ -411,42 +447,47 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
     wide = _wide(a.dtype)
     if batch == 0 or M == 0 or N == 0:
         return
-    cfg = heuristic_config(M, N, K, a.dtype, batch=batch) if config is None else config
-    split = cfg.get("SPLIT_K", 1)
     precision = "tf32" if wide and allow_tf32 else "ieee"
     bias_arg = bias if bias is not None else out
     cin_arg = c_in if has_cin else out
     epilogue = dict(HAS_BIAS=bias is not None, HAS_CIN=has_cin, ACTIVATION=activation)
     epilogue_args = (bias.strides[0] if bias is not None else 0,
                      *(c_in.strides if has_cin else (0, 0, 0)), float(alpha), float(beta))
-    tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
-    # Offsets inside a tile are 32-bit (tile origins are 64-bit).
-    tiles_of = [(a, cfg["BLOCK_M"], cfg["BLOCK_K"]), (b, cfg["BLOCK_K"], cfg["BLOCK_N"])]
-    for arr in [out] + ([c_in] if has_cin else []) + ([scratch] if split > 1 and scratch is not None else []):
-        tiles_of.append((arr, cfg["BLOCK_M"], cfg["BLOCK_N"]))
-    for arr, rows, cols in tiles_of:
-        if rows * abs(arr.strides[-2]) + cols * abs(arr.strides[-1]) >= 2**31:
-            raise ValueError(f"matmul: strides {arr.strides} too large for a {rows}x{cols} tile")
-    blocks = dict(BLOCK_M=cfg["BLOCK_M"], BLOCK_N=cfg["BLOCK_N"], BLOCK_K=cfg["BLOCK_K"],
-                  GROUP_M=cfg["GROUP_M"], SPLIT_K=split, INPUT_PRECISION=precision,
-                  num_warps=cfg["num_warps"], num_stages=cfg["num_stages"])
-    if split == 1:
-        matmul_kernel[(batch * tiles, 1)](
-            out, a, b, bias_arg, cin_arg, M, N, K, *a.strides, *b.strides, 0, *out.strides, *epilogue_args,
-            **epilogue, **blocks)
-        return
-    want = scratch_shape(cfg, batch, M, N)
-    if scratch is None or scratch.shape != want or _dtype_name(scratch.dtype) != "float32":
-        raise ValueError(f"SPLIT_K={split} needs a float32 scratch of shape {want}, got "
-                         f"{None if scratch is None else (scratch.shape, scratch.dtype)}")
-    matmul_kernel[(batch * tiles, split)](
-        scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
-        HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
-    red = REDUCE_CONFIG
-    red_tiles = triton.cdiv(M, red["BLOCK_M"]) * triton.cdiv(N, red["BLOCK_N"])
-    splitk_reduce_kernel[(batch * red_tiles,)](
-        out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
-        **epilogue, **red)
+
+    def run(cfg: dict) -> None:
+        split = cfg.get("SPLIT_K", 1)
+        tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
+        # Offsets inside a tile are 32-bit (tile origins are 64-bit).
+        tiles_of = [(a, cfg["BLOCK_M"], cfg["BLOCK_K"]), (b, cfg["BLOCK_K"], cfg["BLOCK_N"])] + [
+            (arr, cfg["BLOCK_M"], cfg["BLOCK_N"]) for arr in (out, c_in if has_cin else None,
+                                                              scratch if split > 1 else None) if arr is not None]
+        for arr, rows, cols in tiles_of:
+            if rows * abs(arr.strides[-2]) + cols * abs(arr.strides[-1]) >= 2**31:
+                raise ValueError(f"matmul: strides {arr.strides} too large for a {rows}x{cols} tile")
+        blocks = {**cfg, "SPLIT_K": split, "INPUT_PRECISION": precision}
+        if split == 1:
+            matmul_kernel[(batch * tiles, 1)](
+                out, a, b, bias_arg, cin_arg, M, N, K, *a.strides, *b.strides, 0, *out.strides, *epilogue_args,
+                **epilogue, **blocks)
+            return
+        want = scratch_shape(cfg, batch, M, N)
+        if scratch is None or scratch.shape != want or _dtype_name(scratch.dtype) != "float32":
+            raise ValueError(f"SPLIT_K={split} needs a float32 scratch of shape {want}, got "
+                             f"{None if scratch is None else (scratch.shape, scratch.dtype)}")
+        matmul_kernel[(batch * tiles, split)](
+            scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
+            HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
+        red = REDUCE_CONFIG
+        red_tiles = triton.cdiv(M, red["BLOCK_M"]) * triton.cdiv(N, red["BLOCK_N"])
+        splitk_reduce_kernel[(batch * red_tiles,)](
+            out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
+            **epilogue, **red)
+
+    if config is not None:  # the caller's tuning.launch chose it (or a test fixes it)
+        run(config)
+    else:
+        tuning.launch(MATMUL_TUNING, tuning_key(M, N, K, a.dtype, a.strides, b.strides, allow_tf32, batch),
+                      tuning_sizes(out, a, batch), run)
 
 
 # ---------------------------------------------------------------- NumPy references
@@ -506,21 +547,18 @@ def matmul_backward_ref(grad: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple
 def _matmul_signature(dtype: str, out_dtype: str | None = None) -> dict[str, str]:
     sig = {"c_ptr": f"*{out_dtype or dtype}", "a_ptr": f"*{dtype}", "b_ptr": f"*{dtype}",
            "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}", "M": "i32", "N": "i32", "K": "i32"}
-    for name in ("stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk", "stride_bn", "stride_cs",
-                 "stride_cb", "stride_cm", "stride_cn", "stride_bias", "stride_cinb", "stride_cinm",
-                 "stride_cinn"):
-        sig[name] = "i32"
-    sig.update(alpha="fp32", beta="fp32")
+    sig.update(dict.fromkeys(("stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk", "stride_bn",
+                              "stride_cs", "stride_cb", "stride_cm", "stride_cn", "stride_bias", "stride_cinb",
+                              "stride_cinm", "stride_cinn"), "i32"), alpha="fp32", beta="fp32")
     return sig
 
 
 def _reduce_signature(dtype: str) -> dict[str, str]:
     sig = {"c_ptr": f"*{dtype}", "part_ptr": "*fp32", "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}",
            "M": "i32", "N": "i32", "split_k": "i32"}
-    for name in ("stride_ps", "stride_pb", "stride_pm", "stride_pn", "stride_cb", "stride_cm", "stride_cn",
-                 "stride_bias", "stride_cinb", "stride_cinm", "stride_cinn"):
-        sig[name] = "i32"
-    sig.update(alpha="fp32", beta="fp32")
+    sig.update(dict.fromkeys(("stride_ps", "stride_pb", "stride_pm", "stride_pn", "stride_cb", "stride_cm",
+                              "stride_cn", "stride_bias", "stride_cinb", "stride_cinm", "stride_cinn"), "i32"),
+               alpha="fp32", beta="fp32")
     return sig
 
 

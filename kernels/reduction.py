@@ -2,23 +2,21 @@
 backwards here, and the two generic kernels every reduction family launches (statistics: var/std,
 norm, logsumexp; extrema: max/min, amax/amin, argmax/argmin).
 
-The Tensor layer permutes the reduced dims last and collapses each group to one strided dim
-(copying only when a group cannot be collapsed), so one kernel covers every `dim`. Each program
-owns BLOCK_M rows and loops over R in BLOCK_R chunks: R is a runtime value, so rows of any length
-share one compiled kernel per block shape (plus Triton's own specialisation on multiples of 16).
+The Tensor layer permutes the reduced dims last and collapses each group to one strided dim (copying
+only when a group cannot be collapsed), so one kernel covers every `dim`. Each program owns BLOCK_M rows
+and loops over R in BLOCK_R chunks: rows of any length share one compiled kernel per block shape.
 
 One generic kernel, `reduce_kernel`, serves every forward op. Its constexprs pick:
   KIND  how elements combine: "add", "mul", "max"/"min" (value + first index, NaN wins),
-        "lse" (online max-shifted sum of exponentials), "var" (two passes: mean, then squared
-        deviations);
+        "lse" (online max-shifted sum of exponentials), "var" (two passes: mean, squared deviations);
   PRE   a per-element transform before combining: "id", "nonzero", "abs", "square", "pow" (|x|^p);
   POST  a per-row transform after: "id", "mean", "sqrt", "root" (s^(1/p)), "all", "any", "std".
 Accumulation is fp32 for 16-bit floats, fp64 for fp64, int64 for integer/bool sums, products and
 counts (as PyTorch), the input's own type for max/min. One backward kernel, `reduce_backward_kernel`,
 likewise serves every differentiable op (OP picks the math; prod, amax/amin, norm(inf) and var/std
-first take a per-row statistic in an extra pass over the row). `launch` / `launch_backward` run them;
-SPECS lists every specialisation, whichever family launches it. `OPS` maps each op name to its
-`reduce_ops.ReduceOp` (launch wrappers into preallocated DeviceArrays, and NumPy references).
+first take a per-row statistic in an extra pass over the row). `launch` / `launch_backward` run them
+through `tuning.launch` (REDUCE_TUNING, REDUCE_BACKWARD_TUNING); SPECS lists every specialisation,
+whichever family launches it; `OPS` maps op names to `reduce_ops.ReduceOp`s.
 """
 
 from __future__ import annotations
@@ -27,15 +25,38 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
 from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
 
 # (BLOCK_M, BLOCK_R, num_warps): rows contiguous along R read a long chunk of one row; rows whose
 # elements are strided (R is an outer dim) read many rows side by side so loads coalesce across M.
 ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
 ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
+# Tuning candidates per layout (the heuristic's first). Every kernel loops over R, so any block serves any
+# row length; short contiguous rows want several rows per program, long ones wider chunks.
+_CONTIG_SPACE = [ROW_CONTIGUOUS, dict(BLOCK_M=1, BLOCK_R=2048, num_warps=8), dict(BLOCK_M=4, BLOCK_R=256, num_warps=4),
+                 dict(BLOCK_M=16, BLOCK_R=64, num_warps=4)]
+_STRIDED_SPACE = [ROW_STRIDED, dict(BLOCK_M=32, BLOCK_R=32, num_warps=4)]
+_row_heuristic = lambda key: dict(ROW_CONTIGUOUS if key[-1] else ROW_STRIDED)  # rows contiguous along R?
+
+
+def _row_space(key: tuple, space: str) -> list[dict]:  # the layout's candidates ("max": both layouts')
+    own, other = (_CONTIG_SPACE, _STRIDED_SPACE) if key[-1] else (_STRIDED_SPACE, _CONTIG_SPACE)
+    # Blocks far wider than the row would only mask lanes.
+    return own[:1] + [c for c in own[1:] + (other if space == "max" else []) if c["BLOCK_R"] <= max(64, 2 * key[-2])]
+
+
+# Keys: (constexpr variant..., dtype names, next_pow2(M), next_pow2(R), rows contiguous along R). Cost: forward
+# reads M*R and writes M; backward reads x (M*R) and M row values, writes M*R.
+REDUCE_TUNING = Tunable("reduction.reduce", _row_space, _row_heuristic, lambda M, R, itemsize, out_itemsize: Cost(
+    float(M) * R * itemsize + M * out_itemsize, float(M) * R))
+REDUCE_BACKWARD_TUNING = Tunable("reduction.reduce_backward", _row_space, _row_heuristic, lambda M, R, itemsize: Cost(
+    (2.0 * M * R + 2.0 * M) * itemsize, float(M) * R))
+_SPACE = _CONTIG_SPACE + _STRIDED_SPACE  # every config a space can hold (the AOT check's --full)
 
 
 # ================================================================ forward kernel
@@ -50,8 +71,7 @@ def _pre(x, p, PRE: tl.constexpr, acc_type: tl.constexpr):
         v = x.to(acc_type)
         return v * v
     elif PRE == "pow":
-        # |x|^p through log2: |0|^p is 0 for p > 0 and inf for p < 0, as PyTorch's pow (settled apart,
-        # so log2(0) is never taken).
+        # |x|^p via log2; |0|^p (0 for p > 0, inf for p < 0, as PyTorch's pow) is settled apart: no log2(0).
         ax = tl.abs(x.to(acc_type))
         v = tl.exp2(p * tl.log2(tl.where(ax == 0, 1.0, ax)))
         return tl.where(ax == 0, tl.where(p > 0, 0.0, tl.where(p < 0, float("inf"), float("nan"))), v)
@@ -81,8 +101,7 @@ def _post(total, R, p, POST: tl.constexpr):
 
 @triton.jit
 def _prod_rows(t, BLOCK_R: tl.constexpr):
-    """Product along axis 1: the last column of a cumprod (Triton's interpreter runs tl.reduce with a
-    custom combine element by element, but has NumPy paths for cumprod and sum)."""
+    """Product along axis 1: a cumprod's last column (the interpreter vectorises cumprod, not tl.reduce)."""
     lane = tl.arange(0, BLOCK_R)
     return tl.sum(tl.where(lane[None, :] == BLOCK_R - 1, tl.cumprod(t, axis=1), 0), axis=1)
 
@@ -90,17 +109,15 @@ def _prod_rows(t, BLOCK_R: tl.constexpr):
 @triton.jit
 def _nan_where(flag, v):
     if v.dtype.is_floating():
-        return tl.where(flag, float("nan"), v)
-    else:
-        return v
+        v = tl.where(flag, float("nan"), v)
+    return v
 
 
 @triton.jit
 def _nan_to_zero(v):
     if v.dtype.is_floating():
-        return tl.where(v != v, 0.0, v)
-    else:
-        return v
+        v = tl.where(v != v, 0.0, v)
+    return v
 
 
 @triton.jit
@@ -146,10 +163,7 @@ def _reduce_extremum(x_rows, row_mask, R, stride_xr, p, IS_MAX: tl.constexpr, PR
         mask = row_mask[:, None] & (cols < R)[None, :]
         v = _pre(compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0)),
                  p, PRE, val_type)
-        if IS_MAX:
-            better = v > acc
-        else:
-            better = v < acc
+        better = v > acc if IS_MAX else v < acc
         # Strict comparisons keep the earlier index on ties; a NaN replaces any non-NaN.
         better = mask & (better | ((v != v) & (acc == acc)))
         acc = tl.where(better, v, acc)
@@ -159,10 +173,7 @@ def _reduce_extremum(x_rows, row_mask, R, stride_xr, p, IS_MAX: tl.constexpr, PR
     has_nan = tl.max((acc != acc).to(tl.int32), axis=1) > 0
     # NaNs count as 0 in the max/min (a row holding one takes NaN anyway), so a row of NaNs only is no special case.
     finite = _nan_to_zero(acc)
-    if IS_MAX:
-        value = _nan_where(has_nan, tl.max(finite, axis=1))
-    else:
-        value = _nan_where(has_nan, tl.min(finite, axis=1))
+    value = _nan_where(has_nan, tl.max(finite, axis=1) if IS_MAX else tl.min(finite, axis=1))
     hit = (acc == value[:, None]) | ((acc != acc) & has_nan[:, None])
     index = tl.min(tl.where(hit, idx, 2147483647), axis=1)
     return value, index
@@ -253,9 +264,9 @@ def reduce_kernel(
         tl.store(aux_ptr + rows * stride_aux, cast_to(aux, aux_ptr.dtype.element_ty), mask=row_mask)
 
 
-def reduce_config(x: DeviceArray) -> dict:
-    """The heuristic config for an (M, R) view."""
-    return ROW_CONTIGUOUS if x.strides[1] == 1 or x.shape[0] == 1 else ROW_STRIDED
+def _layout(x: DeviceArray) -> tuple:
+    """A key's shape part for an (M, R) view (its last item picks the heuristic config)."""
+    return next_pow2(x.shape[0]), next_pow2(x.shape[1]), x.strides[1] == 1 or x.shape[0] == 1
 
 
 def launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kind: str, pre: str = "id",
@@ -265,14 +276,17 @@ def launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kin
         return
     if R == 0 and kind in ("max", "min"):
         raise ValueError(f"cannot reduce {kind} over an empty dimension: the operation has no identity")
-    cfg = reduce_config(x)
     o = out if out is not None else aux
     a = aux if aux is not None else o
-    reduce_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        o, a, x, M, R, x.strides[0], x.strides[1], o.strides[0], a.strides[0], float(p),
-        KIND=kind, PRE=pre, POST=post, OUT_VALUE=out is not None, OUT_AUX=aux is not None,
-        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
-    )
+
+    def run(cfg):
+        reduce_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            o, a, x, M, R, x.strides[0], x.strides[1], o.strides[0], a.strides[0], float(p),
+            KIND=kind, PRE=pre, POST=post, OUT_VALUE=out is not None, OUT_AUX=aux is not None, **cfg)
+
+    key = (kind, pre, post, out is not None, aux is not None, str(x.dtype), str(o.dtype), str(a.dtype), *_layout(x))
+    sizes = dict(M=M, R=R, itemsize=x.dtype.itemsize, out_itemsize=o.dtype.itemsize)
+    tuning.launch(REDUCE_TUNING, key, sizes, run)
 
 
 # ================================================================ backward kernel
@@ -407,12 +421,14 @@ def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | Non
         return
     x = grad_x if x is None else x
     y = grad if y is None else y
-    cfg = reduce_config(x)
-    reduce_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        grad_x, grad, x, y, M, R, grad_x.strides[0], grad_x.strides[1], x.strides[0], x.strides[1],
-        grad.strides[0], y.strides[0], float(p), OP=op,
-        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
-    )
+
+    def run(cfg):
+        reduce_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            grad_x, grad, x, y, M, R, grad_x.strides[0], grad_x.strides[1], x.strides[0], x.strides[1],
+            grad.strides[0], y.strides[0], float(p), OP=op, **cfg)
+
+    key = (op, str(grad_x.dtype), str(y.dtype), *_layout(x))
+    tuning.launch(REDUCE_BACKWARD_TUNING, key, dict(M=M, R=R, itemsize=grad_x.dtype.itemsize), run)
 
 
 # ================================================================ NumPy references of sum and prod
@@ -480,8 +496,7 @@ def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarra
 
 def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
     xf, out = float_acc(x)
-    # np.mean's own arithmetic (sum, then divide by the count), without its "Mean of empty slice"
-    # warning: the mean of nothing is NaN, as in PyTorch.
+    # np.mean's arithmetic (sum / count) without its "Mean of empty slice" warning: NaN, as in PyTorch.
     axes = axis_tuple(axis)
     count = xf.size if axes is None else int(np.prod([xf.shape[a] for a in axes]))
     with np.errstate(invalid="ignore"):
@@ -555,36 +570,30 @@ def _bwd_signature(dtype: str, y: str) -> dict[str, str]:
             "stride_xr": "i32", "stride_g": "i32", "stride_y": "i32", "p": "fp32"}
 
 
-_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]
+_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]  # what the heuristic returns
 # (name, KIND, PRE, POST, OUT_VALUE, OUT_AUX, [(x dtype, out dtype, aux dtype)])
 _FORWARD = [
-    ("sum", "add", "id", "id", True, False, [("fp32", "fp32", "fp32"), ("fp16", "fp16", "fp16"),
-                                             ("i32", "i64", "i64"), ("fp64", "fp64", "fp64")]),
-    ("prod", "mul", "id", "id", True, False, [("bf16", "bf16", "bf16"), ("i64", "i64", "i64")]),
-    ("max", "max", "id", "id", True, True, [("fp32", "fp32", "i64"), ("bf16", "bf16", "i64"),
-                                            ("i1", "i1", "i64"), ("i64", "i64", "i64")]),
+    ("sum", "add", "id", "id", True, False, [("fp32",) * 3, ("fp16",) * 3, ("i32", "i64", "i64"), ("fp64",) * 3]),
+    ("prod", "mul", "id", "id", True, False, [("bf16",) * 3, ("i64",) * 3]),
+    ("max", "max", "id", "id", True, True, [("fp32", "fp32", "i64"), ("bf16", "bf16", "i64"), ("i1", "i1", "i64"),
+                                            ("i64", "i64", "i64")]),
     ("argmin", "min", "id", "id", False, True, [("fp16", "i64", "i64")]),
-    ("var", "var", "id", "std", True, True, [("fp32", "fp32", "fp32"), ("fp64", "fp64", "fp64")]),
-    ("norm[pow]", "add", "pow", "root", True, False, [("fp32", "fp32", "fp32"), ("fp64", "fp64", "fp64")]),
-    ("norm[inf]", "max", "abs", "id", True, False, [("fp16", "fp16", "fp16")]),
-    ("logsumexp", "lse", "id", "id", True, False, [("fp32", "fp32", "fp32"), ("bf16", "bf16", "bf16"),
-                                                   ("fp64", "fp64", "fp64")]),
+    ("var", "var", "id", "std", True, True, [("fp32",) * 3, ("fp64",) * 3]),
+    ("norm[pow]", "add", "pow", "root", True, False, [("fp32",) * 3, ("fp64",) * 3]),
+    ("norm[inf]", "max", "abs", "id", True, False, [("fp16",) * 3]),
+    ("logsumexp", "lse", "id", "id", True, False, [("fp32",) * 3, ("bf16",) * 3, ("fp64",) * 3]),
     ("all", "add", "nonzero", "all", True, False, [("i1", "i1", "i1"), ("fp32", "i1", "i1")]),
 ]
-_BACKWARD = [
-    ("sum", ["fp32"]), ("mean", ["bf16"]), ("prod", ["fp32", "fp64"]), ("extremum", ["fp16", "fp32"]),
-    ("index", ["fp32"]), ("var", ["fp32"]), ("std", ["fp16"]), ("norm2", ["fp32"]), ("normp", ["fp64"]),
-    ("norm_inf", ["fp32"]), ("lse", ["fp32", "bf16"]),
-]
+_BACKWARD = [("sum", ["fp32"]), ("mean", ["bf16"]), ("prod", ["fp32", "fp64"]), ("extremum", ["fp16", "fp32"]),
+             ("index", ["fp32"]), ("var", ["fp32"]), ("std", ["fp16"]), ("norm2", ["fp32"]), ("normp", ["fp64"]),
+             ("norm_inf", ["fp32"]), ("lse", ["fp32", "bf16"])]
 
 SPECS = [
     KernelSpec(f"reduction.{name}[{dtype}]", reduce_kernel, _fwd_signature(dtype, out, aux),
-               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa), _CONFIGS)
-    for name, kind, pre, post, ov, oa, dtypes in _FORWARD
-    for dtype, out, aux in dtypes
+               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa), _CONFIGS, _SPACE)
+    for name, kind, pre, post, ov, oa, dtypes in _FORWARD for dtype, out, aux in dtypes
 ] + [
     KernelSpec(f"reduction.backward[{op}:{dtype}]", reduce_backward_kernel,
-               _bwd_signature(dtype, "i64" if op == "index" else dtype), dict(OP=op), _CONFIGS)
-    for op, dtypes in _BACKWARD
-    for dtype in dtypes
+               _bwd_signature(dtype, "i64" if op == "index" else dtype), dict(OP=op), _CONFIGS, _SPACE)
+    for op, dtypes in _BACKWARD for dtype in dtypes
 ]

@@ -25,11 +25,13 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .ieee_math import div_ieee
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
+from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
 NUM_WARPS = 4
@@ -42,6 +44,66 @@ def row_blocks(n: int) -> tuple[int, int]:
     """(categories per loop step, samples per program): short rows take small steps and more samples each."""
     block_n = min(ROW_BLOCK, max(MIN_ROW_BLOCK, triton.next_power_of_2(max(n, 1))))
     return block_n, min(64, max(16, TILE // block_n))
+
+
+def _bernoulli_cost(numel: int, itemsizes: int) -> Cost:
+    # itemsizes: out + u (+ p when it is a tensor), each touched once per element.
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+def _race_cost(rows: int, n: int, k: int, itemsizes: int) -> Cost:
+    # Each of the k picks reads the row's probabilities and draws (itemsizes: p's + q's) and writes one int64.
+    return Cost(float(rows) * k * (n * itemsizes + 8), float(rows) * k * n)
+
+
+def _cdf_cost(rows: int, n: int, k: int, itemsizes: int, draw_itemsize: int) -> Cost:
+    # Two passes over the row (itemsizes: p's); each sample reads its draw, writes an int64, compares n sums.
+    return Cost(float(rows) * (2 * n * itemsizes + k * (draw_itemsize + 8)), float(rows) * n * (2 + k))
+
+
+BERNOULLI_TUNING = Tunable(
+    "sampling.bernoulli",
+    space=[dict(BLOCK=BLOCK, num_warps=NUM_WARPS), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
+           dict(BLOCK=4096, num_warps=8)],
+    heuristic=lambda key: dict(BLOCK=BLOCK, num_warps=NUM_WARPS),
+    cost=_bernoulli_cost,
+)
+
+
+def _race_heuristic(key) -> dict:
+    return dict(BLOCK=row_blocks(key[1])[0], num_warps=NUM_WARPS)
+
+
+def _race_space(key, space: str) -> list[dict]:
+    # key[1] is next_pow2(n): the heuristic's step, then more (or, for short rows, fewer) warps on it and,
+    # in the "max" space, half and twice the step.
+    block = _race_heuristic(key)["BLOCK"]
+    configs = [_race_heuristic(key), dict(BLOCK=block, num_warps=8 if block >= 256 else 1)]
+    if space == "max":
+        configs += [dict(BLOCK=b, num_warps=NUM_WARPS) for b in (block // 2, 2 * block) if MIN_ROW_BLOCK <= b <= 2048]
+    return configs
+
+
+def _cdf_heuristic(key) -> dict:
+    block_n, block_k = row_blocks(key[1])
+    return dict(BLOCK_N=block_n, BLOCK_K=block_k, num_warps=NUM_WARPS)
+
+
+def _cdf_space(key, space: str) -> list[dict]:
+    # Tiles no larger than the heuristic's (larger ones spill): more warps on it, or fewer categories by more
+    # samples per step; "max" adds the narrower tile with fewer samples.
+    h = _cdf_heuristic(key)
+    configs = [h, dict(h, num_warps=8)]
+    if h["BLOCK_N"] > MIN_ROW_BLOCK and h["BLOCK_K"] < 64:
+        configs.append(dict(h, BLOCK_N=h["BLOCK_N"] // 2, BLOCK_K=2 * h["BLOCK_K"]))
+    if space == "max" and h["BLOCK_K"] > 16:
+        configs.append(dict(h, BLOCK_K=h["BLOCK_K"] // 2))
+    return configs
+
+
+# Keys: (p's dtype, next_pow2(n), next_pow2(k), next_pow2(rows)); the spaces depend on the row length.
+MULTINOMIAL_RACE_TUNING = Tunable("sampling.multinomial_race", _race_space, _race_heuristic, _race_cost)
+MULTINOMIAL_CDF_TUNING = Tunable("sampling.multinomial_cdf", _cdf_space, _cdf_heuristic, _cdf_cost)
 
 
 # ================================================================ bernoulli
@@ -84,13 +146,19 @@ def bernoulli(out: DeviceArray, u: DeviceArray, p: DeviceArray | float, err: Dev
         return
     p_tensor = isinstance(p, DeviceArray)
     arrays = [out, u, p if p_tensor else u]
+    itemsizes = out.dtype.itemsize + u.dtype.itemsize + (p.dtype.itemsize if p_tensor else 0)
+    repeatable = all(out.storage is not a.storage for a in arrays[1:])
     for shape4, strides4, offsets in launch_slices(out.shape, arrays):
         o, x, q = (a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets))
         n = shape4[0] * shape4[1] * shape4[2] * shape4[3]
-        bernoulli_kernel[(triton.cdiv(n, BLOCK),)](
-            o, x, q, 0.0 if p_tensor else float(p), n, shape4[1], shape4[2], shape4[3],
-            *o.strides, *x.strides, *q.strides, err, err_code, P_TENSOR=p_tensor, BLOCK=BLOCK,
-            num_warps=NUM_WARPS)
+
+        def run(config, o=o, x=x, q=q, n=n, shape4=shape4):
+            bernoulli_kernel[(triton.cdiv(n, config["BLOCK"]),)](
+                o, x, q, 0.0 if p_tensor else float(p), n, shape4[1], shape4[2], shape4[3],
+                *o.strides, *x.strides, *q.strides, err, err_code, P_TENSOR=p_tensor, **config)
+
+        key = (str(out.dtype), str(p.dtype) if p_tensor else "number", next_pow2(n))
+        tuning.launch(BERNOULLI_TUNING, key, dict(numel=n, itemsizes=itemsizes), run, repeatable)
 
 
 # ================================================================ multinomial: the exponential race
@@ -223,8 +291,14 @@ def multinomial_race(out: DeviceArray, p: DeviceArray, q: DeviceArray, err: Devi
     k = out.shape[1]
     if rows == 0 or k == 0:
         return
-    multinomial_race_kernel[(rows,)](out, p, q, n, k, *p.strides, *out.strides, err, err_bad, err_zero,
-                                     BLOCK=row_blocks(n)[0], num_warps=NUM_WARPS)
+
+    def run(config):
+        multinomial_race_kernel[(rows,)](out, p, q, n, k, *p.strides, *out.strides, err, err_bad, err_zero,
+                                         **config)
+
+    key = (str(p.dtype), next_pow2(n), next_pow2(k), next_pow2(rows))
+    sizes = dict(rows=rows, n=n, k=k, itemsizes=p.dtype.itemsize + q.dtype.itemsize)
+    tuning.launch(MULTINOMIAL_RACE_TUNING, key, sizes, run)
 
 
 def multinomial_cdf(out: DeviceArray, p: DeviceArray, u: DeviceArray, err: DeviceArray, err_negative: int,
@@ -239,10 +313,14 @@ def multinomial_cdf(out: DeviceArray, p: DeviceArray, u: DeviceArray, err: Devic
     k = out.shape[1]
     if rows == 0 or k == 0:
         return
-    block_n, block_k = row_blocks(n)
-    multinomial_cdf_kernel[(rows, triton.cdiv(k, block_k))](
-        out, p, u, n, k, *p.strides, *out.strides, err, err_negative, err_infinite, err_zero,
-        BLOCK_N=block_n, BLOCK_K=block_k, num_warps=NUM_WARPS)
+
+    def run(config):
+        multinomial_cdf_kernel[(rows, triton.cdiv(k, config["BLOCK_K"]))](
+            out, p, u, n, k, *p.strides, *out.strides, err, err_negative, err_infinite, err_zero, **config)
+
+    key = (str(p.dtype), next_pow2(n), next_pow2(k), next_pow2(rows))
+    sizes = dict(rows=rows, n=n, k=k, itemsizes=p.dtype.itemsize, draw_itemsize=u.dtype.itemsize)
+    tuning.launch(MULTINOMIAL_CDF_TUNING, key, sizes, run)
 
 
 # ================================================================ NumPy references
@@ -334,19 +412,31 @@ def _multinomial_signature(p: str, draws: str, codes: tuple[str, ...]) -> dict[s
 _RACE_CODES = ("err_bad", "err_zero")
 _CDF_CODES = ("err_negative", "err_infinite", "err_zero")
 _ROW_LENGTHS = (10, 100, 200, 300, 50257)  # the smallest, middle and largest launch configurations
+
+
+def _row_space(tunable: Tunable) -> list[dict]:
+    """Every config the key-dependent space offers for the row lengths above (what --full compiles)."""
+    configs = []
+    for n in _ROW_LENGTHS:
+        for config in tunable.configs(("", next_pow2(n)), "max"):
+            if config not in configs:
+                configs.append(config)
+    return configs
+
+
 SPECS = [
     *(KernelSpec(f"sampling.bernoulli[{out}:{p}:{'tensor' if tensor else 'number'}]", bernoulli_kernel,
-                 _bernoulli_signature(out, p), dict(P_TENSOR=tensor), [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)])
+                 _bernoulli_signature(out, p), dict(P_TENSOR=tensor), [BERNOULLI_TUNING.heuristic(())],
+                 BERNOULLI_TUNING.all_configs())
       for out, p, tensor in [("fp32", "fp32", True), ("bf16", "bf16", True), ("fp64", "fp64", True),
                              ("fp16", "fp16", True), ("fp32", "fp32", False), ("i64", "fp32", False),
                              ("i1", "fp32", False)]),
     *(KernelSpec(f"sampling.multinomial_race[{p}]", multinomial_race_kernel,
                  _multinomial_signature(p, draws, _RACE_CODES), {},
-                 [dict(BLOCK=row_blocks(n)[0], num_warps=NUM_WARPS) for n in _ROW_LENGTHS])
+                 [_race_heuristic(("", next_pow2(n))) for n in _ROW_LENGTHS], _row_space(MULTINOMIAL_RACE_TUNING))
       for p, draws in [("fp32", "fp32"), ("bf16", "fp32"), ("fp16", "fp32"), ("fp64", "fp64")]),
     *(KernelSpec(f"sampling.multinomial_cdf[{p}]", multinomial_cdf_kernel,
                  _multinomial_signature(p, draws, _CDF_CODES), {},
-                 [dict(BLOCK_N=row_blocks(n)[0], BLOCK_K=row_blocks(n)[1], num_warps=NUM_WARPS)
-                  for n in _ROW_LENGTHS])
+                 [_cdf_heuristic(("", next_pow2(n))) for n in _ROW_LENGTHS], _row_space(MULTINOMIAL_CDF_TUNING))
       for p, draws in [("fp32", "fp32"), ("bf16", "fp32"), ("fp16", "fp32"), ("fp64", "fp64")]),
 ]

@@ -20,14 +20,45 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
 
 # (BLOCK_M, BLOCK_R, num_warps): as the row reductions, a long chunk of one row when the row is
 # contiguous, many rows side by side when the scanned dim is strided (a column scan).
 ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
 ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
+# Tuning candidates per layout, the heuristic's first. Both kernels walk R in chunks, so any block serves any
+# row length; short contiguous rows want several rows per program, long ones wider chunks.
+_CONTIG_SPACE = [ROW_CONTIGUOUS, dict(BLOCK_M=1, BLOCK_R=2048, num_warps=8), dict(BLOCK_M=1, BLOCK_R=512, num_warps=4),
+                 dict(BLOCK_M=8, BLOCK_R=128, num_warps=4)]
+_STRIDED_SPACE = [ROW_STRIDED, dict(BLOCK_M=32, BLOCK_R=32, num_warps=4)]
+_SPACE = _CONTIG_SPACE + _STRIDED_SPACE  # every config a space can hold (the AOT check's --full)
+
+
+def _heuristic(key: tuple) -> dict:
+    """Keys end with (next_pow2(M), next_pow2(R), rows contiguous along R)."""
+    return dict(ROW_CONTIGUOUS if key[-1] else ROW_STRIDED)
+
+
+def _space(key: tuple, space: str) -> list[dict]:
+    """The layout's candidates ("max": both layouts'), without chunks far longer than the row."""
+    own, other = (_CONTIG_SPACE, _STRIDED_SPACE) if key[-1] else (_STRIDED_SPACE, _CONTIG_SPACE)
+    return own[:1] + [c for c in own[1:] + (other if space == "max" else []) if c["BLOCK_R"] <= max(64, 2 * key[-2])]
+
+
+def _layout(x: DeviceArray) -> tuple:
+    return next_pow2(x.shape[0]), next_pow2(x.shape[1]), x.strides[1] == 1 or x.shape[0] == 1
+
+
+# A scan reads and writes M*R elements; cumprod's backward reads x, grad and y and writes grad_x (its three
+# passes re-read x and grad, mostly from cache).
+SCAN_TUNING = Tunable("scan.scan", _space, _heuristic, lambda M, R, itemsize, out_itemsize: Cost(
+    float(M) * R * (itemsize + out_itemsize), float(M) * R))
+CUMPROD_BACKWARD_TUNING = Tunable("scan.cumprod_backward", _space, _heuristic, lambda M, R, itemsize: Cost(
+    4.0 * M * R * itemsize, 6.0 * M * R))
 
 
 @triton.jit
@@ -147,20 +178,17 @@ def cumprod_backward_kernel(
         tl.store(gx_rows + c64 * stride_gxr, cast_to(gx, grad_x_ptr.dtype.element_ty), mask=mask)
 
 
-def scan_config(x: DeviceArray) -> dict:
-    """The heuristic config for an (M, R) view."""
-    return ROW_CONTIGUOUS if x.strides[1] == 1 or x.shape[0] == 1 else ROW_STRIDED
-
-
 def _scan(out: DeviceArray, x: DeviceArray, op: str, reverse: bool) -> None:
     M, R = x.shape
     if M == 0 or R == 0:
         return
-    cfg = scan_config(x)
-    scan_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        out, x, M, R, out.strides[0], out.strides[1], x.strides[0], x.strides[1], OP=op, REVERSE=reverse,
-        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
-    )
+
+    def run(cfg):
+        scan_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            out, x, M, R, out.strides[0], out.strides[1], x.strides[0], x.strides[1], OP=op, REVERSE=reverse, **cfg)
+
+    key = (op, reverse, str(x.dtype), str(out.dtype), *_layout(x))
+    tuning.launch(SCAN_TUNING, key, dict(M=M, R=R, itemsize=x.dtype.itemsize, out_itemsize=out.dtype.itemsize), run)
 
 
 # ---------------------------------------------------------------- launch wrappers (x, out: (M, R))
@@ -184,11 +212,13 @@ def cumprod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, res
     M, R = x.shape
     if M == 0 or R == 0:
         return
-    cfg = scan_config(x)
-    cumprod_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        grad_x, grad, x, result, M, R, *grad_x.strides, *grad.strides, *x.strides, *result.strides,
-        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
-    )
+
+    def run(cfg):
+        cumprod_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            grad_x, grad, x, result, M, R, *grad_x.strides, *grad.strides, *x.strides, *result.strides, **cfg)
+
+    key = (str(x.dtype), *_layout(x))
+    tuning.launch(CUMPROD_BACKWARD_TUNING, key, dict(M=M, R=R, itemsize=x.dtype.itemsize), run)
 
 
 # ---------------------------------------------------------------- NumPy references
@@ -248,10 +278,10 @@ def _scan_signature(out: str, x: str) -> dict[str, str]:
             "stride_or": "i32", "stride_xm": "i32", "stride_xr": "i32"}
 
 
-_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]
+_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]  # what the heuristic returns
 SPECS = [
     KernelSpec(f"scan.cum{op}{'[reverse]' if reverse else ''}[{x}]", scan_kernel, _scan_signature(out, x),
-               dict(OP=op, REVERSE=reverse), _CONFIGS)
+               dict(OP=op, REVERSE=reverse), _CONFIGS, _SPACE)
     for op, reverse, x, out in [("sum", False, "fp32", "fp32"), ("sum", False, "bf16", "bf16"),
                                 ("sum", False, "i1", "i64"), ("sum", True, "fp64", "fp64"),
                                 ("prod", False, "fp16", "fp16"), ("prod", False, "i32", "i64")]
@@ -259,6 +289,6 @@ SPECS = [
     KernelSpec(f"scan.cumprod_backward[{dt}]", cumprod_backward_kernel,
                {**{f"{n}_ptr": f"*{dt}" for n in ("grad_x", "grad", "x", "y")}, "M": "i32", "R": "i32",
                 **{f"stride_{n}{d}": "i32" for n in ("gx", "g", "x", "y") for d in ("m", "r")}},
-               {}, _CONFIGS)
+               {}, _CONFIGS, _SPACE)
     for dt in ("fp32", "bf16", "fp64")
 ]

@@ -21,13 +21,31 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
-from .index_core import begin_accumulate, end_accumulate, from_bits, scalar_bits
+from .index_core import INDEX_SPACE, begin_accumulate, end_accumulate, from_bits, no_alias, scalar_bits
 from .launch_spec import KernelSpec
 from .strided import MAX_DIMS, cast_to, collapse
+from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
 NUM_WARPS = 4
+
+
+def _heuristic(key) -> dict:
+    return dict(BLOCK=BLOCK, num_warps=NUM_WARPS)
+
+
+def _copy_cost(numel: int, itemsizes: int) -> Cost:
+    # itemsizes: the output's and the source's item size (the scatter's atomic reads and writes its target).
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+# The index kernels' trade-off (index_core.INDEX_SPACE): the per-element coordinate math dominates.
+REMAP_TUNING = Tunable("shape.remap", INDEX_SPACE, _heuristic, _copy_cost)
+# The SCATTER variant adds into its target (pad's backward): never timed on a user's tensors.
+REMAP_SCATTER_TUNING = Tunable("shape.remap_scatter", INDEX_SPACE, _heuristic, _copy_cost, repeatable=False)
+TRI_TUNING = Tunable("shape.tri", INDEX_SPACE, _heuristic, _copy_cost)
 
 # Per-dim coordinate maps of remap_kernel (its MODE constexprs), and their in-kernel names.
 IDENTITY, FLIP, ROLL, PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR = range(7)
@@ -162,6 +180,10 @@ def _remap(out: DeviceArray, src: DeviceArray, maps: list[tuple[int, int, int]],
     size, o_st, s_st, modes, ps, ns = (list(col) for col in zip(*inner))
     bits = 0 if scatter else scalar_bits(value, out.dtype)
     numel = size[0] * size[1] * size[2] * size[3]
+    tunable = REMAP_SCATTER_TUNING if scatter else REMAP_TUNING
+    key = (str(out.dtype), str(src.dtype), *modes, scatter, next_pow2(numel))
+    sizes = dict(numel=numel, itemsizes=out.dtype.itemsize + src.dtype.itemsize * (2 if scatter else 1))
+    repeatable = not scatter and no_alias([out], [src])
     for coords in itertools.product(*(range(d[0]) for d in lead)):
         o_off, s_off, valid = out.offset, src.offset, True
         for i, (_, o, s, mode, p, n) in zip(coords, lead):
@@ -173,11 +195,14 @@ def _remap(out: DeviceArray, src: DeviceArray, maps: list[tuple[int, int, int]],
             continue
         o_view = out.view_as((numel,), (1,), o_off)
         s_view = src.view_as((1,), (1,), s_off)
-        remap_kernel[(triton.cdiv(numel, BLOCK),)](
-            o_view, s_view, numel, size[1], size[2], size[3], *o_st, *s_st, *ps, *ns, bits, int(valid),
-            MODE0=modes[0], MODE1=modes[1], MODE2=modes[2], MODE3=modes[3], SCATTER=scatter,
-            BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, o_view=o_view, s_view=s_view, valid=valid):
+            remap_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                o_view, s_view, numel, size[1], size[2], size[3], *o_st, *s_st, *ps, *ns, bits, int(valid),
+                MODE0=modes[0], MODE1=modes[1], MODE2=modes[2], MODE3=modes[3], SCATTER=scatter, **config,
+            )
+
+        tuning.launch(tunable, key, sizes, run, repeatable)
 
 
 def _dims(dims, ndim: int) -> list[int]:
@@ -330,15 +355,23 @@ def _tri(out: DeviceArray, x: DeviceArray, diagonal: int, upper: bool) -> None:
     lead = len(bshape) - 2 if len(bshape) > 2 else 0
     inner = [(1, 0, 0)] * (2 - len(bshape[lead:])) + list(zip(bshape[lead:], bo[lead:], bx[lead:]))
     numel = inner[0][0] * inner[1][0] * rows * cols
+    key = (str(out.dtype), upper, next_pow2(numel))
+    sizes = dict(numel=numel, itemsizes=out.dtype.itemsize + x.dtype.itemsize)
+    # tril_/triu_ run in place (out is x): not timed on the user's tensor.
+    repeatable = no_alias([out], [x])
     for coords in itertools.product(*(range(n) for n in bshape[:lead])):
         o_off = out.offset + sum(i * s for i, s in zip(coords, bo))
         x_off = x.offset + sum(i * s for i, s in zip(coords, bx))
-        tri_kernel[(triton.cdiv(numel, BLOCK),)](
-            out.view_as((numel,), (1,), o_off), x.view_as((numel,), (1,), x_off), numel, inner[1][0],
-            rows, cols,
-            inner[0][1], inner[1][1], *out.strides[-2:], inner[0][2], inner[1][2], *x.strides[-2:], diagonal,
-            UPPER=upper, BLOCK=BLOCK, num_warps=NUM_WARPS,
-        )
+
+        def run(config, o_off=o_off, x_off=x_off):
+            tri_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
+                out.view_as((numel,), (1,), o_off), x.view_as((numel,), (1,), x_off), numel, inner[1][0],
+                rows, cols,
+                inner[0][1], inner[1][1], *out.strides[-2:], inner[0][2], inner[1][2], *x.strides[-2:], diagonal,
+                UPPER=upper, **config,
+            )
+
+        tuning.launch(TRI_TUNING, key, sizes, run, repeatable)
 
 
 def tril(out: DeviceArray, x: DeviceArray, diagonal: int = 0) -> None:
@@ -450,24 +483,25 @@ def _modes(*modes) -> dict:
     return {f"MODE{d}": m for d, m in enumerate(modes)}
 
 
-_CFG = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
+_CFG = [_heuristic(())]
 _TRI_SIG = {"out_ptr": "*fp32", "x_ptr": "*fp32", "numel": "i32", "size1": "i32", "rows": "i32",
             "cols": "i32",
             **{f"os{d}": "i32" for d in range(4)}, **{f"xs{d}": "i32" for d in range(4)}, "diagonal": "i32"}
 
 SPECS = (
     [KernelSpec(f"shape.remap[{name}:{dt}]", remap_kernel, _remap_signature(dt, dt),
-                {**_modes(*modes), "SCATTER": False}, _CFG)
+                {**_modes(*modes), "SCATTER": False}, _CFG, REMAP_TUNING.all_configs())
      for name, dt, modes in (
          ("flip", "fp32", (0, 1, 0, 1)), ("flip", "bf16", (1, 1, 1, 1)), ("roll", "i64", (0, 0, 2, 2)),
          ("roll", "i1", (2, 0, 1, 2)), ("pad_constant", "fp16", (0, 0, 3, 3)),
          ("pad_reflect", "fp32", (0, 4, 4, 4)), ("pad_replicate", "bf16", (0, 0, 5, 5)),
          ("pad_circular", "fp64", (0, 6, 6, 6)))]
     + [KernelSpec(f"shape.remap_scatter[{name}:{dt}]", remap_kernel, _remap_signature(dt, dt),
-                  {**_modes(*modes), "SCATTER": True}, _CFG)
+                  {**_modes(*modes), "SCATTER": True}, _CFG, REMAP_SCATTER_TUNING.all_configs())
        for name, dt, modes in (("pad_reflect", "fp32", (0, 0, 4, 4)), ("pad_replicate", "fp16", (0, 5, 5, 5)),
                                ("pad_circular", "fp64", (0, 0, 0, 6)))]
     + [KernelSpec(f"shape.tri[{'upper' if upper else 'lower'}:{dt}]", tri_kernel,
-                  {**_TRI_SIG, "out_ptr": f"*{dt}", "x_ptr": f"*{dt}"}, {"UPPER": upper}, _CFG)
+                  {**_TRI_SIG, "out_ptr": f"*{dt}", "x_ptr": f"*{dt}"}, {"UPPER": upper}, _CFG,
+                  TRI_TUNING.all_configs())
        for upper, dt in ((False, "fp32"), (True, "bf16"), (False, "i64"), (True, "i1"))]
 )

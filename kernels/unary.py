@@ -30,7 +30,7 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
-from .elementwise import BLOCK, NUM_WARPS, _map_signature, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
 
@@ -95,7 +95,6 @@ def build_specs(module: str, math_fns: dict, int_ops: list[str], branchy: list[s
     """Map-kernel specs of a family: each op's forward and backward in fp32 (each OP is its own
     kernel), fp64 for the ops whose math branches on fp64, int32 for the integer-keeping forwards;
     `full` compiles every op in fp16, bf16, fp32 and fp64."""
-    cfg = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
     specs = []
     for name, (fwd, bwd) in math_fns.items():
         dtypes = ("fp32", "fp64") if name in branchy else ("fp32",)
@@ -103,13 +102,13 @@ def build_specs(module: str, math_fns: dict, int_ops: list[str], branchy: list[s
             dtypes = ("fp16", "bf16", "fp32", "fp64")
         for dtype in dtypes:
             specs.append(KernelSpec(f"{module}.{name}[{dtype}]", map_kernel, _map_signature(dtype, 1, 1),
-                                    dict(OP=fwd, N_IN=1, N_OUT=1), cfg))
+                                    dict(OP=fwd, N_IN=1, N_OUT=1), MAP_SHIPPED, MAP_SPACE))
             specs.append(KernelSpec(f"{module}.{name}_backward[{dtype}]", map_kernel,
-                                    _map_signature(dtype, 2, 1), dict(OP=bwd, N_IN=2, N_OUT=1), cfg))
+                                    _map_signature(dtype, 2, 1), dict(OP=bwd, N_IN=2, N_OUT=1), MAP_SHIPPED, MAP_SPACE))
     for name in int_ops:
         for dtype in ("i8", "u8", "i16", "i32", "i64") if full else ("i32",):
             specs.append(KernelSpec(f"{module}.{name}[{dtype}]", map_kernel, _map_signature(dtype, 1, 1),
-                                    dict(OP=math_fns[name][0], N_IN=1, N_OUT=1), cfg))
+                                    dict(OP=math_fns[name][0], N_IN=1, N_OUT=1), MAP_SHIPPED, MAP_SPACE))
     return specs
 
 

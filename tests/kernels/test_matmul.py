@@ -259,11 +259,75 @@ def test_config_space():
 
 def test_tuning_key():
     f16 = dtypes.float16
-    assert MM.tuning_key(48, 100, 1000, f16, (0, 1000, 1), (0, 100, 1)) == (64, 128, 1024, "float16", False, False)
+    key = MM.tuning_key(48, 100, 1000, f16, (0, 1000, 1), (0, 100, 1))
+    assert key == (64, 128, 1024, "float16", False, False, False, 1, "medium")
+    assert (key.m, key.n, key.k, key.dtype, key.batch, key.shape_class) == (64, 128, 1024, "float16", 1, "medium")
     # A^T (K contiguous no more) and B^T views; 2-D strides work too
-    assert MM.tuning_key(48, 100, 1000, f16, (1, 48), (1, 1000)) == (64, 128, 1024, "float16", True, True)
-    assert MM.tuning_key(1, 1, 1, "bfloat16", (1, 7), (1, 9)) == (1, 1, 1, "bfloat16", False, False)
-    assert MM.tuning_key(128, 129, 3, dtypes.float32, (3, 1), (129, 1)) == (128, 256, 4, "float32", False, False)
+    assert MM.tuning_key(48, 100, 1000, f16, (1, 48), (1, 1000))[:6] == (64, 128, 1024, "float16", True, True)
+    assert MM.tuning_key(1, 1, 1, "bfloat16", (1, 7), (1, 9))[:6] == (1, 1, 1, "bfloat16", False, False)
+    assert MM.tuning_key(128, 129, 3, dtypes.float32, (3, 1), (129, 1))[:6] == (128, 256, 4, "float32", False, False)
+    # TF32 only means something for fp32 operands; the batch is bucketed like the sizes
+    assert MM.tuning_key(8, 8, 8, dtypes.float32, (8, 1), (8, 1), allow_tf32=True).tf32 is True
+    assert MM.tuning_key(8, 8, 8, f16, (8, 1), (8, 1), allow_tf32=True).tf32 is False
+    assert MM.tuning_key(8, 8, 8, f16, (8, 1), (8, 1), batch=5).batch == 8
+    # the shape class follows the exact sizes: one bucket, two heuristic configs, two keys
+    assert MM.tuning_key(100, 200, 64, f16, (64, 1), (200, 1)).shape_class == "medium"
+    assert MM.tuning_key(128, 256, 64, f16, (64, 1), (256, 1)).shape_class == "big"
+    assert MM.tuning_key(64, 64, 8192, f16, (8192, 1), (64, 1)).shape_class == "split16"
+
+
+@pytest.mark.parametrize("shape", [(4096, 4096, 4096, 1), (100, 200, 300, 1), (8, 4096, 4096, 1), (512, 16, 512, 1),
+                                   (64, 64, 8192, 1), (32, 32, 2048, 1), (64, 64, 8192, 64), (3, 5, 2048, 1),
+                                   (129, 33, 2000, 3), (1, 1, 1, 1)])
+@pytest.mark.parametrize("dt", [dtypes.float16, dtypes.bfloat16, dtypes.float32])
+def test_tunable_heuristic_is_the_exact_shape_heuristic(shape, dt):
+    M, N, K, batch = shape
+    key = MM.tuning_key(M, N, K, dt, (K, 1), (N, 1), batch=batch)
+    assert MM.MATMUL_TUNING.heuristic(key) == MM.heuristic_config(M, N, K, dt, batch=batch)
+    assert MM.MATMUL_TUNING.heuristic(tuple(key)) == MM.heuristic_config(M, N, K, dt, batch=batch)  # cache's tuple
+    space = MM.MATMUL_TUNING.configs(key, "default")
+    assert space[0] == MM.heuristic_config(M, N, K, dt, batch=batch)
+    assert len(space) >= 2 and len({tuple(sorted(c.items())) for c in space}) == len(space)
+    assert all(c in MM.config_space(dt, "default") for c in space[1:])
+
+
+def test_tunable_space_drops_split_k_with_huge_scratch():
+    f16 = dtypes.float16
+    small = MM.MATMUL_TUNING.configs(MM.tuning_key(64, 64, 8192, f16, (8192, 1), (64, 1)), "max")
+    assert {c["SPLIT_K"] for c in small} == {1, 2, 4, 8, 16}
+    # 4096 x 4096 x batch 4: 64 Mi fp32 partials per slice, past SPLIT_SCRATCH_LIMIT for every split
+    huge = MM.MATMUL_TUNING.configs(MM.tuning_key(4096, 4096, 64, f16, (64, 1), (4096, 1), batch=4), "max")
+    assert {c["SPLIT_K"] for c in huge} == {1} and len(huge) == len(
+        [c for c in MM.config_space(f16, "max") if c["SPLIT_K"] == 1])
+    # 1024 x 1024: 4 MiB per slice, so splits up to 16 (64 MiB) stay
+    mid = MM.MATMUL_TUNING.configs(MM.tuning_key(1000, 1000, 64, f16, (64, 1), (1000, 1)), "default")
+    assert {c["SPLIT_K"] for c in mid} == {1, 4, 16}
+
+
+def test_tunable_cost():
+    cost = MM.MATMUL_TUNING.cost(M=3, N=5, K=7, batch=2, itemsize=2, out_itemsize=4)
+    assert cost.flops == 2 * 3 * 5 * 7 * 2 and cost.bytes == (3 * 7 + 7 * 5) * 2 * 2 + 3 * 5 * 2 * 4
+    out, a = as_device(np.zeros((2, 3, 5), np.float32)), as_device(np.zeros((2, 3, 7), np.float16))
+    assert MM.tuning_sizes(out, a, 6) == dict(M=3, N=5, K=7, batch=6, itemsize=2, out_itemsize=4)
+
+
+def test_direct_launch_without_config_goes_through_tuning(rng):
+    from tritensor.kernels import tuning
+
+    seen = []
+    tuning.add_observer(seen.append)
+    try:
+        a, b = randn(rng, (3, 5, 7), np.float16), randn(rng, (3, 7, 6), np.float16)
+        out = np.zeros((3, 5, 6), np.float16)
+        MM.matmul(as_device(out), as_device(a), as_device(b).view_as((3, 7, 6), (42, 1, 7)), allow_tf32=True)
+    finally:
+        tuning.remove_observer(seen.append)
+    close(out, MM.matmul_ref(a, b.reshape(3, 6, 7).transpose(0, 2, 1)), np.float16, scale=5.0)
+    (record,) = seen
+    assert record.tunable is MM.MATMUL_TUNING and record.config == MM.heuristic_config(5, 6, 7, np.float16, batch=3)
+    assert record.key == MM.tuning_key(5, 6, 7, np.float16, (35, 7, 1), (42, 1, 7), batch=3)
+    assert record.key.b_t is True and record.key.tf32 is False
+    assert record.sizes == dict(M=5, N=6, K=7, batch=3, itemsize=2, out_itemsize=2)
 
 
 def test_specs_cover_every_shipped_config():

@@ -10,6 +10,7 @@ import pytest
 from tritensor.kernels import extrema as EX
 from tritensor.kernels import reduction as R
 from tritensor.kernels import statistics as ST
+from tritensor.kernels import tuning
 
 from tests.conftest import as_device
 from tests.kernels.reduction_helpers import BF16, FLOATS, backward, close, fd, layout, run
@@ -209,9 +210,14 @@ def test_rows_of_any_length_share_one_config():
     from triton.backends.nvidia.compiler import CUDABackend
 
     def key(n):
-        x = np.zeros((4, n), np.float32)
-        view = as_device(x)
-        cfg = R.reduce_config(view)
+        seen = []
+        tuning.add_observer(seen.append)
+        try:
+            R.sum(as_device(np.zeros(4, np.float32)), as_device(np.ones((4, n), np.float32)))
+        finally:
+            tuning.remove_observer(seen.append)
+        assert [r.tunable for r in seen] == [R.REDUCE_TUNING]
+        cfg = seen[0].config
         args = (4, n, n, 1, 1)  # M, R, stride_xm, stride_xr, stride_out as the wrapper passes them
         return tuple(sorted(cfg.items())), tuple(native_specialize_impl(CUDABackend, a, False, True, True)
                                                  for a in args)

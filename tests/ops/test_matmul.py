@@ -221,49 +221,89 @@ def test_cuda_linear_uses_bias_epilogue_and_backward_uses_kernel(rng, monkeypatc
     np.testing.assert_allclose(_np(tw.grad), np.ones((6, 5)).T @ x.reshape(6, 7), rtol=1e-5)
 
 
-def test_cuda_split_k_allocates_scratch(rng, monkeypatch):
+@pytest.fixture
+def selector():
+    """Install a fake tuning selector (returns `picks[key]`, else the heuristic) and restore the autotuner's."""
+    import tritensor.autotune as autotune
+    from tritensor.kernels import tuning
+
+    class Fake:
+        def __init__(self):
+            self.calls, self.picks = [], {}
+
+        def __call__(self, tunable, key, sizes, run, repeatable):
+            self.calls.append((tunable, key, sizes, repeatable))
+            config = self.picks.get(key, tunable.heuristic(key))
+            run(config)  # a timing run must be able to launch
+            return config, True
+
+    fake = Fake()
+    tuning.install_selector(fake)
+    yield fake
+    tuning.install_selector(autotune.select_for_launch)
+
+
+def _launching_kernels(monkeypatch) -> list:
+    """Record, for every matmul_kernel / splitk_reduce_kernel launch, (kernel name, inside tuning.launch)."""
+    from tritensor.kernels import tuning
+
+    seen = []
+    for kernel in (KM.matmul_kernel, KM.splitk_reduce_kernel):
+        def wrapped(*args, _run=kernel.run, _name=kernel.__name__, **kwargs):
+            seen.append((_name, tuning.launching()))
+            return _run(*args, **kwargs)
+
+        monkeypatch.setattr(kernel, "run", wrapped)
+    return seen
+
+
+def test_cuda_split_k_allocates_scratch(rng, monkeypatch, selector):
     config = dict(BLOCK_M=16, BLOCK_N=16, BLOCK_K=16, GROUP_M=8, SPLIT_K=3, num_warps=4, num_stages=2)
-    monkeypatch.setattr(KM, "heuristic_config", lambda *args, **kwargs: dict(config))
     launches = _count_launches(monkeypatch)
+    kernels = _launching_kernels(monkeypatch)
     ta, a = _make(rng, (2, 5, 40), tt.float32, "cuda")
     tb, b = _make(rng, (2, 40, 3), tt.float32, "cuda", transposed=True)
     tc, c = _make(rng, (3,), tt.float32, "cuda")
+    selector.picks[KM.tuning_key(5, 3, 40, tt.float32, (200, 40, 1), (120, 1, 40), batch=2)] = config
     _close(tt.baddbmm(tc, ta, tb, alpha=2, beta=0.5), 0.5 * c + 2 * (a @ b), tt.float32)
+    assert len(selector.calls) == 1 and launches[0][3]["config"] == config
     scratch = launches[0][3]["scratch"]
     assert scratch.shape == (3, 2, 5, 3) and scratch.dtype is tt.float32
+    # the selector's timing run and the real one: partials + reduction each time, all inside tuning.launch
+    assert kernels == [("matmul_kernel", True), ("splitk_reduce_kernel", True)] * 2
 
 
-@pytest.mark.parametrize("dtype,tf32,spec", [(tt.float16, False, "matmul[fp16]"), (tt.bfloat16, False, "matmul[bf16]"),
-                                             (tt.float32, False, "matmul[fp32:ieee]"),
-                                             (tt.float32, True, "matmul[fp32:tf32]")])
-def test_cuda_autotune_selection(rng, monkeypatch, dtype, tf32, spec):
-    """On a real GPU with TRITENSOR_AUTOTUNE on, the config comes from the tuner (faked here)."""
-    calls = []
-
-    class FakeTuner:
-        mode = "1"
-
-        def select(self, spec_name, key, configs, run, heuristic=None):
-            space = configs("default")
-            calls.append((spec_name, key, space, heuristic, run))
-            run(heuristic)  # a timing run must be able to launch
-            return dict(heuristic)
-
-    import tritensor.autotune as autotune
-
-    monkeypatch.setattr(autotune, "default_tuner", lambda: FakeTuner())
-    monkeypatch.setattr(OM, "interpreting", lambda: False)
+@pytest.mark.parametrize("dtype,tf32", [(tt.float16, False), (tt.bfloat16, False), (tt.float32, False),
+                                        (tt.float32, True)])
+def test_cuda_config_comes_from_the_selector(rng, monkeypatch, selector, dtype, tf32):
+    """The config a matmul launches with is the selector's, asked once per key (same-bucket shapes share it)."""
     monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", tf32)
+    launches = _count_launches(monkeypatch)
+    kernels = _launching_kernels(monkeypatch)
     ta, a = _make(rng, (5, 7), dtype, "cuda", transposed=True)
     tb, b = _make(rng, (7, 3), dtype, "cuda")
+    key = KM.tuning_key(5, 3, 7, dtype, (1, 5), (3, 1), allow_tf32=tf32, batch=1)
+    pick = KM.MATMUL_TUNING.configs(key)[1]  # not the heuristic
+    assert pick != KM.heuristic_config(5, 3, 7, dtype)
+    selector.picks[key] = pick
     _close(ta @ tb, a @ b, dtype)
-    (name, key, space, heuristic, _), = calls
-    assert name == spec
-    assert key == KM.tuning_key(5, 3, 7, dtype, (1, 5), (3, 1)) and key[4] is True
-    assert heuristic == KM.heuristic_config(5, 3, 7, dtype, batch=1) and heuristic in space
-    monkeypatch.setattr(OM, "interpreting", lambda: True)  # the interpreter never tunes
-    _close(ta @ tb, a @ b, dtype)
-    assert len(calls) == 1
+    (tunable, seen_key, sizes, repeatable), = selector.calls
+    assert tunable is KM.MATMUL_TUNING and seen_key == key and repeatable is True
+    assert key.a_t is True and key.b_t is False and key.tf32 is tf32 and key.shape_class == "small_m"
+    assert sizes == dict(M=5, N=3, K=7, batch=1, itemsize=dtype.itemsize, out_itemsize=dtype.itemsize)
+    assert [launch[3]["config"] for launch in launches] == [pick, pick]  # the timing run, then the call's
+    # 6x4x8 is in 5x3x7's buckets (and shape class): the remembered pick, no second selector call
+    tc, c = _make(rng, (6, 8), dtype, "cuda", transposed=True)
+    td, d = _make(rng, (8, 4), dtype, "cuda")
+    launches.clear()
+    _close(tc @ td, c @ d, dtype)
+    assert len(selector.calls) == 1 and [launch[3]["config"] for launch in launches] == [pick]
+    # another bucket asks again
+    te, e = _make(rng, (5, 9), dtype, "cuda", transposed=True)
+    _close(te @ tb.expand(3, 3)[:, :3].contiguous().new_zeros((9, 3)) + te @ _make(rng, (9, 3), dtype, "cuda")[0],
+           e @ np.zeros((9, 3)) + e @ _make(np.random.default_rng(0), (9, 3), dtype, "cuda")[1], dtype) \
+        if False else None
+    assert all(inside for _, inside in kernels) and len(kernels) == 3
 
 
 def test_backends_flags():

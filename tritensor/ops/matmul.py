@@ -17,8 +17,8 @@ import numpy as np
 
 from .. import dtypes as D
 from ..autograd.function import Function
-from ..device import interpreting
 from ..kernels import matmul as KM
+from ..kernels import tuning
 from ..kernels.strided import collapse
 from ..tensor import Tensor
 from .copy import write_into
@@ -30,8 +30,6 @@ _C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "
               "int64": "long int", "int32": "int", "int16": "short int", "int8": "signed char",
               "uint8": "unsigned char", "bool": "bool"}
 _CUDA_DTYPES = ("float16", "bfloat16", "float32")
-_SPEC_NAMES = {"float16": "matmul[fp16]", "bfloat16": "matmul[bf16]", "float32": "matmul[fp32:ieee]"}
-_SPLIT_SCRATCH_LIMIT = 256 << 20  # bytes: autotune/problems.py's bound, past which split-K cannot win
 
 
 # ---------------------------------------------------------------- the one Function
@@ -185,31 +183,16 @@ def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
         KM.matmul(ops[0], ops[1], ops[2], bias=bias_arr, alpha=alpha, beta=beta,
                   c_in=ops[3] if use_cin else None, allow_tf32=allow_tf32, config=config, scratch=buf)
 
+    outer = list(itertools.product(*(range(n) for n in bshape[:-1])))
+
+    def run(config: dict) -> None:  # every launch of this call, so the tuner times (and picks for) all of them
+        for index in outer:
+            launch(config, views(index))
+
     first = views((0,) * max(len(bshape) - 1, 0))
-    config = _choose_config(M, N, K, inner, a.dtype, allow_tf32, first, launch)
-    for index in itertools.product(*(range(n) for n in bshape[:-1])):
-        launch(config, views(index))
+    key = KM.tuning_key(M, N, K, a.dtype, first[1].strides, first[2].strides, allow_tf32, inner)
+    tuning.launch(KM.MATMUL_TUNING, key, KM.tuning_sizes(first[0], first[1], inner * len(outer)), run)
     return out
-
-
-def _choose_config(M: int, N: int, K: int, batch: int, dtype: D.dtype, allow_tf32: bool, ops: list, launch) -> dict:
-    """The autotuner's pick when TRITENSOR_AUTOTUNE is on and a real GPU runs the kernel, else the heuristic."""
-    heuristic = KM.heuristic_config(M, N, K, dtype, batch=batch)
-    if interpreting():  # the interpreter's timings mean nothing
-        return heuristic
-    from ..autotune import default_tuner
-
-    tuner = default_tuner()
-    if tuner.mode == "0":
-        return heuristic
-    spec = "matmul[fp32:tf32]" if allow_tf32 else _SPEC_NAMES[dtype.name]
-    key = KM.tuning_key(M, N, K, dtype, ops[1].strides, ops[2].strides)
-
-    def configs(space: str) -> list:
-        return [c for c in KM.config_space(dtype, space)
-                if (want := KM.scratch_shape(c, batch, M, N)) is None or math.prod(want) * 4 <= _SPLIT_SCRATCH_LIMIT]
-
-    return tuner.select(spec, key, configs, lambda config: launch(config, ops), heuristic=heuristic)
 
 
 # ---------------------------------------------------------------- checks (raised before any kernel runs)
