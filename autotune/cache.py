@@ -126,6 +126,30 @@ class TuningCache:
                               "kept in memory only", CacheWarning, stacklevel=2)
         return entry
 
+    def export(self, path: str | os.PathLike) -> int:
+        """Write every entry to `path` in the cache's own format; returns how many."""
+        self._refresh()
+        entries = {k: v for k, v in self._entries.items()}
+        Path(path).write_text(json.dumps({"format": FORMAT, "entries": entries}, indent=1), encoding="utf-8")
+        return len(entries)
+
+    def merge_file(self, path: str | os.PathLike) -> int:
+        """Merge the entries of a file written by `export` (ValueError names what is wrong with it)."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path} is not a tritensor autotune cache ({exc})") from None
+        incoming, problem = parse(text)
+        if problem is not None:
+            raise ValueError(f"{path} is {problem}")
+        with self._locked():
+            entries = self._read_for_update()
+            entries.update(incoming)
+            self._write(entries)
+        self._entries = {**entries, **self._memory_only}
+        self._stamp = self._file_stamp()
+        return len(incoming)
+
     def clear(self) -> None:
         with self._locked():
             self._write({})

@@ -4,10 +4,10 @@
         compile every KernelSpec's shipped configs (--full: also its tuning space) for the targets
         and print registers, spills, shared memory and tensor-core use; exit 1 if a shipped config
         fails to compile, spills, exceeds shared memory or misses its tensor-core instructions.
-    --list / --clear
-        show / empty the on-disk cache of tuned winners.
-    --kernel matmul --shapes 4096x4096x4096,... --dtype fp16 [--mode max] [--plot out.png]
-        (GPU only) time every config per shape, print the table, store the winners.
+    --list / --clear / --export PATH / --import PATH
+        show / empty / write out / merge in the on-disk cache of tuned winners.
+    --kernel NAME|all / --model mlp [--shapes ...] [--dtype ...] [--dry-run] [--json PATH] [--plot PNG]
+        the benchmark job; it runs ops, so it lives in `tritensor.benchmark` (`tritensor autotune`).
 """
 
 from __future__ import annotations
@@ -49,13 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     cache = p.add_argument_group("tuning cache")
     cache.add_argument("--list", action="store_true", help="show the cached winners")
     cache.add_argument("--clear", action="store_true", help="delete every cached winner")
-    tune = p.add_argument_group("tuning on a GPU")
-    tune.add_argument("--kernel", help="kernels module to tune, e.g. matmul")
-    tune.add_argument("--shapes", help="comma-separated shapes, e.g. 4096x4096x4096,128x4096x11008")
-    tune.add_argument("--dtype", default="fp16", help="fp16, bf16, fp32 or tf32 (default fp16)")
+    cache.add_argument("--export", metavar="PATH", help="write the cached winners to PATH (to ship with a model)")
+    cache.add_argument("--import", dest="import_path", metavar="PATH",
+                       help="merge winners from a file written by --export into the cache")
+    tune = p.add_argument_group("the benchmark job (times kernels on a GPU; --dry-run also in the interpreter)")
+    tune.add_argument("--kernel", help="kernels module to benchmark (e.g. matmul, softmax) or 'all'")
+    tune.add_argument("--model", help="tune exactly the launches of one training step of a model: mlp")
+    tune.add_argument("--shapes", help="comma-separated shapes, e.g. 4096x4096x4096,128x4096x11008 for matmul "
+                                       "(default: each kernel's own)")
+    tune.add_argument("--dtype", default=None, help="fp16, bf16, fp32, fp64 or tf32 (default: fp16 for matmul, "
+                                                    "else fp32)")
     tune.add_argument("--mode", choices=("1", "max"), default="1",
                       help="1: the default space; max: the wide space")
-    tune.add_argument("--plot", metavar="PNG", help="plot TFLOP/s per config (needs matplotlib)")
+    tune.add_argument("--dry-run", action="store_true",
+                      help="list the launches (kernel, key, config, bytes, FLOPs) without timing")
+    tune.add_argument("--plot", metavar="PNG", help="roofline chart and per-kernel config bars (needs matplotlib)")
     return p
 
 
@@ -67,10 +75,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return compile_only(args, argv)
     if args.list or args.clear:
         return list_cache(clear=args.clear)
-    if args.kernel or args.shapes or args.plot:
-        return tune_on_gpu(args)
+    if args.export or args.import_path:
+        return exchange_cache(args.export, args.import_path)
+    if wants_benchmark(args):
+        print("error: the benchmark job runs tritensor ops: run it as `tritensor autotune " + " ".join(argv) + "`",
+              file=sys.stderr)
+        return EXIT_USAGE
     parser.print_help()
     return EXIT_USAGE
+
+
+def wants_benchmark(args: argparse.Namespace) -> bool:
+    """True when the arguments ask for the benchmark job (tritensor.benchmark runs it)."""
+    return bool(args.kernel or args.model or args.shapes or args.plot or args.dry_run)
 
 
 # ---------------------------------------------------------------- --compile-only
@@ -234,7 +251,25 @@ def _triton_version() -> str:
     return triton.__version__
 
 
-# ---------------------------------------------------------------- --list / --clear
+# ---------------------------------------------------------------- --list / --clear / --export / --import
+def exchange_cache(export: str | None, import_path: str | None) -> int:
+    """Write the cache's winners to `export` and/or merge those of `import_path` into it."""
+    from .cache import TuningCache
+
+    cache = TuningCache()
+    try:
+        if import_path:
+            n = cache.merge_file(import_path)
+            print(f"imported {n} entries from {import_path} into {cache.path}")
+        if export:
+            n = cache.export(export)
+            print(f"exported {n} entries from {cache.path} to {export}")
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def list_cache(clear: bool = False) -> int:
     from .cache import TuningCache
 
@@ -254,99 +289,3 @@ def list_cache(clear: bool = False) -> int:
         print(format_table(("kernel", "device", "arch", "triton", "key", "config", "ms", "space", "tuned"),
                            rows))
     return EXIT_OK
-
-
-# ---------------------------------------------------------------- tuning on a GPU
-NO_GPU = ("error: tuning times kernels on a CUDA GPU, and none is available here{why}. Without a GPU, "
-          "check every config ahead of time instead:\n  tritensor autotune --compile-only --target sm_80 "
-          "--target sm_90")
-
-
-def tune_on_gpu(args: argparse.Namespace) -> int:
-    from .problems import tunable_kernels
-    from .timer import gpu_available
-
-    if args.kernel is not None:  # a typo is reported as such, GPU or not
-        known = tunable_kernels()
-        if args.kernel not in known:
-            print(f"error: unknown kernel {args.kernel!r}; known kernels: {', '.join(known)}", file=sys.stderr)
-            return EXIT_USAGE
-    if _interpreting():
-        print(NO_GPU.format(why=" (TRITON_INTERPRET=1 is set)"), file=sys.stderr)
-        return EXIT_USAGE
-    if not gpu_available():
-        print(NO_GPU.format(why=""), file=sys.stderr)
-        return EXIT_USAGE
-    if not args.kernel or not args.shapes:
-        print("error: tuning needs --kernel and --shapes (e.g. --kernel matmul --shapes 4096x4096x4096)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    plt = None
-    if args.plot:
-        plt = _pyplot()
-        if plt is None:
-            return EXIT_USAGE
-    from .cache import TuningCache
-    from .problems import make_problem, parse_shapes
-    from .timer import CudaEventTimer
-    from .tuner import Tuner
-
-    try:
-        shapes = parse_shapes(args.shapes)
-        problems = [make_problem(args.kernel, shape, args.dtype) for shape in shapes]
-    except (ValueError, KeyError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    tuner = Tuner(timer=CudaEventTimer(), cache=TuningCache(), mode=args.mode, progress=True)
-    measured = []
-    for problem in problems:
-        result = tuner.tune(problem.spec_name, problem.key, problem.configs, problem.run,
-                            heuristic=problem.heuristic)
-        measured.append((problem, result))
-        rows = []
-        for trial in sorted(result.trials, key=lambda t: (t.time_ms is None, t.time_ms or 0.0)):
-            if trial.time_ms is None:
-                rows.append((config_id(trial.config), "-", "-", f"failed: {trial.error}"))
-                continue
-            note = "best" if trial.config == result.best else ""
-            note += " (heuristic)" if trial.config == problem.heuristic else ""
-            rows.append((config_id(trial.config), f"{trial.time_ms:.4f}",
-                         f"{problem.flops / trial.time_ms / 1e9:.1f}", note.strip()))
-        rows += [(config_id(c), "-", "-", "pruned (spills or shared memory)") for c in result.pruned]
-        print(f"\n{problem.spec_name} {problem.label} on {tuner.device.name} ({tuner.device.arch})")
-        print(format_table(("config", "time ms", "TFLOP/s", ""), rows))
-    print(f"\nwinners stored in {tuner.cache.path}")
-    if plt is not None:
-        _plot(plt, measured, args.plot)
-        print(f"plot written to {args.plot}")
-    return EXIT_OK
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        print("error: --plot needs matplotlib: pip install 'tritensor[plot]' (or pip install matplotlib)",
-              file=sys.stderr)
-        return None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot(plt, measured: list, path: str) -> None:
-    fig, axes = plt.subplots(len(measured), 1, figsize=(12, 3.5 * len(measured)), squeeze=False)
-    for ax, (problem, result) in zip(axes[:, 0], measured):
-        timed = [t for t in result.trials if t.time_ms is not None]
-        timed.sort(key=lambda t: t.time_ms)
-        tflops = [problem.flops / t.time_ms / 1e9 for t in timed]
-        colors = ["tab:orange" if t.config == result.best else "tab:blue" for t in timed]
-        ax.bar(range(len(timed)), tflops, color=colors)
-        ax.set_xticks(range(len(timed)), [config_id(t.config) for t in timed], rotation=75, fontsize=6,
-                      ha="right")
-        ax.set_ylabel("TFLOP/s")
-        ax.set_title(f"{problem.spec_name} {problem.label}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -50,6 +50,7 @@ class TuneResult:
     trials: list[Trial] = field(default_factory=list)
     pruned: list[Config] = field(default_factory=list)  # dropped before timing (resources)
     cost: tuple[float, float] | None = None  # (bytes, flops) of one run
+    heuristic: Config | None = None  # what runs untuned (timed too, when given)
 
     def trial_of(self, config: Config) -> Trial | None:
         """The trial that timed `config`, if any."""
@@ -71,11 +72,12 @@ class Tuner:
     device: what results are keyed by (default: the current CUDA device).
     pruner: (spec_name, configs) -> configs that may run (default: the AOT resource check).
     in_place: also time launches that update their operands (benchmark runs, where values do not matter).
+    refresh: tune every key a launch brings, even one the cache holds (benchmark runs).
     """
 
     def __init__(self, timer: Timer | None = None, cache: TuningCache | None = None, mode: str | None = None,
                  device: DeviceInfo | None = None, pruner: Pruner | None = None, progress: bool = False,
-                 in_place: bool = False):
+                 in_place: bool = False, refresh: bool = False):
         self.mode = mode_from_env() if mode is None else str(mode)
         if self.mode not in MODES:
             raise ValueError(f"autotune mode must be one of {MODES}, not {self.mode!r}")
@@ -85,6 +87,7 @@ class Tuner:
         self.pruner = pruner if pruner is not None else self.aot_prune
         self.progress = progress
         self.in_place = in_place
+        self.refresh = refresh
         self.results: list[TuneResult] = []  # every tuning this tuner ran, in order
         self._memory: dict[tuple[str, str, str], Config] = {}
         self._lock = threading.RLock()
@@ -135,7 +138,7 @@ class Tuner:
             return heuristic, True
         try:
             spaces = ("max",) if self.mode == "max" else ("default", "max")
-            entry = self.cache.get(tunable.name, self.device, key, spaces)
+            entry = None if self.refresh else self.cache.get(tunable.name, self.device, key, spaces)
             if entry is not None:
                 return dict(entry["config"]), True
             if not (repeatable or self.in_place):
@@ -183,7 +186,8 @@ class Tuner:
                            throughput={"gbps": best.gbps, "tflops": best.tflops})
             self._memory[(spec_name, key_string(key), self.mode)] = dict(best.config)
         result = TuneResult(spec_name, key, dict(best.config), best.time_ms, trials, pruned,
-                            None if cost is None else (float(cost[0]), float(cost[1])))
+                            None if cost is None else (float(cost[0]), float(cost[1])),
+                            None if heuristic is None else dict(heuristic))
         self.results.append(result)
         return result
 

@@ -92,6 +92,7 @@ _selector: Selector | None = None
 _chosen: dict[tuple[int, Key], Config] = {}
 _observers: list[Callable[[LaunchRecord], None]] = []
 _state = threading.local()
+_dry_run = False  # launches are recorded and chosen but not run (listing what a workload launches)
 
 
 def heuristic_selector(tunable: Tunable, key: Key, sizes: dict, run, repeatable: bool) -> tuple[Config, bool]:
@@ -116,6 +117,8 @@ def launch(tunable: Tunable, key: Key, sizes: dict, run: Callable[[Config], None
         record = LaunchRecord(tunable, key, sizes, config)
         for observer in list(_observers):
             observer(record)
+    if _dry_run:
+        return config
     _state.depth = getattr(_state, "depth", 0) + 1
     try:
         run(config)
@@ -139,6 +142,16 @@ def install_selector(selector: Selector | None) -> None:
 def forget() -> None:
     """Drop every remembered choice (after the tuning mode or cache changes)."""
     _chosen.clear()
+
+
+def set_dry_run(dry: bool) -> bool:
+    """Choose and record launches without running them (True) or run them (False); returns the old setting.
+
+    Outputs of skipped launches hold whatever their memory held: only for listing launches.
+    """
+    global _dry_run
+    old, _dry_run = _dry_run, bool(dry)
+    return old
 
 
 def add_observer(observer: Callable[[LaunchRecord], None]) -> None:

@@ -51,8 +51,8 @@ def _version() -> str:
 
 
 def _autotune(argv: list[str]) -> int:
-    """`tritensor autotune ...`: the autotune package's own command line."""
-    from .autotune.cli import main
+    """`tritensor autotune ...`: the benchmark job, the AOT checks and the tuning cache."""
+    from .benchmark import main
 
     return main(argv)
 
