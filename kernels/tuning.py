@@ -110,7 +110,11 @@ def launch(tunable: Tunable, key: Key, sizes: dict, run: Callable[[Config], None
     config = _chosen.get(memo)
     if config is None:
         selector = _selector or heuristic_selector
-        config, remember = selector(tunable, key, sizes, run, repeatable and tunable.repeatable)
+        _state.depth = getattr(_state, "depth", 0) + 1  # the tuner's timing runs launch too
+        try:
+            config, remember = selector(tunable, key, sizes, run, repeatable and tunable.repeatable)
+        finally:
+            _state.depth -= 1
         if remember:
             _chosen[memo] = config
     if _observers:
