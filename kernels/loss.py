@@ -28,11 +28,13 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
 from .softmax import online_lse, row_pointers
 from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
 
 # Logits per program and loop step for short rows (BLOCK_M = TILE // BLOCK_C). The label-smoothing
 # variant keeps four (BLOCK_M, BLOCK_C) accumulators; 512 keeps fp64 free of spills on sm_80/sm_90.
@@ -230,12 +232,52 @@ def _split(value: float) -> tuple[float, float]:
     return hi, float(value) - hi
 
 
-def loss_config(C: int, class_stride: int) -> dict:
+def loss_config(C: int, class_stride: int, tile: int = TILE, num_warps: int = 4) -> dict:
+    """The heuristic config for rows of C classes `class_stride` apart (tile/num_warps: a wider variant)."""
     if class_stride != 1 and C > 1:
         return dict(STRIDED)
     block_c = min(MAX_BLOCK_C, max(16, triton.next_power_of_2(C)))
-    block_m = max(1, min(64, TILE // block_c))
-    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=4)
+    block_m = max(1, min(64, tile // block_c))
+    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=num_warps)
+
+
+def _heuristic(key: tuple) -> dict:
+    """Keys end with (next_pow2(M), next_pow2(C), class dim strided)."""
+    return loss_config(key[-2], 2 if key[-1] else 1)
+
+
+def _space(key: tuple, space: str) -> list[dict]:
+    """Both kernels loop over the classes, so every config serves every C: the heuristic, the same tile
+    per thread over twice the rows and warps, and a longer class chunk for long rows."""
+    if key[-1]:
+        cands = [dict(STRIDED, BLOCK_M=2 * STRIDED["BLOCK_M"], num_warps=8)]
+    else:
+        wide = loss_config(key[-2], 1, 2 * TILE, 8)
+        # Where that spills, half the class chunk (a shipped config) instead.
+        cands = [loss_config(key[-2] // 2, 1) if wide in _SPILLS else wide]
+        cands += [_LONG_ROWS] if key[-2] > MAX_BLOCK_C else []
+    return [_heuristic(key)] + [c for c in cands if c != _heuristic(key)]
+
+
+# Spills in the weighted label-smoothing forward (fp32, sm_90: AOT check).
+_SPILLS = [dict(BLOCK_M=8, BLOCK_C=128, num_warps=8)]
+_LONG_ROWS = dict(BLOCK_M=1, BLOCK_C=2 * MAX_BLOCK_C, num_warps=8)
+# Forward: reads M*C logits, writes three (M,) rows; backward: reads M*C logits, writes M*C gradients.
+CROSS_ENTROPY_TUNING = Tunable("loss.cross_entropy", _space, _heuristic, lambda M, C, itemsize, acc_itemsize: Cost(
+    float(M) * C * itemsize + 3.0 * M * acc_itemsize, 3.0 * M * C))
+CROSS_ENTROPY_BACKWARD_TUNING = Tunable("loss.cross_entropy_backward", _space, _heuristic,
+                                        lambda M, C, itemsize, acc_itemsize: Cost(
+                                            2.0 * M * C * itemsize + 2.0 * M * acc_itemsize, 4.0 * M * C))
+# One program sums the rows in a fixed order: the block only trades loop trips for lanes.
+REDUCE_ROWS_TUNING = Tunable(
+    "loss.reduce_rows",
+    [dict(BLOCK=REDUCE_BLOCK, num_warps=4), dict(BLOCK=2 * REDUCE_BLOCK, num_warps=8), dict(BLOCK=256, num_warps=2)],
+    lambda key: dict(BLOCK=REDUCE_BLOCK, num_warps=4),
+    lambda M, acc_itemsize: Cost(2.0 * M * acc_itemsize, 2.0 * M))
+
+
+def _key(x3: DeviceArray, M: int, C: int, *flags) -> tuple:
+    return (*flags, str(x3.dtype), next_pow2(M), next_pow2(C), x3.strides[2] != 1 and C > 1)
 
 
 def _views(x: DeviceArray, target: DeviceArray) -> tuple[DeviceArray, DeviceArray]:
@@ -262,23 +304,30 @@ def cross_entropy(loss: DeviceArray, weight_t: DeviceArray, lse: DeviceArray, x:
     M = M0 * M1
     if M == 0:
         return
-    cfg = loss_config(C, x3.strides[2])
     w = weight if weight is not None else x3
     # Without an error word the kernel gets code 0, which masks every store into the (unused) pointer.
     err, err_code = (err, int(err_code)) if err is not None else (t3, 0)
-    cross_entropy_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        loss, weight_t, lse, x3, t3, w, M, M1, C, *x3.strides, *t3.strides, w.strides[0] if weight is not None else 0,
-        int(ignore_index), *_split(label_smoothing), err, err_code, NLL=nll, HAS_WEIGHT=weight is not None,
-        SMOOTH=label_smoothing > 0 and not nll, BLOCK_M=cfg["BLOCK_M"], BLOCK_C=cfg["BLOCK_C"],
-        num_warps=cfg["num_warps"],
-    )
+    flags = (nll, weight is not None, label_smoothing > 0 and not nll)
+
+    def run(cfg):
+        cross_entropy_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            loss, weight_t, lse, x3, t3, w, M, M1, C, *x3.strides, *t3.strides,
+            w.strides[0] if weight is not None else 0, int(ignore_index), *_split(label_smoothing), err, err_code,
+            NLL=flags[0], HAS_WEIGHT=flags[1], SMOOTH=flags[2], **cfg)
+
+    sizes = dict(M=M, C=C, itemsize=x3.dtype.itemsize, acc_itemsize=loss.dtype.itemsize)
+    tuning.launch(CROSS_ENTROPY_TUNING, _key(x3, M, C, *flags), sizes, run)
 
 
 def reduce_rows(out: DeviceArray, denom: DeviceArray | None, loss: DeviceArray, weight_t: DeviceArray,
                 mean: bool) -> None:
     """out[0] = sum(loss), or sum(loss) / sum(weight_t) with denom[0] = sum(weight_t) when mean."""
-    reduce_rows_kernel[(1,)](out, denom if denom is not None else loss, loss, weight_t, loss.shape[0], MEAN=mean,
-                             BLOCK=REDUCE_BLOCK, num_warps=4)
+    def run(cfg):
+        reduce_rows_kernel[(1,)](out, denom if denom is not None else loss, loss, weight_t, loss.shape[0], MEAN=mean,
+                                 **cfg)
+
+    key = (mean, str(loss.dtype), str(out.dtype), next_pow2(loss.shape[0]))
+    tuning.launch(REDUCE_ROWS_TUNING, key, dict(M=loss.shape[0], acc_itemsize=loss.dtype.itemsize), run)
 
 
 def cross_entropy_backward(grad_x: DeviceArray, grad: DeviceArray, denom: DeviceArray | None, x: DeviceArray,
@@ -292,14 +341,17 @@ def cross_entropy_backward(grad_x: DeviceArray, grad: DeviceArray, denom: Device
     M = M0 * M1
     if M == 0 or C == 0:
         return
-    cfg = loss_config(C, x3.strides[2])
     w = weight if weight is not None else x3
-    cross_entropy_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-        gx3, g3, denom if denom is not None else lse, x3, t3, w, lse, M, M1, C, *gx3.strides, *g3.strides,
-        *x3.strides, *t3.strides, w.strides[0] if weight is not None else 0, int(ignore_index),
-        *_split(label_smoothing), NLL=nll, HAS_WEIGHT=weight is not None, SMOOTH=label_smoothing > 0 and not nll,
-        DIVIDE=denom is not None, BLOCK_M=cfg["BLOCK_M"], BLOCK_C=cfg["BLOCK_C"], num_warps=cfg["num_warps"],
-    )
+    flags = (nll, weight is not None, label_smoothing > 0 and not nll, denom is not None)
+
+    def run(cfg):
+        cross_entropy_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            gx3, g3, denom if denom is not None else lse, x3, t3, w, lse, M, M1, C, *gx3.strides, *g3.strides,
+            *x3.strides, *t3.strides, w.strides[0] if weight is not None else 0, int(ignore_index),
+            *_split(label_smoothing), NLL=flags[0], HAS_WEIGHT=flags[1], SMOOTH=flags[2], DIVIDE=flags[3], **cfg)
+
+    sizes = dict(M=M, C=C, itemsize=x3.dtype.itemsize, acc_itemsize=lse.dtype.itemsize)
+    tuning.launch(CROSS_ENTROPY_BACKWARD_TUNING, _key(x3, M, C, *flags), sizes, run)
 
 
 # ---------------------------------------------------------------- NumPy references
@@ -417,8 +469,11 @@ def _bwd_signature(dtype: str, acc: str) -> dict[str, str]:
     return sig
 
 
-# Every config the launch heuristic can pick (strided class dims share the 16-class tile).
+# Every config the launch heuristic can pick (strided class dims share the 16-class tile), and every config a
+# key's space can hold (the AOT check's --full), from one key per distinct space.
 _CONFIGS = [loss_config(2**k, 1) for k in range(4, 11)]
+_SPACE = list({repr(c): c for cb in [2**k for k in range(13)] for strided in (False, True)
+               for c in _space((cb, strided), "max")}.values())
 _VARIANTS = [  # (name, NLL, HAS_WEIGHT, SMOOTH)
     ("cross_entropy", False, False, False), ("cross_entropy[weight,smoothing]", False, True, True),
     ("nll_loss", True, True, False),
@@ -426,15 +481,15 @@ _VARIANTS = [  # (name, NLL, HAS_WEIGHT, SMOOTH)
 
 SPECS = [
     KernelSpec(f"loss.{name}[{dtype}]", cross_entropy_kernel, _fwd_signature(dtype, acc),
-               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), _CONFIGS)
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), _CONFIGS, _SPACE)
     for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ] + [
     KernelSpec(f"loss.{name}_backward[{dtype}]", cross_entropy_backward_kernel, _bwd_signature(dtype, acc),
-               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), _CONFIGS)
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), _CONFIGS, _SPACE)
     for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ] + [
     KernelSpec(f"loss.reduce_rows[{acc}->{dtype}]", reduce_rows_kernel,
                {"out_ptr": f"*{dtype}", "denom_ptr": f"*{acc}", "loss_ptr": f"*{acc}", "wt_ptr": f"*{acc}", "M": "i32"},
-               dict(MEAN=True), [dict(BLOCK=REDUCE_BLOCK, num_warps=4)])
+               dict(MEAN=True), REDUCE_ROWS_TUNING.all_configs()[:1], REDUCE_ROWS_TUNING.all_configs())
     for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ]

@@ -19,12 +19,29 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
 NUM_WARPS = 4
+# Elementwise over flat operands: wider blocks amortise the per-program setup on large parameters, smaller
+# ones spread small parameters over more SMs. Steps update their operands in place, so the tuner never
+# times them on a user's tensors (repeatable=False).
+_SPACE = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
+          dict(BLOCK=4096, num_warps=8)]
+
+
+def _step_cost(n: int, itemsize: int, grad_itemsize: int, states: int) -> Cost:
+    """Reads the gradient and reads and writes the parameter and each state tensor once."""
+    return Cost(float(n) * (grad_itemsize + 2 * itemsize * (1 + states)), float(n) * (4 + 4 * states))
+
+
+# Keys: (constexpr flags..., param dtype, grad dtype, next_pow2(n)).
+SGD_TUNING = Tunable("optim.sgd", _SPACE, lambda key: dict(_SPACE[0]), _step_cost, repeatable=False)
+ADAM_TUNING = Tunable("optim.adam", _SPACE, lambda key: dict(_SPACE[0]), _step_cost, repeatable=False)
 
 # weight-decay modes of the Adam kernel
 WD_NONE, WD_L2, WD_DECOUPLED = 0, 1, 2
@@ -137,10 +154,16 @@ def sgd_step(param: DeviceArray, grad: DeviceArray, buf: DeviceArray | None, *, 
     n = _check_flat(param, grad, buf)
     if n == 0:
         return
-    sgd_kernel[(triton.cdiv(n, BLOCK),)](
-        param, grad, buf, n, float(lr), float(weight_decay), float(momentum), float(dampening),
-        MOMENTUM=has_momentum, FIRST=bool(first), NESTEROV=bool(nesterov), HAS_WD=weight_decay != 0,
-        MAXIMIZE=bool(maximize), BLOCK=BLOCK, num_warps=NUM_WARPS)
+    flags = dict(MOMENTUM=has_momentum, FIRST=bool(first), NESTEROV=bool(nesterov), HAS_WD=weight_decay != 0,
+                 MAXIMIZE=bool(maximize))
+
+    def run(cfg):
+        sgd_kernel[(triton.cdiv(n, cfg["BLOCK"]),)](
+            param, grad, buf, n, float(lr), float(weight_decay), float(momentum), float(dampening), **flags, **cfg)
+
+    key = (*flags.values(), str(param.dtype), str(grad.dtype), next_pow2(n))
+    sizes = dict(n=n, itemsize=param.dtype.itemsize, grad_itemsize=grad.dtype.itemsize, states=int(has_momentum))
+    tuning.launch(SGD_TUNING, key, sizes, run, repeatable=False)
 
 
 def adam_scalars(step: int, lr: float, beta1: float, beta2: float) -> tuple[float, float]:
@@ -163,10 +186,17 @@ def adam_step(param: DeviceArray, grad: DeviceArray, exp_avg: DeviceArray, exp_a
         return
     step_size, bc2_sqrt = adam_scalars(step, lr, beta1, beta2)
     wd = WD_NONE if weight_decay == 0 else (WD_DECOUPLED if decoupled else WD_L2)
-    adam_kernel[(triton.cdiv(n, BLOCK),)](
-        param, grad, exp_avg, exp_avg_sq, vmax, n, float(weight_decay), float(1 - lr * weight_decay),
-        float(1 - beta1), float(beta2), float(1 - beta2), float(step_size), float(bc2_sqrt), float(eps),
-        WD=wd, AMSGRAD=bool(amsgrad), MAXIMIZE=bool(maximize), BLOCK=BLOCK, num_warps=NUM_WARPS)
+    flags = dict(WD=wd, AMSGRAD=bool(amsgrad), MAXIMIZE=bool(maximize))
+
+    def run(cfg):
+        adam_kernel[(triton.cdiv(n, cfg["BLOCK"]),)](
+            param, grad, exp_avg, exp_avg_sq, vmax, n, float(weight_decay), float(1 - lr * weight_decay),
+            float(1 - beta1), float(beta2), float(1 - beta2), float(step_size), float(bc2_sqrt), float(eps),
+            **flags, **cfg)
+
+    key = (*flags.values(), str(param.dtype), str(grad.dtype), next_pow2(n))
+    sizes = dict(n=n, itemsize=param.dtype.itemsize, grad_itemsize=grad.dtype.itemsize, states=2 + int(amsgrad))
+    tuning.launch(ADAM_TUNING, key, sizes, run, repeatable=False)
 
 
 # ---------------------------------------------------------------- NumPy references (in place)
@@ -304,16 +334,16 @@ def _adam_signature(dtype: str) -> dict[str, str]:
     return sig
 
 
-_CONFIG = [dict(BLOCK=BLOCK, num_warps=NUM_WARPS)]
+_CONFIG = _SPACE[:1]  # the heuristic's
 
 SPECS = [
     KernelSpec(f"optim.sgd[{dtype}:{name}]", sgd_kernel, _sgd_signature(dtype),
-               dict(MOMENTUM=mom, FIRST=False, NESTEROV=nest, HAS_WD=True, MAXIMIZE=False), _CONFIG)
+               dict(MOMENTUM=mom, FIRST=False, NESTEROV=nest, HAS_WD=True, MAXIMIZE=False), _CONFIG, _SPACE)
     for dtype in ("fp32", "bf16", "fp16")
     for name, mom, nest in (("momentum", True, False), ("nesterov", True, True), ("plain", False, False))
 ] + [
     KernelSpec(f"optim.adam[{dtype}:{name}]", adam_kernel, _adam_signature(dtype),
-               dict(WD=wd, AMSGRAD=ams, MAXIMIZE=False), _CONFIG)
+               dict(WD=wd, AMSGRAD=ams, MAXIMIZE=False), _CONFIG, _SPACE)
     for dtype in ("fp32", "bf16", "fp16")
     for name, wd, ams in (("adamw", WD_DECOUPLED, False), ("adam", WD_NONE, False), ("amsgrad", WD_L2, True))
 ]

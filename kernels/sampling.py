@@ -76,11 +76,11 @@ def _race_heuristic(key) -> dict:
 
 def _race_space(key, space: str) -> list[dict]:
     # key[1] is next_pow2(n): the heuristic's step, then more (or, for short rows, fewer) warps on it and,
-    # in the "max" space, half and twice the step.
+    # in the "max" space, half the step (twice the step spills for fp64 at 1024).
     block = _race_heuristic(key)["BLOCK"]
     configs = [_race_heuristic(key), dict(BLOCK=block, num_warps=8 if block >= 256 else 1)]
-    if space == "max":
-        configs += [dict(BLOCK=b, num_warps=NUM_WARPS) for b in (block // 2, 2 * block) if MIN_ROW_BLOCK <= b <= 2048]
+    if space == "max" and block // 2 >= MIN_ROW_BLOCK:
+        configs.append(dict(BLOCK=block // 2, num_warps=NUM_WARPS))
     return configs
 
 
@@ -90,15 +90,14 @@ def _cdf_heuristic(key) -> dict:
 
 
 def _cdf_space(key, space: str) -> list[dict]:
-    # Tiles no larger than the heuristic's (larger ones spill): more warps on it, or fewer categories by more
-    # samples per step; "max" adds the narrower tile with fewer samples.
+    # The heuristic's tile with 8 warps; where that spills on sm_80 (the 128x64 and 1024x16 tiles), a smaller
+    # tile with 4 warps. Larger tiles spill.
     h = _cdf_heuristic(key)
-    configs = [h, dict(h, num_warps=8)]
-    if h["BLOCK_N"] > MIN_ROW_BLOCK and h["BLOCK_K"] < 64:
-        configs.append(dict(h, BLOCK_N=h["BLOCK_N"] // 2, BLOCK_K=2 * h["BLOCK_K"]))
-    if space == "max" and h["BLOCK_K"] > 16:
-        configs.append(dict(h, BLOCK_K=h["BLOCK_K"] // 2))
-    return configs
+    if (h["BLOCK_N"], h["BLOCK_K"]) == (128, 64):
+        return [h, dict(h, BLOCK_K=32)]
+    if h["BLOCK_N"] == ROW_BLOCK:
+        return [h, dict(h, BLOCK_N=ROW_BLOCK // 2)]
+    return [h, dict(h, num_warps=8)]
 
 
 # Keys: (p's dtype, next_pow2(n), next_pow2(k), next_pow2(rows)); the spaces depend on the row length.

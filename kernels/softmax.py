@@ -26,9 +26,11 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
 
 # Rows up to this many elements are normalised from registers in one pass (tile = BLOCK_M x BLOCK_R).
 MAX_ONE_PASS = 2048
@@ -201,8 +203,44 @@ def softmax_config(R: int, row_stride: int) -> dict:
     return dict(BLOCK_M=block_m, BLOCK_R=block_r, num_warps=8, ONE_PASS=True)
 
 
-def _grid(M: int, cfg: dict) -> tuple[int]:
-    return (triton.cdiv(M, cfg["BLOCK_M"]),)
+def _one_pass(block_r: int, tile: int, num_warps: int) -> dict:
+    return dict(BLOCK_M=max(1, min(64, tile // block_r)), BLOCK_R=block_r, num_warps=num_warps, ONE_PASS=True)
+
+
+def _heuristic(key: tuple) -> dict:
+    """Keys end with (next_pow2(M), next_pow2(R), rows strided): softmax_config of the row's block."""
+    return softmax_config(key[-2], 2 if key[-1] else 1)
+
+
+def _space(key: tuple, space: str) -> list[dict]:
+    """Candidates valid for the key's rows: a one-pass tile always covers next_pow2(R) >= R; looping
+    configs serve any row; "max" adds long-row loops for rows that also fit one pass."""
+    rb, strided = key[-2], key[-1]
+    if strided:
+        cands = [dict(BLOCK_M=32, BLOCK_R=16, num_warps=4, ONE_PASS=rb <= 16)]
+    elif rb <= 64:
+        # Half a tile at 4 warps spills in the backward for rows this short (AOT check): the strided loop instead.
+        cands = [dict(STRIDED, ONE_PASS=False)]
+    elif rb <= MAX_ONE_PASS:
+        # Half the tile at half the warps: the same registers per thread, twice the programs.
+        cands = [_one_pass(rb, TILE // 2, 4)] + (_LOOPS if space == "max" and rb >= LOOP_BLOCK_R else [])
+    else:
+        # Rows up to 8192 can still stay in registers with 16 warps: one read of x instead of two.
+        cands = _LOOPS[1:] + ([_one_pass(rb, rb, 16)] if rb <= 4 * MAX_ONE_PASS else [])
+    return [_heuristic(key)] + [c for c in cands if c != _heuristic(key)]
+
+
+def _key(log: bool, x: DeviceArray, out: DeviceArray, M: int, R: int, row_stride: int) -> tuple:
+    return log, str(x.dtype), str(out.dtype), next_pow2(M), next_pow2(R), row_stride != 1 and R > 1
+
+
+# Forward: reads and writes M*R; backward: reads grad and y (M*R each), writes grad_x.
+_LOOPS = [dict(BLOCK_M=1, BLOCK_R=LOOP_BLOCK_R, num_warps=4, ONE_PASS=False),
+          dict(BLOCK_M=1, BLOCK_R=2 * LOOP_BLOCK_R, num_warps=8, ONE_PASS=False)]
+SOFTMAX_TUNING = Tunable("softmax.softmax", _space, _heuristic, lambda M, R, itemsizes: Cost(
+    float(M) * R * itemsizes, 4.0 * M * R))
+SOFTMAX_BACKWARD_TUNING = Tunable("softmax.softmax_backward", _space, _heuristic, lambda M, R, itemsizes: Cost(
+    float(M) * R * itemsizes, 3.0 * M * R))
 
 
 def softmax(out: DeviceArray, x: DeviceArray, log: bool = False) -> None:
@@ -214,11 +252,12 @@ def softmax(out: DeviceArray, x: DeviceArray, log: bool = False) -> None:
     M = M0 * M1
     if M == 0 or R == 0:
         return
-    cfg = softmax_config(R, x3.strides[2])
-    softmax_kernel[_grid(M, cfg)](
-        o3, x3, M, M1, R, *o3.strides, *x3.strides, LOG=log, ONE_PASS=cfg["ONE_PASS"],
-        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
-    )
+
+    def run(cfg):
+        softmax_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](o3, x3, M, M1, R, *o3.strides, *x3.strides, LOG=log, **cfg)
+
+    sizes = dict(M=M, R=R, itemsizes=x.dtype.itemsize + out.dtype.itemsize)
+    tuning.launch(SOFTMAX_TUNING, _key(log, x3, o3, M, R, x3.strides[2]), sizes, run)
 
 
 def log_softmax(out: DeviceArray, x: DeviceArray) -> None:
@@ -233,11 +272,13 @@ def softmax_backward(grad_x: DeviceArray, grad: DeviceArray, y: DeviceArray, log
     M = M0 * M1
     if M == 0 or R == 0:
         return
-    cfg = softmax_config(R, y3.strides[2])
-    softmax_backward_kernel[_grid(M, cfg)](
-        gx3, g3, y3, M, M1, R, *gx3.strides, *g3.strides, *y3.strides, LOG=log, ONE_PASS=cfg["ONE_PASS"],
-        BLOCK_M=cfg["BLOCK_M"], BLOCK_R=cfg["BLOCK_R"], num_warps=cfg["num_warps"],
-    )
+
+    def run(cfg):
+        softmax_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+            gx3, g3, y3, M, M1, R, *gx3.strides, *g3.strides, *y3.strides, LOG=log, **cfg)
+
+    sizes = dict(M=M, R=R, itemsizes=grad.dtype.itemsize + y.dtype.itemsize + grad_x.dtype.itemsize)
+    tuning.launch(SOFTMAX_BACKWARD_TUNING, _key(log, y3, gx3, M, R, y3.strides[2]), sizes, run)
 
 
 def log_softmax_backward(grad_x: DeviceArray, grad: DeviceArray, y: DeviceArray) -> None:
@@ -292,13 +333,16 @@ def _signature(names: list[str], dtype: str) -> dict[str, str]:
 # Every config the launch heuristic can pick: one-pass tiles for rows of 16..2048, the loop, the strided rows.
 _CONFIGS = [softmax_config(2**k, 1) for k in range(4, 12)] + [softmax_config(MAX_ONE_PASS + 1, 1),
                                                               softmax_config(MAX_ONE_PASS + 1, 7)]
+# Every config a key's space can hold (the AOT check's --full), from one key per distinct space.
+_SPACE = list({repr(c): c for rb in [2**k for k in range(15)] for strided in (False, True)
+               for c in _space((rb, strided), "max")}.values())
 
 SPECS = [
     KernelSpec(f"softmax.{'log_softmax' if log else 'softmax'}[{dtype}]", softmax_kernel,
-               _signature(["out_ptr", "x_ptr"], dtype), dict(LOG=log), _CONFIGS)
+               _signature(["out_ptr", "x_ptr"], dtype), dict(LOG=log), _CONFIGS, _SPACE)
     for log in (False, True) for dtype in ("fp32", "bf16", "fp16", "fp64")
 ] + [
     KernelSpec(f"softmax.{'log_softmax' if log else 'softmax'}_backward[{dtype}]", softmax_backward_kernel,
-               _signature(["gx_ptr", "g_ptr", "y_ptr"], dtype), dict(LOG=log), _CONFIGS)
+               _signature(["gx_ptr", "g_ptr", "y_ptr"], dtype), dict(LOG=log), _CONFIGS, _SPACE)
     for log in (False, True) for dtype in ("fp32", "bf16", "fp64")
 ]

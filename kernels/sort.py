@@ -22,8 +22,10 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .tuning import Cost, Tunable, next_pow2
 
 MAX_SORT_R = 4096  # the longest row one program sorts in registers
 SCATTER = dict(BLOCK=1024, num_warps=4)
@@ -35,6 +37,30 @@ def sort_config(R: int) -> dict:
         raise ValueError(f"sort kernels support rows of at most {MAX_SORT_R} elements, got {R}")
     block = max(2, triton.next_power_of_2(R))
     return dict(BLOCK=block, num_warps=4 if block <= 1024 else (8 if block <= 2048 else 16))
+
+
+def _block_config(block: int, num_warps: int | None = None) -> dict:
+    """A sort config for `block` slots (the kernel's N_DIMS = log2(BLOCK) included)."""
+    cfg = sort_config(block)
+    return dict(BLOCK=cfg["BLOCK"], N_DIMS=cfg["BLOCK"].bit_length() - 1, num_warps=num_warps or cfg["num_warps"])
+
+
+def _sort_space(key: tuple, space: str) -> list[dict]:
+    """The network must have exactly the key's block of slots (next_pow2(R) >= R); only the warps vary:
+    short rows waste most of 4 warps, long rows may prefer fewer, register-heavier threads."""
+    heuristic = _block_config(key[-1])
+    other = 1 if key[-1] <= 128 else (8 if key[-1] <= 1024 else heuristic["num_warps"] // 2)
+    return [heuristic, dict(heuristic, num_warps=other)]
+
+
+# Keys: (DESCENDING, WRITE_VALUES, dtype name, next_pow2(M), slots). A bitonic network on N slots makes
+# about N * log2(N)^2 / 2 compare-and-swaps; the kernel reads a row (twice for the values) and writes K.
+SORT_TUNING = Tunable("sort.sort", _sort_space, lambda key: _block_config(key[-1]), lambda M, R, K, itemsize: Cost(
+    float(M) * (2 * R * itemsize + K * (itemsize + 8)), float(M) * R * max(1, R.bit_length() - 1) ** 2 / 2))
+# Keys: (ZERO_FIRST, dtype name, next_pow2(M), next_pow2(K)). Reads K gradients and indices, writes R (or K).
+SCATTER_TUNING = Tunable(
+    "sort.scatter_backward", [SCATTER, dict(BLOCK=256, num_warps=2), dict(BLOCK=4096, num_warps=8)],
+    lambda key: dict(SCATTER), lambda M, R, K, itemsize: Cost(float(M) * (K * (itemsize + 8) + R * itemsize), 0.0))
 
 
 @triton.jit
@@ -167,11 +193,14 @@ def _sort(values: DeviceArray | None, indices: DeviceArray, x: DeviceArray, k: i
     if M == 0 or k == 0:
         return
     v = values if values is not None else indices
-    sort_kernel[(M,)](
-        v, indices, x, R, k, x.strides[0], x.strides[1], v.strides[0], v.strides[1], indices.strides[0],
-        indices.strides[1], DESCENDING=bool(descending), WRITE_VALUES=values is not None, BLOCK=cfg["BLOCK"],
-        N_DIMS=cfg["BLOCK"].bit_length() - 1, num_warps=cfg["num_warps"],
-    )
+
+    def run(config):  # one program per row
+        sort_kernel[(M,)](
+            v, indices, x, R, k, x.strides[0], x.strides[1], v.strides[0], v.strides[1], indices.strides[0],
+            indices.strides[1], DESCENDING=bool(descending), WRITE_VALUES=values is not None, **config)
+
+    key = (bool(descending), values is not None, str(x.dtype), next_pow2(M), cfg["BLOCK"])
+    tuning.launch(SORT_TUNING, key, dict(M=M, R=R, K=k, itemsize=x.dtype.itemsize), run)
 
 
 # ---------------------------------------------------------------- launch wrappers
@@ -204,11 +233,14 @@ def sort_backward(grad_x: DeviceArray, grad: DeviceArray, indices: DeviceArray) 
     K = grad.shape[1]
     if M == 0 or R == 0:
         return
-    scatter_backward_kernel[(M,)](
-        grad_x, grad, indices, R, K, grad_x.strides[0], grad_x.strides[1], grad.strides[0], grad.strides[1],
-        indices.strides[0], indices.strides[1], ZERO_FIRST=K < R, BLOCK=SCATTER["BLOCK"],
-        num_warps=SCATTER["num_warps"],
-    )
+
+    def run(config):  # one program per row
+        scatter_backward_kernel[(M,)](
+            grad_x, grad, indices, R, K, grad_x.strides[0], grad_x.strides[1], grad.strides[0], grad.strides[1],
+            indices.strides[0], indices.strides[1], ZERO_FIRST=K < R, **config)
+
+    key = (K < R, str(grad.dtype), next_pow2(M), next_pow2(K))
+    tuning.launch(SCATTER_TUNING, key, dict(M=M, R=R, K=K, itemsize=grad.dtype.itemsize), run)
 
 
 topk_backward = sort_backward
@@ -274,15 +306,10 @@ def _sort_signature(dtype: str) -> dict[str, str]:
             "stride_im": "i32", "stride_ik": "i32"}
 
 
-def _block_config(block: int) -> dict:
-    cfg = sort_config(block)
-    return dict(BLOCK=cfg["BLOCK"], N_DIMS=cfg["BLOCK"].bit_length() - 1, num_warps=cfg["num_warps"])
-
-
 SPECS = [
     KernelSpec(f"sort.sort[{dtype}{':desc' if desc else ''}]", sort_kernel, _sort_signature(dtype),
                dict(DESCENDING=desc, WRITE_VALUES=True), [_block_config(b) for b in blocks],
-               [_block_config(2 ** n) for n in range(1, 13)])
+               [c for n in range(1, 13) for c in _sort_space((2 ** n,), "max")])
     # The first spec is the AOT gate's quick sample: small blocks (a 4096-slot network takes ~30 s).
     for dtype, desc, blocks in [("fp32", False, (2, 128)), ("fp32", True, (1024, 4096)),
                                 ("bf16", False, (64, 2048)), ("fp64", True, (512,)),
@@ -292,6 +319,6 @@ SPECS = [
                {"grad_x_ptr": f"*{dtype}", "grad_ptr": f"*{dtype}", "indices_ptr": "*i64", "R": "i32",
                 "K": "i32", **{f"stride_{n}{d}": "i32" for n, ds in (("gx", "mr"), ("g", "mk"), ("i", "mk"))
                                for d in ds}},
-               dict(ZERO_FIRST=zero), [SCATTER])
+               dict(ZERO_FIRST=zero), [SCATTER], SCATTER_TUNING.all_configs())
     for dtype, zero in [("fp32", True), ("fp32", False), ("bf16", True), ("fp64", False)]
 ]

@@ -114,3 +114,43 @@ def test_check_indices_alone():
         word, check = _check(5)
         C.check_indices(dev(np.array(index, np.int64)), 3, wrap, check)
         assert word.tolist() == expected
+
+
+def _repeatable_flags(monkeypatch) -> list:
+    """(tunable name, repeatable) of every launch while the test runs (the heuristic config runs)."""
+    from tritensor.kernels import tuning
+
+    calls = []
+
+    def spy(tunable, key, sizes, run, repeatable):
+        calls.append((tunable.name, repeatable and tunable.repeatable))
+        return tunable.heuristic(key), False
+
+    tuning.forget()
+    monkeypatch.setattr(tuning, "_selector", spy)
+    return calls
+
+
+def test_accumulating_and_in_place_launches_are_never_timed(rng, monkeypatch):
+    """The tuner may time a launch on the user's tensors only when repeating it leaves them as they were."""
+    calls = _repeatable_flags(monkeypatch)
+    x = data(rng, (4, 6), np.float32)
+    index = np.array([[0, 1, 1, 3, 2, 0]], np.int64)
+    src = data(rng, (1, 6), np.float32)
+    out = np.zeros_like(x)
+    G.gather(dev(np.zeros((1, 6), np.float32)), dev(x), dev(index), 0)
+    G.scatter(dev(out), dev(x), dev(index), dev(src), 0)
+    assert [c for c in calls if c[0].startswith("index_core")] == [("index_core.gather", True),
+                                                                   ("index_core.scatter", True)]
+    calls.clear()
+    G.scatter_add(dev(out), dev(x), dev(index), dev(src), 0)
+    G.scatter(dev(out), dev(x), dev(index), dev(src), 0, reduce="multiply")
+    t = x.copy()
+    target = dev(t)
+    A.index_put(target, target, [dev(np.array([0, 0], np.int64))], dev(np.ones(6, np.float32)))
+    assert [c for c in calls if not c[0].startswith("elementwise")] == [
+        ("index_core.scatter_add", False), ("gather_scatter.scatter_multiply", False), ("index_core.scatter", True)]
+    calls.clear()
+    A.index_put(target, target, [dev(np.array([1, 2], np.int64))], target.view_as((2, 6), target.strides))
+    assert calls == [("index_core.scatter", False)]  # its source is its target
+    np.testing.assert_array_equal(t[1], np.ones(6))  # row 0, set to ones above

@@ -109,3 +109,28 @@ def test_masked_fill_take_masked_select_backward_refs_fd(rng):
     check_vjp(lambda a: S.take_ref(a, tidx), [x], g, {0: S.take_backward_ref(g, x.shape, tidx)[0]})
     g = rng.standard_normal(int(mask.sum()))
     check_vjp(lambda a: M.masked_select_ref(a, mask), [x], g, {0: M.masked_select_backward_ref(g, mask)[0]})
+
+
+def test_in_place_launches_are_never_timed(rng, monkeypatch):
+    """masked_fill_/masked_scatter_ and the in-place block scan must not be timed on the user's tensors."""
+    from tritensor.kernels import tuning
+
+    calls = []
+
+    def spy(tunable, key, sizes, run, repeatable):
+        calls.append((tunable.name, repeatable and tunable.repeatable))
+        return tunable.heuristic(key), False
+
+    tuning.forget()
+    monkeypatch.setattr(tuning, "_selector", spy)
+    x = data(rng, (6, 5), np.float32)
+    mask = rng.random((6, 5)) < 0.5
+    xd = dev(x)
+    M.masked_fill(xd, xd, dev(mask), 1.5)
+    M.masked_fill(dev(np.zeros_like(x)), xd, dev(mask), 1.5)
+    offsets = np.zeros(M.compact_scratch_numel(mask.size), np.int64)
+    M.mask_scan(dev(offsets), dev(mask))
+    M.masked_scatter(xd, xd, dev(mask), dev(data(rng, (30,), np.float32)), dev(offsets))
+    assert calls == [("masked.masked_fill", False), ("masked.masked_fill", True), ("masked.mask_count", True),
+                     ("masked.block_scan", False), ("masked.mask_expand", False)]
+    assert offsets[-1] == mask.sum()

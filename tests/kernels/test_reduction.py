@@ -4,6 +4,7 @@ norm, logsumexp from statistics; max/min, amax/amin, argmax/argmin from extrema)
 broadcast layouts, long rows, empty rows, NaN; and the backward references against finite differences."""
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -231,3 +232,44 @@ def test_ops_table_is_complete():
     for name, op in {**R.OPS, **ST.OPS, **EX.OPS}.items():
         assert callable(op.forward) and callable(op.ref), name
         assert (op.backward is None) == (op.backward_ref is None), name
+
+
+@contextmanager
+def _every_config(index):
+    """Launch each tunable with config `index` of its "max" space for the key (wrapping around)."""
+    saved = tuning._selector
+    tuning.install_selector(lambda t, key, sizes, run, rep: (t.configs(key, "max")[index % len(t.configs(key, "max"))],
+                                                             False))
+    try:
+        yield
+    finally:
+        tuning.install_selector(saved)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_every_config_in_the_space_matches_the_reference(rng, transposed):
+    """Every candidate the tuner may time (contiguous and strided rows, short and long) gives the same result."""
+    for m, r in ((6, 300), (3, 2500), (40, 5)):
+        x = rng.standard_normal((r, m) if transposed else (m, r)).astype(np.float32)
+        x2 = x.T if transposed else x
+        g = rng.standard_normal(m).astype(np.float32)
+        for i in range(6):
+            with _every_config(i):
+                close(run(R.sum, x2, np.float32), R.sum_ref(x2, (1,), False), np.float32)
+                v, idx = run(EX.OPS["max"].forward, x2, np.float32, np.int64)
+                assert (v == x2.max(1)).all() and (idx == x2.argmax(1)).all()
+                close(run(ST.OPS["var"].forward, x2, np.float32, correction=1), np.var(x2, 1, ddof=1), np.float32)
+                y = R.prod_ref(x2, (1,), False)
+                close(backward(R.prod_backward, x2, g, x2, y), R.prod_backward_ref(g, x2, y, (1,), False)[0],
+                      np.float32)
+
+
+def test_spaces_start_with_the_heuristic_and_are_compiled():
+    for rb in [0] + [2**k for k in range(15)]:
+        for contiguous in (False, True):
+            for tunable, spec in ((R.REDUCE_TUNING, R.SPECS[0]), (R.REDUCE_BACKWARD_TUNING, R.SPECS[-1])):
+                key = ("x", 64, rb, contiguous)
+                for space in ("default", "max"):
+                    configs = tunable.configs(key, space)
+                    assert configs[0] == tunable.heuristic(key) and len(configs) >= 2
+                    assert all(c in spec.space for c in configs)

@@ -1,10 +1,13 @@
 """cumsum / cumprod in Triton's interpreter against their NumPy references; the references'
 gradients against central finite differences in float64."""
 
+from contextlib import contextmanager
+
 import ml_dtypes
 import numpy as np
 import pytest
 from tritensor.kernels import scan as S
+from tritensor.kernels import tuning
 
 from tests.conftest import as_device
 
@@ -134,3 +137,38 @@ def test_backward_refs_vs_finite_differences(rng, axis):
     y = S.cumprod_ref(x, axis)
     np.testing.assert_allclose(S.cumprod_backward_ref(g, x, y, axis)[0],
                                _fd(lambda a: S.cumprod_ref(a, axis), x, g), rtol=1e-6, atol=1e-6)
+
+
+@contextmanager
+def _every_config(index):
+    """Launch each tunable with config `index` of its "max" space for the key (wrapping around)."""
+    saved = tuning._selector
+    tuning.install_selector(lambda t, key, sizes, run, rep: (t.configs(key, "max")[index % len(t.configs(key, "max"))],
+                                                             False))
+    try:
+        yield
+    finally:
+        tuning.install_selector(saved)
+
+
+@pytest.mark.parametrize("shape,axis", [((4, 300), 1), ((3, 2500), 1), ((40, 7), 0)])
+def test_every_config_in_the_space_matches_the_reference(rng, shape, axis):
+    """Every candidate the tuner may time (chunks carried across, rows side by side) scans alike."""
+    x = (rng.standard_normal(shape) * 0.1 + 1.0).astype(np.float32)
+    x[0, 3] = 0
+    x2 = x if axis == 1 else np.asfortranarray(x)
+    g = rng.standard_normal(shape).astype(np.float32)
+    y = S.cumprod_ref(x, 1)
+    for i in range(6):
+        with _every_config(i):
+            _close(_scan(S.cumsum, x2, np.float32), S.cumsum_ref(x, 1), np.float32, scale=8)
+            _close(_scan(S.cumprod, x2, np.float32), y, np.float32, scale=np.abs(y).max())
+            gx = np.full(shape, 5, np.float32)
+            S.cumprod_backward(as_device(gx), as_device(g), as_device(x2), as_device(y))
+            ref = S.cumprod_backward_ref(g, x, y, 1)[0]
+            _close(gx, ref, np.float32, scale=np.abs(ref).max())
+    for key in [(np.float32, 64, rb, contiguous) for rb in (1, 16, 256, 4096) for contiguous in (False, True)]:
+        for tunable in (S.SCAN_TUNING, S.CUMPROD_BACKWARD_TUNING):
+            configs = tunable.configs(key, "max")
+            assert configs[0] == tunable.heuristic(key) and len(configs) >= 2
+            assert all(c in S.SPECS[0].space for c in configs)

@@ -200,3 +200,27 @@ def test_shape_backward_refs_finite_differences(rng):
     ]
     for analytic, f in checks:
         np.testing.assert_allclose(analytic, fd_vjp(f, x, g), atol=1e-7)
+
+
+def test_accumulating_and_in_place_launches_are_never_timed(rng, monkeypatch):
+    """pad's backward adds into its target and tril_ writes its input: neither is timed on user tensors."""
+    from tritensor.kernels import tuning
+
+    calls = []
+
+    def spy(tunable, key, sizes, run, repeatable):
+        calls.append((tunable.name, repeatable and tunable.repeatable))
+        return tunable.heuristic(key), False
+
+    tuning.forget()
+    monkeypatch.setattr(tuning, "_selector", spy)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    out = np.zeros((3, 8), np.float32)
+    S.pad(dev(out), dev(x), (2, 2), "replicate")
+    grad_x = np.zeros_like(x)
+    S.pad_backward(dev(grad_x), dev(out), (2, 2), "replicate")
+    xd = dev(x)
+    S.tril(xd, xd)
+    assert [c for c in calls if not c[0].startswith("elementwise")] == [
+        ("shape.remap", True), ("shape.remap_scatter", False), ("shape.tri", False)]
+    np.testing.assert_array_equal(grad_x, S.pad_backward_ref(out, (3, 4), (2, 2), "replicate")[0])

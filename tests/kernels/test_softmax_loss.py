@@ -1,12 +1,15 @@
 """softmax/log_softmax, cross-entropy/nll and dropout kernels in Triton's interpreter against their NumPy
 references; the references against naive formulas and central finite differences in float64."""
 
+from contextlib import contextmanager
+
 import ml_dtypes
 import numpy as np
 import pytest
 from tritensor.kernels import dropout as KD
 from tritensor.kernels import loss as KL
 from tritensor.kernels import softmax as KS
+from tritensor.kernels import tuning
 
 from tests.conftest import as_device
 
@@ -298,3 +301,77 @@ def test_specs_are_unique_and_name_their_kernels():
         for stride in (1, 9):
             assert KS.softmax_config(r, stride) in KS.SPECS[0].configs
             assert KL.loss_config(r, stride) in KL.SPECS[0].configs
+
+
+# ---------------------------------------------------------------- tuning spaces
+@contextmanager
+def _every_config(index):
+    """Launch each tunable with config `index` of its "max" space for the key (wrapping around)."""
+    saved = tuning._selector
+
+    def select(tunable, key, sizes, run, repeatable):
+        configs = tunable.configs(key, "max")
+        return configs[index % len(configs)], False
+
+    tuning.install_selector(select)
+    try:
+        yield
+    finally:
+        tuning.install_selector(saved)
+
+
+@pytest.mark.parametrize("shape,strides", [((5, 37), None), ((3, 3000), None), ((2, 9000), None),
+                                           ((40, 3), (1, 40)), ((3, 12), (1, 3))])
+def test_every_softmax_config_in_the_space_matches_the_reference(rng, shape, strides):
+    """Every candidate the tuner may time for these keys computes the same softmax and gradient."""
+    strides = strides or (shape[1], 1)
+    x = rng.standard_normal(shape[0] * shape[1]).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    xv = np.lib.stride_tricks.as_strided(x, shape, tuple(4 * s for s in strides))
+    gv = np.lib.stride_tricks.as_strided(g, shape, tuple(4 * s for s in strides))
+    for log in (False, True):
+        y = KS.softmax_ref(xv, -1, log)
+        for i in range(4):
+            out, gx = np.empty_like(x), np.empty_like(x)
+            with _every_config(i):
+                KS.softmax(as_device(out).view_as(shape, strides), as_device(x).view_as(shape, strides), log)
+                KS.softmax_backward(as_device(gx).view_as(shape, strides), as_device(g).view_as(shape, strides),
+                                    as_device(y).view_as(shape, strides), log)
+            _close(np.lib.stride_tricks.as_strided(out, shape, xv.strides), y, np.float32)
+            _close(np.lib.stride_tricks.as_strided(gx, shape, xv.strides), KS.softmax_backward_ref(gv, y, -1, log),
+                   np.float32)
+
+
+@pytest.mark.parametrize("n,c", [(9, 37), (3, 1500), (4, 5000)])
+def test_every_cross_entropy_config_in_the_space_matches_the_reference(rng, n, c):
+    x = rng.standard_normal((n, c)).astype(np.float32)
+    t = rng.integers(0, c, n)
+    w = (rng.random(c) + 0.5).astype(np.float32)
+    want = KL.cross_entropy_ref(x, t, w, -100, "mean", 0.1)
+    want_gx = KL.cross_entropy_backward_ref(np.float32(1.5), x, t, w, -100, "mean", 0.1)
+    for i in range(3):
+        gx = np.empty_like(x)
+        with _every_config(i):
+            got = _ce_kernel(_rows(x, 1, n, c, (0, c, 1)), as_device(t).view_as((1, n), (0, 1)), w, -100, 0.1, False,
+                             "mean", _rows(gx, 1, n, c, (0, c, 1)), np.array([1.5], np.float32))
+        _close(got, want, np.float32)
+        _close(gx, want_gx, np.float32)
+
+
+def test_tuning_spaces_hold_valid_shipped_configs():
+    """Each key's space starts with its heuristic, holds >= 2 configs the AOT check compiles, and a one-pass
+    softmax tile always covers the row."""
+    for rb in [2**k for k in range(15)]:
+        for strided in (False, True):
+            for tunable, specs, key in [
+                (KS.SOFTMAX_TUNING, KS.SPECS, (False, "float32", "float32", 64, rb, strided)),
+                (KS.SOFTMAX_BACKWARD_TUNING, KS.SPECS, (True, "float32", "float32", 64, rb, strided)),
+                (KL.CROSS_ENTROPY_TUNING, KL.SPECS, (False, True, True, "float32", 64, rb, strided)),
+                (KL.CROSS_ENTROPY_BACKWARD_TUNING, KL.SPECS, (False, True, True, True, "float32", 64, rb, strided)),
+            ]:
+                for space in ("default", "max"):
+                    configs = tunable.configs(key, space)
+                    assert len(configs) >= 2 and configs[0] == tunable.heuristic(key)
+                    assert all(c in specs[0].space for c in configs)
+                    assert all(c["BLOCK_R"] >= rb for c in configs if c.get("ONE_PASS"))
+    assert KL.REDUCE_ROWS_TUNING.heuristic(()) in KL.SPECS[-1].configs

@@ -162,3 +162,15 @@ def test_backward_refs_vs_finite_differences(rng):
         xm[idx] -= eps
         fd[idx] = np.sum((S.topk_ref(xp, 2, -1, False)[0] - S.topk_ref(xm, 2, -1, False)[0]) * gk) / (2 * eps)
     np.testing.assert_allclose(S.topk_backward_ref(gk, x, ti)[0], fd, rtol=1e-6, atol=1e-8)
+
+
+def test_tuning_spaces_keep_the_row_block():
+    """The sort network needs exactly next_pow2(R) slots: every candidate keeps the key's BLOCK (only the
+    warps vary), starts with the heuristic and is compiled by the AOT check."""
+    for n in range(1, 13):
+        key = (False, True, "float32", 64, 2**n)
+        configs = S.SORT_TUNING.configs(key, "max")
+        assert configs[0] == S.SORT_TUNING.heuristic(key) == S._block_config(2**n) and len(configs) >= 2
+        assert all(c["BLOCK"] == 2**n and c["N_DIMS"] == n for c in configs)
+        assert all(c in S.SPECS[0].space for c in configs)
+    assert S.SCATTER_TUNING.all_configs()[0] == S.SCATTER and len(S.SCATTER_TUNING.all_configs()) >= 2

@@ -19,7 +19,6 @@ from tests.ops.matmul_helpers import (
     _np,
     _vector_out,
 )
-from tritensor.ops import matmul as OM
 
 SHAPES = [
     ((7,), (7,)),  # dot -> 0-d
@@ -223,18 +222,20 @@ def test_cuda_linear_uses_bias_epilogue_and_backward_uses_kernel(rng, monkeypatc
 
 @pytest.fixture
 def selector():
-    """Install a fake tuning selector (returns `picks[key]`, else the heuristic) and restore the autotuner's."""
+    """Install a fake tuning selector (returns `picks[key]`, else the heuristic; with `time` set it first runs
+    the config once, as a timing run would) and restore the autotuner's."""
     import tritensor.autotune as autotune
     from tritensor.kernels import tuning
 
     class Fake:
         def __init__(self):
-            self.calls, self.picks = [], {}
+            self.calls, self.picks, self.time = [], {}, False
 
         def __call__(self, tunable, key, sizes, run, repeatable):
             self.calls.append((tunable, key, sizes, repeatable))
             config = self.picks.get(key, tunable.heuristic(key))
-            run(config)  # a timing run must be able to launch
+            if self.time:
+                run(config)
             return config, True
 
     fake = Fake()
@@ -265,12 +266,14 @@ def test_cuda_split_k_allocates_scratch(rng, monkeypatch, selector):
     tb, b = _make(rng, (2, 40, 3), tt.float32, "cuda", transposed=True)
     tc, c = _make(rng, (3,), tt.float32, "cuda")
     selector.picks[KM.tuning_key(5, 3, 40, tt.float32, (200, 40, 1), (120, 1, 40), batch=2)] = config
+    selector.time = True  # a timing run inside the selector must be able to launch too
     _close(tt.baddbmm(tc, ta, tb, alpha=2, beta=0.5), 0.5 * c + 2 * (a @ b), tt.float32)
-    assert len(selector.calls) == 1 and launches[0][3]["config"] == config
-    scratch = launches[0][3]["scratch"]
+    assert len(selector.calls) == 1 and [launch[3]["config"] for launch in launches] == [config, config]
+    scratch = launches[-1][3]["scratch"]
     assert scratch.shape == (3, 2, 5, 3) and scratch.dtype is tt.float32
-    # the selector's timing run and the real one: partials + reduction each time, all inside tuning.launch
-    assert kernels == [("matmul_kernel", True), ("splitk_reduce_kernel", True)] * 2
+    # timing run, then the call's: partials + reduction each time; the call's inside tuning.launch
+    assert [name for name, _ in kernels] == ["matmul_kernel", "splitk_reduce_kernel"] * 2
+    assert kernels[2:] == [("matmul_kernel", True), ("splitk_reduce_kernel", True)]
 
 
 @pytest.mark.parametrize("dtype,tf32", [(tt.float16, False), (tt.bfloat16, False), (tt.float32, False),
@@ -291,19 +294,55 @@ def test_cuda_config_comes_from_the_selector(rng, monkeypatch, selector, dtype, 
     assert tunable is KM.MATMUL_TUNING and seen_key == key and repeatable is True
     assert key.a_t is True and key.b_t is False and key.tf32 is tf32 and key.shape_class == "small_m"
     assert sizes == dict(M=5, N=3, K=7, batch=1, itemsize=dtype.itemsize, out_itemsize=dtype.itemsize)
-    assert [launch[3]["config"] for launch in launches] == [pick, pick]  # the timing run, then the call's
+    assert [launch[3]["config"] for launch in launches] == [pick]
     # 6x4x8 is in 5x3x7's buckets (and shape class): the remembered pick, no second selector call
     tc, c = _make(rng, (6, 8), dtype, "cuda", transposed=True)
     td, d = _make(rng, (8, 4), dtype, "cuda")
     launches.clear()
     _close(tc @ td, c @ d, dtype)
     assert len(selector.calls) == 1 and [launch[3]["config"] for launch in launches] == [pick]
-    # another bucket asks again
+    # another bucket (K 9 -> 16) asks again
     te, e = _make(rng, (5, 9), dtype, "cuda", transposed=True)
-    _close(te @ tb.expand(3, 3)[:, :3].contiguous().new_zeros((9, 3)) + te @ _make(rng, (9, 3), dtype, "cuda")[0],
-           e @ np.zeros((9, 3)) + e @ _make(np.random.default_rng(0), (9, 3), dtype, "cuda")[1], dtype) \
-        if False else None
-    assert all(inside for _, inside in kernels) and len(kernels) == 3
+    tf, f = _make(rng, (9, 3), dtype, "cuda")
+    _close(te @ tf, e @ f, dtype)
+    assert len(selector.calls) == 2 and selector.calls[1][1] == KM.tuning_key(5, 3, 9, dtype, (1, 5), (3, 1), tf32)
+    assert len(kernels) == 3 and all(inside for _, inside in kernels)
+
+
+def test_cuda_batch_loop_runs_inside_one_tuning_launch(rng, monkeypatch, selector):
+    # (2, 1, 3, 7) @ (4, 7, 5): the batch dims do not collapse, so run(config) launches once per outer index
+    launches = _count_launches(monkeypatch)
+    kernels = _launching_kernels(monkeypatch)
+    tc, c = _make(rng, (2, 1, 3, 7), tt.float32, "cuda")
+    td, d = _make(rng, (4, 7, 5), tt.float32, "cuda")
+    _close(tc @ td, c @ d, tt.float32)
+    (_, key, sizes, _), = selector.calls
+    assert key == KM.tuning_key(3, 5, 7, tt.float32, (0, 7, 1), (35, 5, 1), batch=4) and key.batch == 4
+    assert sizes["batch"] == 8  # every product of the call, for the cost model
+    assert len(launches) == 2 and kernels == [("matmul_kernel", True)] * 2
+
+
+def test_interpreter_uses_the_exact_heuristic(rng, monkeypatch):
+    """With the autotuner's selector, the interpreter launches heuristic_config of the exact shape, never timing."""
+    import tritensor.autotune as autotune
+    from tritensor.kernels import tuning
+
+    class NoTimer:
+        def measure(self, run, config):
+            raise AssertionError("the interpreter must not time")
+
+    autotune.reset_default_tuner(autotune.Tuner(timer=NoTimer(), mode="1"))
+    tuning.install_selector(autotune.select_for_launch)
+    try:
+        launches = _count_launches(monkeypatch)
+        for m, n, k in ((100, 200, 40), (128, 256, 40), (8, 3, 2048)):  # medium, big (same buckets), split-K
+            ta, a = _make(rng, (m, k), tt.float32, "cuda")
+            tb, b = _make(rng, (k, n), tt.float32, "cuda")
+            launches.clear()
+            _close(ta @ tb, a @ b, tt.float32, scale=4.0)
+            assert [launch[3]["config"] for launch in launches] == [KM.heuristic_config(m, n, k, tt.float32)]
+    finally:
+        autotune.reset_default_tuner()
 
 
 def test_backends_flags():
