@@ -8,7 +8,6 @@ Tests inject a deterministic timer instead (any object with `measure`).
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
@@ -25,10 +24,11 @@ class Timer(Protocol):
 
 def gpu_available() -> bool:
     """True when a CUDA device runs the kernels (a GPU is present and Triton is not interpreting)."""
-    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
-        return False
     from tritensor.cuda import driver
+    from tritensor.device import interpreting
 
+    if interpreting():
+        return False
     return driver.device_count() > 0
 
 

@@ -33,6 +33,9 @@ class Storage:
         ks = self._kernel_storage
         if ks is None:
             ks = self._kernel_storage = self.device_storage if self.host is None else HostStorage(self.host)
+        if self.host is None:
+            # Triton launches on the current device: an op's operands make their device current.
+            driver.ensure_current(ks.device_index)
         return ks
 
     def data_ptr(self) -> int:
@@ -62,6 +65,13 @@ class Storage:
             return out
         driver.copy_device_to_host(out, self.device_storage, offset_bytes)
         return out
+
+    def record_stream(self, stream) -> None:
+        """Mark device memory as used by the tt.cuda.Stream `stream`: its free waits for the work queued there
+        (PyTorch's `Tensor.record_stream`; a no-op for host memory)."""
+        native = getattr(stream, "_stream", None)
+        if self.device_storage is not None and native is not None:
+            self.device_storage.record_stream(native)
 
     def fill_zero(self) -> None:
         """Zero every byte (on the current stream for device memory)."""

@@ -74,7 +74,14 @@ class Stream:
     def synchronize(self) -> None:
         """Waits until all work queued on this stream has finished (no-op under the interpreter)."""
         if self._stream is not None:
+            driver.ensure_current(self.device_index)  # a default stream is the current context's
             self._stream.sync()
+
+    def wait_stream(self, stream: Stream) -> None:
+        """Make all future work queued on this stream wait for the work queued on `stream` so far
+        (a no-op under the interpreter, which runs each launch to completion)."""
+        if self._stream is not None and stream._stream is not None and stream is not self:
+            driver.wait_stream(self._stream, self.device_index, stream._stream, stream.device_index)
 
     def __repr__(self) -> str:
         handle = None if self._stream is None else int(self._stream.handle)

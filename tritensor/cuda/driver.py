@@ -1,42 +1,96 @@
 """Everything that needs a real NVIDIA GPU, through cuda.core: devices, the stream-ordered allocator,
 streams, events and host<->device copies. Kept thin: nothing here runs without a GPU, so nothing
 else may need it in order to work.
+
+cuda.core and cuda.bindings are reached only through `_core()` and `_cu()`, and Triton's driver
+only through `_triton_driver()`: the emulated-device tests (tests/emulated) put a fake GPU behind
+these three seams and run this module's real code path with Triton's interpreter.
+
+The current device is per thread (a CUDA context is current per thread) and the legacy default
+stream means "the null stream of whatever context is current", so everything that launches,
+allocates, copies, records or synchronises first makes its device current (`ensure_current`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+import threading
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..device import interpreting
 
 
+def _core():
+    """The cuda.core module."""
+    import cuda.core
+
+    return cuda.core
+
+
+def _cu():
+    """cuda.bindings' driver API module."""
+    from cuda.bindings import driver
+
+    return driver
+
+
+def _triton_driver():
+    """Triton's active driver (creating it needs a GPU)."""
+    import triton
+
+    return triton.runtime.driver.active
+
+
 @functools.cache
 def device_count() -> int:
-    """GPUs the CUDA driver sees; 0 when there is no driver or no device (never raises)."""
+    """GPUs the CUDA driver sees (after CUDA_VISIBLE_DEVICES); 0 when there is no driver or no device
+    (never raises). NVML is not asked: it counts every GPU in the machine, visible or not."""
     try:
-        from cuda.core import system
-
-        return int(system.get_num_devices())
-    except Exception:
+        cu = _cu()
+        (err,) = cu.cuInit(0)
+        if err != cu.CUresult.CUDA_SUCCESS:  # CUDA_ERROR_NO_DEVICE when CUDA_VISIBLE_DEVICES hides them all
+            return 0
+        err, count = cu.cuDeviceGetCount()
+        if err != cu.CUresult.CUDA_SUCCESS:
+            return 0
+        return int(count)
+    except Exception:  # no libcuda (cuda.pathfinder raises), a broken driver install
         return 0
 
 
-@functools.cache
-def _device(index: int):
-    from cuda.core import Device
+_tls = threading.local()  # .index: the device this thread last made current
 
-    dev = Device(index)
-    dev.set_current()
-    return dev
+
+def ensure_current(index: int) -> None:
+    """Make cuda:index the calling thread's current device unless it already is (one attribute read then).
+
+    Triton launches on the current device, and the legacy default stream is the current context's, so
+    every launch, allocation, copy and event goes through here first.
+    """
+    if getattr(_tls, "index", None) != index:
+        _core().Device(index).set_current()
+        _tls.index = index
+
+
+def _device(index: int):
+    ensure_current(index)  # cuda.core's Devices are thread-local singletons, initialised by set_current
+    return _core().Device(index)
 
 
 _current_streams: dict[int, object] = {}
 
 
 def current_stream(index: int):
-    """The library's current stream on a device (its default stream until set_stream)."""
+    """The library's current stream on a device (its default stream until set_stream); makes the device
+    current, as work is queued on the stream next."""
+    ensure_current(index)
     stream = _current_streams.get(index)
     if stream is None:
         stream = _current_streams[index] = _device(index).default_stream
@@ -53,11 +107,20 @@ def create_stream(index: int):
     return _device(index).create_stream()
 
 
-def install_triton_stream_hook() -> None:
-    """Make Triton launch on the library's current stream (Triton defaults to stream 0 without torch)."""
-    import triton
+def wait_stream(waiter, waiter_index: int, other, other_index: int) -> None:
+    """Make future work on stream `waiter` wait for all work queued on stream `other` so far."""
+    ensure_current(other_index)
+    event = other.record()
+    ensure_current(waiter_index)
+    waiter.wait(event)
 
-    driver = triton.runtime.driver.active
+
+def install_triton_stream_hook() -> None:
+    """Make Triton launch on the library's current stream (Triton defaults to stream 0 without torch).
+
+    Triton asks for the stream of its current device, which `ensure_current` keeps the tensors' device.
+    """
+    driver = _triton_driver()
     driver.get_current_stream = lambda index=None: int(current_stream(index or 0).handle)
 
 
@@ -95,31 +158,67 @@ def properties(index: int):
 
 
 class DeviceStorage:
-    """A stream-ordered allocation from the device's memory pool, freed on its stream when dropped."""
+    """A stream-ordered allocation from the device's memory pool.
 
-    __slots__ = ("buffer", "device_index", "nbytes", "_ptr", "__weakref__")
+    It is freed on the stream it was allocated on (`stream`), after that stream waits for the streams
+    passed to `record_stream` (PyTorch's `Tensor.record_stream`): the pool may hand the memory out
+    again only once the work queued on them before the free has finished.
+    """
+
+    __slots__ = ("buffer", "device_index", "nbytes", "stream", "_recorded", "_ptr", "__weakref__")
 
     def __init__(self, nbytes: int, device_index: int):
         dev = _device(device_index)
-        self.buffer = dev.allocate(max(nbytes, 1), stream=current_stream(device_index))
+        self.stream = current_stream(device_index)
+        self.buffer = dev.allocate(max(nbytes, 1), stream=self.stream)
         self.device_index = device_index
         self.nbytes = nbytes
+        self._recorded: list | None = None
         self._ptr = int(self.buffer.handle)
 
     def data_ptr(self) -> int:
         """The device address of the allocation's first byte."""
         return self._ptr
 
-    def __del__(self):
+    def record_stream(self, stream) -> None:
+        """Mark the memory as used by the cuda.core `stream`: the free waits for the work queued there."""
+        if stream == self.stream:
+            return
+        if self._recorded is None:
+            self._recorded = []
+        if not any(stream == s for s in self._recorded):
+            self._recorded.append(stream)
+
+    def free(self) -> None:
+        """Return the memory to the pool on the allocation stream (idempotent)."""
         buffer = getattr(self, "buffer", None)
-        if buffer is not None:
-            buffer.close(current_stream(self.device_index))
+        if buffer is None:
+            return
+        self.buffer = None
+        # The garbage collector may run this between an op's ensure_current and its launch: switch to
+        # the allocation's device only for the free and switch back.
+        previous = getattr(_tls, "index", None)
+        switch = previous != self.device_index
+        if switch:
+            _core().Device(self.device_index).set_current()
+        try:
+            for other in self._recorded or ():
+                self.stream.wait(other)  # records an event on `other` now and orders the free after it
+            buffer.close(self.stream)
+        finally:
+            if switch and previous is not None:
+                _core().Device(previous).set_current()
+
+    def __del__(self):
+        try:
+            self.free()
+        except Exception:  # interpreter exit: cuda.core or this module's globals may be gone already
+            pass
 
 
 def copy_host_to_device(dst: DeviceStorage, dst_offset_bytes: int, src: np.ndarray) -> None:
     """Copy a host array into `dst` at a byte offset on the current stream; returns once the copy is done."""
-    from cuda.bindings import driver as cu
-
+    cu = _cu()
     src = np.ascontiguousarray(src)
     stream = current_stream(dst.device_index)
     (err,) = cu.cuMemcpyHtoDAsync(dst.data_ptr() + dst_offset_bytes, src.ctypes.data, src.nbytes,
@@ -130,8 +229,7 @@ def copy_host_to_device(dst: DeviceStorage, dst_offset_bytes: int, src: np.ndarr
 
 def copy_device_to_host(dst: np.ndarray, src: DeviceStorage, src_offset_bytes: int) -> None:
     """Copy `dst.nbytes` bytes from `src` at a byte offset into the host array `dst`; returns once done."""
-    from cuda.bindings import driver as cu
-
+    cu = _cu()
     stream = current_stream(src.device_index)
     (err,) = cu.cuMemcpyDtoHAsync(dst.ctypes.data, src.data_ptr() + src_offset_bytes, dst.nbytes,
                                   int(stream.handle))
@@ -140,17 +238,15 @@ def copy_device_to_host(dst: np.ndarray, src: DeviceStorage, src_offset_bytes: i
 
 
 def _check(err) -> None:
-    from cuda.bindings import driver as cu
-
+    cu = _cu()
     if err != cu.CUresult.CUDA_SUCCESS:
         raise RuntimeError(f"CUDA error: {err}")
 
 
 def timing_event(index: int):
     """Record a timing event on the current stream (the autotuner's timer uses pairs of these)."""
-    from cuda.core import EventOptions
-
-    return current_stream(index).record(options=EventOptions(enable_timing=True))
+    stream = current_stream(index)
+    return stream.record(options=_core().EventOptions(timing_enabled=True))
 
 
 def elapsed_ms(start, end) -> float:
@@ -187,3 +283,86 @@ def require(index: int) -> None:
     if not _hook_installed:
         install_triton_stream_hook()
         _hook_installed = True
+
+
+# ------------------------------------------------------------------ can Triton build its launcher?
+@dataclass(frozen=True)
+class LauncherCheck:
+    """What Triton needs to build its C launcher on first launch: a C compiler, Python's headers, libcuda."""
+
+    compiler: str | None
+    python_include: str
+    libcuda_dir: str | None
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is missing."""
+        return not self.problems
+
+    @property
+    def message(self) -> str:
+        """One line when all is well, else one line per problem with its fix."""
+        if self.ok:
+            return (f"Triton's launcher can be built: C compiler {self.compiler}, Python headers in "
+                    f"{self.python_include}, libcuda.so.1 in {self.libcuda_dir}")
+        return "Triton cannot build its C launcher:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+def _find_compiler() -> str | None:
+    # Triton's own order (triton/runtime/build.py): $CC, else gcc, else clang.
+    cc = os.environ.get("CC")
+    if cc:
+        return shutil.which(cc) or (cc if os.path.isfile(cc) else None)
+    return shutil.which("gcc") or shutil.which("clang")
+
+
+def _python_include() -> str:
+    scheme = sysconfig.get_default_scheme()
+    if scheme == "posix_local":  # as Triton does on Debian's Python
+        scheme = "posix_prefix"
+    return sysconfig.get_paths(scheme=scheme)["include"]
+
+
+def _libcuda_dir() -> tuple[str | None, str]:
+    """(the directory Triton links libcuda.so.1 from, why none was found)."""
+    try:
+        from triton.backends.nvidia.driver import libcuda_dirs
+
+        dirs = libcuda_dirs()  # TRITON_LIBCUDA_PATH, else `ldconfig -p`, else LD_LIBRARY_PATH
+        return dirs[0], ""
+    except Exception as exc:  # Triton asserts when it finds none; ldconfig may be missing
+        return None, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def check_launcher(compile_headers: bool = True) -> LauncherCheck:
+    """Whether Triton can build its C launcher here (for `tritensor selftest`, before any launch).
+
+    Triton compiles a small C module the first time it launches on a GPU; that needs a C compiler, the
+    Python development headers (Python.h) and libcuda.so.1 where the linker finds it. compile_headers:
+    also run the compiler over `#include <Python.h>` (a fraction of a second) to prove the pair works.
+    """
+    problems = []
+    cc = _find_compiler()
+    if cc is None:
+        problems.append("no C compiler: install gcc (apt-get install gcc) or set CC to one")
+    include = _python_include()
+    has_headers = os.path.isfile(os.path.join(include, "Python.h"))
+    if not has_headers:
+        problems.append(f"no Python.h in {include}: install the Python development headers "
+                        "(apt-get install python3-dev, or the python3.X-dev matching this interpreter)")
+    libcuda_dir, why = _libcuda_dir()
+    if libcuda_dir is None:
+        problems.append("libcuda.so.1 is not in the loader cache: install the NVIDIA driver and run "
+                        "`sudo ldconfig`, or set TRITON_LIBCUDA_PATH to the directory holding libcuda.so.1"
+                        + (f" ({why})" if why else ""))
+    if compile_headers and cc is not None and has_headers:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write("#include <Python.h>\nint probe(void) { return 0; }\n")
+            proc = subprocess.run([cc, "-fsyntax-only", f"-I{include}", src], capture_output=True, text=True)
+            if proc.returncode != 0:
+                err = proc.stderr.strip().splitlines()
+                problems.append(f"{cc} cannot compile against Python.h: {err[0] if err else proc.returncode}")
+    return LauncherCheck(cc, include, libcuda_dir, tuple(problems))
