@@ -94,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
                            "runs the Triton kernels in the interpreter: slow, for testing)")
     demo.add_argument("--steps", type=_positive_int, default=300)
     demo.add_argument("--lr", type=_positive_float, default=0.5)
-    sub.add_parser("autotune", help="tune kernels / run the ahead-of-time compile checks (see --help)")
+    sub.add_parser("autotune", help="benchmark and tune kernels, check configs ahead of time (see --help)")
+    from . import selftest
+
+    selftest_parser = sub.add_parser("selftest", help="check the GPU path end to end (minutes; quick in the "
+                                                      "interpreter)", description=selftest.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    selftest.add_arguments(selftest_parser)
     from . import train
 
     train_parser = sub.add_parser("train", help="train an MLP on digits (default, seconds on a CPU) or fashion-mnist",
@@ -105,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "train":
         return train.main(args)
+    if args.command == "selftest":
+        return selftest.main(args)
     return 2
 
 

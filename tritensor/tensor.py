@@ -271,6 +271,11 @@ class Tensor:
         """The address of the first element (a host address for cpu and interpreter tensors)."""
         return self._get_storage().data_ptr() + self._offset * self.dtype.itemsize
 
+    def record_stream(self, stream) -> None:
+        """Mark this tensor's memory as in use by `stream` (a `tt.cuda.Stream`): when the tensor is freed,
+        its allocation stream first waits for the work queued on `stream` so far. A no-op on the cpu."""
+        self._get_storage().record_stream(stream)
+
     def untyped_storage(self) -> Storage:
         """The Storage (the memory block) this tensor is a view of, shared with its views."""
         return self._get_storage()

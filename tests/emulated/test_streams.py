@@ -56,9 +56,9 @@ def test_record_stream_defers_the_free_until_the_recorded_stream_is_done(gpu):
     x = tt.ones(8, device="cuda")  # allocated on the default stream
     with tt.cuda.stream(s):
         y = x * 2.0  # s reads x
-    x._get_storage().record_stream(s)
-    x._get_storage().record_stream(s)  # recorded once
-    x._get_storage().record_stream(tt.cuda.current_stream())  # the allocation stream: nothing to wait for
+    x.record_stream(s)
+    x[2:].record_stream(s)  # a view records on the same memory block: recorded once
+    x.record_stream(tt.cuda.current_stream())  # the allocation stream: nothing to wait for
     address = x._get_storage().data_ptr()
     gc.collect()  # the interpreter's argument copies sit in a reference cycle until collected
     start = len(gpu.log)
@@ -73,7 +73,7 @@ def test_record_stream_defers_the_free_until_the_recorded_stream_is_done(gpu):
 
 def test_record_stream_on_host_memory_is_a_no_op():
     x = tt.ones(3)
-    x._get_storage().record_stream(tt.cuda.current_stream())
+    x.record_stream(tt.cuda.current_stream())
     np.testing.assert_array_equal(x.numpy(), np.ones(3))
 
 
