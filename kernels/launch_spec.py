@@ -19,3 +19,4 @@ class KernelSpec:
     configs: list[dict] = field(default_factory=list)  # shipped configs: constexprs + num_warps/stages
     space: list[dict] = field(default_factory=list)  # the full tuning space (autotune "max" / AOT --full)
     tensor_cores: bool = False  # must compile to mma (sm_80) / wgmma (sm_90)
+    single: str = ""  # why one config is optimal, where `space` and `configs` hold just one

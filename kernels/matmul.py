@@ -38,6 +38,7 @@ INTERPRETED = tl.constexpr(os.environ.get("TRITON_INTERPRET", "0") == "1")
 ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
 DTYPES = ("float16", "bfloat16", "float32")
 REDUCE_CONFIG = dict(BLOCK_M=32, BLOCK_N=64, num_warps=4)
+REDUCE_SINGLE = "one memory-bound pass over the split-K slices, timed inside each split-K matmul config it serves"
 SPLIT_K_CHOICES = (2, 4, 8, 16)
 SPLIT_SCRATCH_LIMIT = 256 << 20  # bytes of split-K scratch past which split-K cannot win (big M*N anyway)
 
@@ -477,11 +478,10 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
         matmul_kernel[(batch * tiles, split)](
             scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
             HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
-        red = REDUCE_CONFIG
-        red_tiles = triton.cdiv(M, red["BLOCK_M"]) * triton.cdiv(N, red["BLOCK_N"])
+        red_tiles = triton.cdiv(M, REDUCE_CONFIG["BLOCK_M"]) * triton.cdiv(N, REDUCE_CONFIG["BLOCK_N"])
         splitk_reduce_kernel[(batch * red_tiles,)](
             out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
-            **epilogue, **red)
+            **epilogue, **REDUCE_CONFIG)
 
     if config is not None:  # the caller's tuning.launch chose it (or a test fixes it)
         run(config)
@@ -595,6 +595,6 @@ SPECS = [
 ] + [
     KernelSpec(f"matmul.splitk_reduce[{short}:{act}]", splitk_reduce_kernel, _reduce_signature(short),
                dict(HAS_BIAS=act != "none", HAS_CIN=act != "none", ACTIVATION=act, stride_pn=1),
-               [REDUCE_CONFIG])
+               [REDUCE_CONFIG], single=REDUCE_SINGLE)
     for short in ("fp16", "bf16", "fp32") for act in ("none", "gelu_tanh")
 ]

@@ -47,6 +47,17 @@ def test_a_space_needs_two_configs_or_a_reason():
         Tunable("toy.bad", space=[dict(B=1)], heuristic=lambda key: dict(B=1), cost=lambda: Cost(0, 0))
 
 
+def test_every_kernel_spec_has_a_space_of_two_configs_or_says_why_one():
+    from tritensor.autotune.registry import discover
+
+    found = discover()
+    assert not found.errors, found.errors
+    modules = {name.split(".")[0] for name in found.module_of}
+    assert len(found.specs) > 400 and {"matmul", "softmax", "loss", "optim", "sort", "index_core"} <= modules
+    one = [s.name for s in found.specs if len({repr(c) for c in s.space or s.configs}) < 2 and not s.single]
+    assert one == []
+
+
 def test_observers_and_dry_runs():
     seen, ran = [], []
     tuning.add_observer(seen.append)
