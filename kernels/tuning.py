@@ -20,7 +20,7 @@ the launch-count tests) see every launch.
 
 from __future__ import annotations
 
-import threading
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -91,7 +91,6 @@ Selector = Callable[[Tunable, Key, dict, Callable[[Config], None], bool], tuple[
 _selector: Selector | None = None
 _chosen: dict[tuple[int, Key], Config] = {}
 _observers: list[Callable[[LaunchRecord], None]] = []
-_state = threading.local()
 _dry_run = False  # launches are recorded and chosen but not run (listing what a workload launches)
 
 
@@ -109,31 +108,28 @@ def launch(tunable: Tunable, key: Key, sizes: dict, run: Callable[[Config], None
     memo = (id(tunable), key)
     config = _chosen.get(memo)
     if config is None:
-        selector = _selector or heuristic_selector
-        _state.depth = getattr(_state, "depth", 0) + 1  # the tuner's timing runs launch too
-        try:
-            config, remember = selector(tunable, key, sizes, run, repeatable and tunable.repeatable)
-        finally:
-            _state.depth -= 1
+        config, remember = (_selector or heuristic_selector)(tunable, key, sizes, run,
+                                                             repeatable and tunable.repeatable)
         if remember:
             _chosen[memo] = config
     if _observers:
         record = LaunchRecord(tunable, key, sizes, config)
         for observer in list(_observers):
             observer(record)
-    if _dry_run:
-        return config
-    _state.depth = getattr(_state, "depth", 0) + 1
-    try:
+    if not _dry_run:
         run(config)
-    finally:
-        _state.depth -= 1
     return config
 
 
 def launching() -> bool:
-    """True while a launch started by `launch` runs (the launch-count tests check every kernel runs so)."""
-    return getattr(_state, "depth", 0) > 0
+    """True while the calling thread is inside `launch` (the tuner's timing runs included): the launch-count
+    tests check every kernel runs so. It reads the call stack, so the launch path itself pays nothing."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is launch.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def install_selector(selector: Selector | None) -> None:

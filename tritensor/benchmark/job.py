@@ -10,6 +10,7 @@ from ..autotune.roofline import Peak, RooflinePoint
 from ..autotune.space import config_id, key_string
 from ..autotune.tuner import Tuner, TuneResult, reset_default_tuner
 from ..kernels import tuning
+from .models import build_step
 
 
 @dataclass
@@ -152,3 +153,16 @@ def to_json(measured: list[Measured], peak: Peak | None) -> dict:
                          "heuristic": r.heuristic, "cost": r.cost, "trials": [trial(t) for t in r.trials]}
                         for r in m.results]})
     return out
+
+
+def step_launches(name: str, device: str = "cuda") -> dict:
+    """Kernel launches of one training step of model `name` beside the autograd nodes it records: the first
+    step (which also creates the optimizer state) and a steady one, with the steady step's launches per kernel."""
+    step = build_step(name, device)
+    first = measure(f"{name} step", "fp32", step.run, None, dry_run=False)
+    steady = measure(f"{name} step", "fp32", step.run, None, dry_run=False, graph_nodes=lambda: step.run.nodes)
+    by_kernel: dict[str, int] = {}
+    for launch in steady.launches:
+        by_kernel[launch.kernel] = by_kernel.get(launch.kernel, 0) + launch.count
+    return {"first_step_launches": first.launch_count, "kernel_launches": steady.launch_count,
+            "graph_nodes": steady.graph_nodes, "by_kernel": dict(sorted(by_kernel.items()))}
