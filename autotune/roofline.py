@@ -58,6 +58,11 @@ def peak_from_properties(name: str, capability: tuple[int, int], sm_count: int, 
     return Peak(name, tuple(capability), bandwidth, flops, int(sm_count))
 
 
+# An H100 SXM by its data sheet (132 SMs at the 1830 MHz boost NVIDIA's peak figures use, 5120-bit HBM3 at
+# 2619 MHz: 3.35 TB/s, 989 TFLOP/s fp16 dense): the roof a dry run without a GPU places launches under.
+REFERENCE_PEAK = peak_from_properties("H100 SXM (data sheet)", (9, 0), 132, 1_830_000, 2_619_000, 5120)
+
+
 def device_peak(index: int = 0) -> Peak:
     """The Peak of CUDA device `index`, read through cuda.core."""
     from tritensor.cuda import driver

@@ -255,7 +255,7 @@ def clamp_backward(grad_x: DeviceArray | None, grad_min: DeviceArray | None, gra
                 **config,
             )
 
-        key = (str(grad.dtype), *flags, next_pow2(numel))
+        key = (grad.dtype.name, *flags, next_pow2(numel))
         tuning.launch(CLAMP_BACKWARD_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 

@@ -91,7 +91,7 @@ def dropout(out: DeviceArray, x: DeviceArray, p: float, seed: int) -> None:
         dropout_kernel[(triton.cdiv(numel, config["BLOCK"]),)](out, x, numel, int(seed), p_keep, *scale, **config)
 
     # In place (out is x), each timing trial would drop and rescale the already dropped values again.
-    tuning.launch(DROPOUT_TUNING, (str(x.dtype), next_pow2(numel)), dict(numel=numel, itemsize=x.dtype.itemsize),
+    tuning.launch(DROPOUT_TUNING, (x.dtype.name, next_pow2(numel)), dict(numel=numel, itemsize=x.dtype.itemsize),
                   run, repeatable=out.storage is not x.storage)
 
 

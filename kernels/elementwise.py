@@ -108,7 +108,7 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
                 p0, p1, OP=op, N_IN=len(ins), N_OUT=len(outs), **config,
             )
 
-        key = (op.__name__, str(outs[0].dtype), next_pow2(launch_numel))
+        key = (op.__name__, outs[0].dtype.name, next_pow2(launch_numel))
         tuning.launch(MAP_TUNING, key, dict(numel=launch_numel, itemsizes=itemsizes), run, repeatable)
 
 

@@ -124,7 +124,7 @@ def _launch_scatter_multiply(dst: DeviceArray, index: DeviceArray, src, dim: int
                 err_ptr, err_code, SCALAR_SRC=scalar, CHECK=check is not None, **config,
             )
 
-        key = (str(dst.dtype), str(index.dtype), scalar, check is not None, next_pow2(numel), next_pow2(steps))
+        key = (dst.dtype.name, index.dtype.name, scalar, check is not None, next_pow2(numel), next_pow2(steps))
         tuning.launch(SCATTER_MULTIPLY_TUNING, key, dict(lines=numel, steps=steps, itemsizes=itemsizes), run,
                       repeatable=False)
 

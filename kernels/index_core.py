@@ -408,7 +408,7 @@ def launch_gather(out: DeviceArray, x_base: DeviceArray, index_views: list[Devic
                 NUM_IDX=flags[0], WRAP=flags[1], CHECK=flags[2], **config,
             )
 
-        key = (str(out.dtype), str(index_views[0].dtype), *flags, next_pow2(numel))
+        key = (out.dtype.name, index_views[0].dtype.name, *flags, next_pow2(numel))
         tuning.launch(GATHER_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
@@ -448,7 +448,7 @@ def launch_scatter(dst_base: DeviceArray, src, index_views: list[DeviceArray], d
                 CHECK=flags[5], **config,
             )
 
-        key = (str(dst_base.dtype), str(index_views[0].dtype), *flags, next_pow2(numel))
+        key = (dst_base.dtype.name, index_views[0].dtype.name, *flags, next_pow2(numel))
         tuning.launch(tunable, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
@@ -465,7 +465,7 @@ def check_indices(index: DeviceArray, dim_size: int, wrap: bool, check: IndexChe
                 i, numel, shape4[1], shape4[2], shape4[3], *i.strides, dim_size, check.word, check.codes[0],
                 WRAP=wrap, **config)
 
-        tuning.launch(CHECK_TUNING, (str(index.dtype), wrap, next_pow2(numel)),
+        tuning.launch(CHECK_TUNING, (index.dtype.name, wrap, next_pow2(numel)),
                       dict(numel=numel, itemsize=index.dtype.itemsize), run)
 
 

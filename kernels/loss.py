@@ -277,7 +277,7 @@ REDUCE_ROWS_TUNING = Tunable(
 
 
 def _key(x3: DeviceArray, M: int, C: int, *flags) -> tuple:
-    return (*flags, str(x3.dtype), next_pow2(M), next_pow2(C), x3.strides[2] != 1 and C > 1)
+    return (*flags, x3.dtype.name, next_pow2(M), next_pow2(C), x3.strides[2] != 1 and C > 1)
 
 
 def _views(x: DeviceArray, target: DeviceArray) -> tuple[DeviceArray, DeviceArray]:
@@ -326,7 +326,7 @@ def reduce_rows(out: DeviceArray, denom: DeviceArray | None, loss: DeviceArray, 
         reduce_rows_kernel[(1,)](out, denom if denom is not None else loss, loss, weight_t, loss.shape[0], MEAN=mean,
                                  **cfg)
 
-    key = (mean, str(loss.dtype), str(out.dtype), next_pow2(loss.shape[0]))
+    key = (mean, loss.dtype.name, out.dtype.name, next_pow2(loss.shape[0]))
     tuning.launch(REDUCE_ROWS_TUNING, key, dict(M=loss.shape[0], acc_itemsize=loss.dtype.itemsize), run)
 
 

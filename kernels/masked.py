@@ -129,7 +129,7 @@ def _masked_fill(out: DeviceArray, x: DeviceArray, mask: DeviceArray, value, inv
                 *v.strides, bits, VALUE_TENSOR=tensor_value, INVERT=invert, **config,
             )
 
-        key = (str(out.dtype), str(mask.dtype), tensor_value, invert, next_pow2(numel))
+        key = (out.dtype.name, mask.dtype.name, tensor_value, invert, next_pow2(numel))
         tuning.launch(MASKED_FILL_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
 
 
@@ -266,7 +266,7 @@ def mask_scan(block_offsets: DeviceArray, mask: DeviceArray) -> None:
             mask_count_kernel[(triton.cdiv(numel, config["BLOCK"]),)](
                 block_offsets, m, numel, shape4[1], shape4[2], shape4[3], *m.strides, **config)
 
-        tuning.launch(MASK_COUNT_TUNING, (str(mask.dtype), next_pow2(numel)),
+        tuning.launch(MASK_COUNT_TUNING, (mask.dtype.name, next_pow2(numel)),
                       dict(numel=numel, itemsizes=mask.dtype.itemsize), count, no_alias([block_offsets], [mask]))
 
     def scan(config):
@@ -289,7 +289,7 @@ def masked_select(out: DeviceArray, x: DeviceArray, mask: DeviceArray, block_off
             out.strides[0], 1, 1, VALUES=True, **config)
 
     # Every mask element is read; x's selected elements are read and written (about out.numel()).
-    tuning.launch(MASK_COMPACT_TUNING, (str(out.dtype), str(mask.dtype), True, next_pow2(numel)),
+    tuning.launch(MASK_COMPACT_TUNING, (out.dtype.name, mask.dtype.name, True, next_pow2(numel)),
                   dict(numel=numel, itemsizes=mask.dtype.itemsize + 2 * out.dtype.itemsize), run,
                   no_alias([out], [x, mask, block_offsets]))
 
@@ -302,7 +302,7 @@ def nonzero(out: DeviceArray, mask: DeviceArray, block_offsets: DeviceArray) -> 
         return
     shape4, (m,) = _single_launch(mask.shape, [mask])
     inner = 1
-    key = (str(out.dtype), str(mask.dtype), False, next_pow2(numel))
+    key = (out.dtype.name, mask.dtype.name, False, next_pow2(numel))
     sizes = dict(numel=numel, itemsizes=mask.dtype.itemsize + out.dtype.itemsize)
     repeatable = no_alias([out], [mask, block_offsets])
     for d in reversed(range(mask.ndim)):
@@ -330,7 +330,7 @@ def _expand(out: DeviceArray, source: DeviceArray, mask: DeviceArray, block_offs
             o, src, m, block_offsets, numel, shape4[1], shape4[2], shape4[3], *o.strides, *m.strides,
             src.strides[0] if src.numel() else 1, **config)
 
-    key = (str(out.dtype), str(mask.dtype), next_pow2(numel))
+    key = (out.dtype.name, mask.dtype.name, next_pow2(numel))
     sizes = dict(numel=numel, itemsizes=mask.dtype.itemsize + out.dtype.itemsize + source.dtype.itemsize)
     tuning.launch(MASK_EXPAND_TUNING, key, sizes, run, repeatable and no_alias([out], [source, mask, block_offsets]))
 

@@ -161,7 +161,7 @@ def sgd_step(param: DeviceArray, grad: DeviceArray, buf: DeviceArray | None, *, 
         sgd_kernel[(triton.cdiv(n, cfg["BLOCK"]),)](
             param, grad, buf, n, float(lr), float(weight_decay), float(momentum), float(dampening), **flags, **cfg)
 
-    key = (*flags.values(), str(param.dtype), str(grad.dtype), next_pow2(n))
+    key = (*flags.values(), param.dtype.name, grad.dtype.name, next_pow2(n))
     sizes = dict(n=n, itemsize=param.dtype.itemsize, grad_itemsize=grad.dtype.itemsize, states=int(has_momentum))
     tuning.launch(SGD_TUNING, key, sizes, run, repeatable=False)
 
@@ -194,7 +194,7 @@ def adam_step(param: DeviceArray, grad: DeviceArray, exp_avg: DeviceArray, exp_a
             float(1 - beta1), float(beta2), float(1 - beta2), float(step_size), float(bc2_sqrt), float(eps),
             **flags, **cfg)
 
-    key = (*flags.values(), str(param.dtype), str(grad.dtype), next_pow2(n))
+    key = (*flags.values(), param.dtype.name, grad.dtype.name, next_pow2(n))
     sizes = dict(n=n, itemsize=param.dtype.itemsize, grad_itemsize=grad.dtype.itemsize, states=2 + int(amsgrad))
     tuning.launch(ADAM_TUNING, key, sizes, run, repeatable=False)
 

@@ -284,7 +284,7 @@ def launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kin
             o, a, x, M, R, x.strides[0], x.strides[1], o.strides[0], a.strides[0], float(p),
             KIND=kind, PRE=pre, POST=post, OUT_VALUE=out is not None, OUT_AUX=aux is not None, **cfg)
 
-    key = (kind, pre, post, out is not None, aux is not None, str(x.dtype), str(o.dtype), str(a.dtype), *_layout(x))
+    key = (kind, pre, post, out is not None, aux is not None, x.dtype.name, o.dtype.name, a.dtype.name, *_layout(x))
     sizes = dict(M=M, R=R, itemsize=x.dtype.itemsize, out_itemsize=o.dtype.itemsize)
     tuning.launch(REDUCE_TUNING, key, sizes, run)
 
@@ -427,7 +427,7 @@ def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | Non
             grad_x, grad, x, y, M, R, grad_x.strides[0], grad_x.strides[1], x.strides[0], x.strides[1],
             grad.strides[0], y.strides[0], float(p), OP=op, **cfg)
 
-    key = (op, str(grad_x.dtype), str(y.dtype), *_layout(x))
+    key = (op, grad_x.dtype.name, y.dtype.name, *_layout(x))
     tuning.launch(REDUCE_BACKWARD_TUNING, key, dict(M=M, R=R, itemsize=grad_x.dtype.itemsize), run)
 
 

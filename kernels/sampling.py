@@ -156,7 +156,7 @@ def bernoulli(out: DeviceArray, u: DeviceArray, p: DeviceArray | float, err: Dev
                 o, x, q, 0.0 if p_tensor else float(p), n, shape4[1], shape4[2], shape4[3],
                 *o.strides, *x.strides, *q.strides, err, err_code, P_TENSOR=p_tensor, **config)
 
-        key = (str(out.dtype), str(p.dtype) if p_tensor else "number", next_pow2(n))
+        key = (out.dtype.name, p.dtype.name if p_tensor else "number", next_pow2(n))
         tuning.launch(BERNOULLI_TUNING, key, dict(numel=n, itemsizes=itemsizes), run, repeatable)
 
 
@@ -295,7 +295,7 @@ def multinomial_race(out: DeviceArray, p: DeviceArray, q: DeviceArray, err: Devi
         multinomial_race_kernel[(rows,)](out, p, q, n, k, *p.strides, *out.strides, err, err_bad, err_zero,
                                          **config)
 
-    key = (str(p.dtype), next_pow2(n), next_pow2(k), next_pow2(rows))
+    key = (p.dtype.name, next_pow2(n), next_pow2(k), next_pow2(rows))
     sizes = dict(rows=rows, n=n, k=k, itemsizes=p.dtype.itemsize + q.dtype.itemsize)
     tuning.launch(MULTINOMIAL_RACE_TUNING, key, sizes, run)
 
@@ -317,7 +317,7 @@ def multinomial_cdf(out: DeviceArray, p: DeviceArray, u: DeviceArray, err: Devic
         multinomial_cdf_kernel[(rows, triton.cdiv(k, config["BLOCK_K"]))](
             out, p, u, n, k, *p.strides, *out.strides, err, err_negative, err_infinite, err_zero, **config)
 
-    key = (str(p.dtype), next_pow2(n), next_pow2(k), next_pow2(rows))
+    key = (p.dtype.name, next_pow2(n), next_pow2(k), next_pow2(rows))
     sizes = dict(rows=rows, n=n, k=k, itemsizes=p.dtype.itemsize, draw_itemsize=u.dtype.itemsize)
     tuning.launch(MULTINOMIAL_CDF_TUNING, key, sizes, run)
 

@@ -187,7 +187,7 @@ def _scan(out: DeviceArray, x: DeviceArray, op: str, reverse: bool) -> None:
         scan_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
             out, x, M, R, out.strides[0], out.strides[1], x.strides[0], x.strides[1], OP=op, REVERSE=reverse, **cfg)
 
-    key = (op, reverse, str(x.dtype), str(out.dtype), *_layout(x))
+    key = (op, reverse, x.dtype.name, out.dtype.name, *_layout(x))
     tuning.launch(SCAN_TUNING, key, dict(M=M, R=R, itemsize=x.dtype.itemsize, out_itemsize=out.dtype.itemsize), run)
 
 
@@ -217,7 +217,7 @@ def cumprod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, res
         cumprod_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
             grad_x, grad, x, result, M, R, *grad_x.strides, *grad.strides, *x.strides, *result.strides, **cfg)
 
-    key = (str(x.dtype), *_layout(x))
+    key = (x.dtype.name, *_layout(x))
     tuning.launch(CUMPROD_BACKWARD_TUNING, key, dict(M=M, R=R, itemsize=x.dtype.itemsize), run)
 
 

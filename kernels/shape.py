@@ -181,7 +181,7 @@ def _remap(out: DeviceArray, src: DeviceArray, maps: list[tuple[int, int, int]],
     bits = 0 if scatter else scalar_bits(value, out.dtype)
     numel = size[0] * size[1] * size[2] * size[3]
     tunable = REMAP_SCATTER_TUNING if scatter else REMAP_TUNING
-    key = (str(out.dtype), str(src.dtype), *modes, scatter, next_pow2(numel))
+    key = (out.dtype.name, src.dtype.name, *modes, scatter, next_pow2(numel))
     sizes = dict(numel=numel, itemsizes=out.dtype.itemsize + src.dtype.itemsize * (2 if scatter else 1))
     repeatable = not scatter and no_alias([out], [src])
     for coords in itertools.product(*(range(d[0]) for d in lead)):
@@ -355,7 +355,7 @@ def _tri(out: DeviceArray, x: DeviceArray, diagonal: int, upper: bool) -> None:
     lead = len(bshape) - 2 if len(bshape) > 2 else 0
     inner = [(1, 0, 0)] * (2 - len(bshape[lead:])) + list(zip(bshape[lead:], bo[lead:], bx[lead:]))
     numel = inner[0][0] * inner[1][0] * rows * cols
-    key = (str(out.dtype), upper, next_pow2(numel))
+    key = (out.dtype.name, upper, next_pow2(numel))
     sizes = dict(numel=numel, itemsizes=out.dtype.itemsize + x.dtype.itemsize)
     # tril_/triu_ run in place (out is x): not timed on the user's tensor.
     repeatable = no_alias([out], [x])

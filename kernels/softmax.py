@@ -231,7 +231,7 @@ def _space(key: tuple, space: str) -> list[dict]:
 
 
 def _key(log: bool, x: DeviceArray, out: DeviceArray, M: int, R: int, row_stride: int) -> tuple:
-    return log, str(x.dtype), str(out.dtype), next_pow2(M), next_pow2(R), row_stride != 1 and R > 1
+    return log, x.dtype.name, out.dtype.name, next_pow2(M), next_pow2(R), row_stride != 1 and R > 1
 
 
 # Forward: reads and writes M*R; backward: reads grad and y (M*R each), writes grad_x.

@@ -199,7 +199,7 @@ def _sort(values: DeviceArray | None, indices: DeviceArray, x: DeviceArray, k: i
             v, indices, x, R, k, x.strides[0], x.strides[1], v.strides[0], v.strides[1], indices.strides[0],
             indices.strides[1], DESCENDING=bool(descending), WRITE_VALUES=values is not None, **config)
 
-    key = (bool(descending), values is not None, str(x.dtype), next_pow2(M), cfg["BLOCK"])
+    key = (bool(descending), values is not None, x.dtype.name, next_pow2(M), cfg["BLOCK"])
     tuning.launch(SORT_TUNING, key, dict(M=M, R=R, K=k, itemsize=x.dtype.itemsize), run)
 
 
@@ -239,7 +239,7 @@ def sort_backward(grad_x: DeviceArray, grad: DeviceArray, indices: DeviceArray) 
             grad_x, grad, indices, R, K, grad_x.strides[0], grad_x.strides[1], grad.strides[0], grad.strides[1],
             indices.strides[0], indices.strides[1], ZERO_FIRST=K < R, **config)
 
-    key = (K < R, str(grad.dtype), next_pow2(M), next_pow2(K))
+    key = (K < R, grad.dtype.name, next_pow2(M), next_pow2(K))
     tuning.launch(SCATTER_TUNING, key, dict(M=M, R=R, K=K, itemsize=grad.dtype.itemsize), run)
 
 

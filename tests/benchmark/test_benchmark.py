@@ -52,6 +52,24 @@ def test_kernel_dry_run_does_not_run_the_kernels(capsys, monkeypatch):
     assert launched_dry == [False]  # ... though the counter sees a launch outside it
 
 
+def test_dry_run_plot_places_each_launch_under_the_reference_roof(capsys, tmp_path):
+    from tritensor.autotune.roofline import REFERENCE_PEAK
+
+    png = tmp_path / "dry.png"
+    argv = ["--kernel", "softmax", "--shapes", "4x8,256x1024", "--dry-run", "--plot", str(png)]
+    assert benchmark.main(argv) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"under the roof of {REFERENCE_PEAK.name} (nothing timed)" in capsys.readouterr().out
+    # The data sheet's H100 SXM: 3.35 TB/s and 989 TFLOP/s fp16 dense.
+    assert REFERENCE_PEAK.bandwidth == pytest.approx(3.352e12, rel=1e-3)
+    assert REFERENCE_PEAK.flops["tc16"] == pytest.approx(989.4e12, rel=1e-3)
+    # A 256x1024 fp32 softmax reads and writes 1 MiB each: 2 MiB at 3.35 TB/s at best.
+    launch = job.Launch("softmax.softmax", (), {}, bytes=2.0 * 256 * 1024 * 4, flops=4.0 * 256 * 1024)
+    best = job.attainable(launch, "fp32", REFERENCE_PEAK)
+    assert best.time_ms == pytest.approx(launch.bytes / 3.352e12 * 1e3, rel=1e-3)
+    assert best.bound(REFERENCE_PEAK) == "memory"
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--kernel", "nope"], ["unknown kernel 'nope'", "softmax"]),
     (["--kernel", "softmax", "--shapes", "12xAx3"], ["bad shape '12xax3'"]),
@@ -62,7 +80,6 @@ def test_kernel_dry_run_does_not_run_the_kernels(capsys, monkeypatch):
     (["--kernel", "softmax", "--model", "mlp"], ["not both"]),
     (["--model", "cnn"], ["have not landed", "mlp"]),
     (["--model", "nope"], ["unknown model 'nope'"]),
-    (["--kernel", "softmax", "--dry-run", "--plot", "x.png"], ["cannot be combined with --dry-run"]),
     (["--kernel", "softmax", "--dry-run", "--json", "/no/such/folder/x.json"], ["folder does not exist"]),
     (["--kernel", "softmax"], ["TRITON_INTERPRET=1 is set", "--dry-run"]),
 ])

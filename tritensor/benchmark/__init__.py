@@ -96,8 +96,6 @@ def _check_outputs(args):
             raise UsageError(f"{option} {path}: its folder does not exist")
     if not args.plot:
         return None
-    if args.dry_run:
-        raise UsageError("--plot draws timings: it cannot be combined with --dry-run")
     from .plot import pyplot
 
     plt = pyplot()
@@ -164,7 +162,21 @@ def _report(args, measured: list[Measured], peak, tuner, plt) -> None:
             json.dump(to_json(measured, peak), f, indent=1, default=str)
         print(f"every launch and trial written to {args.json}")
     if plt is not None:
-        from .plot import plot
+        from . import plot
 
-        plot(plt, measured, peak, args.plot)
-        print(f"roofline written to {args.plot}")
+        if args.dry_run:
+            roof = _dry_run_peak()
+            plot.plot_launches(plt, measured, roof, args.plot)
+            print(f"launches placed under the roof of {roof.name} (nothing timed) in {args.plot}")
+        else:
+            plot.plot(plt, measured, peak, args.plot)
+            print(f"roofline written to {args.plot}")
+
+
+def _dry_run_peak():
+    """This GPU's roof, or an H100's by its data sheet where no GPU runs the dry run."""
+    from ..autotune.roofline import REFERENCE_PEAK, device_peak
+    from ..autotune.timer import gpu_available
+    from ..device import interpreting
+
+    return device_peak(0) if not interpreting() and gpu_available() else REFERENCE_PEAK

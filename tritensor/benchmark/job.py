@@ -87,12 +87,24 @@ def measure(label: str, dtype: str, run: Callable[[], object], tuner: Tuner | No
     return out
 
 
+def uses_tensor_cores(kernel: str, dtype: str) -> bool:
+    """Whether the roof of `kernel` on `dtype` operands is the tensor cores' (matmul on 16-bit or tf32)."""
+    return kernel.startswith("matmul.") and dtype != "fp32"
+
+
 def point(result: TuneResult, dtype: str) -> RooflinePoint | None:
     """The best trial of a tuning on the roofline (None without a cost model or a timing)."""
     if result.cost is None or result.best_ms is None:
         return None
     return RooflinePoint(result.best_ms, result.cost[0], result.cost[1], dtype,
-                         tensor_cores=result.spec_name.startswith("matmul.") and dtype != "fp32")
+                         tensor_cores=uses_tensor_cores(result.spec_name, dtype))
+
+
+def attainable(launch: Launch, dtype: str, peak: Peak) -> RooflinePoint:
+    """A launch placed on `peak`'s roof: the time its cost model needs at best (nothing is timed)."""
+    tensor_cores = uses_tensor_cores(launch.kernel, dtype)
+    seconds = max(launch.bytes / peak.bandwidth, launch.flops / peak.flops_for(dtype, tensor_cores))
+    return RooflinePoint(seconds * 1e3, launch.bytes, launch.flops, dtype, tensor_cores)
 
 
 def speedup(result: TuneResult) -> float | None:
