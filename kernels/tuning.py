@@ -91,6 +91,7 @@ Selector = Callable[[Tunable, Key, dict, Callable[[Config], None], bool], tuple[
 _selector: Selector | None = None
 _chosen: dict[tuple[int, Key], Config] = {}
 _observers: list[Callable[[LaunchRecord], None]] = []
+_sm_count = 132
 _dry_run = False  # launches are recorded and chosen but not run (listing what a workload launches)
 
 
@@ -160,6 +161,18 @@ def add_observer(observer: Callable[[LaunchRecord], None]) -> None:
 
 def remove_observer(observer: Callable[[LaunchRecord], None]) -> None:
     _observers.remove(observer)
+
+
+def sm_count() -> int:
+    """Streaming multiprocessors of the GPU launches go to: the number a grid must cover to fill it (an
+    H100's 132 where no GPU has said otherwise, as under the interpreter)."""
+    return _sm_count
+
+
+def set_sm_count(count: int) -> None:
+    """Called by the driver layer when a device becomes current."""
+    global _sm_count
+    _sm_count = int(count)
 
 
 def next_pow2(n: int) -> int:

@@ -71,6 +71,17 @@ def test_ensure_current_sets_a_device_only_when_it_changes(gpu):
         tt.ones(1, device="cuda:2")
 
 
+def test_the_current_device_sets_the_sm_count_grids_fill(gpu, monkeypatch):
+    from tritensor.kernels import tuning
+
+    from .fake_gpu import FakeProperties
+
+    monkeypatch.setattr(FakeProperties, "multiprocessor_count", property(lambda self: 108))  # an A100's
+    monkeypatch.setattr(tuning, "_sm_count", tuning.sm_count())  # restored after the test
+    driver.ensure_current(1)
+    assert tuning.sm_count() == 108
+
+
 def test_device_queries(gpu):
     assert tt.cuda.get_device_name(1) == "Emulated GPU 1"
     assert tt.cuda.get_device_capability() == (9, 0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..device import interpreting
+from ..kernels import tuning
 
 
 def _core():
@@ -75,8 +76,11 @@ def ensure_current(index: int) -> None:
     every launch, allocation, copy and event goes through here first.
     """
     if getattr(_tls, "index", None) != index:
-        _core().Device(index).set_current()
+        device = _core().Device(index)
+        device.set_current()
         _tls.index = index
+        # Grids are sized to fill this GPU (split reductions and scans).
+        tuning.set_sm_count(int(device.properties.multiprocessor_count))
 
 
 def _device(index: int):
