@@ -10,6 +10,7 @@ from tritensor.kernels import index_select as S
 
 from tests.conftest import as_device as dev
 from tests.kernels.indexing_helpers import data
+from tests.kernels.tuning_helpers import repeatable_flags
 
 
 def test_out_of_range_indices_are_masked(rng):
@@ -116,24 +117,9 @@ def test_check_indices_alone():
         assert word.tolist() == expected
 
 
-def _repeatable_flags(monkeypatch) -> list:
-    """(tunable name, repeatable) of every launch while the test runs (the heuristic config runs)."""
-    from tritensor.kernels import tuning
-
-    calls = []
-
-    def spy(tunable, key, sizes, run, repeatable):
-        calls.append((tunable.name, repeatable and tunable.repeatable))
-        return tunable.heuristic(key), False
-
-    tuning.forget()
-    monkeypatch.setattr(tuning, "_selector", spy)
-    return calls
-
-
 def test_accumulating_and_in_place_launches_are_never_timed(rng, monkeypatch):
     """The tuner may time a launch on the user's tensors only when repeating it leaves them as they were."""
-    calls = _repeatable_flags(monkeypatch)
+    calls = repeatable_flags(monkeypatch)
     x = data(rng, (4, 6), np.float32)
     index = np.array([[0, 1, 1, 3, 2, 0]], np.int64)
     src = data(rng, (1, 6), np.float32)

@@ -8,6 +8,7 @@ from tritensor.kernels import masked as M
 
 from tests.conftest import as_device as dev
 from tests.kernels.indexing_helpers import BF16, check_vjp, data
+from tests.kernels.tuning_helpers import repeatable_flags
 
 
 # ------------------------------------------------------------------ masked_fill
@@ -113,16 +114,7 @@ def test_masked_fill_take_masked_select_backward_refs_fd(rng):
 
 def test_in_place_launches_are_never_timed(rng, monkeypatch):
     """masked_fill_/masked_scatter_ and the in-place block scan must not be timed on the user's tensors."""
-    from tritensor.kernels import tuning
-
-    calls = []
-
-    def spy(tunable, key, sizes, run, repeatable):
-        calls.append((tunable.name, repeatable and tunable.repeatable))
-        return tunable.heuristic(key), False
-
-    tuning.forget()
-    monkeypatch.setattr(tuning, "_selector", spy)
+    calls = repeatable_flags(monkeypatch)
     x = data(rng, (6, 5), np.float32)
     mask = rng.random((6, 5)) < 0.5
     xd = dev(x)

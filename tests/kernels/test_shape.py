@@ -7,6 +7,7 @@ import pytest
 from tritensor.kernels import shape as S
 
 from tests.conftest import as_device as dev
+from tests.kernels.tuning_helpers import repeatable_flags
 
 BF16 = ml_dtypes.bfloat16
 DTYPES = [np.float32, np.float16, BF16, np.int64, np.bool_]
@@ -204,16 +205,7 @@ def test_shape_backward_refs_finite_differences(rng):
 
 def test_accumulating_and_in_place_launches_are_never_timed(rng, monkeypatch):
     """pad's backward adds into its target and tril_ writes its input: neither is timed on user tensors."""
-    from tritensor.kernels import tuning
-
-    calls = []
-
-    def spy(tunable, key, sizes, run, repeatable):
-        calls.append((tunable.name, repeatable and tunable.repeatable))
-        return tunable.heuristic(key), False
-
-    tuning.forget()
-    monkeypatch.setattr(tuning, "_selector", spy)
+    calls = repeatable_flags(monkeypatch)
     x = rng.standard_normal((3, 4)).astype(np.float32)
     out = np.zeros((3, 8), np.float32)
     S.pad(dev(out), dev(x), (2, 2), "replicate")

@@ -1,0 +1,19 @@
+"""Test helpers that steer the one tuning path: which configs launch, and which launches may be timed."""
+
+from __future__ import annotations
+
+from tritensor.kernels import tuning
+
+
+def repeatable_flags(monkeypatch) -> list:
+    """(tunable name, repeatable) of every launch while the test runs; the heuristic config runs. A launch
+    that is not repeatable (in place, accumulating) must never be timed on a user's tensors."""
+    calls = []
+
+    def spy(tunable, key, sizes, run, repeatable):
+        calls.append((tunable.name, repeatable and tunable.repeatable))
+        return tunable.heuristic(key), False
+
+    tuning.forget()
+    monkeypatch.setattr(tuning, "_selector", spy)
+    return calls
