@@ -3,6 +3,8 @@
 One kernel (`map_kernel`) serves every elementwise op: the op's scalar math is a small
 `@triton.jit` function passed as the constexpr OP, with up to three inputs, two outputs and two
 scalar parameters. Operands are strided (broadcasting is a zero stride), so no input is copied.
+`launch_map` sends dense same-layout operands to the flat kernel and 2-D row-pitched ones (a bias
+row vector) to the row kernel of `elementwise_flat`; only what needs it runs the N-d strided path.
 Each op's NumPy forward and backward references sit beside its Triton math.
 """
 
@@ -14,8 +16,21 @@ import triton.language as tl
 
 from . import tuning
 from .device_array import DeviceArray
+from .elementwise_flat import (
+    FLAT_TUNING,
+    flat_layout,
+    flat_map_kernel,
+    flat_signature,
+    launch_flat,
+    launch_rows,
+    row_heuristic_config,
+    row_layout,
+    row_map_kernel,
+    row_signature,
+    row_space_configs,
+)
 from .launch_spec import KernelSpec
-from .strided import cast_to, compute_type, launch_slices, strided_offsets
+from .strided import cast_to, collapse, compute_type, launch_slices, strided_offsets
 from .tuning import Cost, Tunable, next_pow2
 
 BLOCK = 1024
@@ -84,15 +99,35 @@ def map_kernel(
 
 
 def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0.0) -> None:
-    """Run `op` elementwise: every operand is already broadcast (viewed) to the output shape."""
+    """Run `op` elementwise: every operand is already broadcast (viewed) to the output shape.
+
+    The cheapest kernel the layout allows runs it: flat for dense same-layout operands, rows for a
+    2-D launch with unit column strides (x[M, N] + b[N]), else the N-d strided map kernel.
+    """
     shape = outs[0].shape
-    numel = outs[0].numel()
-    if numel == 0:
+    if outs[0].numel() == 0:
         return
     arrays = outs + ins
-    itemsizes = sum(a.dtype.itemsize for a in arrays)
     # Timing an in-place call (an output sharing an input's storage) would apply the op once per trial.
     repeatable = all(o.storage is not i.storage for o in outs for i in ins)
+    scalars = flat_layout(shape, arrays, len(outs))
+    if scalars is not None:
+        launch_flat(op, outs, ins, p0, p1, repeatable, scalars)
+        return
+    cshape, cstrides = collapse(shape, [a.strides for a in arrays])
+    # A 2-D launch on the strided kernel would divide every index by N; the row kernel tiles rows x
+    # columns instead (cheaper than a per-element modulo for the row vector alone, and its row vector
+    # loads need no index math at all).
+    if row_layout(cshape, cstrides, len(outs)):
+        launch_rows(op, outs, ins, cshape, cstrides, p0, p1, repeatable)
+        return
+    _launch_strided(op, outs, ins, p0, p1, repeatable)
+
+
+def _launch_strided(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1, repeatable: bool) -> None:
+    shape = outs[0].shape
+    arrays = outs + ins
+    itemsizes = sum(a.dtype.itemsize for a in arrays)
     for shape4, strides4, offsets in launch_slices(shape, arrays):
         views = [a.view_as(shape4, s, off) for a, s, off in zip(arrays, strides4, offsets)]
         o = views[: len(outs)]
@@ -110,6 +145,10 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
 
         key = (op.__name__, outs[0].dtype.name, next_pow2(launch_numel))
         tuning.launch(MAP_TUNING, key, dict(numel=launch_numel, itemsizes=itemsizes), run, repeatable)
+
+
+# Every kernel launch_map may run, for tests that count launches by patching each one's `run`.
+MAP_KERNELS = (map_kernel, flat_map_kernel, row_map_kernel)
 
 
 # ---------------------------------------------------------------- copy / cast and fill
@@ -233,10 +272,27 @@ def _map_signature(dtype: str, n_in: int, n_out: int) -> dict[str, str]:
     return sig
 
 
+_SPEC_OPS = [(_identity, 1, 1), (_add, 2, 1), (_mul_backward, 3, 2)]
+_ITEMSIZE = {"fp32": 4, "fp16": 2, "bf16": 2}
+
 SPECS = [
     KernelSpec(f"elementwise.map[{op.__name__.strip('_')}:{dtype}]", map_kernel,
                _map_signature(dtype, n_in, n_out),
                dict(OP=op, N_IN=n_in, N_OUT=n_out), MAP_SHIPPED, MAP_SPACE)
-    for op, n_in, n_out in [(_identity, 1, 1), (_add, 2, 1), (_mul_backward, 3, 2)]
+    for op, n_in, n_out in _SPEC_OPS
     for dtype in ("fp32", "bf16")
+] + [
+    # The flat path's two variants: the unmasked bulk (128-bit accesses when aligned) and the masked tail.
+    KernelSpec(f"elementwise.map_flat[{op.__name__.strip('_')}:{dtype}:{'tail' if masked else 'bulk'}]",
+               flat_map_kernel, flat_signature(dtype), dict(OP=op, N_IN=n_in, N_OUT=n_out, MASKED=masked, SCALARS=0),
+               [FLAT_TUNING.heuristic(("", "", _ITEMSIZE[dtype], 0))], FLAT_TUNING.all_configs())
+    for op, n_in, n_out in _SPEC_OPS
+    for dtype in ("fp32", "fp16", "bf16")
+    for masked in (False, True)
+] + [
+    # The row path as a bias add runs it: input 1 is a row vector.
+    KernelSpec(f"elementwise.map_rows[add:{dtype}:row_vector]", row_map_kernel, row_signature(dtype),
+               dict(OP=_add, N_IN=2, N_OUT=1, ROW_VECTORS=2), [row_heuristic_config(_ITEMSIZE[dtype])],
+               row_space_configs())
+    for dtype in ("fp32", "fp16", "bf16")
 ]

@@ -147,17 +147,20 @@ def test_gradcheck_and_gradgradcheck_float64():
 
 def test_cuda_runs_triton_kernels_not_numpy(monkeypatch):
     launches = []
-    original = KE.map_kernel.run
 
-    def counting_run(*args, **kwargs):
-        launches.append(kwargs.get("OP").__name__)
-        return original(*args, **kwargs)
+    def counting(run):  # the strided, flat and row map kernels alike
+        def counting_run(*args, **kwargs):
+            launches.append(kwargs.get("OP").__name__)
+            return run(*args, **kwargs)
+
+        return counting_run
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the NumPy path ran for a cuda tensor")
 
     x = tt.tensor([[1.0, -2.0], [3.0, 4.0]], device="cuda", requires_grad=True)
-    monkeypatch.setattr(KE.map_kernel, "run", counting_run)
+    for kernel in KE.MAP_KERNELS:
+        monkeypatch.setattr(kernel, "run", counting(kernel.run))
     for module in (KC, KCL, KW):
         for name in dir(module):
             if name.endswith("_ref"):

@@ -140,18 +140,21 @@ def test_cuda_ops_run_triton_kernels_not_numpy(monkeypatch):
     """Under the interpreter, cuda ops must go through the Triton kernels: the NumPy references and
     ufuncs are disabled here, and the kernel launches are counted."""
     launches = []
-    original = KE.map_kernel.run
 
-    def counting_run(*args, **kwargs):
-        launches.append(kwargs.get("OP"))
-        return original(*args, **kwargs)
+    def counting(run):  # the strided, flat and row map kernels alike
+        def counting_run(*args, **kwargs):
+            launches.append(kwargs.get("OP"))
+            return run(*args, **kwargs)
+
+        return counting_run
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the NumPy path ran for a cuda tensor")
 
     x = tt.randn(3, 4).to("cuda")
     y = tt.randn(4).to("cuda")
-    monkeypatch.setattr(KE.map_kernel, "run", counting_run)
+    for kernel in KE.MAP_KERNELS:
+        monkeypatch.setattr(kernel, "run", counting(kernel.run))
     for name in ("add_ref", "mul_ref", "neg_ref", "mul_backward_ref"):
         monkeypatch.setattr(KE, name, forbidden)
     monkeypatch.setattr(KR, "sum_ref", forbidden)

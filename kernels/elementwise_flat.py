@@ -1,0 +1,292 @@
+"""The map kernel's fast layouts: flat (dense, same-layout operands) and rows (2-D, row-vector broadcast).
+
+`elementwise.launch_map` picks the cheapest kernel an op's operands allow, running the same OP with
+the same N_IN/N_OUT/p0/p1 constexpr machinery as the strided `map_kernel`:
+
+- `flat_map_kernel`: every operand dense and laid out alike (contiguous, or one shared permutation
+  such as channels-last), so element k of every operand is at memory position k. No index math at
+  all: an unmasked bulk launch over the multiple-of-BLOCK prefix (Triton specialises 16-byte-aligned
+  pointers, so it compiles to 128-bit loads/stores) and one masked launch for the tail.
+- `row_map_kernel`: a 2-D launch (rows x columns) whose operands all have unit column stride and
+  each its own row pitch; a row-vector operand (pitch 0: the bias of x[M, N] + b[N]) is read once
+  per tile column instead of once per element.
+- everything else (transposes, column broadcasts, more than 2 collapsed dims) stays on the N-d
+  strided `map_kernel`.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from . import tuning
+from .device_array import DeviceArray
+from .strided import cast_to, compute_type
+from .tuning import Cost, Tunable, next_pow2
+
+
+def _map_cost(numel: int, itemsizes: int) -> Cost:
+    return Cost(float(numel) * itemsizes, float(numel))
+
+
+# ---------------------------------------------------------------- the flat path
+@triton.jit
+def _flat_load(ptr, start, offs, numel, MASKED: tl.constexpr, SCALAR: tl.constexpr):
+    # Masked lanes read 1, inside the domain of every OP (0 would be 0/0, log(0), ... in the interpreter).
+    if SCALAR:
+        # One element broadcast to the whole launch (x + 1.0, a fill): read once, splat in registers.
+        x = compute_type(tl.load(ptr))
+        return x + tl.zeros(offs.shape, x.dtype)
+    elif MASKED:
+        return compute_type(tl.load((ptr + start) + offs, mask=offs < numel, other=1.0))
+    else:
+        return compute_type(tl.load((ptr + start) + offs))
+
+
+@triton.jit
+def _flat_store(ptr, offs, value, numel, MASKED: tl.constexpr):
+    if MASKED:
+        tl.store(ptr + offs, cast_to(value, ptr.dtype.element_ty), mask=offs < numel)
+    else:
+        tl.store(ptr + offs, cast_to(value, ptr.dtype.element_ty))
+
+
+@triton.jit
+def flat_map_kernel(
+    out0_ptr, out1_ptr,  # outputs (out1 unused when N_OUT == 1)
+    in0_ptr, in1_ptr, in2_ptr,  # inputs (unused ones when N_IN < 3)
+    numel,  # elements in this launch (read only when MASKED)
+    p0, p1,  # scalar parameters of OP
+    OP: tl.constexpr,  # @triton.jit fn(*inputs, p0, p1) -> value, or (value0, value1) when N_OUT == 2
+    N_IN: tl.constexpr,  # inputs read: 1, 2 or 3
+    N_OUT: tl.constexpr,  # outputs written: 1 or 2
+    BLOCK: tl.constexpr,  # elements per program
+    MASKED: tl.constexpr,  # False: the bulk (every program full); True: the tail (one program, < BLOCK)
+    SCALARS: tl.constexpr = 0,  # bit i set: input i is one element broadcast to every position
+):
+    # The program's start moves the pointers as one int64 scalar, so tensors past 2**31 elements work
+    # while the per-element offsets stay 32-bit; with no mask and no division the loads vectorise.
+    start = tl.program_id(0).to(tl.int64) * BLOCK
+    offs = tl.arange(0, BLOCK)
+    x0 = _flat_load(in0_ptr, start, offs, numel, MASKED, SCALARS & 1)
+    if N_IN == 1:
+        result = OP(x0, p0, p1)
+    elif N_IN == 2:
+        result = OP(x0, _flat_load(in1_ptr, start, offs, numel, MASKED, SCALARS & 2), p0, p1)
+    else:
+        result = OP(x0, _flat_load(in1_ptr, start, offs, numel, MASKED, SCALARS & 2),
+                    _flat_load(in2_ptr, start, offs, numel, MASKED, SCALARS & 4), p0, p1)
+    if N_OUT == 1:
+        _flat_store(out0_ptr + start, offs, result, numel, MASKED)
+    else:
+        _flat_store(out0_ptr + start, offs, result[0], numel, MASKED)
+        _flat_store(out1_ptr + start, offs, result[1], numel, MASKED)
+
+
+def _flat_heuristic(key: tuple) -> dict:
+    # 8 elements per thread: two 128-bit accesses per operand for 32-bit types, one for 16-bit types
+    # (which take 8 warps so that a program still covers 2048 elements), four for 64-bit ones.
+    narrowest = key[2]
+    return dict(BLOCK=2048, num_warps=8) if narrowest <= 2 else dict(BLOCK=1024, num_warps=4)
+
+
+# At most 8 elements per thread (fp64 asin spills beyond that); 512 x 4 warps trades 128-bit fp16
+# accesses for twice the programs, which small tensors may prefer.
+FLAT_TUNING = Tunable(
+    "elementwise.map_flat",
+    space=[dict(BLOCK=1024, num_warps=4), dict(BLOCK=2048, num_warps=8), dict(BLOCK=512, num_warps=4),
+           dict(BLOCK=1024, num_warps=8)],
+    heuristic=_flat_heuristic,
+    cost=_map_cost,
+)
+
+
+def flat_layout(shape: tuple, arrays: list[DeviceArray], n_outs: int) -> int | None:
+    """The SCALARS bitmask of a flat launch, or None when there is none.
+
+    Flat means: every array but the scalar inputs (one element broadcast: all strides 0) is dense (no
+    gaps, no overlap) with the same strides, so element k of each in memory order is the same logical
+    element, whatever the permutation.
+    """
+    dims = [d for d, n in enumerate(shape) if n != 1]  # a size-1 dim's stride is meaningless
+    zero = (0,) * len(dims)
+    layouts = [tuple(a.strides[d] for d in dims) for a in arrays]
+    scalars = sum(1 << k for k, st in enumerate(layouts[n_outs:]) if st == zero and dims)
+    strides = {st for k, st in enumerate(layouts) if k < n_outs or not scalars >> (k - n_outs) & 1}
+    if len(strides) != 1:
+        return None
+    expected = 1
+    for stride, size in sorted(zip(strides.pop(), (shape[d] for d in dims))):
+        if stride != expected:
+            return None
+        expected *= size
+    return scalars
+
+
+def launch_flat(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1, repeatable: bool,
+                scalars: int = 0) -> None:
+    """Run `op` over dense same-layout operands as one flat range; `scalars` from `flat_layout`."""
+    numel = outs[0].numel()
+    arrays = outs + ins
+    itemsizes = sum(a.dtype.itemsize for a in arrays)
+
+    def flat(start: int, count: int) -> list[DeviceArray]:
+        # Strides are positive, so each array's offset is its lowest address: the flat range starts there.
+        views = [a.view_as((count,), (1,), a.offset + start) for a in outs] + \
+            [a.view_as((1,), (1,)) if scalars >> k & 1 else a.view_as((count,), (1,), a.offset + start)
+             for k, a in enumerate(ins)]
+        o, i = views[: len(outs)], views[len(outs):]
+        return o + [o[0]] * (2 - len(o)) + i + [i[0]] * (3 - len(i))
+
+    def run(config):
+        block = config["BLOCK"]
+        bulk = numel - numel % block
+        constexprs = dict(OP=op, N_IN=len(ins), N_OUT=len(outs), SCALARS=scalars, **config)
+        if bulk:
+            flat_map_kernel[(bulk // block,)](*flat(0, bulk), bulk, p0, p1, MASKED=False, **constexprs)
+        if bulk < numel:
+            # The tail starts at a multiple of BLOCK, so its pointers keep the bulk's alignment.
+            flat_map_kernel[(1,)](*flat(bulk, numel - bulk), numel - bulk, p0, p1, MASKED=True, **constexprs)
+
+    narrowest = min(a.dtype.itemsize for a in arrays)
+    # Scalar operands change the kernel variant but not which BLOCK/num_warps suits it: one tuning serves both.
+    key = (op.__name__, outs[0].dtype.name, narrowest, next_pow2(numel))
+    tuning.launch(FLAT_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
+
+
+def flat_signature(dtype: str) -> dict[str, str]:
+    """flat_map_kernel's runtime arguments, every operand of `dtype`."""
+    sig = {name: f"*{dtype}" for name in ("out0_ptr", "out1_ptr", "in0_ptr", "in1_ptr", "in2_ptr")}
+    sig.update(numel="i32", p0="fp32", p1="fp32")
+    return sig
+
+
+# ---------------------------------------------------------------- the row path
+@triton.jit
+def _row_load(ptr, rows, cols, pitch, M, N, ROW_VECTOR: tl.constexpr, BLOCK_M: tl.constexpr,
+              BLOCK_N: tl.constexpr):
+    if ROW_VECTOR:
+        # The same columns for every row, loaded in the tile's own shape: a 1-D load broadcast in
+        # registers would get another layout and cost a shared-memory round trip to convert.
+        offs = tl.broadcast_to(cols[None, :], (BLOCK_M, BLOCK_N))
+        return compute_type(tl.load(ptr + offs, mask=offs < N, other=1.0))
+    else:
+        mask = (rows < M)[:, None] & (cols < N)[None, :]
+        offs = (rows.to(tl.int64) * pitch)[:, None] + cols[None, :]
+        return compute_type(tl.load(ptr + offs, mask=mask, other=1.0))
+
+
+@triton.jit
+def _row_store(ptr, rows, cols, pitch, value, M, N):
+    mask = (rows < M)[:, None] & (cols < N)[None, :]
+    offs = (rows.to(tl.int64) * pitch)[:, None] + cols[None, :]
+    tl.store(ptr + offs, cast_to(value, ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def row_map_kernel(
+    out0_ptr, out1_ptr,  # outputs (out1 unused when N_OUT == 1)
+    in0_ptr, in1_ptr, in2_ptr,  # inputs (unused ones when N_IN < 3)
+    M, N,  # rows, columns (every operand has unit column stride)
+    o0_pitch, o1_pitch,  # outputs' row strides, in elements
+    i0_pitch, i1_pitch, i2_pitch,  # inputs' row strides (ignored for ROW_VECTORS inputs)
+    p0, p1,  # scalar parameters of OP
+    OP: tl.constexpr,  # as in flat_map_kernel
+    N_IN: tl.constexpr,  # inputs read: 1, 2 or 3
+    N_OUT: tl.constexpr,  # outputs written: 1 or 2
+    ROW_VECTORS: tl.constexpr,  # bit i set: input i is one row broadcast to every row (row stride 0)
+    BLOCK_M: tl.constexpr,  # rows per program
+    BLOCK_N: tl.constexpr,  # columns per program
+):
+    # Row tiles on the grid's x axis (up to 2**31 - 1 programs), column tiles on y (65535 at most:
+    # row_layout bounds N): no division at all, not even per program.
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+    x0 = _row_load(in0_ptr, rows, cols, i0_pitch, M, N, ROW_VECTORS & 1, BLOCK_M, BLOCK_N)
+    if N_IN == 1:
+        result = OP(x0, p0, p1)
+    elif N_IN == 2:
+        x1 = _row_load(in1_ptr, rows, cols, i1_pitch, M, N, ROW_VECTORS & 2, BLOCK_M, BLOCK_N)
+        result = OP(x0, x1, p0, p1)
+    else:
+        x1 = _row_load(in1_ptr, rows, cols, i1_pitch, M, N, ROW_VECTORS & 2, BLOCK_M, BLOCK_N)
+        x2 = _row_load(in2_ptr, rows, cols, i2_pitch, M, N, ROW_VECTORS & 4, BLOCK_M, BLOCK_N)
+        result = OP(x0, x1, x2, p0, p1)
+    if N_OUT == 1:
+        _row_store(out0_ptr, rows, cols, o0_pitch, result, M, N)
+    else:
+        _row_store(out0_ptr, rows, cols, o0_pitch, result[0], M, N)
+        _row_store(out1_ptr, rows, cols, o1_pitch, result[1], M, N)
+
+
+MAX_ROW_N = 1 << 23  # 256-wide column tiles: at most 2**15 on the grid's y axis (its limit is 65535)
+_ROW_TILES = ((1024, 4), (2048, 8), (2048, 4), (4096, 8))  # (elements per program, warps): <= 16 per thread
+
+
+def _row_config(n_bucket: int, tile: int, warps: int) -> dict:
+    # Columns up to 256 wide, so a tile spans >= 4 rows and a row vector's load serves them all.
+    block_n = min(n_bucket, 256)
+    return dict(BLOCK_M=max(1, tile // block_n), BLOCK_N=block_n, num_warps=warps)
+
+
+def _row_space(key: tuple, space: str) -> list[dict]:
+    tiles = _ROW_TILES if space == "max" else _ROW_TILES[:2]
+    return [_row_config(key[-1], tile, warps) for tile, warps in tiles]
+
+
+def _row_heuristic(key: tuple) -> dict:
+    # 8 elements per thread, as the flat path: 128-bit accesses for 16- and 32-bit types when N allows.
+    return _row_config(key[-1], *_ROW_TILES[1 if key[2] <= 2 else 0])
+
+
+ROW_TUNING = Tunable("elementwise.map_rows", space=_row_space, heuristic=_row_heuristic, cost=_map_cost)
+ROW_SPACE_N = 4096  # the column bucket the KernelSpecs compile (a transformer's hidden size)
+
+
+def row_layout(cshape: tuple, cstrides: list[tuple], n_outs: int) -> bool:
+    """True for a collapsed 2-D launch whose operands all have unit column stride (an input's row
+    pitch is free, 0 for a row vector) and whose outputs' rows do not overlap."""
+    return (len(cshape) == 2 and cshape[1] <= MAX_ROW_N and all(s[1] == 1 for s in cstrides)
+            and all(s[0] >= cshape[1] for s in cstrides[:n_outs]))
+
+
+def launch_rows(op, outs: list[DeviceArray], ins: list[DeviceArray], cshape: tuple, cstrides: list[tuple],
+                p0, p1, repeatable: bool) -> None:
+    """Run `op` over a collapsed (M, N) launch (see `row_layout`); `cstrides` per out, then per input."""
+    M, N = cshape
+    arrays = outs + ins
+    views = [a.view_as(cshape, s) for a, s in zip(arrays, cstrides)]
+    pitches = [s[0] for s in cstrides]
+    o, i = views[: len(outs)], views[len(outs):]
+    o_all, i_all = o + [o[0]] * (2 - len(o)), i + [i[0]] * (3 - len(i))
+    o_pitch = pitches[: len(outs)] + pitches[:1] * (2 - len(outs))
+    i_pitch = pitches[len(outs):] + pitches[len(outs):len(outs) + 1] * (3 - len(ins))
+    row_vectors = sum(1 << k for k, p in enumerate(pitches[len(outs):]) if p == 0)
+
+    def run(config):
+        grid = (triton.cdiv(M, config["BLOCK_M"]), triton.cdiv(N, config["BLOCK_N"]))
+        row_map_kernel[grid](*o_all, *i_all, M, N, *o_pitch, *i_pitch, p0, p1, OP=op, N_IN=len(ins),
+                             N_OUT=len(outs), ROW_VECTORS=row_vectors, **config)
+
+    narrowest = min(a.dtype.itemsize for a in arrays)
+    key = (op.__name__, outs[0].dtype.name, narrowest, row_vectors, next_pow2(M), next_pow2(N))
+    sizes = dict(numel=M * N, itemsizes=sum(a.dtype.itemsize for a in arrays))
+    tuning.launch(ROW_TUNING, key, sizes, run, repeatable)
+
+
+def row_signature(dtype: str) -> dict[str, str]:
+    """row_map_kernel's runtime arguments, every operand of `dtype`."""
+    sig = {name: f"*{dtype}" for name in ("out0_ptr", "out1_ptr", "in0_ptr", "in1_ptr", "in2_ptr")}
+    sig.update({name: "i32" for name in ("M", "N", "o0_pitch", "o1_pitch", "i0_pitch", "i1_pitch", "i2_pitch")})
+    sig.update(p0="fp32", p1="fp32")
+    return sig
+
+
+def row_heuristic_config(dtype_itemsize: int) -> dict:
+    """The row heuristic's config for an ROW_SPACE_N-column launch (what CI compiles)."""
+    return _row_heuristic(("", "", dtype_itemsize, 0, 0, ROW_SPACE_N))
+
+
+def row_space_configs() -> list[dict]:
+    """The row space for ROW_SPACE_N columns (what `--full` compiles)."""
+    return _row_space(("", "", 4, 0, 0, ROW_SPACE_N), "max")
