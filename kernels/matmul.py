@@ -6,6 +6,10 @@ operands (dA = dC @ B^T, dB = A^T @ dC) and broadcast batches (batch stride 0) n
 program owns one BLOCK_M x BLOCK_N tile of C, walks K in BLOCK_K steps accumulating in fp32, and
 applies the epilogue `act(alpha * A@B + beta * C_in + bias)` in fp32 before its single store.
 
+On sm_90+ (and under the interpreter, which runs tensor descriptors) a launch whose operands a tensor
+descriptor can describe goes to kernels/matmul_tma.py's persistent TMA kernel instead (`choose_path`);
+the tuning key names the path, and each path has its own configs.
+
 Skinny shapes (few output tiles, long K) cannot fill the GPU with one program per tile, so with
 SPLIT_K > 1 each tile's K range is cut into SPLIT_K slices whose fp32 partial sums land in a
 scratch buffer; `splitk_reduce_kernel` then adds the slices in a fixed order (deterministic, no
@@ -19,84 +23,31 @@ from __future__ import annotations
 import collections
 import itertools
 import math
-import os
 
 import numpy as np
 import triton
 import triton.language as tl
 
+from . import matmul_tma as TMA
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .matmul_epilogue import ACTIVATIONS, SPLIT_K_CHOICES
+from .matmul_epilogue import dot_operand as _dot_operand
+from .matmul_epilogue import epilogue as _epilogue
+from .matmul_epilogue import tile_ptrs as _tile_ptrs
+from .matmul_tma import choose_path, device_arch
 from .strided import cast_to
 from .tuning import Cost, Tunable, next_pow2
 
-# The interpreter multiplies bf16 blocks as their raw uint16 bits, so interpreted dots upcast bf16
-# first; compiled kernels feed bf16 straight to the tensor cores.
-INTERPRETED = tl.constexpr(os.environ.get("TRITON_INTERPRET", "0") == "1")
-
-ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
 DTYPES = ("float16", "bfloat16", "float32")
 REDUCE_CONFIG = dict(BLOCK_M=32, BLOCK_N=64, num_warps=4)
 REDUCE_SINGLE = "one memory-bound pass over the split-K slices, timed inside each split-K matmul config it serves"
-SPLIT_K_CHOICES = (2, 4, 8, 16)
 SPLIT_SCRATCH_LIMIT = 256 << 20  # bytes of split-K scratch past which split-K cannot win (big M*N anyway)
+PATHS = ("ptr", "tma")  # matmul_kernel (pointer loads) or matmul_tma.matmul_tma_kernel (tensor descriptors)
 
 
 # ---------------------------------------------------------------- the kernels
-@triton.jit
-def _dot_operand(x):
-    if INTERPRETED:
-        if x.dtype.is_bf16():
-            return x.to(tl.float32)
-        else:
-            return x
-    else:
-        return x
-
-
-@triton.jit
-def _activate(x, ACTIVATION: tl.constexpr):
-    if ACTIVATION == "relu":
-        return tl.maximum(x, 0.0)
-    elif ACTIVATION == "gelu":
-        return 0.5 * x * (1.0 + tl.erf(x * 0.7071067811865476))
-    elif ACTIVATION == "gelu_tanh":
-        # 0.5 * (1 + tanh(u)) == sigmoid(2u): one exp instead of a tanh tl lacks
-        return x * tl.sigmoid(1.5957691216057308 * (x + 0.044715 * x * x * x))
-    elif ACTIVATION == "silu":
-        return x * tl.sigmoid(x)
-    else:
-        return x
-
-
-@triton.jit
-def _tile_ptrs(ptr, pid_b, row0, col0, stride_b, stride_r, stride_c, BLOCK_R: tl.constexpr,
-               BLOCK_C: tl.constexpr):
-    """Pointers to the (BLOCK_R, BLOCK_C) tile at (row0, col0) of batch entry pid_b.
-
-    The tile origin is 64-bit (an array may exceed 2**31 elements); offsets inside the tile stay 32-bit,
-    which keeps epilogue register pressure down (the wrapper checks BLOCK * stride < 2**31).
-    """
-    origin = ptr + pid_b.to(tl.int64) * stride_b + row0.to(tl.int64) * stride_r + col0.to(tl.int64) * stride_c
-    return origin + tl.arange(0, BLOCK_R)[:, None] * stride_r + tl.arange(0, BLOCK_C)[None, :] * stride_c
-
-
-@triton.jit
-def _epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
-              stride_cinm, stride_cinn, alpha, beta, HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr,
-              ACTIVATION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """act(alpha * acc + beta * C_in + bias) in fp32 on the (BLOCK_M, BLOCK_N) tile at (row0, col0)."""
-    acc = acc * alpha
-    if HAS_CIN:
-        cin_ptrs = _tile_ptrs(cin_ptr, pid_b, row0, col0, stride_cinb, stride_cinm, stride_cinn, BLOCK_M, BLOCK_N)
-        acc += beta * tl.load(cin_ptrs, mask=mask, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_n * stride_bias, mask=offs_n < N, other=0.0)
-        acc += bias.to(tl.float32)[None, :]
-    return _activate(acc, ACTIVATION)
-
-
 @triton.jit
 def matmul_kernel(
     c_ptr,  # (batch, M, N) output; with SPLIT_K > 1 the (SPLIT_K, batch, M, N) fp32 scratch
@@ -266,19 +217,23 @@ _HEURISTIC = {
 _HEURISTIC["bfloat16"] = {**_HEURISTIC["float16"], "big": _config(128, 64, 64, 8, 3)}
 
 
-def _table(dtype) -> dict:
+def _table(dtype, path: str = "ptr") -> dict:
     _wide(dtype)  # rejects unsupported dtypes
-    return _HEURISTIC[_dtype_name(dtype)]
+    if path not in PATHS:
+        raise ValueError(f"matmul path must be one of {PATHS}, got {path!r}")
+    return (_HEURISTIC if path == "ptr" else TMA.HEURISTIC)[_dtype_name(dtype)]
 
 
-def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit: int | None = None) -> dict:
-    """The default config for one shape (used when autotuning is off or has no entry yet).
+def heuristic_config(M: int, N: int, K: int, dtype, batch: int = 1, shared_limit: int | None = None,
+                     path: str = "ptr") -> dict:
+    """The default config for one shape on one path ("ptr" or "tma", see `choose_path`), used when
+    autotuning is off or has no entry yet.
 
     Split-K is chosen when the output has few tiles but K is long; such a config needs the scratch
     buffer described by `scratch_shape`. `shared_limit` (bytes per block, e.g. 101376 on sm_86)
     drops pipeline stages until the estimated shared memory fits.
     """
-    return _fit(_class_config(dtype, shape_class(M, N, K, batch)), dtype, shared_limit)
+    return _fit(_class_config(dtype, shape_class(M, N, K, batch), path), dtype, shared_limit)
 
 
 def shape_class(M: int, N: int, K: int, batch: int = 1) -> str:
@@ -296,8 +251,8 @@ def shape_class(M: int, N: int, K: int, batch: int = 1) -> str:
     return "big" if M >= 128 and N >= 128 else "medium"
 
 
-def _class_config(dtype, shape_class: str) -> dict:
-    table = _table(dtype)
+def _class_config(dtype, shape_class: str, path: str = "ptr") -> dict:
+    table = _table(dtype, path)
     if shape_class.startswith("split"):
         return {**table["split"], "SPLIT_K": int(shape_class[len("split"):])}
     return dict(table[shape_class])
@@ -318,13 +273,13 @@ def estimate_shared_bytes(config: dict, dtype) -> int:
     return config["num_stages"] * (config["BLOCK_M"] + config["BLOCK_N"]) * config["BLOCK_K"] * itemsize
 
 
-def shipped_configs(dtype) -> list[dict]:
-    """Every config heuristic_config can return for `dtype` (what the AOT check compiles)."""
+def shipped_configs(dtype, path: str = "ptr") -> list[dict]:
+    """Every config heuristic_config can return for `dtype` on `path` (what the AOT check compiles)."""
     classes = ("big", "medium", "small_m", "small_n", *(f"split{s}" for s in SPLIT_K_CHOICES))
-    return [_class_config(dtype, c) for c in classes]
+    return [_class_config(dtype, c, path) for c in classes]
 
 
-def config_space(dtype, mode: str = "default") -> list[dict]:
+def config_space(dtype, mode: str = "default", path: str = "ptr") -> list[dict]:
     """Candidate configs for the autotuner: "default" (a dozen) or "max" (a wide sweep to prune).
 
     "default" holds the heuristic's configs plus the usual larger tiles. Configs with SPLIT_K > 1
@@ -333,6 +288,8 @@ def config_space(dtype, mode: str = "default") -> list[dict]:
     """
     if mode not in ("default", "max"):
         raise ValueError(f"config_space mode must be 'default' or 'max', got {mode!r}")
+    if _table(dtype, path) is TMA.HEURISTIC[_dtype_name(dtype)]:  # also validates dtype and path
+        return TMA.config_space(_dtype_name(dtype), mode)
     return _default_space(dtype) if mode == "default" else _max_space(dtype)
 
 
@@ -374,13 +331,14 @@ def scratch_shape(config: dict, batch: int, M: int, N: int) -> tuple[int, int, i
 
 
 # The tuning key of a matmul launch (see `tuning_key`); a plain tuple to the tuning cache.
-MatmulKey = collections.namedtuple("MatmulKey", "m n k dtype a_t b_t tf32 batch shape_class")
+MatmulKey = collections.namedtuple("MatmulKey", "m n k dtype a_t b_t tf32 batch shape_class path")
 
 
 def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple, allow_tf32: bool = False,
-               batch: int = 1) -> MatmulKey:
+               batch: int = 1, path: str = "ptr") -> MatmulKey:
     """(M, N, K rounded up to powers of two, dtype name, A transposed, B transposed, TF32, batch bucket,
-    the heuristic's shape class): what MATMUL_TUNING launches and `tritensor autotune` tune under.
+    the heuristic's shape class, the kernel path of `choose_path`): what MATMUL_TUNING launches and
+    `tritensor autotune` tune under.
 
     A counts as transposed when its K dim is not the contiguous one, B when its N dim is not
     (size-1 dims are layout-free); only the last two strides matter. batch is one launch's batch.
@@ -389,17 +347,17 @@ def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple
     name = _dtype_name(dtype)
     return MatmulKey(next_pow2(M), next_pow2(N), next_pow2(K), name, K > 1 and a_strides[-1] != 1,
                      N > 1 and b_strides[-1] != 1, bool(allow_tf32) and name == "float32", next_pow2(batch),
-                     shape_class(M, N, K, batch))
+                     shape_class(M, N, K, batch), path)
 
 
 def _heuristic(key: tuple) -> dict:
-    return _class_config(key[3], key[8])  # dtype, shape class
+    return _class_config(key[3], key[8], key[9])  # dtype, shape class, path
 
 
 def _space(key: tuple, space: str) -> list[dict]:
     # The heuristic first; split-K configs whose scratch (at the key's buckets) would pass the limit are out.
     key, first = MatmulKey(*key), _heuristic(key)
-    return [first] + [c for c in config_space(key.dtype, space) if c != first and (
+    return [first] + [c for c in config_space(key.dtype, space, key.path) if c != first and (
         c["SPLIT_K"] == 1 or c["SPLIT_K"] * key.batch * key.m * key.n * 4 <= SPLIT_SCRATCH_LIMIT)]
 
 
@@ -420,16 +378,19 @@ def tuning_sizes(out: DeviceArray, a: DeviceArray, batch: int) -> dict:
 def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArray | None = None,
            activation: str | None = None, alpha: float = 1.0, beta: float = 0.0,
            c_in: DeviceArray | None = None, allow_tf32: bool = False, config: dict | None = None,
-           scratch: DeviceArray | None = None) -> None:
+           scratch: DeviceArray | None = None, path: str | None = None, workspace: DeviceArray | None = None) -> None:
     """out[b] = act(alpha * a[b] @ b[b] + beta * c_in[b] + bias) for 3-D views, any strides.
 
     a: (batch, M, K), b: (batch, K, N), out and c_in: (batch, M, N), bias: (N,); batch stride 0
     broadcasts an operand. a and b share one dtype (float16, bfloat16 or float32); out, c_in and
     bias may be any float dtype (the epilogue runs in fp32). c_in is ignored when beta == 0.
     allow_tf32 lets fp32 operands use TF32 tensor cores. A config with SPLIT_K > 1 needs `scratch`:
-    float32, shape scratch_shape(config, batch, M, N). Without `config` the launch goes through
-    tuning.launch(MATMUL_TUNING, ...) itself (split-K configs then fail unless `scratch` fits them);
-    with one, it is one launch of an enclosing tuning.launch's `run`, as in tritensor.ops.matmul.
+    float32, contiguous, shape scratch_shape(config, batch, M, N). `path` picks the kernel ("ptr" or
+    "tma"; default `choose_path` on the current device); a "tma" launch on a GPU needs `workspace`:
+    uint8, shape workspace_shape(config, batch, M, N), where its tensor descriptors live. Without
+    `config` the launch goes through tuning.launch(MATMUL_TUNING, ...) itself (split-K configs then fail
+    unless `scratch` fits them); with one, it is one launch of an enclosing tuning.launch's `run`, as in
+    tritensor.ops.matmul.
     """
     batch, M, N = out.shape
     K = a.shape[2]
@@ -442,52 +403,64 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     if bias is not None and bias.shape != (N,):
         raise ValueError(f"bias must have shape ({N},), got {bias.shape}")
-    has_cin = c_in is not None and beta != 0
-    if has_cin and c_in.shape != out.shape:
+    c_in = c_in if c_in is not None and beta != 0 else None
+    if c_in is not None and c_in.shape != out.shape:
         raise ValueError(f"c_in must have shape {out.shape}, got {c_in.shape}")
     wide = _wide(a.dtype)
     if batch == 0 or M == 0 or N == 0:
         return
+    fma = wide and not allow_tf32
+    if path is None:
+        path = choose_path(device_arch(), out, a, b, c_in, fma)
+    elif path not in PATHS or (path == "tma" and choose_path(90, out, a, b, c_in, fma) != "tma"):
+        raise ValueError(f"matmul path {path!r}: one of {PATHS}, and 'tma' only where choose_path allows it")
     precision = "tf32" if wide and allow_tf32 else "ieee"
-    bias_arg = bias if bias is not None else out
-    cin_arg = c_in if has_cin else out
-    epilogue = dict(HAS_BIAS=bias is not None, HAS_CIN=has_cin, ACTIVATION=activation)
+    epilogue = dict(HAS_BIAS=bias is not None, HAS_CIN=c_in is not None, ACTIVATION=activation)
     epilogue_args = (bias.strides[0] if bias is not None else 0,
-                     *(c_in.strides if has_cin else (0, 0, 0)), float(alpha), float(beta))
+                     *(c_in.strides if c_in is not None else (0, 0, 0)), float(alpha), float(beta))
+    bias_arg, cin_arg = (bias if bias is not None else out), (c_in if c_in is not None else out)
 
     def run(cfg: dict) -> None:
         split = cfg.get("SPLIT_K", 1)
-        tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
-        # Offsets inside a tile are 32-bit (tile origins are 64-bit).
-        tiles_of = [(a, cfg["BLOCK_M"], cfg["BLOCK_K"]), (b, cfg["BLOCK_K"], cfg["BLOCK_N"])] + [
-            (arr, cfg["BLOCK_M"], cfg["BLOCK_N"]) for arr in (out, c_in if has_cin else None,
-                                                              scratch if split > 1 else None) if arr is not None]
-        for arr, rows, cols in tiles_of:
-            if rows * abs(arr.strides[-2]) + cols * abs(arr.strides[-1]) >= 2**31:
-                raise ValueError(f"matmul: strides {arr.strides} too large for a {rows}x{cols} tile")
+        _check_launch(cfg, a, b, [out, c_in, scratch if split > 1 else None], scratch_shape(cfg, batch, M, N))
         blocks = {**cfg, "SPLIT_K": split, "INPUT_PRECISION": precision}
-        if split == 1:
+        tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
+        if path == "tma":
+            TMA.launch_tma(out, a, b, bias, c_in, alpha, beta, epilogue, precision, cfg, scratch, workspace)
+        elif split == 1:
             matmul_kernel[(batch * tiles, 1)](
                 out, a, b, bias_arg, cin_arg, M, N, K, *a.strides, *b.strides, 0, *out.strides, *epilogue_args,
                 **epilogue, **blocks)
-            return
-        want = scratch_shape(cfg, batch, M, N)
-        if scratch is None or scratch.shape != want or _dtype_name(scratch.dtype) != "float32":
-            raise ValueError(f"SPLIT_K={split} needs a float32 scratch of shape {want}, got "
-                             f"{None if scratch is None else (scratch.shape, scratch.dtype)}")
-        matmul_kernel[(batch * tiles, split)](
-            scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
-            HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
-        red_tiles = triton.cdiv(M, REDUCE_CONFIG["BLOCK_M"]) * triton.cdiv(N, REDUCE_CONFIG["BLOCK_N"])
-        splitk_reduce_kernel[(batch * red_tiles,)](
-            out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
-            **epilogue, **REDUCE_CONFIG)
+        else:
+            matmul_kernel[(batch * tiles, split)](
+                scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
+                HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
+        if split > 1:
+            red_tiles = triton.cdiv(M, REDUCE_CONFIG["BLOCK_M"]) * triton.cdiv(N, REDUCE_CONFIG["BLOCK_N"])
+            splitk_reduce_kernel[(batch * red_tiles,)](
+                out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
+                **epilogue, **REDUCE_CONFIG)
 
     if config is not None:  # the caller's tuning.launch chose it (or a test fixes it)
         run(config)
     else:
-        tuning.launch(MATMUL_TUNING, tuning_key(M, N, K, a.dtype, a.strides, b.strides, allow_tf32, batch),
-                      tuning_sizes(out, a, batch), run)
+        key = tuning_key(M, N, K, a.dtype, a.strides, b.strides, allow_tf32, batch, path)
+        tuning.launch(MATMUL_TUNING, key, tuning_sizes(out, a, batch), run)
+
+
+def _check_launch(cfg: dict, a: DeviceArray, b: DeviceArray, outs: list, want_scratch: tuple | None) -> None:
+    """Offsets inside a pointer kernel's tile are 32-bit (tile origins are 64-bit); split-K's scratch
+    (outs[-1]) must be what scratch_shape asks for, contiguous (the TMA kernel describes it so)."""
+    bm, bn, bk = cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["BLOCK_K"]
+    for arr, rows, cols in [(a, bm, bk), (b, bk, bn)] + [(arr, bm, bn) for arr in outs if arr is not None]:
+        if rows * abs(arr.strides[-2]) + cols * abs(arr.strides[-1]) >= 2**31:
+            raise ValueError(f"matmul: strides {arr.strides} too large for a {rows}x{cols} tile")
+    scratch = outs[-1]
+    if want_scratch is not None and (scratch is None or scratch.shape != want_scratch
+                                     or _dtype_name(scratch.dtype) != "float32"
+                                     or scratch.strides != tuple(math.prod(want_scratch[i + 1:]) for i in range(4))):
+        raise ValueError(f"SPLIT_K={cfg['SPLIT_K']} needs a contiguous float32 scratch of shape {want_scratch}, "
+                         f"got {None if scratch is None else (scratch.shape, scratch.strides, scratch.dtype)}")
 
 
 # ---------------------------------------------------------------- NumPy references

@@ -4,6 +4,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 from tritensor.kernels import matmul as MM
+from tritensor.kernels import matmul_tma as MT
+from tritensor.kernels import tuning
 
 from tests.conftest import as_device
 from tritensor import dtypes
@@ -260,7 +262,8 @@ def test_config_space():
 def test_tuning_key():
     f16 = dtypes.float16
     key = MM.tuning_key(48, 100, 1000, f16, (0, 1000, 1), (0, 100, 1))
-    assert key == (64, 128, 1024, "float16", False, False, False, 1, "medium")
+    assert key == (64, 128, 1024, "float16", False, False, False, 1, "medium", "ptr")
+    assert MM.tuning_key(48, 100, 1000, f16, (0, 1000, 1), (0, 100, 1), path="tma").path == "tma"
     assert (key.m, key.n, key.k, key.dtype, key.batch, key.shape_class) == (64, 128, 1024, "float16", 1, "medium")
     # A^T (K contiguous no more) and B^T views; 2-D strides work too
     assert MM.tuning_key(48, 100, 1000, f16, (1, 48), (1, 1000))[:6] == (64, 128, 1024, "float16", True, True)
@@ -280,15 +283,17 @@ def test_tuning_key():
                                    (64, 64, 8192, 1), (32, 32, 2048, 1), (64, 64, 8192, 64), (3, 5, 2048, 1),
                                    (129, 33, 2000, 3), (1, 1, 1, 1)])
 @pytest.mark.parametrize("dt", [dtypes.float16, dtypes.bfloat16, dtypes.float32])
-def test_tunable_heuristic_is_the_exact_shape_heuristic(shape, dt):
+@pytest.mark.parametrize("path", MM.PATHS)
+def test_tunable_heuristic_is_the_exact_shape_heuristic(shape, dt, path):
     M, N, K, batch = shape
-    key = MM.tuning_key(M, N, K, dt, (K, 1), (N, 1), batch=batch)
-    assert MM.MATMUL_TUNING.heuristic(key) == MM.heuristic_config(M, N, K, dt, batch=batch)
-    assert MM.MATMUL_TUNING.heuristic(tuple(key)) == MM.heuristic_config(M, N, K, dt, batch=batch)  # cache's tuple
+    key = MM.tuning_key(M, N, K, dt, (K, 1), (N, 1), batch=batch, path=path)
+    want = MM.heuristic_config(M, N, K, dt, batch=batch, path=path)
+    assert MM.MATMUL_TUNING.heuristic(key) == want
+    assert MM.MATMUL_TUNING.heuristic(tuple(key)) == want  # the cache's tuple
     space = MM.MATMUL_TUNING.configs(key, "default")
-    assert space[0] == MM.heuristic_config(M, N, K, dt, batch=batch)
+    assert space[0] == want
     assert len(space) >= 2 and len({tuple(sorted(c.items())) for c in space}) == len(space)
-    assert all(c in MM.config_space(dt, "default") for c in space[1:])
+    assert all(c in MM.config_space(dt, "default", path) for c in space[1:])
 
 
 def test_tunable_space_drops_split_k_with_huge_scratch():
@@ -312,8 +317,6 @@ def test_tunable_cost():
 
 
 def test_direct_launch_without_config_goes_through_tuning(rng):
-    from tritensor.kernels import tuning
-
     seen = []
     tuning.add_observer(seen.append)
     try:
@@ -328,6 +331,189 @@ def test_direct_launch_without_config_goes_through_tuning(rng):
     assert record.key == MM.tuning_key(5, 6, 7, np.float16, (35, 7, 1), (42, 1, 7), batch=3)
     assert record.key.b_t is True and record.key.tf32 is False
     assert record.sizes == dict(M=5, N=6, K=7, batch=3, itemsize=2, out_itemsize=2)
+
+
+# ---------------------------------------------------------------- the TMA (tensor descriptor) path
+def tma_run(a, b, **kw):
+    """run() on the descriptor kernel, after checking that choose_path would pick it on an H100.
+
+    fp32 takes this path with TF32 only: fp32 operands are rounded to 7 significant bits, so TF32 products
+    are exact and the fp32 tolerance holds on a GPU as in the interpreter (which ignores TF32)."""
+    if a.dtype == np.float32:
+        a, b = tf32_exact(a), tf32_exact(b)
+        kw["allow_tf32"] = True
+    out = kw.pop("out", None)
+    if out is None:
+        out = np.full(a.shape[:-1] + b.shape[-1:], np.nan, kw.pop("out_dtype", a.dtype))
+    c_in = kw.get("c_in")
+    assert MT.choose_path(90, as_device(out), as_device(a), as_device(b),
+                          None if c_in is None else as_device(c_in)) == "tma"
+    return run(a, b, out=out, path="tma", **kw)
+
+
+def tf32_exact(x):
+    """x rounded to multiples of 1/16 in [-8, 8]: 7 significant bits, exact in TF32's 10-bit mantissa."""
+    return np.clip(np.round(x * 16) / 16, -8, 8).astype(np.float32)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_tma_dtypes_ragged_tiles(rng, dt):
+    # M, N, K are no multiples of the 16x32x16 tile: the TMA zero-fills loads and clips stores at the edges
+    a, b = randn(rng, (2, 37, 56), dt), randn(rng, (2, 56, 40), dt)
+    if dt == np.float32:
+        a, b = tf32_exact(a), tf32_exact(b)
+    out = tma_run(a, b, config=cfg(bm=16, bn=32, bk=16))
+    close(out, MM.matmul_ref(a, b), dt, scale=5.0)
+
+
+def test_tma_fp16_into_fp32_and_tf32(rng):
+    a, b = randn(rng, (1, 24, 40), np.float16), randn(rng, (1, 40, 16), np.float16)
+    out = tma_run(a, b, out_dtype=np.float32)
+    np.testing.assert_allclose(out, a.astype(np.float32) @ b.astype(np.float32), rtol=1e-5, atol=1e-5)
+    a, b = tf32_exact(randn(rng, (1, 16, 32))), tf32_exact(randn(rng, (1, 32, 16)))
+    out = tma_run(a, b)
+    np.testing.assert_allclose(out, MM.matmul_ref(a, b), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="path"):  # fp32 without TF32 runs on FMA units: the pointer kernel
+        run(a, b, path="tma")
+    assert MT.choose_path(90, *(as_device(x) for x in (out, a, b)), fma=True) == "ptr"
+
+
+@pytest.mark.parametrize("dt", [np.float16, np.float32])
+def test_tma_layouts(rng, dt):
+    # A stored (K, M) (M contiguous), B stored (N, K) (a Linear weight), padded rows, a broadcast batch
+    a = randn(rng, (2, 24, 40), dt).transpose(0, 2, 1)  # (2, 40, 24)
+    b = randn(rng, (1, 48, 32), dt)[:, :40, :24].transpose(0, 2, 1)  # (1, 24, 40) view, row stride 32
+    if dt == np.float32:
+        a, b = tf32_exact(a), tf32_exact(b)
+    b = np.broadcast_to(b, (2, 24, 40))
+    assert MT.descriptor_view(as_device(a), True)[3] and MT.descriptor_view(as_device(b), True)[:1] == (1,)
+    out = np.zeros((2, 40, 48), dt)[:, :, 8:]  # (2, 40, 40) with row stride 48 and a 16-byte offset
+    tma_run(a, b, out=out, config=cfg(bm=16, bn=16, bk=16))
+    close(out, MM.matmul_ref(a, b), dt, scale=5.0)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp")
+@pytest.mark.parametrize("act", ["none", "relu", "gelu", "gelu_tanh", "silu"])
+def test_tma_epilogues(rng, act):
+    a, b = tf32_exact(randn(rng, (2, 19, 32))), tf32_exact(randn(rng, (2, 32, 24)))
+    bias, c_in = randn(rng, 72)[::3], randn(rng, (2, 19, 24))  # a strided bias (pointer loads)
+    out = tma_run(a, b, bias=bias, activation=act, alpha=0.5, beta=-2.0, c_in=c_in, config=cfg(bm=16, bn=32))
+    ref = MM.matmul_ref(a, b, bias=bias, activation=act, alpha=0.5, beta=-2.0, c_in=c_in)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_tma_wide_tile_epilogue_in_quarters(rng):
+    # BLOCK_N=256: the epilogue (C_in, bias, activation, store) runs on four 64-column slices
+    a, b = randn(rng, (1, 20, 16), np.float16), randn(rng, (1, 16, 296), np.float16)
+    bias, c_in = randn(rng, 296, np.float16), randn(rng, (1, 20, 296), np.float16)
+    out = tma_run(a, b, bias=bias, c_in=c_in, beta=1.0, activation="gelu", config=cfg(bm=16, bn=256))
+    close(out, MM.matmul_ref(a, b, bias=bias, c_in=c_in, beta=1.0, activation="gelu"), np.float16, scale=5.0)
+
+
+def test_tma_bias_gelu_bf16(rng):
+    dt = ml_dtypes.bfloat16
+    a, b, bias = randn(rng, (1, 17, 32), dt), randn(rng, (1, 32, 24), dt), randn(rng, 24, dt)
+    out = tma_run(a, b, bias=bias, activation="gelu")
+    close(out, MM.matmul_ref(a, b, bias=bias, activation="gelu"), dt, scale=5.0)
+
+
+def test_tma_split_k(rng):
+    # K=88, BLOCK_K=16: 6 K steps over 4 slices of 2, so the last slice is empty (all zero-filled)
+    a, b = tf32_exact(randn(rng, (2, 7, 88))), tf32_exact(randn(rng, (2, 88, 12)))
+    bias, c_in = randn(rng, 12), randn(rng, (2, 7, 12))
+    config = cfg(split_k=4)
+    scratch = np.full(MM.scratch_shape(config, 2, 7, 12), np.nan, np.float32)
+    out = tma_run(a, b, bias=bias, c_in=c_in, alpha=2.0, beta=0.5, activation="silu", config=config, scratch=scratch)
+    ref = MM.matmul_ref(a, b, bias=bias, c_in=c_in, alpha=2.0, beta=0.5, activation="silu")
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(scratch.sum(0), MM.matmul_ref(a, b), rtol=1e-4, atol=1e-4)
+    assert (scratch[3] == 0).all()
+    with pytest.raises(ValueError, match="contiguous"):  # the kernel describes the scratch as packed
+        run(a, b, config=config, path="tma", allow_tf32=True, scratch=np.zeros((4, 2, 7, 24), np.float32)[..., :12])
+
+
+def test_tma_persistent_grid(rng, monkeypatch):
+    # 3 programs for 2 batches x 3 x 2 tiles: each program walks several tiles, every tile is written once
+    monkeypatch.setattr(tuning, "_sm_count", 3)
+    config = cfg(bm=16, bn=16, group_m=2)
+    assert MT.grid_size(config, 2, 40, 32) == 3 and MT.grid_size(config, 1, 8, 8) == 1
+    assert MT.workspace_shape(config, 2, 40, 32) == (3 * MT.WORKSPACE_PER_PROGRAM,)
+    a, b = tf32_exact(randn(rng, (2, 40, 16))), tf32_exact(randn(rng, (2, 16, 32)))
+    out = tma_run(a, b, config=config)
+    np.testing.assert_allclose(out, MM.matmul_ref(a, b), rtol=1e-5, atol=1e-5)
+
+
+def test_tma_workspace_allocator():
+    with pytest.raises(ValueError, match="workspace"):
+        MT._Workspace(None)(512, 128, None)
+    buf = as_device(np.zeros(1024, np.uint8))
+    assert MT._Workspace(buf)(1024, 16, None) is buf
+    with pytest.raises(ValueError, match="1025-byte"):
+        MT._Workspace(buf)(1025, 16, None)
+
+
+def test_choose_path_is_a_pure_function_of_layout():
+    def arr(shape, dt=np.float16, strides=None, offset=0):
+        base = as_device(np.zeros(4096, dt))
+        st = strides or tuple(int(np.prod(shape[i + 1:])) for i in range(3))
+        return base.view_as(shape, st, offset)
+
+    out, a, b = arr((2, 16, 24)), arr((2, 16, 32)), arr((2, 32, 24))
+    assert MT.choose_path(90, out, a, b) == "tma" and MT.choose_path(100, out, a, b) == "tma"
+    assert MT.choose_path(80, out, a, b) == "ptr"  # no TMA before Hopper: the cp.async pipeline
+    assert MT.choose_path(90, out, arr((2, 16, 32), offset=1), b) == "ptr"  # base not 16-byte aligned
+    assert MT.choose_path(90, out, arr((2, 16, 7)), arr((2, 7, 24))) == "ptr"  # 14-byte rows
+    assert MT.choose_path(90, out, arr((2, 16, 32), strides=(512, 1, 16)), b) == "tma"  # A^T
+    assert MT.descriptor_view(arr((2, 16, 32), strides=(512, 1, 16)), True) == (2, 512, 16, True)
+    assert MT.descriptor_view(arr((2, 16, 32), strides=(512, 1, 16))) is None  # C cannot be transposed
+    assert MT.choose_path(90, arr((2, 16, 24), strides=(384, 1, 16)), a, b) == "ptr"
+    assert MT.choose_path(90, out, a, arr((2, 32, 24), strides=(768, 48, 2))) == "ptr"  # no unit stride
+    assert MT.descriptor_view(arr((2, 32, 24), strides=(0, 24, 1))) == (1, 768, 24, False)  # broadcast
+    assert MT.descriptor_view(arr((2, 32, 24), strides=(4, 24, 1))) is None  # 8-byte batch stride
+    assert MT.descriptor_view(arr((1, 1, 12), strides=(5, 3, 1))) == (1, 16, 16, False)  # free strides
+    cin_rows = arr((2, 16, 24), strides=(0, 0, 1))  # an addmm bias broadcast over rows
+    assert MT.choose_path(90, out, a, b, cin_rows) == "ptr" and MT.choose_path(90, out, a, b, out) == "tma"
+    assert MT.choose_path(90, arr((2, 16, 6), strides=(128, 8, 1)), a, arr((2, 32, 6), strides=(256, 8, 1))) == \
+        "ptr"  # N % 4: split-K's packed fp32 scratch rows would be misaligned
+
+
+def test_path_argument_is_checked(rng):
+    a, b = randn(rng, (1, 4, 7)), randn(rng, (1, 7, 4))
+    with pytest.raises(ValueError, match="path"):
+        run(a, b, path="tma")  # 28-byte rows: no descriptor
+    with pytest.raises(ValueError, match="path"):
+        run(a, b, path="wgmma")
+    out = run(a, b, path="ptr")
+    np.testing.assert_allclose(out, MM.matmul_ref(a, b), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dt", [dtypes.float16, dtypes.bfloat16, dtypes.float32])
+def test_tma_configs(dt):
+    big = MM.heuristic_config(4096, 4096, 4096, dt, path="tma")
+    wide = dt is dtypes.float32
+    assert (big["BLOCK_M"], big["BLOCK_N"], big["BLOCK_K"]) == ((128, 128, 32) if wide else (128, 256, 64))
+    default, full = MM.config_space(dt, "default", "tma"), MM.config_space(dt, "max", "tma")
+    assert 8 <= len(default) <= 12 and len(full) > 100 and default != MM.config_space(dt, "default")
+    assert all(c in default for c in MM.shipped_configs(dt, "tma") if c["SPLIT_K"] == 1)
+    # wgmma: 64 rows per warpgroup; the half-tile epilogue stores >= 16 bytes per row
+    assert all(c["BLOCK_M"] >= 16 * c["num_warps"] and c["BLOCK_N"] >= 32 for c in default + full)
+    if not wide:
+        assert dict(BLOCK_M=128, BLOCK_N=256, BLOCK_K=64, num_stages=4) in [
+            {k: c[k] for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K", "num_stages")} for c in default]
+    with pytest.raises(ValueError, match="path"):
+        MM.heuristic_config(64, 64, 64, dt, path="cp.async")
+
+
+def test_tma_specs():
+    names = {s.name for s in MT.SPECS}
+    for variant in ("fp16", "bf16", "fp32:tf32"):  # fp32 without TF32 keeps the pointer kernel
+        assert {f"matmul_tma[{variant}]@sm_90", f"matmul_tma[{variant}:splitk]@sm_90"} <= names
+    for spec in MT.SPECS:
+        assert spec.name.endswith("@sm_90") and spec.tensor_cores and "ieee" not in spec.name
+        args = set(spec.constexprs) | set(spec.signature) | set(spec.configs[0])
+        assert args >= set(spec.kernel.arg_names)
+        assert "splitk" in spec.name or all(c in spec.space for c in spec.configs)
+    assert MM.heuristic_config(4096, 4096, 4096, dtypes.float16, path="tma") in MT.SPECS[0].configs
 
 
 def test_specs_cover_every_shipped_config():

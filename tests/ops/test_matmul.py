@@ -335,14 +335,63 @@ def test_interpreter_uses_the_exact_heuristic(rng, monkeypatch):
     tuning.install_selector(autotune.select_for_launch)
     try:
         launches = _count_launches(monkeypatch)
-        for m, n, k in ((100, 200, 40), (128, 256, 40), (8, 3, 2048)):  # medium, big (same buckets), split-K
+        # fp32 without TF32 keeps the pointer kernel; medium, big (same buckets), split-K
+        for m, n, k in ((100, 200, 40), (128, 256, 40), (8, 3, 2048)):
             ta, a = _make(rng, (m, k), tt.float32, "cuda")
             tb, b = _make(rng, (k, n), tt.float32, "cuda")
             launches.clear()
             _close(ta @ tb, a @ b, tt.float32, scale=4.0)
             assert [launch[3]["config"] for launch in launches] == [KM.heuristic_config(m, n, k, tt.float32)]
+        ta, a = _make(rng, (128, 64), tt.float16, "cuda")  # aligned fp16: the TMA path's heuristic
+        tb, b = _make(rng, (64, 256), tt.float16, "cuda")
+        launches.clear()
+        _close(ta @ tb, a @ b, tt.float16, scale=4.0)
+        assert [launch[3]["config"] for launch in launches] == [
+            KM.heuristic_config(128, 256, 64, tt.float16, path="tma")] and launches[0][3]["path"] == "tma"
     finally:
         autotune.reset_default_tuner()
+
+
+def test_cuda_linear_takes_the_tma_path_forward_and_backward(rng, monkeypatch):
+    """Aligned fp16 operands go to the descriptor kernel (with its workspace), the backward's transposed
+    views too (dW = (dY^T @ X)^T reads dY^T as an M-contiguous A); unaligned ones keep the pointer kernel."""
+    from tritensor.kernels import matmul_tma as KT
+
+    tx, x = _make(rng, (2, 24, 32), tt.float16, "cuda", requires_grad=True)
+    tw, w = _make(rng, (40, 32), tt.float16, "cuda", requires_grad=True)
+    tb, b = _make(rng, (40,), tt.float16, "cuda", requires_grad=True)
+    launches = _count_launches(monkeypatch, forbid_copy=False)
+    y = tt.linear(tx, tw, tb)
+    _close(y, x @ w.T + b, tt.float16, scale=4.0)
+    (_, _, w_strides, kw), = launches
+    assert kw["path"] == "tma" and w_strides == (0, 1, 32) and kw["bias"] is not None  # B stored (N, K)
+    assert kw["workspace"].shape == KT.workspace_shape(kw["config"], 1, 48, 40)
+    assert kw["workspace"].dtype is tt.uint8 and kw["config"] == KM.heuristic_config(48, 40, 32, tt.float16,
+                                                                                         path="tma")
+    launches.clear()
+    y.float().sum().backward()
+    assert [launch[3]["path"] for launch in launches] == ["tma", "tma"]
+    np.testing.assert_allclose(_np(tx.grad), np.broadcast_to(w.sum(0), (2, 24, 32)), rtol=0, atol=2e-2)
+    np.testing.assert_allclose(_np(tw.grad), np.broadcast_to(x.reshape(48, 32).sum(0), (40, 32)), rtol=0,
+                               atol=6e-2)
+    launches.clear()
+    tu, u = _make(rng, (5, 7), tt.float16, "cuda")  # 14-byte rows: no descriptor
+    tv, v = _make(rng, (7, 8), tt.float16, "cuda")
+    _close(tu @ tv, u @ v, tt.float16)
+    assert launches[0][3]["path"] == "ptr" and launches[0][3]["workspace"] is None
+
+
+@pytest.mark.parametrize("tf32", [False, True])
+def test_cuda_fp32_takes_the_tma_path_only_with_tf32(rng, monkeypatch, tf32):
+    monkeypatch.setattr(backends.cuda.matmul, "allow_tf32", tf32)
+    launches = _count_launches(monkeypatch)
+    ta, a = _make(rng, (16, 32), tt.float32, "cuda")
+    tb, b = _make(rng, (32, 8), tt.float32, "cuda")
+    # 1/16 steps: TF32 products are exact, so the fp32 tolerance holds with tf32 on a GPU too
+    ta, tb = (t.mul(16).round().div(16) for t in (ta, tb))
+    a, b = (np.round(v * 16) / 16 for v in (a, b))
+    _close(ta @ tb, a @ b, tt.float32)
+    assert launches[0][3]["path"] == ("tma" if tf32 else "ptr")
 
 
 def test_backends_flags():

@@ -5,7 +5,9 @@ Every product reduces to one autograd Function, `Matmul`: alpha * a @ b + beta *
 operands of at least two dims whose batch dims broadcast. cpu runs np.matmul (16-bit operands in
 fp32, rounded once); cuda runs the Triton kernel with every operand passed by its strides, so
 transposed operands and broadcast batches (stride 0) cost no copy, and the backward is the same op on
-transposed views (dA = dC @ B^T, dB = A^T @ dC), written with tensor ops so create_graph works.
+transposed views (dA = dC @ B^T, dB = A^T @ dC), written with tensor ops so create_graph works. On sm_90+
+operands that tensor descriptors can describe go to the persistent TMA kernel (kernels/matmul_tma.py),
+the others to the pointer kernel (`KM.choose_path`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import matmul as KM
+from ..kernels import matmul_tma as KT
 from ..kernels import tuning
 from ..kernels.strided import collapse
 from ..tensor import Tensor
@@ -173,24 +176,29 @@ def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
     bias_arr = None if bias is None else bias._dev()
     scratch: dict = {}
 
+    def buffer(shape: tuple | None, dtype):  # stream-ordered memory, freed after the call's launches
+        if shape is not None and (shape, dtype) not in scratch:
+            scratch[shape, dtype] = Tensor._empty(shape, dtype, a.device)._dev()
+        return None if shape is None else scratch[shape, dtype]
+
     def launch(config: dict, ops: list) -> None:
-        want = KM.scratch_shape(config, inner, M, N)
-        buf = None
-        if want is not None:  # split-K partial sums (stream-ordered memory, freed after the launches)
-            buf = scratch.get(want)
-            if buf is None:
-                buf = scratch[want] = Tensor._empty(want, D.float32, a.device)._dev()
-        KM.matmul(ops[0], ops[1], ops[2], bias=bias_arr, alpha=alpha, beta=beta,
-                  c_in=ops[3] if use_cin else None, allow_tf32=allow_tf32, config=config, scratch=buf)
+        buf = buffer(KM.scratch_shape(config, inner, M, N), D.float32)  # split-K partial sums
+        workspace = buffer(KT.workspace_shape(config, inner, M, N), D.uint8) if path == "tma" else None
+        KM.matmul(ops[0], ops[1], ops[2], bias=bias_arr, alpha=alpha, beta=beta, c_in=ops[3] if use_cin else None,
+                  allow_tf32=allow_tf32, config=config, scratch=buf, path=path, workspace=workspace)
 
     outer = list(itertools.product(*(range(n) for n in bshape[:-1])))
+    # One kernel for every launch of the call: TMA only if each outer index's views allow descriptors.
+    arch = KT.device_arch()
+    fma = a.dtype is D.float32 and not allow_tf32  # fp32 on the FMA units keeps the pointer kernel
+    path = "tma" if all(KT.choose_path(arch, *views(index), fma=fma) == "tma" for index in outer) else "ptr"
 
     def run(config: dict) -> None:  # every launch of this call, so the tuner times (and picks for) all of them
         for index in outer:
             launch(config, views(index))
 
     first = views((0,) * max(len(bshape) - 1, 0))
-    key = KM.tuning_key(M, N, K, a.dtype, first[1].strides, first[2].strides, allow_tf32, inner)
+    key = KM.tuning_key(M, N, K, a.dtype, first[1].strides, first[2].strides, allow_tf32, inner, path)
     tuning.launch(KM.MATMUL_TUNING, key, KM.tuning_sizes(first[0], first[1], inner * len(outer)), run)
     return out
 
