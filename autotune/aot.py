@@ -1,9 +1,18 @@
 """Ahead-of-time compile checks: every config becomes a cubin whose resource use is read back.
 
-`triton.compile` with a `GPUTarget` needs no GPU. From the result we read what decides whether a
-config can run well on the target: registers and stack (Triton's bundled `cuobjdump -res-usage`),
-spill traffic (the ptxas `-v` log), shared memory (Triton's dynamic allocation plus the cubin's
-static part) and tensor-core instructions (mma/wgmma in the PTX, or HMMA/HGMMA in the SASS).
+`triton.compile` with a `GPUTarget` needs no GPU. Each config is compiled as Triton's JIT
+specialises a launch, in two variants: "aligned" (pointers 16-byte aligned, integer arguments
+multiples of 16, unit strides constants: what a contiguous launch of round sizes runs) and
+"unaligned" (none of those facts: the worst case, e.g. an offset view of odd sizes). From each we
+read what decides whether it runs well on the target (`sass.py` parses the tools' output):
+registers and stack (Triton's bundled `cuobjdump -res-usage`), spill traffic (the ptxas `-v` log),
+shared memory (Triton's dynamic allocation plus the cubin's static part), tensor-core instructions,
+the width of its global loads and stores (128-bit or narrower, TMA), and the warps per SM that
+registers and shared memory allow.
+
+Results are cached on disk (`<tritensor cache dir>/aot`), keyed by what determines the cubin:
+Triton's hash of the kernel source and its dependencies, signature, constants and attributes, the
+compile options, the target and the Triton version. A rerun of an unchanged matrix reads files.
 
 AOT compilation needs real `JITFunction`s: under TRITON_INTERPRET=1 `triton.jit` returns
 interpreted functions, so the check runs in a process without it (`python -m tritensor.autotune
@@ -13,32 +22,56 @@ interpreted functions, so the check runs in a process without it (`python -m tri
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import os
 import re
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tritensor.kernels.launch_spec import KernelSpec
 
+from .sass import (  # noqa: F401  (re-exported: the parsers' historical home)
+    ACCESS_KEYS,
+    cubin_resources,
+    occupancy,
+    parse_ptxas_log,
+    parse_res_usage,
+    ptx_access,
+    ptxas_log,
+    sass_access,
+    sass_instructions,
+    tensor_core_kind,
+    tool_path,
+)
 from .space import Config, config_id, freeze, split
 
 TARGETS = {"sm_80": 80, "sm_90": 90}
 # Opt-in shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin): A100 163 KiB, H100 227 KiB.
 SHARED_LIMIT = {80: 166912, 90: 232448}
 MAX_REGS = 255  # per thread, every target
+VARIANTS = ("aligned", "unaligned")
+CACHE_SCHEMA = 1  # bump when CompileResult's fields or their reading change
 
 _LOW_PRECISION = {"fp16", "bf16", "fp8e4nv", "fp8e5", "fp8e4b15", "fp8e4b8", "fp8e5b16"}
-_SASS_WGMMA = re.compile(r"\b[HIQBO]GMMA\b")
-_SASS_MMA = re.compile(r"\b[HIDB]MMA\b")
-_RES_FUNCTION = re.compile(r"^\s*Function\s+(\S+?):?\s*$")
-_RES_FIELD = re.compile(r"([A-Z_]+(?:\[\d+\])?):(\d+)")
-_PTXAS_SPILLS = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
-_PTXAS_REGS = re.compile(r"Used (\d+) registers")
+_INT_TYPES = {"i32", "i64", "u32", "u64"}  # the JIT's divisibility and ==1 facts apply to these
+# Integer args equal to 1 at a contiguous launch, by the kernels modules' naming conventions (a spec's
+# `unit_args` overrides): padded leading dims of a collapsed launch (size1, size2, M1); the innermost
+# of packed 4-d strides (o0s3, xs3, ...); the row's own stride of (M0, M1, R|C) views (sxr, sgxc,
+# stride_xr, ...) and of 1-d outputs; row-major matmul operands (stride_ak, stride_bn, stride_cn).
+_UNIT_NAME = re.compile(r"""^(?:
+    size[12] | M1
+  | [a-z]+\d*s3
+  | s[a-z]*[rc] | sw
+  | stride_[a-z]*r | stride_(?:out|aux|g|y|bias)
+  | stride_(?:[vig]k|ak|bn|cn|cinn|pn)
+  | \w+_col_stride
+)$""", re.X)
 
 
 class AotUnavailable(RuntimeError):
@@ -47,11 +80,12 @@ class AotUnavailable(RuntimeError):
 
 @dataclass
 class CompileResult:
-    """One (spec, config, target) compiled: its resources, and what is wrong with it (if anything)."""
+    """One (spec, config, target, variant) compiled: its resources, and what is wrong with it (if anything)."""
 
     kernel: str
     config: Config
     target: str  # "sm_80"
+    variant: str = "aligned"  # "aligned" or "unaligned" (see the module docstring)
     compiled: bool = False
     error: str | None = None
     regs: int | None = None
@@ -64,8 +98,17 @@ class CompileResult:
     shared_limit: int = 0
     tensor_cores: str = "-"  # "wgmma", "mma" or "-"
     expected_tensor_cores: str | None = None  # what the spec requires on this target, if anything
+    memory_bound: bool = False  # the spec's: its aligned variant must reach 128-bit global accesses
+    num_warps: int | None = None
+    occupancy_warps: int | None = None  # resident warps per SM (registers, shared memory, hardware)
+    occupancy_limit: str | None = None  # "regs", "smem", "warps" or "blocks"
+    access: dict[str, int] | None = None  # sass.ACCESS_KEYS -> static instruction count
+    access_source: str = ""  # "sass" or "ptx"
+    instructions: int | None = None  # static SASS instructions (when the SASS was read)
     compile_s: float = 0.0
-    problems: list[str] = field(default_factory=list)
+    cached: bool = False  # read from the on-disk AOT cache
+    problems: list[str] = field(default_factory=list)  # CI failures
+    warnings: list[str] = field(default_factory=list)  # findings that fail only under --require-wide
 
     @property
     def ok(self) -> bool:
@@ -79,12 +122,25 @@ class CompileResult:
     def config_name(self) -> str:
         return config_id(self.config)
 
+    @property
+    def wide(self) -> bool | None:
+        """Any 128-bit (or TMA) global access; None when the accesses were not read."""
+        if self.access is None:
+            return None
+        return any(self.access.get(k, 0) for k in ("ld128", "st128", "tma_load", "tma_store"))
+
+    @property
+    def tma(self) -> bool:
+        return bool(self.access and (self.access.get("tma_load") or self.access.get("tma_store")))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["config"] = {k: v for k, v in self.config.items()}
         d["config_name"] = self.config_name
         d["ok"] = self.ok
         d["spills"] = self.spills
+        d["wide"] = self.wide
+        d["tma"] = self.tma
         return d
 
 
@@ -101,6 +157,7 @@ def arch_of(target: str | int) -> int:
 
 
 def target_name(target: str | int) -> str:
+    """"sm_80" for 80, "sm80", (8, 0) ..."""
     return f"sm_{arch_of(target)}"
 
 
@@ -135,106 +192,49 @@ def expected_tensor_cores(spec: KernelSpec, config: Config, arch: int) -> str | 
     return "wgmma" if arch >= 90 else "mma"
 
 
-# ---------------------------------------------------------------- reading cubins and logs
-def tool_path(name: str) -> str:
-    """Path of a CUDA tool bundled with Triton (cuobjdump, nvdisasm)."""
-    from triton import knobs
-
-    try:
-        return getattr(knobs.nvidia, name.replace("-", "_")).path
-    except Exception:
-        import triton
-
-        return os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", name)
+# ---------------------------------------------------------------- the JIT's specialisation
+def unit_args(spec: KernelSpec) -> tuple[str, ...]:
+    """Integer args equal to 1 at a contiguous launch: the spec's `unit_args`, else inferred from names."""
+    if spec.unit_args is not None:
+        return tuple(n for n in spec.unit_args if n in spec.signature)
+    return tuple(n for n, t in spec.signature.items() if t in _INT_TYPES and _UNIT_NAME.match(n))
 
 
-def parse_res_usage(text: str) -> dict[str, dict[str, int]]:
-    """`cuobjdump -res-usage` output -> {function: {"REG": .., "STACK": .., "SHARED": .., "LOCAL": ..}}."""
-    functions: dict[str, dict[str, int]] = {}
-    current: str | None = None
-    for line in text.splitlines():
-        m = _RES_FUNCTION.match(line)
-        if m:
-            current = m.group(1)
-            functions[current] = {}
-            continue
-        if current is not None and ":" in line and line.startswith((" ", "\t")):
-            fields = _RES_FIELD.findall(line)
-            if fields and not functions[current]:
-                functions[current] = {k: int(v) for k, v in fields}
-    return functions
+def specialization(spec: KernelSpec, constexprs: dict[str, Any], variant: str
+                   ) -> tuple[dict[str, str], dict[str, Any], dict[tuple[int, ...], list]]:
+    """(signature, constants, attrs) for `ASTSource`, as the JIT builds them for a launch of `variant`.
 
-
-def parse_ptxas_log(text: str) -> dict[str, int]:
-    """ptxas -v text -> {"stack", "spill_stores", "spill_loads", "regs"} (the keys that were found)."""
-    out: dict[str, int] = {}
-    m = _PTXAS_SPILLS.search(text)
-    if m:
-        out["stack"], out["spill_stores"], out["spill_loads"] = (int(g) for g in m.groups())
-    m = _PTXAS_REGS.search(text)
-    if m:
-        out["regs"] = int(m.group(1))
-    return out
-
-
-def tensor_core_kind(sass: str = "", ptx: str = "") -> str:
-    """"wgmma", "mma" or "-" from the SASS (what runs) or, failing that, the PTX."""
-    if sass:
-        if _SASS_WGMMA.search(sass):
-            return "wgmma"
-        if _SASS_MMA.search(sass):
-            return "mma"
-        return "-"
-    if "wgmma.mma_async" in ptx:
-        return "wgmma"
-    if re.search(r"\bmma\.sync\b", ptx):
-        return "mma"
-    return "-"
-
-
-def cubin_resources(cubin: bytes, function: str | None = None, sass: bool = False) -> dict[str, Any]:
-    """REG/STACK/SHARED/LOCAL of a cubin's kernel via the bundled cuobjdump, and its SASS if asked.
-
-    The SASS dump costs about a second per cubin, so by default tensor-core use is read from the
-    PTX (mma.sync / wgmma.mma_async there always become HMMA / HGMMA in the SASS).
+    Triton's JIT (runtime/jit.py, backends/compiler.py) marks a pointer whose address is a multiple
+    of 16 and an integer that is a multiple of 16 with `tt.divisibility = 16`, and turns an integer
+    equal to 1 into the constant 1; parameters listed in the kernel's `do_not_specialize` get
+    neither, those in `do_not_specialize_on_alignment` no divisibility. "aligned" applies this to a
+    contiguous launch (every pointer aligned, every integer a multiple of 16 but `spec.indivisible`,
+    `unit_args` equal to 1); "unaligned" applies none of it.
     """
-    with tempfile.TemporaryDirectory(prefix="tritensor-aot-") as tmp:
-        path = os.path.join(tmp, "kernel.cubin")
-        with open(path, "wb") as f:
-            f.write(cubin)
-        cuobjdump = tool_path("cuobjdump")
-        usage = subprocess.run([cuobjdump, "-res-usage", path], capture_output=True, text=True, check=True)
-        dump = subprocess.run([cuobjdump, "-sass", path], capture_output=True, text=True, check=True) \
-            if sass else None
-    functions = parse_res_usage(usage.stdout)
-    if not functions:
-        raise RuntimeError(f"cuobjdump -res-usage printed no function:\n{usage.stdout}{usage.stderr}")
-    fields = functions.get(function) if function else None
-    if fields is None:
-        fields = next(iter(functions.values()))
-    return {"fields": fields, "sass": dump.stdout if dump is not None else ""}
-
-
-def _ptxas_log(ptx: str, arch: int, metadata: Any = None) -> str:
-    """Re-run ptxas -v on PTX (only needed when Triton's cache served the cubin and printed no log).
-
-    The flags follow Triton's own ptxas call (nvidia backend make_cubin) so the spill figures match.
-    """
-    from triton.backends.nvidia.compiler import get_ptxas, sm_arch_from_capability
-
-    flags = ["-lineinfo", "-v", "--regAllocOptLevel=2"]
-    if metadata is not None and not getattr(metadata, "enable_fp_fusion", True):
-        flags.append("--fmad=false")
-    if metadata is not None and getattr(metadata, "ptx_options", None):
-        flags += metadata.ptx_options.split(" ")
-    with tempfile.TemporaryDirectory(prefix="tritensor-aot-") as tmp:
-        src = os.path.join(tmp, "kernel.ptx")
-        with open(src, "w") as f:
-            f.write(ptx)
-        cmd = [get_ptxas(arch).path, *flags, f"--gpu-name={sm_arch_from_capability(arch)}", src,
-               "-o", os.path.join(tmp, "kernel.cubin")]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return done.stdout + done.stderr
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+    kernel: Any = spec.kernel
+    signature = dict(spec.signature)
+    constants = dict(constexprs)
+    attrs: dict[tuple[int, ...], list] = {}
+    if variant == "aligned":
+        params = {p.name: p for p in getattr(kernel, "params", ())}
+        ones = set(unit_args(spec))
+        for name, ty in spec.signature.items():
+            param = params.get(name)
+            if param is not None and param.do_not_specialize:
+                continue
+            if name in ones:
+                signature[name] = "constexpr"
+                constants[name] = 1
+                continue
+            aligned = param is None or not param.do_not_specialize_on_alignment
+            if aligned and (ty.startswith("*") or (ty in _INT_TYPES and name not in spec.indivisible)):
+                attrs[(kernel.arg_names.index(name),)] = [["tt.divisibility", 16]]
+    signature.update({k: "constexpr" for k in constants})
+    order = {n: i for i, n in enumerate(getattr(kernel, "arg_names", ()))}
+    signature = dict(sorted(signature.items(), key=lambda kv: order.get(kv[0], len(order))))
+    return signature, constants, attrs
 
 
 # ---------------------------------------------------------------- compiling
@@ -242,15 +242,16 @@ _results: dict[tuple, CompileResult] = {}
 
 
 def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80",
-                   sass: bool = False) -> CompileResult:
-    """Compile one config of a spec for a target and read its resources (cached in this process).
+                   sass: bool = False, variant: str = "aligned") -> CompileResult:
+    """Compile one config of a spec for a target and variant and read its resources.
 
-    `sass`: read tensor-core use from the SASS instead of the PTX (slower). Never raises for a
-    config that does not compile: the result says so. Raises AotUnavailable when the kernel is
-    interpreted.
+    `sass`: read tensor-core use, global access widths and the instruction count from the SASS
+    (cuobjdump -sass; about 0.3 s more per config) instead of the PTX. Results are cached in this
+    process and on disk. Never raises for a config that does not compile: the result says so.
+    Raises AotUnavailable when the kernel is interpreted.
     """
     arch = arch_of(target)
-    key = (spec.name, freeze(config), arch, sass)
+    key = (spec.name, freeze(config), arch, sass, variant)
     cached = _results.get(key)
     if cached is not None:
         return cached
@@ -258,8 +259,10 @@ def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80"
         raise AotUnavailable(
             f"{spec.name}: the kernel is an interpreted function (TRITON_INTERPRET=1 was set when triton "
             "was imported); run `python -m tritensor.autotune --compile-only` in a process without it")
-    result = CompileResult(spec.name, dict(config), target_name(arch), shared_limit=SHARED_LIMIT.get(arch, 0),
-                           expected_tensor_cores=expected_tensor_cores(spec, config, arch))
+    result = CompileResult(spec.name, dict(config), target_name(arch), variant,
+                           shared_limit=SHARED_LIMIT.get(arch, 0),
+                           expected_tensor_cores=expected_tensor_cores(spec, config, arch),
+                           memory_bound=bool(spec.memory_bound))
     start = time.perf_counter()
     try:
         _compile_into(result, spec, config, arch, sass)
@@ -267,18 +270,22 @@ def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80"
         result.error = f"{type(exc).__name__}: {_first_lines(str(exc))}"
     result.compile_s = round(time.perf_counter() - start, 3)
     result.problems = problems(result)
+    result.warnings = [w for w in [width_problem(result)] if w]
     _results[key] = result
     return result
 
 
 def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch: int, sass: bool) -> None:
     import triton
-    from triton import knobs
 
     constexprs, options = split(config)
-    constexprs = {**spec.constexprs, **constexprs}
-    signature = {**spec.signature, **{k: "constexpr" for k in constexprs}}
-    source = triton.compiler.ASTSource(fn=spec.kernel, signature=signature, constexprs=constexprs)
+    signature, constants, attrs = specialization(spec, {**spec.constexprs, **constexprs}, result.variant)
+    source = triton.compiler.ASTSource(fn=spec.kernel, signature=signature, constexprs=constants, attrs=attrs)
+    disk_key = _disk_key(source, options, arch, sass)
+    if _load(result, disk_key):
+        return
+    from triton import knobs
+
     log = io.StringIO()
     previous = knobs.nvidia.dump_ptxas_log
     knobs.nvidia.dump_ptxas_log = True  # Triton prints ptxas -v (spills) when it runs ptxas
@@ -287,18 +294,30 @@ def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch:
             compiled = triton.compile(source, target=gpu_target(arch), options=options)
     finally:
         knobs.nvidia.dump_ptxas_log = previous
+    _read_resources(result, compiled, arch, sass, log.getvalue())
+    result.compiled = True  # only once every resource was read: a tool failure reads as a failed compile
+    _store(result, disk_key)
+
+
+def _read_resources(result: CompileResult, compiled: Any, arch: int, sass: bool, log: str) -> None:
     resources = cubin_resources(compiled.asm["cubin"], compiled.metadata.name, sass)
     fields = resources["fields"]
+    ptx = compiled.asm.get("ptx", "")
     result.regs = fields.get("REG")
     result.stack = fields.get("STACK", 0)
     result.local = fields.get("LOCAL", 0)
     result.shared_static = fields.get("SHARED", 0)
     result.shared = int(getattr(compiled.metadata, "shared", 0) or 0) + result.shared_static
-    result.tensor_cores = tensor_core_kind(resources["sass"], compiled.asm.get("ptx", ""))
-    ptxas = parse_ptxas_log(log.getvalue())
+    result.tensor_cores = tensor_core_kind(resources["sass"], ptx)
+    if resources["sass"]:
+        result.access, result.access_source = sass_access(resources["sass"]), "sass"
+        result.instructions = sass_instructions(resources["sass"])
+    else:
+        result.access, result.access_source = ptx_access(ptx), "ptx"
+    ptxas = parse_ptxas_log(log)
     if "spill_stores" not in ptxas:
         # Spills live in the stack frame: with none there is nothing to spill into.
-        ptxas = parse_ptxas_log(_ptxas_log(compiled.asm["ptx"], arch, compiled.metadata)) if result.stack else \
+        ptxas = parse_ptxas_log(ptxas_log(ptx, arch, compiled.metadata)) if result.stack else \
             {"spill_stores": 0, "spill_loads": 0}
     result.spill_stores = ptxas.get("spill_stores")
     result.spill_loads = ptxas.get("spill_loads")
@@ -307,9 +326,66 @@ def _compile_into(result: CompileResult, spec: KernelSpec, config: Config, arch:
         result.regs = compiled.metadata.n_regs
     if result.spill_stores is None and isinstance(getattr(compiled.metadata, "n_spills", None), int):
         result.spill_stores = result.spill_loads = compiled.metadata.n_spills
-    result.compiled = True  # only once every resource was read: a tool failure reads as a failed compile
+    result.num_warps = int(getattr(compiled.metadata, "num_warps", 0) or 0) or None
+    if result.regs is not None and result.num_warps:
+        result.occupancy_warps, result.occupancy_limit = occupancy(result.regs, result.shared or 0,
+                                                                   result.num_warps, arch)
 
 
+# ---------------------------------------------------------------- the on-disk cache
+_CACHED_FIELDS = ("regs", "stack", "local", "spill_stores", "spill_loads", "shared", "shared_static",
+                  "tensor_cores", "num_warps", "occupancy_warps", "occupancy_limit", "access",
+                  "access_source", "instructions")
+
+
+def cache_path() -> Path | None:
+    """The AOT results directory, or None when TRITENSOR_AOT_CACHE=0 turns the cache off."""
+    if os.environ.get("TRITENSOR_AOT_CACHE", "1") == "0":
+        return None
+    from .cache import cache_dir
+
+    return cache_dir() / "aot"
+
+
+def _disk_key(source: Any, options: dict[str, Any], arch: int, sass: bool) -> str:
+    import triton
+
+    # ASTSource.hash covers the kernel's source and every jit function it calls, the signature,
+    # the constants and the attributes: everything but the options and the target.
+    material = json.dumps([CACHE_SCHEMA, triton.__version__, source.hash(), sorted(options.items()), arch, sass],
+                          default=str)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _load(result: CompileResult, key: str) -> bool:
+    directory = cache_path()
+    if directory is None:
+        return False
+    try:
+        data = json.loads((directory / f"{key}.json").read_text())
+        for name in _CACHED_FIELDS:
+            setattr(result, name, data[name])
+    except (OSError, ValueError, KeyError, TypeError):  # absent or unreadable: compile again
+        return False
+    result.compiled = result.cached = True
+    return True
+
+
+def _store(result: CompileResult, key: str) -> None:
+    directory = cache_path()
+    if directory is None:
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump({name: getattr(result, name) for name in _CACHED_FIELDS}, f)
+        os.replace(tmp, directory / f"{key}.json")  # atomic: concurrent workers never see half a file
+    except OSError:  # a read-only or full disk costs only the next run's time
+        pass
+
+
+# ---------------------------------------------------------------- verdicts
 def problems(result: CompileResult) -> list[str]:
     """Why a compiled config is unfit for its target (empty when it is fine)."""
     if not result.compiled:
@@ -329,9 +405,18 @@ def problems(result: CompileResult) -> list[str]:
     return found
 
 
+def width_problem(result: CompileResult) -> str | None:
+    """The width rule: a memory-bound spec's aligned build must move 128 bits per access somewhere."""
+    if not (result.compiled and result.memory_bound and result.variant == "aligned") or result.wide is not False:
+        return None
+    a = result.access or {}
+    return (f"no 128-bit global access ({a.get('ld_narrow', 0)} narrower loads, "
+            f"{a.get('st_narrow', 0)} narrower stores)")
+
+
 def prune(configs: Iterable[Config], spec: KernelSpec | None, target: str | int | None,
           shared_limit: int | None = None) -> list[Config]:
-    """The configs that compile for `target` without spilling and fit its shared memory.
+    """The configs whose every variant compiles for `target` without spilling and fits its shared memory.
 
     `shared_limit` (bytes) overrides the target's table value (the live device's opt-in limit).
     Without a spec or a target, or when kernels are interpreted, nothing can be checked and every
@@ -342,22 +427,26 @@ def prune(configs: Iterable[Config], spec: KernelSpec | None, target: str | int 
         return configs
     kept = []
     for config in configs:
-        r = compile_config(spec, config, target)
-        limit = shared_limit if shared_limit is not None else r.shared_limit  # 0: no table value
-        fits = not limit or (r.shared or 0) <= limit
-        if r.compiled and not r.spills and r.spill_stores is not None and fits:
+        if all(_fits(compile_config(spec, config, target, variant=v), shared_limit) for v in VARIANTS):
             kept.append(config)
     return kept
 
 
-def compile_by_name(spec_name: str, config: Config, target: str, sass: bool = False) -> dict[str, Any]:
+def _fits(r: CompileResult, shared_limit: int | None) -> bool:
+    limit = shared_limit if shared_limit is not None else r.shared_limit  # 0: no table value
+    fits = not limit or (r.shared or 0) <= limit
+    return r.compiled and not r.spills and r.spill_stores is not None and fits
+
+
+def compile_by_name(spec_name: str, config: Config, target: str, sass: bool = False,
+                    variant: str = "aligned") -> dict[str, Any]:
     """Worker entry point for parallel checks: look the spec up by name (specs do not pickle)."""
     from .registry import find_spec
 
     spec = find_spec(spec_name)
     if spec is None:
         raise KeyError(f"no KernelSpec named {spec_name!r}")
-    return compile_config(spec, config, target, sass).to_dict()
+    return compile_config(spec, config, target, sass, variant).to_dict()
 
 
 def _first_lines(text: str, n: int = 6) -> str:

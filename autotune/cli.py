@@ -1,9 +1,13 @@
 """`tritensor autotune` / `python -m tritensor.autotune`: AOT checks, tuning runs, the cache.
 
     --compile-only --target sm_80 [--target sm_90] [--full] [--quick] [--json PATH] [--jobs N]
-        compile every KernelSpec's shipped configs (--full: also its tuning space) for the targets
-        and print registers, spills, shared memory and tensor-core use; exit 1 if a shipped config
-        fails to compile, spills, exceeds shared memory or misses its tensor-core instructions.
+                   [--sass] [--require-wide] [--no-cache]
+        compile every KernelSpec's shipped configs (--full: also its tuning space) for the targets,
+        each as the JIT builds an aligned and an unaligned launch, and print registers, spills,
+        shared memory, warps per SM, 128-bit vs narrower global accesses, TMA and tensor-core use;
+        exit 1 if a shipped config fails to compile, spills, exceeds shared memory or misses its
+        tensor-core instructions in either variant (--require-wide: or a memory-bound spec's aligned
+        variant has no 128-bit global access).
     --list / --clear / --export PATH / --import PATH
         show / empty / write out / merge in the on-disk cache of tuned winners.
     --kernel NAME|all / --model mlp [--shapes ...] [--dtype ...] [--dry-run] [--json PATH] [--plot PNG]
@@ -42,7 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     aot.add_argument("--filter", action="append", default=[], metavar="TEXT",
                      help="only specs whose name contains TEXT (repeatable)")
     aot.add_argument("--sass", action="store_true",
-                     help="read tensor-core use from the SASS (cuobjdump -sass; slower) instead of the PTX")
+                     help="read tensor-core use, access widths and instruction counts from the SASS "
+                          "(cuobjdump -sass; ~0.3 s more per config) instead of the PTX")
+    aot.add_argument("--require-wide", action="store_true",
+                     help="fail when a memory-bound spec's aligned variant has no 128-bit global access "
+                          "(otherwise reported as a warning)")
+    aot.add_argument("--no-cache", action="store_true",
+                     help="compile everything again (ignore and do not write the on-disk AOT results)")
     aot.add_argument("--json", metavar="PATH", help="write every result as JSON")
     aot.add_argument("--jobs", type=int, default=None,
                      help="compiler processes (default: the number of CPUs, at most 8)")
@@ -114,6 +124,7 @@ def select_specs(specs: list, quick: bool = False, filters: Sequence[str] = ()) 
 
 
 def compile_only(args: argparse.Namespace, argv: list[str]) -> int:
+    """The AOT matrix: compile, print the table and summary, write --json; the exit code is the CI verdict."""
     if _interpreting():
         # triton.jit returns interpreted functions under TRITON_INTERPRET=1: compile in a clean process.
         import subprocess
@@ -123,18 +134,15 @@ def compile_only(args: argparse.Namespace, argv: list[str]) -> int:
     from . import aot
     from .registry import discover
 
+    if args.no_cache:
+        os.environ["TRITENSOR_AOT_CACHE"] = "0"  # before the workers are spawned: they inherit it
     targets = list(dict.fromkeys(args.target or ["sm_80", "sm_90"]))
     found = discover()
     specs = select_specs(found.specs, args.quick, args.filter)
     if not specs:
         print(f"error: no KernelSpec matches {args.filter}", file=sys.stderr)
         return EXIT_USAGE
-    work: list[tuple[Any, dict, str, bool]] = []
-    for target in targets:
-        for spec in specs:
-            shipped = dedupe(spec.configs)
-            extra = [c for c in dedupe(spec.space) if c not in shipped] if args.full else []
-            work += [(spec, c, target, True) for c in shipped] + [(spec, c, target, False) for c in extra]
+    work = build_work(specs, targets, args.full)
     if any(not aot.is_compilable(spec.kernel) for spec, *_ in work):
         print("error: kernels are interpreted functions (TRITON_INTERPRET was set when triton was imported); "
               "run `python -m tritensor.autotune --compile-only` in a fresh process", file=sys.stderr)
@@ -143,37 +151,64 @@ def compile_only(args: argparse.Namespace, argv: list[str]) -> int:
     start = time.perf_counter()
     results = _compile_all(work, jobs, args.sass)
     elapsed = time.perf_counter() - start
-    for r, (_, _, _, shipped) in zip(results, work):
+    for r, (_, _, _, shipped, _) in zip(results, work):
         r["shipped"] = shipped
-    print(format_aot_table(results))
+    print(format_aot_table(results, args.require_wide))
     summary = summarize(results, targets)
     for target in targets:
         s = summary[target]
-        print(f"{target}: {s['compiled']}/{s['configs']} configs compiled ({s['shipped']} shipped), "
+        print(f"{target}: {s['compiled']}/{s['configs']} builds compiled ({s['shipped']} shipped), "
               f"{s['failed_shipped']} shipped failing, {s['spilling']} spilling, "
               f"{s['over_shared']} over shared memory, tensor cores {s['tensor_cores_ok']}/"
-              f"{s['tensor_cores_required']} as required")
+              f"{s['tensor_cores_required']} as required, {s['tma']} using TMA")
+        narrow = s["narrow_specs"]
+        if narrow:
+            print(f"{target}: {len(narrow)} memory-bound spec(s) without a 128-bit global access in their aligned "
+                  f"build ({'failing' if args.require_wide else 'warning; --require-wide fails'}): "
+                  + ", ".join(f"{name} ({n})" for name, n in narrow.items()))
     for module, error in found.errors.items():
         print(f"error: {module}: {error}")
-    print(f"{len(results)} compilations in {elapsed:.1f} s with {jobs} process(es)")
+    cached = sum(bool(r.get("cached")) for r in results)
+    print(f"{len(results)} compilations ({cached} from the AOT cache) in {elapsed:.1f} s with {jobs} process(es)")
     if args.json:
         payload = {"targets": targets, "elapsed_s": round(elapsed, 2), "jobs": jobs, "summary": summary,
-                   "module_errors": found.errors, "results": results, "triton": _triton_version()}
+                   "require_wide": args.require_wide, "module_errors": found.errors, "results": results,
+                   "triton": _triton_version()}
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=1, default=str)
-    failing = [r for r in results if r["shipped"] and not r["ok"]]
-    return EXIT_FAIL if failing or found.errors else EXIT_OK
+    return EXIT_FAIL if failing(results, args.require_wide) or found.errors else EXIT_OK
+
+
+def build_work(specs: list, targets: list[str], full: bool) -> list[tuple[Any, dict, str, bool, str]]:
+    """(spec, config, target, shipped, variant) for every build to check, both variants of each config."""
+    from .aot import VARIANTS
+
+    work = []
+    for target in targets:
+        for spec in specs:
+            if spec.targets and target not in spec.targets:  # e.g. a Hopper-only kernel on sm_80
+                continue
+            shipped = dedupe(spec.configs)
+            extra = [c for c in dedupe(spec.space) if c not in shipped] if full else []
+            work += [(spec, c, target, c in shipped, v) for c in shipped + extra for v in VARIANTS]
+    return work
+
+
+def failing(results: list[dict], require_wide: bool = False) -> list[dict]:
+    """The shipped builds that fail CI: any problem, or (with require_wide) a width warning."""
+    return [r for r in results if r["shipped"] and (not r["ok"] or (require_wide and r.get("warnings")))]
 
 
 def _compile_all(work: list, jobs: int, sass: bool = False) -> list[dict]:
-    """Compile every (spec, config, target) of `work`, in order, with a progress bar on a terminal's stderr."""
+    """Compile every (spec, config, target, shipped[, variant]) of `work`, in order, with a progress bar
+    on a terminal's stderr."""
     from . import aot
 
     with _progress(len(work)) as bar:
         if jobs <= 1 or len(work) <= 1:
             out = []
-            for spec, config, target, _ in work:
-                out.append(aot.compile_config(spec, config, target, sass).to_dict())
+            for spec, config, target, _, *variant in work:
+                out.append(aot.compile_config(spec, config, target, sass, *variant).to_dict())
                 bar.update()
             return out
         import multiprocessing
@@ -181,8 +216,8 @@ def _compile_all(work: list, jobs: int, sass: bool = False) -> list[dict]:
 
         # spawn: a fresh interpreter per worker (never a fork of a process that may hold a CUDA context).
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(aot.compile_by_name, spec.name, config, target, sass)
-                       for spec, config, target, _ in work]
+            futures = [pool.submit(aot.compile_by_name, spec.name, config, target, sass, *variant)
+                       for spec, config, target, _, *variant in work]
             for _ in as_completed(futures):  # counted as they finish; the results keep the work's order
                 bar.update()
             return [f.result() for f in futures]
@@ -197,11 +232,17 @@ def _progress(total: int):
                 dynamic_ncols=True)
 
 
-def summarize(results: list[dict], targets: list[str]) -> dict[str, dict[str, int]]:
-    out = {}
+def summarize(results: list[dict], targets: list[str]) -> dict[str, dict[str, Any]]:
+    """Per target: counts of builds, failures by kind, tensor-core and TMA use, and the memory-bound specs
+    whose aligned build has no 128-bit global access (spec -> number of such configs)."""
+    out: dict[str, dict[str, Any]] = {}
     for target in targets:
         rs = [r for r in results if r["target"] == target]
         required = [r for r in rs if r["expected_tensor_cores"]]
+        narrow: dict[str, int] = {}
+        for r in rs:
+            if r["shipped"] and r.get("warnings"):
+                narrow[r["kernel"]] = narrow.get(r["kernel"], 0) + 1
         out[target] = {
             "configs": len(rs),
             "shipped": sum(r["shipped"] for r in rs),
@@ -211,22 +252,37 @@ def summarize(results: list[dict], targets: list[str]) -> dict[str, dict[str, in
             "over_shared": sum(r["compiled"] and r["shared"] > r["shared_limit"] for r in rs),
             "tensor_cores_required": len(required),
             "tensor_cores_ok": sum(r["tensor_cores"] == r["expected_tensor_cores"] for r in required),
+            "tma": sum(bool(r.get("tma")) for r in rs),
+            "memory_bound_aligned": sum(r["shipped"] and bool(r.get("memory_bound")) and
+                                        r.get("variant") == "aligned" for r in rs),
+            "narrow_specs": narrow,
         }
     return out
 
 
-def format_aot_table(results: list[dict]) -> str:
-    header = ("target", "kernel", "config", "regs", "spills", "shared", "tc", "ok")
+def format_aot_table(results: list[dict], require_wide: bool = False) -> str:
+    """One row per build: resources, warps/SM (and what limits them), 128-bit/all global loads and
+    stores, TMA instructions, tensor cores, and the verdict."""
+    header = ("target", "kernel", "config", "var", "regs", "spills", "shared", "warps/SM", "ld128", "st128",
+              "tma", "tc", "ok")
     rows = []
     for r in results:
-        if r["ok"]:
-            status = "ok"
-        elif r["shipped"]:
-            status = "FAIL: " + "; ".join(r["problems"])
+        warnings = r.get("warnings") or []
+        if not r["ok"]:
+            status = ("FAIL: " if r["shipped"] else "pruned: ") + "; ".join(r["problems"])
+        elif warnings:
+            status = ("FAIL: " if r["shipped"] and require_wide else "WARN: ") + "; ".join(warnings)
         else:
-            status = "pruned: " + "; ".join(r["problems"])
-        rows.append((r["target"], r["kernel"], r["config_name"], _cell(r["regs"]), _cell(r["spills"]),
-                     _cell(r["shared"]), r["tensor_cores"], status))
+            status = "ok"
+        access = r.get("access")
+        ld = st = tma = "?"
+        if access:
+            ld = f"{access['ld128']}/{access['ld128'] + access['ld_narrow']}"
+            st = f"{access['st128']}/{access['st128'] + access['st_narrow']}"
+            tma = f"{access['tma_load']}+{access['tma_store']}" if r.get("tma") else "-"
+        warps = "?" if r.get("occupancy_warps") is None else f"{r['occupancy_warps']} {r['occupancy_limit']}"
+        rows.append((r["target"], r["kernel"], r["config_name"], r.get("variant", "-")[:1], _cell(r["regs"]),
+                     _cell(r["spills"]), _cell(r["shared"]), warps, ld, st, tma, r["tensor_cores"], status))
     return format_table(header, rows)
 
 

@@ -360,7 +360,7 @@ def _spec(variant: str, dtype: str, precision: str, consts: dict, split: bool = 
     # loads (no TMA, no pipeline), which says nothing about what runs, so this spec is for sm_90 alone.
     return KernelSpec(f"matmul_tma[{variant}{':splitk' if split else ''}]@sm_90", matmul_tma_kernel,
                       _signature(short, "fp32" if split else short), {**consts, "INPUT_PRECISION": precision},
-                      shipped, space, tensor_cores=True)
+                      shipped, space, tensor_cores=True, targets=("sm_90",))
 
 
 _PLAIN = dict(HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", A_T=False, B_T=False)

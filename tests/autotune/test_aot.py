@@ -114,15 +114,17 @@ def test_prune_drops_spilling_and_oversized_configs(monkeypatch):
             256: _result(compiled=False, error="boom")}
     calls = []
 
-    def compile_config(spec, config, target):
-        calls.append((config["BLOCK"], target))
+    def compile_config(spec, config, target, variant):
+        calls.append((config["BLOCK"], target, variant))
         return fake[config["BLOCK"]]
 
     monkeypatch.setattr(aot, "is_compilable", lambda kernel: True)
     monkeypatch.setattr(aot, "compile_config", compile_config)
     spec = _spec("fp16")
     assert aot.prune(configs, spec, "sm_80") == configs[:1] + configs[2:3]
-    assert calls == [(32, "sm_80"), (64, "sm_80"), (128, "sm_80"), (256, "sm_80")]
+    # Both variants of a kept config are checked; a failing first variant settles it.
+    assert calls == [(32, "sm_80", "aligned"), (32, "sm_80", "unaligned"), (64, "sm_80", "aligned"),
+                     (128, "sm_80", "aligned"), (128, "sm_80", "unaligned"), (256, "sm_80", "aligned")]
     assert aot.prune(configs, spec, 80, shared_limit=101376) == configs[:1]  # e.g. an sm_86 part
     fake[128] = _result(shared=120_000, shared_limit=0)  # a target without a table value (sm_89)
     assert aot.prune(configs, spec, 89) == configs[:1] + configs[2:3]
@@ -150,8 +152,180 @@ def test_quick_selection_keeps_one_spec_per_kernel_and_tensor_core_dtype():
     assert len(select_specs(specs)) == 6
 
 
+
+SASS_SAMPLE = """
+        /*0580*/              @!P1 LDG.E.128 R16, desc[UR4][R22.64] ;            /* 0x0000000416109981 */
+        /*05a0*/                   LDG.E.EL.64 R4, desc[UR4][R26.64] ;            /* 0x000000041a048981 */
+        /*05b0*/              @!PT LDG.E R8, desc[UR4][R28.64] ;                  /* 0x000000041c088981 */
+        /*05c0*/               @P0 LDG.E.U16.CONSTANT R12, desc[UR4][R2.64] ;     /* 0x00000004020c9981 */
+        /*0600*/                   LDGSTS.E.BYPASS.LTC128B.128 [R3], desc[UR4][R4.64] ;
+        /*0610*/                   LDGSTS.E.LTC128B [R3+0x4], desc[UR4][R4.64+0x4] ;
+        /*0620*/                   UTMALDG.2D [UR8], [UR4], desc[UR6] ;
+        /*0630*/                   HGMMA.64x128x16.F32 R88, gdesc[UR8].tnspB, R88 ;
+        /*06a0*/              @!P1 STG.E.128 desc[UR4][R8.64], R12 ;             /* 0x0000000c08009986 */
+        /*06d0*/                   STG.E.U8 desc[UR4][R2.64], R4 ;               /* 0x0000000402007986 */
+        /*06e0*/                   UTMASTG.2D [UR4], [UR8] ;
+        /*06f0*/                   LDS.128 R4, [R3] ;
+        /*0700*/                   EXIT ;
+        /*0710*/                   BRA 0x710;
+        /*0720*/                   NOP;
+"""
+
+PTX_SAMPLE = """
+    @%p1 ld.global.v4.b32 { %r1, %r2, %r3, %r4 }, [ %rd1 + 0 ];
+    ld.global.L1::evict_last.b32 { %r5 }, [ %rd2 + 0 ];
+    @%p2 ld.global.v2.b32 { %r6, %r7 }, [ %rd3 + 0 ];
+    ld.global.nc.v2.b64 { %rd8, %rd9 }, [ %rd4 + 0 ];
+    @%p3 st.global.v4.b32 [ %rd5 + 0 ], { %r1, %r2, %r3, %r4 };
+    st.global.b16 [ %rd6 + 0 ], { %rs1 };
+    cp.async.cg.shared.global [ %r41 + 0 ], [ %rd31 + 0 ], 0x10, %r42;
+    cp.async.ca.shared.global [ %r43 + 0 ], [ %rd32 + 0 ], 0x4, %r44;
+    cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%r1], [%rd1, {%r2, %r3}], [%r4];
+    cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%rd2, {%r5, %r6}], [%r7];
+    ld.shared.v4.b32 { %r1, %r2, %r3, %r4 }, [ %r9 + 0 ];
+"""
+
+
+def test_sass_access_widths():
+    assert aot.sass_access(SASS_SAMPLE) == {"ld128": 2, "ld_narrow": 4, "st128": 1, "st_narrow": 1,
+                                            "tma_load": 1, "tma_store": 1}
+    assert aot.sass_instructions(SASS_SAMPLE) == 14  # every instruction but the NOP padding
+    assert aot.sass_access("") == dict.fromkeys(aot.ACCESS_KEYS, 0)
+
+
+def test_ptx_access_widths():
+    # v4.b32 and v2.b64 are 128 bits; a 16-byte cp.async is one LDGSTS.128, a 4-byte one is narrow.
+    assert aot.ptx_access(PTX_SAMPLE) == {"ld128": 3, "ld_narrow": 3, "st128": 1, "st_narrow": 1,
+                                          "tma_load": 1, "tma_store": 1}
+
+
+def test_occupancy_arithmetic():
+    # 255 registers: 8192 per warp, 2 warps per scheduler quarter -> 8 warps per SM.
+    assert aot.occupancy(255, 0, 4, 90) == (8, "regs")
+    # 168 registers: 5376 per warp (21 x 256) -> 3 per quarter -> 12 warps (3 blocks of 4).
+    assert aot.occupancy(168, 0, 4, 80) == (12, "regs")
+    # 32 registers: 1024 per warp -> 16 per quarter = 64 warps, the hardware maximum.
+    assert aot.occupancy(32, 0, 4, 90) == (64, "warps")
+    # 63 registers round up to 64 (2048 per warp): 32 warps by registers = 4 blocks of 8, but
+    # 74752 B + 1 KiB reserved = 75776 B per block: 3 blocks in 228 KiB (sm_90), 2 in 164 KiB (sm_80).
+    assert aot.occupancy(63, 74752, 8, 90) == (24, "smem")
+    assert aot.occupancy(63, 74752, 8, 80) == (16, "smem")
+    # Tiny one-warp blocks stop at 32 blocks per SM.
+    assert aot.occupancy(16, 0, 1, 90) == (32, "blocks")
+    # 104 registers (13 x 256 per warp): 4 per quarter = 16 warps = 2 blocks of 8; smem allows 3.
+    assert aot.occupancy(104, 66560, 8, 90) == (16, "regs")
+
+
+class _Param:
+    def __init__(self, name, dns=False, dnsa=False):
+        self.name, self.do_not_specialize, self.do_not_specialize_on_alignment = name, dns, dnsa
+
+
+class _Kernel:
+    """What specialization() reads of a JITFunction: arg_names and params."""
+
+    def __init__(self, names, dns=(), dnsa=()):
+        self.arg_names = list(names)
+        self.params = [_Param(n, n in dns, n in dnsa) for n in names]
+
+
+def test_specialization_follows_the_jit():
+    names = ["out_ptr", "x_ptr", "n", "seed", "bits", "stride_xm", "stride_xr", "scale", "BLOCK"]
+    kernel = _Kernel(names, dns=("bits",), dnsa=("x_ptr",))
+    signature = {"out_ptr": "*fp32", "x_ptr": "*fp16", "n": "i32", "seed": "i64", "bits": "i32",
+                 "stride_xm": "i64", "stride_xr": "i64", "scale": "fp32"}
+    spec = KernelSpec("k", kernel, signature, {"BLOCK": 256}, indivisible=("seed",))
+    assert aot.unit_args(spec) == ("stride_xr",)
+    sig, constants, attrs = aot.specialization(spec, {"BLOCK": 256}, "aligned")
+    # The unit stride is a constant 1; the signature keeps the kernel's argument order.
+    assert list(sig) == names and sig["stride_xr"] == "constexpr" and sig["BLOCK"] == "constexpr"
+    assert constants == {"BLOCK": 256, "stride_xr": 1}
+    d16 = [["tt.divisibility", 16]]
+    # out_ptr, n and stride_xm: divisible; x_ptr opted out of alignment, seed is indivisible, bits is
+    # not specialised at all, scale is a float.
+    assert attrs == {(0,): d16, (2,): d16, (5,): d16}
+    sig, constants, attrs = aot.specialization(spec, {"BLOCK": 256}, "unaligned")
+    assert sig == {**signature, "BLOCK": "constexpr"} and constants == {"BLOCK": 256} and attrs == {}
+    assert aot.specialization(KernelSpec("k", kernel, signature, unit_args=()), {}, "aligned")[1] == {}
+    with pytest.raises(ValueError, match="variant"):
+        aot.specialization(spec, {}, "fast")
+
+
+def test_unit_args_inferred_from_the_kernels_naming():
+    int_args = {n: "i32" for n in ("numel", "size1", "size2", "size3", "o0s0", "o0s3", "i1s2", "i1s3", "gxs3",
+                                   "M", "M1", "R", "sx0", "sx1", "sxr", "sgxc", "sw", "stride_am", "stride_ak",
+                                   "stride_bk", "stride_bn", "stride_cm", "stride_cn", "stride_xm", "stride_xr",
+                                   "stride_out", "p_row_stride", "p_col_stride", "dst3", "value_bits")}
+    spec = KernelSpec("k", None, {"x_ptr": "*fp32", "scale": "fp32", **int_args})
+    assert set(aot.unit_args(spec)) == {"size1", "size2", "o0s3", "i1s3", "gxs3", "M1", "sxr", "sgxc", "sw",
+                                        "stride_ak", "stride_bn", "stride_cn", "stride_xr", "stride_out",
+                                        "p_col_stride"}
+    assert aot.unit_args(KernelSpec("k", None, int_args, unit_args=("stride_xm", "absent"))) == ("stride_xm",)
+
+
+def test_memory_bound_defaults_to_not_tensor_cores():
+    assert KernelSpec("k", None, {}).memory_bound is True
+    assert KernelSpec("k", None, {}, tensor_cores=True).memory_bound is False
+    assert KernelSpec("k", None, {}, memory_bound=False).memory_bound is False
+
+
+def _access(ld128=0, ld_narrow=0, st128=0, st_narrow=0, tma_load=0, tma_store=0):
+    return dict(ld128=ld128, ld_narrow=ld_narrow, st128=st128, st_narrow=st_narrow, tma_load=tma_load,
+                tma_store=tma_store)
+
+
+def test_width_rule_fires_on_narrow_aligned_memory_bound_builds():
+    narrow = _result(memory_bound=True, access=_access(ld_narrow=16, st_narrow=8))
+    assert aot.width_problem(narrow) == "no 128-bit global access (16 narrower loads, 8 narrower stores)"
+    assert narrow.wide is False and narrow.ok  # a warning, not a problem: CI fails on it under --require-wide
+    assert aot.width_problem(_result(memory_bound=True, access=_access(ld128=1, ld_narrow=9))) is None
+    assert aot.width_problem(_result(memory_bound=True, access=_access(tma_load=2))) is None
+    assert aot.width_problem(_result(memory_bound=True, variant="unaligned", access=_access(ld_narrow=4))) is None
+    assert aot.width_problem(_result(memory_bound=False, access=_access(ld_narrow=4))) is None
+    assert aot.width_problem(_result(memory_bound=True, access=None)) is None  # not read: nothing to judge
+
+
+def _row(kernel, variant, ok=True, warnings=(), shipped=True, target="sm_90", **kw):
+    r = _result(kernel=kernel, variant=variant, target=target, access=_access(ld128=4, st128=2), regs=32,
+                occupancy_warps=64, occupancy_limit="warps", **kw).to_dict()
+    r.update(ok=ok, warnings=list(warnings), shipped=shipped, problems=[] if ok else ["spills (8 B stores, 8 B loads)"])
+    return r
+
+
+def test_cli_verdict_table_and_summary():
+    from tritensor.autotune import cli
+
+    rows = [_row("map[add]", "aligned"), _row("map[add]", "unaligned"),
+            _row("sum", "aligned", warnings=["no 128-bit global access (4 narrower loads, 1 narrower stores)"]),
+            _row("sum", "unaligned", ok=False), _row("sum", "aligned", shipped=False, ok=False)]
+    assert [r["kernel"] + r["variant"] for r in cli.failing(rows)] == ["sumunaligned"]
+    assert [r["variant"] for r in cli.failing(rows, require_wide=True)] == ["aligned", "unaligned"]
+    table = cli.format_aot_table(rows).splitlines()
+    assert table[0].split() == ["target", "kernel", "config", "var", "regs", "spills", "shared", "warps/SM",
+                                "ld128", "st128", "tma", "tc", "ok"]
+    assert table[2].split()[-7:] == ["64", "warps", "4/4", "2/2", "-", "-", "ok"]
+    assert "WARN: no 128-bit" in table[4] and "FAIL: spills" in table[5] and "pruned: spills" in table[6]
+    assert "FAIL: no 128-bit" in cli.format_aot_table(rows, require_wide=True).splitlines()[4]
+    summary = cli.summarize(rows, ["sm_90"])["sm_90"]
+    assert summary["narrow_specs"] == {"sum": 1} and summary["failed_shipped"] == 1
+    assert summary["memory_bound_aligned"] == 0 and summary["configs"] == 5
+
+
+def test_build_work_has_both_variants_of_every_config():
+    from tritensor.autotune import cli
+
+    spec = KernelSpec("k", None, {}, configs=[dict(BLOCK=64), dict(BLOCK=64)],
+                      space=[dict(BLOCK=64), dict(BLOCK=128)])
+    work = cli.build_work([spec], ["sm_80", "sm_90"], full=True)
+    assert [(c["BLOCK"], t, shipped, v) for _, c, t, shipped, v in work] == [
+        (b, t, b == 64, v) for t in ("sm_80", "sm_90") for b in (64, 128) for v in ("aligned", "unaligned")]
+    assert len(cli.build_work([spec], ["sm_90"], full=False)) == 2
+    hopper = KernelSpec("tma", None, {}, configs=[dict(BLOCK=64)], targets=("sm_90",))
+    assert [t for _, _, t, _, _ in cli.build_work([hopper], ["sm_80", "sm_90"], full=False)] == ["sm_90"] * 2
+
+
 PROBE = '''
-import json, sys
+import json, os, sys
 import triton
 import triton.language as tl
 from tritensor.autotune import aot
@@ -175,16 +349,26 @@ def hog_kernel(x_ptr, y_ptr, BLOCK: tl.constexpr):
 
 
 out_dir = sys.argv[1]
+os.environ["TRITENSOR_CACHE_DIR"] = out_dir  # a fresh AOT results cache
 dot = KernelSpec("probe.dot[fp16]", dot_kernel, {"a_ptr": "*fp16", "b_ptr": "*fp16", "c_ptr": "*fp16"}, {},
                  [dict(BLOCK=64, num_warps=4)], tensor_cores=True)
 hog = KernelSpec("probe.hog[fp32]", hog_kernel, {"x_ptr": "*fp32", "y_ptr": "*fp32"}, {},
                  [dict(BLOCK=16384, num_warps=1)])
+from tritensor.autotune.registry import find_spec
+add = find_spec("elementwise.map[add:fp32]")
 results = {}
-for spec, target, sass in ((dot, "sm_80", True), (dot, "sm_90", True), (hog, "sm_80", False)):
-    results[f"{spec.name}@{target}"] = aot.compile_config(spec, spec.configs[0], target, sass=sass).to_dict()
-# The same cubin again, saved for the parent to read with cuobjdump itself.
-src = triton.compiler.ASTSource(fn=dot_kernel, signature={"a_ptr": "*fp16", "b_ptr": "*fp16", "c_ptr": "*fp16",
-                                                         "BLOCK": "constexpr"}, constexprs={"BLOCK": 64})
+for spec, cfg, target, sass, variant in ((dot, 0, "sm_80", False, "aligned"), (dot, 0, "sm_90", True, "aligned"),
+                                         (hog, 0, "sm_80", False, "aligned"), (add, 0, "sm_90", True, "aligned"),
+                                         (add, 0, "sm_90", True, "unaligned")):
+    r = aot.compile_config(spec, spec.configs[cfg], target, sass=sass, variant=variant)
+    results[f"{spec.name}@{target}:{variant}"] = r.to_dict()
+# Triton's own cache serves these: the PTX reading of the same build, and a rerun from the AOT cache.
+results["add_ptx"] = aot.compile_config(add, add.configs[0], "sm_90", sass=False).to_dict()
+aot._results.clear()
+results["add_again"] = aot.compile_config(add, add.configs[0], "sm_90", sass=True).to_dict()
+# The same dot cubin, saved for the parent to read with cuobjdump itself.
+sig, constants, attrs = aot.specialization(dot, {"BLOCK": 64}, "aligned")
+src = triton.compiler.ASTSource(fn=dot_kernel, signature=sig, constexprs=constants, attrs=attrs)
 k = triton.compile(src, target=aot.gpu_target("sm_90"), options={"num_warps": 4})
 open(f"{out_dir}/dot_sm90.cubin", "wb").write(k.asm["cubin"])
 json.dump({"results": results, "shared": k.metadata.shared}, open(f"{out_dir}/probe.json", "w"))
@@ -206,26 +390,52 @@ def test_real_cubin_resources_via_cuobjdump(probe):
     assert r["fields"]["STACK"] == 0
     assert r["fields"]["SHARED"] >= 0 and "LOCAL" in r["fields"]
     assert "HGMMA" in r["sass"] and aot.tensor_core_kind(sass=r["sass"]) == "wgmma"
-    dot90 = data["results"]["probe.dot[fp16]@sm_90"]
+    dot90 = data["results"]["probe.dot[fp16]@sm_90:aligned"]
     assert dot90["regs"] == r["fields"]["REG"]
     assert dot90["shared"] == data["shared"] + r["fields"]["SHARED"]  # Triton's dynamic + the static part
+    assert dot90["access"] == aot.sass_access(r["sass"]) and dot90["access_source"] == "sass"
+    assert dot90["instructions"] == aot.sass_instructions(r["sass"]) > 50
 
 
 def test_real_compile_results(probe):
     _, data = probe
-    dot80, dot90 = data["results"]["probe.dot[fp16]@sm_80"], data["results"]["probe.dot[fp16]@sm_90"]
+    dot80, dot90 = data["results"]["probe.dot[fp16]@sm_80:aligned"], data["results"]["probe.dot[fp16]@sm_90:aligned"]
     for r, tc in ((dot80, "mma"), (dot90, "wgmma")):
         assert r["compiled"] and r["ok"], r
         assert r["tensor_cores"] == r["expected_tensor_cores"] == tc
         assert r["spills"] == 0 and r["stack"] == 0
         # Two 64x64 fp16 operand tiles staged in shared memory: at least 8 KiB.
         assert 8192 <= r["shared"] <= r["shared_limit"]
+        assert r["memory_bound"] is False and r["warnings"] == []
+        assert r["num_warps"] == 4 and 0 < r["occupancy_warps"] <= 64
     assert dot80["shared_limit"] == 166912 and dot90["shared_limit"] == 232448
-    hog = data["results"]["probe.hog[fp32]@sm_80"]
+    hog = data["results"]["probe.hog[fp32]@sm_80:aligned"]
     assert hog["compiled"] and not hog["ok"]
     assert hog["spill_stores"] > 0 and hog["spill_loads"] > 0 and hog["stack"] > 0
     assert hog["problems"] == [f"spills ({hog['spill_stores']} B stores, {hog['spill_loads']} B loads)"]
     assert hog["tensor_cores"] == "-" and hog["expected_tensor_cores"] is None
+
+
+def test_aligned_build_of_the_map_kernel_vectorises(probe):
+    # What the JIT builds for a contiguous fp32 add (aligned pointers, numel a multiple of 16, unit
+    # strides) loads and stores 128 bits per thread with fewer registers than the build without those facts.
+    _, data = probe
+    aligned = data["results"]["elementwise.map[add:fp32]@sm_90:aligned"]
+    unaligned = data["results"]["elementwise.map[add:fp32]@sm_90:unaligned"]
+    assert aligned["ok"] and unaligned["ok"] and aligned["memory_bound"]
+    assert aligned["access"]["ld128"] >= 2 and aligned["access"]["st128"] >= 1 and aligned["wide"]
+    assert aligned["access"]["ld_narrow"] == aligned["access"]["st_narrow"] == 0 and aligned["warnings"] == []
+    assert unaligned["access"]["ld128"] == unaligned["access"]["st128"] == 0 and unaligned["access"]["ld_narrow"] > 0
+    assert aligned["regs"] < unaligned["regs"]
+    assert aligned["instructions"] < unaligned["instructions"]
+    assert aligned["occupancy_warps"] >= unaligned["occupancy_warps"]
+    # The PTX reading (the default, no disassembly) counts what the SASS shows.
+    assert data["results"]["add_ptx"]["access"] == aligned["access"]
+    assert data["results"]["add_ptx"]["access_source"] == "ptx"
+    again = data["results"]["add_again"]
+    assert again["cached"] and not aligned["cached"]
+    assert {k: again[k] for k in ("regs", "access", "shared", "occupancy_warps", "instructions")} == \
+        {k: aligned[k] for k in ("regs", "access", "shared", "occupancy_warps", "instructions")}
 
 
 def test_compile_only_reexecutes_without_the_interpreter(tmp_path, capsys):
@@ -237,7 +447,8 @@ def test_compile_only_reexecutes_without_the_interpreter(tmp_path, capsys):
                "--json", str(out)])
     data = json.loads(out.read_text())
     results = [r for r in data["results"] if r["kernel"] == "reduction.sum[fp32]"]
-    assert len(results) >= 1 and all(r["compiled"] and r["ok"] and r["target"] == "sm_80" for r in results)
+    assert len(results) >= 2 and all(r["compiled"] and r["ok"] and r["target"] == "sm_80" for r in results)
+    assert {r["variant"] for r in results} == {"aligned", "unaligned"}
     assert rc == (1 if data["module_errors"] else 0)
 
 
