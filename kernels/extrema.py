@@ -19,32 +19,33 @@ from .reduction import launch, launch_backward
 
 
 # ================================================================ launch wrappers
-# Forward: x is a 2-d (M, R) view, outputs (M,); backward: grad_x (M, R) in x's dtype, grad and result (M,).
-def amax(out: DeviceArray, x: DeviceArray) -> None:
+# Forward: x is a 2-d (M, R) view, outputs (M,), scratch as `reduction.launch` takes it (the split path);
+# backward: grad_x (M, R) in x's dtype, grad and result (M,).
+def amax(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
     """out[m] = max_r x[m, r] (NaN if the row has one); raises ValueError for R == 0."""
-    launch(out, None, x, "max")
+    launch(out, None, x, "max", scratch=scratch)
 
 
-def amin(out: DeviceArray, x: DeviceArray) -> None:
-    launch(out, None, x, "min")
+def amin(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
+    launch(out, None, x, "min", scratch=scratch)
 
 
-def max(values: DeviceArray, indices: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+def max(values: DeviceArray, indices: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:  # noqa: A001
     """values[m], indices[m] (int64) = the row's max and its first index; NaN is the max."""
-    launch(values, indices, x, "max")
+    launch(values, indices, x, "max", scratch=scratch)
 
 
-def min(values: DeviceArray, indices: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
-    launch(values, indices, x, "min")
+def min(values: DeviceArray, indices: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:  # noqa: A001
+    launch(values, indices, x, "min", scratch=scratch)
 
 
-def argmax(indices: DeviceArray, x: DeviceArray) -> None:
+def argmax(indices: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
     """indices[m] (int64) = first index of the row's max (of its first NaN if any)."""
-    launch(None, indices, x, "max")
+    launch(None, indices, x, "max", scratch=scratch)
 
 
-def argmin(indices: DeviceArray, x: DeviceArray) -> None:
-    launch(None, indices, x, "min")
+def argmin(indices: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
+    launch(None, indices, x, "min", scratch=scratch)
 
 
 def amax_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:

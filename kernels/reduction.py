@@ -25,200 +25,24 @@ import numpy as np
 import triton
 import triton.language as tl
 
-from . import tuning
+from . import reduction_split, tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, _reduce_var, prod_rows
 from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
+from .reduction_blocks import HEURISTIC_CONFIGS, SPACE, layout, row_heuristic, row_space
 from .strided import cast_to, compute_type
-from .tuning import Cost, Tunable, next_pow2
-
-# (BLOCK_M, BLOCK_R, num_warps): rows contiguous along R read a long chunk of one row; rows whose
-# elements are strided (R is an outer dim) read many rows side by side so loads coalesce across M.
-ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
-ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
-# Tuning candidates per layout (the heuristic's first). Every kernel loops over R, so any block serves any
-# row length; short contiguous rows want several rows per program, long ones wider chunks.
-_CONTIG_SPACE = [ROW_CONTIGUOUS, dict(BLOCK_M=1, BLOCK_R=2048, num_warps=8), dict(BLOCK_M=4, BLOCK_R=256, num_warps=4),
-                 dict(BLOCK_M=16, BLOCK_R=64, num_warps=4)]
-_STRIDED_SPACE = [ROW_STRIDED, dict(BLOCK_M=32, BLOCK_R=32, num_warps=4)]
-_row_heuristic = lambda key: dict(ROW_CONTIGUOUS if key[-1] else ROW_STRIDED)  # rows contiguous along R?
-
-
-def _row_space(key: tuple, space: str) -> list[dict]:  # the layout's candidates ("max": both layouts')
-    own, other = (_CONTIG_SPACE, _STRIDED_SPACE) if key[-1] else (_STRIDED_SPACE, _CONTIG_SPACE)
-    # Blocks far wider than the row would only mask lanes.
-    return own[:1] + [c for c in own[1:] + (other if space == "max" else []) if c["BLOCK_R"] <= max(64, 2 * key[-2])]
-
+from .tuning import Cost, Tunable
 
 # Keys: (constexpr variant..., dtype names, next_pow2(M), next_pow2(R), rows contiguous along R). Cost: forward
 # reads M*R and writes M; backward reads x (M*R) and M row values, writes M*R.
-REDUCE_TUNING = Tunable("reduction.reduce", _row_space, _row_heuristic, lambda M, R, itemsize, out_itemsize: Cost(
+REDUCE_TUNING = Tunable("reduction.reduce", row_space, row_heuristic, lambda M, R, itemsize, out_itemsize: Cost(
     float(M) * R * itemsize + M * out_itemsize, float(M) * R))
-REDUCE_BACKWARD_TUNING = Tunable("reduction.reduce_backward", _row_space, _row_heuristic, lambda M, R, itemsize: Cost(
+REDUCE_BACKWARD_TUNING = Tunable("reduction.reduce_backward", row_space, row_heuristic, lambda M, R, itemsize: Cost(
     (2.0 * M * R + 2.0 * M) * itemsize, float(M) * R))
-_SPACE = _CONTIG_SPACE + _STRIDED_SPACE  # every config a space can hold (the AOT check's --full)
 
 
 # ================================================================ forward kernel
-@triton.jit
-def _pre(x, p, PRE: tl.constexpr, acc_type: tl.constexpr):
-    """The per-element transform applied before combining (x already in compute type)."""
-    if PRE == "nonzero":
-        return (x != 0).to(acc_type)
-    elif PRE == "abs":
-        return tl.abs(x.to(acc_type))
-    elif PRE == "square":
-        v = x.to(acc_type)
-        return v * v
-    elif PRE == "pow":
-        # |x|^p via log2; |0|^p (0 for p > 0, inf for p < 0, as PyTorch's pow) is settled apart: no log2(0).
-        ax = tl.abs(x.to(acc_type))
-        v = tl.exp2(p * tl.log2(tl.where(ax == 0, 1.0, ax)))
-        return tl.where(ax == 0, tl.where(p > 0, 0.0, tl.where(p < 0, float("inf"), float("nan"))), v)
-    else:
-        return x.to(acc_type)
-
-
-@triton.jit
-def _post(total, R, p, POST: tl.constexpr):
-    """The per-row transform applied to the combined value."""
-    if POST == "mean":
-        # The mean of nothing is NaN (as in PyTorch), chosen rather than computed as 0 / 0.
-        return tl.where(R == 0, float("nan"), total / tl.maximum(R, 1))
-    elif POST == "sqrt" or POST == "std":
-        return tl.sqrt(total)
-    elif POST == "root":
-        # A zero total (rows past M too) is 0^(1/p), settled apart so log2(0) is never taken.
-        v = tl.exp2(tl.log2(tl.where(total == 0, 1.0, total)) / p)
-        return tl.where(total == 0, tl.where(p < 0, float("inf"), 0.0), v)
-    elif POST == "all":
-        return total == R
-    elif POST == "any":
-        return total > 0
-    else:
-        return total
-
-
-@triton.jit
-def _prod_rows(t, BLOCK_R: tl.constexpr):
-    """Product along axis 1: a cumprod's last column (the interpreter vectorises cumprod, not tl.reduce)."""
-    lane = tl.arange(0, BLOCK_R)
-    return tl.sum(tl.where(lane[None, :] == BLOCK_R - 1, tl.cumprod(t, axis=1), 0), axis=1)
-
-
-@triton.jit
-def _nan_where(flag, v):
-    if v.dtype.is_floating():
-        v = tl.where(flag, float("nan"), v)
-    return v
-
-
-@triton.jit
-def _nan_to_zero(v):
-    if v.dtype.is_floating():
-        v = tl.where(v != v, 0.0, v)
-    return v
-
-
-@triton.jit
-def _reduce_add_mul(x_rows, row_mask, R, stride_xr, p, KIND: tl.constexpr, PRE: tl.constexpr,
-                    acc_type: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
-    """Combine PRE(x) along each row by addition or multiplication; returns (BLOCK_M,)."""
-    if KIND == "mul":
-        acc = tl.full((BLOCK_M, BLOCK_R), 1, acc_type)
-    else:
-        acc = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
-    for start in range(0, R, BLOCK_R):
-        cols = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (cols < R)[None, :]
-        if PRE == "pow":
-            # Padding reads 1.0, not 0: log2(0) would be computed for a lane that is discarded.
-            x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=1.0))
-        else:
-            x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0))
-        v = _pre(x, p, PRE, acc_type)
-        if KIND == "mul":
-            acc = acc * tl.where(mask, v, 1)
-        else:
-            acc += tl.where(mask, v, 0)
-    if KIND == "mul":
-        return _prod_rows(acc, BLOCK_R)
-    else:
-        return tl.sum(acc, axis=1)
-
-
-@triton.jit
-def _reduce_extremum(x_rows, row_mask, R, stride_xr, p, IS_MAX: tl.constexpr, PRE: tl.constexpr,
-                     val_type: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
-    """Max (or min) of PRE(x) per row and the index of its first occurrence; NaN is the extreme.
-
-    Lanes start at the row's first element (index 0) rather than at an identity, so no -inf/int
-    minimum is needed and padding lanes can never win a tie against a real first occurrence.
-    """
-    first = _pre(compute_type(tl.load(x_rows, mask=row_mask[:, None], other=0)), p, PRE, val_type)
-    acc = tl.broadcast_to(first, (BLOCK_M, BLOCK_R))
-    idx = tl.zeros((BLOCK_M, BLOCK_R), tl.int32)
-    for start in range(0, R, BLOCK_R):
-        cols = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (cols < R)[None, :]
-        v = _pre(compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0)),
-                 p, PRE, val_type)
-        better = v > acc if IS_MAX else v < acc
-        # Strict comparisons keep the earlier index on ties; a NaN replaces any non-NaN.
-        better = mask & (better | ((v != v) & (acc == acc)))
-        acc = tl.where(better, v, acc)
-        idx = tl.where(better, cols[None, :], idx)
-    # Across lanes: NaN if any lane holds one, else the extreme; then the least index holding it.
-    # (Three plain reductions rather than one over (value, index) pairs: tl.max alone may drop NaNs.)
-    has_nan = tl.max((acc != acc).to(tl.int32), axis=1) > 0
-    # NaNs count as 0 in the max/min (a row holding one takes NaN anyway), so a row of NaNs only is no special case.
-    finite = _nan_to_zero(acc)
-    value = _nan_where(has_nan, tl.max(finite, axis=1) if IS_MAX else tl.min(finite, axis=1))
-    hit = (acc == value[:, None]) | ((acc != acc) & has_nan[:, None])
-    index = tl.min(tl.where(hit, idx, 2147483647), axis=1)
-    return value, index
-
-
-@triton.jit
-def _reduce_logsumexp(x_rows, row_mask, R, stride_xr, acc_type: tl.constexpr, BLOCK_M: tl.constexpr,
-                      BLOCK_R: tl.constexpr):
-    """log(sum(exp(x))) per row in one pass: each lane keeps a running max m and sum(exp(x - m))."""
-    m = tl.full((BLOCK_M, BLOCK_R), float("-inf"), acc_type)
-    s = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
-    for start in range(0, R, BLOCK_R):
-        cols = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (cols < R)[None, :]
-        x = tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=float("-inf"))
-        x = compute_type(x).to(acc_type)
-        new_m = tl.maximum(m, x)
-        # An infinite max shifts by 0 instead, so -inf rows give -inf and +inf rows give +inf, not NaN.
-        shift = tl.where(tl.abs(new_m) == float("inf"), 0.0, new_m)
-        s = s * tl.exp(m - shift) + tl.exp(x - shift)
-        m = new_m
-    row_max = tl.max(m, axis=1)
-    shift = tl.where(tl.abs(row_max) == float("inf"), 0.0, row_max)
-    total = tl.sum(s * tl.exp(m - shift[:, None]), axis=1)
-    # Rows past M sum to 0; adding 1 there (0 elsewhere, exactly) keeps their discarded log off log(0).
-    return shift + tl.log(total + (row_mask == 0).to(acc_type))
-
-
-@triton.jit
-def _reduce_var(x_rows, row_mask, R, stride_xr, correction, acc_type: tl.constexpr, BLOCK_M: tl.constexpr,
-                BLOCK_R: tl.constexpr):
-    """(variance, mean) per row, two-pass: the mean first, then the squared deviations from it."""
-    mean = _reduce_add_mul(x_rows, row_mask, R, stride_xr, 0.0, "add", "id", acc_type, BLOCK_M, BLOCK_R) / R
-    acc = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
-    for start in range(0, R, BLOCK_R):
-        cols = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (cols < R)[None, :]
-        x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * stride_xr, mask=mask, other=0))
-        d = tl.where(mask, x.to(acc_type) - mean[:, None], 0)
-        acc += d * d
-    # PyTorch divides by max(R - correction, 0): a non-positive divisor gives inf (or NaN for 0/0).
-    var = tl.sum(acc, axis=1) / tl.maximum(R - correction, 0.0)
-    return var, mean
-
-
 @triton.jit
 def reduce_kernel(
     out_ptr,  # (M,) result (unused when OUT_VALUE is False)
@@ -264,13 +88,11 @@ def reduce_kernel(
         tl.store(aux_ptr + rows * stride_aux, cast_to(aux, aux_ptr.dtype.element_ty), mask=row_mask)
 
 
-def _layout(x: DeviceArray) -> tuple:
-    """A key's shape part for an (M, R) view (its last item picks the heuristic config)."""
-    return next_pow2(x.shape[0]), next_pow2(x.shape[1]), x.strides[1] == 1 or x.shape[0] == 1
-
-
 def launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kind: str, pre: str = "id",
-           post: str = "id", p: float = 0.0) -> None:
+           post: str = "id", p: float = 0.0, scratch: DeviceArray | None = None) -> None:
+    """Reduce each row of x (M, R) into out/aux (M,) with one `reduce_kernel` launch, or, given `scratch`
+    (int64, `reduction_split.scratch_numel(x)` elements) when the rows cannot fill the GPU, with the
+    two-stage split path of kernels/reduction_split.py."""
     M, R = x.shape
     if M == 0:
         return
@@ -278,13 +100,16 @@ def launch(out: DeviceArray | None, aux: DeviceArray | None, x: DeviceArray, kin
         raise ValueError(f"cannot reduce {kind} over an empty dimension: the operation has no identity")
     o = out if out is not None else aux
     a = aux if aux is not None else o
+    if scratch is not None:
+        if reduction_split.launch_split(out, aux, x, kind, pre, post, p, scratch):
+            return
 
     def run(cfg):
         reduce_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
             o, a, x, M, R, x.strides[0], x.strides[1], o.strides[0], a.strides[0], float(p),
             KIND=kind, PRE=pre, POST=post, OUT_VALUE=out is not None, OUT_AUX=aux is not None, **cfg)
 
-    key = (kind, pre, post, out is not None, aux is not None, x.dtype.name, o.dtype.name, a.dtype.name, *_layout(x))
+    key = (kind, pre, post, out is not None, aux is not None, x.dtype.name, o.dtype.name, a.dtype.name, *layout(x))
     sizes = dict(M=M, R=R, itemsize=x.dtype.itemsize, out_itemsize=o.dtype.itemsize)
     tuning.launch(REDUCE_TUNING, key, sizes, run)
 
@@ -330,7 +155,7 @@ def _row_stats(x_rows, row_mask, R, stride_xr, y, OP: tl.constexpr, acc_type: tl
     if OP == "var" or OP == "std":
         return tl.sum(a, axis=1) / R, tl.sum(a, axis=1)
     elif OP == "prod":
-        return tl.sum(a, axis=1), _prod_rows(b, BLOCK_R)
+        return tl.sum(a, axis=1), prod_rows(b, BLOCK_R)
     else:
         return tl.sum(a, axis=1), tl.sum(b, axis=1)
 
@@ -427,7 +252,7 @@ def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | Non
             grad_x, grad, x, y, M, R, grad_x.strides[0], grad_x.strides[1], x.strides[0], x.strides[1],
             grad.strides[0], y.strides[0], float(p), OP=op, **cfg)
 
-    key = (op, grad_x.dtype.name, y.dtype.name, *_layout(x))
+    key = (op, grad_x.dtype.name, y.dtype.name, *layout(x))
     tuning.launch(REDUCE_BACKWARD_TUNING, key, dict(M=M, R=R, itemsize=grad_x.dtype.itemsize), run)
 
 
@@ -442,36 +267,37 @@ def _acc_dtype(dt: np.dtype) -> np.dtype:
 
 
 # ================================================================ sum, mean, prod, all, any, count_nonzero
-# Forward wrappers take x as a 2-d (M, R) view and write (M,) outputs, casting to the output's dtype;
+# Forward wrappers take x as a 2-d (M, R) view and write (M,) outputs, casting to the output's dtype (scratch:
+# see `launch`);
 # backward wrappers write grad_x (M, R) in x's dtype from grad and the saved result (M,).
-def sum(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001 - the op's name
+def sum(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:  # noqa: A001 - the op's name
     """out[m] = sum_r x[m, r]; out is int64 for integer/bool x, x's float type otherwise."""
-    launch(out, None, x, "add")
+    launch(out, None, x, "add", scratch=scratch)
 
 
-def mean(out: DeviceArray, x: DeviceArray) -> None:
+def mean(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
     """out[m] = sum_r x[m, r] / R (floating x); NaN for R == 0."""
-    launch(out, None, x, "add", post="mean")
+    launch(out, None, x, "add", post="mean", scratch=scratch)
 
 
-def prod(out: DeviceArray, x: DeviceArray) -> None:
+def prod(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
     """out[m] = prod_r x[m, r]; out is int64 for integer/bool x."""
-    launch(out, None, x, "mul")
+    launch(out, None, x, "mul", scratch=scratch)
 
 
-def all(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+def all(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:  # noqa: A001
     """out[m] = every x[m, r] != 0 (True for R == 0)."""
-    launch(out, None, x, "add", pre="nonzero", post="all")
+    launch(out, None, x, "add", pre="nonzero", post="all", scratch=scratch)
 
 
-def any(out: DeviceArray, x: DeviceArray) -> None:  # noqa: A001
+def any(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:  # noqa: A001
     """out[m] = some x[m, r] != 0."""
-    launch(out, None, x, "add", pre="nonzero", post="any")
+    launch(out, None, x, "add", pre="nonzero", post="any", scratch=scratch)
 
 
-def count_nonzero(out: DeviceArray, x: DeviceArray) -> None:
+def count_nonzero(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
     """out[m] (int64) = number of x[m, r] != 0."""
-    launch(out, None, x, "add", pre="nonzero")
+    launch(out, None, x, "add", pre="nonzero", scratch=scratch)
 
 
 def sum_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
@@ -570,7 +396,6 @@ def _bwd_signature(dtype: str, y: str) -> dict[str, str]:
             "stride_xr": "i32", "stride_g": "i32", "stride_y": "i32", "p": "fp32"}
 
 
-_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]  # what the heuristic returns
 # (name, KIND, PRE, POST, OUT_VALUE, OUT_AUX, [(x dtype, out dtype, aux dtype)])
 _FORWARD = [
     ("sum", "add", "id", "id", True, False, [("fp32",) * 3, ("fp16",) * 3, ("i32", "i64", "i64"), ("fp64",) * 3]),
@@ -590,10 +415,10 @@ _BACKWARD = [("sum", ["fp32"]), ("mean", ["bf16"]), ("prod", ["fp32", "fp64"]), 
 
 SPECS = [
     KernelSpec(f"reduction.{name}[{dtype}]", reduce_kernel, _fwd_signature(dtype, out, aux),
-               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa), _CONFIGS, _SPACE)
+               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa), HEURISTIC_CONFIGS, SPACE)
     for name, kind, pre, post, ov, oa, dtypes in _FORWARD for dtype, out, aux in dtypes
 ] + [
     KernelSpec(f"reduction.backward[{op}:{dtype}]", reduce_backward_kernel,
-               _bwd_signature(dtype, "i64" if op == "index" else dtype), dict(OP=op), _CONFIGS, _SPACE)
+               _bwd_signature(dtype, "i64" if op == "index" else dtype), dict(OP=op), HEURISTIC_CONFIGS, SPACE)
     for op, dtypes in _BACKWARD for dtype in dtypes
 ]

@@ -7,6 +7,17 @@ one compiled kernel per block shape. Accumulation is fp32 for 16-bit floats, fp6
 int64 for integers/bool (PyTorch's cumsum/cumprod of ints give int64); results are cast to the
 output's dtype.
 
+Few long rows (a 1-D cumsum: one row) would run on a handful of programs. When
+`reduction_blocks.split_plan` says the rows cannot fill the GPU, every row is cut into chunks and
+scanned in three stages (reduce-then-scan; deterministic: every order is fixed by the plan and config):
+  1. `scan_totals_kernel`, grid (row blocks, chunks): each chunk's total (sum or product);
+  2. `scan_carry_kernel`: per row, the exclusive scan of the chunk totals (each chunk's carry-in);
+  3. `scan_kernel` with CARRY, grid (row blocks, chunks): each chunk scanned from its carry-in.
+x is read twice and out written once (a scan-then-add-the-carry order would write out twice). The
+totals and carries live in an int64 scratch of `scratch_numel(x)` elements from the op layer
+(tritensor/ops/scan.py), encoded as kernels/reduction_split.py's partials (floats as fp64 bits).
+cumprod's backward keeps one program per row block (its passes carry a per-row first zero).
+
 Backward: cumsum's is the reversed cumsum of the gradient (the same kernel walking the row from
 its end). cumprod's is exact with zeros, as PyTorch: with k the first zero of a row,
   i < k:  grad_x[i] = sum_{j>=i} grad[j] * out[j] / x[i]         (x[i] != 0 there)
@@ -20,45 +31,53 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import reduction_split as RS
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .reduce_math import prod_rows
+from .reduction_blocks import HEURISTIC_CONFIGS, SPACE, contiguous_rows, layout, row_heuristic, row_space, split_plan
+from .reduction_split import _dec, _enc
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
-# (BLOCK_M, BLOCK_R, num_warps): as the row reductions, a long chunk of one row when the row is
-# contiguous, many rows side by side when the scanned dim is strided (a column scan).
-ROW_CONTIGUOUS = dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
-ROW_STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=4)
-# Tuning candidates per layout, the heuristic's first. Both kernels walk R in chunks, so any block serves any
-# row length; short contiguous rows want several rows per program, long ones wider chunks.
-_CONTIG_SPACE = [ROW_CONTIGUOUS, dict(BLOCK_M=1, BLOCK_R=2048, num_warps=8), dict(BLOCK_M=1, BLOCK_R=512, num_warps=4),
-                 dict(BLOCK_M=8, BLOCK_R=128, num_warps=4)]
-_STRIDED_SPACE = [ROW_STRIDED, dict(BLOCK_M=32, BLOCK_R=32, num_warps=4)]
-_SPACE = _CONTIG_SPACE + _STRIDED_SPACE  # every config a space can hold (the AOT check's --full)
+# Block shapes as the row reductions' (kernels/reduction_blocks.py): a ~1024-element tile of one long row or of
+# several short ones when rows are contiguous, many rows side by side when the scanned dim is strided.
+_heuristic, _space, _layout = row_heuristic, row_space, layout
+# Stage 1 of a split scan reduces chunks of whole granules (the split reductions' stage-1 blocks); stage 2 scans
+# a row's (few hundred at most) chunk totals.
+_CARRY_SPACE = [dict(BLOCK_M=1, BLOCK_C=256, num_warps=4), dict(BLOCK_M=16, BLOCK_C=32, num_warps=4),
+                dict(BLOCK_M=1, BLOCK_C=1024, num_warps=8)]
 
 
-def _heuristic(key: tuple) -> dict:
-    """Keys end with (next_pow2(M), next_pow2(R), rows contiguous along R)."""
-    return dict(ROW_CONTIGUOUS if key[-1] else ROW_STRIDED)
-
-
-def _space(key: tuple, space: str) -> list[dict]:
-    """The layout's candidates ("max": both layouts'), without chunks far longer than the row."""
-    own, other = (_CONTIG_SPACE, _STRIDED_SPACE) if key[-1] else (_STRIDED_SPACE, _CONTIG_SPACE)
-    return own[:1] + [c for c in own[1:] + (other if space == "max" else []) if c["BLOCK_R"] <= max(64, 2 * key[-2])]
-
-
-def _layout(x: DeviceArray) -> tuple:
-    return next_pow2(x.shape[0]), next_pow2(x.shape[1]), x.strides[1] == 1 or x.shape[0] == 1
+def _carry_heuristic(key: tuple) -> dict:
+    """Keys end with (next_pow2(M), next_pow2(chunks)): many rows of few chunks read rows side by side."""
+    return dict(_CARRY_SPACE[1] if key[-1] <= 32 else _CARRY_SPACE[0])
 
 
 # A scan reads and writes M*R elements; cumprod's backward reads x, grad and y and writes grad_x (its three
 # passes re-read x and grad, mostly from cache).
 SCAN_TUNING = Tunable("scan.scan", _space, _heuristic, lambda M, R, itemsize, out_itemsize: Cost(
     float(M) * R * (itemsize + out_itemsize), float(M) * R))
-CUMPROD_BACKWARD_TUNING = Tunable("scan.cumprod_backward", _space, _heuristic, lambda M, R, itemsize: Cost(
-    4.0 * M * R * itemsize, 6.0 * M * R))
+def _cumprod_backward_heuristic(key: tuple) -> dict:
+    # Its three passes hold more per element than a scan: the 16x64 tile on 4 warps spills (4 B, aligned
+    # sm_90 build), so every tile gets 8 warps.
+    return dict(_heuristic(key), num_warps=8)
+
+
+def _cumprod_backward_space(key: tuple, space: str) -> list[dict]:
+    h = _cumprod_backward_heuristic(key)
+    return [h] + [c for c in _space(key, space) if c != h and c["BLOCK_M"] * c["BLOCK_R"] <= 512 * c["num_warps"]]
+
+
+_CUMPROD_BACKWARD_CONFIGS = [dict(c, num_warps=8) for c in HEURISTIC_CONFIGS]
+CUMPROD_BACKWARD_TUNING = Tunable("scan.cumprod_backward", _cumprod_backward_space, _cumprod_backward_heuristic,
+                                  lambda M, R, itemsize: Cost(4.0 * M * R * itemsize, 6.0 * M * R))
+SCAN_TOTALS_TUNING = Tunable("scan.totals", RS._stage1_space, RS._stage1_heuristic, lambda M, R, C, itemsize: Cost(
+    float(M) * R * itemsize + 8.0 * M * C, float(M) * R))
+SCAN_CARRY_TUNING = Tunable("scan.carry", lambda key, space: [_carry_heuristic(key)] + [
+    dict(c) for c in _CARRY_SPACE if c != _carry_heuristic(key)], _carry_heuristic, lambda M, C: Cost(
+    16.0 * M * C, float(M) * C))
 
 
 @triton.jit
@@ -72,33 +91,39 @@ def _last(s, BLOCK_R: tl.constexpr):
 def scan_kernel(
     out_ptr,  # (M, R) output
     x_ptr,  # (M, R) input view
+    carry_ptr,  # int64 scratch: (M, n_chunks) carries into each chunk from scan_carry_kernel; unused unless CARRY
     M, R,  # rows, scanned length
+    chunk, n_chunks,  # scanned elements per program along R (R unless split), programs along R
     stride_om, stride_or,  # output strides (elements)
     stride_xm, stride_xr,  # input strides (elements)
     OP: tl.constexpr,  # "sum" or "prod"
     REVERSE: tl.constexpr,  # scan from the end of the row (cumsum's backward)
+    CARRY: tl.constexpr,  # start each chunk from its carry (a split scan's stage 3), else from the identity
     BLOCK_M: tl.constexpr,  # rows per program
     BLOCK_R: tl.constexpr,  # scanned elements per loop step
 ):
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_mask = rows < M
-    x_ty = x_ptr.dtype.element_ty
-    acc_type = tl.float64 if x_ty == tl.float64 else tl.float32
-    if x_ty.is_int():
-        acc_type = tl.int64
+    c = tl.program_id(1)
+    first = c.to(tl.int64) * chunk  # the chunk's first step (steps count from the row's end when REVERSE)
+    n = tl.minimum(chunk, R - first).to(tl.int32)
+    x_ty: tl.constexpr = x_ptr.dtype.element_ty  # accumulate in int64 for integers/bool, fp32 or fp64 for floats
+    acc_type: tl.constexpr = tl.int64 if x_ty.is_int() else (tl.float64 if x_ty == tl.float64 else tl.float32)
     x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm
     o_rows = out_ptr + rows.to(tl.int64)[:, None] * stride_om
-    if OP == "prod":
+    if CARRY:
+        carry = _dec(tl.load(carry_ptr + rows.to(tl.int64) * n_chunks + c, mask=row_mask, other=0), acc_type)
+    elif OP == "prod":
         carry = tl.full((BLOCK_M,), 1, acc_type)
     else:
         carry = tl.zeros((BLOCK_M,), acc_type)
-    for start in range(0, R, BLOCK_R):
+    for start in range(0, n, BLOCK_R):
         steps = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (steps < R)[None, :]
+        mask = row_mask[:, None] & (steps < n)[None, :]
         if REVERSE:
-            cols = (R - 1 - steps).to(tl.int64)
+            cols = R - 1 - (first + steps)
         else:
-            cols = steps.to(tl.int64)
+            cols = first + steps
         x = compute_type(tl.load(x_rows + cols[None, :] * stride_xr, mask=mask, other=0)).to(acc_type)
         if OP == "prod":
             x = tl.where(mask, x, 1)
@@ -108,6 +133,77 @@ def scan_kernel(
             s = tl.cumsum(x, axis=1) + carry[:, None]
         carry = _last(s, BLOCK_R)  # padding lanes hold the identity, so the last lane is the total
         tl.store(o_rows + cols[None, :] * stride_or, cast_to(s, out_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def scan_totals_kernel(
+    part_ptr,  # int64 scratch: (M, n_chunks) chunk totals, written here
+    x_ptr,  # (M, R) input view
+    M, R,  # rows, scanned length
+    chunk, n_chunks,  # elements per chunk (the last one shorter), chunks per row
+    stride_xm, stride_xr,  # input strides (elements)
+    OP: tl.constexpr,  # "sum" or "prod"
+    REVERSE: tl.constexpr,  # chunks count from the row's end
+    BLOCK_M: tl.constexpr,  # rows per program
+    BLOCK_R: tl.constexpr,  # elements per loop step
+):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_mask = rows < M
+    c = tl.program_id(1)
+    first = c.to(tl.int64) * chunk
+    n = tl.minimum(chunk, R - first).to(tl.int32)
+    x_ty: tl.constexpr = x_ptr.dtype.element_ty  # accumulate in int64 for integers/bool, fp32 or fp64 for floats
+    acc_type: tl.constexpr = tl.int64 if x_ty.is_int() else (tl.float64 if x_ty == tl.float64 else tl.float32)
+    x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm
+    acc = tl.full((BLOCK_M, BLOCK_R), 1 if OP == "prod" else 0, acc_type)
+    for start in range(0, n, BLOCK_R):
+        steps = start + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (steps < n)[None, :]
+        if REVERSE:
+            cols = R - 1 - (first + steps)
+        else:
+            cols = first + steps
+        x = compute_type(tl.load(x_rows + cols[None, :] * stride_xr, mask=mask, other=0)).to(acc_type)
+        if OP == "prod":
+            acc = acc * tl.where(mask, x, 1)
+        else:
+            acc += tl.where(mask, x, 0)
+    if OP == "prod":
+        total = prod_rows(acc, BLOCK_R)
+    else:
+        total = tl.sum(acc, axis=1)
+    tl.store(part_ptr + rows.to(tl.int64) * n_chunks + c, _enc(total), mask=row_mask)
+
+
+@triton.jit
+def scan_carry_kernel(
+    carry_ptr,  # int64 scratch: (M, n_chunks) carry into each chunk (the identity for chunk 0), written here
+    part_ptr,  # int64 scratch: (M, n_chunks) chunk totals from scan_totals_kernel
+    x_ptr,  # (M, R) the scanned input: only its element type is used (the totals' type follows it)
+    M, n_chunks,  # rows, chunks per row
+    OP: tl.constexpr,  # "sum" or "prod"
+    BLOCK_M: tl.constexpr,  # rows per program
+    BLOCK_C: tl.constexpr,  # chunks per loop step
+):
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    row_mask = rows < M
+    x_ty: tl.constexpr = x_ptr.dtype.element_ty  # accumulate in int64 for integers/bool, fp32 or fp64 for floats
+    acc_type: tl.constexpr = tl.int64 if x_ty.is_int() else (tl.float64 if x_ty == tl.float64 else tl.float32)
+    r64 = rows.to(tl.int64)[:, None] * n_chunks
+    carry = tl.full((BLOCK_M,), 1 if OP == "prod" else 0, acc_type)
+    for c0 in range(0, n_chunks, BLOCK_C):
+        cs = c0 + tl.arange(0, BLOCK_C)
+        mask = row_mask[:, None] & (cs < n_chunks)[None, :]
+        # The inclusive scan of the totals shifted by one chunk is the exclusive scan: no subtraction (or
+        # division) of a chunk's own total, so the carries are exact sums/products in a fixed order.
+        prev = mask & (cs >= 1)[None, :]
+        t = _dec(tl.load(part_ptr + r64 + (cs - 1)[None, :], mask=prev, other=0), acc_type)
+        if OP == "prod":
+            s = tl.cumprod(tl.where(prev, t, 1), axis=1) * carry[:, None]
+        else:
+            s = tl.cumsum(tl.where(prev, t, 0), axis=1) + carry[:, None]
+        carry = _last(s, BLOCK_C)
+        tl.store(carry_ptr + r64 + cs[None, :], _enc(s), mask=mask)
 
 
 @triton.jit
@@ -178,33 +274,66 @@ def cumprod_backward_kernel(
         tl.store(gx_rows + c64 * stride_gxr, cast_to(gx, grad_x_ptr.dtype.element_ty), mask=mask)
 
 
-def _scan(out: DeviceArray, x: DeviceArray, op: str, reverse: bool) -> None:
+def scratch_numel(x: DeviceArray) -> int:
+    """Elements of the int64 scratch cumsum/cumprod/cumsum_backward need to split the rows of x (M, R); 0 when
+    they would not split them (the op layer then passes no scratch)."""
+    plan = split_plan(x.shape[0], x.shape[1], contiguous_rows(x))
+    return 0 if plan is None else 2 * x.shape[0] * plan[1]
+
+
+def _scan(out: DeviceArray, x: DeviceArray, op: str, reverse: bool, scratch: DeviceArray | None) -> None:
     M, R = x.shape
     if M == 0 or R == 0:
         return
+    contiguous = contiguous_rows(x)
+    plan = split_plan(M, R, contiguous) if scratch is not None else None
+    chunk, n_chunks = plan if plan is not None else (R, 1)
+    if plan is not None and (scratch.dtype.name != "int64" or scratch.strides[0] != 1
+                             or scratch.shape[0] < 2 * M * n_chunks):
+        raise ValueError(f"the split scan needs a contiguous int64 scratch of {2 * M * n_chunks} elements")
+    totals = carries = out if plan is None else None  # (unused pointers when not split)
+    if plan is not None:
+        totals = scratch.view_as((M * n_chunks,), (1,), scratch.offset)
+        carries = scratch.view_as((M * n_chunks,), (1,), scratch.offset + M * n_chunks)
+        shape_key = (op, reverse, x.dtype.name, next_pow2(M), next_pow2(R), contiguous)
+
+        def run_totals(cfg):
+            scan_totals_kernel[(triton.cdiv(M, cfg["BLOCK_M"]), n_chunks)](
+                totals, x, M, R, chunk, n_chunks, x.strides[0], x.strides[1], OP=op, REVERSE=reverse, **cfg)
+
+        def run_carries(cfg):
+            scan_carry_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](carries, totals, x, M, n_chunks, OP=op, **cfg)
+
+        tuning.launch(SCAN_TOTALS_TUNING, shape_key, dict(M=M, R=R, C=n_chunks, itemsize=x.dtype.itemsize),
+                      run_totals)
+        tuning.launch(SCAN_CARRY_TUNING, (op, x.dtype.name, next_pow2(M), next_pow2(n_chunks)),
+                      dict(M=M, C=n_chunks), run_carries)
 
     def run(cfg):
-        scan_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
-            out, x, M, R, out.strides[0], out.strides[1], x.strides[0], x.strides[1], OP=op, REVERSE=reverse, **cfg)
+        scan_kernel[(triton.cdiv(M, cfg["BLOCK_M"]), n_chunks)](
+            out, x, carries, M, R, chunk, n_chunks, out.strides[0], out.strides[1], x.strides[0], x.strides[1],
+            OP=op, REVERSE=reverse, CARRY=plan is not None, **cfg)
 
-    key = (op, reverse, x.dtype.name, out.dtype.name, *_layout(x))
+    key = (op, reverse, plan is not None, x.dtype.name, out.dtype.name, *_layout(x))
     tuning.launch(SCAN_TUNING, key, dict(M=M, R=R, itemsize=x.dtype.itemsize, out_itemsize=out.dtype.itemsize), run)
 
 
 # ---------------------------------------------------------------- launch wrappers (x, out: (M, R))
-def cumsum(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m, r] = sum_{j<=r} x[m, j]; out is int64 for integer/bool x, x's float type otherwise."""
-    _scan(out, x, "sum", False)
+def cumsum(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
+    """out[m, r] = sum_{j<=r} x[m, j]; out is int64 for integer/bool x, x's float type otherwise.
+
+    scratch: int64, contiguous, `scratch_numel(x)` elements: lets few long rows split (None: never split)."""
+    _scan(out, x, "sum", False, scratch)
 
 
-def cumprod(out: DeviceArray, x: DeviceArray) -> None:
-    """out[m, r] = prod_{j<=r} x[m, j]; out is int64 for integer/bool x."""
-    _scan(out, x, "prod", False)
+def cumprod(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
+    """out[m, r] = prod_{j<=r} x[m, j]; out is int64 for integer/bool x. scratch: as cumsum's."""
+    _scan(out, x, "prod", False, scratch)
 
 
-def cumsum_backward(grad_x: DeviceArray, grad: DeviceArray) -> None:
-    """grad_x[m, r] = sum_{j>=r} grad[m, j] (a reversed cumsum)."""
-    _scan(grad_x, grad, "sum", True)
+def cumsum_backward(grad_x: DeviceArray, grad: DeviceArray, scratch: DeviceArray | None = None) -> None:
+    """grad_x[m, r] = sum_{j>=r} grad[m, j] (a reversed cumsum). scratch: as cumsum's."""
+    _scan(grad_x, grad, "sum", True, scratch)
 
 
 def cumprod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result: DeviceArray) -> None:
@@ -273,22 +402,39 @@ OPS = {
 }
 
 
-def _scan_signature(out: str, x: str) -> dict[str, str]:
-    return {"out_ptr": f"*{out}", "x_ptr": f"*{x}", "M": "i32", "R": "i32", "stride_om": "i32",
-            "stride_or": "i32", "stride_xm": "i32", "stride_xr": "i32"}
+def _scan_signature(out: str, x: str, carry: str) -> dict[str, str]:
+    return {"out_ptr": f"*{out}", "x_ptr": f"*{x}", "carry_ptr": f"*{carry}", "M": "i32", "R": "i32", "chunk": "i32",
+            "n_chunks": "i32", "stride_om": "i32", "stride_or": "i32", "stride_xm": "i32", "stride_xr": "i32"}
 
 
-_CONFIGS = [ROW_CONTIGUOUS, ROW_STRIDED]  # what the heuristic returns
+_SPLIT_CONFIGS = [RS._STAGE1_CONTIG[0], RS.STRIDED_SPACE[0]]  # what the split stages' heuristics return
+_SPLIT_SPACE = RS._STAGE1_CONTIG + RS._STAGE1_STRIDED
+_SCANS = [("sum", False, "fp32", "fp32"), ("sum", False, "bf16", "bf16"), ("sum", False, "i1", "i64"),
+          ("sum", True, "fp64", "fp64"), ("prod", False, "fp16", "fp16"), ("prod", False, "i32", "i64")]
+_SPLIT_SCANS = [("sum", False, "fp32", "fp32"), ("sum", False, "i32", "i64"), ("sum", True, "bf16", "bf16"),
+                ("prod", False, "fp64", "fp64")]
 SPECS = [
-    KernelSpec(f"scan.cum{op}{'[reverse]' if reverse else ''}[{x}]", scan_kernel, _scan_signature(out, x),
-               dict(OP=op, REVERSE=reverse), _CONFIGS, _SPACE)
-    for op, reverse, x, out in [("sum", False, "fp32", "fp32"), ("sum", False, "bf16", "bf16"),
-                                ("sum", False, "i1", "i64"), ("sum", True, "fp64", "fp64"),
-                                ("prod", False, "fp16", "fp16"), ("prod", False, "i32", "i64")]
+    KernelSpec(f"scan.cum{op}{'[reverse]' if reverse else ''}[{x}]", scan_kernel, _scan_signature(out, x, out),
+               dict(OP=op, REVERSE=reverse, CARRY=False), HEURISTIC_CONFIGS, SPACE)
+    for op, reverse, x, out in _SCANS
+] + [
+    KernelSpec(f"scan.cum{op}{'[reverse]' if reverse else ''}[split:{x}]", scan_kernel, _scan_signature(out, x, "i64"),
+               dict(OP=op, REVERSE=reverse, CARRY=True), _SPLIT_CONFIGS, SPACE)
+    for op, reverse, x, out in _SPLIT_SCANS
+] + [
+    KernelSpec(f"scan.totals[{op}{':reverse' if reverse else ''}:{x}]", scan_totals_kernel,
+               {"part_ptr": "*i64", "x_ptr": f"*{x}", "M": "i32", "R": "i32", "chunk": "i32", "n_chunks": "i32",
+                "stride_xm": "i32", "stride_xr": "i32"}, dict(OP=op, REVERSE=reverse), _SPLIT_CONFIGS, _SPLIT_SPACE)
+    for op, reverse, x, _ in _SPLIT_SCANS
+] + [
+    KernelSpec(f"scan.carry[{op}:{x}]", scan_carry_kernel,
+               {"carry_ptr": "*i64", "part_ptr": "*i64", "x_ptr": f"*{x}", "M": "i32", "n_chunks": "i32"},
+               dict(OP=op), [_CARRY_SPACE[0], _CARRY_SPACE[1]], _CARRY_SPACE)
+    for op, _, x, _ in _SPLIT_SCANS
 ] + [
     KernelSpec(f"scan.cumprod_backward[{dt}]", cumprod_backward_kernel,
                {**{f"{n}_ptr": f"*{dt}" for n in ("grad_x", "grad", "x", "y")}, "M": "i32", "R": "i32",
                 **{f"stride_{n}{d}": "i32" for n in ("gx", "g", "x", "y") for d in ("m", "r")}},
-               {}, _CONFIGS, _SPACE)
+               {}, _CUMPROD_BACKWARD_CONFIGS, _CUMPROD_BACKWARD_CONFIGS + SPACE)
     for dt in ("fp32", "bf16", "fp64")
 ]

@@ -22,40 +22,43 @@ from .reduction import launch, launch_backward
 
 
 # ================================================================ launch wrappers
-# Forward: x is a 2-d (M, R) view, outputs (M,); backward: grad_x (M, R) in x's dtype, grad and result (M,).
-def var(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None) -> None:
+# Forward: x is a 2-d (M, R) view, outputs (M,), scratch as `reduction.launch` takes it (the split path);
+# backward: grad_x (M, R) in x's dtype, grad and result (M,).
+def var(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None,
+        scratch: DeviceArray | None = None) -> None:
     """out[m] = sum_r (x - mean)^2 / max(R - correction, 0), two-pass; optionally also writes the mean."""
-    launch(out, mean_out, x, "var", p=correction)
+    launch(out, mean_out, x, "var", p=correction, scratch=scratch)
 
 
-def std(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None) -> None:
+def std(out: DeviceArray, x: DeviceArray, correction: float = 1, mean_out: DeviceArray | None = None,
+        scratch: DeviceArray | None = None) -> None:
     """out[m] = sqrt(var); optionally also writes the mean (std_mean)."""
-    launch(out, mean_out, x, "var", post="std", p=correction)
+    launch(out, mean_out, x, "var", post="std", p=correction, scratch=scratch)
 
 
-def norm(out: DeviceArray, x: DeviceArray, p: float = 2.0) -> None:
+def norm(out: DeviceArray, x: DeviceArray, p: float = 2.0, scratch: DeviceArray | None = None) -> None:
     """Vector p-norm of each row (torch.linalg.vector_norm): p in {0, 1, 2, inf, -inf} or any float.
 
     p = +-inf raises ValueError for R == 0 (no identity), as PyTorch.
     """
     p = float(p)
     if p == math.inf:
-        launch(out, None, x, "max", pre="abs")
+        launch(out, None, x, "max", pre="abs", scratch=scratch)
     elif p == -math.inf:
-        launch(out, None, x, "min", pre="abs")
+        launch(out, None, x, "min", pre="abs", scratch=scratch)
     elif p == 0:
-        launch(out, None, x, "add", pre="nonzero")
+        launch(out, None, x, "add", pre="nonzero", scratch=scratch)
     elif p == 1:
-        launch(out, None, x, "add", pre="abs")
+        launch(out, None, x, "add", pre="abs", scratch=scratch)
     elif p == 2:
-        launch(out, None, x, "add", pre="square", post="sqrt")
+        launch(out, None, x, "add", pre="square", post="sqrt", scratch=scratch)
     else:
-        launch(out, None, x, "add", pre="pow", post="root", p=p)
+        launch(out, None, x, "add", pre="pow", post="root", p=p, scratch=scratch)
 
 
-def logsumexp(out: DeviceArray, x: DeviceArray) -> None:
+def logsumexp(out: DeviceArray, x: DeviceArray, scratch: DeviceArray | None = None) -> None:
     """out[m] = log(sum_r exp(x[m, r])), max-shifted; -inf for R == 0 or all -inf rows."""
-    launch(out, None, x, "lse")
+    launch(out, None, x, "lse", scratch=scratch)
 
 
 def var_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, correction: float = 1) -> None:

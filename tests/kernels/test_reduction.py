@@ -4,7 +4,6 @@ norm, logsumexp from statistics; max/min, amax/amin, argmax/argmin from extrema)
 broadcast layouts, long rows, empty rows, NaN; and the backward references against finite differences."""
 
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from tritensor.kernels import tuning
 
 from tests.conftest import as_device
 from tests.kernels.reduction_helpers import BF16, FLOATS, backward, close, fd, layout, run
+from tests.kernels.tuning_helpers import every_config
 
 # The interpreter evaluates IEEE edge cases (log(0), 0/0, all-NaN max) in NumPy, which warns.
 
@@ -204,9 +204,10 @@ def test_prod_backward_ref_with_zeros_vs_finite_differences(rng):
                                fd(lambda a: R.prod_ref(a, (1,), False), x, g), rtol=1e-6, atol=1e-7)
 
 
-def test_rows_of_any_length_share_one_config():
-    """A sum over rows of 10, 1000 and 50000 elements uses one config; Triton's runtime specialisation
-    (integers divisible by 16 get an alignment hint) makes that two binaries: {10, 1000} and {50000}."""
+def test_long_rows_share_one_config_short_rows_a_row_block():
+    """Sums over rows of 1000 and 50000 elements use one config (a 1024-wide block; Triton's runtime
+    specialisation makes that two binaries: 50000 is divisible by 16); rows of 10 run 64 rows per program in
+    16-wide blocks, rows of 32 32 rows in 32-wide ones: no 1024-wide block of idle lanes."""
     from triton._C.libtriton import native_specialize_impl
     from triton.backends.nvidia.compiler import CUDABackend
 
@@ -220,30 +221,17 @@ def test_rows_of_any_length_share_one_config():
         assert [r.tunable for r in seen] == [R.REDUCE_TUNING]
         cfg = seen[0].config
         args = (4, n, n, 1, 1)  # M, R, stride_xm, stride_xr, stride_out as the wrapper passes them
-        return tuple(sorted(cfg.items())), tuple(native_specialize_impl(CUDABackend, a, False, True, True)
-                                                 for a in args)
+        return cfg, tuple(native_specialize_impl(CUDABackend, a, False, True, True) for a in args)
 
-    keys = [key(n) for n in (10, 1000, 50000)]
-    assert len({k[0] for k in keys}) == 1
-    assert len(set(keys)) == 2 and keys[0] == keys[1]
+    (c10, _), (c32, _), (c1000, s1000), (c50000, s50000) = [key(n) for n in (10, 32, 1000, 50000)]
+    assert c1000 == c50000 == dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4) and s1000 != s50000
+    assert c10 == dict(BLOCK_M=64, BLOCK_R=16, num_warps=4) and c32 == dict(BLOCK_M=32, BLOCK_R=32, num_warps=4)
 
 
 def test_ops_table_is_complete():
     for name, op in {**R.OPS, **ST.OPS, **EX.OPS}.items():
         assert callable(op.forward) and callable(op.ref), name
         assert (op.backward is None) == (op.backward_ref is None), name
-
-
-@contextmanager
-def _every_config(index):
-    """Launch each tunable with config `index` of its "max" space for the key (wrapping around)."""
-    saved = tuning._selector
-    tuning.install_selector(lambda t, key, sizes, run, rep: (t.configs(key, "max")[index % len(t.configs(key, "max"))],
-                                                             False))
-    try:
-        yield
-    finally:
-        tuning.install_selector(saved)
 
 
 @pytest.mark.parametrize("transposed", [False, True])
@@ -254,7 +242,7 @@ def test_every_config_in_the_space_matches_the_reference(rng, transposed):
         x2 = x.T if transposed else x
         g = rng.standard_normal(m).astype(np.float32)
         for i in range(6):
-            with _every_config(i):
+            with every_config(i):
                 close(run(R.sum, x2, np.float32), R.sum_ref(x2, (1,), False), np.float32)
                 v, idx = run(EX.OPS["max"].forward, x2, np.float32, np.int64)
                 assert (v == x2.max(1)).all() and (idx == x2.argmax(1)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from tritensor.kernels import tuning
 
 
@@ -17,3 +19,20 @@ def repeatable_flags(monkeypatch) -> list:
     tuning.forget()
     monkeypatch.setattr(tuning, "_selector", spy)
     return calls
+
+
+@contextmanager
+def every_config(index: int):
+    """Launch each tunable with config `index` of its "max" space for the key (wrapping around), so a test
+    can run every config of a space against the reference."""
+    saved = tuning._selector
+
+    def select(tunable, key, sizes, run, repeatable):
+        configs = tunable.configs(key, "max")
+        return configs[index % len(configs)], False
+
+    tuning.install_selector(select)
+    try:
+        yield
+    finally:
+        tuning.install_selector(saved)

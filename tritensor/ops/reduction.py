@@ -20,6 +20,7 @@ import numpy as np
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import reduction as K
+from ..kernels import reduction_split as KS
 from ..kernels.device_array import DeviceArray
 from ..kernels.strided import collapse
 from ..tensor import Tensor, wrap_dim
@@ -143,7 +144,9 @@ def public_op(name: str):
 # ================================================================ running kernels / references
 def run_reduction(x: Tensor, dims: tuple, keepdim: bool, dtypes: tuple, ref, launch) -> tuple:
     """One reduction on either device: `ref(np_x)` -> array or tuple of arrays (keepdims already
-    applied) on cpu; `launch(*outs (M,), rows (M, R))` on cuda. Returns one output per dtype."""
+    applied) on cpu; `launch(*outs (M,), rows (M, R), scratch=...)` on cuda, where scratch is the int64
+    buffer the split path needs when the rows cannot fill the GPU (None when they can). Returns one
+    output per dtype."""
     shape = reduced_shape(x._shape, dims, keepdim)
     if x.device.type == "cpu":
         r = ref(x._host())
@@ -152,7 +155,9 @@ def run_reduction(x: Tensor, dims: tuple, keepdim: bool, dtypes: tuple, ref, lau
     _, rows, _ = rows_view(x, dims)
     M = rows.shape[0]
     outs = tuple(Tensor._empty(shape, dt, x.device) for dt in dtypes)
-    launch(*(o._dev().view_as((M,), (1,)) for o in outs), rows)
+    n = KS.scratch_numel(rows)  # the partials of the split path (stream-ordered memory, freed after the launch)
+    scratch = Tensor._empty((n,), D.int64, x.device)._dev() if n else None
+    launch(*(o._dev().view_as((M,), (1,)) for o in outs), rows, scratch=scratch)
     return outs
 
 
@@ -220,7 +225,7 @@ class Sum(Function):
     def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype: D.dtype) -> Tensor:
         ctx.shape, ctx.dims, ctx.keepdim = x._shape, dims, keepdim
         (out,) = run_reduction(x, dims, keepdim, (dtype,), lambda a: K.sum_ref(a, dims, keepdim, dtype.np),
-                      lambda o, rows: K.sum(o, rows))
+                      lambda o, rows, scratch: K.sum(o, rows, scratch))
         return out
 
     @staticmethod
@@ -237,7 +242,7 @@ class Mean(Function):
         ctx.shape, ctx.dims, ctx.keepdim = x._shape, dims, keepdim
         ctx.x_meta = (x.dtype, x.device)
         (out,) = run_reduction(x, dims, keepdim, (x.dtype,), lambda a: K.mean_ref(a, dims, keepdim),
-                      lambda o, rows: K.mean(o, rows))
+                      lambda o, rows, scratch: K.mean(o, rows, scratch))
         return out
 
     @staticmethod
@@ -261,7 +266,7 @@ class Prod(Function):
     def forward(ctx, x: Tensor, dims: tuple, keepdim: bool, dtype: D.dtype) -> Tensor:
         ctx.dims, ctx.keepdim = dims, keepdim
         (out,) = run_reduction(x, dims, keepdim, (dtype,), lambda a: K.prod_ref(a, dims, keepdim, dtype.np),
-                      lambda o, rows: K.prod(o, rows))
+                      lambda o, rows, scratch: K.prod(o, rows, scratch))
         ctx.save_for_backward(x, out)
         return out
 

@@ -21,9 +21,10 @@ def _scan_dims(x: Tensor, dim: int) -> tuple[int, tuple]:
     return d, ((d,) if x.ndim else ())
 
 
-def _run(ref, kernel, out_dtype: D.dtype, d: int, dims: tuple, *inputs: Tensor) -> Tensor:
+def _run(ref, kernel, out_dtype: D.dtype, d: int, dims: tuple, *inputs: Tensor, split: bool = False) -> Tensor:
     """A scan-shaped op on either device: `ref(*np_arrays, axis)` on cpu (0-d inputs as 1-element
-    rows); on cuda `kernel(out (M, R), *inputs (M, R))`. The result is contiguous, shaped like inputs[0]."""
+    rows); on cuda `kernel(out (M, R), *inputs (M, R))`, plus `scratch=` (the int64 buffer of a split scan,
+    or None) when `split`. The result is contiguous, shaped like inputs[0]."""
     first = inputs[0]
     if first.device.type == "cpu":
         arrays = [t._host().reshape(-1) if t.ndim == 0 else t._host() for t in inputs]
@@ -32,7 +33,12 @@ def _run(ref, kernel, out_dtype: D.dtype, d: int, dims: tuple, *inputs: Tensor) 
         return Tensor._wrap(r.astype(out_dtype.np, copy=False).reshape(first._shape))
     out, out_rows = rows_output(first._shape, out_dtype, first.device, dims)
     views = [rows_view(t, dims) for t in inputs]
-    kernel(out_rows, *(v[1] for v in views))
+    if split:  # few long rows: the split scan's chunk totals and carries (stream-ordered, freed after the launch)
+        n = K.scratch_numel(views[0][1])
+        scratch = Tensor._empty((n,), D.int64, first.device)._dev() if n else None
+        kernel(out_rows, *(v[1] for v in views), scratch=scratch)
+    else:
+        kernel(out_rows, *(v[1] for v in views))
     # A middle dim of a 3+-d tensor was scanned into a dims-last buffer: PyTorch returns contiguous.
     return out if out.is_contiguous() else _contiguous_copy(out)
 
@@ -44,7 +50,7 @@ class Cumsum(Function):
     def forward(ctx, x: Tensor, d: int, dims: tuple) -> Tensor:
         ctx.d, ctx.dims = d, dims
         out_dtype = x.dtype if x.dtype.is_floating_point else D.int64
-        return _run(lambda a, axis: K.cumsum_ref(a, axis), K.cumsum, out_dtype, d, dims, x)
+        return _run(lambda a, axis: K.cumsum_ref(a, axis), K.cumsum, out_dtype, d, dims, x, split=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -59,7 +65,8 @@ class ReverseCumsum(Function):
     @staticmethod
     def forward(ctx, grad: Tensor, d: int, dims: tuple) -> Tensor:
         ctx.d, ctx.dims = d, dims
-        return _run(lambda g, axis: K.cumsum_backward_ref(g, g, axis), K.cumsum_backward, grad.dtype, d, dims, grad)
+        return _run(lambda g, axis: K.cumsum_backward_ref(g, g, axis), K.cumsum_backward, grad.dtype, d, dims, grad,
+                    split=True)
 
     @staticmethod
     def backward(ctx, grad):
@@ -73,7 +80,7 @@ class Cumprod(Function):
     def forward(ctx, x: Tensor, d: int, dims: tuple) -> Tensor:
         ctx.d, ctx.dims = d, dims
         out_dtype = x.dtype if x.dtype.is_floating_point else D.int64
-        out = _run(lambda a, axis: K.cumprod_ref(a, axis), K.cumprod, out_dtype, d, dims, x)
+        out = _run(lambda a, axis: K.cumprod_ref(a, axis), K.cumprod, out_dtype, d, dims, x, split=True)
         ctx.save_for_backward(x, out)
         return out
 

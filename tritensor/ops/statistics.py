@@ -50,9 +50,9 @@ class VarStd(Function):
             r = ref(a, dims, correction, keepdim)
             return (r, KR.mean_ref(a, dims, keepdim)) if with_mean else r
 
-        def launch(out, *rest):
+        def launch(out, *rest, scratch=None):
             rows = rest[-1]
-            kernel(out, rows, correction, rest[0] if with_mean else None)
+            kernel(out, rows, correction, rest[0] if with_mean else None, scratch=scratch)
 
         outs = run_reduction(x, dims, keepdim, dtypes, reference, launch)
         ctx.save_for_backward(x, outs[0])
@@ -105,7 +105,7 @@ class Norm(Function):
     def forward(ctx, x: Tensor, p: float, dims: tuple, keepdim: bool) -> Tensor:
         ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
         (out,) = run_reduction(x, dims, keepdim, (x.dtype,), lambda a: K.norm_ref(a, p, dims, keepdim),
-                      lambda o, rows: K.norm(o, rows, p))
+                      lambda o, rows, scratch: K.norm(o, rows, p, scratch))
         ctx.save_for_backward(x, out)
         return out
 
