@@ -32,14 +32,16 @@ from . import tuning
 from .device_array import DeviceArray
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
-from .softmax import online_lse, row_pointers
+from .softmax import lse_step, row_pointers
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
-# Logits per program and loop step for short rows (BLOCK_M = TILE // BLOCK_C). The label-smoothing
-# variant keeps four (BLOCK_M, BLOCK_C) accumulators; 512 keeps fp64 free of spills on sm_80/sm_90.
+# Logits per program for short rows (BLOCK_M = TILE // BLOCK_C rows of BLOCK_C classes, 4 warps). Longer
+# rows get a program each and are held in registers up to `max_one_pass` classes (16 per thread); beyond,
+# the kernels loop over the classes in `_loop` chunks (still one read of the logits). The weighted
+# label-smoothing forward sets these sizes: larger tiles spill there (AOT check, sm_80/sm_90, both builds).
 TILE = 512
-MAX_BLOCK_C = 1024
+MAX_SHORT = 1024
 STRIDED = dict(BLOCK_M=32, BLOCK_C=16, num_warps=4)  # class dim not innermost: coalesce across rows
 REDUCE_BLOCK = 1024
 
@@ -97,26 +99,35 @@ def cross_entropy_kernel(
         lse = tl.zeros((BLOCK_M,), acc_type)
         loss = -w_t * x_t
     else:
-        row_max, total = online_lse(x_rows[:, None], row_mask, C, sxc, acc_type, BLOCK_M, BLOCK_C)
-        lse = row_max + tl.log(total)
-        loss = w_t * (lse - x_t)
-        if SMOOTH:
-            wx = tl.zeros((BLOCK_M, BLOCK_C), acc_type)
-            wsum = tl.zeros((BLOCK_M, BLOCK_C), acc_type)
-            for start in range(0, C, BLOCK_C):
-                cols = start + tl.arange(0, BLOCK_C)
-                mask = row_mask[:, None] & (cols < C)[None, :]
-                x = compute_type(tl.load(x_rows[:, None] + cols.to(tl.int64)[None, :] * sxc, mask=mask, other=0.0))
+        # One read of the logits for any C: the online log-sum-exp (lse_step: one exp per logit, one rescale
+        # per chunk) and, with label smoothing, sum_c w_c x_c and W = sum_c w_c, all from the same chunk.
+        # Where BLOCK_C >= C the loop runs once: the row is held in registers.
+        m = tl.full((BLOCK_M,), float("-inf"), acc_type)
+        s = tl.zeros((BLOCK_M,), acc_type)
+        wx = tl.zeros((BLOCK_M,), acc_type)
+        W = tl.zeros((BLOCK_M,), acc_type)
+        for start in range(0, C, BLOCK_C):
+            cols = start + tl.arange(0, BLOCK_C)
+            mask = row_mask[:, None] & (cols < C)[None, :]
+            x = compute_type(tl.load(x_rows[:, None] + cols.to(tl.int64)[None, :] * sxc, mask=mask,
+                                     other=float("-inf"))).to(acc_type)
+            m, s = lse_step(m, s, x)
+            if SMOOTH:
+                x = tl.where(mask, x, 0.0)  # masked lanes hold -inf for the max; 0 for these sums
                 if HAS_WEIGHT:
                     w = compute_type(tl.load(w_ptr + cols.to(tl.int64) * sw, mask=cols < C, other=0.0)).to(acc_type)
-                    w = tl.where(mask, w[None, :], 0.0)
+                    wx += tl.sum(w[None, :] * x, axis=1)
+                    W += tl.sum(w, axis=0)
                 else:
-                    w = tl.where(mask, 1.0, 0.0).to(acc_type)
-                wx += w * x.to(acc_type)
-                wsum += w
-            smooth = tl.sum(wsum, axis=1) * lse - tl.sum(wx, axis=1)
+                    wx += tl.sum(x, axis=1)
+        # An all -inf row has no finite max: NaN, as PyTorch's log_softmax of it.
+        lse = m + tl.log(tl.where(m == float("-inf"), float("nan"), s))
+        loss = w_t * (lse - x_t)
+        if SMOOTH:
+            if not HAS_WEIGHT:
+                W = tl.zeros_like(lse) + C
             eps = _param(smoothing_hi, smoothing_lo, lse)
-            loss = (1.0 - eps) * loss + (eps / C) * smooth
+            loss = (1.0 - eps) * loss + (eps / C) * (W * lse - wx)
     loss = tl.where(counted, loss, 0.0)
     loss = tl.where(bad, float("nan"), loss)
     if err_code != 0:
@@ -232,36 +243,65 @@ def _split(value: float) -> tuple[float, float]:
     return hi, float(value) - hi
 
 
-def loss_config(C: int, class_stride: int, tile: int = TILE, num_warps: int = 4) -> dict:
-    """The heuristic config for rows of C classes `class_stride` apart (tile/num_warps: a wider variant)."""
+def max_one_pass(dtype: str) -> int:
+    """Most classes one program holds in registers, spill-free on sm_80/sm_90 (AOT check): 8192 in 16 warps;
+    fp64 (two registers per logit) 2048 in 8 warps."""
+    return 2048 if dtype == "float64" else 8192
+
+
+def _loop(dtype: str) -> dict:
+    """The chunked loop's heuristic config: 16 classes per thread (8 for fp64)."""
+    return dict(BLOCK_M=1, BLOCK_C=2048 if dtype == "float64" else 4096, num_warps=8)
+
+
+def loss_config(C: int, class_stride: int, M: int = 1 << 20, dtype: str = "float32") -> dict:
+    """The heuristic config for M rows of C classes `class_stride` apart (dtype: the logits' dtype name)."""
     if class_stride != 1 and C > 1:
         return dict(STRIDED)
-    block_c = min(MAX_BLOCK_C, max(16, triton.next_power_of_2(C)))
-    block_m = max(1, min(64, tile // block_c))
-    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=num_warps)
+    block_c = max(16, triton.next_power_of_2(C))
+    if block_c > max_one_pass(dtype):
+        return _loop(dtype)
+    if block_c > MAX_SHORT:
+        return _long_row(block_c, 8 if dtype == "float64" else 16)
+    block_m = max(1, min(64, TILE // block_c))
+    if block_c >= 128 and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
+        # Too few rows to give every SM two programs: one row per program.
+        block_m = 1
+    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=4)
+
+
+def _long_row(block_c: int, per_thread: int = 16) -> dict:
+    """One row per program, `per_thread` classes per thread (fp64: 8, two registers each)."""
+    return dict(BLOCK_M=1, BLOCK_C=block_c, num_warps=max(4, block_c // (32 * per_thread)))
 
 
 def _heuristic(key: tuple) -> dict:
-    """Keys end with (next_pow2(M), next_pow2(C), class dim strided)."""
-    return loss_config(key[-2], 2 if key[-1] else 1)
+    """Keys end with (dtype name, next_pow2(M), next_pow2(C), class dim strided)."""
+    return loss_config(key[-2], 2 if key[-1] else 1, key[-3], key[-4])
 
 
 def _space(key: tuple, space: str) -> list[dict]:
-    """Both kernels loop over the classes, so every config serves every C: the heuristic, the same tile
-    per thread over twice the rows and warps, and a longer class chunk for long rows."""
+    """Both kernels loop over the classes, so every config serves every C: the heuristic, half the rows per
+    program, a row per program or the full tile (whichever the heuristic did not pick), a row per program in a
+    longer chunk, and the loop chunks for long rows."""
+    cb, fp64 = key[-2], key[-4] == "float64"
+    loops = [dict(BLOCK_M=1, BLOCK_C=2048, num_warps=8), dict(BLOCK_M=1, BLOCK_C=1024, num_warps=4)] if fp64 else \
+        [dict(BLOCK_M=1, BLOCK_C=4096, num_warps=8), dict(BLOCK_M=1, BLOCK_C=8192, num_warps=16),
+         dict(BLOCK_M=1, BLOCK_C=2048, num_warps=8)]
     if key[-1]:
-        cands = [dict(STRIDED, BLOCK_M=2 * STRIDED["BLOCK_M"], num_warps=8)]
+        cands = [dict(STRIDED), dict(STRIDED, BLOCK_M=STRIDED["BLOCK_M"] // 2)]
+    elif cb <= MAX_SHORT:
+        c = max(16, cb)
+        cands = [dict(BLOCK_M=max(1, min(64, TILE // 2 // c)), BLOCK_C=c, num_warps=4),
+                 dict(BLOCK_M=max(1, min(64, TILE // c)), BLOCK_C=c, num_warps=4)]
+        cands += [dict(BLOCK_M=1, BLOCK_C=c, num_warps=4)] if c >= 128 else []
+        # A row per program in one longer chunk.
+        cands += [dict(BLOCK_M=1, BLOCK_C=MAX_SHORT, num_warps=4) if c < MAX_SHORT else loops[0 if fp64 else 2]]
     else:
-        wide = loss_config(key[-2], 1, 2 * TILE, 8)
-        # Where that spills, half the class chunk (a shipped config) instead.
-        cands = [loss_config(key[-2] // 2, 1) if wide in _SPILLS else wide]
-        cands += [_LONG_ROWS] if key[-2] > MAX_BLOCK_C else []
-    return [_heuristic(key)] + [c for c in cands if c != _heuristic(key)]
+        cands = loops
+    return list({repr(c): c for c in [_heuristic(key)] + cands}.values())
 
 
-# Spills in the weighted label-smoothing forward (fp32, sm_90: AOT check).
-_SPILLS = [dict(BLOCK_M=8, BLOCK_C=128, num_warps=8)]
-_LONG_ROWS = dict(BLOCK_M=1, BLOCK_C=2 * MAX_BLOCK_C, num_warps=8)
 # Forward: reads M*C logits, writes three (M,) rows; backward: reads M*C logits, writes M*C gradients.
 CROSS_ENTROPY_TUNING = Tunable("loss.cross_entropy", _space, _heuristic, lambda M, C, itemsize, acc_itemsize: Cost(
     float(M) * C * itemsize + 3.0 * M * acc_itemsize, 3.0 * M * C))
@@ -281,10 +321,11 @@ def _key(x3: DeviceArray, M: int, C: int, *flags) -> tuple:
 
 
 def _views(x: DeviceArray, target: DeviceArray) -> tuple[DeviceArray, DeviceArray]:
-    """(M, C)/(M,) -> (1, M, C)/(1, M); (M0, M1, C)/(M0, M1) unchanged."""
+    """(M, C)/(M,) -> (M, 1, C)/(M, 1), as the ops layer views them (M1 == 1 is a constant at launch);
+    (M0, M1, C)/(M0, M1) unchanged."""
     if x.ndim == 2:
-        x = x.view_as((1,) + x.shape, (0,) + x.strides)
-        target = target.view_as((1,) + target.shape, (0,) + target.strides)
+        x = x.view_as((x.shape[0], 1, x.shape[1]), (x.strides[0], 0, x.strides[1]))
+        target = target.view_as(target.shape + (1,), target.strides + (0,))
     if x.ndim != 3 or target.shape != x.shape[:2]:
         raise ValueError(f"expected logits (M0, M1, C) and targets (M0, M1), got {x.shape} and {target.shape}")
     return x, target
@@ -469,11 +510,17 @@ def _bwd_signature(dtype: str, acc: str) -> dict[str, str]:
     return sig
 
 
-# Every config the launch heuristic can pick (strided class dims share the 16-class tile), and every config a
-# key's space can hold (the AOT check's --full), from one key per distinct space.
-_CONFIGS = [loss_config(2**k, 1) for k in range(4, 11)]
-_SPACE = list({repr(c): c for cb in [2**k for k in range(13)] for strided in (False, True)
-               for c in _space((cb, strided), "max")}.values())
+_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp64": "float64"}
+
+
+def _declared(dtype: str) -> tuple[list[dict], list[dict]]:
+    """(every config the heuristic picks, every config a key's space holds) for a spec's logits dtype: from one
+    key per class bucket, layout and row count (few rows / many)."""
+    keys = [(_DTYPES[dtype], m, 2**k, strided) for k in range(16) for strided in (False, True) for m in (1, 1 << 20)]
+    configs = list({repr(_heuristic(k)): _heuristic(k) for k in keys}.values())
+    return configs, list({repr(c): c for k in keys for c in _space(k, "max")}.values())
+
+
 _VARIANTS = [  # (name, NLL, HAS_WEIGHT, SMOOTH)
     ("cross_entropy", False, False, False), ("cross_entropy[weight,smoothing]", False, True, True),
     ("nll_loss", True, True, False),
@@ -481,11 +528,11 @@ _VARIANTS = [  # (name, NLL, HAS_WEIGHT, SMOOTH)
 
 SPECS = [
     KernelSpec(f"loss.{name}[{dtype}]", cross_entropy_kernel, _fwd_signature(dtype, acc),
-               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), _CONFIGS, _SPACE)
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), *_declared(dtype))
     for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ] + [
     KernelSpec(f"loss.{name}_backward[{dtype}]", cross_entropy_backward_kernel, _bwd_signature(dtype, acc),
-               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), _CONFIGS, _SPACE)
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), *_declared(dtype))
     for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ] + [
     KernelSpec(f"loss.reduce_rows[{acc}->{dtype}]", reduce_rows_kernel,

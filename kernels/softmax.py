@@ -22,6 +22,8 @@ Non-finite inputs follow PyTorch: a row holding +inf or only -inf gives NaN ever
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import triton
 import triton.language as tl
@@ -32,10 +34,9 @@ from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
-# Rows up to this many elements are normalised from registers in one pass (tile = BLOCK_M x BLOCK_R).
-MAX_ONE_PASS = 2048
-TILE = 2048  # elements per program for short contiguous rows (BLOCK_M = TILE // BLOCK_R)
-LOOP_BLOCK_R = 1024  # chunk length when a row is longer than MAX_ONE_PASS
+# Rows up to TILE elements share a program's tile (BLOCK_M = TILE // BLOCK_R rows); longer rows up to
+# `max_one_pass` get a program each (16-32 warps); longer still loop over the row in chunks.
+TILE = 2048
 # Rows whose elements are strided (the softmax dim is not the innermost): many rows side by side, so
 # each load coalesces across neighbouring rows instead of along one row.
 STRIDED = dict(BLOCK_M=64, BLOCK_R=16, num_warps=8)
@@ -50,28 +51,32 @@ def row_pointers(base, rows, M1, s0, s1):
 
 
 @triton.jit
+def lse_step(m, s, x):
+    """One chunk of the online log-sum-exp: (m, s) is a row's running max and sum(exp(seen - m)), x a
+    (BLOCK_M, BLOCK_R) chunk of it (-inf where masked). The sum is rescaled once per chunk, when the
+    chunk raises the max, so each element costs one exp.
+
+    A row that has seen only -inf keeps max -inf and sum 0 (it shifts by 0 instead of computing
+    -inf - -inf); a +inf makes the sum NaN (inf - inf), as PyTorch's softmax of such a row."""
+    m_new = tl.maximum(m, tl.max(x, axis=1))
+    shift = tl.where(m_new == float("-inf"), 0.0, m_new)
+    s = s * tl.exp(m - shift) + tl.sum(tl.exp(x - shift[:, None]), axis=1)
+    return m_new, s
+
+
+@triton.jit
 def online_lse(x_rows, row_mask, R, sxr, acc_type: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_R: tl.constexpr):
-    """(row max, sum(exp(x - row max))) per row in one pass over R; each lane keeps its own running
-    max and rescales its partial sum when the max grows."""
-    m = tl.full((BLOCK_M, BLOCK_R), float("-inf"), acc_type)
-    s = tl.zeros((BLOCK_M, BLOCK_R), acc_type)
+    """(row max, sum(exp(x - row max))) per row in one pass over R in BLOCK_R chunks (`lse_step`).
+
+    An all -inf row (or a row past M) gets max -inf and a NaN sum: its softmax is NaN, as PyTorch's."""
+    m = tl.full((BLOCK_M,), float("-inf"), acc_type)
+    s = tl.zeros((BLOCK_M,), acc_type)
     for start in range(0, R, BLOCK_R):
         cols = start + tl.arange(0, BLOCK_R)
         mask = row_mask[:, None] & (cols < R)[None, :]
         x = compute_type(tl.load(x_rows + cols.to(tl.int64)[None, :] * sxr, mask=mask, other=float("-inf")))
-        x = x.to(acc_type)
-        new_m = tl.maximum(m, x)
-        # A lane that has seen only -inf keeps a zero sum (shift by 0 instead of -inf - -inf = NaN).
-        shift = tl.where(new_m == float("-inf"), 0.0, new_m)
-        s = s * tl.exp(m - shift) + tl.exp(x - shift)
-        m = new_m
-    row_max = tl.max(m, axis=1)
-    # Lanes at -inf contribute 0; an all -inf row leaves row_max = -inf and a NaN sum, as PyTorch. Such rows
-    # (and rows past M) rescale by 0 rather than compute -inf - -inf in lanes whose value is discarded anyway.
-    shift = tl.where(row_max == float("-inf"), 0.0, row_max)
-    total = tl.sum(tl.where(m == float("-inf"), 0.0, s * tl.exp(m - shift[:, None])), axis=1)
-    total = tl.where(row_max == float("-inf"), float("nan"), total)
-    return row_max, total
+        m, s = lse_step(m, s, x.to(acc_type))
+    return m, tl.where(m == float("-inf"), float("nan"), s)
 
 
 @triton.jit
@@ -101,15 +106,18 @@ def softmax_kernel(
         no_max = row_max == float("-inf")
         shifted = x - tl.where(no_max, 0.0, row_max)[:, None]
         e = tl.exp(shifted)
-        total = tl.where(no_max, float("nan"), tl.sum(tl.where(mask, e, 0.0), axis=1))
+        # Masked lanes hold exp(-inf) = 0 already.
+        total = tl.where(no_max, float("nan"), tl.sum(e, axis=1))
         if LOG:
             y = shifted - tl.log(total)[:, None]
         else:
-            y = e / total[:, None]
+            y = e * (1.0 / total)[:, None]  # one division per row, a multiply per element
         tl.store(o_rows + cols.to(tl.int64)[None, :] * sor, cast_to(y, out_ptr.dtype.element_ty), mask=mask)
     else:
+        # Rows too long for registers: the online log-sum-exp reads x once, the writing pass once more.
         row_max, total = online_lse(x_rows, row_mask, R, sxr, acc_type, BLOCK_M, BLOCK_R)
         log_total = tl.log(total)
+        inv_total = 1.0 / total
         for start in range(0, R, BLOCK_R):
             cols = start + tl.arange(0, BLOCK_R)
             mask = row_mask[:, None] & (cols < R)[None, :]
@@ -118,7 +126,7 @@ def softmax_kernel(
             if LOG:
                 y = shifted - log_total[:, None]
             else:
-                y = tl.exp(shifted) / total[:, None]
+                y = tl.exp(shifted) * inv_total[:, None]
             tl.store(o_rows + cols.to(tl.int64)[None, :] * sor, cast_to(y, out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -183,23 +191,39 @@ def softmax_backward_kernel(
 
 # ---------------------------------------------------------------- launch wrappers
 def _as3(a: DeviceArray) -> DeviceArray:
-    """(M, R) -> (1, M, R); (M0, M1, R) unchanged."""
+    """(M, R) -> (M, 1, R), as the ops layer views a last-dim softmax: M1 == 1 becomes a constant at launch, so
+    the row index needs no division; (M0, M1, R) unchanged."""
     if a.ndim == 3:
         return a
     if a.ndim != 2:
         raise ValueError(f"expected a (M, R) or (M0, M1, R) view, got shape {a.shape}")
-    return a.view_as((1,) + a.shape, (0,) + a.strides)
+    return a.view_as((a.shape[0], 1, a.shape[1]), (a.strides[0], 0, a.strides[1]))
 
 
-def softmax_config(R: int, row_stride: int) -> dict:
-    """Launch config for rows of length R whose elements are `row_stride` apart."""
+def max_one_pass(backward: bool, dtype: str) -> int:
+    """Longest row held in registers (one read of each input) for a pass and the statistics' dtype name.
+
+    Spill-free on sm_80 and sm_90 (AOT check) at 16 row elements per thread: the forward holds one row
+    (16384 elements in 32 warps, 64 registers); the backward holds two (grad and y), and fp64 takes two
+    registers per element: 8192 (16 warps)."""
+    return 8192 if backward or dtype == "float64" else 16384
+
+
+def softmax_config(R: int, row_stride: int, M: int = 1 << 20, backward: bool = False, dtype: str = "float32") -> dict:
+    """Launch config for M rows of length R whose elements are `row_stride` apart (`dtype`: the name of
+    the statistics' input dtype; fp64 has shorter one-pass rows)."""
     if row_stride != 1 and R > 1:
         return dict(STRIDED, ONE_PASS=R <= STRIDED["BLOCK_R"])
     block_r = max(16, triton.next_power_of_2(R))
-    if block_r > MAX_ONE_PASS:
-        return dict(BLOCK_M=1, BLOCK_R=LOOP_BLOCK_R, num_warps=4, ONE_PASS=False)
+    if block_r > max_one_pass(backward, dtype):
+        return dict(LOOP)
+    if block_r > TILE:
+        return _long_row(block_r)
     # Every short-row tile holds 1024-2048 elements; 8 warps keep them (and fp64) free of spills.
     block_m = max(1, min(64, TILE // block_r))
+    if block_r >= 128 and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
+        # Too few rows to give every SM two programs: one row per program (4 warps, <= 8 elements each).
+        return dict(BLOCK_M=1, BLOCK_R=block_r, num_warps=4, ONE_PASS=True)
     return dict(BLOCK_M=block_m, BLOCK_R=block_r, num_warps=8, ONE_PASS=True)
 
 
@@ -207,40 +231,61 @@ def _one_pass(block_r: int, tile: int, num_warps: int) -> dict:
     return dict(BLOCK_M=max(1, min(64, tile // block_r)), BLOCK_R=block_r, num_warps=num_warps, ONE_PASS=True)
 
 
-def _heuristic(key: tuple) -> dict:
-    """Keys end with (next_pow2(M), next_pow2(R), rows strided): softmax_config of the row's block."""
-    return softmax_config(key[-2], 2 if key[-1] else 1)
+def _long_row(block_r: int, per_thread: int = 16) -> dict:
+    """One row per program, `per_thread` row elements per thread (at most 32 warps)."""
+    return dict(BLOCK_M=1, BLOCK_R=block_r, num_warps=min(32, block_r // (32 * per_thread)), ONE_PASS=True)
 
 
-def _space(key: tuple, space: str) -> list[dict]:
+def _fp64(key: tuple) -> bool:
+    return "float64" in key[1:3]
+
+
+def _heuristic(key: tuple, backward: bool = False) -> dict:
+    """Keys are (log, dtype, dtype, next_pow2(M), next_pow2(R), rows strided)."""
+    return softmax_config(key[-2], 2 if key[-1] else 1, key[-3], backward, "float64" if _fp64(key) else "float32")
+
+
+def _space(key: tuple, space: str, backward: bool = False) -> list[dict]:
     """Candidates valid for the key's rows: a one-pass tile always covers next_pow2(R) >= R; looping
     configs serve any row; "max" adds long-row loops for rows that also fit one pass."""
     rb, strided = key[-2], key[-1]
+    limit = max_one_pass(backward, "float64" if _fp64(key) else "float32")
     if strided:
         cands = [dict(BLOCK_M=32, BLOCK_R=16, num_warps=4, ONE_PASS=rb <= 16)]
     elif rb <= 64:
         # Half a tile at 4 warps spills in the backward for rows this short (AOT check): the strided loop instead.
         cands = [dict(STRIDED, ONE_PASS=False)]
-    elif rb <= MAX_ONE_PASS:
-        # Half the tile at half the warps: the same registers per thread, twice the programs.
-        cands = [_one_pass(rb, TILE // 2, 4)] + (_LOOPS if space == "max" and rb >= LOOP_BLOCK_R else [])
+    elif rb <= TILE:
+        # Half the tile at half the warps (the same registers per thread, twice the programs), one row a
+        # program, the full tile: whichever the heuristic did not pick.
+        cands = [_one_pass(rb, TILE // 2, 4)] if rb < TILE else []  # 2048 at 4 warps spills (sm_80)
+        cands += [_one_pass(rb, rb, 4) if rb < TILE else _one_pass(rb, rb, 16), _one_pass(rb, TILE, 8)]
+        cands += _LOOPS if space == "max" and rb >= 1024 else []
+    elif rb <= limit:
+        # The row in registers at 8 elements per thread (twice the warps) where that stays under 32 warps,
+        # else at 32 per thread (half the warps; the forward only); then the loops.
+        cands = [_long_row(rb, 8) if rb // 256 <= 32 else _long_row(rb, 32)] + _LOOPS
     else:
-        # Rows up to 8192 can still stay in registers with 16 warps: one read of x instead of two.
-        cands = _LOOPS[1:] + ([_one_pass(rb, rb, 16)] if rb <= 4 * MAX_ONE_PASS else [])
-    return [_heuristic(key)] + [c for c in cands if c != _heuristic(key)]
+        cands = _LOOPS
+    heuristic = _heuristic(key, backward)
+    return list({repr(c): c for c in [heuristic] + cands}.values())
 
 
 def _key(log: bool, x: DeviceArray, out: DeviceArray, M: int, R: int, row_stride: int) -> tuple:
     return log, x.dtype.name, out.dtype.name, next_pow2(M), next_pow2(R), row_stride != 1 and R > 1
 
 
-# Forward: reads and writes M*R; backward: reads grad and y (M*R each), writes grad_x.
-_LOOPS = [dict(BLOCK_M=1, BLOCK_R=LOOP_BLOCK_R, num_warps=4, ONE_PASS=False),
-          dict(BLOCK_M=1, BLOCK_R=2 * LOOP_BLOCK_R, num_warps=8, ONE_PASS=False)]
+# Rows longer than one pass: a row per program, chunks of 2048 (the heuristic), 4096 or 1024.
+LOOP = dict(BLOCK_M=1, BLOCK_R=2048, num_warps=8, ONE_PASS=False)
+_LOOPS = [LOOP, dict(BLOCK_M=1, BLOCK_R=4096, num_warps=16, ONE_PASS=False),
+          dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4, ONE_PASS=False)]
+# Bytes of one pass over memory: forward reads x and writes out (M*R each), backward reads grad and y and
+# writes grad_x. Rows past the one-pass limit read x (grad and y) once more.
 SOFTMAX_TUNING = Tunable("softmax.softmax", _space, _heuristic, lambda M, R, itemsizes: Cost(
     float(M) * R * itemsizes, 4.0 * M * R))
-SOFTMAX_BACKWARD_TUNING = Tunable("softmax.softmax_backward", _space, _heuristic, lambda M, R, itemsizes: Cost(
-    float(M) * R * itemsizes, 3.0 * M * R))
+SOFTMAX_BACKWARD_TUNING = Tunable("softmax.softmax_backward", partial(_space, backward=True),
+                                  partial(_heuristic, backward=True), lambda M, R, itemsizes: Cost(
+                                      float(M) * R * itemsizes, 3.0 * M * R))
 
 
 def softmax(out: DeviceArray, x: DeviceArray, log: bool = False) -> None:
@@ -330,19 +375,26 @@ def _signature(names: list[str], dtype: str) -> dict[str, str]:
     return sig
 
 
-# Every config the launch heuristic can pick: one-pass tiles for rows of 16..2048, the loop, the strided rows.
-_CONFIGS = [softmax_config(2**k, 1) for k in range(4, 12)] + [softmax_config(MAX_ONE_PASS + 1, 1),
-                                                              softmax_config(MAX_ONE_PASS + 1, 7)]
-# Every config a key's space can hold (the AOT check's --full), from one key per distinct space.
-_SPACE = list({repr(c): c for rb in [2**k for k in range(15)] for strided in (False, True)
-               for c in _space((rb, strided), "max")}.values())
+_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "fp64": "float64"}
+
+
+def _declared(dtype: str, backward: bool) -> tuple[list[dict], list[dict]]:
+    """(every config the heuristic picks, every config a key's space holds) for a spec's dtype: from one key per
+    row bucket, layout and row count (few rows / many)."""
+    keys = [(False, _DTYPES[dtype], _DTYPES[dtype], m, 2**k, strided)
+            for k in range(16) for strided in (False, True) for m in (1, 1 << 20)]
+    pick = partial(_heuristic, backward=backward)
+    configs = list({repr(pick(k)): pick(k) for k in keys}.values())
+    space = list({repr(c): c for k in keys for c in _space(k, "max", backward)}.values())
+    return configs, space
+
 
 SPECS = [
     KernelSpec(f"softmax.{'log_softmax' if log else 'softmax'}[{dtype}]", softmax_kernel,
-               _signature(["out_ptr", "x_ptr"], dtype), dict(LOG=log), _CONFIGS, _SPACE)
+               _signature(["out_ptr", "x_ptr"], dtype), dict(LOG=log), *_declared(dtype, False))
     for log in (False, True) for dtype in ("fp32", "bf16", "fp16", "fp64")
 ] + [
     KernelSpec(f"softmax.{'log_softmax' if log else 'softmax'}_backward[{dtype}]", softmax_backward_kernel,
-               _signature(["gx_ptr", "g_ptr", "y_ptr"], dtype), dict(LOG=log), _CONFIGS, _SPACE)
+               _signature(["gx_ptr", "g_ptr", "y_ptr"], dtype), dict(LOG=log), *_declared(dtype, True))
     for log in (False, True) for dtype in ("fp32", "bf16", "fp64")
 ]

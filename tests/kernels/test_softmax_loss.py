@@ -12,6 +12,7 @@ from tritensor.kernels import softmax as KS
 from tritensor.kernels import tuning
 
 from tests.conftest import as_device
+from tests.kernels.tuning_helpers import every_config
 
 # The interpreter evaluates IEEE edge cases (exp(-inf - -inf), log(0)) in NumPy, which warns.
 
@@ -93,8 +94,9 @@ def test_softmax_kernel_strided_middle_dim_and_broadcast_grad(rng, log):
     _close(gx, KS.softmax_backward_ref(np.broadcast_to(g, x.shape), y, 1, log), np.float32)
 
 
-@pytest.mark.parametrize("width", [3, 2500])
+@pytest.mark.parametrize("width", [3, 2500, 12000, 20000])
 def test_softmax_kernel_non_finite_rows(width):
+    """As PyTorch: a row of only -inf, or holding +inf, is NaN (on every path); other -inf entries give 0."""
     x = np.zeros((4, width), np.float32)
     x[0] = -np.inf  # all -inf: NaN row
     x[1, 0] = np.inf  # +inf: NaN row
@@ -108,6 +110,88 @@ def test_softmax_kernel_non_finite_rows(width):
         finite = ~np.isnan(want)
         np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6)
         assert (got[2, :2] == (-np.inf if log else 0)).all()
+
+
+@contextmanager
+def _launched():
+    """The configs of every launch inside the block, as (tunable name, config) pairs."""
+    seen = []
+
+    def observe(record):
+        seen.append((record.tunable.name, record.config))
+
+    tuning.add_observer(observe)
+    try:
+        yield seen
+    finally:
+        tuning.remove_observer(observe)
+
+
+# Row lengths at each path boundary: the shared short-row tile (<= 2048), a row per program held in registers
+# (up to 8192 for the backward and fp64, 16384 for the forward), the chunked loop beyond.
+BOUNDARIES = [2048, 2049, 8192, 8193, 16384, 16385, 40000]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float16, BF16, np.float64])
+@pytest.mark.parametrize("R", BOUNDARIES)
+def test_softmax_kernel_path_boundaries(rng, dt, R):
+    """Forward and backward on both sides of every one-pass limit, checking which path each launch took."""
+    x = (rng.standard_normal((2, R)) * 4).astype(dt)
+    g = rng.standard_normal((2, R)).astype(dt)
+    fp64 = dt is np.float64
+    for log in (False, True):
+        y = KS.softmax_ref(x, -1, log)
+        gx = np.empty_like(x)
+        with _launched() as seen:
+            got = _softmax_kernel(x, log)
+            KS.softmax_backward(as_device(gx), as_device(g), as_device(y), log)
+        _close(got, y, dt)
+        _close(gx, KS.softmax_backward_ref(g, y, -1, log), dt)
+        (_, fwd), (_, bwd) = seen
+        assert fwd["ONE_PASS"] == (R <= (8192 if fp64 else 16384))
+        assert bwd["ONE_PASS"] == (R <= 8192)
+        # Long rows get one program each (the grid is the row count); one-pass rows hold the whole row.
+        if R > 2048:
+            assert fwd["BLOCK_M"] == bwd["BLOCK_M"] == 1
+        assert all(c["BLOCK_R"] >= R for c in (fwd, bwd) if c["ONE_PASS"])
+
+
+@pytest.mark.parametrize("R", [3000, 12000, 40000])
+def test_softmax_kernel_long_strided_rows_and_out_dtype(rng, R):
+    """Rows of a transposed-inner view (row stride 2R, element stride 1 every other row) and an fp32 output
+    of bf16 input, on the long-row paths."""
+    base = (rng.standard_normal((6, R)) * 3).astype(np.float32)
+    xv = as_device(base).view_as((3, R), (2 * R, 1))  # every other row
+    out = np.zeros((6, R), np.float32)
+    for log in (False, True):
+        KS.softmax(as_device(out).view_as((3, R), (2 * R, 1)), xv, log)
+        _close(out[::2], KS.softmax_ref(base[::2], -1, log), np.float32)
+        assert not out[1::2].any()  # rows between were never written
+    xb = base[:2].astype(BF16)
+    got = _softmax_kernel(xb, False, np.float32)
+    np.testing.assert_allclose(got, KS.softmax_ref(xb.astype(np.float32), -1), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("R", [5, 3000, 12000, 40000])
+def test_softmax_kernel_extreme_values(R):
+    """Huge logits, -inf entries, and a row whose max rises chunk after chunk (the online rescale), on the
+    short, register-held and looping paths."""
+    x = np.zeros((4, R), np.float32)
+    x[0, 0], x[0, -1] = 1e38, -1e38  # exp(x - max) underflows to 0 everywhere but the max
+    x[1] = np.linspace(-80.0, 80.0, R)  # the max grows with every chunk
+    x[2, ::2] = -np.inf  # half the row masked out
+    x[3, : R // 2] = -np.inf  # the leading chunks see only -inf
+    x[3, -1] = 1e4
+    for log in (False, True):
+        got = _softmax_kernel(x, log)
+        want = KS.softmax_ref(x, -1, log)
+        assert not np.isnan(got).any()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-30 if not log else 1e-3)
+        if not log:
+            np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-5)
+            assert got[0, 0] == 1 and (got[2, ::2] == 0).all() and got[3, -1] == 1
+        else:
+            assert (got[2, ::2] == -np.inf).all() and got[0, 0] == 0
 
 
 # ---------------------------------------------------------------- cross-entropy references
@@ -243,6 +327,52 @@ def test_cross_entropy_kernels_spatial_long_rows_and_bad_targets(rng):
     assert not np.isnan(loss[0]) and np.isnan(loss[1]) and loss[2] == 0 and list(wt) == [1, 0, 0]
 
 
+@pytest.mark.parametrize("dt", [np.float32, BF16, np.float64])
+@pytest.mark.parametrize("c", [7, 5000, 40000])  # a shared tile, one row held in registers, the chunked loop
+@pytest.mark.parametrize("weighted,eps,reduction", [(False, 0.0, "mean"), (True, 0.2, "mean"), (True, 0.0, "none"),
+                                                    (False, 0.1, "sum")])
+def test_cross_entropy_kernels_on_each_path(rng, dt, c, weighted, eps, reduction):
+    """ignore_index, class weights and label smoothing, forward and backward, where the classes fit one
+    program's registers (one read of the logits, held) and where they are looped over (32000-class heads)."""
+    n = 3
+    x = (rng.standard_normal((n, c)) * 3).astype(dt)
+    x[1, ::2] += np.linspace(0, 40, (c + 1) // 2).astype(dt)  # the row max rises chunk after chunk
+    t = np.array([c - 1, 0, -100])
+    w = (rng.random(c) + 0.5).astype(dt) if weighted else None
+    g = rng.standard_normal(n).astype(dt) if reduction == "none" else np.array([1.5], dt)
+    gx = np.empty_like(x)
+    with _launched() as seen:
+        result = _ce_kernel(_rows(x, n, 1, c, (c, 0, 1)), as_device(t).view_as((n, 1), (1, 0)), w, -100, eps, False,
+                            reduction, _rows(gx, n, 1, c, (c, 0, 1)), g)
+    _close(np.reshape(result, -1), np.reshape(KL.cross_entropy_ref(x, t, w, -100, reduction, eps), -1), dt)
+    g_ref = g if reduction == "none" else g.reshape(())
+    _close(gx, KL.cross_entropy_backward_ref(g_ref, x, t, w, -100, reduction, eps), dt)
+    assert not gx[2].any()  # the ignored row
+    configs = [cfg for name, cfg in seen if name.startswith("loss.cross_entropy")]
+    one_pass = c <= (2048 if dt is np.float64 else 8192)
+    assert len(configs) == 2 and all((cfg["BLOCK_C"] >= c) == one_pass for cfg in configs)
+    if c > 2048:
+        assert all(cfg["BLOCK_M"] == 1 for cfg in configs)
+
+
+@pytest.mark.parametrize("c", [7, 5000, 40000])
+def test_cross_entropy_kernel_non_finite_logits(c):
+    """As PyTorch: -inf logits off the target are ignored, a -inf target logit gives an infinite loss, a row of
+    only -inf (or holding +inf) a NaN loss; huge finite logits stay finite."""
+    x = np.zeros((5, c), np.float32)
+    x[0, 1:] = -np.inf  # only the target is finite: loss 0
+    x[1, 0] = -np.inf  # the target's logit is -inf: loss inf
+    x[2] = -np.inf
+    x[3, -1] = np.inf
+    x[4, 0], x[4, -1] = 1e38, -1e38
+    t = np.zeros(5, np.int64)
+    loss, wt, lse = (np.empty(5, np.float32) for _ in range(3))
+    with np.errstate(invalid="ignore"):  # inf - inf in the interpreter's NumPy
+        KL.cross_entropy(as_device(loss), as_device(wt), as_device(lse), as_device(x), as_device(t))
+    assert loss[0] == 0 and loss[1] == np.inf and np.isnan(loss[2]) and np.isnan(loss[3]) and loss[4] == 0
+    np.testing.assert_allclose(lse[[0, 4]], [0, 1e38], rtol=1e-6)
+
+
 def test_reduce_rows_all_ignored_mean_is_nan():
     loss, wt = np.zeros(5, np.float32), np.zeros(5, np.float32)
     out, denom = np.empty(1, np.float32), np.empty(1, np.float32)
@@ -296,31 +426,25 @@ def test_specs_are_unique_and_name_their_kernels():
                             KL.cross_entropy_backward_kernel, KL.reduce_rows_kernel, KD.dropout_kernel)} == kernels
     for s in specs:
         assert all(c.get("num_warps") for c in s.configs)
-    # Every config the launch heuristics pick is a shipped (AOT-checked) one.
-    for r in (1, 5, 16, 17, 100, 1000, 2048, 2049, 3000):
+    # Every config the launch heuristics pick is a shipped (AOT-checked) one, for many rows and for few.
+    fwd64, bwd32 = KS.SPECS[3], KS.SPECS[8]
+    assert (fwd64.name, bwd32.name) == ("softmax.softmax[fp64]", "softmax.softmax_backward[fp32]")
+    for r in (1, 5, 16, 17, 100, 1000, 2048, 2049, 3000, 8193, 16385, 40000):
         for stride in (1, 9):
-            assert KS.softmax_config(r, stride) in KS.SPECS[0].configs
-            assert KL.loss_config(r, stride) in KL.SPECS[0].configs
+            for m in (3, 1 << 20):
+                assert KS.softmax_config(r, stride, m) in KS.SPECS[0].configs
+                assert KS.softmax_config(r, stride, m, True) in bwd32.configs
+                assert KS.softmax_config(r, stride, m, False, "float64") in fwd64.configs
+                assert KL.loss_config(r, stride, m) in KL.SPECS[0].configs
+                assert KL.loss_config(r, stride, m, "float64") in KL.SPECS[2].configs
+    # Few rows: one row per program, so the grid is the row count.
+    assert KS.softmax_config(1000, 1, 64)["BLOCK_M"] == 1 and KS.softmax_config(1000, 1)["BLOCK_M"] == 2
 
 
 # ---------------------------------------------------------------- tuning spaces
-@contextmanager
-def _every_config(index):
-    """Launch each tunable with config `index` of its "max" space for the key (wrapping around)."""
-    saved = tuning._selector
-
-    def select(tunable, key, sizes, run, repeatable):
-        configs = tunable.configs(key, "max")
-        return configs[index % len(configs)], False
-
-    tuning.install_selector(select)
-    try:
-        yield
-    finally:
-        tuning.install_selector(saved)
 
 
-@pytest.mark.parametrize("shape,strides", [((5, 37), None), ((3, 3000), None), ((2, 9000), None),
+@pytest.mark.parametrize("shape,strides", [((5, 37), None), ((3, 3000), None), ((2, 9000), None), ((2, 20000), None),
                                            ((40, 3), (1, 40)), ((3, 12), (1, 3))])
 def test_every_softmax_config_in_the_space_matches_the_reference(rng, shape, strides):
     """Every candidate the tuner may time for these keys computes the same softmax and gradient."""
@@ -333,7 +457,7 @@ def test_every_softmax_config_in_the_space_matches_the_reference(rng, shape, str
         y = KS.softmax_ref(xv, -1, log)
         for i in range(4):
             out, gx = np.empty_like(x), np.empty_like(x)
-            with _every_config(i):
+            with every_config(i):
                 KS.softmax(as_device(out).view_as(shape, strides), as_device(x).view_as(shape, strides), log)
                 KS.softmax_backward(as_device(gx).view_as(shape, strides), as_device(g).view_as(shape, strides),
                                     as_device(y).view_as(shape, strides), log)
@@ -342,16 +466,16 @@ def test_every_softmax_config_in_the_space_matches_the_reference(rng, shape, str
                    np.float32)
 
 
-@pytest.mark.parametrize("n,c", [(9, 37), (3, 1500), (4, 5000)])
+@pytest.mark.parametrize("n,c", [(9, 37), (3, 1500), (4, 5000), (2, 20000)])
 def test_every_cross_entropy_config_in_the_space_matches_the_reference(rng, n, c):
     x = rng.standard_normal((n, c)).astype(np.float32)
     t = rng.integers(0, c, n)
     w = (rng.random(c) + 0.5).astype(np.float32)
     want = KL.cross_entropy_ref(x, t, w, -100, "mean", 0.1)
     want_gx = KL.cross_entropy_backward_ref(np.float32(1.5), x, t, w, -100, "mean", 0.1)
-    for i in range(3):
+    for i in range(4):
         gx = np.empty_like(x)
-        with _every_config(i):
+        with every_config(i):
             got = _ce_kernel(_rows(x, 1, n, c, (0, c, 1)), as_device(t).view_as((1, n), (0, 1)), w, -100, 0.1, False,
                              "mean", _rows(gx, 1, n, c, (0, c, 1)), np.array([1.5], np.float32))
         _close(got, want, np.float32)
