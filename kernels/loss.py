@@ -267,7 +267,9 @@ def loss_config(C: int, class_stride: int, M: int = 1 << 20, dtype: str = "float
     if block_c >= 128 and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
         # Too few rows to give every SM two programs: one row per program.
         block_m = 1
-    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=4)
+    # fp64 tiles of 64+ classes on 4 warps spill 4-20 B (weighted label smoothing keeps four accumulators):
+    # 8 warps there (16x32 on 8 warps spills instead).
+    return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=8 if dtype == "float64" and block_c >= 64 else 4)
 
 
 def _long_row(block_c: int, per_thread: int = 16) -> dict:

@@ -203,13 +203,13 @@ _HEURISTIC = {
         big=_config(128, 128, 32, 8, 4),
         medium=_config(64, 128, 64, 8, 3),
         small_m=_config(64, 64, 128, 8, 3),  # M <= 32 (decode-like x @ W): long K steps, 64 rows for wgmma
-        small_n=_config(128, 32, 64, 4, 4),  # N <= 32
+        small_n=_config(128, 32, 32, 4, 4),  # N <= 32 (K=64 spills 140-176 B in the transposed epilogue)
         split=_config(64, 64, 64, 4, 3),  # + SPLIT_K
     ),
     "float32": dict(  # FMA, or tf32 tensor cores
         big=_config(128, 64, 32, 8, 3),
         medium=_config(64, 128, 32, 8, 3),
-        small_m=_config(64, 64, 32, 8, 3),
+        small_m=_config(64, 64, 16, 8, 3),  # BLOCK_K=32 spills 4 B (fp32 FMA, aligned sm_90 build)
         small_n=_config(128, 32, 32, 4, 4),
         split=_config(64, 64, 32, 8, 3),
     ),

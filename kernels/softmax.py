@@ -220,7 +220,8 @@ def softmax_config(R: int, row_stride: int, M: int = 1 << 20, backward: bool = F
     if block_r > TILE:
         return _long_row(block_r)
     # Every short-row tile holds 1024-2048 elements; 8 warps keep them (and fp64) free of spills.
-    block_m = max(1, min(64, TILE // block_r))
+    # fp64 holds half the tile (a full one spills 8 B on sm_80).
+    block_m = max(1, min(64, (TILE // 2 if dtype == "float64" else TILE) // block_r))
     if block_r >= 128 and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
         # Too few rows to give every SM two programs: one row per program (4 warps, <= 8 elements each).
         return dict(BLOCK_M=1, BLOCK_R=block_r, num_warps=4, ONE_PASS=True)
