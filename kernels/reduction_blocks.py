@@ -66,6 +66,10 @@ def layout(x: DeviceArray) -> tuple:
     return next_pow2(x.shape[0]), next_pow2(x.shape[1]), contiguous_rows(x)
 
 
+# Below this many elements the second launch costs more than the idle SMs do (an MLP's bias gradients).
+MIN_SPLIT_NUMEL = 1 << 15
+
+
 def split_plan(M: int, R: int, contiguous: bool) -> tuple[int, int] | None:
     """(chunk, n_chunks) cutting each of M rows of length R into n_chunks pieces of `chunk` elements (the
     last one shorter), or None when the row kernel alone fills the GPU or the rows are too short to cut.
@@ -75,7 +79,7 @@ def split_plan(M: int, R: int, contiguous: bool) -> tuple[int, int] | None:
     whenever R holds that many granules. Depends only on (M, R, layout, SM count): the op layer sizes the
     scratch with it before the launch wrapper plans the same split.
     """
-    if M <= 0 or R <= 0:
+    if M <= 0 or R <= 0 or M * R < MIN_SPLIT_NUMEL:
         return None
     row_programs = -(-M // row_config(next_pow2(R), contiguous)["BLOCK_M"])
     sms = tuning.sm_count()

@@ -261,3 +261,12 @@ def test_spaces_start_with_the_heuristic_and_are_compiled():
                     configs = tunable.configs(key, space)
                     assert configs[0] == tunable.heuristic(key) and len(configs) >= 2
                     assert all(c in spec.space for c in configs)
+
+
+def test_tiny_problems_are_not_split():
+    """An MLP's bias gradient (64 rows summed over dim 0) stays one launch; a 64K-element sum splits."""
+    from tritensor.kernels import reduction_blocks as RB
+
+    assert RB.split_plan(64, 128, False) is None and RB.split_plan(64, 16, False) is None
+    chunk, n_chunks = RB.split_plan(1, 1 << 16, True)
+    assert n_chunks >= 2 and chunk * n_chunks >= 1 << 16

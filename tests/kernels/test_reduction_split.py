@@ -15,6 +15,12 @@ from tritensor.kernels.reduction_blocks import split_plan
 import tritensor as tt
 from tests.conftest import as_device
 from tests.kernels.reduction_helpers import BF16, FLOATS, close
+from tests.kernels.tuning_helpers import split_small_problems
+
+
+@pytest.fixture(autouse=True)
+def _split_small(monkeypatch):
+    split_small_problems(monkeypatch)
 
 
 @pytest.fixture

@@ -9,7 +9,12 @@ from tritensor.kernels import scan as S
 from tritensor.kernels import tuning
 
 from tests.conftest import as_device
-from tests.kernels.tuning_helpers import every_config
+from tests.kernels.tuning_helpers import every_config, split_small_problems
+
+
+@pytest.fixture(autouse=True)
+def _split_small(monkeypatch):
+    split_small_problems(monkeypatch)
 
 BF16 = ml_dtypes.bfloat16
 FLOATS = [np.float32, np.float16, BF16, np.float64]

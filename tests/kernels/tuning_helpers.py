@@ -36,3 +36,11 @@ def every_config(index: int):
         yield
     finally:
         tuning.install_selector(saved)
+
+
+def split_small_problems(monkeypatch) -> None:
+    """Let the split reductions and scans cut problems below their minimum size, so tests exercise the split
+    path on shapes the interpreter runs quickly."""
+    from tritensor.kernels import reduction_blocks
+
+    monkeypatch.setattr(reduction_blocks, "MIN_SPLIT_NUMEL", 0)
