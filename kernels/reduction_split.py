@@ -86,6 +86,18 @@ COMBINE_TUNING = Tunable("reduction_split.combine", _combine_space, _combine_heu
 
 
 # ================================================================ kernels
+@triton.constexpr_function
+def _partial_type(x_ty, kind, pre):
+    """The partials' type, as `reduction.reduce_kernel` accumulates: max/min compare in x's own type (bool as
+    int8), integer sums/products and counts in int64, everything else in fp32 (fp64 for fp64)."""
+    flt_type = tl.float64 if x_ty == tl.float64 else tl.float32
+    if kind == "max" or kind == "min":
+        return tl.int8 if x_ty == tl.int1 else (flt_type if x_ty.is_floating() else x_ty)
+    if (kind == "add" or kind == "mul") and (pre == "nonzero" or (x_ty.is_int() and pre == "id")):
+        return tl.int64
+    return flt_type
+
+
 @triton.jit
 def _enc(v):
     """A partial value as the int64 its slot holds: integers widened, floats widened to fp64 (exact) as bits."""
@@ -138,16 +150,7 @@ def reduce_partials_kernel(
     start = c.to(tl.int64) * chunk
     n = tl.minimum(chunk, R - start).to(tl.int32)  # this chunk's length
     x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm + start * stride_xr  # (BLOCK_M, 1) chunk starts
-    # The partials' type, as `reduction.reduce_kernel` accumulates: max/min compare in x's own type (bool as
-    # int8), integer sums/products and counts in int64, everything else in fp32 (fp64 for fp64).
-    x_ty: tl.constexpr = x_ptr.dtype.element_ty
-    flt_type: tl.constexpr = tl.float64 if x_ty == tl.float64 else tl.float32
-    if KIND == "max" or KIND == "min":
-        val_type: tl.constexpr = tl.int8 if x_ty == tl.int1 else (flt_type if x_ty.is_floating() else x_ty)
-    elif (KIND == "add" or KIND == "mul") and (PRE == "nonzero" or (x_ty.is_int() and PRE == "id")):
-        val_type: tl.constexpr = tl.int64
-    else:
-        val_type: tl.constexpr = flt_type
+    val_type: tl.constexpr = _partial_type(x_ptr.dtype.element_ty, KIND, PRE)
     if KIND == "max" or KIND == "min":
         value, second = _reduce_extremum(x_rows, row_mask, n, stride_xr, p, KIND == "max", PRE, val_type,
                                          BLOCK_M, BLOCK_R)
@@ -264,16 +267,7 @@ def reduce_combine_kernel(
 ):
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     row_mask = rows < M
-    # The partials' type, as `reduction.reduce_kernel` accumulates: max/min compare in x's own type (bool as
-    # int8), integer sums/products and counts in int64, everything else in fp32 (fp64 for fp64).
-    x_ty: tl.constexpr = x_ptr.dtype.element_ty
-    flt_type: tl.constexpr = tl.float64 if x_ty == tl.float64 else tl.float32
-    if KIND == "max" or KIND == "min":
-        val_type: tl.constexpr = tl.int8 if x_ty == tl.int1 else (flt_type if x_ty.is_floating() else x_ty)
-    elif (KIND == "add" or KIND == "mul") and (PRE == "nonzero" or (x_ty.is_int() and PRE == "id")):
-        val_type: tl.constexpr = tl.int64
-    else:
-        val_type: tl.constexpr = flt_type
+    val_type: tl.constexpr = _partial_type(x_ptr.dtype.element_ty, KIND, PRE)
     first = part_ptr + rows.to(tl.int64)[:, None] * n_chunks  # (BLOCK_M, 1) row starts of slot 0
     second = first + M * n_chunks  # ... of slot 1
     if KIND == "max" or KIND == "min":
