@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -63,6 +64,44 @@ def find_spec(name: str) -> KernelSpec | None:
         if spec.name == name:
             return spec
     return None
+
+
+# A key holds dtypes by NumPy name; spec names use Triton's short type names.
+_SPEC_TYPE_NAMES = {"float64": "fp64", "float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "int64": "i64",
+                    "int32": "i32", "int16": "i16", "int8": "i8", "uint8": "u8", "bool": "i1"}
+
+
+def _fields(text: str) -> list[str]:
+    return [f for f in re.split(r"[\[\]:_]", text) if f]
+
+
+def spec_for(tunable: str, key: object, prefix: str = "") -> KernelSpec | None:
+    """The KernelSpec that stands for launches of Tunable `tunable` with `key`, for the tuner's AOT pruning.
+
+    A Tunable serves a family of specs named `<prefix>field[field:field:...]` (one per op, dtype or
+    variant; prefix defaults to "tunable["): the member whose fields match most of the key's values
+    (dtypes by their short names) stands for the key; ties go to the family's first spec. None when no
+    spec belongs to the Tunable.
+    """
+    exact = find_spec(tunable)
+    if exact is not None:
+        return exact
+    prefix = prefix or tunable + "["
+    family = [s for s in discover().specs if s.name.startswith(prefix)]
+    if not family:
+        return None
+    values = key if isinstance(key, (tuple, list)) else (key,)
+    # Op functions are keyed by __name__ ("_add"); spec names drop the underscore ("add").
+    tokens = {part for v in values for part in _fields(str(v))} | {_SPEC_TYPE_NAMES[v] for v in values
+                                                                 if v in _SPEC_TYPE_NAMES}
+
+    def matches(spec: KernelSpec) -> tuple[bool, int, int]:
+        fields = _fields(spec.name[len(prefix):]) or [""]
+        hits = sum(f in tokens for f in fields)
+        # The op (first field) decides the kernel's code most; then more of the key matched, fewer unmatched.
+        return fields[0] in tokens, hits, hits - len(fields)
+
+    return max(family, key=matches)
 
 
 def kernel_module(kernel: str) -> ModuleType:

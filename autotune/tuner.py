@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import DeviceInfo, TuningCache
+from .registry import spec_for
 from .space import MODES, Config, config_id, dedupe, key_string, mode_from_env, resolve_space, space_for_mode
 from .timer import Timer
 
@@ -145,8 +146,9 @@ class Tuner:
                 # Never timed on a user's tensors; the heuristic stays until a benchmark run tunes it.
                 return heuristic, not tunable.repeatable
             cost = tunable.cost(**sizes)
+            spec = spec_for(tunable.name, key, tunable.specs)
             return self.tune(tunable.name, key, lambda space: tunable.configs(key, space), run,
-                             heuristic=heuristic, cost=cost).best, True
+                             heuristic=heuristic, cost=cost, prune_as=None if spec is None else spec.name).best, True
         except Exception as exc:  # the op must run even when its tuning cannot
             warnings.warn(f"autotuning {tunable.name} for {key_string(key)} failed ({type(exc).__name__}: {exc}); "
                           "using the heuristic config", AutotuneWarning, stacklevel=3)
@@ -154,15 +156,17 @@ class Tuner:
 
     def tune(self, spec_name: str, key: Any, configs: ConfigSource, run: Callable[[Config], None],
              heuristic: Config | None = None, store: bool = True, progress: bool | None = None,
-             cost: tuple[float, float] | None = None) -> TuneResult:
-        """Prune, time every remaining config, store the fastest: always measures (the CLI's entry)."""
+             cost: tuple[float, float] | None = None, prune_as: str | None = None) -> TuneResult:
+        """Prune, time every remaining config, store the fastest: always measures (the CLI's entry).
+
+        prune_as: the KernelSpec whose AOT build decides which configs fit (default: `spec_name`'s own)."""
         space = space_for_mode(self.mode)
         candidates = resolve_space(configs, space)
         if heuristic is not None:  # tuning must never end up slower than not tuning
             candidates = dedupe([dict(heuristic), *candidates])
         if not candidates:
             raise ValueError(f"{spec_name}: no configs to tune")
-        kept = self.pruner(spec_name, candidates) or candidates  # nothing fits: let launches decide
+        kept = self.pruner(prune_as or spec_name, candidates) or candidates  # nothing fits: let launches decide
         pruned = [c for c in candidates if c not in kept]
         trials = []
         iterator: Any = kept

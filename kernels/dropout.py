@@ -37,6 +37,7 @@ DROPOUT_TUNING = Tunable(
            dict(BLOCK=4096, num_warps=8)],
     heuristic=lambda key: dict(BLOCK=BLOCK, num_warps=NUM_WARPS),
     cost=_dropout_cost,
+    specs="dropout[",
 )
 
 

@@ -74,7 +74,7 @@ SCATTER_TUNING = Tunable("index_core.scatter", INDEX_SPACE, _heuristic, _scatter
 # The accumulating variant (ACCUMULATE) adds into its target: a timing trial would add once more.
 # (2048 elements on 8 warps spills in its fp32 variant on sm_80.)
 SCATTER_ADD_TUNING = Tunable("index_core.scatter_add", [c for c in INDEX_SPACE if c["BLOCK"] != 2048], _heuristic,
-                             _scatter_cost, repeatable=False)
+                             _scatter_cost, repeatable=False, specs="index_core.scatter[")
 CHECK_TUNING = Tunable("index_core.check", INDEX_SPACE, _heuristic, _check_cost)
 
 

@@ -365,7 +365,8 @@ def _space(key: tuple, space: str) -> list[dict]:
 MATMUL_TUNING = Tunable(
     "matmul.matmul", space=_space, heuristic=_heuristic,
     cost=lambda M, N, K, batch, itemsize, out_itemsize: Cost(
-        float((M * K + K * N) * batch * itemsize + M * N * batch * out_itemsize), 2.0 * M * N * K * batch))
+        float((M * K + K * N) * batch * itemsize + M * N * batch * out_itemsize), 2.0 * M * N * K * batch),
+    specs="matmul")  # matmul[...] (pointer path) and matmul_tma[...]
 
 
 def tuning_sizes(out: DeviceArray, a: DeviceArray, batch: int) -> dict:

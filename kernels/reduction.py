@@ -37,9 +37,9 @@ from .tuning import Cost, Tunable
 # Keys: (constexpr variant..., dtype names, next_pow2(M), next_pow2(R), rows contiguous along R). Cost: forward
 # reads M*R and writes M; backward reads x (M*R) and M row values, writes M*R.
 REDUCE_TUNING = Tunable("reduction.reduce", row_space, row_heuristic, lambda M, R, itemsize, out_itemsize: Cost(
-    float(M) * R * itemsize + M * out_itemsize, float(M) * R))
+    float(M) * R * itemsize + M * out_itemsize, float(M) * R), specs="reduction.")
 REDUCE_BACKWARD_TUNING = Tunable("reduction.reduce_backward", row_space, row_heuristic, lambda M, R, itemsize: Cost(
-    (2.0 * M * R + 2.0 * M) * itemsize, float(M) * R))
+    (2.0 * M * R + 2.0 * M) * itemsize, float(M) * R), specs="reduction.backward[")
 
 
 # ================================================================ forward kernel

@@ -58,7 +58,7 @@ def _carry_heuristic(key: tuple) -> dict:
 # A scan reads and writes M*R elements; cumprod's backward reads x, grad and y and writes grad_x (its three
 # passes re-read x and grad, mostly from cache).
 SCAN_TUNING = Tunable("scan.scan", _space, _heuristic, lambda M, R, itemsize, out_itemsize: Cost(
-    float(M) * R * (itemsize + out_itemsize), float(M) * R))
+    float(M) * R * (itemsize + out_itemsize), float(M) * R), specs="scan.cum")
 def _cumprod_backward_heuristic(key: tuple) -> dict:
     # Its three passes hold more per element than a scan: the 16x64 tile on 4 warps spills (4 B, aligned
     # sm_90 build), so every tile gets 8 warps.

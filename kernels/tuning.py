@@ -49,6 +49,8 @@ class Tunable:
     repeatable: False when a launch updates its operands in place (optimizer steps, accumulating
         scatters): the tuner never times such a kernel on a user's tensors.
     single: why one config is optimal, when `space` holds just one.
+    specs: the name prefix of the KernelSpecs that compile this kernel, when it is not "<name>[" (the
+        tuner's AOT pruning looks the launch's spec up by it, e.g. "reduction." for reduction.sum[fp32], ...).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Tunable:
     cost: Callable[..., Cost]
     repeatable: bool = True
     single: str = ""
+    specs: str = ""
 
     def __post_init__(self):
         if not callable(self.space) and len(self.space) < 2 and not self.single:

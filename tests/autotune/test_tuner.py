@@ -171,6 +171,48 @@ def test_pruned_configs_are_never_timed(tmp_path):
     assert result.pruned == [cfg(128, 128, 8)]
 
 
+@pytest.mark.parametrize("tunable, key, expected", [
+    ("elementwise.map_flat", ("_add", "float32", 4, 1 << 20), "elementwise.map_flat[add:fp32:bulk]"),
+    ("elementwise.map_flat", ("_mul_backward", "bfloat16", 2, 1 << 20), "elementwise.map_flat[mul_backward:bf16:bulk]"),
+    ("dropout.dropout", ("float16", 1 << 20), "dropout[fp16]"),
+])
+def test_launches_are_pruned_by_the_spec_of_their_key(tmp_path, monkeypatch, tunable, key, expected):
+    """A Tunable's launch is AOT-pruned as the KernelSpec of its family that matches the key (not by the
+    Tunable's own name, which no spec carries)."""
+    import gc
+
+    from tritensor.autotune import tuner as tuner_module
+    from tritensor.kernels.tuning import Tunable
+
+    class FlatTimer:
+        def measure(self, run, config):
+            run(config)
+            return 1.0
+
+    target = next(t for t in gc.get_objects() if isinstance(t, Tunable) and t.name == tunable)
+    seen = []
+    monkeypatch.setattr(tuner_module, "interpreting", lambda: False)
+    tuner = make(tmp_path, pruner=lambda name, configs: seen.append(name) or configs, timer=FlatTimer())
+    sizes = {name: 64 for name in target.cost.__code__.co_varnames[:target.cost.__code__.co_argcount]}
+    tuner.select_launch(target, key, sizes, lambda config: None, True)
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize("tunable, prefix, key, expected", [
+    ("reduction.reduce", "reduction.", ("max", 1, 1, False, False, "bfloat16", "bfloat16", "bfloat16"),
+     "reduction.max[bf16]"),
+    ("matmul.matmul", "matmul", (64, 64, 64, "float16", False, False, False, 1, "big", "ptr"), "matmul[fp16]"),
+    ("matmul.matmul", "matmul", (64, 64, 64, "float16", False, False, False, 1, "big", "tma"),
+     "matmul_tma[fp16]@sm_90"),
+    ("index_core.scatter_add", "index_core.scatter[", ("float32", "1idx", "add"),
+     "index_core.scatter[1idx:fp32:add:check]"),
+])
+def test_a_tunable_family_is_found_by_its_spec_prefix(tunable, prefix, key, expected):
+    from tritensor.autotune.registry import spec_for
+
+    assert spec_for(tunable, key, prefix).name == expected
+
+
 def test_failing_configs_are_skipped(tmp_path):
     def run(config):
         if config["BLOCK_M"] == 128:
