@@ -44,7 +44,7 @@ def discover() -> Discovery:
         except Exception as exc:  # a broken module must not hide the others from the AOT check
             found.errors[name] = f"{type(exc).__name__}: {exc}"
             continue
-        for spec in getattr(module, "SPECS", None) or []:
+        for spec in with_flat_twins(getattr(module, "SPECS", None) or []):
             if spec.name in found.module_of:  # the second one could never be looked up by name
                 found.errors[name] = (f"duplicate KernelSpec name {spec.name!r} (also in "
                                       f"{found.module_of[spec.name]}); the repeat is skipped")
@@ -52,6 +52,23 @@ def discover() -> Discovery:
             found.specs.append(spec)
             found.module_of[spec.name] = name
     return found
+
+
+def with_flat_twins(specs: list[KernelSpec]) -> list[KernelSpec]:
+    """`specs` and, after each strided map-kernel spec, the flat bulk build a dense launch of its OP runs
+    (unless the module declares that flat build itself)."""
+    from tritensor.kernels.elementwise import map_kernel
+    from tritensor.kernels.elementwise_flat import flat_map_kernel, flat_twin
+
+    declared = {(s.constexprs.get("OP"), tuple(s.signature.items())) for s in specs if s.kernel is flat_map_kernel}
+    out = []
+    for spec in specs:
+        out.append(spec)
+        if spec.kernel is map_kernel:
+            twin = flat_twin(spec)
+            if (twin.constexprs["OP"], tuple(twin.signature.items())) not in declared:
+                out.append(twin)
+    return out
 
 
 def all_specs() -> list[KernelSpec]:

@@ -21,6 +21,7 @@ import triton.language as tl
 
 from . import tuning
 from .device_array import DeviceArray
+from .launch_spec import KernelSpec
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -159,6 +160,24 @@ def flat_signature(dtype: str) -> dict[str, str]:
     sig = {name: f"*{dtype}" for name in ("out0_ptr", "out1_ptr", "in0_ptr", "in1_ptr", "in2_ptr")}
     sig.update(numel="i32", p0="fp32", p1="fp32")
     return sig
+
+
+_ITEMSIZES = {"i1": 1, "u1": 1, "i8": 1, "u8": 1, "i16": 2, "fp16": 2, "bf16": 2, "i32": 4, "fp32": 4, "i64": 8,
+              "fp64": 8}
+
+
+def flat_twin(spec: KernelSpec) -> KernelSpec:
+    """The flat bulk build of a strided `map_kernel` spec: same OP, operand types and scalars.
+
+    A dense launch of any map op runs flat_map_kernel, not the strided kernel its module declares, so
+    the AOT matrix compiles this twin too (autotune.registry adds one per map spec)."""
+    c = spec.constexprs
+    used = [f"out{k}_ptr" for k in range(c["N_OUT"])] + [f"in{k}_ptr" for k in range(c["N_IN"])]
+    pointers = {name: spec.signature[name] for name in ("out0_ptr", "out1_ptr", "in0_ptr", "in1_ptr", "in2_ptr")}
+    sig = {**pointers, "numel": "i32", **{p: spec.signature[p] for p in ("p0", "p1") if p in spec.signature}}
+    narrowest = min(_ITEMSIZES[pointers[name].lstrip("*")] for name in used)
+    return KernelSpec(spec.name[:-1] + ":flat]", flat_map_kernel, sig, {**c, "MASKED": False, "SCALARS": 0},
+                      [FLAT_TUNING.heuristic(("", "", narrowest, 0))], FLAT_TUNING.all_configs())
 
 
 # ---------------------------------------------------------------- the row path

@@ -486,3 +486,27 @@ def test_shipped_configs_compile_for_sm80_and_sm90(tmp_path):
                  for r in matmul if r["tensor_cores"] != ("mma" if r["target"] == "sm_80" else "wgmma")]
     assert not findings, "AOT findings:\n" + "\n".join(findings)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_every_map_spec_has_the_flat_build_a_dense_launch_runs():
+    """A dense launch of any map op runs flat_map_kernel: the matrix compiles it for every strided map spec,
+    with the spec's OP, operand types and scalar types, in flat_map_kernel's argument order."""
+    import inspect
+
+    from tritensor.autotune.registry import all_specs
+    from tritensor.kernels.elementwise import map_kernel
+    from tritensor.kernels.elementwise_flat import flat_map_kernel
+
+    specs = all_specs()
+    flat = {(s.constexprs["OP"], s.signature["out0_ptr"], s.signature["in0_ptr"]): s for s in specs
+            if s.kernel is flat_map_kernel and not s.constexprs["MASKED"]}
+    maps = [s for s in specs if s.kernel is map_kernel]
+    assert len(maps) > 100
+    params = list(inspect.signature(flat_map_kernel.fn).parameters)
+    for spec in maps:
+        twin = flat[(spec.constexprs["OP"], spec.signature["out0_ptr"], spec.signature["in0_ptr"])]
+        assert list(twin.signature) == [p for p in params if p not in twin.constexprs and p not in
+                                        ("BLOCK", "SCALARS", "MASKED", "OP", "N_IN", "N_OUT")], twin.name
+        assert all(twin.signature[k] == spec.signature[k] for k in twin.signature if k.endswith("_ptr")
+                   or k in ("p0", "p1")), twin.name
+        assert twin.constexprs["MASKED"] is False and twin.memory_bound and twin.configs
