@@ -30,7 +30,7 @@ from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, _reduce_var, prod_rows
 from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
-from .reduction_blocks import HEURISTIC_CONFIGS, SPACE, layout, row_heuristic, row_space
+from .reduction_blocks import HEURISTIC_CONFIGS, SPACE, contiguous_rows, layout, row_heuristic, row_space, split_plan
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable
 
@@ -211,11 +211,15 @@ def reduce_backward_kernel(
     stride_xm, stride_xr,  # x strides (elements)
     stride_g, stride_y,  # grad and y strides (elements)
     p,  # fp32 parameter: norm order p, or var/std correction
+    chunk,  # columns per program along axis 1 of the grid (a multiple of BLOCK_R; R when unsplit)
     OP: tl.constexpr,  # "sum", "mean", "prod", "extremum", "index", "var", "std", "norm0/1/2/p/_inf", "lse"
     BLOCK_M: tl.constexpr,  # rows per program
     BLOCK_R: tl.constexpr,  # reduced elements per loop step
 ):
+    # Axis 1 of the grid cuts long rows into column chunks so that few rows still fill the GPU (x.sum()'s
+    # backward writes 16M elements from one row). Only row-stat-free OPs are split (see _row_stats).
     rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    col0 = tl.program_id(1) * chunk
     row_mask = rows < M
     acc_type: tl.constexpr = tl.float64 if grad_x_ptr.dtype.element_ty == tl.float64 else tl.float32
     x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm
@@ -226,7 +230,7 @@ def reduce_backward_kernel(
     else:
         y = compute_type(tl.load(y_ptr + rows * stride_y, mask=row_mask, other=1)).to(acc_type)
     a, b = _row_stats(x_rows, row_mask, R, stride_xr, y, OP, acc_type, BLOCK_M, BLOCK_R)
-    for start in range(0, R, BLOCK_R):
+    for start in range(col0, tl.minimum(col0 + chunk, R), BLOCK_R):
         cols = start + tl.arange(0, BLOCK_R)
         mask = row_mask[:, None] & (cols < R)[None, :]
         if OP == "sum" or OP == "mean" or OP == "index" or OP == "norm0":
@@ -239,6 +243,10 @@ def reduce_backward_kernel(
                  mask=mask)
 
 
+# The backward OPs whose _row_stats pass reads the whole row: their programs cannot be cut along R.
+ROW_STAT_OPS = ("prod", "extremum", "norm_inf", "var", "std")
+
+
 def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | None, y: DeviceArray | None,
                     op: str, p: float = 0.0) -> None:
     M, R = grad_x.shape
@@ -246,11 +254,14 @@ def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | Non
         return
     x = grad_x if x is None else x
     y = grad if y is None else y
+    # OPs whose gradient needs a statistic of the whole row (ties, zeros, the mean) keep one program per row.
+    plan = None if op in ROW_STAT_OPS else split_plan(M, R, contiguous_rows(x))
 
     def run(cfg):
-        reduce_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]),)](
+        chunk = R if plan is None else -(-plan[0] // cfg["BLOCK_R"]) * cfg["BLOCK_R"]
+        reduce_backward_kernel[(triton.cdiv(M, cfg["BLOCK_M"]), triton.cdiv(R, chunk))](
             grad_x, grad, x, y, M, R, grad_x.strides[0], grad_x.strides[1], x.strides[0], x.strides[1],
-            grad.strides[0], y.strides[0], float(p), OP=op, **cfg)
+            grad.strides[0], y.strides[0], float(p), chunk, OP=op, **cfg)
 
     key = (op, grad_x.dtype.name, y.dtype.name, *layout(x))
     tuning.launch(REDUCE_BACKWARD_TUNING, key, dict(M=M, R=R, itemsize=grad_x.dtype.itemsize), run)
@@ -393,7 +404,7 @@ def _fwd_signature(dtype: str, out: str, aux: str) -> dict[str, str]:
 def _bwd_signature(dtype: str, y: str) -> dict[str, str]:
     return {"grad_x_ptr": f"*{dtype}", "grad_ptr": f"*{dtype}", "x_ptr": f"*{dtype}", "y_ptr": f"*{y}",
             "M": "i32", "R": "i32", "stride_gxm": "i32", "stride_gxr": "i32", "stride_xm": "i32",
-            "stride_xr": "i32", "stride_g": "i32", "stride_y": "i32", "p": "fp32"}
+            "stride_xr": "i32", "stride_g": "i32", "stride_y": "i32", "p": "fp32", "chunk": "i32"}
 
 
 # (name, KIND, PRE, POST, OUT_VALUE, OUT_AUX, [(x dtype, out dtype, aux dtype)])

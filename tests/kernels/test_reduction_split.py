@@ -190,3 +190,49 @@ def test_scratch_encoding_round_trips_bf16_accumulators(sms):
     row = np.zeros(1, ml_dtypes.bfloat16)
     R.sum(as_device(row), as_device(x))
     assert _split_run(R.sum, x, ml_dtypes.bfloat16).tobytes() == row.tobytes() and abs(float(row[0]) - 4500) <= 32
+
+
+class _GridRecorder:
+    """Stands in for a @triton.jit kernel: records each launch's grid, then launches the real kernel."""
+
+    def __init__(self, kernel):
+        self.kernel, self.grids = kernel, []
+
+    def __getitem__(self, grid):
+        self.grids.append(grid)
+        return self.kernel[grid]
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_the_backward_of_few_long_rows_fills_the_gpu(sms, rng, monkeypatch, strided):
+    """sum/mean/norm/logsumexp backward of one long row (or of a few strided columns) cut along R: >= 2 x SM
+    programs, the same values as the references; var's backward needs the row's mean, so it stays whole."""
+    recorder = _GridRecorder(R.reduce_backward_kernel)
+    monkeypatch.setattr(R, "reduce_backward_kernel", recorder)
+    x = rng.standard_normal((3, 9001) if not strided else (9001, 3)).astype(np.float32)
+    x2 = x if not strided else x.T  # (M, R) with R strided
+    axis = (1,) if not strided else (0,)
+    xr = x if not strided else x.T
+    grad = rng.standard_normal(3).astype(np.float32)
+    y_norm = np.sqrt((xr.astype(np.float64) ** 2).sum(axis=1)).astype(np.float32)
+    y_lse = np.log(np.exp(xr.astype(np.float64)).sum(axis=1)).astype(np.float32)
+    cases = [
+        (lambda gx: R.sum_backward(gx, as_device(grad)), R.sum_backward_ref(grad, x, axis, False)[0]),
+        (lambda gx: R.mean_backward(gx, as_device(grad)), R.mean_backward_ref(grad, x, axis, False)[0]),
+        (lambda gx: ST.norm_backward(gx, as_device(grad), as_device(x2), as_device(y_norm), 2.0),
+         ST.norm_backward_ref(grad, x, y_norm, 2.0, axis, False)[0]),
+        (lambda gx: ST.logsumexp_backward(gx, as_device(grad), as_device(x2), as_device(y_lse)),
+         ST.logsumexp_backward_ref(grad, x, y_lse, axis, False)[0]),
+    ]
+    for launch, want in cases:
+        recorder.grids.clear()
+        gx = np.zeros_like(x)
+        launch(as_device(gx if not strided else gx.T))
+        rows, chunks = recorder.grids[-1]
+        assert rows * chunks >= 2 * sms
+        np.testing.assert_allclose(gx, want, rtol=1e-5, atol=1e-6)
+    recorder.grids.clear()
+    gx = np.zeros_like(x)
+    ST.var_backward(as_device(gx if not strided else gx.T), as_device(grad), as_device(x2))
+    assert recorder.grids[-1][1] == 1
+    np.testing.assert_allclose(gx, ST.var_backward_ref(grad, x, axis)[0], rtol=1e-5, atol=1e-6)
