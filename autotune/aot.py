@@ -262,7 +262,7 @@ def compile_config(spec: KernelSpec, config: Config, target: str | int = "sm_80"
     result = CompileResult(spec.name, dict(config), target_name(arch), variant,
                            shared_limit=SHARED_LIMIT.get(arch, 0),
                            expected_tensor_cores=expected_tensor_cores(spec, config, arch),
-                           memory_bound=bool(spec.memory_bound))
+                           memory_bound=spec.bound_by_memory(config))
     start = time.perf_counter()
     try:
         _compile_into(result, spec, config, arch, sass)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -26,8 +27,9 @@ class KernelSpec:
     tensor_cores: bool = False  # must compile to mma (sm_80) / wgmma (sm_90)
     single: str = ""  # why one config is optimal, where `space` and `configs` hold just one
     # Bound by memory traffic: its aligned build must use 128-bit global accesses. None: the default,
-    # `not tensor_cores` (a spec that cannot vectorise says False, with a why-comment beside it).
-    memory_bound: bool | None = None
+    # `not tensor_cores` (a spec that cannot vectorise says False, with a why-comment beside it); a function
+    # of the config when only some of its configs can (see `bound_by_memory`).
+    memory_bound: bool | Callable[[dict], bool] | None = None
     # Integer args equal to 1 at a contiguous launch (innermost strides, padded size-1 dims): the JIT
     # makes them constants, which is what lets loads vectorise. None: inferred from the argument names
     # (autotune.aot.unit_args); () says none.
@@ -41,3 +43,7 @@ class KernelSpec:
     def __post_init__(self) -> None:
         if self.memory_bound is None:  # frozen: the derived default is set once, here
             object.__setattr__(self, "memory_bound", not self.tensor_cores)
+
+    def bound_by_memory(self, config: dict) -> bool:
+        """Whether `config`'s aligned build must reach 128-bit global accesses (the AOT width rule)."""
+        return bool(self.memory_bound(config) if callable(self.memory_bound) else self.memory_bound)

@@ -256,20 +256,32 @@ def _loop(dtype: str) -> dict:
 
 def loss_config(C: int, class_stride: int, M: int = 1 << 20, dtype: str = "float32") -> dict:
     """The heuristic config for M rows of C classes `class_stride` apart (dtype: the logits' dtype name)."""
+    itemsize = tuning.ITEMSIZE[dtype]
+    block_c = max(16, triton.next_power_of_2(C))
     if class_stride != 1 and C > 1:
         return dict(STRIDED)
-    block_c = max(16, triton.next_power_of_2(C))
+    # Half-precision tiles hold twice the elements, so that 4 warps still read 16 bytes per thread, except
+    # for rows of <= 16 classes (see _wide_tile; the strided tile reads 16 classes a row too).
+    tile = TILE * max(1, 4 // itemsize) if block_c > 16 else TILE
     if block_c > max_one_pass(dtype):
         return _loop(dtype)
     if block_c > MAX_SHORT:
         return _long_row(block_c, 8 if dtype == "float64" else 16)
-    block_m = max(1, min(64, TILE // block_c))
-    if block_c >= 128 and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
-        # Too few rows to give every SM two programs: one row per program.
-        block_m = 1
+    block_m = max(1, min(64, tile // block_c))
+    if block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count() and tuning.wide_warps(block_c, itemsize, 4):
+        # Too few rows to give every SM two programs: one row per program, on as many warps as keep its
+        # loads 128-bit (a row of 128 fp32 classes: one warp).
+        return dict(BLOCK_M=1, BLOCK_C=block_c, num_warps=tuning.wide_warps(block_c, itemsize, 4))
     # fp64 tiles of 64+ classes on 4 warps spill 4-20 B (weighted label smoothing keeps four accumulators):
     # 8 warps there (16x32 on 8 warps spills instead).
     return dict(BLOCK_M=block_m, BLOCK_C=block_c, num_warps=8 if dtype == "float64" and block_c >= 64 else 4)
+
+
+def _wide_tile(itemsize: int):
+    """The width rule for a spec's configs: 16 bytes per thread, except a half-precision tile of <= 16-class
+    rows (32-byte rows): at 8 classes per thread the weighted, smoothed variant spills 4 B in its unaligned
+    build (AOT, sm_90), so those tiles hold 4 per thread and read 8 bytes at a time."""
+    return lambda c: not (itemsize < 4 and c["BLOCK_C"] == 16 and c["BLOCK_M"] * 16 * itemsize < 512 * c["num_warps"])
 
 
 def _long_row(block_c: int, per_thread: int = 16) -> dict:
@@ -529,12 +541,15 @@ _VARIANTS = [  # (name, NLL, HAS_WEIGHT, SMOOTH)
 ]
 
 SPECS = [
+    # nll_loss's forward reads one logit per row (a gather, no row to vectorise): not bound by wide loads.
     KernelSpec(f"loss.{name}[{dtype}]", cross_entropy_kernel, _fwd_signature(dtype, acc),
-               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), *_declared(dtype))
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm), *_declared(dtype),
+               memory_bound=_wide_tile(2 if dtype == "bf16" else 4) if not nll else False)
     for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ] + [
     KernelSpec(f"loss.{name}_backward[{dtype}]", cross_entropy_backward_kernel, _bwd_signature(dtype, acc),
-               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), *_declared(dtype))
+               dict(NLL=nll, HAS_WEIGHT=hw, SMOOTH=sm, DIVIDE=True), *_declared(dtype),
+               memory_bound=_wide_tile(2 if dtype == "bf16" else 4))
     for name, nll, hw, sm in _VARIANTS for dtype, acc in (("fp32", "fp32"), ("bf16", "fp32"), ("fp64", "fp64"))
 ] + [
     KernelSpec(f"loss.reduce_rows[{acc}->{dtype}]", reduce_rows_kernel,

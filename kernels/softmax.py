@@ -209,11 +209,16 @@ def max_one_pass(backward: bool, dtype: str) -> int:
     return 8192 if backward or dtype == "float64" else 16384
 
 
-def softmax_config(R: int, row_stride: int, M: int = 1 << 20, backward: bool = False, dtype: str = "float32") -> dict:
+def softmax_config(R: int, row_stride: int, M: int = 1 << 20, backward: bool = False, dtype: str = "float32",
+                   itemsize: int | None = None) -> dict:
     """Launch config for M rows of length R whose elements are `row_stride` apart (`dtype`: the name of
-    the statistics' input dtype; fp64 has shorter one-pass rows)."""
+    the statistics' input dtype; fp64 has shorter one-pass rows; itemsize: the input's element size,
+    by default dtype's)."""
+    itemsize = itemsize or tuning.ITEMSIZE[dtype]
     if row_stride != 1 and R > 1:
-        return dict(STRIDED, ONE_PASS=R <= STRIDED["BLOCK_R"])
+        # As many warps (up to 8) as give each thread 16 bytes of the tile: 4 for half precision.
+        return dict(STRIDED, num_warps=tuning.wide_warps(STRIDED["BLOCK_M"] * STRIDED["BLOCK_R"], itemsize, 8),
+                    ONE_PASS=R <= STRIDED["BLOCK_R"])
     block_r = max(16, triton.next_power_of_2(R))
     if block_r > max_one_pass(backward, dtype):
         return dict(LOOP)
@@ -222,10 +227,14 @@ def softmax_config(R: int, row_stride: int, M: int = 1 << 20, backward: bool = F
     # Every short-row tile holds 1024-2048 elements; 8 warps keep them (and fp64) free of spills.
     # fp64 holds half the tile (a full one spills 8 B on sm_80).
     block_m = max(1, min(64, (TILE // 2 if dtype == "float64" else TILE) // block_r))
-    if block_r >= 128 and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
-        # Too few rows to give every SM two programs: one row per program (4 warps, <= 8 elements each).
-        return dict(BLOCK_M=1, BLOCK_R=block_r, num_warps=4, ONE_PASS=True)
-    return dict(BLOCK_M=block_m, BLOCK_R=block_r, num_warps=8, ONE_PASS=True)
+    warps = tuning.wide_warps(block_r, itemsize, 4)
+    if warps and block_m > 1 and triton.cdiv(M, block_m) < 2 * tuning.sm_count():
+        # Too few rows to give every SM two programs: one row per program, on as many warps (up to 4) as keep
+        # its loads 128-bit (a row of 128 fp32 elements: one warp).
+        return dict(BLOCK_M=1, BLOCK_R=block_r, num_warps=warps, ONE_PASS=True)
+    # 8 warps, or 4 where that is what gives each thread 16 bytes (a half-precision tile of 64 x 16).
+    warps = max(1, tuning.wide_warps(block_m * block_r, itemsize, 8))
+    return dict(BLOCK_M=block_m, BLOCK_R=block_r, num_warps=warps, ONE_PASS=True)
 
 
 def _one_pass(block_r: int, tile: int, num_warps: int) -> dict:
@@ -243,7 +252,8 @@ def _fp64(key: tuple) -> bool:
 
 def _heuristic(key: tuple, backward: bool = False) -> dict:
     """Keys are (log, dtype, dtype, next_pow2(M), next_pow2(R), rows strided)."""
-    return softmax_config(key[-2], 2 if key[-1] else 1, key[-3], backward, "float64" if _fp64(key) else "float32")
+    return softmax_config(key[-2], 2 if key[-1] else 1, key[-3], backward, "float64" if _fp64(key) else "float32",
+                          tuning.ITEMSIZE[key[1]])
 
 
 def _space(key: tuple, space: str, backward: bool = False) -> list[dict]:

@@ -183,6 +183,19 @@ def next_pow2(n: int) -> int:
     return 0 if n <= 0 else 1 << (int(n) - 1).bit_length()
 
 
+# Bytes one thread moves in a single 128-bit access; a warp's share of a tile must reach it for wide loads.
+WIDE_ACCESS_BYTES = 16
+ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
+            "int8": 1, "uint8": 1, "bool": 1}
+
+
+def wide_warps(elements: int, itemsize: int, most: int) -> int:
+    """The most warps (up to `most`) that still give each thread 16 contiguous bytes of an `elements` tile, so
+    that its aligned loads are 128-bit; 0 when even one warp cannot (the tile is under 512 bytes)."""
+    warps = elements * itemsize // (32 * WIDE_ACCESS_BYTES)
+    return min(most, 1 << (warps.bit_length() - 1)) if warps else 0
+
+
 def elementwise_cost(numel: int, itemsize: int, operands: int, flops_per_element: float = 1.0) -> Cost:
     """The cost model of a kernel that touches `operands` arrays of `numel` elements once each."""
     return Cost(float(numel) * itemsize * operands, float(numel) * flops_per_element)

@@ -437,8 +437,24 @@ def test_specs_are_unique_and_name_their_kernels():
                 assert KS.softmax_config(r, stride, m, False, "float64") in fwd64.configs
                 assert KL.loss_config(r, stride, m) in KL.SPECS[0].configs
                 assert KL.loss_config(r, stride, m, "float64") in KL.SPECS[2].configs
+                assert KS.softmax_config(r, stride, m, itemsize=2) in KS.SPECS[1].configs  # bf16
+                assert KL.loss_config(r, stride, m, "bfloat16") in KL.SPECS[1].configs
     # Few rows: one row per program, so the grid is the row count.
     assert KS.softmax_config(1000, 1, 64)["BLOCK_M"] == 1 and KS.softmax_config(1000, 1)["BLOCK_M"] == 2
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
+def test_contiguous_row_tiles_give_every_thread_a_128_bit_access(dtype):
+    """Where a program's tile holds 16 bytes per thread, the aligned build can load 128 bits at a time (the AOT
+    check's width rule): one row per program for few rows of 128-256 classes runs on 1-2 warps, not 4."""
+    itemsize = {"float32": 4, "bfloat16": 2, "float64": 8}[dtype]
+    for r in (100, 128, 200, 256, 512, 1000, 2048, 5000):
+        for m in (3, 1 << 20):
+            configs = [KL.loss_config(r, 1, m, dtype),
+                       KS.softmax_config(r, 1, m, dtype="float64" if itemsize == 8 else "float32", itemsize=itemsize)]
+            for c in configs:
+                tile = c["BLOCK_M"] * c.get("BLOCK_R", c.get("BLOCK_C"))
+                assert tile * itemsize >= 32 * 16 * c["num_warps"], (r, m, c)
 
 
 # ---------------------------------------------------------------- tuning spaces
