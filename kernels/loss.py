@@ -489,18 +489,22 @@ def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarr
             with np.errstate(invalid="ignore", divide="ignore"):
                 g = g / w_t.sum()
     g = np.where(counted, g, 0)
-    onehot = (np.arange(C)[None, :] == tc[:, None]) & counted[:, None]
+    rows = np.nonzero(counted)[0]
+    # In place on the (M, C) working copy, with no one-hot matrix: one row pass for the softmax, one scaling,
+    # then the target column (one per row) corrected by fancy indexing.
+    gx = xr
     with np.errstate(invalid="ignore", over="ignore"):
+        eps = 0.0 if nll else label_smoothing
         if nll:
-            gx = -g[:, None] * w_t[:, None] * onehot
+            gx.fill(0)
         else:
-            m = np.max(xr, axis=1, keepdims=True) if C else np.zeros((xr.shape[0], 1), acc)
-            p = np.exp(xr - m)
-            p /= p.sum(axis=1, keepdims=True)
-            eps = label_smoothing
-            a = (1 - eps) * w_t + eps / C * w.sum()
-            q = (1 - eps) * w_t[:, None] * onehot + eps / C * w[None, :]
-            gx = g[:, None] * (a[:, None] * p - q)
+            m = np.max(gx, axis=1, keepdims=True) if C else np.zeros((gx.shape[0], 1), acc)
+            np.subtract(gx, m, out=gx)
+            np.exp(gx, out=gx)
+            gx *= ((g * ((1 - eps) * w_t + eps / C * w.sum())) / gx.sum(axis=1))[:, None]
+            if eps > 0:
+                gx -= (g[:, None] * (eps / C)) * w[None, :]
+        gx[rows, tc[rows]] -= (g * (1 - eps) * w_t)[rows]
     if x.ndim == 1:
         return gx.reshape(x.shape).astype(x.dtype)
     moved = gx.reshape(np.moveaxis(x, 1, -1).shape)
