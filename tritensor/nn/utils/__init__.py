@@ -1,6 +1,12 @@
-"""tritensor.nn.utils: gradient clipping and parameter/vector conversion, as torch.nn.utils."""
+"""tritensor.nn.utils: gradient clipping, parameter/vector conversion, parametrizations, weight and spectral
+normalisation, as torch.nn.utils."""
 
-from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_
+from . import parametrizations, parametrize
+from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .spectral_norm import remove_spectral_norm, spectral_norm
+from .weight_norm import remove_weight_norm, weight_norm
 
-__all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
+__all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+           "parameters_to_vector", "vector_to_parameters", "parametrizations", "parametrize", "weight_norm",
+           "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]
