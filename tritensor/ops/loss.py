@@ -222,17 +222,18 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
                         f"{type(target).__name__}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if target.dtype.is_floating_point:
+    if target._shape == input._shape and target.dtype.is_floating_point:
+        # PyTorch takes the probability path when the shapes match; otherwise the class-index checks speak
+        # (a float target of another shape: "expected scalar type Long but found Float").
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing)
     return _class_loss(input, target, weight, ignore_index, label_smoothing, reduction, False)
 
 
 def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str,
                          label_smoothing: float) -> Tensor:
-    """Soft targets: -sum_c w_c * target_c * log_softmax(input)_c, composed of tensor ops."""
-    if input._shape != target._shape:
-        raise RuntimeError(f"cross_entropy: expected target of the input's shape {_sizes(input._shape)} for class "
-                           f"probabilities, got {_sizes(target._shape)}")
+    """Soft targets (input's shape, classes on dim 1, or dim 0 of a 1-D input): -sum_c w_c * target_c *
+    log_softmax(input)_c per sample, composed of tensor ops (log_softmax is one fused kernel); 'mean' divides the
+    sum by the number of samples (N * d1 * ...), whatever the weights, as PyTorch does."""
     if ignore_index >= 0:
         raise RuntimeError("ignore_index is not supported for floating point target")
     check_same_device(input, target)
