@@ -43,6 +43,11 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .determinism import (
+    are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled,
+    use_deterministic_algorithms,
+)
 from .device import device
 from .dtypes import (
     bfloat16,
@@ -70,7 +75,7 @@ from .dtypes import (
 )
 from .ops.api import *
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from .tensor import Size, Tensor
+from .tensor import Size, Tensor, layout, sparse_coo, strided
 
 __version__ = "0.1.0"
 

@@ -247,6 +247,16 @@ class Tensor:
         """True if the tensor lives on the cpu."""
         return self.device.type == "cpu"
 
+    @property
+    def is_sparse(self) -> bool:
+        """False for a dense tensor (True for tt.sparse_coo_tensor's, a subclass)."""
+        return False
+
+    @property
+    def layout(self) -> layout:
+        """The memory layout: tt.strided for a dense tensor (tt.sparse_coo for a sparse COO one)."""
+        return strided
+
     def is_floating_point(self) -> bool:
         """True if the dtype is a floating-point type (float16, bfloat16, float32, float64)."""
         return self.dtype.is_floating_point
@@ -489,6 +499,21 @@ class Tensor:
             out.grad = self.grad.clone()
         memo[id(self)] = out
         return out
+
+
+class layout:
+    """A tensor memory layout (tt.strided, tt.sparse_coo), as torch.layout."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"tritensor.{self.name}"
+
+
+strided, sparse_coo = layout("strided"), layout("sparse_coo")
 
 
 def _rebuild(array: np.ndarray, device: str, requires_grad: bool) -> Tensor:

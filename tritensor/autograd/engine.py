@@ -318,7 +318,13 @@ class _GraphTask:
         if self.capture:
             self.capture_grads(node, grads, True)
         if self.accumulate and g is not None:
-            node.variable._accumulate_grad(g, self.create_graph)
+            var = node.variable
+            if g.is_sparse or (var._grad is not None and var._grad.is_sparse):
+                # A sparse gradient (embedding(sparse=True)) is stored as is; sums with it are out of place:
+                # sparse + sparse concatenates, sparse + dense is dense (the sparse type's operators).
+                var._grad = g if var._grad is None else var._grad + g
+            else:
+                var._accumulate_grad(g, self.create_graph)
 
     def observe(self, node: Node, grads: list) -> None:
         """A non-leaf's summed output gradients, for its retain_grad tensors and the captured inputs."""

@@ -87,6 +87,8 @@ class Adam(Optimizer):
                 for p in group["params"]:
                     if p.grad is None:
                         continue
+                    if p.grad.is_sparse:
+                        raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
                     state = self._init_state(p, amsgrad)
                     step_t = state["step"]
                     # The count lives in a cpu float32 scalar, as PyTorch keeps it; bump it in place.
