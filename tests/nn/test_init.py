@@ -124,3 +124,51 @@ def test_linear_default_initialisation():
     tt.manual_seed(0)
     np.testing.assert_array_equal(_np(nn.Linear(200, 300).weight), w)  # seeded
     assert nn.Linear(4, 2, bias=False).bias is None
+
+
+def test_sparse_():
+    w = init.sparse_(tt.empty(10, 40), sparsity=0.25, std=0.5, generator=tt.Generator().manual_seed(0))
+    a = _np(w)
+    assert ((a == 0).sum(0) == 3).all()  # ceil(0.25 * 10) zeros in every column
+    assert abs(a[a != 0].std() - 0.5) < 0.05
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+        init.sparse_(tt.empty(3), 0.1)
+
+
+def test_dirac_():
+    w = _np(init.dirac_(tt.empty(4, 2, 3, 3), groups=2))
+    expected = np.zeros((4, 2, 3, 3))
+    for g in range(2):
+        for d in range(2):
+            expected[g * 2 + d, d, 1, 1] = 1
+    np.testing.assert_array_equal(w, expected)
+    w3 = _np(init.dirac_(tt.empty(3, 5, 4)))
+    assert w3.sum() == 3 and w3[2, 2, 2] == 1
+    with pytest.raises(ValueError, match="Only tensors with 3, 4, or 5 dimensions are supported"):
+        init.dirac_(tt.empty(3, 3))
+    with pytest.raises(ValueError, match="dim 0 must be divisible by groups"):
+        init.dirac_(tt.empty(3, 3, 3), groups=2)
+
+
+def test_eye_orthogonal_trunc_normal_properties():
+    np.testing.assert_array_equal(_np(init.eye_(tt.empty(2, 3))), np.eye(2, 3))
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+        init.eye_(tt.empty(2, 2, 2))
+    q = _np(init.orthogonal_(tt.empty(3, 7), gain=2.0))
+    np.testing.assert_allclose(q @ q.T, 4.0 * np.eye(3), atol=1e-5)  # rows <= cols: Q Q^T = gain^2 I
+    q = _np(init.orthogonal_(tt.empty(7, 3)))
+    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-5)
+    t = _np(init.trunc_normal_(tt.empty(20000), mean=1.0, std=2.0, a=0.0, b=3.0))
+    assert t.min() >= 0.0 and t.max() <= 3.0
+    # truncated normal on [0, 3] with mean 1, std 2: its mean is 1 + 2 (phi(-0.5) - phi(1)) / (Phi(1) - Phi(-0.5))
+    from statistics import NormalDist
+    nd = NormalDist()
+    alpha, beta = -0.5, 1.0
+    z = nd.cdf(beta) - nd.cdf(alpha)
+    mean = 1.0 + 2.0 * (nd.pdf(alpha) - nd.pdf(beta)) / z
+    assert abs(t.mean() - mean) < 0.03
+    with pytest.warns(UserWarning, match="mean is more than 2 std"):  # far in the tail: the inverse-CDF path
+        tail = _np(init.trunc_normal_(tt.empty(2000), mean=0.0, std=1.0, a=5.0, b=6.0))
+    assert tail.min() >= 5.0 and tail.max() <= 6.0 and tail.mean() < 5.4
+    with pytest.warns(UserWarning, match="mean is more than 2 std from"):
+        init.trunc_normal_(tt.empty(10), mean=10.0, a=-2.0, b=2.0)

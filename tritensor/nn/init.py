@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from statistics import NormalDist
 
 import numpy as np
 
@@ -79,9 +80,27 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Gene
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: Generator | None = None) -> Tensor:
-    """Fill with N(mean, std^2) restricted to [a, b] (out-of-range draws are redrawn)."""
+    """Fill with N(mean, std^2) truncated to [a, b] (PyTorch's definition; warns when mean is more than 2 std
+    outside [a, b]).
+
+    Draws are redrawn until they fall in [a, b] (the same distribution as PyTorch's inverse-CDF sampler);
+    where fewer than 5% of draws would land there, the inverse CDF of U(cdf(a), cdf(b)) is used instead,
+    then clamped to [a, b] as PyTorch does.
+    """
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
+                      "may be incorrect.", stacklevel=2)
     r = rng(generator)
-    values = r.normal(mean, std, size=tuple(tensor.shape))
+    shape = tuple(tensor.shape)
+    normal = NormalDist(mean, std)
+    lo, hi = normal.cdf(a), normal.cdf(b)
+    if hi - lo < 0.05:
+        p = r.uniform(lo, hi, size=shape)
+        # inv_cdf needs 0 < p < 1; p at the ends maps to +-inf, clamped to the bounds below
+        inv = np.vectorize(lambda q: normal.inv_cdf(q) if 0.0 < q < 1.0 else (a if q <= 0.0 else b),
+                           otypes=[np.float64])
+        return _fill_from_host(tensor, np.clip(inv(p), a, b))
+    values = r.normal(mean, std, size=shape)
     bad = (values < a) | (values > b)
     while bad.any():
         values[bad] = r.normal(mean, std, size=int(bad.sum()))
@@ -178,3 +197,35 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator: Generator | None =
     if rows < cols:
         q = q.T
     return _fill_from_host(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Generator | None = None) -> Tensor:
+    """A 2-D tensor as a sparse matrix: N(0, std^2) values with ceil(sparsity * rows) zeros in each column, at
+    rows drawn at random per column (Martens, 2010)."""
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    r = rng(generator)
+    values = r.normal(0.0, std, size=(rows, cols))
+    for col in range(cols):
+        values[r.permutation(rows)[:num_zeros], col] = 0.0
+    return _fill_from_host(tensor, values)
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """A 3-, 4- or 5-D convolution weight that is the identity: in each of `groups` groups, output channel d
+    takes input channel d at the kernel's centre (the other weights 0), for d < min(out/groups, in)."""
+    dims = tensor.ndimension()
+    if dims not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_per_group = sizes[0] // groups
+    values = np.zeros(sizes)
+    centre = tuple(s // 2 for s in sizes[2:])
+    for g in range(groups):
+        for d in range(min(out_per_group, sizes[1])):
+            values[(g * out_per_group + d, d) + centre] = 1.0
+    return _fill_from_host(tensor, values)

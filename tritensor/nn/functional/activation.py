@@ -8,27 +8,48 @@ import warnings
 from ... import dtypes as D
 from ...ops.activations import (
     elu,
+    elu_,
     gelu,
     hardsigmoid,
     hardswish,
     hardtanh,
+    hardtanh_,
     leaky_relu,
+    leaky_relu_,
     logsigmoid,
     mish,
     relu,
     relu6,
     relu_,
     selu,
+    selu_,
     silu,
     softplus,
+)
+from ...ops.activations_extra import (
+    celu,
+    celu_,
+    glu,
+    hardshrink,
+    prelu,
+    rrelu,
+    rrelu_,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+    threshold_,
 )
 from ...ops.softmax import log_softmax as _log_softmax
 from ...ops.softmax import softmax as _softmax
 from ...tensor import Tensor
 from ._args import check_input
 
-__all__ = ["relu", "relu_", "relu6", "gelu", "silu", "tanh", "sigmoid", "softplus", "elu", "selu", "leaky_relu",
-           "hardtanh", "hardsigmoid", "hardswish", "mish", "logsigmoid", "softmax", "log_softmax", "softmin"]
+__all__ = ["relu", "relu_", "relu6", "gelu", "silu", "tanh", "sigmoid", "softplus", "elu", "elu_", "selu", "selu_",
+           "leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "mish", "logsigmoid",
+           "softmax", "log_softmax", "softmin", "celu", "celu_", "glu", "hardshrink", "prelu", "rrelu", "rrelu_",
+           "softshrink", "softsign", "tanhshrink", "threshold", "threshold_"]
+
 
 
 def tanh(input: Tensor) -> Tensor:
