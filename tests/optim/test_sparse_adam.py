@@ -85,3 +85,21 @@ def test_adam_rejects_sparse_gradients():
         with pytest.raises(RuntimeError, match="^Adam does not support sparse gradients, please consider SparseAdam "
                                                "instead$"):
             cls(emb.parameters()).step()
+
+
+def test_sgd_steps_a_sparse_gradient_as_its_dense_form():
+    """SGD accepts embedding(sparse=True)'s gradient, as PyTorch's does: the same update as the dense one."""
+    import tritensor.nn as nn
+
+    tt.manual_seed(0)
+    sparse, dense = nn.Embedding(7, 3, sparse=True), nn.Embedding(7, 3)
+    dense.weight.data.copy_(sparse.weight.data)
+    idx = tt.tensor([[1, 4, 1], [6, 0, 4]])
+    for emb in (sparse, dense):
+        opt = tt.optim.SGD(emb.parameters(), lr=0.5, momentum=0.9)
+        for _ in range(2):
+            opt.zero_grad()
+            (emb(idx) ** 2).sum().backward()
+            opt.step()
+    assert sparse.weight.grad.is_sparse
+    np.testing.assert_allclose(sparse.weight.detach().numpy(), dense.weight.detach().numpy(), rtol=1e-6)

@@ -71,7 +71,9 @@ class SGD(Optimizer):
                         if buf is None:
                             buf = zeros_like(p)
                             first = True
-                    sgd_step_(p, p.grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+                    # A sparse gradient (embedding(sparse=True)) steps as its dense form: PyTorch's numbers.
+                    grad = p.grad.to_dense() if p.grad.is_sparse else p.grad
+                    sgd_step_(p, grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
                               weight_decay=group["weight_decay"], nesterov=group["nesterov"],
                               maximize=group["maximize"], first=first)
                     if momentum != 0:
