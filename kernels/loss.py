@@ -434,7 +434,7 @@ def cross_entropy_rows_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray
     """(per-row loss, target weight, lse) in the accumulation dtype, rows in target's row-major order."""
     acc = _acc(x)
     xr, t = _classes_last(x, target)
-    xr = xr.astype(acc)
+    xr = xr.astype(acc, copy=False)  # read only here
     C = xr.shape[1]
     check_targets_ref(t, C, ignore_index)
     counted = t != ignore_index
@@ -446,7 +446,8 @@ def cross_entropy_rows_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray
         if nll:
             return np.where(counted, -w_t * x_t, 0).astype(acc), w_t, np.zeros(t.shape, acc)
         m = np.max(xr, axis=1, keepdims=True) if C else np.zeros((xr.shape[0], 1), acc)
-        lse = (m + np.log(np.sum(np.exp(xr - m), axis=1, keepdims=True)))[:, 0]
+        shifted = np.subtract(xr, m)
+        lse = (m + np.log(np.sum(np.exp(shifted, out=shifted), axis=1, keepdims=True)))[:, 0]
         loss = w_t * (lse - x_t)
         if label_smoothing > 0:
             smooth = w.sum() * lse - (xr * w).sum(axis=1)
@@ -458,20 +459,27 @@ def cross_entropy_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | No
                       reduction: str = "mean", label_smoothing: float = 0.0, nll: bool = False) -> np.ndarray:
     """PyTorch's cross_entropy (nll_loss when nll) from class indices, in x's dtype."""
     loss, w_t, _ = cross_entropy_rows_ref(x, target, weight, ignore_index, label_smoothing, nll)
+    return reduce_loss_ref(loss, w_t, np.shape(target), reduction, x.dtype)
+
+
+def reduce_loss_ref(loss: np.ndarray, w_t: np.ndarray, target_shape: tuple, reduction: str,
+                    dtype: np.dtype) -> np.ndarray:
+    """The per-row losses of cross_entropy_rows_ref reduced as `reduction` says, in `dtype`."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if reduction == "none":
-            out = loss.reshape(np.shape(target))
+            out = loss.reshape(target_shape)
         elif reduction == "sum":
             out = loss.sum()
         else:
             out = loss.sum() / w_t.sum()
-    return np.asarray(out).astype(x.dtype)
+    return np.asarray(out).astype(dtype)
 
 
 def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
                                ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                               nll: bool = False) -> np.ndarray:
-    """d loss / d x for cross_entropy_ref (grad: target-shaped for "none", a scalar otherwise)."""
+                               nll: bool = False, lse: np.ndarray | None = None) -> np.ndarray:
+    """d loss / d x for cross_entropy_ref (grad: target-shaped for "none", a scalar otherwise); lse: the
+    forward's per-row log-sum-exp (cross_entropy_rows_ref's third result), which spares a max and a sum."""
     acc = _acc(x)
     xr, t = _classes_last(x, target)
     xr = xr.astype(acc)
@@ -497,13 +505,17 @@ def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarr
         eps = 0.0 if nll else label_smoothing
         if nll:
             gx.fill(0)
+        elif lse is not None:  # softmax = exp(x - lse)
+            np.subtract(gx, lse[:, None], out=gx)
+            np.exp(gx, out=gx)
+            gx *= (g * ((1 - eps) * w_t + eps / C * w.sum()))[:, None]
         else:
             m = np.max(gx, axis=1, keepdims=True) if C else np.zeros((gx.shape[0], 1), acc)
             np.subtract(gx, m, out=gx)
             np.exp(gx, out=gx)
             gx *= ((g * ((1 - eps) * w_t + eps / C * w.sum())) / gx.sum(axis=1))[:, None]
-            if eps > 0:
-                gx -= (g[:, None] * (eps / C)) * w[None, :]
+        if eps > 0:
+            gx -= (g[:, None] * (eps / C)) * w[None, :]
         gx[rows, tc[rows]] -= (g * (1 - eps) * w_t)[rows]
     if x.ndim == 1:
         return gx.reshape(x.shape).astype(x.dtype)

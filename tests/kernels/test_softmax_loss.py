@@ -515,3 +515,20 @@ def test_tuning_spaces_hold_valid_shipped_configs():
                     assert all(c in specs[0].space for c in configs)
                     assert all(c["BLOCK_R"] >= rb for c in configs if c.get("ONE_PASS"))
     assert KL.REDUCE_ROWS_TUNING.heuristic(()) in KL.SPECS[-1].configs
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_backward_reference_from_the_forwards_lse_equals_the_recomputed_one(reduction, smoothing):
+    """The cpu op hands the forward's log-sum-exp to the backward reference: the same gradient as recomputing it,
+    with class weights, an ignored target and K-dim input."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 7, 3)).astype(np.float32)
+    t = rng.integers(0, 7, (4, 3))
+    t[1, 2] = -100
+    w = (rng.random(7) + 0.5).astype(np.float32)
+    g = rng.standard_normal((4, 3)).astype(np.float32) if reduction == "none" else np.float32(0.7)
+    _, _, lse = KL.cross_entropy_rows_ref(x, t, w, -100, smoothing)
+    want = KL.cross_entropy_backward_ref(g, x, t, w, -100, reduction, smoothing)
+    got = KL.cross_entropy_backward_ref(g, x, t, w, -100, reduction, smoothing, lse=lse)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)

@@ -91,7 +91,8 @@ class NllLoss(Function):
         if x.device.type == "cuda":
             return _forward_cuda(ctx, x, target, weight, ignore_index, label_smoothing, reduction, nll)
         xh, th, wh = x._host(), target._host(), _host(weight)
-        out = Tensor._wrap(K.cross_entropy_ref(xh, th, wh, ignore_index, reduction, label_smoothing, nll))
+        loss, w_t, ctx.lse_host = K.cross_entropy_rows_ref(xh, th, wh, ignore_index, label_smoothing, nll)
+        out = Tensor._wrap(K.reduce_loss_ref(loss, w_t, th.shape, reduction, xh.dtype))
         ctx.save_for_backward(x, target, weight)
         return out
 
@@ -131,7 +132,7 @@ class NllLoss(Function):
         x, target, weight = saved[:3]
         if x.device.type == "cpu":
             gx = K.cross_entropy_backward_ref(grad._host(), x._host(), target._host(), _host(weight), ignore_index,
-                                              reduction, eps, nll)
+                                              reduction, eps, nll, self.lse_host)
             return Tensor._wrap(gx), None, None, None, None, None, None
         lse, denom = saved[3:]
         class_dim = 0 if x.ndim == 1 else 1
