@@ -18,6 +18,7 @@ import numpy as np
 from .. import dtypes as D
 from ..tensor import Tensor
 from .dispatch import check_same_device
+from .distance import pairwise_distance
 from .loss_pointwise import check_reduction
 from .unary import torch_type_name
 
@@ -172,12 +173,6 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     loss = (z * not_t).sum(1) / C
     loss = loss.reshape(input._shape[:1] if nd == 2 else ())
     return reduce_loss(loss, reduction)
-
-
-def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
-    """||x1 - x2 + eps||_p over the last dim (PyTorch's pairwise_distance)."""
-    dim = max(x1.ndim, x2.ndim) - 1
-    return (x1 - x2 + eps).norm(p, dim if dim >= 0 else None, keepdim)
 
 
 def _check_triplet_dims(anchor: Tensor, positive: Tensor, negative: Tensor) -> None:
