@@ -65,3 +65,28 @@ def test_nn_and_optim_sit_on_the_public_api(path):
             for target in node.targets:  # no `Tensor.x = ...` outside the ops layer's METHODS
                 assert not (isinstance(target, ast.Attribute) and ast.unparse(target.value) == "Tensor"), path
     assert path.stat().st_size and len(path.read_text().splitlines()) <= 600
+
+
+def test_a_layer_name_declared_by_two_modules_is_an_import_error(tmp_path, monkeypatch):
+    """nn and nn.functional gather their modules' __all__: two modules declaring one name is an error naming both."""
+    import sys
+
+    import pytest
+
+    from tritensor.nn._collect import collect_public
+
+    package = tmp_path / "twice"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("__all__ = ['Layer', 'only_a']\nLayer = 1\nonly_a = 2\n")
+    (package / "b.py").write_text("__all__ = ['Layer']\nLayer = 3\n")
+    (package / "_private.py").write_text("__all__ = ['hidden']\nhidden = 4\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    namespace: dict = {}
+    with pytest.raises(ImportError, match=r"^nn\.Layer is defined by both twice\.a and twice\.b$"):
+        collect_public("twice", [str(package)], namespace, "nn")
+    (package / "b.py").write_text("__all__ = ['other']\nother = 3\n")
+    sys.modules.pop("twice.b")  # imported above; its new text must be read again
+    namespace = {}
+    assert collect_public("twice", [str(package)], namespace, "nn") == ["Layer", "only_a", "other"]
+    assert namespace == {"Layer": 1, "only_a": 2, "other": 3}

@@ -8,22 +8,6 @@ Python layer PyTorch itself keeps in torch.nn.functional (argument checks, depre
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from .._collect import collect_public
 
-
-def _collect() -> list[str]:
-    names: dict[str, str] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for name in module.__all__:
-            if name in names:
-                raise ImportError(f"nn.functional.{name} is defined by both {names[name]} and {module.__name__}")
-            names[name] = module.__name__
-            globals()[name] = getattr(module, name)
-    return sorted(names)
-
-
-__all__ = _collect()
+__all__ = collect_public(__name__, __path__, globals(), "nn.functional")

@@ -5,63 +5,22 @@ from __future__ import annotations
 
 import warnings
 
-from ...autograd import no_grad
-from ...creation import empty, ones, tensor, zeros
-from ...dtypes import int64
 from ...tensor import Tensor
 from .. import functional as F
-from .. import init
-from ..parameter import Parameter
-from .module import Module
+from .batchnorm import _NormBase
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
 
-class _InstanceNorm(Module):
-    """Parameters (weight, bias when affine) and buffers (running_mean, running_var, num_batches_tracked when
-    track_running_stats) laid out as PyTorch's _NormBase; a private copy (BatchNorm keeps its own)."""
+class _InstanceNorm(_NormBase):
+    """The forward of InstanceNorm1d/2d/3d over _NormBase's parameters and buffers (PyTorch's layout), with
+    PyTorch's instance-norm defaults: no affine parameters, no running statistics."""
 
-    _version = 2
     _no_batch_dim = 0  # input dims of an unbatched input (the subclass's)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, device=None, dtype=None) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, device=device, dtype=dtype))
-            self.bias = Parameter(empty(num_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
-            self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
-            self.register_buffer("num_batches_tracked", tensor(0, dtype=int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-        self.reset_parameters()
-
-    def reset_running_stats(self) -> None:
-        """running_mean = 0, running_var = 1, num_batches_tracked = 0 (when tracked)."""
-        if self.track_running_stats:
-            with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1)
-                self.num_batches_tracked.zero_()
-
-    def reset_parameters(self) -> None:
-        """Resets the running statistics, weight to ones and bias to zeros."""
-        self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
 
     def _check_input_dim(self, input: Tensor) -> None:
         n = self._no_batch_dim
@@ -88,11 +47,6 @@ class _InstanceNorm(Module):
         if input.dim() == self._no_batch_dim:
             return self._apply_instance_norm(input.unsqueeze(0)).squeeze(0)
         return self._apply_instance_norm(input)
-
-    def extra_repr(self) -> str:
-        """num_features, eps, momentum, affine and track_running_stats."""
-        return ("{num_features}, eps={eps}, momentum={momentum}, affine={affine}, "
-                "track_running_stats={track_running_stats}".format(**self.__dict__))
 
 
 class InstanceNorm1d(_InstanceNorm):
