@@ -1,0 +1,104 @@
+"""NumPy references for kernels/pool.py: pooling over a (NC, D, H, W) array, forward and backward.
+
+Per spatial dim a (Out, K) table of window positions and their validity is built (fixed windows with
+`sliding_window_view` over the padded position range, adaptive ones from PyTorch's start/end rule); the
+input is gathered through the three tables at once into (NC, OD, OH, OW, KD, KH, KW) windows, so no Python
+loop runs over output pixels. Statistics in fp32 (fp64 for fp64). The geometry dict `p` is kernels/pool.py's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def _acc(x: np.ndarray) -> np.ndarray:
+    return x.astype(np.float64 if x.dtype == np.float64 else np.float32)
+
+
+def _table(In: int, Out: int, K: int, S: int, P: int, dil: int, adaptive: bool):
+    """(positions (Out, K), valid (Out, K), padded window size (Out,), clipped window size (Out,))."""
+    o = np.arange(Out)
+    if adaptive:
+        start = (o * In) // Out
+        end = -((-(o + 1) * In) // Out)
+        pos = start[:, None] + np.arange(K)[None, :]
+        valid = pos < end[:, None]
+        return pos, valid, end - start, end - start
+    span = (K - 1) * dil + 1
+    lo = -P
+    hi = max((Out - 1) * S - P + span, lo + span)
+    pos = sliding_window_view(np.arange(lo, hi), span)[::S][:Out, ::dil]
+    valid = (pos >= 0) & (pos < In)
+    start = o * S - P
+    end = np.minimum(start + K, In + P)
+    clipped = np.minimum(end, In) - np.maximum(start, 0)
+    return pos, valid, end - start, clipped
+
+
+def _tables(shape: tuple, out_shape: tuple, p: dict):
+    return [_table(In, Out, K, S, P, dl, p["adaptive"])
+            for In, Out, K, S, P, dl in zip(shape, out_shape, p["kernel"], p["stride"], p["padding"], p["dilation"])]
+
+
+def _windows(x: np.ndarray, tabs):
+    """(values (NC, OD, OH, OW, KD, KH, KW), valid, flat spatial index) of every window tap."""
+    (pd, vd, *_), (ph, vh, *_), (pw, vw, *_) = tabs
+    D, H, W = x.shape[1:]
+    a = np.take(x, np.clip(pd, 0, D - 1), axis=1)
+    a = np.take(a, np.clip(ph, 0, H - 1), axis=3)
+    a = np.take(a, np.clip(pw, 0, W - 1), axis=5)
+    a = a.transpose(0, 1, 3, 5, 2, 4, 6)
+    valid = vd[:, None, None, :, None, None] & vh[None, :, None, None, :, None] & vw[None, None, :, None, None, :]
+    flat = (pd[:, None, None, :, None, None] * H + ph[None, :, None, None, :, None]) * W \
+        + pw[None, None, :, None, None, :]
+    return a, valid, flat
+
+
+def _divisors(tabs, p: dict) -> np.ndarray:
+    if p["divisor"]:
+        return np.full(tuple(len(t[2]) for t in tabs), float(p["divisor"]))
+    k = 2 if p["adaptive"] or p["count_include_pad"] else 3
+    d, h, w = (t[k].astype(np.float64) for t in tabs)
+    return d[:, None, None] * h[None, :, None] * w[None, None, :]
+
+
+def pool_ref(x: np.ndarray, out_shape: tuple, p: dict):
+    """(out, argmax flat indices or None) of pooling the (NC, D, H, W) array x to (NC, *out_shape)."""
+    tabs = _tables(x.shape[1:], out_shape, p)
+    a, valid, flat = _windows(_acc(x), tabs)
+    NC = x.shape[0]
+    taps = valid.shape[3:]
+    a = a.reshape(NC, *out_shape, -1)
+    valid = valid.reshape(*out_shape, -1)
+    flat = np.broadcast_to(flat, valid.shape[:3] + taps).reshape(*out_shape, -1)
+    if not p["max"]:
+        out = np.where(valid, a, 0).sum(-1) / _divisors(tabs, p)
+        return out.astype(x.dtype), None
+    isnan = np.isnan(a) & valid
+    v = np.where(valid & ~isnan, a, -np.inf)
+    best = v.max(-1, keepdims=True)
+    first = np.argmax(valid & (v == best), axis=-1)  # first tap holding the max (the first valid if all -inf)
+    last_nan = a.shape[-1] - 1 - np.argmax(isnan[..., ::-1], axis=-1)
+    tap = np.where(isnan.any(-1), last_nan, first)
+    idx = np.take_along_axis(np.broadcast_to(flat, a.shape), tap[..., None], -1)[..., 0]
+    out = np.take_along_axis(a, tap[..., None], -1)[..., 0]
+    return out.astype(x.dtype), idx.astype(np.int64)
+
+
+def pool_backward_ref(grad: np.ndarray, in_shape: tuple, p: dict, indices: np.ndarray | None = None) -> np.ndarray:
+    """The gradient of pool_ref's input (NC, *in_shape) for the incoming (NC, OD, OH, OW) gradient."""
+    g = _acc(grad)
+    NC = g.shape[0]
+    gx = np.zeros((NC, int(np.prod(in_shape))), g.dtype)
+    if p["max"]:
+        np.add.at(gx, (np.arange(NC)[:, None], indices.reshape(NC, -1)), g.reshape(NC, -1))
+        return gx.reshape(NC, *in_shape).astype(grad.dtype)
+    tabs = _tables(in_shape, g.shape[1:], p)
+    _, valid, flat = _windows(np.zeros((1, *in_shape), g.dtype), tabs)
+    share = (g / _divisors(tabs, p))[:, :, :, :, None, None, None]
+    contrib = np.broadcast_to(np.where(valid, share, 0), (NC, *valid.shape))
+    where = np.broadcast_to(np.where(valid, flat, 0), valid.shape)
+    np.add.at(gx, (np.arange(NC)[:, None], np.broadcast_to(where, (NC, *where.shape)).reshape(NC, -1)),
+              contrib.reshape(NC, -1))
+    return gx.reshape(NC, *in_shape).astype(grad.dtype)
