@@ -41,17 +41,31 @@ def _map_cost(numel: int, itemsizes: int) -> Cost:
     return Cost(float(numel) * itemsizes, float(numel))
 
 
+def map_config(narrowest: int) -> dict:
+    """The strided map kernel's heuristic config for operands whose narrowest itemsize is `narrowest`.
+
+    8 elements per thread (two 128-bit accesses of a 32-bit operand, one of a 16-bit one); an op with a
+    1-byte operand (bool, int8, uint8) takes 16, so that operand too moves 16 contiguous bytes per
+    thread: one 128-bit access instead of a 64-bit one. Ops with 1-byte operands are cheap (comparisons,
+    bit ops, casts), so the wider block spills nothing even beside fp64 operands.
+    """
+    return dict(BLOCK=2 * BLOCK, num_warps=NUM_WARPS) if narrowest == 1 else dict(BLOCK=BLOCK, num_warps=NUM_WARPS)
+
+
 # Wider blocks amortise the per-program index math, more warps per block hide more latency; 8
-# elements per thread at most and no 16-warp blocks (both spill fp64 asin on sm_80/sm_90).
+# elements per thread at most (16 for 1-byte operands) and no 16-warp blocks (both spill fp64 asin on
+# sm_80/sm_90). The key's third field is the narrowest operand's itemsize.
 MAP_TUNING = Tunable(
     "elementwise.map",
     space=[dict(BLOCK=1024, num_warps=4), dict(BLOCK=512, num_warps=4), dict(BLOCK=2048, num_warps=8),
-           dict(BLOCK=1024, num_warps=8)],
-    heuristic=lambda key: dict(BLOCK=BLOCK, num_warps=NUM_WARPS),
+           dict(BLOCK=1024, num_warps=8), dict(BLOCK=2048, num_warps=4)],
+    heuristic=lambda key: map_config(key[2]),
     cost=_map_cost,
 )
-MAP_SHIPPED = MAP_TUNING.all_configs()[:1]  # the heuristic's config: every map spec compiles it in CI
-MAP_SPACE = MAP_TUNING.all_configs()  # compiled by the AOT check's --full
+MAP_SHIPPED = MAP_TUNING.all_configs()[:1]  # the heuristic's config for 2- to 8-byte operands
+MAP_SHIPPED_NARROW = [map_config(1)]  # ... and for ops with a 1-byte operand
+MAP_SPACE = MAP_TUNING.all_configs()[:4]  # compiled by the AOT check's --full: <= 8 elements per thread
+MAP_SPACE_NARROW = MAP_TUNING.all_configs()  # ... and with 16 per thread for ops with a 1-byte operand
 
 
 @triton.jit
@@ -143,7 +157,7 @@ def _launch_strided(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1,
                 p0, p1, OP=op, N_IN=len(ins), N_OUT=len(outs), **config,
             )
 
-        key = (op.__name__, outs[0].dtype.name, next_pow2(launch_numel))
+        key = (op.__name__, outs[0].dtype.name, min(a.dtype.itemsize for a in arrays), next_pow2(launch_numel))
         tuning.launch(MAP_TUNING, key, dict(numel=launch_numel, itemsizes=itemsizes), run, repeatable)
 
 
@@ -285,7 +299,7 @@ SPECS = [
     # The flat path's two variants: the unmasked bulk (128-bit accesses when aligned) and the masked tail.
     KernelSpec(f"elementwise.map_flat[{op.__name__.strip('_')}:{dtype}:{'tail' if masked else 'bulk'}]",
                flat_map_kernel, flat_signature(dtype), dict(OP=op, N_IN=n_in, N_OUT=n_out, MASKED=masked, SCALARS=0),
-               [FLAT_TUNING.heuristic(("", "", _ITEMSIZE[dtype], 0))], FLAT_TUNING.all_configs())
+               [FLAT_TUNING.heuristic(("", "", _ITEMSIZE[dtype], 0))], FLAT_TUNING.all_configs()[:4])
     for op, n_in, n_out in _SPEC_OPS
     for dtype in ("fp32", "fp16", "bf16")
     for masked in (False, True)

@@ -86,17 +86,24 @@ def flat_map_kernel(
 
 def _flat_heuristic(key: tuple) -> dict:
     # 8 elements per thread: two 128-bit accesses per operand for 32-bit types, one for 16-bit types
-    # (which take 8 warps so that a program still covers 2048 elements), four for 64-bit ones.
+    # (which take 8 warps so that a program still covers 2048 elements); 16 when an operand is 1 byte
+    # (bool, int8, uint8), so that it too moves 16 contiguous bytes (one 128-bit access); 4 for 64-bit
+    # operands (two 128-bit accesses each: 8 spill fp64 div_floor and int64 div_trunc on sm_80).
     narrowest = key[2]
-    return dict(BLOCK=2048, num_warps=8) if narrowest <= 2 else dict(BLOCK=1024, num_warps=4)
+    if narrowest == 1:
+        return dict(BLOCK=4096, num_warps=8)
+    if narrowest >= 8:
+        return dict(BLOCK=512, num_warps=4)
+    return dict(BLOCK=2048, num_warps=8) if narrowest == 2 else dict(BLOCK=1024, num_warps=4)
 
 
-# At most 8 elements per thread (fp64 asin spills beyond that); 512 x 4 warps trades 128-bit fp16
-# accesses for twice the programs, which small tensors may prefer.
+# At most 8 elements per thread (fp64 asin spills beyond that) but for ops with a 1-byte operand
+# (cheap: comparisons, bit ops, casts), the last config; 512 x 4 warps trades 128-bit fp16 accesses
+# for twice the programs, which small tensors may prefer.
 FLAT_TUNING = Tunable(
     "elementwise.map_flat",
     space=[dict(BLOCK=1024, num_warps=4), dict(BLOCK=2048, num_warps=8), dict(BLOCK=512, num_warps=4),
-           dict(BLOCK=1024, num_warps=8)],
+           dict(BLOCK=1024, num_warps=8), dict(BLOCK=4096, num_warps=8)],
     heuristic=_flat_heuristic,
     cost=_map_cost,
 )
@@ -176,8 +183,9 @@ def flat_twin(spec: KernelSpec) -> KernelSpec:
     pointers = {name: spec.signature[name] for name in ("out0_ptr", "out1_ptr", "in0_ptr", "in1_ptr", "in2_ptr")}
     sig = {**pointers, "numel": "i32", **{p: spec.signature[p] for p in ("p0", "p1") if p in spec.signature}}
     narrowest = min(_ITEMSIZES[pointers[name].lstrip("*")] for name in used)
+    space = FLAT_TUNING.all_configs()
     return KernelSpec(spec.name[:-1] + ":flat]", flat_map_kernel, sig, {**c, "MASKED": False, "SCALARS": 0},
-                      [FLAT_TUNING.heuristic(("", "", narrowest, 0))], FLAT_TUNING.all_configs())
+                      [FLAT_TUNING.heuristic(("", "", narrowest, 0))], space if narrowest == 1 else space[:4])
 
 
 # ---------------------------------------------------------------- the row path
@@ -249,13 +257,14 @@ def _row_config(n_bucket: int, tile: int, warps: int) -> dict:
 
 
 def _row_space(key: tuple, space: str) -> list[dict]:
-    tiles = _ROW_TILES if space == "max" else _ROW_TILES[:2]
+    tiles = _ROW_TILES if space == "max" else _ROW_TILES[:2] + _ROW_TILES[3:] * (key[2] == 1)
     return [_row_config(key[-1], tile, warps) for tile, warps in tiles]
 
 
 def _row_heuristic(key: tuple) -> dict:
-    # 8 elements per thread, as the flat path: 128-bit accesses for 16- and 32-bit types when N allows.
-    return _row_config(key[-1], *_ROW_TILES[1 if key[2] <= 2 else 0])
+    # 8 elements per thread, as the flat path: 128-bit accesses for 16- and 32-bit types when N allows;
+    # 16 when an operand is 1 byte, so that it too moves 16 contiguous bytes per thread.
+    return _row_config(key[-1], *_ROW_TILES[3 if key[2] == 1 else 1 if key[2] == 2 else 0])
 
 
 ROW_TUNING = Tunable("elementwise.map_rows", space=_row_space, heuristic=_row_heuristic, cost=_map_cost)

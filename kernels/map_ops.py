@@ -36,7 +36,7 @@ import triton.language as tl
 from tritensor import dtypes
 
 from .device_array import DeviceArray
-from .elementwise import MAP_SHIPPED, MAP_SPACE, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SHIPPED_NARROW, MAP_SPACE, MAP_SPACE_NARROW, launch_map, map_kernel
 from .launch_spec import KernelSpec
 
 
@@ -179,6 +179,9 @@ def map_signature(outs: list[str], ins: list[str], p0: str = "fp32", p1: str = "
     return sig
 
 
+_ONE_BYTE = ("i1", "u1", "i8", "u8")  # Triton types of 1-byte operands
+
+
 def map_spec(module: str, op, dtype: str, n_in: int, n_out: int, out_dtype: str | None = None,
              p0: str | int = "fp32", p1: str | int = "fp32",
              in_dtypes: list[str] | None = None) -> KernelSpec:
@@ -200,6 +203,10 @@ def map_spec(module: str, op, dtype: str, n_in: int, n_out: int, out_dtype: str 
             constexprs[key] = p
             tags += f":{key}={p}"
     name = f"{module}.map[{op.__name__.strip('_')}:{dtype}{tags}]"
+    # The heuristic's config follows the narrowest operand (elementwise.map_config): 16 elements per
+    # thread when one is 1 byte (bool, int8, uint8), so its aligned build moves 128 bits per access.
+    if any(t in _ONE_BYTE for t in [*ins, *[out_dtype or dtype] * n_out]):
+        return KernelSpec(name, map_kernel, sig, constexprs, MAP_SHIPPED_NARROW, MAP_SPACE_NARROW)
     return KernelSpec(name, map_kernel, sig, constexprs, MAP_SHIPPED, MAP_SPACE)
 
 

@@ -42,8 +42,26 @@ from .tuning import Cost, Tunable, next_pow2
 SCAN_BLOCK = 1024  # block counts scanned per step by the single-program scan
 
 
+_ONE_BYTE = frozenset({"bool", "int8", "uint8"})  # dtype names in the keys whose elements are 1 byte
+# 16 elements per thread: a 1-byte operand then moves 16 contiguous bytes (one 128-bit access), not 8.
+FILL_NARROW = dict(BLOCK=4096, num_warps=8)  # masked_fill of a 1-byte output
+BLOCKED_NARROW = dict(BLOCK=BLOCK, num_warps=2)  # a 1-byte mask's count/compact/expand (BLOCK is fixed)
+
+
 def _heuristic(key) -> dict:
     return dict(CFG[0])
+
+
+def _fill_heuristic(key) -> dict:
+    # key: (out dtype, mask dtype, value is a tensor, invert, next_pow2(numel))
+    return dict(FILL_NARROW) if key[0] in _ONE_BYTE else dict(CFG[0])
+
+
+def _blocked_heuristic(mask_field: int):
+    """The heuristic of a blocked kernel whose key holds the mask's dtype name at `mask_field`."""
+    def heuristic(key) -> dict:
+        return dict(BLOCKED_NARROW) if key[mask_field] in _ONE_BYTE else dict(CFG[0])
+    return heuristic
 
 
 def _bytes_cost(numel: int, itemsizes: int) -> Cost:
@@ -55,13 +73,15 @@ def _scan_cost(n_blocks: int) -> Cost:
     return Cost(16.0 * n_blocks, float(n_blocks))
 
 
-MASKED_FILL_TUNING = Tunable("masked.masked_fill", INDEX_SPACE, _heuristic, _bytes_cost)
+MASKED_FILL_TUNING = Tunable("masked.masked_fill", INDEX_SPACE, _fill_heuristic, _bytes_cost)
 # The count, compaction and expansion kernels share one block size: block_offsets holds one start per
-# BLOCK elements (compact_scratch_numel), so only the warps per block are tuned.
-_BLOCKED_SPACE = [dict(CFG[0]), dict(BLOCK=BLOCK, num_warps=8), dict(BLOCK=BLOCK, num_warps=2)]
-MASK_COUNT_TUNING = Tunable("masked.mask_count", _BLOCKED_SPACE, _heuristic, _bytes_cost)
-MASK_COMPACT_TUNING = Tunable("masked.mask_compact", _BLOCKED_SPACE, _heuristic, _bytes_cost)
-MASK_EXPAND_TUNING = Tunable("masked.mask_expand", _BLOCKED_SPACE, _heuristic, _bytes_cost)
+# BLOCK elements (compact_scratch_numel), so only the warps per block are tuned. A 1-byte mask (the usual
+# bool) takes 2 warps, so that its contiguous read, the one access of these kernels whose addresses do not
+# depend on the data, is 128 bits wide; the compacted values' positions come from the running count.
+_BLOCKED_SPACE = [dict(CFG[0]), dict(BLOCK=BLOCK, num_warps=8), dict(BLOCKED_NARROW)]
+MASK_COUNT_TUNING = Tunable("masked.mask_count", _BLOCKED_SPACE, _blocked_heuristic(0), _bytes_cost)
+MASK_COMPACT_TUNING = Tunable("masked.mask_compact", _BLOCKED_SPACE, _blocked_heuristic(1), _bytes_cost)
+MASK_EXPAND_TUNING = Tunable("masked.mask_expand", _BLOCKED_SPACE, _blocked_heuristic(1), _bytes_cost)
 # One program scans the counts in place (a second run would scan the scan): never timed on user data.
 BLOCK_SCAN_TUNING = Tunable(
     "masked.block_scan",
@@ -418,23 +438,33 @@ def _expand_signature(dtype: str) -> dict[str, str]:
 _COUNT_SIG = {"offsets_ptr": "*i64", "mask_ptr": "*i1", "numel": "i32", "size1": "i32", "size2": "i32",
               "size3": "i32", **strides_sig("ms")}
 
+_NARROW = {"i1", "u1", "i8", "u8"}  # 1-byte Triton types: the specs ship the heuristic's narrow configs
+
+
+def _blocked_configs(mask: str) -> list[dict]:
+    return [dict(BLOCKED_NARROW) if mask in _NARROW else dict(CFG[0])]
+
+
 SPECS = (
     [KernelSpec(f"masked.masked_fill[{dt}{':tensor' if vt else ''}{':invert' if inv else ''}]",
-                masked_fill_kernel, _masked_fill_signature(dt), dict(VALUE_TENSOR=vt, INVERT=inv), CFG,
-                MASKED_FILL_TUNING.all_configs())
+                masked_fill_kernel, _masked_fill_signature(dt), dict(VALUE_TENSOR=vt, INVERT=inv),
+                [dict(FILL_NARROW) if dt in _NARROW else dict(CFG[0])], MASKED_FILL_TUNING.all_configs())
      for dt, vt, inv in (("fp32", False, False), ("bf16", True, False), ("fp64", False, True),
                          ("i1", False, False), ("i64", True, True))]
-    + [KernelSpec("masked.mask_count[i1]", mask_count_kernel, _COUNT_SIG, {}, CFG, MASK_COUNT_TUNING.all_configs()),
+    + [KernelSpec("masked.mask_count[i1]", mask_count_kernel, _COUNT_SIG, {}, _blocked_configs("i1"),
+                  MASK_COUNT_TUNING.all_configs()),
        KernelSpec("masked.mask_count[fp32]", mask_count_kernel, {**_COUNT_SIG, "mask_ptr": "*fp32"}, {},
                   CFG, MASK_COUNT_TUNING.all_configs()),
+       # One program sweeps the per-block counts (numel / 1024 int64s, a few KiB) in place, from offsets + 1:
+       # 8-byte aligned only, and latency-bound (a serial loop of scans), not bandwidth-bound.
        KernelSpec("masked.block_scan", block_scan_kernel, {"offsets_ptr": "*i64", "n_blocks": "i32"}, {},
-                  [BLOCK_SCAN_TUNING.heuristic(())], BLOCK_SCAN_TUNING.all_configs())]
+                  [BLOCK_SCAN_TUNING.heuristic(())], BLOCK_SCAN_TUNING.all_configs(), memory_bound=False)]
     + [KernelSpec(f"masked.mask_compact[{dt}:{mk}:{'values' if v else 'coords'}]", mask_compact_kernel,
-                  _compact_signature(dt, mk), dict(VALUES=v), CFG,
+                  _compact_signature(dt, mk), dict(VALUES=v), _blocked_configs(mk),
                   MASK_COMPACT_TUNING.all_configs())
        for dt, mk, v in (("fp32", "i1", True), ("bf16", "i1", True), ("i1", "i1", True), ("i64", "i1", False),
                          ("i64", "fp16", False))]
-    + [KernelSpec(f"masked.mask_expand[{dt}]", mask_expand_kernel, _expand_signature(dt), {}, CFG,
+    + [KernelSpec(f"masked.mask_expand[{dt}]", mask_expand_kernel, _expand_signature(dt), {}, _blocked_configs("i1"),
                   MASK_EXPAND_TUNING.all_configs())
        for dt in ("fp32", "bf16", "i64")]
 )

@@ -305,19 +305,21 @@ def _specs() -> list[KernelSpec]:
         # memory_bound=False for S == 1: a group is CPG channels of one element, at most 32 per program at one
         # warp (one element a lane); vectors need several groups per program, which this kernel does not do.
         suffix, units = ("_channels", ("S",)) if unit else ("", ())
+        # A group of <= 32 one-element channels is one warp, one element a lane: no block or warp count differs.
+        single = "a group of one-element channels fills one warp exactly" if len(tried) < 2 else ""
         for dtype in ("fp32", "bf16", "fp16"):
             sig = dict(y_ptr=f"*{dtype}", x_ptr=f"*{dtype}", w_ptr=f"*{dtype}", b_ptr=f"*{dtype}", mean_ptr="*fp32",
                        rstd_ptr="*fp32", G="i32", CPG="i32", S="i32", eps="fp32")
             specs.append(KernelSpec(f"norm_rows_group.group_norm{suffix}[{dtype}]", group_norm_fwd_kernel, sig,
                                     dict(HAS_W=True, HAS_B=True), shipped, tried, unit_args=units,
-                                    memory_bound=not unit))
+                                    memory_bound=not unit, single=single))
         for dtype in ("fp32", "bf16"):
             sig = dict(dx_ptr=f"*{dtype}", dy_ptr=f"*{dtype}", x_ptr=f"*{dtype}", w_ptr=f"*{dtype}",
                        mean_ptr="*fp32", rstd_ptr="*fp32", dwp_ptr="*fp32", dbp_ptr="*fp32", G="i32", CPG="i32",
                        S="i32")
             specs.append(KernelSpec(f"norm_rows_group.group_norm{suffix}_backward[{dtype}]", group_norm_bwd_kernel,
                                     sig, dict(HAS_W=True, NEED_WB=True), shipped, tried, unit_args=units,
-                                    memory_bound=not unit))
+                                    memory_bound=not unit, single=single))
     return specs
 
 

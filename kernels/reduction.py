@@ -30,13 +30,26 @@ from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, _reduce_var, prod_rows
 from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
-from .reduction_blocks import HEURISTIC_CONFIGS, SPACE, contiguous_rows, layout, row_heuristic, row_space, split_plan
+from .reduction_blocks import (
+    HEURISTIC_CONFIGS,
+    NARROW_HEURISTIC_CONFIGS,
+    NARROW_ROW_BLOCKS,
+    SPACE,
+    contiguous_rows,
+    dtype_aware,
+    layout,
+    row_heuristic,
+    row_space,
+    split_plan,
+)
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable
 
 # Keys: (constexpr variant..., dtype names, next_pow2(M), next_pow2(R), rows contiguous along R). Cost: forward
 # reads M*R and writes M; backward reads x (M*R) and M row values, writes M*R.
-REDUCE_TUNING = Tunable("reduction.reduce", row_space, row_heuristic, lambda M, R, itemsize, out_itemsize: Cost(
+# Keys hold x's dtype name at index 5: 1-byte rows (bool any/all/max) take tiles of 16 elements per thread.
+_reduce_heuristic, _reduce_space = dtype_aware(5)
+REDUCE_TUNING = Tunable("reduction.reduce", _reduce_space, _reduce_heuristic, lambda M, R, itemsize, out_itemsize: Cost(
     float(M) * R * itemsize + M * out_itemsize, float(M) * R), specs="reduction.")
 REDUCE_BACKWARD_TUNING = Tunable("reduction.reduce_backward", row_space, row_heuristic, lambda M, R, itemsize: Cost(
     (2.0 * M * R + 2.0 * M) * itemsize, float(M) * R), specs="reduction.backward[")
@@ -407,6 +420,8 @@ def _bwd_signature(dtype: str, y: str) -> dict[str, str]:
             "stride_xr": "i32", "stride_g": "i32", "stride_y": "i32", "p": "fp32", "chunk": "i32"}
 
 
+_ONE_BYTE = ("i1", "u1", "i8", "u8")  # spec dtypes whose rows take NARROW_ROW_BLOCKS
+
 # (name, KIND, PRE, POST, OUT_VALUE, OUT_AUX, [(x dtype, out dtype, aux dtype)])
 _FORWARD = [
     ("sum", "add", "id", "id", True, False, [("fp32",) * 3, ("fp16",) * 3, ("i32", "i64", "i64"), ("fp64",) * 3]),
@@ -426,7 +441,9 @@ _BACKWARD = [("sum", ["fp32"]), ("mean", ["bf16"]), ("prod", ["fp32", "fp64"]), 
 
 SPECS = [
     KernelSpec(f"reduction.{name}[{dtype}]", reduce_kernel, _fwd_signature(dtype, out, aux),
-               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa), HEURISTIC_CONFIGS, SPACE)
+               dict(KIND=kind, PRE=pre, POST=post, OUT_VALUE=ov, OUT_AUX=oa),
+               *((NARROW_HEURISTIC_CONFIGS, SPACE + NARROW_ROW_BLOCKS) if dtype in _ONE_BYTE else
+                 (HEURISTIC_CONFIGS, SPACE)))
     for name, kind, pre, post, ov, oa, dtypes in _FORWARD for dtype, out, aux in dtypes
 ] + [
     KernelSpec(f"reduction.backward[{op}:{dtype}]", reduce_backward_kernel,

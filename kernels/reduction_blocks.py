@@ -28,17 +28,26 @@ STRIDED_SPACE = [ROW_STRIDED, dict(BLOCK_M=32, BLOCK_R=32, num_warps=4)]
 SPACE = CONTIG_SPACE + STRIDED_SPACE  # every config a space can hold (the AOT check's --full)
 HEURISTIC_CONFIGS = ROW_BLOCKS + [ROW_STRIDED]  # every config the heuristic returns (the AOT check's default)
 
+# 1-byte elements (bool, int8, uint8) take tiles of twice the elements on the same warps: 16 per thread, so a
+# thread's contiguous run is 16 bytes (one 128-bit access) rather than 8. `row_config(..., narrow=True)`.
+ONE_BYTE = frozenset({"bool", "int8", "uint8"})  # dtype names as the keys hold them
+NARROW_ROW_BLOCKS = [dict(BLOCK_M=min(128, 2048 // r), BLOCK_R=r, num_warps=4) for r in (16, 32, 64, 128, 256, 512,
+                                                                                         1024)]
+NARROW_ROW_STRIDED = dict(BLOCK_M=128, BLOCK_R=16, num_warps=4)
+NARROW_HEURISTIC_CONFIGS = NARROW_ROW_BLOCKS  # what row_config(narrow=True) returns (the strided tile is the first)
+
 # Chunk lengths of a split row are multiples of these: a contiguous chunk starts 4 KiB-aligned (fp32) and
 # holds whole 1024-wide blocks; a strided one whole 32-row blocks.
 CONTIG_GRANULE = 1024
 STRIDED_GRANULE = 32
 
 
-def row_config(rb: int, contiguous: bool) -> dict:
-    """The heuristic block for rows of next_pow2(R) = rb: the row block of rb (clamped to 16..1024)."""
+def row_config(rb: int, contiguous: bool, narrow: bool = False) -> dict:
+    """The heuristic block for rows of next_pow2(R) = rb: the row block of rb (clamped to 16..1024);
+    `narrow` for 1-byte elements (NARROW_ROW_BLOCKS: twice the elements)."""
     if not contiguous:
-        return dict(ROW_STRIDED)
-    return dict(ROW_BLOCKS[min(max(rb, 16), 1024).bit_length() - 5])
+        return dict(NARROW_ROW_STRIDED if narrow else ROW_STRIDED)
+    return dict((NARROW_ROW_BLOCKS if narrow else ROW_BLOCKS)[min(max(rb, 16), 1024).bit_length() - 5])
 
 
 def row_heuristic(key: tuple) -> dict:
@@ -54,6 +63,21 @@ def row_space(key: tuple, space: str) -> list[dict]:
     narrowest = min(key[-2], 1024) // 4 if key[-1] else 0  # strided rows read many rows side by side instead
     return [first] + [c for c in own + (other if space == "max" else [])
                       if c != first and narrowest <= c["BLOCK_R"] <= max(32, 2 * key[-2])]
+
+
+def dtype_aware(dtype_field: int):
+    """(heuristic, space) for a Tunable whose keys hold the read dtype's name at `dtype_field` and end as
+    row_heuristic's: 1-byte elements get the NARROW_ROW_BLOCKS (16 per thread: 128-bit loads), first in
+    the space; others row_heuristic / row_space. Their specs ship NARROW_HEURISTIC_CONFIGS for 1-byte
+    dtypes, and list them in the space."""
+    def heuristic(key: tuple) -> dict:
+        return row_config(key[-2], key[-1], key[dtype_field] in ONE_BYTE)
+
+    def space(key: tuple, space: str) -> list[dict]:
+        first = heuristic(key)
+        return [first] + [c for c in row_space(key, space) if c != first]
+
+    return heuristic, space
 
 
 def contiguous_rows(x: DeviceArray) -> bool:

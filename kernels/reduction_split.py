@@ -32,7 +32,7 @@ from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, pick_extreme, prod_rows
-from .reduction_blocks import STRIDED_SPACE, contiguous_rows, row_config, split_plan
+from .reduction_blocks import NARROW_ROW_STRIDED, ONE_BYTE, STRIDED_SPACE, contiguous_rows, row_config, split_plan
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -48,18 +48,25 @@ def scratch_numel(x: DeviceArray) -> int:
 
 # ================================================================ tuning
 def _stage1_heuristic(key: tuple) -> dict:
-    """Keys end with (next_pow2(M), next_pow2(R), rows contiguous along R); a chunk holds whole granules."""
-    return row_config(key[-2], key[-1]) if not key[-1] else dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4)
+    """Keys are (kind, pre, x's dtype name, next_pow2(M), next_pow2(R), rows contiguous along R); a chunk
+    holds whole granules. 1-byte elements take twice the elements per step (16 per thread: 128-bit loads)."""
+    narrow = key[2] in ONE_BYTE
+    if not key[-1]:
+        return row_config(key[-2], key[-1], narrow)
+    return dict(_STAGE1_NARROW if narrow else _STAGE1_CONTIG[0])
 
 
+_STAGE1_NARROW = dict(BLOCK_M=1, BLOCK_R=2048, num_warps=4)  # contiguous chunks of 1-byte elements
 _STAGE1_CONTIG = [dict(BLOCK_M=1, BLOCK_R=1024, num_warps=4), dict(BLOCK_M=1, BLOCK_R=2048, num_warps=8),
-                  dict(BLOCK_M=1, BLOCK_R=512, num_warps=4), dict(BLOCK_M=2, BLOCK_R=1024, num_warps=8)]
-_STAGE1_STRIDED = STRIDED_SPACE + [dict(BLOCK_M=128, BLOCK_R=8, num_warps=4)]
+                  dict(BLOCK_M=1, BLOCK_R=512, num_warps=4), dict(BLOCK_M=2, BLOCK_R=1024, num_warps=8),
+                  _STAGE1_NARROW]
+_STAGE1_STRIDED = STRIDED_SPACE + [dict(BLOCK_M=128, BLOCK_R=8, num_warps=4), NARROW_ROW_STRIDED]
 
 
 def _stage1_space(key: tuple, space: str) -> list[dict]:
     own, other = (_STAGE1_CONTIG, _STAGE1_STRIDED) if key[-1] else (_STAGE1_STRIDED, _STAGE1_CONTIG)
-    return [dict(c) for c in own + (other if space == "max" else [])]
+    first = _stage1_heuristic(key)
+    return [first] + [dict(c) for c in own + (other if space == "max" else []) if c != first]
 
 
 # Stage 2 reads (M, n_chunks) partials, contiguous along the chunks: a tile of about 1024 partials.
@@ -330,6 +337,8 @@ def _combine_signature(dtype: str, out: str, aux: str) -> dict[str, str]:
 
 
 _STAGE1_CONFIGS = [_STAGE1_CONTIG[0], STRIDED_SPACE[0]]  # what the heuristic returns
+_STAGE1_NARROW_CONFIGS = [_STAGE1_NARROW, NARROW_ROW_STRIDED]  # ... for 1-byte elements
+_NARROW_TYPES = {"i1", "u1", "i8", "u8"}
 # (name, KIND, PRE, POST, OUT_VALUE, OUT_AUX, [(x dtype, out dtype, aux dtype)])
 _FORWARD = [
     ("sum", "add", "id", "id", True, False, [("fp32",) * 3, ("bf16",) * 3, ("i32", "i64", "i64"), ("fp64",) * 3]),
@@ -343,7 +352,8 @@ _FORWARD = [
 ]
 SPECS = [
     KernelSpec(f"reduction_split.partials[{name}:{dtype}]", reduce_partials_kernel, _partials_signature(dtype),
-               dict(KIND=kind, PRE=pre), _STAGE1_CONFIGS, _STAGE1_CONTIG + _STAGE1_STRIDED)
+               dict(KIND=kind, PRE=pre), _STAGE1_NARROW_CONFIGS if dtype in _NARROW_TYPES else _STAGE1_CONFIGS,
+               _STAGE1_CONTIG + _STAGE1_STRIDED)
     for name, kind, pre, _, _, _, dtypes in _FORWARD for dtype, _, _ in dtypes
 ] + [
     KernelSpec(f"reduction_split.combine[{name}:{dtype}]", reduce_combine_kernel, _combine_signature(dtype, out, aux),

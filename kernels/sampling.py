@@ -427,6 +427,24 @@ def _row_space(tunable: Tunable) -> list[dict]:
     return configs
 
 
+_ITEMSIZE = {"fp32": 4, "bf16": 2, "fp16": 2, "fp64": 8}
+
+
+def _race_reads_wide(widest: int):
+    """Whether the width rule binds a race config: one program races one row, reading BLOCK categories of
+    p and of the draws per step (k steps over the row, one per sample: a latency-bound per-row loop). A
+    step of fewer than 16 bytes per thread of its widest operand (rows of up to 256 fp32 categories on
+    4 warps) cannot give a thread a 128-bit access in any layout; longer steps can, and must."""
+    return lambda config: config["BLOCK"] * widest >= 16 * 32 * config["num_warps"]
+
+
+def _cdf_reads_wide(config: dict) -> bool:
+    """Whether the width rule binds a cdf config: a step of BLOCK_N categories fewer than the program's
+    threads (rows of up to 16 categories) leaves threads without even one element of the row; each sample's
+    search is a data-dependent walk of the running sum. Wider steps do reach 128-bit loads."""
+    return config["BLOCK_N"] >= 32 * config["num_warps"]
+
+
 SPECS = [
     *(KernelSpec(f"sampling.bernoulli[{out}:{p}:{'tensor' if tensor else 'number'}]", bernoulli_kernel,
                  _bernoulli_signature(out, p), dict(P_TENSOR=tensor), [BERNOULLI_TUNING.heuristic(())],
@@ -436,10 +454,12 @@ SPECS = [
                              ("i1", "fp32", False)]),
     *(KernelSpec(f"sampling.multinomial_race[{p}]", multinomial_race_kernel,
                  _multinomial_signature(p, draws, _RACE_CODES), {},
-                 [_race_heuristic(("", next_pow2(n))) for n in _ROW_LENGTHS], _row_space(MULTINOMIAL_RACE_TUNING))
+                 [_race_heuristic(("", next_pow2(n))) for n in _ROW_LENGTHS], _row_space(MULTINOMIAL_RACE_TUNING),
+                 memory_bound=_race_reads_wide(max(_ITEMSIZE[p], _ITEMSIZE[draws])))
       for p, draws in [("fp32", "fp32"), ("bf16", "fp32"), ("fp16", "fp32"), ("fp64", "fp64")]),
     *(KernelSpec(f"sampling.multinomial_cdf[{p}]", multinomial_cdf_kernel,
                  _multinomial_signature(p, draws, _CDF_CODES), {},
-                 [_cdf_heuristic(("", next_pow2(n))) for n in _ROW_LENGTHS], _row_space(MULTINOMIAL_CDF_TUNING))
+                 [_cdf_heuristic(("", next_pow2(n))) for n in _ROW_LENGTHS], _row_space(MULTINOMIAL_CDF_TUNING),
+                 memory_bound=_cdf_reads_wide)
       for p, draws in [("fp32", "fp32"), ("bf16", "fp32"), ("fp16", "fp32"), ("fp64", "fp64")]),
 ]

@@ -59,10 +59,25 @@ def _carry_heuristic(key: tuple) -> dict:
 # passes re-read x and grad, mostly from cache).
 SCAN_TUNING = Tunable("scan.scan", _space, _heuristic, lambda M, R, itemsize, out_itemsize: Cost(
     float(M) * R * (itemsize + out_itemsize), float(M) * R), specs="scan.cum")
+_HALF = ("float16", "bfloat16")
+
+
 def _cumprod_backward_heuristic(key: tuple) -> dict:
     # Its three passes hold more per element than a scan: the 16x64 tile on 4 warps spills (4 B, aligned
-    # sm_90 build), so every tile gets 8 warps.
-    return dict(_heuristic(key), num_warps=8)
+    # sm_90 build), so every tile gets 8 warps. 16-bit inputs take tiles of twice the rows: 4 elements per
+    # thread would be 8 bytes (no 128-bit access). Keys start with x's dtype name.
+    h = dict(_heuristic(key), num_warps=8)
+    return _doubled(h) if key[0] in _HALF else h
+
+
+def _doubled(c: dict) -> dict:
+    """A tile of twice the elements: twice the rows, or twice the row chunk for a one-row tile. Rows of
+    256 take the 16 x 128 tile (two steps a row): the 8 x 256 one spills 16 B in its aligned sm_90 build."""
+    if c["BLOCK_M"] == 1:
+        return dict(c, BLOCK_R=2 * c["BLOCK_R"])
+    if c["BLOCK_R"] == 256:
+        return dict(c, BLOCK_M=16, BLOCK_R=128)
+    return dict(c, BLOCK_M=2 * c["BLOCK_M"])
 
 
 def _cumprod_backward_space(key: tuple, space: str) -> list[dict]:
@@ -71,6 +86,7 @@ def _cumprod_backward_space(key: tuple, space: str) -> list[dict]:
 
 
 _CUMPROD_BACKWARD_CONFIGS = [dict(c, num_warps=8) for c in HEURISTIC_CONFIGS]
+_CUMPROD_BACKWARD_HALF = list({repr(t): t for t in map(_doubled, _CUMPROD_BACKWARD_CONFIGS)}.values())  # fp16/bf16
 CUMPROD_BACKWARD_TUNING = Tunable("scan.cumprod_backward", _cumprod_backward_space, _cumprod_backward_heuristic,
                                   lambda M, R, itemsize: Cost(4.0 * M * R * itemsize, 6.0 * M * R))
 SCAN_TOTALS_TUNING = Tunable("scan.totals", RS._stage1_space, RS._stage1_heuristic, lambda M, R, C, itemsize: Cost(
@@ -85,6 +101,13 @@ def _last(s, BLOCK_R: tl.constexpr):
     """Column BLOCK_R - 1 of s: after an inclusive scan, the chunk's total carried to the next."""
     lane = tl.arange(0, BLOCK_R)
     return tl.sum(tl.where(lane[None, :] == BLOCK_R - 1, s, 0), axis=1)
+
+
+@triton.jit
+def _first(s, BLOCK_R: tl.constexpr):
+    """Column 0 of s: after a reverse inclusive scan, the chunk's total carried to the next."""
+    lane = tl.arange(0, BLOCK_R)
+    return tl.sum(tl.where(lane[None, :] == 0, s, 0), axis=1)
 
 
 @triton.jit
@@ -118,20 +141,25 @@ def scan_kernel(
     else:
         carry = tl.zeros((BLOCK_M,), acc_type)
     for start in range(0, n, BLOCK_R):
-        steps = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (steps < n)[None, :]
         if REVERSE:
-            cols = R - 1 - (first + steps)
+            # The block's columns ascend from its low end (the chunk is walked from the row's end): the
+            # accesses stay contiguous, hence 128-bit, and the scan runs backwards in registers.
+            cols = (R - first - start - BLOCK_R) + tl.arange(0, BLOCK_R)
+            mask = row_mask[:, None] & (cols >= R - first - n)[None, :]
         else:
+            steps = start + tl.arange(0, BLOCK_R)
+            mask = row_mask[:, None] & (steps < n)[None, :]
             cols = first + steps
         x = compute_type(tl.load(x_rows + cols[None, :] * stride_xr, mask=mask, other=0)).to(acc_type)
         if OP == "prod":
-            x = tl.where(mask, x, 1)
-            s = tl.cumprod(x, axis=1) * carry[:, None]
+            s = tl.cumprod(tl.where(mask, x, 1), axis=1, reverse=REVERSE) * carry[:, None]
         else:
-            x = tl.where(mask, x, 0)
-            s = tl.cumsum(x, axis=1) + carry[:, None]
-        carry = _last(s, BLOCK_R)  # padding lanes hold the identity, so the last lane is the total
+            s = tl.cumsum(tl.where(mask, x, 0), axis=1, reverse=REVERSE) + carry[:, None]
+        # Padding lanes hold the identity, so the block's last lane in scan order holds the total.
+        if REVERSE:
+            carry = _first(s, BLOCK_R)
+        else:
+            carry = _last(s, BLOCK_R)
         tl.store(o_rows + cols[None, :] * stride_or, cast_to(s, out_ptr.dtype.element_ty), mask=mask)
 
 
@@ -157,11 +185,13 @@ def scan_totals_kernel(
     x_rows = x_ptr + rows.to(tl.int64)[:, None] * stride_xm
     acc = tl.full((BLOCK_M, BLOCK_R), 1 if OP == "prod" else 0, acc_type)
     for start in range(0, n, BLOCK_R):
-        steps = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (steps < n)[None, :]
         if REVERSE:
-            cols = R - 1 - (first + steps)
+            # Ascending columns from the chunk's high end, as scan_kernel reads them (contiguous: 128-bit).
+            cols = (R - first - start - BLOCK_R) + tl.arange(0, BLOCK_R)
+            mask = row_mask[:, None] & (cols >= R - first - n)[None, :]
         else:
+            steps = start + tl.arange(0, BLOCK_R)
+            mask = row_mask[:, None] & (steps < n)[None, :]
             cols = first + steps
         x = compute_type(tl.load(x_rows + cols[None, :] * stride_xr, mask=mask, other=0)).to(acc_type)
         if OP == "prod":
@@ -259,15 +289,15 @@ def cumprod_backward_kernel(
     # Pass 3, from the end of the row: the reversed cumsum of grad * y, divided by x before k.
     rsum = tl.zeros((BLOCK_M,), acc_type)
     for start in range(0, R, BLOCK_R):
-        steps = start + tl.arange(0, BLOCK_R)
-        mask = row_mask[:, None] & (steps < R)[None, :]
-        cols = R - 1 - steps
+        # Ascending columns from the row's high end (contiguous, so 128-bit), scanned backwards in registers.
+        cols = (R - start - BLOCK_R) + tl.arange(0, BLOCK_R)
+        mask = row_mask[:, None] & (cols >= 0)[None, :]
         c64 = cols.to(tl.int64)[None, :]
         x = compute_type(tl.load(x_rows + c64 * stride_xr, mask=mask, other=1.0)).to(acc_type)
         g = compute_type(tl.load(g_rows + c64 * stride_gr, mask=mask, other=0)).to(acc_type)
         y = compute_type(tl.load(y_rows + c64 * stride_yr, mask=mask, other=0)).to(acc_type)
         gy = tl.where(mask, g * y, 0)
-        rc = tl.cumsum(gy, axis=1) + rsum[:, None]
+        rc = tl.cumsum(gy, axis=1, reverse=True) + rsum[:, None]
         rsum = rsum + tl.sum(gy, axis=1)
         before = cols[None, :] < k2
         gx = tl.where(before, rc / tl.where(before, x, 1), tl.where(cols[None, :] == k2, at_k, 0))
@@ -435,6 +465,7 @@ SPECS = [
     KernelSpec(f"scan.cumprod_backward[{dt}]", cumprod_backward_kernel,
                {**{f"{n}_ptr": f"*{dt}" for n in ("grad_x", "grad", "x", "y")}, "M": "i32", "R": "i32",
                 **{f"stride_{n}{d}": "i32" for n in ("gx", "g", "x", "y") for d in ("m", "r")}},
-               {}, _CUMPROD_BACKWARD_CONFIGS, _CUMPROD_BACKWARD_CONFIGS + SPACE)
+               {}, _CUMPROD_BACKWARD_HALF if dt == "bf16" else _CUMPROD_BACKWARD_CONFIGS,
+               _CUMPROD_BACKWARD_CONFIGS + (_CUMPROD_BACKWARD_HALF if dt == "bf16" else []) + SPACE)
     for dt in ("fp32", "bf16", "fp64")
 ]

@@ -36,16 +36,25 @@ def _heuristic(key) -> dict:
     return dict(BLOCK=BLOCK, num_warps=NUM_WARPS)
 
 
+NARROW = dict(BLOCK=4096, num_warps=8)  # 16 elements per thread: a 1-byte output's 16 bytes, one 128-bit store
+_ONE_BYTE = frozenset({"bool", "int8", "uint8"})
+
+
+def _copy_heuristic(key) -> dict:
+    # Keys start with the output's dtype name.
+    return dict(NARROW) if key[0] in _ONE_BYTE else _heuristic(key)
+
+
 def _copy_cost(numel: int, itemsizes: int) -> Cost:
     # itemsizes: the output's and the source's item size (the scatter's atomic reads and writes its target).
     return Cost(float(numel) * itemsizes, float(numel))
 
 
 # The index kernels' trade-off (index_core.INDEX_SPACE): the per-element coordinate math dominates.
-REMAP_TUNING = Tunable("shape.remap", INDEX_SPACE, _heuristic, _copy_cost)
+REMAP_TUNING = Tunable("shape.remap", INDEX_SPACE, _copy_heuristic, _copy_cost)
 # The SCATTER variant adds into its target (pad's backward): never timed on a user's tensors.
 REMAP_SCATTER_TUNING = Tunable("shape.remap_scatter", INDEX_SPACE, _heuristic, _copy_cost, repeatable=False)
-TRI_TUNING = Tunable("shape.tri", INDEX_SPACE, _heuristic, _copy_cost)
+TRI_TUNING = Tunable("shape.tri", INDEX_SPACE, _copy_heuristic, _copy_cost)
 
 # Per-dim coordinate maps of remap_kernel (its MODE constexprs), and their in-kernel names.
 IDENTITY, FLIP, ROLL, PAD_CONSTANT, PAD_REFLECT, PAD_REPLICATE, PAD_CIRCULAR = range(7)
@@ -484,13 +493,19 @@ def _modes(*modes) -> dict:
 
 
 _CFG = [_heuristic(())]
+_NARROW_TYPES = {"i1", "u1", "i8", "u8"}
+
+
+def _cfg(dt: str) -> list[dict]:
+    """The heuristic's config for an output of Triton type `dt` (what the spec ships)."""
+    return [dict(NARROW)] if dt in _NARROW_TYPES else _CFG
 _TRI_SIG = {"out_ptr": "*fp32", "x_ptr": "*fp32", "numel": "i32", "size1": "i32", "rows": "i32",
             "cols": "i32",
             **{f"os{d}": "i32" for d in range(4)}, **{f"xs{d}": "i32" for d in range(4)}, "diagonal": "i32"}
 
 SPECS = (
     [KernelSpec(f"shape.remap[{name}:{dt}]", remap_kernel, _remap_signature(dt, dt),
-                {**_modes(*modes), "SCATTER": False}, _CFG, REMAP_TUNING.all_configs())
+                {**_modes(*modes), "SCATTER": False}, _cfg(dt), REMAP_TUNING.all_configs())
      for name, dt, modes in (
          ("flip", "fp32", (0, 1, 0, 1)), ("flip", "bf16", (1, 1, 1, 1)), ("roll", "i64", (0, 0, 2, 2)),
          ("roll", "i1", (2, 0, 1, 2)), ("pad_constant", "fp16", (0, 0, 3, 3)),
@@ -501,7 +516,7 @@ SPECS = (
        for name, dt, modes in (("pad_reflect", "fp32", (0, 0, 4, 4)), ("pad_replicate", "fp16", (0, 5, 5, 5)),
                                ("pad_circular", "fp64", (0, 0, 0, 6)))]
     + [KernelSpec(f"shape.tri[{'upper' if upper else 'lower'}:{dt}]", tri_kernel,
-                  {**_TRI_SIG, "out_ptr": f"*{dt}", "x_ptr": f"*{dt}"}, {"UPPER": upper}, _CFG,
+                  {**_TRI_SIG, "out_ptr": f"*{dt}", "x_ptr": f"*{dt}"}, {"UPPER": upper}, _cfg(dt),
                   TRI_TUNING.all_configs())
        for upper, dt in ((False, "fp32"), (True, "bf16"), (False, "i64"), (True, "i1"))]
 )

@@ -306,10 +306,24 @@ def _sort_signature(dtype: str) -> dict[str, str]:
             "stride_im": "i32", "stride_ik": "i32"}
 
 
+_ITEMSIZE = {"fp32": 4, "bf16": 2, "fp64": 8, "i64": 8, "i1": 1, "u8": 1}
+
+
+def _row_fills_threads(itemsize: int):
+    """The width rule binds a sort config only when its row gives each thread 16 bytes to read.
+
+    One program sorts one row of BLOCK slots, held in registers across all its threads for the network
+    (N log2(N)^2 / 2 compare-and-swaps: compute, not traffic, for short rows). A row of fewer than
+    16 bytes per thread (fp32 rows of up to 128 slots on 4 warps, bool rows of up to 2048) cannot give
+    each thread a 128-bit access, whatever the layout; longer rows can, and must."""
+    return lambda config: config["BLOCK"] * itemsize >= 16 * 32 * config["num_warps"]
+
+
 SPECS = [
     KernelSpec(f"sort.sort[{dtype}{':desc' if desc else ''}]", sort_kernel, _sort_signature(dtype),
                dict(DESCENDING=desc, WRITE_VALUES=True), [_block_config(b) for b in blocks],
-               [c for n in range(1, 13) for c in _sort_space((2 ** n,), "max")])
+               [c for n in range(1, 13) for c in _sort_space((2 ** n,), "max")],
+               memory_bound=_row_fills_threads(_ITEMSIZE[dtype]))
     # The first spec is the AOT gate's quick sample: small blocks (a 4096-slot network takes ~30 s).
     for dtype, desc, blocks in [("fp32", False, (2, 128)), ("fp32", True, (1024, 4096)),
                                 ("bf16", False, (64, 2048)), ("fp64", True, (512,)),

@@ -96,7 +96,7 @@ def test_flat_add_odd_and_exact_sizes(rng, kernels_run, numel, dt):
     ref = E.add_ref(a.astype(np.float64), b.astype(np.float64), -0.5)
     np.testing.assert_allclose(out.astype(np.float64), ref, rtol=TOL[dt] * 4, atol=TOL[dt] * 4)
     assert kernels_run["tunables"] == ["elementwise.map_flat"]
-    block = 2048 if np.dtype(dt).itemsize <= 2 else 1024  # the heuristic's BLOCK
+    block = {2: 2048, 4: 1024, 8: 512}[np.dtype(dt).itemsize]  # the heuristic's BLOCK
     # The bulk runs unmasked over whole blocks, the tail masked, and neither launches when empty.
     assert kernels_run["masked"] == [False] * (numel >= block) + [True] * (numel % block != 0)
 
@@ -220,3 +220,47 @@ def test_flat_tunable_and_specs():
     for dtype in ("fp32", "fp16", "bf16"):
         assert {f"elementwise.map_flat[add:{dtype}:bulk]", f"elementwise.map_flat[add:{dtype}:tail]",
                 f"elementwise.map_rows[add:{dtype}:row_vector]"} <= names
+
+
+def test_one_byte_operands_take_16_elements_per_thread():
+    """A 1-byte operand moves 16 contiguous bytes per thread (one 128-bit access) on every map path, and
+    every map spec ships the config its launches' heuristic picks."""
+    from tritensor.autotune.registry import discover
+    from tritensor.kernels import elementwise_flat as EF
+
+    def per_thread(c):
+        return c.get("BLOCK", c.get("BLOCK_M", 1) * c.get("BLOCK_N", 1)) // (32 * c["num_warps"])
+
+    assert per_thread(E.MAP_TUNING.heuristic(("_lt", "bool", 1, 1024))) == 16
+    assert E.MAP_TUNING.heuristic(("_lt", "bool", 4, 1024)) == E.MAP_SHIPPED[0]
+    assert per_thread(EF.FLAT_TUNING.heuristic(("_lt", "bool", 1, 1024))) == 16
+    assert per_thread(EF.ROW_TUNING.heuristic(("_lt", "bool", 1, 0, 64, 4096))) == 16
+    assert EF.ROW_TUNING.heuristic(("_lt", "bool", 1, 0, 64, 4096)) in EF.ROW_TUNING.configs(
+        ("_lt", "bool", 1, 0, 64, 4096))
+    sizes = {"i1": 1, "u1": 1, "i8": 1, "u8": 1, "i16": 2, "fp16": 2, "bf16": 2, "i32": 4, "fp32": 4, "i64": 8,
+             "fp64": 8}
+    specs = [s for s in discover().specs if s.kernel in (E.map_kernel, EF.flat_map_kernel)]
+    narrow = 0
+    for spec in specs:
+        used = [f"out{k}_ptr" for k in range(spec.constexprs["N_OUT"])] + \
+            [f"in{k}_ptr" for k in range(spec.constexprs["N_IN"])]
+        itemsize = min(sizes[spec.signature[p].lstrip("*")] for p in used)
+        flat = spec.kernel is EF.flat_map_kernel
+        if flat and not spec.name.endswith(":flat]"):
+            continue  # elementwise's own flat specs, fp32/16-bit only
+        want = (EF.FLAT_TUNING if flat else E.MAP_TUNING).heuristic(("", "", itemsize, 0))
+        assert spec.configs == [want], spec.name
+        assert want in spec.space, spec.name
+        narrow += itemsize == 1
+    assert narrow >= 40  # bool/int8/uint8 specs of comparison, logical, binary, ... and their flat twins
+
+
+@pytest.mark.parametrize("dt", [np.uint8, np.bool_])
+def test_one_byte_map_on_every_path(rng, dt, kernels_run):
+    """Strided, flat and row launches of a 1-byte op with the 16-element blocks: odd sizes, tails."""
+    x = (rng.integers(0, 3, (5, 4099)) > 0).astype(dt) if dt is np.bool_ else rng.integers(0, 255, (5, 4099)).astype(dt)
+    for view in (x, x[:, 3:], x.T):  # flat, rows, strided
+        out = np.zeros(view.shape, dt)
+        E.copy(as_device(out), as_device(view))
+        np.testing.assert_array_equal(out, view)
+    assert set(kernels_run["tunables"]) == {"elementwise.map_flat", "elementwise.map_rows", "elementwise.map"}

@@ -126,3 +126,24 @@ def test_in_place_launches_are_never_timed(rng, monkeypatch):
     assert calls == [("masked.masked_fill", False), ("masked.masked_fill", True), ("masked.mask_count", True),
                      ("masked.block_scan", False), ("masked.mask_expand", False)]
     assert offsets[-1] == mask.sum()
+
+
+def test_one_byte_operands_ship_the_heuristics_16_element_configs():
+    """A bool mask / output gets 16 elements per thread (128-bit accesses); the specs ship what the
+    heuristics pick, and the tuning spaces hold it."""
+    specs = {s.name: s for s in M.SPECS}
+    fill = M.MASKED_FILL_TUNING.heuristic(("bool", "bool", False, False, 1024))
+    assert fill["BLOCK"] // (32 * fill["num_warps"]) == 16 and specs["masked.masked_fill[i1]"].configs == [fill]
+    assert M.MASKED_FILL_TUNING.heuristic(("float32", "bool", False, False, 1024)) == \
+        specs["masked.masked_fill[fp32]"].configs[0]
+    cases = ((M.MASK_COUNT_TUNING, ("bool", 1024), "masked.mask_count[i1]"),
+             (M.MASK_COMPACT_TUNING, ("float32", "bool", True, 1024), "masked.mask_compact[fp32:i1:values]"),
+             (M.MASK_COMPACT_TUNING, ("int64", "bool", False, 1024), "masked.mask_compact[i64:i1:coords]"),
+             (M.MASK_EXPAND_TUNING, ("float32", "bool", 1024), "masked.mask_expand[fp32]"))
+    for tunable, key, spec in cases:
+        config = tunable.heuristic(key)
+        assert config["BLOCK"] == M.BLOCK and config["BLOCK"] // (32 * config["num_warps"]) == 16
+        assert specs[spec].configs == [config] and config in tunable.configs(key)
+    assert M.MASK_COMPACT_TUNING.heuristic(("int64", "float16", False, 1024)) == \
+        specs["masked.mask_compact[i64:fp16:coords]"].configs[0]
+    assert specs["masked.block_scan"].memory_bound is False

@@ -253,14 +253,23 @@ def test_every_config_in_the_space_matches_the_reference(rng, transposed):
 
 
 def test_spaces_start_with_the_heuristic_and_are_compiled():
+    """Every config a key's space holds is in its spec's space, the heuristic's first and shipped; 1-byte rows
+    (bool max/all) take the tiles of 16 elements per thread."""
+    by_name = {s.name: s for s in R.SPECS}
+    cases = [(R.REDUCE_TUNING, by_name["reduction.sum[fp32]"], ("add", "id", "id", True, False) + ("float32",) * 3),
+             (R.REDUCE_TUNING, by_name["reduction.max[i1]"], ("max", "id", "id", True, True, "bool", "bool", "int64")),
+             (R.REDUCE_BACKWARD_TUNING, R.SPECS[-1], ("lse", "float32", "float32"))]
     for rb in [0] + [2**k for k in range(15)]:
         for contiguous in (False, True):
-            for tunable, spec in ((R.REDUCE_TUNING, R.SPECS[0]), (R.REDUCE_BACKWARD_TUNING, R.SPECS[-1])):
-                key = ("x", 64, rb, contiguous)
+            for tunable, spec, head in cases:
+                key = (*head, 64, rb, contiguous)
+                assert tunable.heuristic(key) in spec.configs
                 for space in ("default", "max"):
                     configs = tunable.configs(key, space)
                     assert configs[0] == tunable.heuristic(key) and len(configs) >= 2
                     assert all(c in spec.space for c in configs)
+    wide = R.REDUCE_TUNING.heuristic(("max", "id", "id", True, True, "bool", "bool", "int64", 64, 1024, True))
+    assert wide["BLOCK_M"] * wide["BLOCK_R"] >= 16 * 32 * wide["num_warps"]
 
 
 def test_tiny_problems_are_not_split():

@@ -236,3 +236,25 @@ def test_the_backward_of_few_long_rows_fills_the_gpu(sms, rng, monkeypatch, stri
     ST.var_backward(as_device(gx if not strided else gx.T), as_device(grad), as_device(x2))
     assert recorder.grids[-1][1] == 1
     np.testing.assert_allclose(gx, ST.var_backward_ref(grad, x, axis)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_one_byte_partials_ship_the_heuristics_16_element_configs():
+    """Stage 1 over bool rows reads 16 elements per thread (128-bit loads), contiguous or strided; the
+    all[i1] spec ships both configs, and the spaces hold them."""
+    spec = next(s for s in RS.SPECS if s.name == "reduction_split.partials[all:i1]")
+    for contiguous in (True, False):
+        key = ("add", "nonzero", "bool", 1, 1 << 20, contiguous)
+        config = RS.PARTIALS_TUNING.heuristic(key)
+        assert config["BLOCK_M"] * config["BLOCK_R"] // (32 * config["num_warps"]) == 16
+        assert config in spec.configs and config in RS.PARTIALS_TUNING.configs(key, "max")
+        assert RS.PARTIALS_TUNING.heuristic(("add", "id", "float32", 1, 1 << 20, contiguous)) in \
+            next(s for s in RS.SPECS if s.name == "reduction_split.partials[sum:fp32]").configs
+
+
+def test_split_all_of_bools_with_the_wide_blocks(sms, rng):
+    """Bool rows on the 16-element blocks, contiguous and strided (R an outer dim), odd lengths."""
+    x = rng.random((5003, 3)) < 0.9995
+    x[4001, 1] = False
+    for x2 in (x.T, np.ascontiguousarray(x.T)):
+        assert _split_run(R.all, x2, np.bool_).tolist() == x2.all(1).tolist()
+        assert _split_run(R.any, ~x2, np.bool_).tolist() == (~x2).any(1).tolist()

@@ -162,3 +162,15 @@ def test_references_draw_the_distribution(rng):
     first2 = pairs[pairs[:, 0] == 2]
     share = np.mean(first2[:, 1] == 3)
     assert abs(share - 0.875) <= 5 * np.sqrt(0.875 * 0.125 / len(first2))
+
+
+def test_the_width_rule_binds_steps_of_16_bytes_per_thread():
+    """Multinomial configs are memory-bound where a row step gives each thread 16 bytes (long rows) and
+    exempt where the row is shorter than that (a per-row race / search over a handful of categories)."""
+    specs = {s.name: s for s in S.SPECS}
+    race, cdf = specs["sampling.multinomial_race[fp32]"], specs["sampling.multinomial_cdf[fp32]"]
+    assert race.bound_by_memory(dict(BLOCK=512, num_warps=4)) and not race.bound_by_memory(dict(BLOCK=256, num_warps=4))
+    assert specs["sampling.multinomial_race[fp64]"].bound_by_memory(dict(BLOCK=256, num_warps=4))
+    assert cdf.bound_by_memory(dict(BLOCK_N=128, BLOCK_K=64, num_warps=4))
+    assert not cdf.bound_by_memory(dict(BLOCK_N=16, BLOCK_K=64, num_warps=4))
+    assert specs["sampling.bernoulli[fp32:fp32:tensor]"].bound_by_memory(dict(BLOCK=1024, num_warps=4))

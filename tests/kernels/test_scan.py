@@ -260,3 +260,17 @@ def test_split_spaces_start_with_the_heuristic_and_are_compiled():
 def _spec(name):
     (spec,) = [s for s in S.SPECS if s.name == name]
     return spec
+
+
+def test_half_precision_cumprod_backward_ships_its_doubled_tiles():
+    """16-bit inputs take tiles of twice the elements (8 per thread: 128-bit accesses on 8 warps); every
+    tile the heuristic picks for them is a shipped (AOT-checked) config of the bf16 spec."""
+    spec = _spec("scan.cumprod_backward[bf16]")
+    for rb in (1, 16, 64, 256, 1024, 4096):
+        for contiguous in (False, True):
+            key = ("bfloat16", 64, rb, contiguous)
+            config = S.CUMPROD_BACKWARD_TUNING.heuristic(key)
+            assert config in spec.configs and config["BLOCK_M"] * config["BLOCK_R"] == 2048
+            assert S.CUMPROD_BACKWARD_TUNING.configs(key, "max")[0] == config
+    assert S.CUMPROD_BACKWARD_TUNING.heuristic(("float32", 64, 256, True)) in \
+        _spec("scan.cumprod_backward[fp32]").configs

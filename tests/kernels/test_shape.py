@@ -216,3 +216,14 @@ def test_accumulating_and_in_place_launches_are_never_timed(rng, monkeypatch):
     assert [c for c in calls if not c[0].startswith("elementwise")] == [
         ("shape.remap", True), ("shape.remap_scatter", False), ("shape.tri", False)]
     np.testing.assert_array_equal(grad_x, S.pad_backward_ref(out, (3, 4), (2, 2), "replicate")[0])
+
+
+def test_one_byte_outputs_ship_the_heuristics_16_element_configs():
+    """remap and tri of a 1-byte output run 16 elements per thread (a 128-bit store); the specs ship it."""
+    specs = {s.name: s for s in S.SPECS}
+    for tunable, key, spec in ((S.REMAP_TUNING, ("bool", "bool", 2, 0, 1, 2, False, 1024), "shape.remap[roll:i1]"),
+                               (S.TRI_TUNING, ("bool", True, 1024), "shape.tri[upper:i1]")):
+        config = tunable.heuristic(key)
+        assert config["BLOCK"] // (32 * config["num_warps"]) == 16 and specs[spec].configs == [config]
+        assert config in tunable.configs(key)
+    assert S.TRI_TUNING.heuristic(("float32", False, 1024)) == specs["shape.tri[lower:fp32]"].configs[0]

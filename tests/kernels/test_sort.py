@@ -174,3 +174,15 @@ def test_tuning_spaces_keep_the_row_block():
         assert all(c["BLOCK"] == 2**n and c["N_DIMS"] == n for c in configs)
         assert all(c in S.SPECS[0].space for c in configs)
     assert S.SCATTER_TUNING.all_configs()[0] == S.SCATTER and len(S.SCATTER_TUNING.all_configs()) >= 2
+
+
+def test_the_width_rule_binds_rows_of_16_bytes_per_thread():
+    """A sort config is memory-bound (its aligned build must reach 128-bit accesses) exactly when its row
+    gives each thread 16 bytes: short rows are the network's work, not traffic."""
+    specs = {s.name: s for s in S.SPECS}
+    assert not specs["sort.sort[fp32]"].bound_by_memory(S._block_config(128))
+    assert specs["sort.sort[fp32:desc]"].bound_by_memory(S._block_config(1024))
+    assert specs["sort.sort[bf16]"].bound_by_memory(S._block_config(2048))
+    assert not specs["sort.sort[bf16]"].bound_by_memory(S._block_config(64))
+    assert not specs["sort.sort[u8:desc]"].bound_by_memory(S._block_config(16))
+    assert specs["sort.sort[i64]"].bound_by_memory(S._block_config(4096))
