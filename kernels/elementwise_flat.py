@@ -91,19 +91,26 @@ def _flat_heuristic(key: tuple) -> dict:
     # operands (two 128-bit accesses each: 8 spill fp64 div_floor and int64 div_trunc on sm_80).
     narrowest = key[2]
     if narrowest == 1:
-        return dict(BLOCK=4096, num_warps=8)
+        return dict(BLOCK=4096, num_warps=8, maxnreg=MAXNREG)
     if narrowest >= 8:
-        return dict(BLOCK=512, num_warps=4)
-    return dict(BLOCK=2048, num_warps=8) if narrowest == 2 else dict(BLOCK=1024, num_warps=4)
+        return dict(BLOCK=512, num_warps=4, maxnreg=MAXNREG)
+    return dict(BLOCK=2048, num_warps=8, maxnreg=MAXNREG) if narrowest == 2 else \
+        dict(BLOCK=1024, num_warps=4, maxnreg=MAXNREG)
 
 
+# Left to itself ptxas holds the flat kernel to 32-48 registers and spills a few bytes (fp32 sin/cos backward
+# unaligned on sm_80: 32 + 4 B; where's backward with a bool operand at 16 elements a thread: 48 + 16 B); an
+# explicit cap lets it take what each OP needs. 64 is too few for div_floor/remainder/pow's backward (they
+# spill 16-344 B at 64); 128 compiles every flat build of every map op spill-free on sm_80 and sm_90.
+MAXNREG = 128
 # At most 8 elements per thread (fp64 asin spills beyond that) but for ops with a 1-byte operand
 # (cheap: comparisons, bit ops, casts), the last config; 512 x 4 warps trades 128-bit fp16 accesses
 # for twice the programs, which small tensors may prefer.
 FLAT_TUNING = Tunable(
     "elementwise.map_flat",
-    space=[dict(BLOCK=1024, num_warps=4), dict(BLOCK=2048, num_warps=8), dict(BLOCK=512, num_warps=4),
-           dict(BLOCK=1024, num_warps=8), dict(BLOCK=4096, num_warps=8)],
+    space=[dict(c, maxnreg=MAXNREG) for c in (dict(BLOCK=1024, num_warps=4), dict(BLOCK=2048, num_warps=8),
+                                              dict(BLOCK=512, num_warps=4), dict(BLOCK=1024, num_warps=8),
+                                              dict(BLOCK=4096, num_warps=8))],
     heuristic=_flat_heuristic,
     cost=_map_cost,
 )
