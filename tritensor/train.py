@@ -117,12 +117,22 @@ def load_data(config: Config):
     return tuple(out)
 
 
-def build_model(config: Config, in_features: int, classes: int = 10):
-    """The MLP: Flatten, Linear(in_features, hidden), ReLU, Linear(hidden, classes)."""
+def build_model(config: Config, in_features: int, classes: int = 10, image_shape: tuple | None = None):
+    """config.model's network for images of `image_shape` (H, W), in_features = H * W pixels.
+
+    mlp: Flatten, Linear(in_features, hidden), ReLU, Linear(hidden, classes). cnn (LeNet-style): two blocks of
+    3x3 Conv2d (16 then 32 channels, padding 1), BatchNorm2d, ReLU and 2x2 MaxPool2d, then the MLP head."""
     from . import nn
 
-    return nn.Sequential(nn.Flatten(), nn.Linear(in_features, config.hidden), nn.ReLU(),
-                         nn.Linear(config.hidden, classes))
+    if config.model != "cnn":
+        return nn.Sequential(nn.Flatten(), nn.Linear(in_features, config.hidden), nn.ReLU(),
+                             nn.Linear(config.hidden, classes))
+    h, w = image_shape
+    return nn.Sequential(
+        nn.Unflatten(1, (1, h)),  # (N, H, W) images -> (N, 1, H, W)
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), config.hidden), nn.ReLU(), nn.Linear(config.hidden, classes))
 
 
 def build_optimizer(config: Config, params):
@@ -188,7 +198,7 @@ class _Run:
         log(f"data: {config.dataset}, {len(x_train)} train / {len(x_test)} test samples; model: {config.model} "
             f"(hidden {config.hidden}); optimizer: {config.optimizer} (lr {config.lr}); batch {config.batch_size}")
         tt.manual_seed(config.seed)
-        self.model = build_model(config, x_train[0].numel()).to(self.device)
+        self.model = build_model(config, x_train[0].numel(), image_shape=tuple(x_train[0].shape)).to(self.device)
         self.optimizer = build_optimizer(config, self.model.parameters())
         self.steps_per_epoch = -(-len(x_train) // config.batch_size)
         self.scheduler = build_scheduler(self.optimizer, config.epochs * self.steps_per_epoch)

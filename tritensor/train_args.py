@@ -14,7 +14,7 @@ from typing import Any
 
 from .metrics import PLOT_INSTALL, PLOT_SUFFIXES, plot_available
 
-MODELS = ("mlp",)  # a CNN needs nn.Conv2d / nn.MaxPool2d, which are not built yet
+MODELS = ("mlp", "cnn")
 DATASETS = ("digits", "fashion-mnist")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -226,7 +226,8 @@ def resume_command(config: Config, checkpoint: str) -> str:
 
 def add_arguments(parser) -> None:
     """The `tritensor train` options."""
-    parser.add_argument("--model", choices=MODELS, default="mlp", help="the network (an MLP; more come later)")
+    parser.add_argument("--model", choices=MODELS, default="mlp",
+                        help="mlp: Linear-ReLU-Linear; cnn: two conv-BatchNorm-ReLU-maxpool blocks, then the MLP head")
     parser.add_argument("--dataset", choices=DATASETS, default="digits",
                         help="digits: scikit-learn's 8x8 digits (pip install tritensor[datasets]); fashion-mnist: "
                              "Debian's dataset-fashion-mnist package (or --data-root)")

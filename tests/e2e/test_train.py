@@ -57,6 +57,27 @@ def test_fashion_mnist_mlp_two_epochs():
     assert accuracy >= 0.84
 
 
+@pytest.mark.slow
+def test_fashion_mnist_cnn_two_epochs():
+    """`tritensor train --model cnn`: the LeNet-style net with BatchNorm, >= 90% on Fashion-MNIST in 2 epochs (cpu)."""
+    done = _run_cli("--model", "cnn", "--dataset", "fashion-mnist", "--epochs", "2", "--device", "cpu",
+                    "--no-progress")
+    assert "model: cnn" in done.stdout
+    epochs, accuracy = _parse(done.stdout, 2)
+    assert epochs[1][0] < epochs[0][0]
+    assert accuracy >= 0.90
+
+
+def test_interpreted_cuda_cnn_matches_cpu_step_by_step():
+    """The CNN's conv, BatchNorm and max-pool kernels (interpreted) give the cpu path's losses on 128 digits."""
+    options = dict(model="cnn", limit_train=128, limit_test=32, batch_size=64, epochs=1)
+    cpu = _quiet(device="cpu", **options)
+    cuda = _quiet(device="cuda", **options)
+    assert len(cpu.step_losses) == len(cuda.step_losses) == 2
+    assert cuda.step_losses == pytest.approx(cpu.step_losses, rel=1e-4, abs=1e-5)
+    assert cuda.test_accuracy == pytest.approx(cpu.test_accuracy, abs=1 / 32)
+
+
 def test_interpreted_cuda_matches_cpu_step_by_step():
     """One epoch of 256 digits in batches of 64: the Triton kernels (interpreted) give the cpu path's losses."""
     options = dict(limit_train=256, limit_test=64, batch_size=64, epochs=1)
