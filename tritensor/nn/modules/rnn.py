@@ -1,0 +1,142 @@
+"""RNNCell, LSTMCell and GRUCell, as torch.nn.modules.rnn lays them out (weight_ih, weight_hh, bias_ih, bias_hh).
+
+One time step each, composed of the matmul and elementwise ops (the gates of all units in one matmul per input);
+the multi-layer nn.RNN/LSTM/GRU with fused gate kernels build on these names and initialisations.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...creation import empty, zeros
+from ...tensor import Tensor
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+
+class RNNCellBase(Module):
+    """Parameters of a cell with `num_chunks` gates: weight_ih (chunks * hidden, input), weight_hh (chunks *
+    hidden, hidden), bias_ih and bias_hh (chunks * hidden,), all U(-1/sqrt(hidden), 1/sqrt(hidden))."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool, num_chunks: int, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        rows = num_chunks * hidden_size
+        self.weight_ih = Parameter(empty(rows, input_size, device=device, dtype=dtype))
+        self.weight_hh = Parameter(empty(rows, hidden_size, device=device, dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(empty(rows, device=device, dtype=dtype))
+            self.bias_hh = Parameter(empty(rows, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for weight in self.parameters():
+            init.uniform_(weight, -bound, bound)
+
+    def extra_repr(self) -> str:
+        """input_size, hidden_size, and bias / nonlinearity when not the defaults."""
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            text += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            text += f", nonlinearity={self.nonlinearity}"
+        return text
+
+    def _prepare(self, input: Tensor, hx: Tensor | None, name: str) -> tuple[Tensor, Tensor | None, bool]:
+        """(batched input, batched hx or None, whether the input was unbatched), checking shapes as PyTorch."""
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        if hx is not None and hx.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected hidden to be 1D or 2D, got {hx.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected "
+                               f"{self.input_size}")
+        unbatched = input.ndim == 1
+        if unbatched:
+            input = input.unsqueeze(0)
+            hx = None if hx is None else hx.unsqueeze(0)
+        if hx is not None:
+            if hx.shape[0] != input.shape[0]:
+                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match hidden batch size "
+                                   f"{hx.shape[0]}")
+            if hx.shape[1] != self.hidden_size:
+                raise RuntimeError(f"hidden has inconsistent hidden_size: got {hx.shape[1]}, expected "
+                                   f"{self.hidden_size}")
+        return input, hx, unbatched
+
+    def _gates(self, input: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        return F.linear(input, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)
+
+    def _zeros(self, input: Tensor) -> Tensor:
+        return zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
+
+
+class RNNCell(RNNCellBase):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (nonlinearity='relu': relu instead of tanh)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device=None, dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step: the next hidden state, (B, hidden) or (hidden,) for an unbatched input."""
+        input, hx, unbatched = self._prepare(input, hx, "RNNCell")
+        gi, gh = self._gates(input, self._zeros(input) if hx is None else hx)
+        h = (gi + gh).tanh() if self.nonlinearity == "tanh" else F.relu(gi + gh)
+        return h.squeeze(0) if unbatched else h
+
+
+class LSTMCell(RNNCellBase):
+    """Gates i, f, g, o (in that order in the weights): c' = f * c + i * g, h' = o * tanh(c')."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
+
+    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """One step: (h', c'), each (B, hidden) or (hidden,) for an unbatched input."""
+        h0, c0 = (None, None) if hx is None else hx
+        input, h0, unbatched = self._prepare(input, h0, "LSTMCell")
+        if c0 is not None:
+            c0 = c0.unsqueeze(0) if unbatched else c0
+            if tuple(c0.shape) != (input.shape[0], self.hidden_size):
+                raise RuntimeError(f"cell state has shape {tuple(c0.shape)}, expected "
+                                   f"{(input.shape[0], self.hidden_size)}")
+        h0 = self._zeros(input) if h0 is None else h0
+        c0 = self._zeros(input) if c0 is None else c0
+        gi, gh = self._gates(input, h0)
+        i, f, g, o = (gi + gh).chunk(4, 1)
+        c = f.sigmoid() * c0 + i.sigmoid() * g.tanh()
+        h = o.sigmoid() * c.tanh()
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+
+class GRUCell(RNNCellBase):
+    """Gates r, z, n: n = tanh(x W_in + b_in + r * (h W_hn + b_hn)), h' = (1 - z) * n + z * h."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """One step: the next hidden state, (B, hidden) or (hidden,) for an unbatched input."""
+        input, hx, unbatched = self._prepare(input, hx, "GRUCell")
+        h0 = self._zeros(input) if hx is None else hx
+        gi, gh = self._gates(input, h0)
+        ir, iz, inn = gi.chunk(3, 1)
+        hr, hz, hn = gh.chunk(3, 1)
+        r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
+        n = (inn + r * hn).tanh()
+        h = (1 - z) * n + z * h0
+        return h.squeeze(0) if unbatched else h
