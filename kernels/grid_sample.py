@@ -70,6 +70,22 @@ def _corner_ptrs(ix, iy, H, W, sxh, sxw):
 
 
 @triton.jit
+def _sample_point(loc, mask, grid_ptr, Ho, Wo, H, W, sgn, sgh, sgw, sgk, ALIGN, PAD, acc_type: tl.constexpr):
+    """Output location loc = (n, ho, wo) flattened: (n, ho, wo, ix, iy, d ix/d gx, d iy/d gy), the grid's source
+    coordinates in input pixels (both kernels read the grid the same way)."""
+    wo = loc % Wo
+    r = loc // Wo
+    ho = r % Ho
+    n = r // Ho
+    gp = grid_ptr + n * sgn + ho * sgh + wo * sgw
+    gx = compute_type(tl.load(gp, mask=mask, other=0.0)).to(acc_type)
+    gy = compute_type(tl.load(gp + sgk, mask=mask, other=0.0)).to(acc_type)
+    ix, mult_x = _source(gx, W, ALIGN, PAD)
+    iy, mult_y = _source(gy, H, ALIGN, PAD)
+    return n, ho, wo, ix, iy, mult_x, mult_y
+
+
+@triton.jit
 def grid_sample_kernel(
     out_ptr,  # (N, C, Ho, Wo) contiguous output
     x_ptr,  # (N, C, H, W) input, any strides
@@ -83,18 +99,11 @@ def grid_sample_kernel(
     ALIGN,  # align_corners
     BLOCK: tl.constexpr,  # locations per program
 ):
+    acc_type: tl.constexpr = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
     loc = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = loc < total
-    wo = loc % Wo
-    r = loc // Wo
-    ho = r % Ho
-    n = r // Ho
-    acc_type: tl.constexpr = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
-    gp = grid_ptr + n * sgn + ho * sgh + wo * sgw
-    gx = compute_type(tl.load(gp, mask=mask, other=0.0)).to(acc_type)
-    gy = compute_type(tl.load(gp + sgk, mask=mask, other=0.0)).to(acc_type)
-    ix, _ = _source(gx, W, ALIGN, PAD)
-    iy, _ = _source(gy, H, ALIGN, PAD)
+    n, ho, wo, ix, iy, _, _ = _sample_point(loc, mask, grid_ptr, Ho, Wo, H, W, sgn, sgh, sgw, sgk, ALIGN, PAD,
+                                             acc_type)
     x_base = x_ptr + n * sxn
     o_base = out_ptr + (n * C * Ho + ho) * Wo + wo  # + c * Ho * Wo
     if MODE == 1:
@@ -135,18 +144,11 @@ def grid_sample_backward_kernel(
     MODE, PAD, ALIGN,
     BLOCK: tl.constexpr,
 ):
+    acc_type: tl.constexpr = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
     loc = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = loc < total
-    wo = loc % Wo
-    r = loc // Wo
-    ho = r % Ho
-    n = r // Ho
-    acc_type: tl.constexpr = tl.float64 if x_ptr.dtype.element_ty == tl.float64 else tl.float32
-    gp = grid_ptr + n * sgn + ho * sgh + wo * sgw
-    gx = compute_type(tl.load(gp, mask=mask, other=0.0)).to(acc_type)
-    gy = compute_type(tl.load(gp + sgk, mask=mask, other=0.0)).to(acc_type)
-    ix, mult_x = _source(gx, W, ALIGN, PAD)
-    iy, mult_y = _source(gy, H, ALIGN, PAD)
+    n, ho, wo, ix, iy, mult_x, mult_y = _sample_point(loc, mask, grid_ptr, Ho, Wo, H, W, sgn, sgh, sgw, sgk, ALIGN, PAD,
+                                             acc_type)
     g_base = g_ptr + n * sgon + ho * sgoh + wo * sgow
     x_base = x_ptr + n * sxn
     gi_base = gin_ptr + n * C * H * W
