@@ -76,7 +76,10 @@ def _cpu_chunks(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, t: np.ndarra
     for s in range(0, N, chunk):
         e = min(s + chunk, N)
         xc = x[s:e].astype(ct, copy=False)
-        logits = xc @ wc.T
+        # PyTorch's matmul never warns; OpenBLAS's small-matrix kernels can raise a stale "invalid" flag on
+        # finite inputs (seen once in CI on a 1 x 5 @ 5 x 11 fp32 product), which NumPy would turn into a warning.
+        with np.errstate(invalid="ignore", over="ignore"):
+            logits = xc @ wc.T
         if b is not None:
             logits += b.astype(ct, copy=False)
         logits = logits.astype(x.dtype, copy=False)
@@ -88,8 +91,9 @@ def _cpu_chunks(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, t: np.ndarra
         else:
             gl = KL.cross_entropy_backward_ref(row_grad[s:e], logits, t[s:e], None, ignore_index, "none", eps)
         gl = gl.astype(ct, copy=False)
-        gx[s:e] = (wc.T @ gl.T).T  # as W^T G^T: BLAS is slow on (few rows) x (long K) products
-        gw += np.matmul(gl.T, xc, out=prod)
+        with np.errstate(invalid="ignore", over="ignore"):
+            gx[s:e] = (wc.T @ gl.T).T  # as W^T G^T: BLAS is slow on (few rows) x (long K) products
+            gw += np.matmul(gl.T, xc, out=prod)
         if gb is not None:
             gb += gl.sum(0)
     return loss, wt, gx, gw, gb
