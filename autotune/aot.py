@@ -189,7 +189,7 @@ def expected_tensor_cores(spec: KernelSpec, config: Config, arch: int) -> str | 
         or "tf32" in spec.name.lower()
     if not (element_types & _LOW_PRECISION or ("fp32" in element_types and tf32)):
         return None
-    return "wgmma" if arch >= 90 else "mma"
+    return "wgmma" if arch >= 90 and not spec.mma_on_sm90 else "mma"
 
 
 # ---------------------------------------------------------------- the JIT's specialisation

@@ -39,6 +39,9 @@ class KernelSpec:
     indivisible: tuple[str, ...] = ()
     # The AOT targets this kernel exists for, e.g. ("sm_90",) for a TMA/wgmma-only kernel; () = all.
     targets: tuple[str, ...] = ()
+    # Why this spec's sm_90 build may use Ampere's mma instead of wgmma (empty: wgmma is required there), e.g.
+    # a tile whose wgmma-sized variant (64 rows per warpgroup) spills.
+    mma_on_sm90: str = ""
 
     def __post_init__(self) -> None:
         if self.memory_bound is None:  # frozen: the derived default is set once, here
