@@ -101,3 +101,25 @@ def test_errors():
         cell(tt.zeros(1, 2, 4))
     with pytest.raises(ValueError, match="Unknown nonlinearity: sigmoid"):
         nn.RNNCell(2, 3, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_cells_run_the_fused_gate_step_and_cuda_grads_match_cpu(rng, kind):
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    h = rng.standard_normal((2, 4)).astype(np.float32)
+    c = rng.standard_normal((2, 4)).astype(np.float32)
+    grads = {}
+    for device in ("cpu", "cuda"):
+        tt.manual_seed(2)
+        cell = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[kind](3, 4).to(device)
+        tx, th, tc = (tt.tensor(a, device=device, requires_grad=True) for a in (x, h, c))
+        out = cell(tx, (th, tc)) if kind == "lstm" else cell(tx, th)
+        first = out[0] if kind == "lstm" else out
+        assert first.grad_fn.name() == "CellGatesBackward0"
+        loss = (first * first).sum() + (out[1].sum() if kind == "lstm" else 0)
+        loss.backward()
+        grads[device] = [t.grad.cpu().numpy() for t in (tx, th)] + [p.grad.cpu().numpy() for p in cell.parameters()]
+        if kind == "lstm":
+            grads[device].append(tc.grad.cpu().numpy())
+    for a, b in zip(grads["cpu"], grads["cuda"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

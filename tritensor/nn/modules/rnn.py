@@ -1,7 +1,9 @@
 """RNNCell, LSTMCell and GRUCell, as torch.nn.modules.rnn lays them out (weight_ih, weight_hh, bias_ih, bias_hh).
 
-One time step each, composed of the matmul and elementwise ops (the gates of all units in one matmul per input);
-the multi-layer nn.RNN/LSTM/GRU with fused gate kernels build on these names and initialisations.
+One time step each: gi = x W_ih^T + b_ih and gh = h W_hh^T + b_hh (one matmul each, the gates of all units),
+then ONE fused gate kernel (tritensor/ops/rnn.py's cell step over kernels/rnn_gates.py) for the nonlinearities
+and the state update, forward and backward. The multi-layer nn.RNN/LSTM/GRU (rnn_layers.py) use the same
+parameter names and initialisation.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ...creation import empty, zeros
+from ...ops.rnn import _cell_gates
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -95,7 +98,7 @@ class RNNCell(RNNCellBase):
         """One step: the next hidden state, (B, hidden) or (hidden,) for an unbatched input."""
         input, hx, unbatched = self._prepare(input, hx, "RNNCell")
         gi, gh = self._gates(input, self._zeros(input) if hx is None else hx)
-        h = (gi + gh).tanh() if self.nonlinearity == "tanh" else F.relu(gi + gh)
+        h = _cell_gates("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU", gi, gh)
         return h.squeeze(0) if unbatched else h
 
 
@@ -117,9 +120,7 @@ class LSTMCell(RNNCellBase):
         h0 = self._zeros(input) if h0 is None else h0
         c0 = self._zeros(input) if c0 is None else c0
         gi, gh = self._gates(input, h0)
-        i, f, g, o = (gi + gh).chunk(4, 1)
-        c = f.sigmoid() * c0 + i.sigmoid() * g.tanh()
-        h = o.sigmoid() * c.tanh()
+        h, c = _cell_gates("LSTM", gi, gh, None, c0)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -134,9 +135,5 @@ class GRUCell(RNNCellBase):
         input, hx, unbatched = self._prepare(input, hx, "GRUCell")
         h0 = self._zeros(input) if hx is None else hx
         gi, gh = self._gates(input, h0)
-        ir, iz, inn = gi.chunk(3, 1)
-        hr, hz, hn = gh.chunk(3, 1)
-        r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
-        n = (inn + r * hn).tanh()
-        h = (1 - z) * n + z * h0
+        h = _cell_gates("GRU", gi, gh, h0)
         return h.squeeze(0) if unbatched else h
