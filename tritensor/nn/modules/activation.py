@@ -6,7 +6,7 @@ from ...tensor import Tensor
 from .. import functional as F
 from .module import Module
 
-__all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Softplus", "Tanh", "Sigmoid", "Softmax",
+__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Mish", "Softplus", "Tanh", "Sigmoid", "Softmax",
            "LogSoftmax"]
 
 
@@ -30,17 +30,6 @@ class ReLU(Module):
     def extra_repr(self) -> str:
         """'inplace=True' when set, else empty."""
         return "inplace=True" if self.inplace else ""
-
-
-class ReLU6(ReLU):
-    """Applies ReLU6 element-wise: ReLU6(x) = min(max(0, x), 6).
-
-    Args: inplace: if True, modifies the input in place.
-    """
-
-    def forward(self, input: Tensor) -> Tensor:
-        """Applies the activation to `input` (any shape)."""
-        return F.relu6(input, inplace=self.inplace)
 
 
 class LeakyReLU(Module):

@@ -12,8 +12,8 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Threshold", "Hardtanh", "SELU", "CELU", "GLU", "Hardshrink", "Softshrink", "Tanhshrink", "Softsign",
-           "LogSigmoid", "Hardsigmoid", "Hardswish", "PReLU", "RReLU", "Softmin", "Softmax2d"]
+__all__ = ["Threshold", "Hardtanh", "ReLU6", "SELU", "CELU", "GLU", "Hardshrink", "Softshrink", "Tanhshrink",
+           "Softsign", "LogSigmoid", "Hardsigmoid", "Hardswish", "PReLU", "RReLU", "Softmin", "Softmax2d"]
 
 
 def _inplace_suffix(inplace: bool) -> str:
@@ -86,6 +86,20 @@ class Hardtanh(Module):
         """min_val, max_val, and inplace when set."""
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_suffix(self.inplace)}"
 
+
+
+class ReLU6(Hardtanh):
+    """Applies ReLU6 element-wise: ReLU6(x) = min(max(0, x), 6); a Hardtanh on [0, 6], as PyTorch defines it.
+
+    Args: inplace: if True, modifies the input in place.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        """'inplace=True' when set, else empty."""
+        return "inplace=True" if self.inplace else ""
 
 class SELU(_Inplace):
     """scale * (max(0, x) + min(0, alpha * (exp(x) - 1))) with the self-normalising constants.
