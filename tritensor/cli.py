@@ -1,5 +1,6 @@
-"""The `tritensor` command: `train` (an MLP on Digits or Fashion-MNIST), `demo` (fit a line with autograd),
-`autotune` (kernel tuning and AOT checks)."""
+"""The `tritensor` command: `train` (an MLP or CNN on Digits or Fashion-MNIST, an LSTM or GPT on Shakespeare),
+`generate` (sample text from a trained language model), `demo` (fit a line with autograd), `autotune` (kernel tuning
+and AOT checks), `selftest` (the GPU path end to end)."""
 
 from __future__ import annotations
 
@@ -103,10 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     selftest.add_arguments(selftest_parser)
     from . import train
 
-    train_parser = sub.add_parser("train", help="train an MLP on digits (default, seconds on a CPU) or fashion-mnist",
+    train_parser = sub.add_parser("train", help="train an MLP on digits (default, seconds on a CPU), a CNN on "
+                                                "fashion-mnist or a character GPT/LSTM on shakespeare",
                                   description=train.__doc__)
     train.add_arguments(train_parser)
+    from . import generate
+
+    generate_parser = sub.add_parser("generate", help="sample text from a `tritensor train --dataset shakespeare` "
+                                                      "checkpoint", description=generate.__doc__)
+    generate.add_arguments(generate_parser, _positive_int, _positive_float)
     args = parser.parse_args(argv)
+    if args.command == "generate":
+        return generate.main(args)
     if args.command == "demo":
         return _demo(args)
     if args.command == "train":

@@ -92,34 +92,46 @@ def plot_available() -> bool:
 
 
 def plot_metrics(records: list[dict[str, Any]], path: str | os.PathLike, *, title: str | None = None) -> None:
-    """Draw the training loss (per step, and the test loss per epoch) and the test accuracy per epoch
-    into an image file (format from the suffix: .png, .svg or .pdf)."""
+    """Draw the training loss (per step, and the evaluated losses) and, for a classifier, the test accuracy per
+    epoch into an image file (format from the suffix: .png, .svg or .pdf). Records whose evaluations carry no
+    accuracy (a language model's) get the loss panel only, with the validation loss."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed; must precede pyplot's import
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     steps = [r for r in records if r["kind"] == "step" and r.get("loss") is not None]
     evals = [r for r in records if r["kind"] == "eval"]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(8, 3), dpi=100)
+    text = not any(r.get("accuracy") is not None for r in evals)
+    fig, axes = plt.subplots(1, 1 if text else 2, figsize=(5 if text else 8, 3), dpi=100, squeeze=False)
+    ax_loss = axes[0][0]
     ax_loss.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.6, alpha=0.5, color="tab:blue",
                  label="train (per step)")
     ax_loss.plot([r["step"] for r in evals], [r.get("train_loss") for r in evals], "-", color="tab:blue",
-                 label="train (epoch mean)")
+                 label="train (evaluated)" if text else "train (epoch mean)")
     ax_loss.plot([r["step"] for r in evals], [r["loss"] for r in evals], "o-", ms=3, color="tab:orange",
-                 label="test")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy loss", yscale="log")
+                 label="validation" if text else "test")
+    ax_loss.set(xlabel="step", ylabel="cross-entropy (nats/char)" if text else "cross-entropy loss",
+                yscale="linear" if text else "log")
     ax_loss.legend(fontsize="small")
-    ax_acc.plot([r["epoch"] for r in evals], [r["accuracy"] for r in evals], "o-", ms=3, color="tab:green")
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy")
-    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if evals:
-        ax_acc.set_title(f"final test accuracy {evals[-1]['accuracy']:.4f}", fontsize="small")
-    for ax in (ax_loss, ax_acc):
+    if text and evals:
+        ax_loss.set_title(f"final validation loss {evals[-1]['loss']:.4f}", fontsize="small")
+    if not text:
+        _accuracy_panel(axes[0][1], evals)
+    for ax in axes[0]:
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _accuracy_panel(ax, evals: list[dict[str, Any]]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.plot([r["epoch"] for r in evals], [r["accuracy"] for r in evals], "o-", ms=3, color="tab:green")
+    ax.set(xlabel="epoch", ylabel="test accuracy")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if evals:
+        ax.set_title(f"final test accuracy {evals[-1]['accuracy']:.4f}", fontsize="small")

@@ -9,9 +9,7 @@ mid-epoch included: the resumed run's numbers are those an uninterrupted run wou
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +23,7 @@ from .train_args import (
     DEFAULT_LR,
     MODELS,
     OPTIMIZERS,
+    TEXT_MODELS,
     Config,
     TrainError,
     add_arguments,
@@ -33,9 +32,11 @@ from .train_args import (
     resolve,
     resume_command,
 )
+from .train_control import Interrupted, StopRequest, describe_device
+from .train_text import TextMetrics, train_text
 
 __all__ = ["DATASETS", "DEFAULT_EPOCHS", "DEFAULT_HIDDEN", "DEFAULT_LR", "MODELS", "OPTIMIZERS", "Config",
-           "Interrupted", "Metrics", "TrainError", "add_arguments", "build_model", "build_optimizer",
+           "Interrupted", "Metrics", "TextMetrics", "TrainError", "add_arguments", "build_model", "build_optimizer",
            "build_scheduler", "evaluate", "load_data", "main", "train"]
 
 EVAL_BATCH = 1000
@@ -60,41 +61,6 @@ class Metrics:
     def as_dict(self) -> dict[str, Any]:
         """The metrics as plain Python data."""
         return asdict(self)
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run between two steps. `checkpoint` is the file that resumes it (None without --save)."""
-
-    def __init__(self, epoch: int, step: int, steps_per_epoch: int, epochs: int, checkpoint: str | None) -> None:
-        """`epoch` epochs and `step` more steps were done when the run stopped."""
-        where = (f"after epoch {epoch}/{epochs}" if step == 0 else
-                 f"at epoch {epoch + 1}/{epochs}, step {step}/{steps_per_epoch}")
-        super().__init__(f"stopped {where}")
-        self.epoch, self.step, self.checkpoint = epoch, step, checkpoint
-
-
-class _StopRequest:
-    """While active (main thread only), the first Ctrl-C only asks the loop to stop at the next step boundary,
-    so the checkpoint it writes is consistent; a second Ctrl-C interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> _StopRequest:
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def load_data(config: Config):
@@ -194,7 +160,7 @@ class _Run:
         except ImportError as exc:
             raise TrainError(str(exc)) from exc
         self.device = tt.empty(0, device=config.device).device  # canonical: cuda -> cuda:0
-        log(f"device: {_describe(self.device)}")
+        log(f"device: {describe_device(self.device)}")
         log(f"data: {config.dataset}, {len(x_train)} train / {len(x_test)} test samples; model: {config.model} "
             f"(hidden {config.hidden}); optimizer: {config.optimizer} (lr {config.lr}); batch {config.batch_size}")
         tt.manual_seed(config.seed)
@@ -261,7 +227,7 @@ class _Run:
             self.save(shuffle_state)
         return Interrupted(self.epoch, self.step, self.steps_per_epoch, self.config.epochs, self.config.save)
 
-    def run_epoch(self, stop: _StopRequest, metrics: Metrics) -> None:
+    def run_epoch(self, stop: StopRequest, metrics: Metrics) -> None:
         """Train to the end of the current epoch (raises Interrupted at a step boundary on Ctrl-C)."""
         from .nn import functional as F
 
@@ -312,18 +278,21 @@ class _Run:
 
 
 def train(config: Config | None = None, *, progress: bool = True, log: Callable[[str], None] = print,
-          **overrides) -> Metrics:
-    """Train (and evaluate after every epoch); returns the metrics. Options as Config's fields, e.g.
+          **overrides) -> Metrics | TextMetrics:
+    """Train (and evaluate after every epoch; a text model every eval_interval steps); returns the metrics
+    (TextMetrics for --dataset shakespeare). Options as Config's fields, e.g.
     train(dataset="fashion-mnist", epochs=2, device="cpu"). Every option is checked first (TrainError).
     Ctrl-C (SIGINT, in the main thread) stops at the next step boundary, writes the checkpoint when `save`
     is set and raises Interrupted (a KeyboardInterrupt)."""
     config = resolve(Config(**{**asdict(config or Config()), **overrides}))
+    if config.model in TEXT_MODELS:
+        return train_text(config, progress, log)
     run = _Run(config, progress, log)
     metrics = Metrics(device=str(run.device), epochs=config.epochs, test_accuracy=float("nan"),
                       start_epoch=run.epoch, records=run.metrics_log.records)
     start = time.perf_counter()
     try:
-        with _StopRequest() as stop:
+        with StopRequest() as stop:
             if run.epoch >= config.epochs:
                 metrics.test_accuracy = evaluate(run.model, run.x_test, run.y_test)
             while run.epoch < config.epochs:
@@ -342,18 +311,6 @@ def train(config: Config | None = None, *, progress: bool = True, log: Callable[
         plot_metrics(metrics.records, config.plot, title=f"tritensor train: {config.model} on {config.dataset}")
         log(f"plot: {config.plot}")
     return metrics
-
-
-def _describe(device) -> str:
-    import tritensor as tt
-
-    if device.type == "cpu":
-        return "cpu (NumPy reference ops)"
-    if tt.cuda.uses_interpreter():
-        return f"{device} (Triton kernels in Triton's interpreter: slow, for testing)"
-    from .cuda import driver
-
-    return f"{device} ({driver.name(device.index or 0)}, Triton kernels)"
 
 
 def main(args) -> int:

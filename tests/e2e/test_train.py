@@ -135,7 +135,7 @@ def test_cli_errors(capsys, tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     assert "--resume" in capsys.readouterr().out
-    with pytest.raises(TrainError, match="--model must be one of mlp, cnn, got 'resnet'"):
+    with pytest.raises(TrainError, match="--model must be one of mlp, cnn, lstm, gpt, got 'resnet'"):
         _quiet(model="resnet")
 
 
