@@ -23,8 +23,6 @@ only on that request (PyTorch's math path materialises it as well).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import triton
 import triton.language as tl
 
@@ -463,14 +461,9 @@ def _bwd_specs() -> list[KernelSpec]:
             {}, [dict(PRE_CONFIG)], PRE_TUNING.all_configs(), unit_args=()))
         for d in HEAD_DIMS:
             for which in ("dkdv", "dq"):
-                built = per_arch(f"attention.bwd_{which}[{short}:d{d}]",
-                                 lambda n, k, t, short=short, which=which: _bwd_spec(n, short, which, k, t),
-                                 (dtype, d, d, 0, False, False))
-                if (short, which, d) == ("fp32", "dkdv", 128):
-                    # Known gap: on sm_80 every fp32 d128 dK/dV tile tried spills in one build variant (16x16 w8:
-                    # 80 B unaligned), so the matrix checks it on sm_90 only until a spill-free tile is found.
-                    built = [replace(spec, targets=("sm_90",)) for spec in built]
-                specs += built
+                specs += per_arch(f"attention.bwd_{which}[{short}:d{d}]",
+                                  lambda n, k, t, short=short, which=which: _bwd_spec(n, short, which, k, t),
+                                  (dtype, d, d, 0, False, False))
     return specs
 
 
