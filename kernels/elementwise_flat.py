@@ -35,9 +35,11 @@ def _map_cost(numel: int, itemsizes: int) -> Cost:
 def _flat_load(ptr, start, offs, numel, MASKED: tl.constexpr, SCALAR: tl.constexpr):
     # Masked lanes read 1, inside the domain of every OP (0 would be 0/0, log(0), ... in the interpreter).
     if SCALAR:
-        # One element broadcast to the whole launch (x + 1.0, a fill): read once, splat in registers.
+        # One element broadcast to the whole launch (x + 1.0, a fill): read once, splat in registers. A splat,
+        # not x + 0: a fill reads its uninitialised output here, and arithmetic on a signalling-NaN pattern
+        # raises in the interpreter.
         x = compute_type(tl.load(ptr))
-        return x + tl.zeros(offs.shape, x.dtype)
+        return tl.broadcast_to(x, offs.shape)
     elif MASKED:
         return compute_type(tl.load((ptr + start) + offs, mask=offs < numel, other=1.0))
     else:

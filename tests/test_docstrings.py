@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIRS = {"tritensor": ROOT / "tritensor", "tritensor.kernels": ROOT / "kernels",
                 "tritensor.autotune": ROOT / "autotune"}
 NAMESPACES = ["tritensor", "tritensor.nn", "tritensor.nn.functional", "tritensor.optim", "tritensor.optim.lr_scheduler",
-              "tritensor.data", "tritensor.autograd", "tritensor.cuda", "tritensor.accelerator", "tritensor.io"]
+              "tritensor.optim.swa_utils", "tritensor.data", "tritensor.autograd", "tritensor.cuda",
+              "tritensor.accelerator", "tritensor.io", "tritensor.vision.transforms",
+              "tritensor.vision.transforms.functional", "tritensor.vision.datasets", "tritensor.vision.models",
+              "tritensor.vision.utils"]
 
 
 def _own_doc(obj) -> str:

@@ -3,12 +3,13 @@
     tritensor selftest [--device cuda] [--quick] [--report selftest.json]
 
 Checks, in order: Triton's C launcher can be built; device memory allocates, round-trips and
-frees through cuda.core; streams and events order and time work; every op family's representative
-op matches the cpu path (the NumPy references) on small and large shapes; a training step of each
-model matches the cpu path; the event timer times a kernel; a short tuning run prints its roofline
-table; and the kernel launches of one training step are counted. Under TRITON_INTERPRET=1 (no GPU)
-the quick variant runs on tiny shapes and the parts only a real GPU can run are listed as skipped,
-each with why. One JSON report holds every result; the exit status is 1 if any check failed.
+frees through cuda.core; a non-blocking copy from pinned host memory arrives intact; streams and
+events order and time work; every op family's representative op matches the cpu path (the NumPy
+references) on small and large shapes; a training step of each model matches the cpu path; the
+event timer times a kernel; a short tuning run prints its roofline table; and the kernel launches
+of one training step are counted. Under TRITON_INTERPRET=1 (no GPU) the quick variant runs on tiny
+shapes and the parts only a real GPU can run are listed as skipped, each with why. One JSON report
+holds every result; the exit status is 1 if any check failed.
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ def _memory(quick: bool) -> str:
     assert float(y.abs().sum().item()) == 0.0, "a new allocation did not hold what was written to it"
     where = "host memory standing in for the device" if interpreting() else "cuda.core device memory"
     return f"{n * 4 >> 20} MiB allocated, round-tripped, freed and reallocated ({where})"
+
+
+def _pinned_copy(quick: bool) -> str:
+    n = 1 << (18 if quick else 24)
+    host = np.arange(n, dtype=np.float32)
+    src = tt.from_numpy(host).pin_memory()
+    assert src.is_pinned() != interpreting(), "pin_memory() did not give page-locked memory"
+    out = src.to("cuda", non_blocking=True)
+    del src  # the pending copy must keep its source alive
+    tt.cuda.synchronize()
+    np.testing.assert_array_equal(out.cpu().numpy(), host)
+    if interpreting():
+        return "pin_memory() is a plain copy and non_blocking copies are synchronous in the interpreter"
+    return f"{n * 4 >> 20} MiB copied asynchronously from page-locked memory, source dropped at once"
 
 
 def _streams() -> str:
@@ -170,7 +185,8 @@ def _tuning_run(report: dict) -> str:
 def run_checks(quick: bool, report: dict, out=print) -> list[Check]:
     """Run every check (quick: small shapes only), printing one line each; returns them."""
     plan: list[tuple[str, Callable[[], str]]] = [
-        ("triton launcher", _launcher), ("device memory", lambda: _memory(quick)), ("streams and events", _streams)]
+        ("triton launcher", _launcher), ("device memory", lambda: _memory(quick)),
+        ("pinned non-blocking copy", lambda: _pinned_copy(quick)), ("streams and events", _streams)]
     plan += _op_checks(quick)
     plan += [(f"training step {name}", lambda n=name: _model_step(n)) for name in MODELS]
     plan += [("event timer", _timer), ("tuning run", lambda: _tuning_run(report)),

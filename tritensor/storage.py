@@ -49,12 +49,21 @@ class Storage:
             return Storage(host=np.empty(numel, dtype=np_dtype))
         return Storage(device_storage=driver.DeviceStorage(numel * np.dtype(np_dtype).itemsize, device.index))
 
-    def copy_from_host(self, offset_bytes: int, src: np.ndarray) -> None:
-        """Write a host array's bytes (C order) into this storage at `offset_bytes`."""
+    def copy_from_host(self, offset_bytes: int, src: np.ndarray, non_blocking: bool = False) -> None:
+        """Write a host array's bytes (C order) into this storage at `offset_bytes`.
+
+        non_blocking: when `src` is C-contiguous page-locked memory and this is GPU memory, only queue the
+        copy on the current stream (the driver keeps `src` alive until it is done); otherwise, as PyTorch,
+        the flag changes nothing and the copy is complete on return.
+        """
         if self.host is not None:
             dst = self.host.view(np.uint8)[offset_bytes:offset_bytes + src.nbytes]
             dst[...] = np.ascontiguousarray(src).reshape(-1).view(np.uint8)
             return
+        if non_blocking and src.nbytes and src.flags.c_contiguous and driver.is_pinned(src.ctypes.data):
+            driver.copy_host_to_device_async(self.device_storage, offset_bytes, src)
+            return
+        # Pageable memory: the driver stages it through a pinned buffer anyway, and the caller may free `src`.
         driver.copy_host_to_device(self.device_storage, offset_bytes, src)
 
     def to_host(self, np_dtype, count: int, offset_bytes: int = 0) -> np.ndarray:
@@ -65,6 +74,10 @@ class Storage:
             return out
         driver.copy_device_to_host(out, self.device_storage, offset_bytes)
         return out
+
+    def is_pinned(self) -> bool:
+        """True for host memory that is page-locked for a real GPU (never under the interpreter)."""
+        return self.host is not None and pinning_available() and driver.is_pinned(self.host.ctypes.data)
 
     def record_stream(self, stream) -> None:
         """Mark device memory as used by the tt.cuda.Stream `stream`: its free waits for the work queued there
@@ -79,6 +92,17 @@ class Storage:
             self.host.view(np.uint8)[...] = 0
             return
         driver.zero_(self.device_storage)
+
+
+def pinning_available() -> bool:
+    """True when host memory can be page-locked: a real GPU is present (under Triton's interpreter `cuda` is host
+    memory already, and pinning, as PyTorch's non-blocking copies, is a no-op)."""
+    return not interpreting() and driver.device_count() > 0
+
+
+def pinned_copy(src: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of a host array in page-locked memory (needs `pinning_available()`)."""
+    return driver.pinned_copy(src)
 
 
 def canonical_device(spec) -> device:

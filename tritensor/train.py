@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import train_optim
 from .metrics import MetricsLog, plot_metrics
+from .tensor import Tensor
 from .train_args import (
     DATASETS,
     DEFAULT_EPOCHS,
@@ -87,9 +89,15 @@ def build_model(config: Config, in_features: int, classes: int = 10, image_shape
     """config.model's network for images of `image_shape` (H, W), in_features = H * W pixels.
 
     mlp: Flatten, Linear(in_features, hidden), ReLU, Linear(hidden, classes). cnn (LeNet-style): two blocks of
-    3x3 Conv2d (16 then 32 channels, padding 1), BatchNorm2d, ReLU and 2x2 MaxPool2d, then the MLP head."""
+    3x3 Conv2d (16 then 32 channels, padding 1), BatchNorm2d, ReLU and 2x2 MaxPool2d, then the MLP head.
+    resnet18: tritensor.vision.models.resnet18 (torchvision's structure and state_dict keys), which takes the
+    batches through image_input(config)."""
     from . import nn
 
+    if config.model == "resnet18":
+        from .vision.models import resnet18
+
+        return resnet18(num_classes=classes)
     if config.model != "cnn":
         return nn.Sequential(nn.Flatten(), nn.Linear(in_features, config.hidden), nn.ReLU(),
                              nn.Linear(config.hidden, classes))
@@ -101,25 +109,45 @@ def build_model(config: Config, in_features: int, classes: int = 10, image_shape
         nn.Flatten(), nn.Linear(32 * (h // 4) * (w // 4), config.hidden), nn.ReLU(), nn.Linear(config.hidden, classes))
 
 
+RESNET_SIZE = 32  # the smallest input ResNet's five stride-2 stages take down to 1x1
+
+
+def image_input(config: Config) -> Callable[[Tensor], Tensor]:
+    """What the model takes from a batch of (N, H, W) images in [0, 1]: the batch itself, or for resnet18 the
+    3-channel (N, 3, 32, 32) images ResNet expects (gray copied to RGB, resized bilinearly where smaller)."""
+    if config.model != "resnet18":
+        return _same
+
+    def to_rgb32(x: Tensor) -> Tensor:
+        from .nn import functional as F
+
+        x = x.unsqueeze(1)
+        if x.shape[-1] < RESNET_SIZE or x.shape[-2] < RESNET_SIZE:
+            x = F.interpolate(x, size=(RESNET_SIZE, RESNET_SIZE), mode="bilinear", align_corners=False)
+        return x.expand(-1, 3, -1, -1)
+
+    return to_rgb32
+
+
+def _same(x: Tensor) -> Tensor:
+    return x
+
+
 def build_optimizer(config: Config, params):
-    """Adam, or SGD with momentum 0.9, at config.lr."""
-    from . import optim
-
-    if config.optimizer == "adam":
-        return optim.Adam(params, lr=config.lr)
-    return optim.SGD(params, lr=config.lr, momentum=0.9)
+    """config.optimizer (any tt.optim optimizer, train_optim.OPTIMIZERS) at config.lr."""
+    return train_optim.build_optimizer(config.optimizer, params, config.lr)
 
 
-def build_scheduler(optimizer, total_steps: int):
-    """Cosine decay of the learning rate to 0 over the whole run, stepped per batch: the last epochs
-    average out the minibatch noise instead of ending on a random fluctuation."""
-    from .optim.lr_scheduler import CosineAnnealingLR
+def build_scheduler(optimizer, total_steps: int, name: str = "cosine"):
+    """The learning-rate schedule `name` over the whole run, stepped per batch (plateau: per epoch). The
+    default decays to 0 by a cosine: the last epochs average out the minibatch noise instead of ending on a
+    random fluctuation."""
+    return train_optim.build_scheduler(name, optimizer, total_steps)
 
-    return CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
 
-
-def evaluate_loss_accuracy(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
-    """(mean cross-entropy loss, top-1 accuracy) of model on (x, y)."""
+def evaluate_loss_accuracy(model, x, y, batch_size: int = EVAL_BATCH,
+                           prepare: Callable[[Tensor], Tensor] = _same) -> tuple[float, float]:
+    """(mean cross-entropy loss, top-1 accuracy) of model on (prepare(x), y)."""
     import tritensor as tt
 
     from .nn import functional as F
@@ -128,16 +156,16 @@ def evaluate_loss_accuracy(model, x, y, batch_size: int = EVAL_BATCH) -> tuple[f
     model.eval()
     with tt.no_grad():
         for start in range(0, len(x), batch_size):
-            logits, target = model(x[start:start + batch_size]), y[start:start + batch_size]
+            logits, target = model(prepare(x[start:start + batch_size])), y[start:start + batch_size]
             loss += F.cross_entropy(logits, target, reduction="sum").item()
             correct += int((logits.argmax(1) == target).sum().item())
     model.train()
     return loss / max(len(x), 1), correct / max(len(x), 1)
 
 
-def evaluate(model, x, y, batch_size: int = EVAL_BATCH) -> float:
-    """Top-1 accuracy of model on (x, y)."""
-    return evaluate_loss_accuracy(model, x, y, batch_size)[1]
+def evaluate(model, x, y, batch_size: int = EVAL_BATCH, prepare: Callable[[Tensor], Tensor] = _same) -> float:
+    """Top-1 accuracy of model on (prepare(x), y)."""
+    return evaluate_loss_accuracy(model, x, y, batch_size, prepare)[1]
 
 
 class _Run:
@@ -167,11 +195,18 @@ class _Run:
         self.model = build_model(config, x_train[0].numel(), image_shape=tuple(x_train[0].shape)).to(self.device)
         self.optimizer = build_optimizer(config, self.model.parameters())
         self.steps_per_epoch = -(-len(x_train) // config.batch_size)
-        self.scheduler = build_scheduler(self.optimizer, config.epochs * self.steps_per_epoch)
+        self.scheduler = build_scheduler(self.optimizer, config.epochs * self.steps_per_epoch, config.scheduler)
         self.shuffle = tt.Generator().manual_seed(config.seed)
         self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
-        self.loader = DataLoader(TensorDataset(x_train.to(self.device), y_train.to(self.device)),
-                                 batch_size=config.batch_size, shuffle=True, generator=self.shuffle)
+        self.prepare = image_input(config)
+        # Workers build batches from host memory (pinned for the copy to a GPU); in-process batches are sliced
+        # from the device copy directly. The loader's generator fixes the order either way.
+        workers = config.workers
+        train_set = TensorDataset(x_train, y_train) if workers else \
+            TensorDataset(x_train.to(self.device), y_train.to(self.device))
+        self.loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=self.shuffle,
+                                 num_workers=workers, persistent_workers=workers > 0,
+                                 pin_memory=workers > 0 and self.device.type == "cuda")
         # Position: `epoch` whole epochs plus `step` steps of the next, and that epoch's running loss.
         self.epoch, self.step, self.loss_sum, self.seen, elapsed = 0, 0, 0.0, 0, 0.0
         self.samples = 0  # trained on by this process (samples/s)
@@ -237,11 +272,17 @@ class _Run:
         try:
             for x, y in bar:
                 lr = self.optimizer.param_groups[0]["lr"]
-                self.optimizer.zero_grad()
-                loss = F.cross_entropy(self.model(x), y)
-                loss.backward()
-                self.optimizer.step()
-                self.scheduler.step()
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+                def closure(x=x, y=y):
+                    self.optimizer.zero_grad()
+                    loss = F.cross_entropy(self.model(self.prepare(x)), y)
+                    loss.backward()
+                    return loss
+
+                loss = train_optim.optimizer_step(self.optimizer, closure)
+                if train_optim.steps_per_step(self.config.scheduler):
+                    self.scheduler.step()
                 value = loss.item()
                 self.step, self.loss_sum, self.seen = self.step + 1, self.loss_sum + value * len(y), self.seen + len(y)
                 self.samples += len(y)
@@ -260,7 +301,9 @@ class _Run:
 
     def _end_epoch(self, metrics: Metrics, seconds: float) -> None:
         config, seen = self.config, self.seen
-        test_loss, accuracy = evaluate_loss_accuracy(self.model, self.x_test, self.y_test)
+        test_loss, accuracy = evaluate_loss_accuracy(self.model, self.x_test, self.y_test, prepare=self.prepare)
+        if not train_optim.steps_per_step(config.scheduler):
+            self.scheduler.step(test_loss)
         train_loss = self.loss_sum / max(seen, 1)
         self.epoch, self.step, self.loss_sum, self.seen = self.epoch + 1, 0, 0.0, 0
         metrics.epoch_train_loss.append(train_loss)
@@ -294,7 +337,7 @@ def train(config: Config | None = None, *, progress: bool = True, log: Callable[
     try:
         with StopRequest() as stop:
             if run.epoch >= config.epochs:
-                metrics.test_accuracy = evaluate(run.model, run.x_test, run.y_test)
+                metrics.test_accuracy = evaluate(run.model, run.x_test, run.y_test, prepare=run.prepare)
             while run.epoch < config.epochs:
                 run.run_epoch(stop, metrics)
                 if stop.requested and run.epoch < config.epochs:

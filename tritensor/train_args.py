@@ -13,17 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import PLOT_INSTALL, PLOT_SUFFIXES, plot_available
+from .train_optim import OPTIMIZERS as OPTIMIZER_TABLE
+from .train_optim import SCHEDULER_HELP, SCHEDULERS
 
-MODELS = ("mlp", "cnn", "lstm", "gpt")
+MODELS = ("mlp", "cnn", "resnet18", "lstm", "gpt")
 DATASETS = ("digits", "fashion-mnist", "shakespeare")
-IMAGE_MODELS, TEXT_MODELS = ("mlp", "cnn"), ("lstm", "gpt")
-OPTIMIZERS = ("adam", "sgd")
+IMAGE_MODELS, TEXT_MODELS = ("mlp", "cnn", "resnet18"), ("lstm", "gpt")
+OPTIMIZERS = tuple(OPTIMIZER_TABLE)
 
 # Per-dataset defaults: enough for the stated accuracy in seconds on a CPU.
 DEFAULT_EPOCHS = {"digits": 15, "fashion-mnist": 2}
 DEFAULT_HIDDEN = {"digits": 128, "fashion-mnist": 256}
 DEFAULT_LR = {("adam", "digits"): 3e-3, ("adam", "fashion-mnist"): 1e-3, ("sgd", "digits"): 0.05,
               ("sgd", "fashion-mnist"): 0.05}
+DEFAULT_SCHEDULER = {"image": "cosine", "text": "lambda"}
 DEFAULT_BATCH = 64
 # The text models' defaults (--dataset shakespeare): a few minutes on a CPU to a validation loss under 1.9.
 DEFAULT_TEXT = {"gpt": {"steps": 2000, "hidden": 128, "batch_size": 16, "block_size": 64, "adam": 1e-3, "sgd": 0.1},
@@ -44,8 +47,9 @@ class Config:
     dataset: str = "digits"
     epochs: int | None = None  # default: DEFAULT_EPOCHS[dataset]
     batch_size: int | None = None  # default: DEFAULT_BATCH (images), DEFAULT_TEXT[model] (text)
-    lr: float | None = None  # default: DEFAULT_LR[optimizer, dataset]
+    lr: float | None = None  # default: DEFAULT_LR[optimizer, dataset], else the optimizer's (train_optim)
     optimizer: str = "adam"
+    scheduler: str | None = None  # default: DEFAULT_SCHEDULER[image or text]
     device: str | None = None  # default: cuda when a GPU is present, else cpu
     seed: int = 0
     limit_train: int | None = None  # train on the first N training samples only
@@ -59,13 +63,15 @@ class Config:
     steps: int | None = None  # text models: optimizer steps (default DEFAULT_TEXT[model])
     block_size: int | None = None  # text models: characters of context
     eval_interval: int | None = None  # text models: steps between evaluations (default DEFAULT_EVAL_INTERVAL)
+    workers: int = 0  # DataLoader worker processes (0: batches are built in the main process)
 
 
 def checkpoint_config(config: Config) -> dict[str, Any]:
     """The options a checkpoint must share with the run that resumes it (they fix the model, the data order
     and the learning-rate schedule)."""
     return {"model": config.model, "dataset": config.dataset, "hidden": config.hidden,
-            "optimizer": config.optimizer, "limit_train": config.limit_train, "batch_size": config.batch_size,
+            "optimizer": config.optimizer, "scheduler": config.scheduler, "limit_train": config.limit_train,
+            "batch_size": config.batch_size,
             "epochs": config.epochs, "steps": config.steps, "block_size": config.block_size}
 
 
@@ -90,6 +96,7 @@ def _check_numbers(config: Config) -> None:
     _check_int("--batch-size", config.batch_size, 1, "a positive integer")
     _check_int("--hidden", config.hidden, 1, "a positive integer")
     _check_int("--seed", config.seed, 0, "an integer >= 0")
+    _check_int("--workers", config.workers, 0, "an integer >= 0")
     if config.seed >= 2**64:
         raise TrainError(f"--seed must be below 2**64, got {config.seed}")
     for option, value in (("--limit-train", config.limit_train), ("--limit-test", config.limit_test),
@@ -112,6 +119,10 @@ def _check_pairing(config: Config) -> None:
                                                    ("--eval-interval", config.eval_interval)) if value is not None]
     if given and not text_data:
         raise TrainError(f"{given[0][0]} applies to --dataset shakespeare only")
+    if config.optimizer == "sparseadam" and config.model != "lstm":
+        raise TrainError(f"--optimizer sparseadam updates the sparse gradients of an nn.Embedding(sparse=True): "
+                         f"train --model lstm --dataset shakespeare (--model {config.model} has no sparse-gradient "
+                         "parameters; GPT ties its embedding to the dense output layer)")
     if text_data and config.epochs is not None:
         raise TrainError("--epochs applies to the image datasets; --dataset shakespeare trains for --steps")
     if text_data and config.limit_test is not None:
@@ -222,6 +233,8 @@ def resolve(config: Config) -> Config:
     _check_choice("--model", config.model, MODELS)
     _check_choice("--dataset", config.dataset, DATASETS)
     _check_choice("--optimizer", config.optimizer, OPTIMIZERS)
+    if config.scheduler is not None:
+        _check_choice("--scheduler", config.scheduler, SCHEDULERS)
     _check_pairing(config)
     resolved = Config(**asdict(config))
     if config.model in TEXT_MODELS:
@@ -231,12 +244,16 @@ def resolve(config: Config) -> Config:
         resolved.block_size = text["block_size"] if config.block_size is None else config.block_size
         resolved.eval_interval = DEFAULT_EVAL_INTERVAL if config.eval_interval is None else config.eval_interval
         resolved.batch_size = text["batch_size"] if config.batch_size is None else config.batch_size
-        resolved.lr = text[config.optimizer] if config.lr is None else config.lr
+        default_lr = text.get(config.optimizer, OPTIMIZER_TABLE[config.optimizer][1])
+        resolved.lr = default_lr if config.lr is None else config.lr
+        resolved.scheduler = config.scheduler or DEFAULT_SCHEDULER["text"]
         resolved.hidden = text["hidden"] if config.hidden is None else config.hidden
     else:
         resolved.epochs = DEFAULT_EPOCHS[config.dataset] if config.epochs is None else config.epochs
         resolved.batch_size = DEFAULT_BATCH if config.batch_size is None else config.batch_size
-        resolved.lr = DEFAULT_LR[config.optimizer, config.dataset] if config.lr is None else config.lr
+        resolved.lr = DEFAULT_LR.get((config.optimizer, config.dataset), OPTIMIZER_TABLE[config.optimizer][1]) \
+            if config.lr is None else config.lr
+        resolved.scheduler = config.scheduler or DEFAULT_SCHEDULER["image"]
         resolved.hidden = DEFAULT_HIDDEN[config.dataset] if config.hidden is None else config.hidden
     resolved.save = config.save if config.save is not None else config.resume
     _check_numbers(resolved)
@@ -275,8 +292,9 @@ def resume_command(config: Config, checkpoint: str) -> str:
 def add_arguments(parser) -> None:
     """The `tritensor train` options."""
     parser.add_argument("--model", choices=MODELS, default="mlp",
-                        help="mlp: Linear-ReLU-Linear; cnn: two conv-BatchNorm-ReLU-maxpool blocks, then the MLP head "
-                             "(both on digits or fashion-mnist); lstm: a 2-layer character LSTM; gpt: a 4-layer "
+                        help="mlp: Linear-ReLU-Linear; cnn: two conv-BatchNorm-ReLU-maxpool blocks, then the MLP head; "
+                             "resnet18: tritensor.vision's ResNet-18 on the images resized to 3x32x32 (all three on "
+                             "digits or fashion-mnist); lstm: a 2-layer character LSTM; gpt: a 4-layer "
                              "character GPT (both on shakespeare)")
     parser.add_argument("--dataset", choices=DATASETS, default="digits",
                         help="digits: scikit-learn's 8x8 digits (pip install tritensor[datasets]); fashion-mnist: "
@@ -295,9 +313,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eval-interval", type=int, default=None,
                         help=f"shakespeare: steps between evaluations (default {DEFAULT_EVAL_INTERVAL})")
     parser.add_argument("--lr", type=float, default=None,
-                        help="peak learning rate, decayed to 0 by a cosine schedule (default: adam 3e-3 on digits, "
-                             "1e-3 on fashion-mnist; sgd (momentum 0.9) 0.05)")
-    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+                        help="peak learning rate of the schedule (default: adam 3e-3 on digits, 1e-3 on fashion-mnist; "
+                             "sgd (momentum 0.9) 0.05; the others PyTorch's default lr)")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                        help="any tt.optim optimizer (lbfgs: 4 line-searched iterations per batch; sparseadam: "
+                             "--model lstm, SparseAdam on its sparse embedding and Adam on the rest)")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, default=None,
+                        help="the learning-rate schedule (default: cosine for images, lambda for shakespeare). "
+                             + SCHEDULER_HELP)
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None,
                         help="default: cuda when a GPU is present, else cpu (cuda with TRITON_INTERPRET=1 runs the "
                              "Triton kernels in the interpreter: slow, for testing)")
@@ -315,4 +338,7 @@ def add_arguments(parser) -> None:
                         help="write one JSON line per training step and per evaluation")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help=f"draw loss and accuracy curves at the end (.png/.svg/.pdf; needs {PLOT_INSTALL})")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="DataLoader worker processes that build the training batches (default 0: in the main "
+                             "process); every N trains on the same batches in the same order")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

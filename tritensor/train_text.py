@@ -9,14 +9,18 @@ needs to turn ids back into text.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import train_optim
+from .creation import arange, randint
+from .data import DataLoader, Dataset, Sampler
 from .metrics import MetricsLog, plot_metrics
+from .tensor import Tensor
 from .train_args import Config, TrainError, checkpoint_config
 from .train_control import Interrupted, StopRequest, describe_device
 
@@ -60,34 +64,67 @@ def build_text_model(config: Config, vocab_size: int):
     if config.model == "gpt":
         return GPT(vocab_size, block_size=config.block_size, n_layer=GPT_LAYERS, n_head=GPT_HEADS,
                    n_embd=config.hidden)
-    return CharLSTM(vocab_size, hidden=config.hidden, num_layers=LSTM_LAYERS)
+    return CharLSTM(vocab_size, hidden=config.hidden, num_layers=LSTM_LAYERS, sparse=config.optimizer == "sparseadam")
 
 
 def _optimizer(config: Config, model):
-    """AdamW (betas 0.9/0.99, weight decay 0.1 on matrices only, as nanoGPT) or SGD with momentum 0.9."""
-    from . import optim
+    """config.optimizer at config.lr. Adam/AdamW take AdamW's decoupled weight decay (betas 0.9/0.99, decay 0.1
+    on matrices only, as nanoGPT); sparseadam is SparseAdam on the sparse embedding with Adam on the rest; the
+    others take their defaults."""
+    from . import nn, optim
 
-    if config.optimizer == "sgd":
-        return optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+    if config.optimizer == "sparseadam":
+        sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+        dense = [p for p in model.parameters() if all(p is not s for s in sparse)]
+        return train_optim.SparseDenseAdam(sparse, dense, config.lr)
+    if config.optimizer not in ("adam", "adamw"):
+        return train_optim.build_optimizer(config.optimizer, model.parameters(), config.lr)
     params = list(model.parameters())
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": 0.1},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     return optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.99))
 
 
-def _schedule(optimizer, steps: int):
-    """Linear warm-up over the first 5% of the steps (at most 100), then cosine decay to a tenth of the peak."""
-    from .optim.lr_scheduler import LambdaLR
+class _Windows(Dataset):
+    """The windows of a split by start offsets: windows[starts] is the (x, y) batch of the block_size-character
+    windows at `starts`, y shifted by one character. Indexed by a whole batch of starts (a DataLoader with
+    batch_size=None), so a worker builds a batch with one gather."""
 
-    warmup = max(1, min(100, steps // 20))
+    def __init__(self, data: Tensor, block_size: int) -> None:
+        self.data, self.offsets = data, arange(block_size + 1, device=data.device)
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, steps - warmup))
-        return 0.1 + 0.45 * (1.0 + math.cos(math.pi * progress))
+    def __len__(self) -> int:
+        return len(self.data) - len(self.offsets) + 1
 
-    return LambdaLR(optimizer, factor)
+    def __getitem__(self, starts: Tensor) -> tuple[Tensor, Tensor]:
+        chunk = self.data[starts.to(self.data.device)[:, None] + self.offsets]
+        return chunk[:, :-1], chunk[:, 1:]
+
+
+class _WindowStarts(Sampler):
+    """The steps' random window starts (batch_size each), drawn from `generator` in step order. It keeps the
+    generator's state before each draw the run has not consumed yet, so a checkpoint records the state of the
+    step the run has reached even while workers prefetch batches ahead of it."""
+
+    def __init__(self, generator, high: int, batch_size: int, steps: int) -> None:
+        self.generator, self.high, self.batch_size, self.steps = generator, high, batch_size, steps
+        self.pending: deque = deque()
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for _ in range(self.steps):
+            self.pending.append(self.generator.get_state())
+            yield randint(0, self.high, (self.batch_size,), generator=self.generator)
+
+    def consumed(self) -> None:
+        """The oldest drawn batch was trained on."""
+        self.pending.popleft()
+
+    def state(self) -> Any:
+        """The generator state that draws the next unconsumed batch."""
+        return self.pending[0] if self.pending else self.generator.get_state()
 
 
 def _logits(output):
@@ -123,15 +160,22 @@ class _TextRun:
         tt.manual_seed(config.seed)
         self.model = build_text_model(config, self.train_set.vocab_size).to(self.device)
         self.optimizer = _optimizer(config, self.model)
-        self.scheduler = _schedule(self.optimizer, config.steps)
+        self.scheduler = train_optim.build_scheduler(config.scheduler, self.optimizer, config.steps)
         self.batches = tt.Generator().manual_seed(config.seed)
-        self.offsets = tt.arange(config.block_size + 1, device=self.device)
         evaluation = tt.Generator().manual_seed(EVAL_SEED)
         self.eval_starts = [tt.randint(0, len(data) - config.block_size, (EVAL_WINDOWS,), generator=evaluation)
                             for data in (self.train_data, self.val_data)]
         self.step, elapsed = 0, 0.0
         if config.resume:
             elapsed = self._restore()
+        # Workers gather the windows from host memory (pinned for the copy to a GPU); in-process batches are
+        # gathered from the device copy directly. Either way the starts come from self.batches in step order.
+        train_data = self.train_set.data[:train_chars] if config.workers else self.train_data
+        self.starts = _WindowStarts(self.batches, len(self.train_data) - config.block_size, config.batch_size,
+                                    config.steps - self.step)
+        self.loader = DataLoader(_Windows(train_data, config.block_size), batch_size=None, sampler=self.starts,
+                                 num_workers=config.workers,
+                                 pin_memory=config.workers > 0 and self.device.type == "cuda")
         self.metrics_log = MetricsLog(config.metrics, resume_step=self.step if config.resume else None)
         self.start = time.perf_counter() - elapsed
 
@@ -155,14 +199,9 @@ class _TextRun:
 
         io.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "epoch": 0, "step_in_epoch": self.step,
-                 "shuffle_state": self.batches.get_state(), "config": checkpoint_config(self.config),
+                 "shuffle_state": self.starts.state(), "config": checkpoint_config(self.config),
                  "vocab": self.train_set.vocab, "elapsed_s": time.perf_counter() - self.start,
                  "val_loss": val_loss}, self.config.save)
-
-    def windows(self, data, starts):
-        """(x, y): the (len(starts), block_size) windows at `starts` and the same shifted by one character."""
-        chunk = data[starts.to(self.device)[:, None] + self.offsets]
-        return chunk[:, :-1], chunk[:, 1:]
 
     def split_loss(self, data, starts) -> float:
         """Mean next-character cross-entropy over the windows at `starts`."""
@@ -170,10 +209,10 @@ class _TextRun:
 
         from .nn import functional as F
 
-        total = 0.0
+        total, windows = 0.0, _Windows(data, self.config.block_size)
         with tt.no_grad():
             for begin in range(0, len(starts), EVAL_CHUNK):
-                x, y = self.windows(data, starts[begin:begin + EVAL_CHUNK])
+                x, y = windows[starts[begin:begin + EVAL_CHUNK]]
                 logits = _logits(self.model(x))
                 total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
                                          reduction="sum").item()
@@ -191,6 +230,8 @@ class _TextRun:
         metrics.eval_val_loss.append(val_loss)
         metrics.eval_seconds.append(now)
         metrics.val_loss = val_loss
+        if not train_optim.steps_per_step(self.config.scheduler):
+            self.scheduler.step(val_loss)
         self.metrics_log.add("eval", epoch=None, step=self.step, loss=val_loss, train_loss=train_loss,
                              accuracy=None, lr=self.optimizer.param_groups[0]["lr"], time_s=now)
         if self.config.save:
@@ -200,32 +241,35 @@ class _TextRun:
         return val_loss
 
     def _bar(self):
-        steps = range(self.step, self.config.steps)
+        batches = iter(self.loader)
         if not self.progress:
-            return steps
+            return batches
         from tqdm import tqdm
 
-        return tqdm(steps, desc="train", unit="step", leave=False, file=sys.stderr, dynamic_ncols=True,
+        return tqdm(batches, desc="train", unit="step", leave=False, file=sys.stderr, dynamic_ncols=True,
                     total=self.config.steps, initial=self.step)
 
-    def train_step(self) -> float:
-        """One optimizer step on a fresh random batch; returns its loss."""
-        import tritensor as tt
-
+    def train_step(self, x: Tensor, y: Tensor) -> float:
+        """One optimizer step on the batch (x, y) of windows; returns its loss."""
         from .nn import functional as F
         from .nn.utils import clip_grad_norm_
 
         config = self.config
-        starts = tt.randint(0, len(self.train_data) - config.block_size, (config.batch_size,),
-                            generator=self.batches)
-        x, y = self.windows(self.train_data, starts)
-        logits = _logits(self.model(x))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        self.optimizer.zero_grad()
-        loss.backward()
-        clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
-        self.optimizer.step()
-        self.scheduler.step()
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+        def closure():
+            self.optimizer.zero_grad()
+            logits = _logits(self.model(x))
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            loss.backward()
+            # sparse gradients (sparseadam's embedding) are not clipped: PyTorch's norms do not take them either
+            clip_grad_norm_([p for p in self.model.parameters() if p.grad is None or not p.grad.is_sparse],
+                            GRAD_CLIP)
+            return loss
+
+        loss = train_optim.optimizer_step(self.optimizer, closure)
+        if train_optim.steps_per_step(config.scheduler):
+            self.scheduler.step()
         return loss.item()
 
     def run(self, stop: StopRequest, metrics: TextMetrics) -> None:
@@ -233,8 +277,9 @@ class _TextRun:
         config, tokens, began = self.config, 0, time.perf_counter()
         bar = self._bar()
         try:
-            for _ in bar:
-                value = self.train_step()
+            for x, y in bar:
+                value = self.train_step(x, y)
+                self.starts.consumed()
                 self.step += 1
                 tokens += config.batch_size * config.block_size
                 rate = tokens / max(time.perf_counter() - began, 1e-9)

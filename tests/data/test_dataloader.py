@@ -245,8 +245,9 @@ def test_loader_argument_errors():
             DataLoader(ds, batch_sampler=[[0]], **kwargs)
     with pytest.raises(ValueError, match="batch_size=None option disables auto-batching and is mutually exclusive"):
         DataLoader(ds, batch_size=None, drop_last=True)
-    with pytest.raises(NotImplementedError, match="worker processes come in a later version"):
-        DataLoader(ds, num_workers=2)
+    assert DataLoader(ds, num_workers=2).prefetch_factor == 2  # PyTorch's default once workers are on
+    with pytest.raises(ValueError, match="prefetch_factor option could only be specified in multiprocessing"):
+        DataLoader(ds, prefetch_factor=2)
     with pytest.raises(ValueError, match="num_workers option should be non-negative"):
         DataLoader(ds, num_workers=-1)
     with pytest.raises(ValueError, match="batch_size should be a positive integer value"):

@@ -1,5 +1,5 @@
-"""torch.utils.data's import paths (tritensor.utils.data and its dataloader / dataset / sampler modules), and
-the data package's layering: the public API only, imported at module level."""
+"""torch.utils.data's import paths (tritensor.utils.data and its dataloader / dataset / sampler / distributed
+modules), and the data package's layering: the public API only, imported at module level."""
 
 import ast
 import importlib
@@ -12,10 +12,11 @@ import tritensor.data as data
 
 MODULES = {
     "tritensor.utils.data.dataloader": ["DataLoader", "default_collate", "default_convert"],
-    "tritensor.utils.data.dataset": ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
-                                     "Subset", "random_split"],
+    "tritensor.utils.data.dataset": ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
+                                     "ChainDataset", "Subset", "random_split"],
     "tritensor.utils.data.sampler": ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-                                     "BatchSampler"],
+                                     "WeightedRandomSampler", "BatchSampler"],
+    "tritensor.utils.data.distributed": ["DistributedSampler"],
 }
 
 

@@ -128,15 +128,15 @@ def test_cli_errors(capsys, tmp_path):
     assert "root=" not in err
     assert cli.main(["train", "--limit-train", "0"]) == 2
     assert capsys.readouterr().err == "tritensor train: error: --limit-train must be a positive integer, got 0\n"
-    for bad in (["--dataset", "cifar"], ["--model", "resnet"]):  # not offered: argparse refuses it
+    for bad in (["--dataset", "cifar"], ["--model", "resnet50"]):  # not offered: argparse refuses it
         with pytest.raises(SystemExit):
             cli.main(["train", *bad])
         assert "invalid choice" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     assert "--resume" in capsys.readouterr().out
-    with pytest.raises(TrainError, match="--model must be one of mlp, cnn, lstm, gpt, got 'resnet'"):
-        _quiet(model="resnet")
+    with pytest.raises(TrainError, match="--model must be one of mlp, cnn, resnet18, lstm, gpt, got 'resnet50'"):
+        _quiet(model="resnet50")
 
 
 def test_cli_runs_and_saves(capsys, tmp_path):

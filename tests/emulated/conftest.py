@@ -25,24 +25,53 @@ from tritensor.kernels.device_array import HostStorage
 import tritensor as tt
 from tritensor import device_errors, kernels
 from tritensor.cuda import driver
+from tritensor.ops import foreach as foreach_ops
+from tritensor.ops import optim as optim_ops
 
-from .fake_gpu import FakeGpu
+from .fake_gpu import DEVICE_BASE, FakeGpu
 
 # Kernels must all be defined under TRITON_INTERPRET=1 (they are InterpretedFunctions from then on).
 for _module in pkgutil.iter_modules(kernels.__path__):
     importlib.import_module(f"{kernels.__name__}.{_module.name}")
 
 
+_installed: list[FakeGpu] = []  # the fake GPU of the running test
+_translated: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # staging address -> (table slots, device addresses)
+
+
+def _translate_addresses(staging: np.ndarray) -> None:
+    """Multi-tensor kernels read tensor addresses from a table in device memory: the interpreter can follow
+    an address only into host memory, so each fake device address in a staged int64 table becomes the host
+    address of the fake allocation's bytes (the kernel then reads and writes device memory itself). The
+    originals are put back before the staging copy returns to the device."""
+    if not _installed or staging.nbytes % 8:
+        return
+    gpu, words = _installed[-1], staging.view(np.int64)
+    slots = np.flatnonzero((words >= DEVICE_BASE) & (words < gpu._next))
+    if slots.size == 0:
+        return
+    originals = words[slots].copy()
+    for slot, address in zip(slots, originals):
+        mem, offset = gpu.resolve(int(address), 1)
+        words[slot] = np.frombuffer(mem, np.uint8).ctypes.data + offset
+    _translated[staging.ctypes.data] = (slots, originals)
+
+
 def _staging_copy(self) -> HostStorage:
     """DeviceStorage.cpu() for the interpreter: the allocation's bytes in host memory."""
     staging = np.empty(self.nbytes, np.uint8)
     driver.copy_device_to_host(staging, self, 0)
+    _translate_addresses(staging)
     return HostStorage(staging)
 
 
 def _copy_back(self, other: HostStorage) -> None:
     """DeviceStorage.copy_(staging) for the interpreter: the kernel's writes back into device memory."""
-    driver.copy_host_to_device(self, 0, other.array.view(np.uint8)[:self.nbytes])
+    staging = other.array.view(np.uint8)[:self.nbytes]
+    if staging.ctypes.data in _translated:
+        slots, originals = _translated.pop(staging.ctypes.data)
+        staging.view(np.int64)[slots] = originals
+    driver.copy_host_to_device(self, 0, staging)
 
 
 def _refuse_host_memory(self):
@@ -74,9 +103,15 @@ def gpu(monkeypatch):
     monkeypatch.setattr(HostStorage, "cpu", _refuse_host_memory)
     driver.device_count.cache_clear()
     tuning.forget()
+    _installed.append(fake)
     try:
         yield fake
     finally:
+        _installed.remove(fake)
+        _translated.clear()
+        # The multi-tensor tables (optimizer steps, foreach norms) are cached device memory by design.
+        optim_ops._TABLES.clear()
+        foreach_ops._CACHE.clear()
         device_errors._by_device.clear()  # the fixture's own dict: the error words are device memory
         gc.collect()
         driver.device_count.cache_clear()

@@ -53,6 +53,16 @@ def test_fill_strided():
     assert (x[:, ::2] == 7).all() and (x[:, 1::2] == 0).all()
 
 
+
+@pytest.mark.parametrize("dt,nan_bits", [(np.float16, 0x7D00), (np.float32, 0x7FA00000)])
+def test_fill_over_signalling_nan_garbage(dt, nan_bits):
+    # A fill reads its own (uninitialised) output to learn the launch shape: whatever bits lie there,
+    # no arithmetic may touch them (a signalling NaN raised 'invalid value' in the interpreter).
+    bits = np.full(1000, nan_bits, np.uint16 if dt == np.float16 else np.uint32)
+    x = bits.view(dt)
+    E.fill(as_device(x), 1.5)
+    np.testing.assert_array_equal(x, np.full(1000, 1.5, dt))
+
 @pytest.mark.parametrize("shape,axis", [((3, 5000), 1), ((37, 5), 0), ((1, 1), 1)])
 @pytest.mark.parametrize("dt", [np.float32, np.int32])
 def test_sum_rows(rng, shape, axis, dt):

@@ -11,7 +11,7 @@ import pytest
 
 import tritensor as tt
 import tritensor.io as tio
-from tests.optim.test_optim_kernels import adam_documented, sgd_documented
+from tests.optim.test_sgd_adam_kernels import adam_documented, sgd_documented
 from tritensor import optim
 
 DEVICES = ["cpu", "cuda"]

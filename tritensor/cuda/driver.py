@@ -139,8 +139,11 @@ def on_synchronize(fn) -> None:
 
 
 def synchronize(index: int) -> None:
-    """Wait for all work on device `index`, then run the hooks registered with `on_synchronize`."""
+    """Wait for all work on device `index`, let go of the host buffers its asynchronous copies read, then run
+    the hooks registered with `on_synchronize`."""
     _device(index).sync()
+    with _in_flight_lock:  # the copies queued so far are done (another thread may have queued one since)
+        _drop_finished(_in_flight.get(index, []))
     for fn in _after_synchronize:
         fn(index)
 
@@ -239,6 +242,90 @@ def copy_device_to_host(dst: np.ndarray, src: DeviceStorage, src_offset_bytes: i
                                   int(stream.handle))
     _check(err)
     stream.sync()
+
+
+class PinnedHostBuffer:
+    """Page-locked ("pinned") host memory from cuMemHostAlloc, seen by NumPy through `__array_interface__`
+    (`np.asarray(buffer)` is a uint8 array whose base keeps the buffer alive). The GPU's copy engines read it
+    directly, so a host-to-device copy from it can run asynchronously (`Tensor.pin_memory`, DataLoader).
+
+    Freed with cuMemFreeHost when the last array over it goes. An asynchronous copy still reading it holds
+    an array over it until the copy is known to be done (`copy_host_to_device_async`). Needs a GPU.
+    """
+
+    def __init__(self, nbytes: int, device_index: int = 0) -> None:
+        ensure_current(device_index)
+        cu = _cu()
+        err, ptr = cu.cuMemHostAlloc(max(nbytes, 1), cu.CU_MEMHOSTALLOC_PORTABLE)  # pinned for every context
+        _check(err)
+        self.ptr = int(ptr)
+        self.nbytes = nbytes
+        self.__array_interface__ = {"data": (self.ptr, False), "shape": (nbytes,), "typestr": "|u1", "version": 3}
+
+    def __del__(self):
+        try:
+            _cu().cuMemFreeHost(self.ptr)
+        except Exception:  # interpreter exit: cuda.bindings may be gone already
+            pass
+
+
+def pinned_empty(nbytes: int) -> np.ndarray:
+    """An uninitialised uint8 host array of `nbytes` bytes in page-locked memory (GPU only)."""
+    return np.asarray(PinnedHostBuffer(nbytes))
+
+
+def pinned_copy(src: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of a host array in page-locked memory, same dtype and shape (GPU only)."""
+    out = pinned_empty(src.nbytes).view(src.dtype).reshape(src.shape)
+    np.copyto(out, src)
+    return out
+
+
+def is_pinned(address: int) -> bool:
+    """Whether a host address lies in page-locked memory the CUDA driver knows (False without a GPU)."""
+    if device_count() == 0:
+        return False
+    if getattr(_tls, "index", None) is None:
+        ensure_current(0)  # the driver answers pointer queries within a context
+    cu = _cu()
+    err, kind = cu.cuPointerGetAttribute(cu.CUpointer_attribute.CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address)
+    return err == cu.CUresult.CUDA_SUCCESS and int(kind) == int(cu.CUmemorytype.CU_MEMORYTYPE_HOST)
+
+
+# Host arrays that asynchronous host-to-device copies may still be reading, per device: (event recorded
+# after the copy, array). Holding the array holds its page-locked buffer: the caller may drop its tensor the
+# moment `.to("cuda", non_blocking=True)` returns, and freeing (or reusing) the buffer while the DMA engine
+# reads it would copy garbage. Entries go when their event is done (checked at each new async copy) and all
+# of a device's at synchronize(). A lock, as a DataLoader thread may copy while the main thread does.
+_in_flight: dict[int, list] = {}
+_in_flight_lock = threading.Lock()
+
+
+def _drop_finished(pending: list) -> None:
+    pending[:] = [(event, array) for event, array in pending if not event.is_done]
+
+
+def copy_host_to_device_async(dst: DeviceStorage, dst_offset_bytes: int, src: np.ndarray) -> None:
+    """Queue a copy of a page-locked, C-contiguous host array into `dst` on the current stream and return at
+    once (`copy_host_to_device` waits instead). `src` is kept alive here until the copy is done."""
+    cu = _cu()
+    stream = current_stream(dst.device_index)
+    (err,) = cu.cuMemcpyHtoDAsync(dst.data_ptr() + dst_offset_bytes, src.ctypes.data, src.nbytes,
+                                  int(stream.handle))
+    _check(err)
+    event = stream.record()
+    with _in_flight_lock:
+        pending = _in_flight.setdefault(dst.device_index, [])
+        _drop_finished(pending)
+        pending.append((event, src))
+
+
+def host_buffers_in_flight(index: int) -> int:
+    """How many host arrays asynchronous copies to device `index` may still be reading (held alive here)."""
+    with _in_flight_lock:
+        pending = _in_flight.get(index, [])
+        _drop_finished(pending)
+        return len(pending)
 
 
 def _check(err) -> None:

@@ -20,6 +20,26 @@ default_collate_err_msg_format = (
     "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 )
 
+# In a DataLoader worker: (shape, numpy dtype) -> an array in shared memory to stack a batch into, or None.
+_stack_allocator = None
+
+
+def set_stack_allocator(allocate) -> None:
+    """Make `default_collate` stack cpu tensors into `allocate(shape, np_dtype)`'s array when it returns one
+    (DataLoader workers stack straight into shared memory); None restores plain stacking."""
+    global _stack_allocator
+    _stack_allocator = allocate
+
+
+def _field_error(err: RuntimeError, key) -> RuntimeError:
+    """`err` raised while collating field `key` of the samples, as a RuntimeError whose message names the field's
+    path (e.g. [1]['image']): the key is prepended to the path an inner field's error already names."""
+    path = f"[{key!r}]" + getattr(err, "_collate_path", "")
+    base = getattr(err, "_collate_message", str(err))
+    out = RuntimeError(f"{base} (collating field {path} of the samples)")
+    out._collate_path, out._collate_message = path, base
+    return out
+
 
 def _stack(batch: list[Tensor]) -> Tensor:
     first = batch[0]
@@ -29,7 +49,12 @@ def _stack(batch: list[Tensor]) -> Tensor:
                                f"and {list(t.shape)} at entry {i}")
     if all(t.device.type == "cpu" and not t.requires_grad for t in batch):
         # One NumPy stack of the host views: the cpu path of a batch costs a single copy.
-        return from_numpy(np.stack([t.numpy() for t in batch]))
+        arrays = [t.numpy() for t in batch]
+        if _stack_allocator is not None and all(t.dtype is first.dtype for t in batch):
+            out = _stack_allocator((len(arrays), *first._shape), first.dtype.np)
+            if out is not None:
+                return from_numpy(np.stack(arrays, out=out))
+        return from_numpy(np.stack(arrays))
     return stack(batch, 0)
 
 
@@ -53,7 +78,12 @@ def _collate_numpy(batch: list) -> Any:
 def _collate_mapping(batch: list) -> Any:
     """Collate per key, keeping the mapping's type (a copy of a mutable first sample, updated)."""
     elem = batch[0]
-    collated = {key: default_collate([d[key] for d in batch]) for key in elem}
+    collated = {}
+    try:
+        for key in elem:
+            collated[key] = default_collate([d[key] for d in batch])
+    except RuntimeError as err:
+        raise _field_error(err, key) from err
     if isinstance(elem, collections.abc.MutableMapping):
         clone = copy.copy(elem)
         clone.update(collated)
@@ -71,18 +101,29 @@ def _collate_sequence(batch: list) -> Any:
     elem_size = len(next(it))
     if not all(len(e) == elem_size for e in it):
         raise RuntimeError("each element in list of batch should be of equal size")
-    transposed = list(zip(*batch))
+    fields = _collate_fields(list(zip(*batch)))
     if isinstance(elem, tuple):
-        return [default_collate(samples) for samples in transposed]
+        return fields
     try:
         if isinstance(elem, collections.abc.MutableSequence):
             clone = copy.copy(elem)
-            for i, samples in enumerate(transposed):
-                clone[i] = default_collate(samples)
+            for i, field in enumerate(fields):
+                clone[i] = field
             return clone
-        return type(elem)([default_collate(samples) for samples in transposed])
+        return type(elem)(fields)
     except TypeError:
-        return [default_collate(samples) for samples in transposed]
+        return fields
+
+
+def _collate_fields(transposed: list) -> list:
+    """default_collate of each position of the samples; an error names the position."""
+    out = []
+    try:
+        for samples in transposed:
+            out.append(default_collate(samples))
+    except RuntimeError as err:
+        raise _field_error(err, len(out)) from err
+    return out
 
 
 def default_collate(batch: list) -> Any:
@@ -106,7 +147,7 @@ def default_collate(batch: list) -> Any:
     if isinstance(elem, collections.abc.Mapping):
         return _collate_mapping(batch)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return type(elem)(*(default_collate(samples) for samples in zip(*batch)))
+        return type(elem)(*_collate_fields(list(zip(*batch))))
     if isinstance(elem, collections.abc.Sequence):
         return _collate_sequence(batch)
     raise TypeError(default_collate_err_msg_format.format(type(elem)))

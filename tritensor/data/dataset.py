@@ -1,4 +1,5 @@
-"""Datasets: Dataset, IterableDataset, TensorDataset, ConcatDataset, Subset, random_split (PyTorch's API)."""
+"""Datasets: Dataset, IterableDataset, TensorDataset, StackDataset, ConcatDataset, ChainDataset, Subset,
+random_split (PyTorch's API)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,55 @@ class TensorDataset(Dataset):
 
     def __len__(self) -> int:
         return self.tensors[0].size(0)
+
+
+class StackDataset(Dataset):
+    """Several map-style datasets of one length side by side: sample i is the tuple (positional datasets) or
+    the dict (keyword datasets) of each dataset's sample i."""
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args:
+            if kwargs:
+                raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                                 "input/output, but both types are given.")
+            self._length = len(args[0])
+            if any(self._length != len(dataset) for dataset in args):
+                raise ValueError("Size mismatch between datasets")
+            self.datasets: tuple | dict = args
+        elif kwargs:
+            tmp = list(kwargs.values())
+            self._length = len(tmp[0])
+            if any(self._length != len(dataset) for dataset in tmp):
+                raise ValueError("Size mismatch between datasets")
+            self.datasets = kwargs
+        else:
+            raise ValueError("At least one dataset should be passed")
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: dataset[index] for k, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    @staticmethod
+    def _column(dataset: Dataset, indices: list) -> list:
+        # A nested dataset's own batched fetch when it has one (one call instead of len(indices)).
+        if callable(getattr(dataset, "__getitems__", None)):
+            items = dataset.__getitems__(indices)
+            if len(items) != len(indices):
+                raise ValueError("Nested dataset's output size mismatch."
+                                 f" Expected {len(indices)}, got {len(items)}")
+            return list(items)
+        return [dataset[idx] for idx in indices]
+
+    def __getitems__(self, indices: list) -> list:
+        if isinstance(self.datasets, dict):
+            columns = {k: self._column(dataset, indices) for k, dataset in self.datasets.items()}
+            return [{k: column[i] for k, column in columns.items()} for i in range(len(indices))]
+        columns = [self._column(dataset, indices) for dataset in self.datasets]
+        return [tuple(column[i] for column in columns) for i in range(len(indices))]
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class ConcatDataset(Dataset):

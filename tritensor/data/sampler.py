@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import math
+import sys
 from collections.abc import Iterable, Iterator, Sequence, Sized
 
-from ..creation import randint, randperm
+from ..creation import as_tensor, randint, randperm
+from ..dtypes import float64
+from ..ops.sampling import multinomial
 from ..random import Generator
 
 
@@ -119,3 +124,107 @@ class BatchSampler(Sampler):
         if self.drop_last:
             return len(self.sampler) // self.batch_size
         return (len(self.sampler) + self.batch_size - 1) // self.batch_size
+
+
+class WeightedRandomSampler(Sampler):
+    """num_samples indices drawn from [0, len(weights)) with probabilities proportional to weights
+    (`tt.multinomial`, with or without replacement), a new draw each epoch."""
+
+    def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True, generator=None) -> None:
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        weights_tensor = as_tensor(weights, dtype=float64)
+        if len(weights_tensor.shape) != 1:
+            raise ValueError("weights should be a 1d sequence but given "
+                             f"weights have shape {tuple(weights_tensor.shape)}")
+        self.weights = weights_tensor
+        self.num_samples = num_samples
+        self.replacement = replacement
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[int]:
+        # One multinomial call per epoch (the default generator when none is given), as PyTorch's sampler.
+        rand_tensor = multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        yield from iter(rand_tensor.tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+def _distributed_default(what: str) -> int:
+    """The world size or rank of the initialised default process group of tt.distributed.
+
+    Looked up in sys.modules, never imported: data sits below distributed in the layers, and a process group
+    that has been initialised means the module is already loaded.
+    """
+    dist = sys.modules.get("tritensor.distributed")
+    if dist is None:
+        if importlib.util.find_spec("tritensor.distributed") is None:
+            raise RuntimeError("Requires distributed package to be available")
+        raise ValueError("Default process group has not been initialized, please make sure to call "
+                         "init_process_group.")
+    is_available = getattr(dist, "is_available", None)
+    if is_available is None or not is_available():
+        raise RuntimeError("Requires distributed package to be available")
+    is_initialized = getattr(dist, "is_initialized", None)
+    if is_initialized is not None and not is_initialized():
+        raise ValueError("Default process group has not been initialized, please make sure to call "
+                         "init_process_group.")
+    return int(getattr(dist, what)())
+
+
+class DistributedSampler(Sampler):
+    """This rank's share of the dataset: indices rank, rank + num_replicas, ... of one (optionally shuffled)
+    pass, padded by repeating indices (or cut, with drop_last) so every rank gets num_samples of them.
+
+    Shuffling is a tt.randperm seeded with seed + epoch, so all ranks agree on the permutation; call
+    `set_epoch(epoch)` before each epoch to get a new one, as with PyTorch.
+    """
+
+    def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
+        if num_replicas is None:
+            num_replicas = _distributed_default("get_world_size")
+        if rank is None:
+            rank = _distributed_default("get_rank")
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+        self.drop_last = drop_last
+        if self.drop_last and len(self.dataset) % self.num_replicas != 0:
+            # Drop the tail so every rank gets the same number of samples without padding.
+            self.num_samples = math.ceil((len(self.dataset) - self.num_replicas) / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(len(self.dataset) / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def __iter__(self) -> Iterator[int]:
+        if self.shuffle:
+            g = Generator()
+            g.manual_seed(self.seed + self.epoch)
+            indices = randperm(len(self.dataset), generator=g).tolist()
+        else:
+            indices = list(range(len(self.dataset)))
+        if not self.drop_last:
+            padding_size = self.total_size - len(indices)
+            if padding_size <= len(indices):
+                indices += indices[:padding_size]
+            else:
+                indices += (indices * math.ceil(padding_size / len(indices)))[:padding_size]
+        else:
+            indices = indices[: self.total_size]
+        return iter(indices[self.rank: self.total_size: self.num_replicas])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next shuffle is seeded with (seed + epoch), the same on every rank."""
+        self.epoch = epoch

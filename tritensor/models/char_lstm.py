@@ -12,9 +12,10 @@ class CharLSTM(nn.Module):
     """forward(idx, state=None) maps (B, T) ids to ((B, T, vocab_size) logits, (h, c)); `state` carries the LSTM's
     (h, c) from a previous call, which is how generation feeds one character at a time."""
 
-    def __init__(self, vocab_size: int, hidden: int = 256, num_layers: int = 2, dropout: float = 0.0) -> None:
+    def __init__(self, vocab_size: int, hidden: int = 256, num_layers: int = 2, dropout: float = 0.0,
+                 sparse: bool = False) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, hidden)
+        self.embed = nn.Embedding(vocab_size, hidden, sparse=sparse)  # sparse: for optim.SparseAdam
         self.lstm = nn.LSTM(hidden, hidden, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.head = nn.Linear(hidden, vocab_size)

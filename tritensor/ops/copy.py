@@ -1,6 +1,8 @@
-"""Copies between layouts, dtypes and devices: contiguous, clone, copy_, fill_, zero_, to()."""
+"""Copies between layouts, dtypes and devices: contiguous, clone, copy_, fill_, zero_, to(), pin_memory()."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -8,9 +10,9 @@ from .. import dtypes as D
 from ..autograd.function import Function
 from ..autograd.grad_mode import state
 from ..creation import zeros, zeros_like
-from ..device import CPU
+from ..device import CPU, interpreting
 from ..kernels import elementwise as K
-from ..storage import canonical_device
+from ..storage import canonical_device, pinned_copy, pinning_available
 from ..tensor import Tensor
 from .broadcast import broadcast_shapes, check_same_device, expanded, sum_to
 
@@ -37,20 +39,28 @@ class Clone(Function):
 
 
 class ToCopy(Function):
-    """Conversion to another dtype and/or device (differentiable: the gradient converts back)."""
+    """Conversion to another dtype and/or device (differentiable: the gradient converts back).
+
+    non_blocking (PyTorch's meaning): a cpu -> cuda copy from page-locked memory, with no dtype change and a
+    C-contiguous source, is only queued on the current stream; every other copy (pageable memory, the
+    interpreter, cuda -> cpu) is complete when this returns, as a non-blocking copy may be.
+    """
 
     differentiable_forward = False
 
     @staticmethod
-    def forward(ctx, x: Tensor, dtype: D.dtype, device) -> Tensor:
+    def forward(ctx, x: Tensor, dtype: D.dtype, device, non_blocking: bool = False) -> Tensor:
         ctx.src = (x.dtype, x.device)
         if device == x.device:
             return _contiguous_copy(x, dtype)
-        if device.type == "cpu":  # cuda -> cpu
+        if device.type == "cpu":  # cuda -> cpu: synchronous, so the values can be read at once
             arr = x._host().copy() if x._get_storage().host is not None else x._to_host_array()
             return Tensor._wrap(arr.astype(dtype.np, copy=False))
         if x.device.type == "cpu":  # cpu -> cuda
-            return Tensor._from_host(x._host().astype(dtype.np, copy=False), device)
+            arr = x._host().astype(dtype.np, copy=False)
+            out = Tensor._empty(arr.shape, dtype, device)
+            out._get_storage().copy_from_host(0, arr, non_blocking=non_blocking)
+            return out
         return Tensor._from_host(ToCopy.forward(ctx, x, dtype, CPU)._host(), device)
 
     @staticmethod
@@ -61,8 +71,9 @@ class ToCopy(Function):
         return to_copy(grad, dtype, device), None, None
 
 
-def to_copy(x: Tensor, dtype: D.dtype, device) -> Tensor:
-    return ToCopy.apply(x, dtype, device)
+def to_copy(x: Tensor, dtype: D.dtype, device, non_blocking: bool = False) -> Tensor:
+    """`x` converted to `dtype` on `device`, recorded by autograd (see ToCopy for `non_blocking`)."""
+    return ToCopy.apply(x, dtype, device, non_blocking=non_blocking)
 
 
 def contiguous(x: Tensor, memory_format=None) -> Tensor:
@@ -99,12 +110,16 @@ def write_into(dst: Tensor, src: Tensor) -> None:
 
 
 def copy_(dst: Tensor, src, non_blocking: bool = False) -> Tensor:
-    """In-place copy; like PyTorch it may cross devices (the one explicit device transfer besides to())."""
+    """In-place copy; like PyTorch it may cross devices (the one explicit device transfer besides to()).
+
+    non_blocking=True from a pinned cpu tensor into a cuda one queues the transfer on the current stream and
+    returns at once (the write into `dst` follows on the same stream); otherwise the copy is synchronous.
+    """
     check_inplace(dst)
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.device != dst.device:
-        src = to_copy(src.detach(), src.dtype, dst.device)
+        src = to_copy(src.detach(), src.dtype, dst.device, non_blocking)
     if broadcast_shapes(dst._shape, src._shape) != dst._shape:
         raise RuntimeError(f"output with shape {list(dst._shape)} doesn't match the broadcast shape "
                            f"{list(broadcast_shapes(dst._shape, src._shape))}")
@@ -255,31 +270,89 @@ def zero_(t: Tensor) -> Tensor:
     return fill_(t, 0)
 
 
-def to(x: Tensor, *args, **kwargs) -> Tensor:
-    """Tensor.to(device), .to(dtype), .to(device, dtype), .to(other); copy=False returns x when nothing changes."""
-    dtype = kwargs.pop("dtype", None)
-    device = kwargs.pop("device", None)
-    copy = kwargs.pop("copy", False)
-    kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
-    if kwargs:
-        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+def _to_arguments(args: tuple, dtype, device, flags: list) -> tuple:
+    """to()'s positional arguments: a dtype, a device, another tensor (its dtype and device), and up to two
+    bools, non_blocking then copy, as in PyTorch's signatures. `flags` is [non_blocking, copy], updated."""
+    bools = 0
     for a in args:
-        if isinstance(a, D.dtype):
+        if isinstance(a, bool):  # before int: a bool is an int
+            if bools == 2:
+                raise TypeError(f"to() received an invalid combination of arguments: {args!r}")
+            flags[bools] = a
+            bools += 1
+        elif isinstance(a, D.dtype):
             dtype = a
         elif isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
         elif isinstance(a, (str, int)) or type(a).__name__ == "device":
             device = a
-        elif isinstance(a, bool):
-            pass
         else:
             raise TypeError(f"to() received an invalid argument: {a!r}")
+    return dtype, device
+
+
+def to(x: Tensor, *args, **kwargs) -> Tensor:
+    """Tensor.to(device), .to(dtype), .to(device, dtype), .to(other); copy=False returns x when nothing changes.
+
+    non_blocking=True makes a cpu -> cuda copy from pinned memory (`pin_memory()`) asynchronous on a GPU: it
+    is queued on the current stream, which later work on that stream follows. From pageable memory, under
+    the interpreter and for cuda -> cpu it changes nothing (the copy is complete on return), as in PyTorch.
+    """
+    flags = [bool(kwargs.pop("non_blocking", False)), bool(kwargs.pop("copy", False))]
+    dtype = kwargs.pop("dtype", None)
+    device = kwargs.pop("device", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    dtype, device = _to_arguments(args, dtype, device, flags)
+    non_blocking, copy = flags
     dtype = dtype or x.dtype
     device = x.device if device is None else canonical_device(device)
     if dtype is x.dtype and device == x.device and not copy:
         return x
-    return to_copy(x, dtype, device)
+    return to_copy(x, dtype, device, non_blocking)
+
+
+class PinMemory(Function):
+    """A cpu tensor copied into page-locked memory (the gradient passes through, as PyTorch's _pin_memory)."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return Tensor._wrap(pinned_copy(x._host()))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def pin_memory(x: Tensor, device=None) -> Tensor:
+    """A copy of this cpu tensor in page-locked ("pinned") host memory, or the tensor itself if it is pinned.
+
+    From pinned memory `.to("cuda", non_blocking=True)` is an asynchronous copy. Needs a GPU, as PyTorch:
+    without one it raises; under Triton's interpreter (where `cuda` tensors are host memory) it returns a
+    plain copy, so code written for a GPU runs unchanged. `device` is deprecated in PyTorch and ignored.
+    """
+    if device is not None:
+        warnings.warn("The argument 'device' of Tensor.pin_memory() is deprecated. Please do not pass this "
+                      "argument.", DeprecationWarning, stacklevel=2)
+    if x.device.type != "cpu":
+        raise RuntimeError(f"cannot pin '{x.type_name()}' only dense CPU tensors can be pinned")
+    if not pinning_available():
+        if interpreting():
+            return Clone.apply(x)  # no GPU to pin for: a plain copy (PyTorch's result is a new tensor too)
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    if x._get_storage().is_pinned():
+        return x
+    return PinMemory.apply(x)
+
+
+def is_pinned(x: Tensor, device=None) -> bool:
+    """True if this tensor's memory is page-locked (pinned) host memory: False for cuda tensors, without a GPU
+    and under Triton's interpreter (where `pin_memory()` pins nothing)."""
+    return x.device.type == "cpu" and x._get_storage().is_pinned()
+
 
 __all__ = ["clone", "contiguous"]
 
@@ -299,8 +372,10 @@ def _cpu(self: Tensor, memory_format=None) -> Tensor:
 
 
 def _cuda(self: Tensor, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
-    """A copy of this tensor on a cuda device (`device`: None, an index or a device name)."""
-    return to(self, "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+    """A copy of this tensor on a cuda device (`device`: None, an index or a device name); `non_blocking` as in
+    `to()` (asynchronous from pinned memory on a GPU)."""
+    target = "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device)
+    return to(self, target, non_blocking=non_blocking)
 
 
 def _type(self: Tensor, dtype=None, non_blocking: bool = False):
@@ -310,7 +385,7 @@ def _type(self: Tensor, dtype=None, non_blocking: bool = False):
 
 METHODS: dict = {
     "clone": clone, "contiguous": contiguous, "copy_": copy_, "fill_": fill_, "zero_": zero_, "to": to,
-    "cpu": _cpu, "cuda": _cuda, "type": _type,
+    "cpu": _cpu, "cuda": _cuda, "type": _type, "pin_memory": pin_memory, "is_pinned": is_pinned,
     **{name: _cast_method(name, dtype) for name, dtype in {
         "float": D.float32, "double": D.float64, "half": D.float16, "bfloat16": D.bfloat16, "long": D.int64,
         "int": D.int32, "short": D.int16, "char": D.int8, "byte": D.uint8, "bool": D.bool}.items()},

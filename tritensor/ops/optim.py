@@ -1,66 +1,138 @@
-"""Fused optimizer steps over kernels/optim.py: one update per parameter on either device, the NumPy
-reference on cpu and the fused Triton kernel on cuda.
+"""The fused optimizer step over kernels/optim_multi.py: the one entry point tritensor.optim's
+elementwise optimizers call, with all parameters of a group at once.
 
-Both update the parameter and its state tensors in place and bump their versions (a graph that saved
-the old parameter then refuses to backward, as in PyTorch). PyTorch has no public name for a single
-fused step, so nothing here is a tt.* name; tritensor.optim imports `sgd_step_` / `adam_step_` from here.
+On cpu each parameter is updated by its rule's NumPy reference. On cuda the parameters are bucketed
+by (parameter dtype, gradient dtype) and each bucket is ONE launch of the multi-tensor step kernel:
+its table of addresses (parameters, gradients, states) is cached by those addresses, so a training
+loop whose gradients keep their memory uploads it once, and only the per-tensor scalars (lr, bias
+corrections) travel each step. Every updated tensor's version is bumped (a graph that saved the old
+parameter then refuses to backward, as in PyTorch).
+
+PyTorch has no public name for this, so nothing here is a tt.* name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Sequence
 
+import numpy as np
+
+from .. import dtypes as D
 from ..autograd.grad_mode import no_grad
-from ..kernels import optim as K
+from ..kernels import optim_multi as K
+from ..kernels.device_array import DeviceArray
 from ..tensor import Tensor
 
 __all__: list[str] = []
 
-
-def _checked_grad(param: Tensor, grad: Tensor) -> Tensor:
-    if grad.device != param.device:
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                           f"{param.device} and {grad.device}! (parameter and its .grad)")
-    if grad._shape != param._shape:
-        raise RuntimeError(f"parameter of shape {list(param._shape)} has a gradient of shape {list(grad._shape)}")
-    if not param.dtype.is_floating_point or not grad.dtype.is_floating_point:
-        raise RuntimeError(f"optimizers update floating point tensors; got a {param.dtype.name} parameter with a "
-                           f"{grad.dtype.name} gradient")
-    return grad
+_TABLES: OrderedDict = OrderedDict()
+_TABLE_CACHE_SIZE = 16
 
 
-def _run(param: Tensor, grad: Tensor, state: list[Tensor | None], ref: Callable, kernel: Callable,
-         **options) -> None:
-    """Apply ref (cpu) or kernel (cuda) to param, grad and state in place."""
-    grad = _checked_grad(param, grad)
-    if param.device.type == "cpu":
-        ref(param._host(), grad._host(), *(None if s is None else s._host() for s in state), **options)
-    else:
-        # The kernel takes flat contiguous operands; a strided parameter is updated through a copy.
-        target = param if param.is_contiguous() else param.detach().contiguous()
-        kernel(target._dev(), grad.contiguous()._dev(), *(None if s is None else s._dev() for s in state),
-               **options)
-        if target is not param:
-            with no_grad():
-                param.copy_(target)
-    param._bump_version()
-    for s in state:
-        if s is not None:
+def _check(rule: K.StepRule, params: list[Tensor], grads: list[Tensor], states: list[list[Tensor]],
+           scalars: Sequence[Sequence[float]]) -> int:
+    """Validate the lists before anything is updated; returns the state count of the call."""
+    if not (len(grads) == len(states) == len(scalars) == len(params)):
+        raise ValueError(f"fused step {rule.name!r}: {len(params)} parameters but {len(grads)} gradients, "
+                         f"{len(states)} state lists and {len(scalars)} scalar rows")
+    n_state = len(states[0]) if states else 0
+    if n_state > rule.n_state:
+        raise ValueError(f"fused step {rule.name!r} takes at most {rule.n_state} state tensors, got {n_state}")
+    for p, g, st, c in zip(params, grads, states, scalars):
+        if g.device != p.device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{p.device} and {g.device}! (parameter and its .grad)")
+        if g._shape != p._shape:
+            raise RuntimeError(f"parameter of shape {list(p._shape)} has a gradient of shape {list(g._shape)}")
+        if not p.dtype.is_floating_point or not g.dtype.is_floating_point:
+            raise RuntimeError(f"optimizers update floating point tensors; got a {p.dtype.name} parameter with a "
+                               f"{g.dtype.name} gradient")
+        if len(st) != n_state:
+            raise ValueError(f"fused step {rule.name!r}: every parameter of one call has {n_state} state tensors")
+        for s in st:
+            if s.device != p.device or s._shape != p._shape or s.dtype != p.dtype:
+                raise RuntimeError(f"optimizer state of shape {list(s._shape)}, {s.dtype.name} on {s.device} does "
+                                   f"not match its parameter ({list(p._shape)}, {p.dtype.name} on {p.device})")
+        if len(c) > K.N_SCALARS:
+            raise ValueError(f"fused step {rule.name!r}: at most {K.N_SCALARS} scalars per parameter")
+    return n_state
+
+
+def fused_step_(rule: str, params: list[Tensor], grads: list[Tensor], states: list[list[Tensor]],
+                scalars: Sequence[Sequence[float]], flags: dict[str, bool]) -> None:
+    """Update every parameter (and its state tensors) in place by the step rule called `rule`.
+
+    grads[i] is params[i]'s gradient (same shape and device, any float dtype); states[i] its state tensors
+    (the parameter's shape, dtype and device; the same count for every parameter); scalars[i] its per-tensor
+    scalars (at most 8, Python floats); flags: the rule's named flags. One kernel launch per (parameter
+    dtype, gradient dtype) on cuda; the rule's NumPy reference per parameter on cpu.
+    """
+    step_rule = K.step_rule(rule)
+    bits = K.flag_bits(step_rule, flags)
+    n_state = _check(step_rule, params, grads, states, scalars)
+    with no_grad():
+        buckets: dict = {}
+        for i, p in enumerate(params):
+            if p.device.type == "cpu":
+                step_rule.ref(p._host(), grads[i]._host(), [s._host() for s in states[i]], _row(scalars[i]), bits)
+            else:
+                buckets.setdefault((p.device, p.dtype, grads[i].dtype), []).append(i)
+        for idx in buckets.values():
+            _launch(step_rule, bits, n_state, [params[i] for i in idx], [grads[i] for i in idx],
+                    [states[i] for i in idx], [scalars[i] for i in idx])
+    for p, st in zip(params, states):
+        p._bump_version()
+        for s in st:
             s._bump_version()
 
 
-def sgd_step_(param: Tensor, grad: Tensor, momentum_buffer: Tensor | None, *, lr: float, momentum: float,
-              dampening: float, weight_decay: float, nesterov: bool, maximize: bool, first: bool) -> None:
-    """One torch.optim.SGD update of param (and momentum_buffer, initialised from grad when `first`)."""
-    _run(param, grad, [momentum_buffer], K.sgd_step_ref, K.sgd_step, lr=lr, momentum=momentum,
-         dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, first=first)
+def _row(c: Sequence[float]) -> tuple[float, ...]:
+    return tuple(float(x) for x in c) + (0.0,) * (K.N_SCALARS - len(c))
 
 
-def adam_step_(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: Tensor | None, *,
-               step: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, decoupled: bool,
-               amsgrad: bool, maximize: bool) -> None:
-    """One torch.optim.Adam (decoupled=False) / AdamW (decoupled=True) update of param and its state; `step` is
-    the count after this step's increment."""
-    _run(param, grad, [exp_avg, exp_avg_sq, max_exp_avg_sq], K.adam_step_ref, K.adam_step, step=step, lr=lr,
-         beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decoupled=decoupled, amsgrad=amsgrad,
-         maximize=maximize)
+def _launch(rule: K.StepRule, bits: int, n_state: int, params: list[Tensor], grads: list[Tensor],
+            states: list[list[Tensor]], scalars: list[Sequence[float]]) -> None:
+    """One kernel launch for one bucket; strided operands go through contiguous copies."""
+    written = [p if p.is_contiguous() else p.detach().contiguous() for p in params]
+    state_cols = [[st[j] for st in states] for j in range(n_state)]
+    written_states = [[s if s.is_contiguous() else s.contiguous() for s in col] for col in state_cols]
+    grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
+    table = _table(written, grads, written_states)
+    ctype = np.float64 if params[0].dtype == D.float64 else np.float32
+    host = np.array([_row(c) for c in scalars], dtype=ctype)
+    scalar_dev = Tensor._from_host(host, params[0].device)
+    K.multi_tensor_step(rule, bits, n_state, table, scalar_dev._dev())
+    for original, copy in zip(params + [s for col in state_cols for s in col],
+                              written + [s for col in written_states for s in col]):
+        if copy is not original:
+            original.copy_(copy)
+
+
+def _table(params: list[Tensor], grads: list[Tensor], state_cols: list[list[Tensor]]) -> K.StepTable:
+    """The device table of one bucket, cached by its addresses (the table Tensor stays alive in the cache)."""
+    roles = [params, grads, *state_cols]
+    addrs = np.array([[t._dev().data_ptr() for t in role] for role in roles], dtype=np.int64)
+    sizes = [p.numel() for p in params]
+    device, pdtype, gdtype = params[0].device, params[0].dtype, grads[0].dtype
+    key = (device, pdtype, gdtype, addrs.tobytes(), tuple(sizes))
+    hit = _TABLES.get(key)
+    if hit is not None:
+        _TABLES.move_to_end(key)
+        return hit[1]
+    host, chunk_len, chunks = K.host_table(addrs, sizes)
+    memory = Tensor._from_host(host, device)
+    dev = memory._dev()
+    views, offset = [], dev.offset
+    for n in (addrs.size, len(sizes), chunks, chunks):
+        views.append(dev.view_as((n,), (1,), offset))
+        offset += n
+    # The kernel takes element types from pointers it never reads: the table's own memory, typed as the
+    # parameters' and gradients' dtypes, so a cached table keeps no parameter alive.
+    table = K.StepTable(*views, DeviceArray(dev.storage, 0, (1,), (1,), pdtype),
+                        DeviceArray(dev.storage, 0, (1,), (1,), gdtype), len(params), int(sum(sizes)),
+                        bool(np.all(addrs % 16 == 0)), chunk_len)
+    _TABLES[key] = (memory, table)
+    if len(_TABLES) > _TABLE_CACHE_SIZE:
+        _TABLES.popitem(last=False)
+    return table

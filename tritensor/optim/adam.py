@@ -8,7 +8,7 @@ from typing import Any
 from .. import dtypes
 from ..autograd import no_grad
 from ..creation import tensor, zeros_like
-from ..ops.optim import adam_step_
+from ..ops.optim import fused_step_
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -22,7 +22,7 @@ class Adam(Optimizer):
     p -= lr / (1 - beta1^t) * m / (sqrt(v or v_max) / sqrt(1 - beta2^t) + eps).
 
     State per parameter: "step" (a float32 scalar tensor on the cpu), "exp_avg", "exp_avg_sq" and, with
-    amsgrad, "max_exp_avg_sq". On cuda each parameter's step is one fused Triton kernel.
+    amsgrad, "max_exp_avg_sq". On cuda a group's step is one fused multi-tensor launch per dtype.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -84,20 +84,32 @@ class Adam(Optimizer):
             for group in self.param_groups:
                 beta1, beta2 = group["betas"]
                 amsgrad = group["amsgrad"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    if p.grad.is_sparse:
-                        raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
+                params = list(self._params_with_grad(group))
+                if any(p.grad.is_sparse for p in params):
+                    raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
+                states, scalars = [], []
+                for p in params:
                     state = self._init_state(p, amsgrad)
-                    step_t = state["step"]
                     # The count lives in a cpu float32 scalar, as PyTorch keeps it; bump it in place.
-                    step_t.add_(1)
-                    adam_step_(p, p.grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
-                               step=step_t.item(), lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"],
-                               weight_decay=group["weight_decay"], decoupled=group["decoupled_weight_decay"],
-                               amsgrad=amsgrad, maximize=group["maximize"])
+                    state["step"].add_(1)
+                    states.append([state["exp_avg"], state["exp_avg_sq"]]
+                                  + ([state["max_exp_avg_sq"]] if amsgrad else []))
+                    scalars.append(adam_scalars(state["step"].item(), group["lr"], beta1, beta2, group["eps"],
+                                                group["weight_decay"]))
+                if params:
+                    fused_step_("adam", params, [p.grad for p in params], states, scalars,
+                                dict(maximize=group["maximize"], weight_decay=group["weight_decay"] != 0,
+                                     decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad))
         return loss
+
+
+def adam_scalars(step: float, lr: float, beta1: float, beta2: float, eps: float,
+                 weight_decay: float) -> tuple[float, ...]:
+    """The fused Adam rule's per-tensor scalars at step count `step`, in Python floats as PyTorch computes
+    them: (weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2, lr / (1 - beta1^step),
+    sqrt(1 - beta2^step), eps)."""
+    return (weight_decay, 1 - lr * weight_decay, 1 - beta1, beta2, 1 - beta2, lr / (1 - beta1 ** step),
+            (1 - beta2 ** step) ** 0.5, eps)
 
 
 class AdamW(Adam):

@@ -42,10 +42,12 @@ def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
     return _add_hook(_global_step_post_hooks, hook)
 
 
-def _add_hook(hooks: OrderedDict, hook: Callable) -> RemovableHandle:
+def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool = False) -> RemovableHandle:
     handle = RemovableHandle(None)
     key = id(handle)
     hooks[key] = hook
+    if prepend:
+        hooks.move_to_end(key, last=False)
     handle._remove = lambda: hooks.pop(key, None)
     return handle
 
@@ -98,8 +100,7 @@ class Optimizer:
 
     def __init__(self, params, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self._step_pre_hooks: OrderedDict = OrderedDict()
-        self._step_post_hooks: OrderedDict = OrderedDict()
+        self._init_hooks()
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
                             f"but got {params.type_name()}")
@@ -186,6 +187,28 @@ class Optimizer:
         """hook(optimizer, args, kwargs) -> None, run after each step."""
         return _add_hook(self._step_post_hooks, hook)
 
+    def register_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(optimizer) -> None, run before state_dict() builds its result."""
+        return _add_hook(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(optimizer, state_dict) -> None or a new state_dict, run on state_dict()'s result."""
+        return _add_hook(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(optimizer, state_dict) -> None or a state_dict to load instead, run before load_state_dict()."""
+        return _add_hook(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(optimizer) -> None, run after load_state_dict()."""
+        return _add_hook(self._load_state_dict_post_hooks, hook, prepend)
+
+    def _init_hooks(self) -> None:
+        for name in ("_step_pre_hooks", "_step_post_hooks", "_state_dict_pre_hooks", "_state_dict_post_hooks",
+                     "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks"):
+            if name not in self.__dict__:
+                setattr(self, name, OrderedDict())
+
     # ------------------------------------------------------------------ state_dict
     def state_dict(self) -> dict[str, Any]:
         """{"state": {param index: state dict}, "param_groups": [options + "params": [indices]]}.
@@ -193,6 +216,8 @@ class Optimizer:
         As in PyTorch the state tensors are the optimizer's own (not copies): save or deep-copy the
         result before stepping again if it must keep this moment's values.
         """
+        for pre_hook in self._state_dict_pre_hooks.values():
+            pre_hook(self)
         param_mappings: dict[int, int] = {}
         start_index = 0
 
@@ -207,7 +232,12 @@ class Optimizer:
 
         param_groups = [pack_group(g) for g in self.param_groups]
         packed_state = {(param_mappings[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
-        return {"state": packed_state, "param_groups": param_groups}
+        state_dict = {"state": packed_state, "param_groups": param_groups}
+        for post_hook in self._state_dict_post_hooks.values():
+            result = post_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
+        return state_dict
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore options and state saved by state_dict() (parameters are matched by position).
@@ -216,6 +246,10 @@ class Optimizer:
         the loaded optimizer never shares buffers with the dict it came from.
         """
         state_dict = dict(state_dict)
+        for pre_hook in self._load_state_dict_pre_hooks.values():
+            result = pre_hook(self, state_dict)
+            if result is not None:
+                state_dict = result
         groups = self.param_groups
         saved_groups = deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -249,6 +283,8 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+        for post_hook in self._load_state_dict_post_hooks.values():
+            post_hook(self)
 
     @staticmethod
     def _process_state_value(param: Tensor, value: Tensor, key) -> Tensor:
@@ -267,9 +303,7 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if "_step_pre_hooks" not in self.__dict__:
-            self._step_pre_hooks = OrderedDict()
-            self._step_post_hooks = OrderedDict()
+        self._init_hooks()
 
     def __repr__(self) -> str:
         text = self.__class__.__name__ + " ("

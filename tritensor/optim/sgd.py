@@ -7,7 +7,7 @@ from typing import Any
 
 from ..autograd import no_grad
 from ..creation import zeros_like
-from ..ops.optim import sgd_step_
+from ..ops.optim import fused_step_
 from .optimizer import Optimizer
 
 
@@ -18,7 +18,7 @@ class SGD(Optimizer):
     b = g on the first step, else momentum * b + (1 - dampening) * g;  g = g + momentum * b if nesterov else b;
     p -= lr * g.
 
-    On cuda each parameter's step is one fused Triton kernel; on cpu the NumPy reference.
+    On cuda a group's step is one fused multi-tensor Triton launch per dtype; on cpu the NumPy reference.
 
     >>> w = tt.tensor([1.0, 2.0], requires_grad=True)
     >>> opt = tt.optim.SGD([w], lr=0.1)
@@ -60,22 +60,24 @@ class SGD(Optimizer):
                 momentum = group["momentum"]
                 if group["nesterov"] and (momentum <= 0 or group["dampening"] != 0):
                     raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    buf = None
+                params, grads, states, scalars = [], [], [], []
+                for p in self._params_with_grad(group):
+                    # A sparse gradient (embedding(sparse=True)) steps as its dense form: PyTorch's numbers.
+                    grads.append(p.grad.to_dense() if p.grad.is_sparse else p.grad)
+                    params.append(p)
                     first = False
                     if momentum != 0:
                         state = self.state[p]
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            buf = zeros_like(p)
+                        if state.get("momentum_buffer") is None:
+                            state["momentum_buffer"] = zeros_like(p)
                             first = True
-                    # A sparse gradient (embedding(sparse=True)) steps as its dense form: PyTorch's numbers.
-                    grad = p.grad.to_dense() if p.grad.is_sparse else p.grad
-                    sgd_step_(p, grad, buf, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
-                              weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                              maximize=group["maximize"], first=first)
-                    if momentum != 0:
-                        state["momentum_buffer"] = buf
+                        states.append([state["momentum_buffer"]])
+                    else:
+                        states.append([])
+                    scalars.append((group["lr"], group["weight_decay"], momentum, 1 - group["dampening"],
+                                    float(first)))
+                if params:
+                    fused_step_("sgd", params, grads, states, scalars,
+                                dict(maximize=group["maximize"], weight_decay=group["weight_decay"] != 0,
+                                     momentum=momentum != 0, nesterov=group["nesterov"]))
         return loss

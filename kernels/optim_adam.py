@@ -1,0 +1,108 @@
+"""Adam and AdamW (bias correction, amsgrad, L2 or decoupled weight decay, maximize) as a fused
+multi-tensor step rule.
+
+The update follows PyTorch's `_single_tensor_adam` operation by operation (including `lerp`'s
+two-sided formula and correctly rounded sqrt and division), so results match within rounding.
+Per-tensor scalars, from that parameter's step count t (after this step's increment), in Python floats
+as PyTorch computes them: c0 = weight_decay, c1 = 1 - lr * weight_decay, c2 = 1 - beta1, c3 = beta2,
+c4 = 1 - beta2, c5 = lr / (1 - beta1^t), c6 = sqrt(1 - beta2^t), c7 = eps.
+States: exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import triton
+import triton.language as tl
+
+from .optim_multi import StepRule, compute_dtype, div_rn, lerp, lerp_ref, load, rule_specs, sqrt_rn, store
+
+MAXIMIZE, WEIGHT_DECAY, DECOUPLED, AMSGRAD = 1, 2, 4, 8
+
+
+@triton.jit
+def _adam_update(p, g, s0, s1, s2, c0, c1, c2, c3, c4, c5, c6, c7, FLAGS: tl.constexpr):
+    if FLAGS & 1:
+        g = -g
+    if FLAGS & 2:
+        if FLAGS & 4:
+            p = p * c1
+        else:
+            g = g + c0 * p
+    s0 = lerp(s0, g, c2)
+    s1 = s1 * c3 + c4 * g * g
+    v = s1
+    if FLAGS & 8:
+        s2 = tl.where((s2 > s1) | (s2 != s2), s2, s1)  # torch.maximum keeps a NaN
+        v = s2
+    denom = div_rn(sqrt_rn(v), tl.zeros_like(v) + c6) + c7
+    p = p + (-c5) * div_rn(s0, denom)
+    return p, s0, s1, s2
+
+
+def adam_ref(p: np.ndarray, g: np.ndarray, states: list[np.ndarray], c: Sequence[float], flags: int) -> None:
+    """PyTorch's Adam/AdamW step on host arrays, in place (p and its states)."""
+    ct = compute_dtype(p.dtype)
+    if p.dtype == ct and all(s.dtype == ct for s in states):
+        _adam_in_place(p, g.astype(ct, copy=False), states, c, flags)
+        return
+    weight_decay, decay, w1, beta2, w2, step_size, bc2_sqrt, eps = c
+    x = load(p, ct)
+    d = load(g, ct)
+    if flags & MAXIMIZE:
+        d = -d
+    if flags & WEIGHT_DECAY:
+        if flags & DECOUPLED:
+            x = x * decay
+        else:
+            d = d + weight_decay * x
+    m = lerp_ref(load(states[0], ct), d, w1)
+    v = load(states[1], ct) * beta2 + w2 * d * d
+    store(states[0], m)
+    store(states[1], v)
+    if flags & AMSGRAD:
+        v = np.maximum(load(states[2], ct), v)
+        store(states[2], v)
+    denom = np.sqrt(v) / bc2_sqrt + eps
+    store(p, x + (-step_size) * (m / denom))
+
+
+def _adam_in_place(p, g, states, c, flags) -> None:
+    """adam_ref's formulas, operation for operation, as in-place ufuncs on one scratch buffer."""
+    weight_decay, decay, w1, beta2, w2, step_size, bc2_sqrt, eps = c
+    m, v = states[0], states[1]
+    if flags & MAXIMIZE:
+        g = -g
+    if flags & WEIGHT_DECAY:
+        if flags & DECOUPLED:
+            p *= decay
+        else:
+            g = g + weight_decay * p
+    tmp = np.subtract(g, m)  # lerp(m, g, w1): m + w1 * (g - m), or g - (g - m) * (1 - w1)
+    if abs(w1) < 0.5:
+        tmp *= w1
+        m += tmp
+    else:
+        tmp *= 1 - w1
+        np.subtract(g, tmp, out=m)
+    np.multiply(g, w2, out=tmp)  # v = v * beta2 + (1 - beta2) * g * g
+    tmp *= g
+    v *= beta2
+    v += tmp
+    if flags & AMSGRAD:
+        np.maximum(states[2], v, out=states[2])
+        v = states[2]
+    np.sqrt(v, out=tmp)  # denom = sqrt(v) / bc2_sqrt + eps
+    tmp /= bc2_sqrt
+    tmp += eps
+    np.divide(m, tmp, out=tmp)  # p += -step_size * (m / denom)
+    tmp *= -step_size
+    p += tmp
+
+
+ADAM = StepRule("adam", _adam_update, adam_ref, 3, ("maximize", "weight_decay", "decoupled", "amsgrad"),
+                {"adamw": (WEIGHT_DECAY | DECOUPLED, 2), "adam": (0, 2), "amsgrad": WEIGHT_DECAY | AMSGRAD})
+RULES = [ADAM]
+SPECS = rule_specs(ADAM)

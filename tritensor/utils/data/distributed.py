@@ -1,0 +1,5 @@
+"""torch.utils.data.distributed's import path: DistributedSampler (tritensor.data)."""
+
+from ...data.sampler import DistributedSampler
+
+__all__ = ["DistributedSampler"]
