@@ -1,10 +1,11 @@
 """Kernel launches per training step beside the autograd nodes the step records, per model: the baseline
 that kernel fusion is measured against.
 
-    python bench/launch_counts.py [--json PATH] [--optimizers]
+    python bench/launch_counts.py [--json PATH] [--optimizers] [--grad-scaler]
 
 --optimizers instead counts the launches of one steady optimizer step over the MLP's parameters, per
-optimizer: the fused elementwise steps launch once per parameter group and dtype.
+optimizer: the fused elementwise steps launch once per parameter group and dtype. --grad-scaler counts one
+GradScaler iteration of an fp16 autocast step (scale, unscale_ + inf check, the Adam step, update).
 
 Without a GPU the steps run in Triton's interpreter (TRITON_INTERPRET=1 unless set otherwise): launch
 counts do not depend on where kernels run. `tritensor selftest` reports the same counts.
@@ -56,6 +57,48 @@ def optimizer_launches(name: str) -> dict[str, int]:
     return seen
 
 
+def _counting(fn) -> dict[str, int]:
+    seen: dict[str, int] = {}
+
+    def observe(record):
+        seen[record.tunable.name] = seen.get(record.tunable.name, 0) + 1
+
+    tuning.add_observer(observe)
+    try:
+        fn()
+    finally:
+        tuning.remove_observer(observe)
+    return seen
+
+
+def grad_scaler_launches() -> dict[str, dict[str, int]]:
+    """Kernel launches of each part of one steady GradScaler iteration over the MLP on cuda (fp16 autocast, Adam)."""
+    model = tt.nn.Sequential(tt.nn.Linear(784, 256), tt.nn.ReLU(), tt.nn.Linear(256, 10)).to("cuda")
+    x = tt.randn(4, 784, device="cuda")
+    opt = tt.optim.Adam(model.parameters())
+    scaler = tt.amp.GradScaler("cuda")
+    parts: dict[str, dict[str, int]] = {}
+    for step in range(2):  # the first step creates the optimizer state and the scale
+        opt.zero_grad()
+        with tt.autocast("cuda"):
+            loss = model(x).float().square().mean()
+        scaler.scale(loss).backward()
+        for name, fn in (("unscale_", lambda: scaler.unscale_(opt)), ("step", lambda: scaler.step(opt)),
+                         ("update", scaler.update)):
+            counts = _counting(fn)
+            if step:
+                parts[name] = counts
+    return parts
+
+
+def print_grad_scaler_launches() -> None:
+    parts = grad_scaler_launches()
+    print(f"{'GradScaler':10} {'launches':>9}  by kernel")
+    for name, counts in parts.items():
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        print(f"{name:10} {sum(counts.values()):>9}  {detail}")
+
+
 def print_optimizer_launches() -> None:
     print(f"{'optimizer':10} {'launches':>9}  by kernel")
     for name in OPTIMIZERS:
@@ -68,7 +111,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", metavar="PATH", help="also write the counts (with launches per kernel) here")
     parser.add_argument("--optimizers", action="store_true", help="count each optimizer's step instead")
+    parser.add_argument("--grad-scaler", action="store_true", help="count one GradScaler iteration instead")
     args = parser.parse_args()
+    if args.grad_scaler:
+        print_grad_scaler_launches()
+        return
     if args.optimizers:
         print_optimizer_launches()
         return

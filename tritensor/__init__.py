@@ -74,8 +74,12 @@ from .dtypes import (
     uint8,
 )
 from .ops.api import *
+from . import amp  # after the ops it wraps; registers tt.cuda.amp
+from .amp import autocast
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, layout, sparse_coo, strided
+from .cuda import OutOfMemoryError
+from .untyped_storage import TypedStorage, UntypedStorage
 
 __version__ = "0.1.0"
 

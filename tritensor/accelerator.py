@@ -65,16 +65,12 @@ def current_device_index() -> int:
 
 
 def set_device_index(device, /) -> None:
-    """Select the current device. tritensor uses device 0 of one GPU; selecting another raises, and a negative
-    index is a no-op, as in PyTorch."""
+    """Select the current device (tt.cuda.set_device); a negative index is a no-op, as in PyTorch."""
     index = _index(device, optional=False)
     if index < 0:
         return
     _require()
-    if index >= device_count():
-        raise RuntimeError(f"CUDA error: invalid device ordinal {index} ({device_count()} device(s) available)")
-    if index != cuda.current_device():
-        raise NotImplementedError(f"selecting cuda:{index}: tritensor runs on device 0 only")
+    cuda.set_device(index)
 
 
 def current_stream(device=None, /) -> cuda.Stream:

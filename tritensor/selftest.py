@@ -150,6 +150,32 @@ def _model_step(name: str) -> str:
     return "3 steps: losses " + ", ".join(f"{v:.5f}" for v in losses[1]) + " (cuda) match the cpu path"
 
 
+def _amp_losses(amp: bool) -> list[float]:
+    from .nn import functional as F
+
+    tt.manual_seed(0)
+    model = tt.nn.Sequential(tt.nn.Linear(64, 128), tt.nn.ReLU(), tt.nn.Linear(128, 10)).to("cuda")
+    opt = tt.optim.SGD(model.parameters(), lr=0.1)
+    scaler = tt.amp.GradScaler("cuda", enabled=amp)
+    x, y = tt.randn(32, 64, device="cuda"), tt.randint(0, 10, (32,), device="cuda")
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        with tt.autocast("cuda", enabled=amp):
+            loss = F.cross_entropy(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        losses.append(loss.item())
+    return losses
+
+
+def _amp_step() -> str:
+    mixed, full = _amp_losses(True), _amp_losses(False)
+    np.testing.assert_allclose(mixed, full, rtol=2e-2, err_msg="fp16 autocast losses vs float32")
+    return "3 fp16 autocast + GradScaler steps: losses " + ", ".join(f"{v:.4f}" for v in mixed) + " track float32"
+
+
 def _launch_counts(report: dict) -> str:
     parts = []
     for name in MODELS:
@@ -189,6 +215,7 @@ def run_checks(quick: bool, report: dict, out=print) -> list[Check]:
         ("pinned non-blocking copy", lambda: _pinned_copy(quick)), ("streams and events", _streams)]
     plan += _op_checks(quick)
     plan += [(f"training step {name}", lambda n=name: _model_step(n)) for name in MODELS]
+    plan += [("mixed-precision step", _amp_step)]
     plan += [("event timer", _timer), ("tuning run", lambda: _tuning_run(report)),
              ("launches per training step", lambda: _launch_counts(report))]
     checks = []

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .cuda import driver
+from .cuda import memory as _memory
+from .cuda.devices import current_device
 from .device import device, interpreting
 from .kernels.device_array import HostStorage
 
@@ -44,10 +46,19 @@ class Storage:
 
     @staticmethod
     def allocate(numel: int, np_dtype, device) -> Storage:
-        """Uninitialised memory for `numel` elements on `device`: host memory for cpu and the interpreter."""
-        if device.type == "cpu" or interpreting():
+        """Uninitialised memory for `numel` elements on `device`: host memory for cpu and the interpreter.
+
+        cuda memory is counted by tt.cuda's memory statistics until it is freed (a CudaStorage). An allocation
+        that fails for lack of memory is retried once after collecting garbage and emptying the cache, then
+        raises tt.cuda.OutOfMemoryError.
+        """
+        if device.type == "cpu":
             return Storage(host=np.empty(numel, dtype=np_dtype))
-        return Storage(device_storage=driver.DeviceStorage(numel * np.dtype(np_dtype).itemsize, device.index))
+        try:
+            return _new_cuda(numel, np_dtype, device.index)
+        except Exception as exc:
+            return _memory.allocate_after_failure(exc, device.index, numel * np.dtype(np_dtype).itemsize,
+                                                  lambda: _new_cuda(numel, np_dtype, device.index))
 
     def copy_from_host(self, offset_bytes: int, src: np.ndarray, non_blocking: bool = False) -> None:
         """Write a host array's bytes (C order) into this storage at `offset_bytes`.
@@ -86,12 +97,58 @@ class Storage:
         if self.device_storage is not None and native is not None:
             self.device_storage.record_stream(native)
 
+    def recount(self) -> None:
+        """Update tt.cuda's memory statistics after this storage's memory was replaced (a resize): they count
+        the new `nbytes` from now on. A no-op for host (cpu) storages, which are not counted."""
+
     def fill_zero(self) -> None:
         """Zero every byte (on the current stream for device memory)."""
         if self.host is not None:
             self.host.view(np.uint8)[...] = 0
             return
         driver.zero_(self.device_storage)
+
+
+class CudaStorage(Storage):
+    """A cuda Storage that tt.cuda's memory statistics count from its allocation until it is freed.
+
+    `__del__` is the finalizer: it runs when the last tensor (view) over the memory goes, costs a few integer
+    updates (it runs once per cuda allocation, so it stays that small), and never raises. `_counted` is the size
+    the statistics hold for it, so they never drift when the memory is replaced (`recount`).
+    """
+
+    __slots__ = ("_stats", "_counted")
+
+    def __del__(self):
+        try:
+            if self._counted:
+                self._stats.remove(self._counted)
+        except Exception:  # interpreter exit: the statistics may be gone already
+            pass
+
+    def recount(self) -> None:
+        """Count the current `nbytes` in place of the size counted so far (after the memory was replaced)."""
+        stats, counted = self._stats, self._counted
+        if counted:
+            stats.remove(counted)
+        if self.nbytes:
+            stats.add(self.nbytes)
+        self._counted = self.nbytes
+
+
+def _new_cuda(numel: int, np_dtype, index: int) -> Storage:
+    """Uninitialised, counted cuda memory: host memory under the interpreter, else a cuda.core allocation.
+    Zero bytes are not counted, as PyTorch's allocator does not count empty tensors."""
+    if interpreting():
+        storage = CudaStorage(host=np.empty(numel, dtype=np_dtype))
+    else:
+        storage = CudaStorage(device_storage=driver.DeviceStorage(numel * np.dtype(np_dtype).itemsize, index))
+    # Set before anything can drop the storage, so __del__ always finds them.
+    stats = storage._stats = _memory._stats.get(index) or _memory.device_stats(index)
+    nbytes = storage._counted = storage.nbytes
+    if nbytes:
+        stats.add(nbytes)
+    return storage
 
 
 def pinning_available() -> bool:
@@ -106,10 +163,11 @@ def pinned_copy(src: np.ndarray) -> np.ndarray:
 
 
 def canonical_device(spec) -> device:
-    """The concrete device a tensor lives on: cuda gets its index (the current device, 0)."""
+    """The concrete device a tensor lives on: cuda without an index is the current device
+    (`tt.cuda.set_device`, 0 by default)."""
     d = device(spec)
     if d.type == "cuda":
         if d.index is None:
-            d = device("cuda", 0)
+            d = device("cuda", current_device())
         driver.require(d.index)
     return d

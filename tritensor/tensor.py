@@ -286,10 +286,6 @@ class Tensor:
         its allocation stream first waits for the work queued on `stream` so far. A no-op on the cpu."""
         self._get_storage().record_stream(stream)
 
-    def untyped_storage(self) -> Storage:
-        """The Storage (the memory block) this tensor is a view of, shared with its views."""
-        return self._get_storage()
-
     # ------------------------------------------------------------------ autograd metadata
     @property
     def requires_grad(self) -> bool:

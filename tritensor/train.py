@@ -194,6 +194,9 @@ class _Run:
         tt.manual_seed(config.seed)
         self.model = build_model(config, x_train[0].numel(), image_shape=tuple(x_train[0].shape)).to(self.device)
         self.optimizer = build_optimizer(config, self.model.parameters())
+        self.amp = train_optim.MixedPrecision(config.amp, self.device.type)
+        if config.amp:
+            log(self.amp.describe())
         self.steps_per_epoch = -(-len(x_train) // config.batch_size)
         self.scheduler = build_scheduler(self.optimizer, config.epochs * self.steps_per_epoch, config.scheduler)
         self.shuffle = tt.Generator().manual_seed(config.seed)
@@ -227,6 +230,7 @@ class _Run:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
+        train_optim.load_scaler(self.amp, checkpoint)
         self.shuffle.set_state(checkpoint["shuffle_state"])
         self.epoch, self.step = int(checkpoint["epoch"]), int(checkpoint.get("step_in_epoch", 0))
         self.loss_sum, self.seen = float(checkpoint.get("epoch_loss_sum", 0.0)), int(checkpoint.get("epoch_seen", 0))
@@ -240,7 +244,8 @@ class _Run:
         from . import io
 
         io.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "epoch": self.epoch, "step_in_epoch": self.step,
+                 "scheduler": self.scheduler.state_dict(), "scaler": self.amp.scaler.state_dict(),
+                 "epoch": self.epoch, "step_in_epoch": self.step,
                  "epoch_loss_sum": self.loss_sum, "epoch_seen": self.seen, "shuffle_state": shuffle_state,
                  "config": checkpoint_config(self.config), "elapsed_s": time.perf_counter() - self.start,
                  "test_accuracy": accuracy}, self.config.save)
@@ -276,11 +281,12 @@ class _Run:
 
                 def closure(x=x, y=y):
                     self.optimizer.zero_grad()
-                    loss = F.cross_entropy(self.model(self.prepare(x)), y)
-                    loss.backward()
+                    with self.amp.autocast():
+                        loss = F.cross_entropy(self.model(self.prepare(x)), y)
+                    self.amp.backward(loss)
                     return loss
 
-                loss = train_optim.optimizer_step(self.optimizer, closure)
+                loss = self.amp.step(self.optimizer, closure)
                 if train_optim.steps_per_step(self.config.scheduler):
                     self.scheduler.step()
                 value = loss.item()

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import PLOT_INSTALL, PLOT_SUFFIXES, plot_available
+from .train_optim import AMP_MODES, SCHEDULER_HELP, SCHEDULERS
 from .train_optim import OPTIMIZERS as OPTIMIZER_TABLE
-from .train_optim import SCHEDULER_HELP, SCHEDULERS
 
 MODELS = ("mlp", "cnn", "resnet18", "lstm", "gpt")
 DATASETS = ("digits", "fashion-mnist", "shakespeare")
@@ -64,6 +64,7 @@ class Config:
     block_size: int | None = None  # text models: characters of context
     eval_interval: int | None = None  # text models: steps between evaluations (default DEFAULT_EVAL_INTERVAL)
     workers: int = 0  # DataLoader worker processes (0: batches are built in the main process)
+    amp: str | None = None  # mixed precision: fp16 (autocast + GradScaler) or bf16 (autocast); None: float32
 
 
 def checkpoint_config(config: Config) -> dict[str, Any]:
@@ -119,6 +120,11 @@ def _check_pairing(config: Config) -> None:
                                                    ("--eval-interval", config.eval_interval)) if value is not None]
     if given and not text_data:
         raise TrainError(f"{given[0][0]} applies to --dataset shakespeare only")
+    if config.amp is not None:
+        _check_choice("--amp", config.amp, AMP_MODES)
+        if config.amp == "fp16" and config.optimizer == "lbfgs":
+            raise TrainError("--amp fp16 steps through a GradScaler, which cannot run --optimizer lbfgs (its closure "
+                             "re-evaluates the loss): use --amp bf16, or another optimizer")
     if config.optimizer == "sparseadam" and config.model != "lstm":
         raise TrainError(f"--optimizer sparseadam updates the sparse gradients of an nn.Embedding(sparse=True): "
                          f"train --model lstm --dataset shakespeare (--model {config.model} has no sparse-gradient "
@@ -341,4 +347,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="DataLoader worker processes that build the training batches (default 0: in the main "
                              "process); every N trains on the same batches in the same order")
+    parser.add_argument("--amp", choices=AMP_MODES, default=None,
+                        help="mixed precision: the forward under tt.autocast in float16 with a GradScaler (fp16) or "
+                             "in bfloat16 (bf16); default float32")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -84,17 +84,70 @@ class SparseDenseAdam(Optimizer):
         return loss
 
 
-def optimizer_step(optimizer, closure: Callable[[], object]):
-    """One optimizer step; closure zeroes the gradients, computes the loss, back-propagates and returns it.
-    Returns the loss of the step's first evaluation. LBFGS re-evaluates the closure itself; the others
-    take the gradients of one evaluation."""
-    from . import optim
+AMP_MODES = ("fp16", "bf16")
 
-    if isinstance(optimizer, optim.LBFGS):
-        return optimizer.step(closure)
-    loss = closure()
-    optimizer.step()
-    return loss
+
+class MixedPrecision:
+    """`--amp fp16|bf16` (None: float32): the forward under tt.autocast in that dtype; fp16 backward through a
+    GradScaler, which skips the steps whose gradients overflowed (bf16 has float32's range and needs none).
+
+    A training step: `with mp.autocast(): loss = ...`, `mp.backward(loss)`, `mp.unscale_(optimizer)` before
+    clipping, and `mp.step(optimizer, closure)` for the whole step.
+    """
+
+    def __init__(self, mode: str | None, device_type: str) -> None:
+        from . import dtypes
+        from .amp import GradScaler
+
+        if mode is not None and mode not in AMP_MODES:
+            raise ValueError(f"amp mode must be one of {', '.join(AMP_MODES)} or None, got {mode!r}")
+        self.mode, self.device_type = mode, device_type
+        self.dtype = {"fp16": dtypes.float16, "bf16": dtypes.bfloat16}.get(mode)
+        self.scaler = GradScaler(device_type, enabled=mode == "fp16")
+
+    def describe(self) -> str:
+        """A line for the job's log."""
+        if self.mode is None:
+            return "precision: float32"
+        scaler = ", GradScaler (dynamic loss scale)" if self.scaler.is_enabled() else ""
+        return f"precision: autocast {self.dtype.name}{scaler}"
+
+    def autocast(self):
+        """The forward's autocast region (a disabled one in float32)."""
+        from .amp import autocast
+
+        return autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def backward(self, loss: Tensor) -> None:
+        """Back-propagate the loss (scaled under fp16)."""
+        self.scaler.scale(loss).backward()
+
+    def unscale_(self, optimizer) -> None:
+        """Bring fp16's scaled gradients back to their true values (before clipping them)."""
+        if self.scaler.is_enabled():
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer, closure: Callable[[], object]):
+        """One optimizer step; closure zeroes the gradients, computes the loss, back-propagates (with
+        `backward`) and returns it. Returns the loss of the step's first evaluation. LBFGS re-evaluates the
+        closure itself (never with fp16, whose GradScaler takes no closure); the others take the gradients of
+        one evaluation, and fp16 skips the step when they overflowed."""
+        from . import optim
+
+        if isinstance(optimizer, optim.LBFGS):
+            return optimizer.step(closure)
+        loss = closure()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+        return loss
+
+
+def load_scaler(mp: MixedPrecision, checkpoint: dict) -> None:
+    """Resume fp16's loss scale from a checkpoint; a run saved without fp16 (an empty scaler state) starts a
+    fresh scale, and a float32 / bf16 run has none to load."""
+    state = checkpoint.get("scaler") or {}
+    if state and mp.scaler.is_enabled():
+        mp.scaler.load_state_dict(state)
 
 
 def warmup_steps(total: int) -> int:

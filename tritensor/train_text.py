@@ -161,6 +161,9 @@ class _TextRun:
         self.model = build_text_model(config, self.train_set.vocab_size).to(self.device)
         self.optimizer = _optimizer(config, self.model)
         self.scheduler = train_optim.build_scheduler(config.scheduler, self.optimizer, config.steps)
+        self.amp = train_optim.MixedPrecision(config.amp, self.device.type)
+        if config.amp:
+            log(self.amp.describe())
         self.batches = tt.Generator().manual_seed(config.seed)
         evaluation = tt.Generator().manual_seed(EVAL_SEED)
         self.eval_starts = [tt.randint(0, len(data) - config.block_size, (EVAL_WINDOWS,), generator=evaluation)
@@ -188,6 +191,7 @@ class _TextRun:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
+        train_optim.load_scaler(self.amp, checkpoint)
         self.batches.set_state(checkpoint["shuffle_state"])
         self.step = int(checkpoint["step_in_epoch"])
         self.log(f"resumed from {self.config.resume} at step {self.step}/{self.config.steps}")
@@ -198,7 +202,8 @@ class _TextRun:
         from . import io
 
         io.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "epoch": 0, "step_in_epoch": self.step,
+                 "scheduler": self.scheduler.state_dict(), "scaler": self.amp.scaler.state_dict(), "epoch": 0,
+                 "step_in_epoch": self.step,
                  "shuffle_state": self.starts.state(), "config": checkpoint_config(self.config),
                  "vocab": self.train_set.vocab, "elapsed_s": time.perf_counter() - self.start,
                  "val_loss": val_loss}, self.config.save)
@@ -259,15 +264,17 @@ class _TextRun:
 
         def closure():
             self.optimizer.zero_grad()
-            logits = _logits(self.model(x))
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            loss.backward()
+            with self.amp.autocast():
+                logits = _logits(self.model(x))
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            self.amp.backward(loss)
+            self.amp.unscale_(self.optimizer)  # clip the true gradients, not fp16's scaled ones
             # sparse gradients (sparseadam's embedding) are not clipped: PyTorch's norms do not take them either
             clip_grad_norm_([p for p in self.model.parameters() if p.grad is None or not p.grad.is_sparse],
                             GRAD_CLIP)
             return loss
 
-        loss = train_optim.optimizer_step(self.optimizer, closure)
+        loss = self.amp.step(self.optimizer, closure)
         if train_optim.steps_per_step(config.scheduler):
             self.scheduler.step()
         return loss.item()

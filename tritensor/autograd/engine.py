@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..autocast_state import suspended as autocast_suspended
 from ..tensor import Tensor
 from . import function as F
 from .function import AccumulateGrad, Node
@@ -379,6 +380,7 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
     if accumulate and F.retaining:
         task.collect_retained()
     task.seed(roots, grad_outputs)
-    with enable_grad() if create_graph else no_grad():
+    # A backward runs in the dtypes its forward chose: autocast is off inside (custom_bwd turns it back on).
+    with enable_grad() if create_graph else no_grad(), autocast_suspended():
         task.run(order)
     return task.result(allow_unused)

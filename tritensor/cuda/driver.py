@@ -101,14 +101,48 @@ def current_stream(index: int):
     return stream
 
 
+def default_stream(index: int):
+    """The device's default stream (cuda.core's legacy default stream, the same object on every call)."""
+    return _device(index).default_stream
+
+
 def set_stream(index: int, stream) -> None:
     """Make a cuda.core stream the library's current stream on device `index` (launches and copies use it)."""
     _current_streams[index] = stream
 
 
-def create_stream(index: int):
-    """A new cuda.core stream on device `index`."""
+def create_stream(index: int, priority: int = 0):
+    """A new cuda.core stream on device `index` (`priority`: lower runs first, as CUDA's; 0 is the default)."""
+    if priority:
+        return _device(index).create_stream(options=_core().StreamOptions(priority=priority))
     return _device(index).create_stream()
+
+
+def stream_query(stream) -> bool:
+    """Whether all work queued on a cuda.core stream has finished (cuStreamQuery; never waits)."""
+    cu = _cu()
+    (err,) = cu.cuStreamQuery(stream.handle)
+    if err == cu.CUresult.CUDA_ERROR_NOT_READY:
+        return False
+    _check(err)
+    return True
+
+
+def record_event(index: int, stream, event=None, *, timing: bool = False, blocking: bool = False,
+                 interprocess: bool = False):
+    """Record `event` (a cuda.core Event, or None for a new one with these options) on a cuda.core stream of
+    device `index`; returns the event."""
+    ensure_current(index)
+    if event is not None:
+        return stream.record(event)
+    options = _core().EventOptions(timing_enabled=timing, blocking_sync=blocking, ipc_enabled=interprocess)
+    return stream.record(options=options)
+
+
+def wait_event(index: int, stream, event) -> None:
+    """Make future work on a cuda.core stream of device `index` wait for a recorded cuda.core event."""
+    ensure_current(index)
+    stream.wait(event)
 
 
 def wait_stream(waiter, waiter_index: int, other, other_index: int) -> None:
@@ -162,6 +196,83 @@ def capability(index: int) -> tuple[int, int]:
 def properties(index: int):
     """cuda.core DeviceProperties (shared memory per block, L2 size, SM count, ...)."""
     return _device(index).properties
+
+
+def total_memory(index: int) -> int:
+    """The device's global memory in bytes (cuDeviceTotalMem)."""
+    cu = _cu()
+    err, dev = cu.cuDeviceGet(index)
+    _check(err)
+    err, nbytes = cu.cuDeviceTotalMem(dev)
+    _check(err)
+    return int(nbytes)
+
+
+def device_properties(index: int) -> dict:
+    """What tt.cuda.get_device_properties reports of a GPU, as a dict of PyTorch's field names."""
+    dev = _device(index)
+    props = dev.properties
+    cc = dev.compute_capability
+    return dict(name=dev.name, major=int(cc.major), minor=int(cc.minor), total_memory=total_memory(index),
+                multi_processor_count=int(props.multiprocessor_count), is_integrated=bool(props.integrated),
+                is_multi_gpu_board=bool(props.multi_gpu_board),
+                max_threads_per_multi_processor=int(props.max_threads_per_multiprocessor),
+                warp_size=int(props.warp_size), L2_cache_size=int(props.l2_cache_size), uuid=str(dev.uuid))
+
+
+# ------------------------------------------------------------------ the memory pool (tt.cuda memory statistics)
+def mem_get_info(index: int) -> tuple[int, int]:
+    """(free, total) bytes of device memory as the driver reports them (cuMemGetInfo)."""
+    ensure_current(index)
+    cu = _cu()
+    err, free, total = cu.cuMemGetInfo()
+    _check(err)
+    return int(free), int(total)
+
+
+def _pool(index: int):
+    """The cuda.core memory resource allocations of device `index` come from, when it is a memory pool (it has
+    pool `attributes`), else None."""
+    resource = getattr(_device(index), "memory_resource", None)
+    return resource if getattr(resource, "attributes", None) is not None else None
+
+
+def pool_usage(index: int) -> tuple[int, int] | None:
+    """(current, peak) bytes the device's memory pool reserves from the driver, or None without a pool."""
+    pool = _pool(index)
+    if pool is None:
+        return None
+    attributes = pool.attributes
+    return int(attributes.reserved_mem_current), int(attributes.reserved_mem_high)
+
+
+def reset_pool_peak(index: int) -> None:
+    """Restart the pool's reserved and used high watermarks from their current values."""
+    pool = _pool(index)
+    if pool is None:
+        return
+    cu = _cu()
+    for attr in (cu.CUmemPool_attribute.CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH,
+                 cu.CUmemPool_attribute.CU_MEMPOOL_ATTR_USED_MEM_HIGH):
+        (err,) = cu.cuMemPoolSetAttribute(pool.handle, attr, cu.cuuint64_t(0))  # 0 resets it to the current value
+        _check(err)
+
+
+def empty_cache(index: int) -> None:
+    """Wait for the device (frees queued on its streams complete), then return the pool's unused memory to the
+    driver (cuMemPoolTrimTo 0)."""
+    pool = _pool(index)
+    _device(index).sync()
+    if pool is None:
+        return
+    cu = _cu()
+    (err,) = cu.cuMemPoolTrimTo(pool.handle, 0)
+    _check(err)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception raised by an allocation is the driver's CUDA_ERROR_OUT_OF_MEMORY."""
+    return "CUDA_ERROR_OUT_OF_MEMORY" in str(exc)
 
 
 class DeviceStorage:

@@ -3,9 +3,11 @@
 Each module of this package is one op family. It lists its public functions in `__all__` and the Tensor
 methods, operators and properties it declares in `METHODS` (name -> function taking the tensor first, or a
 `property`). Importing this module imports every op module of the package and binds all of them; a name
-declared twice is an error, so one op has exactly one registration. Adding an op family means adding its
-module to this package: nothing else needs editing. Shared helpers (dispatch, broadcast, map_ops, index_core)
-are modules that declare neither, so binding them adds nothing.
+declared twice is an error, so one op has exactly one registration. Binding is also where autocast applies:
+an op autocast_policy names is bound wrapped (ops/autocast.py) here, and only here: the op modules keep the
+plain functions for their own composites, and the layers above call ops through this module's names.
+Adding an op family means adding its module to this package: nothing else needs editing. Shared helpers
+(dispatch, broadcast, map_ops, index_core) are modules that declare neither, so binding them adds nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pkgutil
 from .. import creation
 from ..autograd import tensor_methods as autograd_methods
 from ..tensor import Tensor
+from .autocast import autocast_op
 
 
 def _op_modules() -> list:
@@ -30,15 +33,21 @@ def _bind(modules: list) -> list[str]:
     methods: dict[str, str] = {}
     for module in modules:
         for name in getattr(module, "__all__", ()):
-            if name in public and getattr(module, name) is not globals().get(name):
-                raise ImportError(f"tt.{name} is defined by both {public[name]} and {module.__name__}")
-            public[name] = module.__name__
-            globals()[name] = getattr(module, name)
+            fn = getattr(module, name)
+            if name in public:  # a re-export of the same op (which may already be bound wrapped)
+                bound = globals()[name]
+                if fn is not bound and fn is not getattr(bound, "__wrapped__", None):
+                    raise ImportError(f"tt.{name} is defined by both {public[name]} and {module.__name__}")
+                fn = bound
+            else:
+                public[name] = module.__name__
+                fn = autocast_op(name, fn)
+            globals()[name] = fn
         for name, fn in getattr(module, "METHODS", {}).items():
             if name in methods:
                 raise ImportError(f"Tensor.{name} is declared by both {methods[name]} and {module.__name__}")
             methods[name] = module.__name__
-            setattr(Tensor, name, fn)
+            setattr(Tensor, name, fn if isinstance(fn, property) else autocast_op(name, fn))
     return list(public)
 
 

@@ -16,8 +16,10 @@ dh_{t-1} = dgates W_hh (+ dh z for GRU, in the matmul's epilogue); dX, dW_ih, dW
 (and dW_hr) are single matmuls / sums over all steps at the end. The cpu runs the same algorithm in NumPy
 (16-bit in fp32). The backward is first order (no create_graph through these nodes).
 
-`CellGates` is one cell step's fused gates (nn.LSTMCell/GRUCell/RNNCell compute gi and gh with linear).
-Private-style names: torch has no public names for these; nn imports them from here.
+`CellGates` is one cell step's fused gates; `lstm_cell`, `gru_cell`, `rnn_tanh_cell` and `rnn_relu_cell`
+(torch's names) compute gi and gh with linear and run it: nn.LSTMCell/GRUCell/RNNCell call them, and
+autocast casts them as whole ops. `_rnn_layer` has no public torch name; it is bound (as `tt._rnn_layer`)
+so that autocast casts the recurrent layers like PyTorch's cuDNN / oneDNN ones.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..kernels import rnn_gates as K
 from ..tensor import Tensor
+from .autocast import autocast_op
 from .index_select import index_select
-from .matmul import addmm, mm
+from .matmul import addmm, linear, mm
 from .shape import cat
 
-__all__: list[str] = []
+__all__ = ["lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell", "_rnn_layer"]
 
 MODES = K.MODES
 
@@ -385,7 +388,49 @@ class CellGates(Function):
 
 
 def _cell_gates(mode: str, gi: Tensor, gh: Tensor, hp: Tensor | None = None, cp: Tensor | None = None):
-    """One cell step's fused gates (see CellGates); mode 'LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU'."""
+    """One cell step's fused gates (see CellGates); mode 'LSTM', 'GRU', 'RNN_TANH' or 'RNN_RELU'. Operands of
+    mixed dtypes run in the promoted one (PyTorch's composite cells promote: bf16 gates with an fp32 state
+    under cpu autocast give an fp32 state)."""
     m = MODES[mode]
-    return CellGates.apply(gi.contiguous(), gh.contiguous(), None if hp is None else hp.contiguous(),
-                           None if cp is None else cp.contiguous(), m)
+    operands = [t for t in (gi, gh, hp, cp) if t is not None]
+    dtype = operands[0].dtype
+    for t in operands[1:]:
+        dtype = D.promote_types(dtype, t.dtype)
+    gi, gh, hp, cp = (None if t is None else t.to(dtype).contiguous() for t in (gi, gh, hp, cp))
+    return CellGates.apply(gi, gh, hp, cp, m)
+
+
+# A cell is a composite in PyTorch: where autocast does not cast the whole cell (cpu), its linears still are.
+_linear = autocast_op("linear", linear)
+
+
+def _cell(mode: str, input: Tensor, h: Tensor, c: Tensor | None, w_ih: Tensor, w_hh: Tensor,
+          b_ih: Tensor | None, b_hh: Tensor | None):
+    gi, gh = _linear(input, w_ih, b_ih), _linear(h, w_hh, b_hh)
+    if mode == "LSTM":
+        return _cell_gates(mode, gi, gh, None, c)
+    return _cell_gates(mode, gi, gh, h if mode == "GRU" else None)
+
+
+def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+              b_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step on (B, In) rows: hx = (h, c), each (B, H); returns (h', c') (torch.lstm_cell)."""
+    return _cell("LSTM", input, hx[0], hx[1], w_ih, w_hh, b_ih, b_hh)
+
+
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+             b_hh: Tensor | None = None) -> Tensor:
+    """One GRU step on (B, In) rows with state hx (B, H); returns h' (torch.gru_cell)."""
+    return _cell("GRU", input, hx, None, w_ih, w_hh, b_ih, b_hh)
+
+
+def rnn_tanh_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
+    """One Elman step h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (torch.rnn_tanh_cell)."""
+    return _cell("RNN_TANH", input, hx, None, w_ih, w_hh, b_ih, b_hh)
+
+
+def rnn_relu_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
+                  b_hh: Tensor | None = None) -> Tensor:
+    """One Elman step with relu instead of tanh (torch.rnn_relu_cell)."""
+    return _cell("RNN_RELU", input, hx, None, w_ih, w_hh, b_ih, b_hh)

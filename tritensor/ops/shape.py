@@ -274,7 +274,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:  # noqa: A002
         final.append(r * s)
     x = V.reshape(input, tuple(interleaved)) if interleaved else input
     result = V.reshape(V.expand(x, tuple(expanded)), tuple(final))
-    if result.untyped_storage() is input.untyped_storage():
+    if result._get_storage() is input._get_storage():
         result = clone(result)  # repeat never aliases its input
     return result
 

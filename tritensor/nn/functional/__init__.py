@@ -8,6 +8,8 @@ Python layer PyTorch itself keeps in torch.nn.functional (argument checks, depre
 
 from __future__ import annotations
 
+from ...ops.autocast import autocast_op as _autocast_op
 from .._collect import collect_public
 
-__all__ = collect_public(__name__, __path__, globals(), "nn.functional")
+# Each function is bound autocast-wrapped where PyTorch's autocast policy names it (ops/autocast_policy.py).
+__all__ = collect_public(__name__, __path__, globals(), "nn.functional", wrap=_autocast_op)

@@ -13,7 +13,7 @@ import warnings
 
 from ... import dtypes as D
 from ...creation import zeros, zeros_like
-from ...ops.matmul import baddbmm, bmm, linear
+from ...ops.api import baddbmm, bmm, linear  # bound autocast-wrapped, as PyTorch's composite casts them
 from ...ops.shape import cat, pad
 from ...tensor import Tensor
 from .activation import softmax

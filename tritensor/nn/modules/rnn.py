@@ -11,9 +11,8 @@ from __future__ import annotations
 import math
 
 from ...creation import empty, zeros
-from ...ops.rnn import _cell_gates
+from ...ops.api import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from ...tensor import Tensor
-from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
@@ -77,8 +76,8 @@ class RNNCellBase(Module):
                                    f"{self.hidden_size}")
         return input, hx, unbatched
 
-    def _gates(self, input: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        return F.linear(input, self.weight_ih, self.bias_ih), F.linear(h, self.weight_hh, self.bias_hh)
+    def _weights(self) -> tuple:
+        return self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
 
     def _zeros(self, input: Tensor) -> Tensor:
         return zeros(input.shape[0], self.hidden_size, dtype=input.dtype, device=input.device)
@@ -97,8 +96,8 @@ class RNNCell(RNNCellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """One step: the next hidden state, (B, hidden) or (hidden,) for an unbatched input."""
         input, hx, unbatched = self._prepare(input, hx, "RNNCell")
-        gi, gh = self._gates(input, self._zeros(input) if hx is None else hx)
-        h = _cell_gates("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU", gi, gh)
+        cell = rnn_tanh_cell if self.nonlinearity == "tanh" else rnn_relu_cell
+        h = cell(input, self._zeros(input) if hx is None else hx, *self._weights())
         return h.squeeze(0) if unbatched else h
 
 
@@ -119,8 +118,7 @@ class LSTMCell(RNNCellBase):
                                    f"{(input.shape[0], self.hidden_size)}")
         h0 = self._zeros(input) if h0 is None else h0
         c0 = self._zeros(input) if c0 is None else c0
-        gi, gh = self._gates(input, h0)
-        h, c = _cell_gates("LSTM", gi, gh, None, c0)
+        h, c = lstm_cell(input, (h0, c0), *self._weights())
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -134,6 +132,5 @@ class GRUCell(RNNCellBase):
         """One step: the next hidden state, (B, hidden) or (hidden,) for an unbatched input."""
         input, hx, unbatched = self._prepare(input, hx, "GRUCell")
         h0 = self._zeros(input) if hx is None else hx
-        gi, gh = self._gates(input, h0)
-        h = _cell_gates("GRU", gi, gh, h0)
+        h = gru_cell(input, h0, *self._weights())
         return h.squeeze(0) if unbatched else h

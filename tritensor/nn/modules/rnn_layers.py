@@ -15,7 +15,7 @@ import numbers
 import warnings
 
 from ...creation import empty, zeros
-from ...ops.rnn import _rnn_layer
+from ...ops.api import _rnn_layer  # bound autocast-wrapped
 from ...ops.shape import cat, stack
 from ...tensor import Tensor
 from .. import functional as F
