@@ -26,7 +26,8 @@ PACKAGE_DIRS = {"tritensor": ROOT / "tritensor", "tritensor.kernels": ROOT / "ke
                 "tritensor.autotune": ROOT / "autotune"}
 NAMESPACES = ["tritensor", "tritensor.nn", "tritensor.nn.functional", "tritensor.optim", "tritensor.optim.lr_scheduler",
               "tritensor.optim.swa_utils", "tritensor.data", "tritensor.autograd", "tritensor.cuda",
-              "tritensor.accelerator", "tritensor.io", "tritensor.amp", "tritensor.cuda.amp",
+              "tritensor.accelerator", "tritensor.io", "tritensor.amp", "tritensor.cuda.amp", "tritensor.distributed",
+              "tritensor.nn.parallel",
               "tritensor.vision.transforms", "tritensor.vision.transforms.functional", "tritensor.vision.datasets",
               "tritensor.vision.models",
               "tritensor.vision.utils"]

@@ -1,11 +1,12 @@
 """The `tritensor` command: `train` (an MLP or CNN on Digits or Fashion-MNIST, an LSTM or GPT on Shakespeare),
 `generate` (sample text from a trained language model), `demo` (fit a line with autograd), `autotune` (kernel tuning
-and AOT checks), `selftest` (the GPU path end to end)."""
+and AOT checks), `selftest` (the GPU path end to end), `run` (start a script on N ranks through mpiexec)."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -113,12 +114,24 @@ def main(argv: list[str] | None = None) -> int:
     generate_parser = sub.add_parser("generate", help="sample text from a `tritensor train --dataset shakespeare` "
                                                       "checkpoint", description=generate.__doc__)
     generate.add_arguments(generate_parser, _positive_int, _positive_float)
+    from . import launch
+
+    run_parser = sub.add_parser("run", help="run a script on N processes through mpiexec (torchrun's role; needs "
+                                            "the distributed extra)", description=launch.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    launch.add_arguments(run_parser)
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return launch.main(args)
     if args.command == "generate":
         return generate.main(args)
     if args.command == "demo":
         return _demo(args)
     if args.command == "train":
+        if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+            # --nproc N: this process starts the N ranks (each runs this same command) and waits for them
+            return launch.main(argparse.Namespace(nproc_per_node=args.nproc, master_port=29500, module=True,
+                                                  target="tritensor", args=argv))
         return train.main(args)
     if args.command == "selftest":
         return selftest.main(args)

@@ -35,6 +35,7 @@ from .train_args import (
     resume_command,
 )
 from .train_control import Interrupted, StopRequest, describe_device
+from .train_parallel import DataParallel
 from .train_text import TextMetrics, train_text
 
 __all__ = ["DATASETS", "DEFAULT_EPOCHS", "DEFAULT_HIDDEN", "DEFAULT_LR", "MODELS", "OPTIMIZERS", "Config",
@@ -176,7 +177,10 @@ class _Run:
 
         from .data import DataLoader, TensorDataset
 
-        self.config, self.progress, self.log = config, progress, log
+        # --nproc: one rank of a data-parallel run; rank 0 alone logs, draws progress and writes checkpoints
+        self.parallel = DataParallel(config.nproc, config.batch_size)
+        log = self.parallel.log(log)
+        self.config, self.progress, self.log = config, progress and self.parallel.is_main, log
         try:
             x_train, y_train, x_test, y_test = load_data(config)
         except FileNotFoundError as exc:  # files removed since the checks ran
@@ -192,12 +196,18 @@ class _Run:
         log(f"data: {config.dataset}, {len(x_train)} train / {len(x_test)} test samples; model: {config.model} "
             f"(hidden {config.hidden}); optimizer: {config.optimizer} (lr {config.lr}); batch {config.batch_size}")
         tt.manual_seed(config.seed)
-        self.model = build_model(config, x_train[0].numel(), image_shape=tuple(x_train[0].shape)).to(self.device)
+        self.model = self.parallel.wrap(
+            build_model(config, x_train[0].numel(), image_shape=tuple(x_train[0].shape)).to(self.device))
+        if self.parallel.active:
+            log(f"data parallel: {self.parallel.world} ranks (mpi), {config.batch_size // self.parallel.world} "
+                "samples per rank and step")
         self.optimizer = build_optimizer(config, self.model.parameters())
         self.amp = train_optim.MixedPrecision(config.amp, self.device.type)
         if config.amp:
             log(self.amp.describe())
-        self.steps_per_epoch = -(-len(x_train) // config.batch_size)
+        batch = config.batch_size // self.parallel.world
+        per_rank = -(-len(x_train) // self.parallel.world)  # DistributedSampler pads to equal shares
+        self.steps_per_epoch = -(-per_rank // batch)
         self.scheduler = build_scheduler(self.optimizer, config.epochs * self.steps_per_epoch, config.scheduler)
         self.shuffle = tt.Generator().manual_seed(config.seed)
         self.x_test, self.y_test = x_test.to(self.device), y_test.to(self.device)
@@ -207,7 +217,9 @@ class _Run:
         workers = config.workers
         train_set = TensorDataset(x_train, y_train) if workers else \
             TensorDataset(x_train.to(self.device), y_train.to(self.device))
-        self.loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=self.shuffle,
+        self.sampler = self.parallel.sampler(train_set, config.seed)
+        self.loader = DataLoader(train_set, batch_size=batch, shuffle=self.sampler is None, sampler=self.sampler,
+                                 generator=self.shuffle,
                                  num_workers=workers, persistent_workers=workers > 0,
                                  pin_memory=workers > 0 and self.device.type == "cuda")
         # Position: `epoch` whole epochs plus `step` steps of the next, and that epoch's running loss.
@@ -215,7 +227,8 @@ class _Run:
         self.samples = 0  # trained on by this process (samples/s)
         if config.resume:
             elapsed = self._restore()
-        self.metrics_log = MetricsLog(config.metrics, resume_step=self.global_step if config.resume else None)
+        self.metrics_log = MetricsLog(config.metrics if self.parallel.is_main else None,
+                                      resume_step=self.global_step if config.resume else None)
         self.start = time.perf_counter() - elapsed
 
     @property
@@ -227,7 +240,7 @@ class _Run:
         from . import io
 
         checkpoint = io.load(self.config.resume, map_location=self.device)
-        self.model.load_state_dict(checkpoint["model"])
+        self.parallel.unwrap(self.model).load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         train_optim.load_scaler(self.amp, checkpoint)
@@ -243,7 +256,9 @@ class _Run:
         """Write the checkpoint of the current position (shuffle_state: the generator at the epoch's start)."""
         from . import io
 
-        io.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        if not self.parallel.is_main:
+            return
+        io.save({"model": self.parallel.unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": self.amp.scaler.state_dict(),
                  "epoch": self.epoch, "step_in_epoch": self.step,
                  "epoch_loss_sum": self.loss_sum, "epoch_seen": self.seen, "shuffle_state": shuffle_state,
@@ -252,6 +267,8 @@ class _Run:
 
     def _batches(self):
         """The current epoch's remaining batches (a resumed epoch replays its order and skips the steps done)."""
+        if self.sampler is not None:
+            self.sampler.set_epoch(self.epoch)  # every rank draws the same permutation of this epoch
         batches = iter(self.loader)
         for _ in range(self.step):
             next(batches)
@@ -289,9 +306,11 @@ class _Run:
                 loss = self.amp.step(self.optimizer, closure)
                 if train_optim.steps_per_step(self.config.scheduler):
                     self.scheduler.step()
-                value = loss.item()
-                self.step, self.loss_sum, self.seen = self.step + 1, self.loss_sum + value * len(y), self.seen + len(y)
-                self.samples += len(y)
+                value = self.parallel.mean(loss.item())
+                samples = len(y) * self.parallel.world
+                self.step, self.loss_sum, self.seen = self.step + 1, self.loss_sum + value * samples, \
+                    self.seen + samples
+                self.samples += samples
                 metrics.step_losses.append(value)
                 self.metrics_log.add("step", epoch=self.epoch + 1, step=self.global_step, loss=value, accuracy=None,
                                      lr=lr, time_s=time.perf_counter() - self.start)
@@ -350,13 +369,14 @@ def train(config: Config | None = None, *, progress: bool = True, log: Callable[
                     raise run._interrupt(None)  # the epoch's checkpoint was just written
     finally:
         run.metrics_log.close()
+        run.parallel.close()
     metrics.seconds = time.perf_counter() - start
     metrics.samples_per_second = run.samples / max(metrics.seconds, 1e-9)
-    done = config.epochs - metrics.start_epoch
+    done, log = config.epochs - metrics.start_epoch, run.log
     log(f"done: {done} epoch{'s' if done != 1 else ''} on {run.device} in {metrics.seconds:.2f} s "
         f"({metrics.samples_per_second:,.0f} samples/s); test accuracy {metrics.test_accuracy:.4f}"
         + (f"; checkpoint {config.save}" if config.save else ""))
-    if config.plot:
+    if config.plot and run.parallel.is_main:
         plot_metrics(metrics.records, config.plot, title=f"tritensor train: {config.model} on {config.dataset}")
         log(f"plot: {config.plot}")
     return metrics

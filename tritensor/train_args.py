@@ -65,6 +65,7 @@ class Config:
     eval_interval: int | None = None  # text models: steps between evaluations (default DEFAULT_EVAL_INTERVAL)
     workers: int = 0  # DataLoader worker processes (0: batches are built in the main process)
     amp: str | None = None  # mixed precision: fp16 (autocast + GradScaler) or bf16 (autocast); None: float32
+    nproc: int = 1  # data-parallel ranks (DistributedDataParallel over MPI); --batch-size stays the global batch
 
 
 def checkpoint_config(config: Config) -> dict[str, Any]:
@@ -98,6 +99,7 @@ def _check_numbers(config: Config) -> None:
     _check_int("--hidden", config.hidden, 1, "a positive integer")
     _check_int("--seed", config.seed, 0, "an integer >= 0")
     _check_int("--workers", config.workers, 0, "an integer >= 0")
+    _check_int("--nproc", config.nproc, 1, "a positive integer")
     if config.seed >= 2**64:
         raise TrainError(f"--seed must be below 2**64, got {config.seed}")
     for option, value in (("--limit-train", config.limit_train), ("--limit-test", config.limit_test),
@@ -350,4 +352,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--amp", choices=AMP_MODES, default=None,
                         help="mixed precision: the forward under tt.autocast in float16 with a GradScaler (fp16) or "
                              "in bfloat16 (bf16); default float32")
+    parser.add_argument("--nproc", type=int, default=1, metavar="N",
+                        help="train data parallel on N processes (DistributedDataParallel over MPI, started with "
+                             "mpiexec; needs the distributed extra): each rank takes batch/N samples per step and rank "
+                             "0 logs and saves")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

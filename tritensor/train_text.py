@@ -23,6 +23,7 @@ from .metrics import MetricsLog, plot_metrics
 from .tensor import Tensor
 from .train_args import Config, TrainError, checkpoint_config
 from .train_control import Interrupted, StopRequest, describe_device
+from .train_parallel import DataParallel
 
 __all__ = ["TextMetrics", "build_text_model", "train_text", "EVAL_WINDOWS"]
 
@@ -139,7 +140,10 @@ class _TextRun:
 
         from .data.shakespeare import Shakespeare
 
-        self.config, self.progress, self.log = config, progress, log
+        # --nproc: one rank of a data-parallel run; rank 0 alone logs, draws progress and writes checkpoints
+        self.parallel = DataParallel(config.nproc, config.batch_size)
+        log = self.parallel.log(log)
+        self.config, self.progress, self.log = config, progress and self.parallel.is_main, log
         try:
             self.train_set = Shakespeare("train", block_size=config.block_size)
             self.val_set = Shakespeare("val", block_size=config.block_size, vocab=self.train_set.vocab)
@@ -158,13 +162,18 @@ class _TextRun:
             f"vocabulary {self.train_set.vocab_size}; model: {config.model} (width {config.hidden}, context "
             f"{config.block_size}); optimizer: {config.optimizer} (lr {config.lr}); batch {config.batch_size}")
         tt.manual_seed(config.seed)
-        self.model = build_text_model(config, self.train_set.vocab_size).to(self.device)
-        self.optimizer = _optimizer(config, self.model)
+        model = build_text_model(config, self.train_set.vocab_size).to(self.device)
+        self.optimizer = _optimizer(config, model)
+        self.model = self.parallel.wrap(model)
+        if self.parallel.active:
+            log(f"data parallel: {self.parallel.world} ranks (mpi), {config.batch_size // self.parallel.world} "
+                "windows per rank and step")
         self.scheduler = train_optim.build_scheduler(config.scheduler, self.optimizer, config.steps)
         self.amp = train_optim.MixedPrecision(config.amp, self.device.type)
         if config.amp:
             log(self.amp.describe())
-        self.batches = tt.Generator().manual_seed(config.seed)
+        # each rank draws its own windows (rank 0 those of a single-process run); together they make the batch
+        self.batches = tt.Generator().manual_seed(config.seed + self.parallel.rank)
         evaluation = tt.Generator().manual_seed(EVAL_SEED)
         self.eval_starts = [tt.randint(0, len(data) - config.block_size, (EVAL_WINDOWS,), generator=evaluation)
                             for data in (self.train_data, self.val_data)]
@@ -174,12 +183,13 @@ class _TextRun:
         # Workers gather the windows from host memory (pinned for the copy to a GPU); in-process batches are
         # gathered from the device copy directly. Either way the starts come from self.batches in step order.
         train_data = self.train_set.data[:train_chars] if config.workers else self.train_data
-        self.starts = _WindowStarts(self.batches, len(self.train_data) - config.block_size, config.batch_size,
-                                    config.steps - self.step)
+        self.starts = _WindowStarts(self.batches, len(self.train_data) - config.block_size,
+                                    config.batch_size // self.parallel.world, config.steps - self.step)
         self.loader = DataLoader(_Windows(train_data, config.block_size), batch_size=None, sampler=self.starts,
                                  num_workers=config.workers,
                                  pin_memory=config.workers > 0 and self.device.type == "cuda")
-        self.metrics_log = MetricsLog(config.metrics, resume_step=self.step if config.resume else None)
+        self.metrics_log = MetricsLog(config.metrics if self.parallel.is_main else None,
+                                      resume_step=self.step if config.resume else None)
         self.start = time.perf_counter() - elapsed
 
     def _restore(self) -> float:
@@ -188,11 +198,12 @@ class _TextRun:
         checkpoint = io.load(self.config.resume, map_location=self.device)
         if checkpoint.get("vocab") != self.train_set.vocab:
             raise TrainError(f"--resume {self.config.resume}: its vocabulary differs from this dataset's")
-        self.model.load_state_dict(checkpoint["model"])
+        self.parallel.unwrap(self.model).load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         train_optim.load_scaler(self.amp, checkpoint)
-        self.batches.set_state(checkpoint["shuffle_state"])
+        states = checkpoint["shuffle_state"]  # one per rank in a data-parallel run
+        self.batches.set_state(states[self.parallel.rank] if isinstance(states, list) else states)
         self.step = int(checkpoint["step_in_epoch"])
         self.log(f"resumed from {self.config.resume} at step {self.step}/{self.config.steps}")
         return float(checkpoint.get("elapsed_s", 0.0))
@@ -201,10 +212,13 @@ class _TextRun:
         """Write the checkpoint of the current position, with the vocabulary."""
         from . import io
 
-        io.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        shuffle_state = self.parallel.gather(self.starts.state())  # every rank's generator, on every rank
+        if not self.parallel.is_main:
+            return
+        io.save({"model": self.parallel.unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": self.amp.scaler.state_dict(), "epoch": 0,
                  "step_in_epoch": self.step,
-                 "shuffle_state": self.starts.state(), "config": checkpoint_config(self.config),
+                 "shuffle_state": shuffle_state, "config": checkpoint_config(self.config),
                  "vocab": self.train_set.vocab, "elapsed_s": time.perf_counter() - self.start,
                  "val_loss": val_loss}, self.config.save)
 
@@ -277,7 +291,7 @@ class _TextRun:
         loss = self.amp.step(self.optimizer, closure)
         if train_optim.steps_per_step(config.scheduler):
             self.scheduler.step()
-        return loss.item()
+        return self.parallel.mean(loss.item())
 
     def run(self, stop: StopRequest, metrics: TextMetrics) -> None:
         """Train to config.steps, evaluating every eval_interval steps and at the end."""
@@ -321,11 +335,13 @@ def train_text(config: Config, progress: bool, log: Callable[[str], None]) -> Te
                 run.run(stop, metrics)
     finally:
         run.metrics_log.close()
+        run.parallel.close()
     metrics.seconds = time.perf_counter() - start
+    log = run.log
     log(f"done: {config.steps - metrics.start_step} steps on {run.device} in {metrics.seconds:.2f} s "
         f"({metrics.tokens_per_second:,.0f} tokens/s); validation loss {metrics.val_loss:.4f} nats/char"
         + (f"; checkpoint {config.save}" if config.save else ""))
-    if config.plot:
+    if config.plot and run.parallel.is_main:
         plot_metrics(metrics.records, config.plot, title=f"tritensor train: {config.model} on shakespeare")
         log(f"plot: {config.plot}")
     return metrics

@@ -58,6 +58,8 @@ CASES = [
     ("prod", lambda d: tt.prod(_x(d, 3, dtype=LOW[d])), {"cuda": _fp32, "cpu": _fp32}),
     ("exp", lambda d: tt.exp(_x(d, 3, dtype=LOW[d])), {"cuda": _fp32, "cpu": _same}),
     ("log", lambda d: _x(d, 3, dtype=LOW[d]).abs().log(), {"cuda": _fp32, "cpu": _same}),
+    ("arcsin (alias of asin)", lambda d: tt.arcsin(_x(d, 3, dtype=LOW[d]).clamp(-0.5, 0.5)),
+     {"cuda": _fp32, "cpu": _same}),
     ("pow", lambda d: _x(d, 3, dtype=LOW[d]) ** 2, {"cuda": _fp32, "cpu": _same}),
     ("rtruediv", lambda d: 1.0 / _x(d, 3, dtype=LOW[d]), {"cuda": _fp32, "cpu": _same}),
     ("layer_norm", lambda d: F.layer_norm(_x(d, 2, 4, dtype=LOW[d]), (4,)), {"cuda": _fp32, "cpu": _same}),

@@ -48,6 +48,42 @@ def _topological_order(roots: list[Node]) -> list[Node]:
     return order
 
 
+def _leaves_early(order: list[Node]) -> list[Node]:
+    """`order` with each leaf's AccumulateGrad (and any chain of single-input nodes that only leads into one, such
+    as a weight's transpose) moved up to just after the last node that feeds it.
+
+    A depth-first order puts every accumulation at the very end of backward; this way a layer's gradients are in
+    .grad as soon as that layer's backward is done, so the hooks DistributedDataParallel registers can start that
+    bucket's all-reduce while the earlier layers' backward still runs. Each node still comes after all its
+    feeders, so every gradient sum is formed as before."""
+    tail = set()
+    for node in reversed(order):
+        targets = [n for n, _ in node._edges if n is not None]
+        if type(node) is AccumulateGrad or (len(targets) == 1 and targets[0] in tail):
+            tail.add(node)
+    waiting: dict = {}
+    for node in order:
+        for nxt, _ in node._edges:
+            if nxt is not None and nxt in tail:
+                waiting[nxt] = waiting.get(nxt, 0) + 1
+    out: list[Node] = []
+    for node in order:
+        if node in waiting:
+            continue  # placed when its last feeder is
+        stack = [node]  # iterative: a recursive closure here would keep the graph alive through its cell
+        while stack:
+            current = stack.pop()
+            out.append(current)
+            ready = []
+            for nxt, _ in current._edges:
+                if nxt is not None and nxt in waiting:
+                    waiting[nxt] -= 1
+                    if waiting[nxt] == 0:
+                        ready.append(nxt)
+            stack.extend(reversed(ready))
+    return out
+
+
 def _needed(order: list[Node], targets: set) -> set:
     """The nodes from which some target node is reachable (targets included)."""
     needed = set()
@@ -249,7 +285,7 @@ class _GraphTask:
     # -- order -----------------------------------------------------------------------------------------------
 
     def order(self, roots: list) -> list[Node]:
-        order = _topological_order([n for n, _ in roots])
+        order = _leaves_early(_topological_order([n for n, _ in roots]))
         if self.inputs is not None:
             self.needed = needed = _needed(order, {node for node, _ in self.capture})
             order = [n for n in order if n in needed]

@@ -27,10 +27,26 @@ def _op_modules() -> list:
     return [importlib.import_module(f"{__package__}.{name}") for name in names]
 
 
+def _autocast_wrappers(modules: list) -> dict[int, object]:
+    """id(fn) -> its autocast wrapper, for every function some policy name binds: one wrapper per function, so
+    an alias (tt.arcsin of tt.asin, Tensor.__pow__ of pow) is the same object as the op and casts as it does."""
+    wrappers: dict[int, object] = {}
+    for module in modules:
+        named = [(name, getattr(module, name)) for name in getattr(module, "__all__", ())]
+        named += [(name, fn) for name, fn in getattr(module, "METHODS", {}).items() if not isinstance(fn, property)]
+        for name, fn in named:
+            if id(fn) not in wrappers:
+                wrapped = autocast_op(name, fn)
+                if wrapped is not fn:
+                    wrappers[id(fn)] = wrapped
+    return wrappers
+
+
 def _bind(modules: list) -> list[str]:
     """Bind every module's METHODS onto Tensor and return the public names; duplicates raise."""
     public: dict[str, str] = {}
     methods: dict[str, str] = {}
+    wrappers = _autocast_wrappers(modules)
     for module in modules:
         for name in getattr(module, "__all__", ()):
             fn = getattr(module, name)
@@ -41,13 +57,13 @@ def _bind(modules: list) -> list[str]:
                 fn = bound
             else:
                 public[name] = module.__name__
-                fn = autocast_op(name, fn)
+                fn = wrappers.get(id(fn), fn)
             globals()[name] = fn
         for name, fn in getattr(module, "METHODS", {}).items():
             if name in methods:
                 raise ImportError(f"Tensor.{name} is declared by both {methods[name]} and {module.__name__}")
             methods[name] = module.__name__
-            setattr(Tensor, name, fn if isinstance(fn, property) else autocast_op(name, fn))
+            setattr(Tensor, name, wrappers.get(id(fn), fn))
     return list(public)
 
 
