@@ -15,7 +15,7 @@ from tritensor import selftest
 from tritensor.benchmark.workloads import WORKLOADS, Workload
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "TRITON_INTERPRET": "1"}
-GPU_ONLY = {"triton launcher", "streams and events", "event timer", "tuning run"}
+GPU_ONLY = {"triton launcher", "streams and events", "event timer", "tuning run", "nccl collectives"}
 
 
 def test_quick_selftest_in_the_interpreter_checks_every_op_family(tmp_path):

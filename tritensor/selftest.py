@@ -176,6 +176,26 @@ def _amp_step() -> str:
     return "3 fp16 autocast + GradScaler steps: losses " + ", ".join(f"{v:.4f}" for v in mixed) + " track float32"
 
 
+def _nccl() -> str:
+    if interpreting():
+        raise Skip(ON_INTERPRETER)
+    from . import distributed as dist
+
+    if not dist.is_nccl_available():
+        raise Skip('nccl4py and mpi4py are not installed: pip install "tritensor[nccl]"')
+    dist.init_process_group("nccl", device_id=0)
+    try:
+        x = tt.arange(1 << 20, device="cuda", dtype=tt.float32)
+        dist.all_reduce(x)  # a world of one: the NCCL path end to end, the values unchanged
+        dist.broadcast(x, src=0)
+        tt.cuda.synchronize()
+        expected = np.arange(1 << 20, dtype=np.float32)
+        np.testing.assert_array_equal(x.cpu().numpy(), expected, err_msg="nccl all_reduce/broadcast")
+    finally:
+        dist.destroy_process_group()
+    return "nccl all_reduce and broadcast of 4 MiB on a world of one (nccl4py, id over MPI)"
+
+
 def _launch_counts(report: dict) -> str:
     parts = []
     for name in MODELS:
@@ -215,7 +235,7 @@ def run_checks(quick: bool, report: dict, out=print) -> list[Check]:
         ("pinned non-blocking copy", lambda: _pinned_copy(quick)), ("streams and events", _streams)]
     plan += _op_checks(quick)
     plan += [(f"training step {name}", lambda n=name: _model_step(n)) for name in MODELS]
-    plan += [("mixed-precision step", _amp_step)]
+    plan += [("mixed-precision step", _amp_step), ("nccl collectives", _nccl)]
     plan += [("event timer", _timer), ("tuning run", lambda: _tuning_run(report)),
              ("launches per training step", lambda: _launch_counts(report))]
     checks = []
