@@ -7,6 +7,13 @@ described by a JSON document in the header's `__metadata__`, which names each te
 Loading parses JSON and copies bytes: nothing is unpickled and no code from the file ever runs.
 A plain safetensors file (no tritensor metadata) loads as a {name: tensor} dict.
 
+tt.load also reads PyTorch's zip checkpoints (what torch.save writes since PyTorch 1.6) with torch.load's
+weights_only semantics: a restricted unpickler accepts tensors, parameters, dtypes, devices, OrderedDict and
+plain containers, plus the classes allow-listed with `tt.serialization.add_safe_globals`; anything else is
+refused before it can run (`tritensor.torch_checkpoint`). tt.save always writes safetensors, whatever the
+file name: `tt.save(obj, "model.pt")` writes a safetensors file, which torch.load cannot read (PyTorch's
+`safetensors.torch.load_file` reads plain ones).
+
 Writes are atomic: a temporary file in the target's directory, fsync, then os.replace.
 """
 
@@ -23,6 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import dtypes as D
+from . import torch_checkpoint
 from .device import device as _device_cls
 from .tensor import Tensor
 
@@ -129,7 +137,10 @@ _FILE_MODE = 0o666 & ~_umask()
 
 def save(obj: Any, f: PathOrFile) -> None:
     """Write `obj` (e.g. {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}) to `f`,
-    a path (written atomically) or a binary file object."""
+    a path (written atomically) or a binary file object.
+
+    The file is always safetensors, whatever its name: `tt.save(obj, "model.pt")` writes safetensors too,
+    never a pickle (torch.load cannot read it; tt.load reads both it and torch.save's zip checkpoints)."""
     from safetensors.numpy import save as st_save
 
     encoder = _Encoder()
@@ -168,8 +179,9 @@ def _read(f: PathOrFile) -> tuple[bytes, str]:
 
 def _header(data: bytes, where: str) -> dict:
     def bad(why: str) -> ValueError:
-        return ValueError(f"{where} is not a safetensors file ({why}); tt.load reads only the safetensors files "
-                          "tt.save writes and never unpickles (files from torch.save can't be read)")
+        return ValueError(f"{where} is not a safetensors file ({why}); tt.load reads safetensors files and "
+                          "PyTorch's zip checkpoints, and never unpickles arbitrary objects (legacy non-zip "
+                          "torch.save files can't be read)")
 
     if len(data) < 8:
         raise bad("too short")
@@ -290,12 +302,21 @@ class _Decoder:
 
 
 def load(f: PathOrFile, map_location=None, *, weights_only: bool = True, mmap: bool | None = None) -> Any:
-    """Read what tt.save wrote. map_location: None (each tensor back on the device it was saved from), a
-    device or string (all tensors there), a dict {saved: new} of device names, or fn(tensor, saved) -> tensor.
-    weights_only is accepted for torch.load compatibility: loading never runs code whatever its value."""
+    """Read what tt.save wrote, a plain safetensors file ({name: tensor}), or a PyTorch zip checkpoint.
+
+    map_location: None (each tensor back on the device it was saved from), a device or string (all tensors
+    there), a dict {saved: new} of device names, or fn(tensor, saved) -> tensor.
+    weights_only: a safetensors file never runs code whatever its value. A torch.save zip checkpoint is read
+    with weights_only semantics (only state-dict contents and `tt.serialization`'s allow-list; anything else
+    raises pickle.UnpicklingError naming it); weights_only=False is refused for it, since tritensor never
+    unpickles arbitrary objects. Tensors of one saved storage share memory as they did when saved.
+    """
     import safetensors
 
     data, where = _read(f)
+    if torch_checkpoint.is_zip(data):
+        return torch_checkpoint.load_zip(data, where, lambda t, saved: _resolve_location(map_location, saved)(t),
+                                         weights_only=weights_only)
     header = _header(data, where)
     try:
         entries = safetensors.deserialize(data)

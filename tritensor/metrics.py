@@ -34,11 +34,18 @@ class MetricsLog:
     """Collects a run's step and eval records and, given a path, appends each to a JSON-lines file as it
     happens (flushed per line, so another process can follow the run)."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, resume_step: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, resume_step: int | None = None,
+                 tensorboard: str | os.PathLike | None = None) -> None:
         """Start a log at `path` (None: in memory only). With `resume_step`, the run continues a saved one:
         the file's records up to that step are kept (and re-read) and later ones, which the interrupted run
-        wrote after its checkpoint, are dropped; otherwise the file starts empty."""
+        wrote after its checkpoint, are dropped; otherwise the file starts empty. With `tensorboard`, every
+        record's numbers also go to a SummaryWriter there, as scalars `<kind>/<field>` at the record's step."""
         self.records: list[dict[str, Any]] = []
+        self._writer = None
+        if tensorboard is not None:
+            from .utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(tensorboard), purge_step=resume_step)
         self.path = None if path is None else Path(path)
         if self.path is None:
             self._file = None
@@ -59,13 +66,21 @@ class MetricsLog:
         self.records.append(record)
         if self._file is not None:
             self._write(record)
+        if self._writer is not None:
+            step = record.get("step")
+            for name, value in fields.items():
+                if name not in ("step", "epoch") and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._writer.add_scalar(f"{kind}/{name}", value, global_step=step)
         return record
 
     def close(self) -> None:
-        """Close the file (the records stay in memory)."""
+        """Close the file and the TensorBoard writer (the records stay in memory)."""
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -227,7 +227,9 @@ class _Run:
         self.samples = 0  # trained on by this process (samples/s)
         if config.resume:
             elapsed = self._restore()
-        self.metrics_log = MetricsLog(config.metrics if self.parallel.is_main else None,
+        main = self.parallel.is_main
+        self.metrics_log = MetricsLog(config.metrics if main else None,
+                                      tensorboard=config.tensorboard if main else None,
                                       resume_step=self.global_step if config.resume else None)
         self.start = time.perf_counter() - elapsed
 

@@ -66,6 +66,7 @@ class Config:
     workers: int = 0  # DataLoader worker processes (0: batches are built in the main process)
     amp: str | None = None  # mixed precision: fp16 (autocast + GradScaler) or bf16 (autocast); None: float32
     nproc: int = 1  # data-parallel ranks (DistributedDataParallel over MPI); --batch-size stays the global batch
+    tensorboard: str | None = None  # a TensorBoard log folder for the step and eval records (tensorboardX)
 
 
 def checkpoint_config(config: Config) -> dict[str, Any]:
@@ -164,6 +165,11 @@ def _check_outputs(config: Config) -> None:
         taken[key] = option
     if config.plot is not None and not plot_available():
         raise TrainError(f"--plot needs matplotlib: {PLOT_INSTALL}")
+    if config.tensorboard is not None:
+        if importlib.util.find_spec("tensorboardX") is None:
+            raise TrainError('--tensorboard writes through tensorboardX: pip install "tritensor[tensorboard]"')
+        if Path(config.tensorboard).exists() and not Path(config.tensorboard).is_dir():
+            raise TrainError(f"--tensorboard {config.tensorboard}: not a folder")
 
 
 def _check_data(config: Config) -> None:
@@ -352,6 +358,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--amp", choices=AMP_MODES, default=None,
                         help="mixed precision: the forward under tt.autocast in float16 with a GradScaler (fp16) or "
                              "in bfloat16 (bf16); default float32")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="also log every step and evaluation as TensorBoard scalars in DIR (needs "
+                             "pip install \"tritensor[tensorboard]\")")
     parser.add_argument("--nproc", type=int, default=1, metavar="N",
                         help="train data parallel on N processes (DistributedDataParallel over MPI, started with "
                              "mpiexec; needs the distributed extra): each rank takes batch/N samples per step and rank "

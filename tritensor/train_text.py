@@ -188,7 +188,9 @@ class _TextRun:
         self.loader = DataLoader(_Windows(train_data, config.block_size), batch_size=None, sampler=self.starts,
                                  num_workers=config.workers,
                                  pin_memory=config.workers > 0 and self.device.type == "cuda")
-        self.metrics_log = MetricsLog(config.metrics if self.parallel.is_main else None,
+        main = self.parallel.is_main
+        self.metrics_log = MetricsLog(config.metrics if main else None,
+                                      tensorboard=config.tensorboard if main else None,
                                       resume_step=self.step if config.resume else None)
         self.start = time.perf_counter() - elapsed
 
