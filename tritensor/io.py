@@ -7,6 +7,11 @@ described by a JSON document in the header's `__metadata__`, which names each te
 Loading parses JSON and copies bytes: nothing is unpickled and no code from the file ever runs.
 A plain safetensors file (no tritensor metadata) loads as a {name: tensor} dict.
 
+Whole modules (`tt.save(model, f)`, as torch.save(model, f)) are written the same way: each module's class by
+name, its parameters, buffers, submodules and plain-data attributes (`tritensor.module_checkpoint`). tt.load
+rebuilds one only from classes the caller allows (`tt.serialization.safe_globals`, or weights_only=False to
+trust the classes the file names), and never unpickles anything.
+
 tt.load also reads PyTorch's zip checkpoints (what torch.save writes since PyTorch 1.6) with torch.load's
 weights_only semantics: a restricted unpickler accepts tensors, parameters, dtypes, devices, OrderedDict and
 plain containers, plus the classes allow-listed with `tt.serialization.add_safe_globals`; anything else is
@@ -30,7 +35,7 @@ from typing import IO, Any
 import numpy as np
 
 from . import dtypes as D
-from . import torch_checkpoint
+from . import module_checkpoint, torch_checkpoint
 from .device import device as _device_cls
 from .tensor import Tensor
 
@@ -57,6 +62,7 @@ class _Encoder:
         self.tensors: dict[str, np.ndarray] = {}
         self._names: dict[int, str] = {}  # id(tensor) -> name: one stored copy per tensor object
         self._keep: list = []  # keeps encoded objects alive so ids stay unique during the walk
+        self._modules = module_checkpoint.ModuleEncoder(self.encode)
 
     def _name(self, path: list[str]) -> str:
         base = ".".join(path) or "tensor"
@@ -111,6 +117,12 @@ class _Encoder:
             return {"tuple": [self.encode(v, [*path, str(i)]) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
             return [self.encode(v, [*path, str(i)]) for i, v in enumerate(obj)]
+        return self._other(obj, path)
+
+    def _other(self, obj: Any, path: list[str]) -> Any:
+        """A whole nn.Module (`tritensor.module_checkpoint`); TypeError for anything else."""
+        if module_checkpoint.is_module(obj):
+            return self._modules.encode(obj, path)
         raise TypeError(f"tt.save stores tensors, NumPy arrays, numbers, strings, None, dtypes, devices and "
                         f"dicts/lists/tuples of them; found {type(obj).__module__}.{type(obj).__qualname__} at "
                         f"{'.'.join(path) or '<root>'}")
@@ -140,7 +152,11 @@ def save(obj: Any, f: PathOrFile) -> None:
     a path (written atomically) or a binary file object.
 
     The file is always safetensors, whatever its name: `tt.save(obj, "model.pt")` writes safetensors too,
-    never a pickle (torch.load cannot read it; tt.load reads both it and torch.save's zip checkpoints)."""
+    never a pickle (torch.load cannot read it; tt.load reads both it and torch.save's zip checkpoints).
+
+    `obj` may be (or hold) a whole nn.Module: its class is stored by qualified name with its parameters (tied
+    ones once), buffers (non-persistent ones too), submodules and attributes; an attribute that is not plain
+    data (a lambda, an open file, an arbitrary object) raises TypeError naming its path."""
     from safetensors.numpy import save as st_save
 
     encoder = _Encoder()
@@ -223,9 +239,10 @@ def _resolve_location(map_location, saved: str) -> Callable[[Tensor], Tensor]:
 
 
 class _Decoder:
-    def __init__(self, arrays: dict[str, np.ndarray], map_location) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], map_location, weights_only: bool = True) -> None:
         self.arrays = arrays
         self.map_location = map_location
+        self._modules = module_checkpoint.ModuleDecoder(self.decode, weights_only)
         self._made: dict[tuple[str, str], Any] = {}
 
     def _array(self, name: Any) -> np.ndarray:
@@ -243,12 +260,16 @@ class _Decoder:
         if "tensor" in node:
             return self._tensor(node)
         if len(node) > 2 or not node.keys() <= {"ndarray", "scalar", "float", "dtype", "device", "dict",
-                                                 "ordered_dict", "tuple"}:
+                                                 "ordered_dict", "tuple", "module", "global"}:
             raise ValueError(f"tt.load: unknown entry {sorted(node)} in the structure")
         if "ndarray" in node:
             array = self._array(node["ndarray"]).copy()
             return array[()] if node.get("scalar") else array
         (tag, value), = node.items()
+        if tag == "module":
+            return self._modules.module(value)
+        if tag == "global":
+            return self._modules.global_(value)
         if tag == "float":
             if value not in ("inf", "-inf", "nan"):
                 raise ValueError(f"tt.load: bad float {value!r}")
@@ -306,7 +327,9 @@ def load(f: PathOrFile, map_location=None, *, weights_only: bool = True, mmap: b
 
     map_location: None (each tensor back on the device it was saved from), a device or string (all tensors
     there), a dict {saved: new} of device names, or fn(tensor, saved) -> tensor.
-    weights_only: a safetensors file never runs code whatever its value. A torch.save zip checkpoint is read
+    weights_only: a file holding whole modules is rebuilt only from classes in `tt.serialization`'s safe
+    globals (anything else raises pickle.UnpicklingError naming the class); weights_only=False also imports the
+    nn.Module subclasses the file names. Nothing is unpickled either way. A torch.save zip checkpoint is read
     with weights_only semantics (only state-dict contents and `tt.serialization`'s allow-list; anything else
     raises pickle.UnpicklingError naming it); weights_only=False is refused for it, since tritensor never
     unpickles arbitrary objects. Tensors of one saved storage share memory as they did when saved.
@@ -331,7 +354,7 @@ def load(f: PathOrFile, map_location=None, *, weights_only: bool = True, mmap: b
     metadata = header.get("__metadata__") or {}
     if not isinstance(metadata, dict):
         raise ValueError(f"{where}: __metadata__ is not a JSON object")
-    decoder = _Decoder(arrays, map_location)
+    decoder = _Decoder(arrays, map_location, weights_only)
     if metadata.get("format") != FORMAT or _STRUCTURE_KEY not in metadata:
         return {name: decoder._tensor({"tensor": name}) for name in arrays}  # a plain safetensors file
     if metadata.get("version") != VERSION:
