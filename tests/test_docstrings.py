@@ -27,7 +27,7 @@ PACKAGE_DIRS = {"tritensor": ROOT / "tritensor", "tritensor.kernels": ROOT / "ke
 NAMESPACES = ["tritensor", "tritensor.nn", "tritensor.nn.functional", "tritensor.optim", "tritensor.optim.lr_scheduler",
               "tritensor.optim.swa_utils", "tritensor.data", "tritensor.autograd", "tritensor.cuda",
               "tritensor.accelerator", "tritensor.io", "tritensor.amp", "tritensor.cuda.amp", "tritensor.distributed",
-              "tritensor.nn.parallel", "tritensor.utils.tensorboard",
+              "tritensor.nn.parallel", "tritensor.utils.tensorboard", "tritensor.serialization",
               "tritensor.vision.transforms", "tritensor.vision.transforms.functional", "tritensor.vision.datasets",
               "tritensor.vision.models",
               "tritensor.vision.utils"]
