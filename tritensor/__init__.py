@@ -85,7 +85,8 @@ __version__ = "0.1.0"
 
 # The packages above the op layer load on first use (`tt.nn`, `import tritensor.nn`): importing tritensor, or
 # tritensor.autotune / tritensor.kernels, stays cheap and never drags nn/optim/data in.
-_LAZY_MODULES = frozenset({"accelerator", "data", "distributed", "io", "nn", "optim", "serialization", "utils"})
+_LAZY_MODULES = frozenset({"accelerator", "data", "distributed", "io", "nn", "onnx", "optim", "serialization",
+                           "utils"})
 _LAZY_NAMES = {"load": "io", "save": "io"}
 
 

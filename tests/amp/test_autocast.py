@@ -292,3 +292,10 @@ def test_deprecated_cuda_amp_names():
         warnings.simplefilter("error")
         with region:
             assert tt.is_autocast_enabled("cuda") and tt.get_autocast_dtype("cuda") is tt.float16
+
+
+def test_bound_ops_pickle_as_themselves():
+    import pickle
+
+    for op in (tt.stack, tt.sum, tt.matmul, tt.exp, F.relu, F.linear, F.cross_entropy):
+        assert pickle.loads(pickle.dumps(op)) is op

@@ -4,7 +4,8 @@ Each module of this package is one op family. It lists its public functions in `
 methods, operators and properties it declares in `METHODS` (name -> function taking the tensor first, or a
 `property`). Importing this module imports every op module of the package and binds all of them; a name
 declared twice is an error, so one op has exactly one registration. Binding is also where autocast applies:
-an op autocast_policy names is bound wrapped (ops/autocast.py) here, and only here: the op modules keep the
+every op function is bound wrapped (ops/autocast.py) here, and only here (the wrapper casts the ops
+autocast_policy names, and lets the export tracer of tritensor.onnx see each call): the op modules keep the
 plain functions for their own composites, and the layers above call ops through this module's names.
 Adding an op family means adding its module to this package: nothing else needs editing. Shared helpers
 (dispatch, broadcast, map_ops, index_core) are modules that declare neither, so binding them adds nothing.
@@ -28,7 +29,7 @@ def _op_modules() -> list:
 
 
 def _autocast_wrappers(modules: list) -> dict[int, object]:
-    """id(fn) -> its autocast wrapper, for every function some policy name binds: one wrapper per function, so
+    """id(fn) -> its autocast/trace wrapper, for every function bound: one wrapper per function, so
     an alias (tt.arcsin of tt.asin, Tensor.__pow__ of pow) is the same object as the op and casts as it does."""
     wrappers: dict[int, object] = {}
     for module in modules:

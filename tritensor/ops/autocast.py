@@ -1,15 +1,19 @@
-"""Autocast at the one place ops are bound: `autocast_op` wraps every op named in autocast_policy.POLICIES.
+"""Autocast at the one place ops are bound: `autocast_op` wraps every public op function, and casts those
+autocast_policy.POLICIES names.
 
 ops/api.py wraps `tt.*` functions and Tensor methods as it binds them, and nn.functional wraps its functions
-as it collects them; the wrapper costs one flag test while no autocast region is open. Inside a region, an
-op on tensors of an autocast device type gets its floating-point operands cast as that device's policy says,
-then runs with autocast suspended (PyTorch excludes the autocast key below an autocast kernel), so a composite
-op is cast once, at its top. Also here: PyTorch's functions that read and set the autocast state.
+as it collects them; the wrapper costs one flag test while no autocast region is open (two for a policy op).
+Inside a region, an op on tensors of an autocast device type gets its floating-point operands cast as that
+device's policy says, then runs with autocast suspended (PyTorch excludes the autocast key below an autocast
+kernel), so a composite op is cast once, at its top. The same wrapper lets a tracer above ops (tritensor.onnx)
+see every public op call (`op_hook`), without a second table of ops. Also here: PyTorch's functions that read
+and set the autocast state.
 """
 
 from __future__ import annotations
 
 import functools
+import types
 
 from .. import dtypes as D
 from ..autocast_state import DEFAULT_DTYPES, state, suspended
@@ -119,20 +123,56 @@ def autocast_decrement_nesting() -> int:
 
 
 # ---------------------------------------------------------------- the wrapper
-def autocast_op(name: str, fn):
-    """fn with autocast applied per POLICIES[device][name]; fn itself when no device type lists `name`
-    (or fn is already wrapped)."""
-    policies = {device: table[name] for device, table in POLICIES.items() if name in table}
-    if not policies or not callable(fn) or getattr(fn, "_autocast_policies", None) is not None:
+class _OpHook:
+    """The slot a layer above ops (tritensor.onnx's tracer) fills to see every public op call: `trace` is None,
+    or `trace(name, call, args, kwargs)`, which must return `call(*args, **kwargs)`."""
+
+    __slots__ = ("trace",)
+
+    def __init__(self) -> None:
+        self.trace = None
+
+
+op_hook = _OpHook()
+
+
+def autocast_op(name: str, fn, namespace: str = ""):
+    """fn as it is bound: with autocast applied per POLICIES[device][name] when a device type lists `name`, and
+    visible to `op_hook.trace` (tracing for export) under `name`; fn itself when it is not a plain function (a
+    class, a constant) or is already wrapped. `namespace` tells the tracer which signature the op has ("F" for
+    nn.functional, "" for `tt.*`/Tensor methods)."""
+    if not isinstance(fn, types.FunctionType) or getattr(fn, "_op_name", None) is not None:
         return fn
+    policies = {device: table[name] for device, table in POLICIES.items() if name in table}
+    qualified = f"{namespace}.{name}" if namespace else name
 
-    @functools.wraps(fn)
-    def op(*args, **kwargs):
-        if not state.active:
-            return fn(*args, **kwargs)
-        return _autocast_call(fn, policies, args, kwargs)
+    if policies:
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            if not state.active:
+                return fn(*args, **kwargs)
+            return _autocast_call(fn, policies, args, kwargs)
 
-    op._autocast_policies = policies
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            if not state.active and op_hook.trace is None:  # the fast path
+                return fn(*args, **kwargs)
+            if op_hook.trace is None:
+                return _autocast_call(fn, policies, args, kwargs)
+            return op_hook.trace(qualified, call, args, kwargs)
+    else:
+        @functools.wraps(fn)
+        def op(*args, **kwargs):
+            if op_hook.trace is None:  # the fast path
+                return fn(*args, **kwargs)
+            return op_hook.trace(qualified, fn, args, kwargs)
+
+    op._autocast_policies = policies or None
+    op._op_name = qualified
+    # pickle finds a function by module and name: point it at the namespace the wrapper is bound in, where that
+    # name is this very object (tt.stack, F.relu), not at the defining module's plain function.
+    op.__module__ = "tritensor.nn.functional" if namespace == "F" else "tritensor"
+    op.__qualname__ = name
     return op
 
 

@@ -11,5 +11,7 @@ from __future__ import annotations
 from ...ops.autocast import autocast_op as _autocast_op
 from .._collect import collect_public
 
-# Each function is bound autocast-wrapped where PyTorch's autocast policy names it (ops/autocast_policy.py).
-__all__ = collect_public(__name__, __path__, globals(), "nn.functional", wrap=_autocast_op)
+# Each function is bound through ops/autocast.py's wrapper: autocast where PyTorch's policy names it
+# (ops/autocast_policy.py), and seen by the export tracer (tritensor.onnx) under "F.<name>".
+__all__ = collect_public(__name__, __path__, globals(), "nn.functional",
+                         wrap=lambda name, obj: _autocast_op(name, obj, "F"))

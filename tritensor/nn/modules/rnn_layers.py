@@ -15,8 +15,7 @@ import numbers
 import warnings
 
 from ...creation import empty, zeros
-from ...ops.api import _rnn_layer  # bound autocast-wrapped
-from ...ops.shape import cat, stack
+from ...ops.api import _rnn_layer, cat, stack  # the bound ops (autocast, export tracing)
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init

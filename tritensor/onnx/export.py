@@ -1,0 +1,145 @@
+"""`tt.onnx.export`: run a model once, record its op calls, and write the ONNX graph they lower to."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import onnx
+from onnx import helper
+
+from ..autograd import no_grad
+from ..tensor import Tensor
+from .graph import GraphContext, UnsupportedOperatorError, onnx_type
+from .lowerings import lookup
+from .trace import Node, Tracer, flat_tensors, tracing
+
+__all__ = ["export"]
+
+
+def _default_names(base: str, n: int) -> list[str]:
+    # PyTorch's defaults for unnamed values: "input", "input.1", ...
+    return [base if i == 0 else f"{base}.{i}" for i in range(n)]
+
+
+def _axes(name: str, spec: Any) -> dict[int, str]:
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return {int(k): str(v) for k, v in spec.items()}
+    # a list of axes: PyTorch names them "<name>_dynamic_axes_<i>" (1-based)
+    return {int(axis): f"{name}_dynamic_axes_{i + 1}" for i, axis in enumerate(spec)}
+
+
+def _value_info(name: str, t: Tensor, dynamic: dict[int, str], unknown: bool) -> onnx.ValueInfoProto:
+    shape = [dynamic.get(i, None if unknown else size) for i, size in enumerate(t.shape)]
+    return helper.make_tensor_value_info(name, onnx_type(t.dtype), shape)
+
+
+def _param_names(model: Any) -> dict[int, str]:
+    names: dict[int, str] = {}
+    if hasattr(model, "named_parameters"):
+        for name, t in [*model.named_parameters(), *model.named_buffers()]:
+            names.setdefault(id(t), name)
+    return names
+
+
+def _lower(g: GraphContext, node: Node) -> None:
+    lower = lookup(node.op)
+    if lower is None:
+        name = node.op[2:] if node.op.startswith("F.") else node.op
+        raise UnsupportedOperatorError(f"tt.onnx.export: no ONNX lowering for op '{name}' (called from {node.where})")
+    names = lower(g, node.bound_arguments(), node)
+    if len(names) != len(node.outputs):
+        raise AssertionError(f"the lowering of '{node.op}' returned {len(names)} values for {len(node.outputs)}")
+    for t, name in zip(node.outputs, names):
+        g.bind(t, name)
+
+
+def _run(model: Any, inputs: tuple, kwargs: dict, training: Any) -> tuple[Tracer, Any]:
+    tensors = flat_tensors(inputs) + flat_tensors(kwargs)
+    tracer = Tracer(tensors, lambda op: lookup(op) is not None)
+    was_training = getattr(model, "training", None)
+    if was_training is not None and training in ("eval", False, None):
+        model.eval()
+    try:
+        with no_grad(), tracing(tracer):
+            result = model(*inputs, **kwargs)
+    finally:
+        if was_training is not None:
+            model.train(was_training)
+    return tracer, result
+
+
+def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
+                output_names: Sequence[str] | None = None,
+                dynamic_axes: Mapping[str, Any] | None = None, opset_version: int = 17,
+                training: Any = "eval", kwargs: Mapping[str, Any] | None = None) -> onnx.ModelProto:
+    """The checked ModelProto `export` writes (same arguments, without the file)."""
+    if opset_version < 17:
+        raise ValueError(f"tt.onnx.export supports opset_version >= 17, got {opset_version}")
+    inputs = args if isinstance(args, tuple) else (args,)
+    kwargs = dict(kwargs or {})
+    if inputs and isinstance(inputs[-1], dict):  # PyTorch: a trailing dict holds keyword arguments
+        kwargs, inputs = {**inputs[-1], **kwargs}, inputs[:-1]
+    tracer, result = _run(model, inputs, kwargs, training)
+    g = GraphContext(opset_version, _param_names(model))
+    in_tensors = tracer.inputs
+    in_names = list(input_names or []) + _default_names("input", len(in_tensors))[len(input_names or []):]
+    for t, name in zip(in_tensors, in_names):
+        g.bind(t, name)
+    for node in tracer.nodes:
+        _lower(g, node)
+    outs = flat_tensors(result)
+    for i, t in enumerate(outs):
+        if id(t) not in tracer.live:  # computed where the tracer cannot see (not by public ops), or a constant
+            raise UnsupportedOperatorError(
+                f"tt.onnx.export: output {i} does not depend on the inputs through traced ops: it is a constant, "
+                "or was computed by code that calls no public op (a packed sequence's data, say)")
+    out_names = list(output_names or []) + _default_names("output", len(outs))[len(output_names or []):]
+    dynamic_axes = dict(dynamic_axes or {})
+    unknown = bool(dynamic_axes)  # an output's size may follow a dynamic input: leave unnamed dims unknown
+    graph_outputs = []
+    for t, name in zip(outs, out_names):
+        g.nodes.append(helper.make_node("Identity", [g.tensor(t)], [name], name=f"/Identity_{name}"))
+        graph_outputs.append(_value_info(name, t, _axes(name, dynamic_axes.get(name)), unknown))
+    graph_inputs = [_value_info(name, t, _axes(name, dynamic_axes.get(name)), False)
+                    for t, name in zip(in_tensors, in_names)]
+    graph = helper.make_graph(g.nodes, type(model).__name__ if hasattr(model, "forward") else "main_graph",
+                              graph_inputs, graph_outputs, g.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset_version)],
+                              producer_name="tritensor")
+    proto.ir_version = min(proto.ir_version, 8 if opset_version <= 18 else 9)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export(model: Any, args: Any, f: str | os.PathLike | io.IOBase, input_names: Sequence[str] | None = None,
+           output_names: Sequence[str] | None = None, dynamic_axes: Mapping[str, Any] | None = None,
+           opset_version: int = 17, *, training: Any = "eval", export_params: bool = True,
+           do_constant_folding: bool = True, verbose: bool = False,
+           kwargs: Mapping[str, Any] | None = None) -> None:
+    """Export `model` to ONNX as PyTorch's torch.onnx.export (the tracing exporter) does.
+
+    The model runs once on `args` (a tensor or a tuple; a trailing dict holds keyword arguments) in eval mode
+    and without grad; every public op it calls is recorded where ops are bound and lowered through the one
+    table of tritensor/onnx/lowerings (an op without a lowering fails naming it, with the line that called
+    it). Parameters and buffers become initializers named by their state_dict keys; ops on constants only are
+    folded. `input_names`/`output_names` name the graph's values ("input", "input.1", ... and "output", ...
+    by default); `dynamic_axes` maps a name to {axis: "dim_name"} or a list of axes, which become symbolic
+    dims. `f` is a path or a binary file object. The graph passes onnx.checker before it is written.
+    Sizes read in Python (x.size(0)) are traced as constants, as in PyTorch; reshapes keep a dynamic leading
+    batch dim, but a causal mask is built for the traced sequence length.
+    """
+    if not export_params:
+        raise NotImplementedError("tt.onnx.export: export_params=False is not supported")
+    del do_constant_folding, verbose  # ops on constants are always folded; nothing is printed
+    proto = build_model(model, args, input_names, output_names, dynamic_axes, opset_version, training, kwargs)
+    data = proto.SerializeToString()
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "wb") as fh:
+            fh.write(data)
+    else:
+        f.write(data)

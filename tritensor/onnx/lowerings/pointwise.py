@@ -1,0 +1,103 @@
+"""Lowerings of elementwise ops: arithmetic (tt.add, Tensor.__rsub__, ...), activations, softmax, dropout, casts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..graph import GraphContext
+from ..trace import Node
+from ._common import no_out, positional, unsupported
+
+
+def _binary(op_type: str, reverse: bool = False):
+    def lower(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+        no_out(a, node)
+        x, y = positional(a, 2)
+        dtype = node.outputs[0].dtype
+        if a.get("rounding_mode") is not None:
+            raise unsupported(node, f"with rounding_mode={a['rounding_mode']!r} has no ONNX lowering yet")
+        lhs, rhs = g.value(x, dtype), g.value(y, dtype)
+        alpha = a.get("alpha", 1)
+        if alpha != 1:
+            rhs = g.op("Mul", [rhs, g.value(alpha, dtype)])
+        return [g.op(op_type, [rhs, lhs] if reverse else [lhs, rhs])]
+    return lower
+
+
+def _unary(op_type: str, **attrs: Any):
+    def lower(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+        no_out(a, node)
+        (x,) = positional(a, 1)
+        return [g.op(op_type, [g.tensor(x, node.outputs[0].dtype)], **attrs)]
+    return lower
+
+
+def _gelu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x = g.tensor(a["input"])
+    dtype = a["input"].dtype
+    if g.opset >= 20:
+        return [g.op("Gelu", [x], approximate=a.get("approximate", "none"))]
+    half, one = g.value(0.5, dtype), g.value(1.0, dtype)
+    if a.get("approximate", "none") == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.value(0.044715, dtype)])])
+        t = g.op("Tanh", [g.op("Mul", [inner, g.value(math.sqrt(2.0 / math.pi), dtype)])])
+    else:  # 0.5 x (1 + erf(x / sqrt(2)))
+        t = g.op("Erf", [g.op("Div", [x, g.value(math.sqrt(2.0), dtype)])])
+    return [g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [t, one])])]
+
+
+def _silu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x = g.tensor(positional(a, 1)[0])
+    return [g.op("Mul", [x, g.op("Sigmoid", [x])])]
+
+
+def _softmax(op_type: str):
+    def lower(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+        if a.get("dim") is None:
+            raise unsupported(node, "needs an explicit dim")
+        return [g.op(op_type, [g.tensor(a["input"], node.outputs[0].dtype)], axis=int(a["dim"]))]
+    return lower
+
+
+def _dropout(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    training = a.get("training", a.get("train", True))
+    if training and a.get("p", 0.5) > 0:
+        raise unsupported(node, "in training mode has no deterministic ONNX lowering (export in eval mode)")
+    return [g.tensor(a["input"])]
+
+
+def _same(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """contiguous, clone, detach, .to(...), .float(), ...: the input, cast to the output's dtype."""
+    (x,) = positional(a, 1)
+    return [g.tensor(x, node.outputs[0].dtype)]
+
+
+def _leaky_relu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x, slope = positional(a, 2)
+    return [g.op("LeakyRelu", [g.tensor(x)], alpha=float(slope))]
+
+
+
+LOWERINGS = {
+    **dict.fromkeys(("add", "__add__", "__radd__", "__iadd__"), _binary("Add")),
+    **dict.fromkeys(("sub", "subtract", "__sub__"), _binary("Sub")),
+    "__rsub__": _binary("Sub", reverse=True),
+    **dict.fromkeys(("mul", "multiply", "__mul__", "__rmul__"), _binary("Mul")),
+    **dict.fromkeys(("div", "divide", "true_divide", "__truediv__"), _binary("Div")),
+    "__rtruediv__": _binary("Div", reverse=True),
+    **dict.fromkeys(("pow", "__pow__"), _binary("Pow")),
+    "__rpow__": _binary("Pow", reverse=True),
+    **dict.fromkeys(("maximum",), _binary("Max")),
+    **dict.fromkeys(("minimum",), _binary("Min")),
+    "relu": _unary("Relu"), "tanh": _unary("Tanh"), "sigmoid": _unary("Sigmoid"), "exp": _unary("Exp"),
+    "log": _unary("Log"), "sqrt": _unary("Sqrt"), "abs": _unary("Abs"), "erf": _unary("Erf"),
+    **dict.fromkeys(("neg", "negative", "__neg__"), _unary("Neg")),
+    "sin": _unary("Sin"), "cos": _unary("Cos"), "reciprocal": _unary("Reciprocal"),
+    "gelu": _gelu, "silu": _silu, "leaky_relu": _leaky_relu,
+    "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),
+    "dropout": _dropout, "F.dropout": _dropout,
+    **dict.fromkeys(("contiguous", "clone", "detach", "to", "float", "double", "half", "long", "int",
+                     "type_as", "cpu", "cuda"), _same),
+}
