@@ -53,6 +53,22 @@ def _conv(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
                  group=int(a.get("groups", 1)))]
 
 
+def _conv_transpose(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """ONNX ConvTranspose: the weight is (C_in, C_out / groups, K...) in both; padding trims both ends and
+    output_padding adds to the end, as PyTorch's."""
+    x, w, b = a["input"], a["weight"], a.get("bias")
+    n = w.dim() - 2
+    if x.dim() != n + 2:
+        raise unsupported(node, "on an unbatched input has no ONNX lowering yet")
+    padding = a.get("padding", 0)
+    if isinstance(padding, str):
+        raise unsupported(node, f"with padding={padding!r}")
+    inputs = [g.tensor(x), g.tensor(w)] + ([g.tensor(b)] if b is not None else [])
+    return [g.op("ConvTranspose", inputs, kernel_shape=list(w.shape[2:]), strides=pair(a.get("stride", 1), n),
+                 pads=pair(padding, n) * 2, output_padding=pair(a.get("output_padding", 0), n),
+                 dilations=pair(a.get("dilation", 1), n), group=int(a.get("groups", 1)))]
+
+
 def _pool_common(a: dict[str, Any], n: int) -> dict[str, Any]:
     kernel = pair(a["kernel_size"], n)
     stride = a.get("stride")
@@ -88,6 +104,19 @@ def _adaptive_avg_pool2d(g: GraphContext, a: dict[str, Any], node: Node) -> list
         raise unsupported(node, f"from {size_in} to {size_out} (not a whole factor) has no ONNX lowering")
     kernel = [i // o for i, o in zip(size_in, size_out)]
     return [g.op("AveragePool", [g.tensor(x)], kernel_shape=kernel, strides=kernel)]
+
+
+def _adaptive_max_pool2d(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x, out = a["input"], node.outputs[0]
+    if a.get("return_indices"):
+        raise unsupported(node, "with return_indices=True has no ONNX lowering yet")
+    size_in, size_out = list(x.shape[-2:]), list(out.shape[-2:])
+    if size_out == [1, 1]:
+        return [g.op("GlobalMaxPool", [g.tensor(x)])]
+    if any(i % o for i, o in zip(size_in, size_out)):
+        raise unsupported(node, f"from {size_in} to {size_out} (not a whole factor) has no ONNX lowering")
+    kernel = [i // o for i, o in zip(size_in, size_out)]
+    return [g.op("MaxPool", [g.tensor(x)], kernel_shape=kernel, strides=kernel)]
 
 
 def _ones(g: GraphContext, shape: list[int], like: Any) -> str:
@@ -154,9 +183,10 @@ LOWERINGS = {
     "linear": _linear,
     **dict.fromkeys(("matmul", "__matmul__", "__rmatmul__", "mm", "bmm"), _matmul),
     **dict.fromkeys(("conv1d", "conv2d", "conv3d"), _conv),
+    **dict.fromkeys(("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), _conv_transpose),
     "max_pool1d": _max_pool(1), "max_pool2d": _max_pool(2), "max_pool3d": _max_pool(3),
     "avg_pool1d": _avg_pool(1), "avg_pool2d": _avg_pool(2), "avg_pool3d": _avg_pool(3),
-    "adaptive_avg_pool2d": _adaptive_avg_pool2d,
+    "adaptive_avg_pool2d": _adaptive_avg_pool2d, "adaptive_max_pool2d": _adaptive_max_pool2d,
     "batch_norm": _batch_norm, "layer_norm": _layer_norm,
     "embedding": _embedding,
     "scaled_dot_product_attention": _attention,

@@ -79,6 +79,51 @@ def _leaky_relu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     return [g.op("LeakyRelu", [g.tensor(x)], alpha=float(slope))]
 
 
+def _elu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    return [g.op("Elu", [g.tensor(a["input"])], alpha=float(a.get("alpha", 1.0)))]
+
+
+def _hardswish(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    return [g.op("HardSwish", [g.tensor(a["input"])])]
+
+
+def _softplus_of(g: GraphContext, x: str, dtype: Any, beta: float, threshold: float) -> str:
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (PyTorch's; ONNX Softplus has no beta)."""
+    bx = x if beta == 1.0 else g.op("Mul", [x, g.value(beta, dtype)])
+    soft = g.op("Softplus", [bx])
+    if beta != 1.0:
+        soft = g.op("Div", [soft, g.value(beta, dtype)])
+    return g.op("Where", [g.op("Greater", [bx, g.value(threshold, dtype)]), x, soft])
+
+
+def _softplus(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x = a["input"]
+    return [_softplus_of(g, g.tensor(x), x.dtype, float(a.get("beta", 1.0)), float(a.get("threshold", 20.0)))]
+
+
+def _mish(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """x * tanh(softplus(x)) (ONNX Mish arrives in opset 18)."""
+    x = a["input"]
+    name = g.tensor(x)
+    if g.opset >= 18:
+        return [g.op("Mish", [name])]
+    return [g.op("Mul", [name, g.op("Tanh", [_softplus_of(g, name, x.dtype, 1.0, 20.0)])])]
+
+
+def _prelu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """PRelu with the slope shaped (C, 1, ..., 1) to broadcast over dim 1 (a single slope broadcasts as is)."""
+    x, w = a["input"], a["weight"]
+    slope = g.tensor(w)
+    if w.numel() > 1 and x.dim() > 2:
+        slope = g.op("Reshape", [slope, g.ints([w.numel()] + [1] * (x.dim() - 2))])
+    return [g.op("PRelu", [g.tensor(x), slope])]
+
+
+def _hardtanh(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x = a["input"]
+    return [g.op("Clip", [g.tensor(x), g.value(float(a.get("min_val", -1.0)), x.dtype),
+                          g.value(float(a.get("max_val", 1.0)), x.dtype)])]
+
 
 LOWERINGS = {
     **dict.fromkeys(("add", "__add__", "__radd__", "__iadd__"), _binary("Add")),
@@ -96,6 +141,8 @@ LOWERINGS = {
     **dict.fromkeys(("neg", "negative", "__neg__"), _unary("Neg")),
     "sin": _unary("Sin"), "cos": _unary("Cos"), "reciprocal": _unary("Reciprocal"),
     "gelu": _gelu, "silu": _silu, "leaky_relu": _leaky_relu,
+    "elu": _elu, "hardswish": _hardswish, "softplus": _softplus, "mish": _mish, "prelu": _prelu,
+    "hardtanh": _hardtanh,
     "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),
     "dropout": _dropout, "F.dropout": _dropout,
     **dict.fromkeys(("contiguous", "clone", "detach", "to", "float", "double", "half", "long", "int",
