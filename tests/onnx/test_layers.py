@@ -31,6 +31,7 @@ def _trained(module, shape):
 
 
 LAYERS = {
+    "lp_pool2d": (lambda: nn.LPPool2d(2, 2), (3, 4, 6)),
     "elu": (lambda: nn.ELU(0.7), (3, 5)),
     "hardswish": (lambda: nn.Hardswish(), (3, 5)),
     "softplus": (lambda: nn.Softplus(), (3, 5)),
@@ -40,6 +41,18 @@ LAYERS = {
     "prelu_C": (lambda: nn.PReLU(3, init=0.2), (3, 4, 5)),
     "hardtanh": (lambda: nn.Hardtanh(-0.5, 0.7), (3, 5)),
     "relu6": (lambda: nn.ReLU6(), (3, 5)),
+    "hardsigmoid": (lambda: nn.Hardsigmoid(), (3, 5)),
+    "selu": (lambda: nn.SELU(), (3, 5)),
+    "celu": (lambda: nn.CELU(0.6), (3, 5)),
+    "softsign": (lambda: nn.Softsign(), (3, 5)),
+    "logsigmoid": (lambda: nn.LogSigmoid(), (3, 5)),
+    "tanhshrink": (lambda: nn.Tanhshrink(), (3, 5)),
+    "softmin": (lambda: nn.Softmin(dim=-1), (3, 5)),
+    "threshold": (lambda: nn.Threshold(0.1, -2.0), (3, 5)),
+    "glu": (lambda: nn.GLU(), (3, 6)),
+    "glu_dim1": (lambda: nn.GLU(dim=1), (4, 5)),
+    "softshrink": (lambda: nn.Softshrink(0.3), (3, 5)),
+    "hardshrink": (lambda: nn.Hardshrink(0.4), (3, 5)),
     "conv_transpose1d": (lambda: nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2,
                                                     dilation=2), (4, 7)),
     "conv_transpose2d": (lambda: nn.ConvTranspose2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0),

@@ -13,8 +13,7 @@ import warnings
 
 from ... import dtypes as D
 from ...creation import zeros, zeros_like
-from ...ops.api import baddbmm, bmm, linear  # bound autocast-wrapped, as PyTorch's composite casts them
-from ...ops.shape import cat, pad
+from ...ops.api import baddbmm, bmm, cat, linear, pad  # the bound ops: autocast casts them, export traces them
 from ...tensor import Tensor
 from .activation import softmax
 from .attention import scaled_dot_product_attention

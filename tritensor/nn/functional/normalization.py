@@ -7,7 +7,7 @@ import math
 
 from ...creation import zeros
 from ...ops import normalization as N
-from ...ops.shape import cat
+from ...ops.api import cat  # the bound op (export tracing)
 from ...tensor import Tensor
 from ._args import check_input
 

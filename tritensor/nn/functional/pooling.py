@@ -5,7 +5,7 @@ fractional_max_pool2d/3d are not provided yet."""
 
 from __future__ import annotations
 
-from ...ops.activations import relu
+from ...ops.api import relu  # the bound op (autocast, export tracing)
 from ...ops.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

@@ -125,6 +125,65 @@ def _hardtanh(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
                           g.value(float(a.get("max_val", 1.0)), x.dtype)])]
 
 
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _hardsigmoid(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)."""
+    return [g.op("HardSigmoid", [g.tensor(a["input"])], alpha=1.0 / 6.0, beta=0.5)]
+
+
+def _selu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    return [g.op("Selu", [g.tensor(a["input"])], alpha=_SELU_ALPHA, gamma=_SELU_SCALE)]
+
+
+def _celu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    return [g.op("Celu", [g.tensor(a["input"])], alpha=float(a.get("alpha", 1.0)))]
+
+
+def _logsigmoid(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """-softplus(-x)."""
+    return [g.op("Neg", [g.op("Softplus", [g.op("Neg", [g.tensor(a["input"])])])])]
+
+
+def _tanhshrink(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    x = g.tensor(a["input"])
+    return [g.op("Sub", [x, g.op("Tanh", [x])])]
+
+
+def _softmin(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """softmax(-x) along dim."""
+    if a.get("dim") is None:
+        raise unsupported(node, "needs an explicit dim")
+    x = g.tensor(a["input"], node.outputs[0].dtype)
+    return [g.op("Softmax", [g.op("Neg", [x])], axis=int(a["dim"]))]
+
+
+def _threshold(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """x where x > threshold, value elsewhere."""
+    x = a["input"]
+    name = g.tensor(x)
+    keep = g.op("Greater", [name, g.value(a["threshold"], x.dtype)])
+    return [g.op("Where", [keep, name, g.value(a["value"], x.dtype)])]
+
+
+def _glu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """a * sigmoid(b), (a, b) the halves of the input along dim."""
+    x = a["input"]
+    dim = int(a.get("dim", -1)) % x.dim()
+    half = x.shape[dim] // 2
+    first, second = g.op("Split", [g.tensor(x), g.ints([half, half])], n_out=2, axis=dim)
+    return [g.op("Mul", [first, g.op("Sigmoid", [second])])]
+
+
+def _shrink(soft: bool):
+    """Hardshrink (x where |x| > lambd, else 0) / softshrink (x -+ lambd there): ONNX Shrink."""
+    def lower(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+        lambd = float(a.get("lambd", 0.5))
+        return [g.op("Shrink", [g.tensor(a["input"])], lambd=lambd, bias=lambd if soft else 0.0)]
+    return lower
+
+
 LOWERINGS = {
     **dict.fromkeys(("add", "__add__", "__radd__", "__iadd__"), _binary("Add")),
     **dict.fromkeys(("sub", "subtract", "__sub__"), _binary("Sub")),
@@ -142,7 +201,10 @@ LOWERINGS = {
     "sin": _unary("Sin"), "cos": _unary("Cos"), "reciprocal": _unary("Reciprocal"),
     "gelu": _gelu, "silu": _silu, "leaky_relu": _leaky_relu,
     "elu": _elu, "hardswish": _hardswish, "softplus": _softplus, "mish": _mish, "prelu": _prelu,
-    "hardtanh": _hardtanh,
+    "hardtanh": _hardtanh, "hardsigmoid": _hardsigmoid, "selu": _selu, "celu": _celu,
+    "softsign": _unary("Softsign"), "logsigmoid": _logsigmoid, "tanhshrink": _tanhshrink, "softmin": _softmin,
+    "threshold": _threshold, "glu": _glu, "softshrink": _shrink(True), "hardshrink": _shrink(False),
+    "sign": _unary("Sign"),
     "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),
     "dropout": _dropout, "F.dropout": _dropout,
     **dict.fromkeys(("contiguous", "clone", "detach", "to", "float", "double", "half", "long", "int",
