@@ -304,3 +304,14 @@ def test_an_output_the_tracer_cannot_see_is_refused():
 
     with pytest.raises(tonnx.UnsupportedOperatorError, match="output 0 does not depend on the inputs"):
         _export(Packed(), tt.randn(5, 2, 4))
+
+
+def test_a_value_computed_outside_the_bound_ops_is_refused_not_frozen():
+    from tritensor.ops.activations import relu as plain_relu  # a plain function: the tracer cannot see it
+
+    class Sneaky(tt.nn.Module):
+        def forward(self, x):
+            return x + plain_relu(x)  # would be exported as x + <a constant from the traced input>
+
+    with pytest.raises(tonnx.UnsupportedOperatorError, match="op 'add'.*computed outside the bound ops"):
+        tt.onnx.export(Sneaky(), (tt.randn(2, 3),), io.BytesIO())

@@ -10,6 +10,7 @@ from typing import Any
 import onnx
 from onnx import helper
 
+from .. import random as tt_random
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .graph import GraphContext, UnsupportedOperatorError, onnx_type
@@ -73,6 +74,42 @@ def _run(model: Any, inputs: tuple, kwargs: dict, training: Any) -> tuple[Tracer
     return tracer, result
 
 
+def _perturbed(t: Tensor) -> Tensor:
+    """The same shape and dtype with other values: floats scaled and shifted, integers reversed along the last
+    axis (token ids stay valid ids); bool inputs (masks) are kept."""
+    if t.dtype.is_floating_point:
+        return t * 1.5 + 0.25
+    if t.dtype.name == "bool" or t.ndim == 0:
+        return t
+    return t.flip(-1)
+
+
+def _constant_arguments(tracer: Tracer) -> list[tuple[Node, Tensor]]:
+    """Each recorded node's tensor arguments that the trace did not compute from the inputs (the graph's
+    constants: parameters, folded values, ... and anything computed where the tracer could not see)."""
+    return [(node, t) for node in tracer.nodes for t in flat_tensors((node.args, node.kwargs))
+            if id(t) not in tracer.live]
+
+
+def _check_constants(model: Any, inputs: tuple, kwargs: dict, training: Any, tracer: Tracer, rng_state) -> None:
+    """Refuse a trace that would bake an input-dependent value into the graph as a constant: the model runs a
+    second time on perturbed inputs (the random state restored), and every constant argument must come out
+    the same. A tensor that changed was computed from the inputs by code that calls no bound op (a plain
+    function imported from an ops module, NumPy, ...), which the exported graph could only hold frozen."""
+    tt_random.set_rng_state(rng_state)
+    other_inputs = tuple(_perturbed(t) if isinstance(t, Tensor) else t for t in inputs)
+    other, _ = _run(model, other_inputs, kwargs, training)
+    first, second = _constant_arguments(tracer), _constant_arguments(other)
+    if [n.op for n in tracer.nodes] != [n.op for n in other.nodes] or len(first) != len(second):
+        return  # another path through the model for other values: only the traced one is exported, as PyTorch
+    for (node, a), (_, b) in zip(first, second):
+        if a.shape != b.shape or not (a.detach().cpu().numpy() == b.detach().cpu().numpy()).all():
+            raise UnsupportedOperatorError(
+                f"tt.onnx.export: op '{node.op}' (called from {node.where}) reads a tensor that changes with the "
+                "inputs but was computed outside the bound ops (by code the tracer cannot see); the exported graph "
+                "would hold it as a constant")
+
+
 def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
                 output_names: Sequence[str] | None = None,
                 dynamic_axes: Mapping[str, Any] | None = None, opset_version: int = 17,
@@ -84,7 +121,9 @@ def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
     kwargs = dict(kwargs or {})
     if inputs and isinstance(inputs[-1], dict):  # PyTorch: a trailing dict holds keyword arguments
         kwargs, inputs = {**inputs[-1], **kwargs}, inputs[:-1]
+    rng_state = tt_random.get_rng_state()
     tracer, result = _run(model, inputs, kwargs, training)
+    _check_constants(model, inputs, kwargs, training, tracer, rng_state)
     g = GraphContext(opset_version, _param_names(model))
     in_tensors = tracer.inputs
     in_names = list(input_names or []) + _default_names("input", len(in_tensors))[len(input_names or []):]
