@@ -11,16 +11,13 @@ from ..autograd import no_grad
 from ..creation import tensor, zeros_like
 from ..ops.optim import fused_step_
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, scalar_lr
 
 
 def check_adam_args(lr: float | Tensor, betas: tuple[float, float], eps: float, weight_decay: float) -> float:
     """PyTorch's constructor checks of the Adam family, in its order and with its messages; returns lr as a
     Python float (a 1-element Tensor lr is read once, as tt.optim.Adam does)."""
-    if isinstance(lr, Tensor):
-        if lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
-        lr = lr.item()
+    lr = scalar_lr(lr)
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 <= eps:

@@ -32,6 +32,15 @@ _global_step_pre_hooks: OrderedDict = OrderedDict()
 _global_step_post_hooks: OrderedDict = OrderedDict()
 
 
+def scalar_lr(lr) -> float:
+    """An optimizer's lr argument as a number: a 1-element Tensor is read once (PyTorch's tensor lr)."""
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        return lr.item()
+    return lr
+
+
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
     """A hook run before every optimizer's step: hook(optimizer, args, kwargs) -> None or (args, kwargs)."""
     return _add_hook(_global_step_pre_hooks, hook)
