@@ -28,7 +28,8 @@ NAMESPACES = ["tritensor", "tritensor.nn", "tritensor.nn.functional", "tritensor
               "tritensor.optim.swa_utils", "tritensor.data", "tritensor.autograd", "tritensor.cuda",
               "tritensor.accelerator", "tritensor.io", "tritensor.amp", "tritensor.cuda.amp", "tritensor.distributed",
               "tritensor.nn.parallel", "tritensor.utils.tensorboard", "tritensor.serialization",
-              "tritensor.onnx",
+              "tritensor.onnx", "tritensor.linalg", "tritensor.fft", "tritensor.special", "tritensor.sparse",
+              "tritensor.profiler", "tritensor.distributions",
               "tritensor.vision.transforms", "tritensor.vision.transforms.functional", "tritensor.vision.datasets",
               "tritensor.vision.models",
               "tritensor.vision.utils"]

@@ -77,7 +77,7 @@ from .ops.api import *
 from . import amp  # after the ops it wraps; registers tt.cuda.amp
 from .amp import autocast
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from .tensor import Size, Tensor, layout, sparse_coo, strided
+from .tensor import Size, Tensor, layout, sparse_coo, sparse_csr, strided
 from .cuda import OutOfMemoryError
 from .untyped_storage import TypedStorage, UntypedStorage
 
@@ -85,8 +85,8 @@ __version__ = "0.1.0"
 
 # The packages above the op layer load on first use (`tt.nn`, `import tritensor.nn`): importing tritensor, or
 # tritensor.autotune / tritensor.kernels, stays cheap and never drags nn/optim/data in.
-_LAZY_MODULES = frozenset({"accelerator", "data", "distributed", "io", "nn", "onnx", "optim", "serialization",
-                           "utils"})
+_LAZY_MODULES = frozenset({"accelerator", "data", "distributed", "distributions", "fft", "io", "linalg", "nn",
+                           "onnx", "optim", "profiler", "serialization", "sparse", "special", "utils"})
 _LAZY_NAMES = {"load": "io", "save": "io"}
 
 

@@ -498,7 +498,7 @@ class Tensor:
 
 
 class layout:
-    """A tensor memory layout (tt.strided, tt.sparse_coo), as torch.layout."""
+    """A tensor memory layout (tt.strided, tt.sparse_coo, tt.sparse_csr), as torch.layout."""
 
     __slots__ = ("name",)
 
@@ -509,7 +509,7 @@ class layout:
         return f"tritensor.{self.name}"
 
 
-strided, sparse_coo = layout("strided"), layout("sparse_coo")
+strided, sparse_coo, sparse_csr = layout("strided"), layout("sparse_coo"), layout("sparse_csr")
 
 
 def _rebuild(array: np.ndarray, device: str, requires_grad: bool) -> Tensor:

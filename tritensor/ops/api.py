@@ -7,6 +7,9 @@ declared twice is an error, so one op has exactly one registration. Binding is a
 every op function is bound wrapped (ops/autocast.py) here, and only here (the wrapper casts the ops
 autocast_policy names, and lets the export tracer of tritensor.onnx see each call): the op modules keep the
 plain functions for their own composites, and the layers above call ops through this module's names.
+A module may also list `NAMESPACES` ({"linalg": ["solve", ...]}): functions bound, wrapped the same way, into
+a namespace of their own (`tt.linalg.solve`, `tt.fft.rfft`, `tt.special.erfinv`, `tt.sparse.mm`); the thin
+modules tritensor/linalg.py, fft.py, special.py, sparse.py read them with `namespace(name)`.
 Adding an op family means adding its module to this package: nothing else needs editing. Shared helpers
 (dispatch, broadcast, map_ops, index_core) are modules that declare neither, so binding them adds nothing.
 """
@@ -71,3 +74,28 @@ def _bind(modules: list) -> list[str]:
 # The layers below ops declare Tensor methods too (creation: tt.Tensor(...), new_zeros; autograd: backward, ...).
 __all__: list[str] = [name for name in _bind([creation, autograd_methods, *_op_modules()])
                       if name not in creation.__all__]
+
+
+def _namespaces(modules: list) -> dict[str, dict[str, object]]:
+    """namespace -> {name: wrapped function} from every module's NAMESPACES; a name declared twice raises."""
+    spaces: dict[str, dict[str, object]] = {}
+    for module in modules:
+        for space, names in getattr(module, "NAMESPACES", {}).items():
+            bound = spaces.setdefault(space, {})
+            for name in names:
+                if name in bound:
+                    raise ImportError(f"tt.{space}.{name} is defined twice (again by {module.__name__})")
+                fn = getattr(module, name)
+                # The same function public as tt.X too (tt.det, tt.linalg.det) is the one object bound there.
+                top = globals().get(name)
+                bound[name] = top if top is not None and getattr(top, "__wrapped__", None) is fn \
+                    else autocast_op(name, fn, namespace=space)
+    return spaces
+
+
+_NAMESPACES = _namespaces(_op_modules())
+
+
+def namespace(name: str) -> dict[str, object]:
+    """The functions of the namespace `name` (`tt.linalg`, `tt.fft`, ...), as bound: {public name: function}."""
+    return dict(_NAMESPACES.get(name, {}))

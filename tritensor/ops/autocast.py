@@ -171,7 +171,7 @@ def autocast_op(name: str, fn, namespace: str = ""):
     op._op_name = qualified
     # pickle finds a function by module and name: point it at the namespace the wrapper is bound in, where that
     # name is this very object (tt.stack, F.relu), not at the defining module's plain function.
-    op.__module__ = "tritensor.nn.functional" if namespace == "F" else "tritensor"
+    op.__module__ = {"": "tritensor", "F": "tritensor.nn.functional"}.get(namespace, f"tritensor.{namespace}")
     op.__qualname__ = name
     return op
 
