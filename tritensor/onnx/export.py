@@ -12,6 +12,7 @@ from onnx import helper
 
 from .. import random as tt_random
 from ..autograd import no_grad
+from ..ops.api import cat
 from ..tensor import Tensor
 from .graph import GraphContext, UnsupportedOperatorError, onnx_type
 from .lowerings import lookup
@@ -110,6 +111,64 @@ def _check_constants(model: Any, inputs: tuple, kwargs: dict, training: Any, tra
                 "would hold it as a constant")
 
 
+def _needed(nodes: list[Node], outputs: list[Tensor]) -> list[Node]:
+    """The nodes the graph's outputs depend on (plus every node without outputs: a write into a traced tensor,
+    which must still refuse the export): a traced value no output reads (a check such as `(mask ==
+    causal).all()` whose Python bool steered the run) is not exported, as PyTorch's exporter drops dead code."""
+    live = {id(t) for t in outputs}
+    kept = []
+    for node in reversed(nodes):
+        if not node.outputs or any(id(t) in live for t in node.outputs):
+            kept.append(node)
+            live.update(id(t) for t in flat_tensors((node.args, node.kwargs)))
+    return kept[::-1]
+
+
+def _grown(t: Tensor, axes: Sequence[int]) -> Tensor:
+    """t with each of `axes` one longer (its first slice repeated at the end)."""
+    for axis in axes:
+        t = cat([t, t.narrow(axis, 0, 1)], dim=axis)
+    return t
+
+
+def _probe(model: Any, inputs: tuple, kwargs: dict, training: Any, tracer: Tracer, dynamic: dict[int, list[int]],
+           rng_state) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """GraphContext.probe: the model runs once more with each dynamic axis of a positional input one longer, and
+    every traced tensor's shape (and every constant argument's) is paired with its shape in that run. Empty when
+    there is no dynamic input axis, or when the second run fails or takes another path (the traced shapes are then
+    all there is, as in PyTorch)."""
+    if not dynamic:
+        return {}
+    tt_random.set_rng_state(rng_state)
+    try:
+        grown = tuple(_grown(t, dynamic[i]) if i in dynamic else t for i, t in enumerate(inputs))
+        other, _ = _run(model, grown, kwargs, training)
+    except Exception:  # noqa: BLE001 - a model that cannot run at another size keeps its traced sizes
+        return {}
+    if [n.op for n in tracer.nodes] != [n.op for n in other.nodes] or len(tracer.inputs) != len(other.inputs):
+        return {}
+    pairs = list(zip(tracer.inputs, other.inputs))
+    for node, seen in zip(tracer.nodes, other.nodes):
+        args, seen_args = flat_tensors((node.args, node.kwargs)), flat_tensors((seen.args, seen.kwargs))
+        if len(node.outputs) != len(seen.outputs) or len(args) != len(seen_args):
+            return {}
+        pairs += zip(node.outputs, seen.outputs)
+        pairs += [(a, b) for a, b in zip(args, seen_args) if id(a) not in tracer.live]  # the constants
+    return {id(a): (tuple(a.shape), tuple(b.shape)) for a, b in pairs}
+
+
+def _dynamic_inputs(inputs: tuple, names: list[str], tensors: list[Tensor],
+                    dynamic_axes: Mapping[str, Any]) -> dict[int, list[int]]:
+    """Position in `inputs` -> the dynamic axes of that (positional tensor) input."""
+    by_id = {id(t): name for t, name in zip(tensors, names)}
+    found = {}
+    for i, t in enumerate(inputs):
+        axes = _axes("", dynamic_axes.get(by_id.get(id(t), ""))) if isinstance(t, Tensor) else {}
+        if axes:
+            found[i] = sorted(a % t.dim() for a in axes)
+    return found
+
+
 def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
                 output_names: Sequence[str] | None = None,
                 dynamic_axes: Mapping[str, Any] | None = None, opset_version: int = 17,
@@ -127,18 +186,22 @@ def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
     g = GraphContext(opset_version, _param_names(model))
     in_tensors = tracer.inputs
     in_names = list(input_names or []) + _default_names("input", len(in_tensors))[len(input_names or []):]
+    dynamic_axes = dict(dynamic_axes or {})
+    g.probe = _probe(model, inputs, kwargs, training, tracer,
+                     _dynamic_inputs(inputs, in_names, in_tensors, dynamic_axes), rng_state)
     for t, name in zip(in_tensors, in_names):
         g.bind(t, name)
-    for node in tracer.nodes:
-        _lower(g, node)
+        if id(t) in g.probe:
+            g.probed_inputs.append((name, *g.probe[id(t)]))
     outs = flat_tensors(result)
+    for node in _needed(tracer.nodes, outs):
+        _lower(g, node)
     for i, t in enumerate(outs):
         if id(t) not in tracer.live:  # computed where the tracer cannot see (not by public ops), or a constant
             raise UnsupportedOperatorError(
                 f"tt.onnx.export: output {i} does not depend on the inputs through traced ops: it is a constant, "
                 "or was computed by code that calls no public op (a packed sequence's data, say)")
     out_names = list(output_names or []) + _default_names("output", len(outs))[len(output_names or []):]
-    dynamic_axes = dict(dynamic_axes or {})
     unknown = bool(dynamic_axes)  # an output's size may follow a dynamic input: leave unnamed dims unknown
     graph_outputs = []
     for t, name in zip(outs, out_names):

@@ -31,7 +31,10 @@ class GraphContext:
     parameter, buffer or constant), `const`/`ints` add constants, `op` adds a node and returns its output
     names. `params` maps id(tensor) -> state_dict name (PyTorch names its initializers so). `leading` maps the
     name of a 2-D value of time-major rows (T*B, F) to its static T (the recurrent layers' output), so that
-    reshaping it back to (T, B, F) keeps the batch dim dynamic."""
+    reshaping it back to (T, B, F) keeps the batch dim dynamic. `probe` maps id(tensor) -> (its traced shape, its
+    shape in a second run with every dynamic input axis one longer): a size that differs follows the dynamic axes,
+    so a reshape writes it as a size read from its input or a graph input (`probed_inputs`: name and both
+    shapes), or -1, never as the traced constant."""
 
     def __init__(self, opset: int, params: dict[int, str]) -> None:
         self.opset = opset
@@ -40,6 +43,8 @@ class GraphContext:
         self.initializers: list = []
         self.values: dict[int, str] = {}
         self.leading: dict[str, int] = {}
+        self.probe: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self.probed_inputs: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []  # (graph input, shapes)
         self._keep: list[Any] = []  # tensors named here stay alive, so their ids stay theirs
         self._count = 0
 
@@ -57,6 +62,13 @@ class GraphContext:
         """The ONNX name of `t`, cast to `dtype` when given and different."""
         name = self.values.get(id(t))
         if name is None:
+            shapes = self.probe.get(id(t))
+            if shapes is not None and shapes[0] != shapes[1]:
+                raise UnsupportedOperatorError(
+                    f"tt.onnx.export: a constant of shape {shapes[0]} takes shape {shapes[1]} when a dynamic axis "
+                    "grows: it was built from a size read in Python, and the graph would hold it at the traced size "
+                    "(build it from a traced tensor: zeros_like(x), x.new_zeros(...) of x's sizes, or drop the "
+                    "dynamic axis)")
             name = self.params.get(id(t)) or f"onnx::Const_{len(self.initializers)}"
             array = np.ascontiguousarray(t.detach().cpu().numpy())
             self.initializers.append(numpy_helper.from_array(array, name))

@@ -72,8 +72,10 @@ def _bind(modules: list) -> list[str]:
 
 
 # The layers below ops declare Tensor methods too (creation: tt.Tensor(...), new_zeros; autograd: backward, ...).
+# tt.zeros_like(x) & co. are bound wrapped (they read a tensor, so export traces them: the constant follows x's
+# shape); tritensor/__init__.py imports the other creation functions plainly.
 __all__: list[str] = [name for name in _bind([creation, autograd_methods, *_op_modules()])
-                      if name not in creation.__all__]
+                      if name not in creation.__all__ or name.endswith("_like")]
 
 
 def _namespaces(modules: list) -> dict[str, dict[str, object]]:

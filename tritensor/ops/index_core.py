@@ -11,6 +11,7 @@ on a GPU (tritensor/device_errors.py).
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -84,6 +85,7 @@ def inplace_method(fn):
         return inplace(fn, self, *args, **kwargs)
 
     method.__name__ = fn.__name__ + "_"
+    method.__signature__ = inspect.signature(fn)  # what binds its arguments (the export tracer, help())
     method.__doc__ = f"In-place `{fn.__name__.strip('_').removesuffix('_method')}`: the result is written into self."
     return method
 

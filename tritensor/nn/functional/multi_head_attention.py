@@ -12,8 +12,8 @@ import math
 import warnings
 
 from ... import dtypes as D
-from ...creation import zeros, zeros_like
-from ...ops.api import baddbmm, bmm, cat, linear, pad  # the bound ops: autocast casts them, export traces them
+from ...creation import zeros
+from ...ops.api import baddbmm, bmm, cat, linear, pad, zeros_like  # bound ops: autocast casts, export traces
 from ...tensor import Tensor
 from .activation import softmax
 from .attention import scaled_dot_product_attention

@@ -10,6 +10,7 @@ import numpy as np
 from ..graph import GraphContext
 from ..trace import Node
 from ._common import unsupported
+from .shape import size_formula
 
 # PyTorch's gate blocks, in ONNX's order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h.
 _ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
@@ -38,6 +39,21 @@ def _state(g: GraphContext, t: Any) -> str:
     return g.op("Unsqueeze", [g.tensor(t), g.ints([0])])
 
 
+def _time_major(g: GraphContext, x: Any, h0: Any, steps: int, node: Node) -> str:
+    """Reshape's target taking the rows (T*B, In) to (T, B, In). T is the traced one unless the probe run (a
+    dynamic axis) saw it move (rows / the initial state's batch); then B is read from a graph input and T is
+    inferred."""
+    if id(x) not in g.probe or id(h0) not in g.probe:
+        return g.ints([steps, -1, x.shape[1]])
+    (batch, _), (other_batch, _) = g.probe[id(h0)]
+    if g.probe[id(x)][1][0] // other_batch == steps:
+        return g.ints([steps, -1, x.shape[1]])
+    formula = size_formula(g, list(g.probed_inputs), batch, other_batch)
+    if formula is None:
+        raise unsupported(node, "over a dynamic sequence length with a batch size no graph input holds")
+    return g.op("Concat", [g.ints([-1]), formula, g.ints([x.shape[1]])], axis=0)
+
+
 def _rnn_layer(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     """One layer-direction over time-major rows (T*B, In) -> (rows (T*B, H), h_n (B, H)[, c_n (B, H)])."""
     mode, x, h0, c0 = a["mode"], a["x"], a["h0"], a["c0"]
@@ -52,7 +68,7 @@ def _rnn_layer(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     w_ih = _gates(_constant(g, a["w_ih"], "weight", node), order)
     w_hh = _gates(_constant(g, a["w_hh"], "weight", node), order)
     hidden = w_hh.shape[1]
-    inputs = [g.op("Reshape", [g.tensor(x), g.ints([steps, -1, x.shape[1]])]),
+    inputs = [g.op("Reshape", [g.tensor(x), _time_major(g, x, h0, steps, node)]),
               g.const(w_ih[None].astype(dtype)), g.const(w_hh[None].astype(dtype))]
     b_ih, b_hh = a.get("b_ih"), a.get("b_hh")
     if b_ih is not None or b_hh is not None:

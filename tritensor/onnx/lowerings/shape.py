@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..graph import GraphContext
@@ -25,6 +26,50 @@ def reshape_target(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> lis
     return target
 
 
+def size_formula(g: GraphContext, sources: list, a: int, b: int) -> str | None:
+    """A 1-element int64 value computing a size that, in both runs, is one or two dims of a source (the reshaped
+    input, then the graph inputs) times a constant (B, B*H, T*B, ...), read from that source's Shape; None when
+    there is no such formula."""
+    for name, in_a, in_b in sources:
+        dims = range(len(in_a))
+        for group in [(j,) for j in dims] + [(j, k) for j in dims for k in dims if j < k]:
+            pa, pb = math.prod(in_a[j] for j in group), math.prod(in_b[j] for j in group)
+            if pa and a % pa == 0 and pb * (a // pa) == b:
+                value = g.op("Gather", [g.op("Shape", [name]), g.ints(group)], axis=0)
+                if len(group) == 2:
+                    value = g.op("ReduceProd", [value], keepdims=1)
+                return value if a == pa else g.op("Mul", [value, g.ints([a // pa])])
+    return None
+
+
+def _probed_target(g: GraphContext, name: str, x: Any, out: Any, node: Node) -> str:
+    """Reshape's shape input when a probe run saw how every size moves with the dynamic axes: sizes that did not
+    move are constants, one that moved at the position of an input dim that moved alike is 0 (copied), one more
+    is -1, and any further one a formula of the input's dims or of a graph input's (Shape + Gather, times a
+    constant: (L*B, E) -> (L, B, E) reads B from the graph input when L is dynamic too)."""
+    (in_a, in_b), (out_a, out_b) = g.probe[id(x)], g.probe[id(out)]
+    target: list[int] = list(out_a)
+    moved = []
+    for i, (a, b) in enumerate(zip(out_a, out_b)):
+        if a != b and i < len(in_a) and (in_a[i], in_b[i]) == (a, b):
+            target[i] = 0
+        elif a != b:
+            moved.append(i)
+    if moved:
+        target[moved[0]] = -1
+    if len(moved) <= 1:
+        return g.ints(target)
+    sources = [(name, in_a, in_b), *g.probed_inputs]
+    pieces = []
+    for i, size in enumerate(target):
+        piece = size_formula(g, sources, out_a[i], out_b[i]) if i in moved[1:] else g.ints([size])
+        if piece is None:
+            raise unsupported(node, f"reshapes to a size (dim {i}) that follows the dynamic axes as no product of "
+                                    "dims of its input or of a graph input (no formula for it)")
+        pieces.append(piece)
+    return g.op("Concat", pieces, axis=0)
+
+
 def _reshape(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     x = positional(a, 1)[0]
     out = node.outputs[0]
@@ -32,6 +77,8 @@ def _reshape(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
         return [g.tensor(x)]
     name = g.tensor(x)
     steps = g.leading.get(name)
+    if id(x) in g.probe and id(out) in g.probe:
+        return [g.op("Reshape", [name, _probed_target(g, name, x, out, node)])]
     if steps is not None and out.dim() >= 2 and out.shape[0] == steps and x.shape[0] == steps * out.shape[1]:
         target = [steps, -1, *out.shape[2:]]  # time-major rows (T*B, ...) -> (T, B, ...): B stays dynamic
     else:
@@ -41,6 +88,32 @@ def _reshape(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
 
 def _perm(g: GraphContext, x: Any, perm: list[int]) -> str:
     return g.op("Transpose", [g.tensor(x)], perm=perm)
+
+
+def _expand(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """ONNX Expand broadcasts both ways, so a target size of 1 keeps the input's (possibly dynamic) size: every
+    dim the input already has at full size is 1; a new size that follows the dynamic axes (probe run) is read
+    from a graph input's Shape; any other is the traced constant."""
+    x = positional(a, 1)[0]
+    out = node.outputs[0]
+    lead = out.dim() - x.dim()
+    shapes = g.probe.get(id(out))
+    pieces, dynamic = [], False
+    for i, size in enumerate(out.shape):
+        if i >= lead and x.shape[i - lead] == size:
+            pieces.append(g.ints([1]))
+        elif shapes is not None and shapes[0][i] != shapes[1][i]:
+            piece = size_formula(g, list(g.probed_inputs), shapes[0][i], shapes[1][i])
+            if piece is None:
+                raise unsupported(node, f"expands dim {i} to a size that follows the dynamic axes as no product "
+                                        "of a graph input's dims")
+            pieces.append(piece)
+            dynamic = True
+        else:
+            pieces.append(g.ints([size]))
+    target = g.op("Concat", pieces, axis=0) if dynamic else g.ints(
+        [1 if i >= lead and x.shape[i - lead] == size else size for i, size in enumerate(out.shape)])
+    return [g.op("Expand", [g.tensor(x), target])]
 
 
 def _permute(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
@@ -98,6 +171,7 @@ def _no_index(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
 LOWERINGS = {
     **dict.fromkeys(("view", "reshape", "flatten", "unflatten", "view_as", "reshape_as", "squeeze", "unsqueeze"),
                     _reshape),
+    **dict.fromkeys(("expand", "expand_as", "broadcast_to"), _expand),
     "permute": _permute, **dict.fromkeys(("transpose", "swapaxes", "swapdims"), _transpose), "t": _t,
     "unbind": _unbind, **dict.fromkeys(("cat", "concat", "concatenate"), _cat), "stack": _stack,
     "__setitem__": _no_index,
