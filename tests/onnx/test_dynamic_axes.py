@@ -176,3 +176,24 @@ def _bytes(model, args) -> bytes:
     f = io.BytesIO()
     tonnx.export(model, args, f)
     return f.getvalue()
+
+
+@pytest.mark.parametrize("opset", [17, 19])
+def test_padding_layers_export(opset):
+    tt.manual_seed(0)
+    layers = [nn.ZeroPad2d((1, 0, 2, 1)), nn.ReflectionPad2d(1), nn.ReplicationPad2d((0, 2, 1, 0)),
+              nn.ConstantPad2d(1, 0.5), nn.Conv2d(3, 4, 3)]
+    if opset >= 19:
+        layers.insert(0, nn.CircularPad2d(1))
+    model = nn.Sequential(*layers).eval()
+    names = ["x"]
+    f = io.BytesIO()
+    tonnx.export(model, tt.randn(2, 3, 5, 6), f, input_names=names, dynamic_axes={"x": {0: "b"}},
+                 opset_version=opset)
+    session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
+    x = tt.randn(3, 3, 5, 6)
+    np.testing.assert_allclose(session.run(None, {"x": x.numpy()})[0], model(x).detach().numpy(), rtol=1e-4,
+                               atol=1e-5)
+    if opset < 19:
+        with pytest.raises(tonnx.UnsupportedOperatorError, match="'circular' mode needs opset_version >= 19"):
+            tonnx.export(nn.CircularPad1d(1), tt.randn(1, 2, 4), io.BytesIO(), opset_version=opset)

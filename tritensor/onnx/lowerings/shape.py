@@ -1,4 +1,5 @@
-"""Lowerings of view and shape ops: view/reshape/flatten/(un)squeeze, permute/transpose, unbind, cat/stack."""
+"""Lowerings of view and shape ops: view/reshape/flatten/(un)squeeze, expand, pad, permute/transpose, unbind,
+cat/stack."""
 
 from __future__ import annotations
 
@@ -116,6 +117,22 @@ def _expand(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     return [g.op("Expand", [g.tensor(x), target])]
 
 
+def _pad(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """F.pad's (left, right) pairs, last dim first, as ONNX Pad's begins then ends over every dim."""
+    x = positional(a, 1)[0]
+    pads, mode = varargs(a["pad"]), a.get("mode", "constant")
+    begins, ends = [0] * x.dim(), [0] * x.dim()
+    for k in range(len(pads) // 2):
+        begins[x.dim() - 1 - k], ends[x.dim() - 1 - k] = pads[2 * k], pads[2 * k + 1]
+    onnx_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    if onnx_mode == "wrap" and g.opset < 19:
+        raise unsupported(node, "in 'circular' mode needs opset_version >= 19 (Pad mode 'wrap')")
+    inputs = [g.tensor(x), g.ints(begins + ends)]
+    if mode == "constant":
+        inputs.append(g.value(a.get("value") or 0, x.dtype))
+    return [g.op("Pad", inputs, mode=onnx_mode)]
+
+
 def _permute(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     x = positional(a, 1)[0]
     dims = varargs(a["dims"])
@@ -172,7 +189,7 @@ LOWERINGS = {
     **dict.fromkeys(("view", "reshape", "flatten", "unflatten", "view_as", "reshape_as", "squeeze", "unsqueeze"),
                     _reshape),
     **dict.fromkeys(("expand", "expand_as", "broadcast_to"), _expand),
-    "permute": _permute, **dict.fromkeys(("transpose", "swapaxes", "swapdims"), _transpose), "t": _t,
+    "pad": _pad, "permute": _permute, **dict.fromkeys(("transpose", "swapaxes", "swapdims"), _transpose), "t": _t,
     "unbind": _unbind, **dict.fromkeys(("cat", "concat", "concatenate"), _cat), "stack": _stack,
     "__setitem__": _no_index,
 }
