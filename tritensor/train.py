@@ -34,7 +34,7 @@ from .train_args import (
     resolve,
     resume_command,
 )
-from .train_control import Interrupted, StopRequest, describe_device
+from .train_control import Interrupted, StopRequest, describe_device, profiling
 from .train_parallel import DataParallel
 from .train_text import TextMetrics, train_text
 
@@ -355,6 +355,12 @@ def train(config: Config | None = None, *, progress: bool = True, log: Callable[
     Ctrl-C (SIGINT, in the main thread) stops at the next step boundary, writes the checkpoint when `save`
     is set and raises Interrupted (a KeyboardInterrupt)."""
     config = resolve(Config(**{**asdict(config or Config()), **overrides}))
+    with profiling(config.profile, config.device, log):
+        return _train(config, progress, log)
+
+
+def _train(config: Config, progress: bool, log: Callable[[str], None]) -> Metrics | TextMetrics:
+    """Run a resolved config (see `train`)."""
     if config.model in TEXT_MODELS:
         return train_text(config, progress, log)
     run = _Run(config, progress, log)

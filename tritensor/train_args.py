@@ -67,6 +67,7 @@ class Config:
     amp: str | None = None  # mixed precision: fp16 (autocast + GradScaler) or bf16 (autocast); None: float32
     nproc: int = 1  # data-parallel ranks (DistributedDataParallel over MPI); --batch-size stays the global batch
     tensorboard: str | None = None  # a TensorBoard log folder for the step and eval records (tensorboardX)
+    profile: str | None = None  # profile a few steps into this folder (tt.profiler; train_control.profiling)
 
 
 def checkpoint_config(config: Config) -> dict[str, Any]:
@@ -170,6 +171,8 @@ def _check_outputs(config: Config) -> None:
             raise TrainError('--tensorboard writes through tensorboardX: pip install "tritensor[tensorboard]"')
         if Path(config.tensorboard).exists() and not Path(config.tensorboard).is_dir():
             raise TrainError(f"--tensorboard {config.tensorboard}: not a folder")
+    if config.profile is not None and Path(config.profile).exists() and not Path(config.profile).is_dir():
+        raise TrainError(f"--profile {config.profile}: not a folder")
 
 
 def _check_data(config: Config) -> None:
@@ -365,4 +368,7 @@ def add_arguments(parser) -> None:
                         help="train data parallel on N processes (DistributedDataParallel over MPI, started with "
                              "mpiexec; needs the distributed extra): each rank takes batch/N samples per step and rank "
                              "0 logs and saves")
+    parser.add_argument("--profile", nargs="?", const="profile", default=None, metavar="DIR",
+                        help="profile optimizer steps 3-5 with tt.profiler: write their Chrome trace into DIR "
+                             "(default ./profile) and print the top ops")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

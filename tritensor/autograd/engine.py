@@ -9,7 +9,8 @@ One pass, four phases (a `_GraphTask` holds the pass's state):
   collect     the roots' edges, the captured inputs (`inputs=`), the retain_grad tensors, the seed gradients;
   order       the reachable nodes in topological order, pruned to those that lead to a captured input;
   run         each node once: tensor hooks, pre-hooks, backward (with anomaly checks), post-hooks, freeing
-              its saved state unless retain_graph, then passing its gradients on to the nodes it feeds;
+              its saved state unless retain_graph, then passing its gradients on to the nodes it feeds
+              (through `node_observer.fn` while tritensor.profiler records);
   accumulate  a leaf's AccumulateGrad into .grad, retain_grad copies, and the gradients autograd.grad returns.
 """
 
@@ -239,6 +240,20 @@ def _add_to(pending: dict, node: Node, nr: int, g) -> None:
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 
+class _NodeObserver:
+    """The slot a profiler fills to see every node the engine runs: `fn` is None, or
+    `fn(run_node, node, grads, observe)`, which must call `run_node(node, grads, observe)` once. Read once per
+    backward call, so a backward with no profiler pays one attribute read."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self) -> None:
+        self.fn = None
+
+
+node_observer = _NodeObserver()
+
+
 class _GraphTask:
     """The state of one backward pass: the options, the gradients waiting for each node, what is captured."""
 
@@ -296,26 +311,34 @@ class _GraphTask:
     def run(self, order: list[Node]) -> None:
         pending = self.pending
         observe = bool(self.retained or self.capture)
+        observer = node_observer.fn  # read once per backward: the profiler's, or None
         for node in order:
             grads = pending.pop(node, None)
             if grads is None:
                 continue
-            if type(node) is AccumulateGrad:
-                self.run_leaf(node, grads)
-                continue
-            # Tensor hooks, then retain_grad and capture: all see the gradient summed over every consumer.
-            if node._hooks:
-                _run_output_hooks(node, grads)
-            if observe:
-                self.observe(node, grads)
-            if node._pre_hooks:
-                grads = _run_pre_hooks(node, grads)
-            if node._materialize_grads and node._num_outputs > 1 and None in grads:
-                grads = _materialize(node, grads)
-            result = self.call(node, grads)
-            if not self.retain_graph:
-                node._free()
-            self.send(node, result)
+            if observer is not None:
+                observer(self.run_node, node, grads, observe)
+            else:
+                self.run_node(node, grads, observe)
+
+    def run_node(self, node: Node, grads: list, observe: bool) -> None:
+        """One node: a leaf's accumulation, or hooks, backward and sending its gradients on."""
+        if type(node) is AccumulateGrad:
+            self.run_leaf(node, grads)
+            return
+        # Tensor hooks, then retain_grad and capture: all see the gradient summed over every consumer.
+        if node._hooks:
+            _run_output_hooks(node, grads)
+        if observe:
+            self.observe(node, grads)
+        if node._pre_hooks:
+            grads = _run_pre_hooks(node, grads)
+        if node._materialize_grads and node._num_outputs > 1 and None in grads:
+            grads = _materialize(node, grads)
+        result = self.call(node, grads)
+        if not self.retain_graph:
+            node._free()
+        self.send(node, result)
 
     def call(self, node: F.Function, grads: list) -> tuple:
         """The node's backward, its results checked (custom Functions, anomaly mode) and post-hooked."""

@@ -86,16 +86,21 @@ class Tracer:
         self.inputs = list(inputs)
         self.live: set[int] = {id(t) for t in inputs}
         self.lowerable = lowerable
+        self.below: Callable | None = None  # the op hook installed before this one (a profiler), or None
         self._depth = 0
+
+    def _invoke(self, name: str, call: Callable, args: tuple, kwargs: dict) -> Any:
+        # An export inside a tt.profiler.profile still lets the profiler see every call.
+        return call(*args, **kwargs) if self.below is None else self.below(name, call, args, kwargs)
 
     def __call__(self, name: str, call: Callable, args: tuple, kwargs: dict) -> Any:
         if self._depth:
-            return call(*args, **kwargs)
+            return self._invoke(name, call, args, kwargs)
         if not self.lowerable(name):
             return self._decompose(name, call, args, kwargs)
         self._depth += 1
         try:
-            result = call(*args, **kwargs)
+            result = self._invoke(name, call, args, kwargs)
         finally:
             self._depth -= 1
         self._record(name, call, args, kwargs, result)
@@ -106,7 +111,7 @@ class Tracer:
         itself when its tensor results did not come out of those calls (a leaf, or an op computing them
         outside the public ops), so that the export fails naming it."""
         before = len(self.nodes)
-        result = call(*args, **kwargs)
+        result = self._invoke(name, call, args, kwargs)
         outputs = flat_tensors(result)
         reads_live = any(id(t) in self.live for t in flat_tensors((args, kwargs)))
         if not outputs or (reads_live and (len(self.nodes) == before
@@ -131,11 +136,12 @@ class Tracer:
 
 @contextmanager
 def tracing(tracer: Tracer) -> Iterator[Tracer]:
-    """Install `tracer` as the op hook for the block (nested tracing is an error)."""
-    if op_hook.trace is not None:
+    """Install `tracer` as the op hook for the block, chained to the hook already installed (a profiler's);
+    nested tracing is an error."""
+    if isinstance(op_hook.trace, Tracer):
         raise RuntimeError("tt.onnx.export: a trace is already running")
-    op_hook.trace = tracer
+    tracer.below = op_hook.install(tracer)
     try:
         yield tracer
     finally:
-        op_hook.trace = None
+        op_hook.restore(tracer, tracer.below)

@@ -39,6 +39,8 @@ def _autocast_wrappers(modules: list) -> dict[int, object]:
         named = [(name, getattr(module, name)) for name in getattr(module, "__all__", ())]
         named += [(name, fn) for name, fn in getattr(module, "METHODS", {}).items() if not isinstance(fn, property)]
         for name, fn in named:
+            if module is autograd_methods and name.startswith("_") and not name.startswith("__"):
+                continue  # the engine's own per-op helpers (_edge, _grad_node): not ops, nothing to cast or see
             if id(fn) not in wrappers:
                 wrapped = autocast_op(name, fn)
                 if wrapped is not fn:

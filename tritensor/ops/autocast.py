@@ -124,13 +124,30 @@ def autocast_decrement_nesting() -> int:
 
 # ---------------------------------------------------------------- the wrapper
 class _OpHook:
-    """The slot a layer above ops (tritensor.onnx's tracer) fills to see every public op call: `trace` is None,
-    or `trace(name, call, args, kwargs)`, which must return `call(*args, **kwargs)`."""
+    """The slot a layer above ops fills to see every public op call: `trace` is None, or
+    `trace(name, call, args, kwargs)`, which must return `call(*args, **kwargs)`.
+
+    One slot, so the wrapper's fast path stays one `is None` test. Two layers share it by chaining:
+    `install(fn)` puts `fn` in the slot and returns the hook it replaced, which `fn` calls in place of `call`
+    (tritensor.profiler does so, so a profile sees the calls whether or not an export trace is running
+    below it); `restore(fn, previous)` puts that one back. tritensor.onnx sets `trace` directly (it refuses
+    to start while the slot is taken)."""
 
     __slots__ = ("trace",)
 
     def __init__(self) -> None:
         self.trace = None
+
+    def install(self, fn):
+        """Put `fn` in the slot; returns the hook that was there (None or a function `fn` must chain to)."""
+        previous, self.trace = self.trace, fn
+        return previous
+
+    def restore(self, fn, previous) -> None:
+        """Undo `install(fn)`: put `previous` back, if `fn` is still the one installed (a hook installed
+        later and not removed, or one cleared by its owner, is left as it is)."""
+        if self.trace is fn:
+            self.trace = previous
 
 
 op_hook = _OpHook()
