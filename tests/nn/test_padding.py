@@ -60,3 +60,11 @@ def test_padding_gradients(kind):
     x = tt.randn(1, 2, 4, 3, dtype=tt.float64, requires_grad=True)
     layer = _layer(kind, 2, (1, 2, 2, 1))
     assert tt.autograd.gradcheck(layer, (x,))
+
+
+def test_module_paths_pytorch_scripts_name():
+    # word_language_model passes these to torch.serialization.safe_globals by their torch.nn.modules paths
+    from tritensor.nn.modules import activation, linear, rnn
+    assert (rnn.LSTM, rnn.GRU, rnn.RNN, rnn.LSTMCell) == (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell)
+    assert activation.MultiheadAttention is nn.MultiheadAttention
+    assert type(nn.MultiheadAttention(4, 2).out_proj) is linear.NonDynamicallyQuantizableLinear

@@ -118,6 +118,18 @@ def test_mnist_errors(tmp_path):
         MNIST(tmp_path)
 
 
+def test_mnist_download_true_loads_files_already_there(tmp_path):
+    # torchvision: "If dataset is already downloaded, it is not downloaded again."
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    write_idx(raw / "train-images-idx3-ubyte", images)
+    write_idx(raw / "train-labels-idx1-ubyte", np.array([3, 7], np.uint8))
+    ds = MNIST(tmp_path, train=True, download=True)
+    np.testing.assert_array_equal(ds.data.numpy(), images)
+    assert ds.targets.tolist() == [3, 7]
+
+
 def make_tree(root: Path) -> dict[str, np.ndarray]:
     """root/<class>/... PNGs (one in a nested folder), plus files that are not images."""
     g = np.random.default_rng(1)

@@ -3,7 +3,7 @@
 
 Images come back as torchvision's do: PIL images when Pillow is installed (the `vision` extra), else uint8 NumPy
 arrays (H x W for one channel, H x W x C otherwise), which `transforms.ToTensor` takes alike. Nothing is ever
-downloaded: `download=True` raises and says where to put the files.
+downloaded: `download=True` loads files already in place and otherwise raises, saying where to put them.
 """
 
 from __future__ import annotations
@@ -103,9 +103,6 @@ class MNIST(VisionDataset):
     def __init__(self, root: str | os.PathLike | None = None, train: bool = True, transform: Callable | None = None,
                  target_transform: Callable | None = None, download: bool = False) -> None:
         name = type(self).__name__
-        if download:
-            raise RuntimeError(f"{name}: download=True is not supported, tritensor downloads nothing. "
-                               f"{self._install_hint()}")
         if root is None:
             if self.default_root is None:
                 raise ValueError(f"{name} has no default location (no Debian package ships it): pass root= a "
@@ -118,8 +115,10 @@ class MNIST(VisionDataset):
         images = next((p for p in (_find(f, image_name) for f in folders) if p is not None), None)
         labels = next((p for p in (_find(f, label_name) for f in folders) if p is not None), None)
         if images is None or labels is None:
+            # download=True with the files in place loads them, as torchvision does when they were downloaded before
             missing = image_name if images is None else label_name
-            raise RuntimeError(f"Dataset not found: no {missing}[.gz] in {folders[0]} or {folders[1]}. "
+            why = f"{name}: download=True cannot fetch them, tritensor downloads nothing. " if download else ""
+            raise RuntimeError(f"{why}Dataset not found: no {missing}[.gz] in {folders[0]} or {folders[1]}. "
                                f"{self._install_hint()}")
         x, y = read_idx(images), read_idx(labels)
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):

@@ -1,4 +1,5 @@
-"""MultiheadAttention (torch.nn.MultiheadAttention) and NonDynamicallyQuantizableLinear, its out_proj's class.
+"""MultiheadAttention (torch.nn.MultiheadAttention); its out_proj's class NonDynamicallyQuantizableLinear lives in
+linear.py, where PyTorch has it.
 
 Parameters, their names (state_dict keys), initialisation and forward follow PyTorch 2.5; the forward is
 F.multi_head_attention_forward. PyTorch's inference fast path (torch._native_multi_head_attention) is not
@@ -12,15 +13,10 @@ from ...tensor import Tensor
 from ..functional.multi_head_attention import _canonical_mask, _none_or_dtype, multi_head_attention_forward
 from ..init import constant_, xavier_normal_, xavier_uniform_
 from ..parameter import Parameter
-from .linear import Linear
+from .linear import NonDynamicallyQuantizableLinear
 from .module import Module
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear"]
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """A Linear under another name: PyTorch uses it for MultiheadAttention.out_proj so that dynamic quantisation
-    leaves it alone; here it is exactly a Linear."""
+__all__ = ["MultiheadAttention"]
 
 
 class MultiheadAttention(Module):

@@ -16,6 +16,7 @@ from ...tensor import Tensor
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from .rnn_layers import GRU, LSTM, RNN, RNNBase  # noqa: F401 - also at torch.nn.modules.rnn's path
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
