@@ -201,3 +201,14 @@ def test_setitem_gradcheck(rng):
         return y
 
     assert tt.autograd.gradcheck(assign, (x, v))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_range_indexes_like_a_list(device):
+    # mnist_forward_forward: x[range(n), y] = x.max()
+    x = tt.zeros(3, 4, device=device)
+    y = tt.tensor([2, 0, 3], device=device)
+    x[range(x.shape[0]), y] = 5.0
+    np.testing.assert_array_equal(x.cpu().numpy(), [[0, 0, 5, 0], [5, 0, 0, 0], [0, 0, 0, 5]])
+    np.testing.assert_array_equal(x[range(1, 3)].cpu().numpy(), x.cpu().numpy()[1:3])
+    np.testing.assert_array_equal(x[range(3), range(3)].cpu().numpy(), [0, 0, 0])

@@ -266,6 +266,8 @@ def _key_item(k, device) -> tuple:
         return bool(k), 0
     if isinstance(k, (int, np.integer)):
         return int(k), 1
+    if isinstance(k, range):  # a sequence of ints to PyTorch, as a list is
+        k = list(k)
     if isinstance(k, (list, tuple, np.ndarray)):
         k = _index_tensor(k, device)
     elif not isinstance(k, Tensor):
