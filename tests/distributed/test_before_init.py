@@ -51,8 +51,8 @@ def test_destroy_before_init():
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(backend="gloo"), ValueError, r"Invalid backend: 'gloo'.*use 'mpi'"),
-    (dict(backend="ucc"), ValueError, "supports 'mpi' and 'nccl'"),
+    (dict(backend="tcp"), ValueError, r"Invalid backend: 'tcp'.*'mpi' \(PyTorch's 'gloo' is an alias of it\)"),
+    (dict(backend="ucc"), ValueError, "supports 'mpi' .* and 'nccl'"),
     (dict(init_method="tcp://127.0.0.1:23456"), ValueError, "init_method 'tcp://127.0.0.1:23456' is not supported"),
     (dict(init_method="file:///tmp/x"), ValueError, "launch with mpiexec"),
     (dict(store=object()), ValueError, "store= is not supported"),
@@ -97,3 +97,11 @@ def test_debug_level_from_env(monkeypatch):
             dist.set_debug_level_from_env()
     finally:
         dist.set_debug_level(old)
+
+
+def test_gloo_names_the_mpi_backend_and_devices_have_default_backends():
+    assert dist.Backend("gloo") == dist.Backend.MPI == "mpi"
+    assert dist.get_default_backend_for_device("cpu") == "mpi"
+    assert dist.get_default_backend_for_device(tt.device("cuda:1")) == "nccl"
+    with pytest.raises(ValueError, match="Default backend not registered for device : meta"):
+        dist.get_default_backend_for_device("meta")

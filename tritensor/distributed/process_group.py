@@ -19,7 +19,8 @@ from datetime import timedelta
 from . import backend_mpi
 
 __all__ = [
-    "Backend", "GroupMember", "ProcessGroup", "destroy_process_group", "get_backend", "get_global_rank",
+    "Backend", "GroupMember", "ProcessGroup", "destroy_process_group", "get_backend",
+    "get_default_backend_for_device", "get_global_rank",
     "get_group_rank", "get_process_group_ranks", "get_rank", "get_world_size", "group", "init_process_group",
     "is_available", "is_initialized", "is_mpi_available", "is_nccl_available", "new_group",
 ]
@@ -33,7 +34,8 @@ class Backend(str):
     """A backend name, as torch.distributed.Backend: `Backend("MPI") == "mpi"`.
 
     tritensor has two: `Backend.MPI` (cpu tensors in place; cuda tensors staged through host memory) and
-    `Backend.NCCL` (cuda tensors, on a GPU). Any other name raises ValueError.
+    `Backend.NCCL` (cuda tensors, on a GPU). PyTorch's cpu backend "gloo" names "mpi" here (CPU DDP scripts
+    port unchanged under `tritensor run`). Any other name raises ValueError.
     """
 
     UNDEFINED = "undefined"
@@ -43,10 +45,10 @@ class Backend(str):
     def __new__(cls, name: str) -> Backend:
         if not isinstance(name, str):
             raise ValueError(f"Backend constructor parameter must be string-ish, but got: {type(name)}")
-        value = name.lower()
+        value = cls.MPI if name.lower() == "gloo" else name.lower()
         if value not in (cls.MPI, cls.NCCL, cls.UNDEFINED):
-            hint = " (for PyTorch's 'gloo' use 'mpi')" if value == "gloo" else ""
-            raise ValueError(f"Invalid backend: '{name}'. tritensor.distributed supports 'mpi' and 'nccl'{hint}")
+            raise ValueError(f"Invalid backend: '{name}'. tritensor.distributed supports 'mpi' (PyTorch's 'gloo' is "
+                             "an alias of it) and 'nccl'")
         return str.__new__(cls, value)
 
 
@@ -315,6 +317,18 @@ def get_world_size(group: ProcessGroup | None = None) -> int:
     """The number of ranks in `group` (default: the default group), or -1 if this rank is not a member."""
     pg = resolve(group)
     return -1 if pg is None else pg.size()
+
+
+def get_default_backend_for_device(device) -> str:
+    """The backend for a device, as torch.distributed.get_default_backend_for_device: "mpi" for cpu (PyTorch's
+    "gloo"), "nccl" for cuda."""
+    kind = device if isinstance(device, str) else getattr(device, "type", None)
+    kind = kind.split(":")[0] if isinstance(kind, str) else kind
+    if kind == "cpu":
+        return Backend.MPI
+    if kind == "cuda":
+        return Backend.NCCL
+    raise ValueError(f"Default backend not registered for device : {device}")
 
 
 def get_backend(group: ProcessGroup | None = None) -> Backend:

@@ -421,6 +421,10 @@ class Module(StateDictMixin):
         """Moves parameters and buffers to the cpu, in place; returns self."""
         return self.to("cpu")
 
+    def share_memory(self) -> Module:
+        """Moves every parameter and buffer into shared memory (`Tensor.share_memory_`), in place; returns self."""
+        return self._apply(lambda t: t.share_memory_())
+
     def type(self, dst_type: D.dtype) -> Module:
         """Casts every parameter and buffer (integer ones too) to `dst_type`; returns self."""
         return self._apply(lambda t: t.to(dst_type))
