@@ -80,6 +80,7 @@ from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, s
 from .tensor import Size, Tensor, layout, sparse_coo, sparse_csr, strided
 from .cuda import OutOfMemoryError
 from .untyped_storage import TypedStorage, UntypedStorage
+from .legacy_tensor_types import *  # noqa: F403 - tt.FloatTensor & co. (and tt.cuda.FloatTensor & co.)
 
 __version__ = "0.1.0"
 
