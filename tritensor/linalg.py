@@ -7,6 +7,7 @@ here by ops/api.py, wrapped as every op is (autocast, export tracing, profiling)
 from __future__ import annotations
 
 from .ops.api import namespace as _namespace
+from .ops.linalg_common import LinAlgError
 
 globals().update(_namespace("linalg"))
-__all__: list[str] = sorted(_namespace("linalg"))
+__all__: list[str] = sorted([*_namespace("linalg"), "LinAlgError"])
