@@ -23,7 +23,7 @@ from ..kernels import matmul as KM
 from ..kernels import matmul_tma as KT
 from ..kernels import tuning
 from ..kernels.strided import collapse
-from ..tensor import Tensor
+from ..tensor import Tensor, strided
 from .copy import write_into
 from .dispatch import broadcast_shapes, check_same_device, expanded, sum_to
 from .views import view_strides
@@ -280,6 +280,8 @@ def product_nd(a: Tensor, b: Tensor, bias=None, c_in=None, alpha=1, beta=0) -> T
 def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     """PyTorch's matmul: 1-D . 1-D dot, 2-D mm, 1-D operands get a dim prepended/appended (then removed),
     and >= 3-D operands multiply batch by batch with broadcast batch dims."""
+    if isinstance(input, Tensor) and input.layout is not strided:  # a sparse first operand: ops/sparse_ops.py
+        return _finish(input._sparse_mm(other), out)
     _check_operands("matmul", input, other)
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:
@@ -317,6 +319,8 @@ def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
         >>> tt.mm(tt.ones(2, 3), tt.ones(3, 4)).shape
         tritensor.Size([2, 4])
     """
+    if isinstance(input, Tensor) and input.layout is not strided:  # a sparse first operand: ops/sparse_ops.py
+        return _finish(input._sparse_mm(mat2), out)
     _check_operands("mm", input, mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -346,6 +350,8 @@ def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out: Tensor | None = None) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2); input broadcasts to (M, N) and is ignored when beta == 0."""
+    if isinstance(mat1, Tensor) and mat1.layout is not strided:  # a sparse mat1: ops/sparse_ops.py
+        return _finish(mat1._sparse_addmm(input, mat2, beta, alpha), out)
     _check_operands("addmm", mat1, mat2)
     for name, m in (("mat1", mat1), ("mat2", mat2)):
         if m.ndim != 2:
