@@ -1,4 +1,5 @@
-"""Special functions, forward and backward, on the elementwise map kernel: sigmoid (expit) and erf.
+"""Special functions, forward and backward, on the elementwise map kernel: sigmoid (expit), erf, sinc,
+entr; logit(x, eps) and the binary xlogy, xlog1py (forward kernels; their backward is tensor ops).
 
 Every op is a pair of `@triton.jit` scalar-math functions run by `elementwise.launch_map`: the
 forward `_<op>(x, p0, p1) -> y` and the backward `_<op>_backward(grad, saved, p0, p1) -> grad_x`,
@@ -9,7 +10,8 @@ where `saved` is the op's input x or its output y, whichever makes the gradient 
 
 Dtypes: fp16/bf16/fp32/fp64 (16-bit floats computed in fp32); the Tensor layer casts integers to the
 default float dtype first. sigmoid is computed from exp(-|x|) (no overflow, no 1 - s cancellation);
-`_sigmoid_pair`, `np_sigmoid` and `np_erf` also serve activations.
+`_sigmoid_pair`, `np_sigmoid` and `np_erf` also serve activations. sin(pi x) is taken after reducing x
+mod 2 (kernels/special_gamma.py's `_sinpi`), so sinc vanishes exactly at the integers.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import triton.language as tl
 from scipy import special as scipy_special
 
 from .device_array import DeviceArray
-from .elementwise import launch_map
+from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
+from .exponential import _log1p_math
+from .launch_spec import KernelSpec
+from .special_gamma import _cospi, _sinpi
 from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref
 
 
@@ -63,6 +68,66 @@ def _erf_backward(grad, x, p0, p1):
     return grad * (1.1283791670955126 * tl.exp(-(x * x)))  # 2 / sqrt(pi)
 
 
+@triton.jit
+def _sinc(x, p0, p1):
+    xs = tl.where(x == 0.0, 1.0, x)
+    y = _sinpi(xs) / (3.141592653589793 * xs)
+    y = tl.where(tl.abs(x) == float("inf"), 0.0, y)
+    return tl.where(x == 0.0, 1.0, y)
+
+
+@triton.jit
+def _sinc_backward(grad, x, p0, p1):
+    # (pi x cos(pi x) - sin(pi x)) / (pi x^2), 0 at x = 0 (PyTorch's formula)
+    xs = tl.where(x == 0.0, 1.0, x)
+    px = 3.141592653589793 * xs
+    d = (px * _cospi(xs) - _sinpi(xs)) / (px * xs)
+    return tl.where(x == 0.0, 0.0, grad * d)
+
+
+@triton.jit
+def _entr(x, p0, p1):
+    # -x log x; 0 at 0, -inf below 0, NaN stays NaN.
+    pos = x > 0.0
+    y = -x * tl.log(tl.where(pos, x, 1.0))
+    y = tl.where(x == 0.0, 0.0, tl.where(x < 0.0, -float("inf"), y))
+    return tl.where(x != x, x, y)
+
+
+@triton.jit
+def _entr_backward(grad, x, p0, p1):
+    return grad * -(1.0 + tl.log(x))
+
+
+@triton.jit
+def _logit(x, eps, p0, p1):
+    # eps < 0 means None: no clamping (PyTorch then gives NaN outside [0, 1] and +-inf at 1 and 0).
+    z = tl.where(eps >= 0.0, tl.minimum(tl.maximum(x, eps), 1.0 - eps), x)
+    z = tl.where(x != x, x, z)
+    return tl.log(z / (1.0 - z))
+
+
+@triton.jit
+def _logit_backward(grad, x, eps, p0, p1):
+    # grad / (x (1 - x)), and 0 outside [eps, 1 - eps] when eps is given.
+    d = grad / (x * (1.0 - x))
+    outside = (eps >= 0.0) & ((x < eps) | (x > 1.0 - eps))
+    return tl.where(outside, 0.0, d)
+
+
+@triton.jit
+def _xlogy(x, y, p0, p1):
+    # x log y, 0 where x == 0 unless y is NaN.
+    r = x * tl.log(tl.where(x == 0.0, 1.0, y))
+    return tl.where(y != y, y, tl.where(x == 0.0, 0.0, r))
+
+
+@triton.jit
+def _xlog1py(x, y, p0, p1):
+    r = x * _log1p_math(tl.where(x == 0.0, 0.0, y))
+    return tl.where(y != y, y, tl.where(x == 0.0, 0.0, r))
+
+
 # ================================================================ launch wrappers
 # Forward: out = op(x), x already cast to the op's dtype and viewed to out's shape (any strides).
 # Backward: grad_x = grad * op'(.), from the saved input x or the saved output `out` as named.
@@ -80,6 +145,39 @@ def erf(out: DeviceArray, x: DeviceArray) -> None:
 
 def erf_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None:
     launch_map(_erf_backward, [grad_x], [grad, x])
+
+
+def sinc(out: DeviceArray, x: DeviceArray) -> None:
+    launch_map(_sinc, [out], [x])
+
+
+def sinc_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None:
+    launch_map(_sinc_backward, [grad_x], [grad, x])
+
+
+def entr(out: DeviceArray, x: DeviceArray) -> None:
+    launch_map(_entr, [out], [x])
+
+
+def entr_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None:
+    launch_map(_entr_backward, [grad_x], [grad, x])
+
+
+def logit(out: DeviceArray, x: DeviceArray, eps: DeviceArray) -> None:
+    """out = logit(x) with x clamped to [eps, 1 - eps] where eps >= 0 (eps broadcast, in x's dtype)."""
+    launch_map(_logit, [out], [x, eps])
+
+
+def logit_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, eps: DeviceArray) -> None:
+    launch_map(_logit_backward, [grad_x], [grad, x, eps])
+
+
+def xlogy(out: DeviceArray, x: DeviceArray, y: DeviceArray) -> None:
+    launch_map(_xlogy, [out], [x, y])
+
+
+def xlog1py(out: DeviceArray, x: DeviceArray, y: DeviceArray) -> None:
+    launch_map(_xlog1py, [out], [x, y])
 
 
 # ================================================================ NumPy references
@@ -112,13 +210,69 @@ def erf_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * (2 / math.sqrt(math.pi) * np.exp(-(a * a))), grad, x)
 
 
+def sinc_ref(x):
+    return forward_ref(np.sinc, x)
+
+
+def sinc_backward_ref(grad, x):
+    def d(g, a):
+        px = np.pi * a
+        return np.where(a == 0, 0, g * (px * np.cos(px) - np.sin(px)) / (px * a))
+    return backward_ref(d, grad, x)
+
+
+def entr_ref(x):
+    return forward_ref(scipy_special.entr, x)
+
+
+def entr_backward_ref(grad, x):
+    return backward_ref(lambda g, a: g * -(1 + np.log(a)), grad, x)
+
+
+def logit_ref(x, eps):
+    def f(a):
+        e = np.asarray(eps, a.dtype)
+        z = np.where(e >= 0, np.clip(a, e, 1 - e), a)
+        return np.log(z / (1 - z))
+    return forward_ref(f, x)
+
+
+def logit_backward_ref(grad, x, eps):
+    def d(g, a):
+        e = np.asarray(eps, a.dtype)
+        return np.where((e >= 0) & ((a < e) | (a > 1 - e)), 0, g / (a * (1 - a)))
+    return backward_ref(d, grad, x)
+
+
+def xlogy_ref(x, y):
+    return forward_ref(lambda a: scipy_special.xlogy(a, np.asarray(y, a.dtype)), x)
+
+
+def xlog1py_ref(x, y):
+    return forward_ref(lambda a: scipy_special.xlog1py(a, np.asarray(y, a.dtype)), x)
+
+
 # ================================================================ registry
 # name -> (saves, keeps_int); wrappers and references are found by name in this module.
 _TABLE = {"sigmoid": ("output", False), "erf": ("input", False)}
+_SPECIAL_TABLE = {"sinc": ("input", False), "entr": ("input", False)}
 
 OPS: dict[str, UnaryOp] = family_ops(globals(), _TABLE)
+# torch.special's own unary ops (tt.sinc, tt.special.entr), kept apart from OPS, which the unary test suites sweep.
+SPECIAL_OPS: dict[str, UnaryOp] = family_ops(globals(), _SPECIAL_TABLE)
 # The Triton math of each op, for SPECS (and for callers fusing them elsewhere): name -> (fwd, bwd).
-MATH = family_math(globals(), _TABLE)
+MATH = family_math(globals(), {**_TABLE, **_SPECIAL_TABLE})
 _FP64_BRANCHES = []  # dtype-dependent Triton math
-SPECS = build_specs("special", MATH, [], _FP64_BRANCHES)
-FULL_SPECS = build_specs("special", MATH, [], _FP64_BRANCHES, full=True)  # every op x every dtype
+_BINARY = [("logit", _logit, 2), ("logit_backward", _logit_backward, 3), ("xlogy", _xlogy, 2),
+           ("xlog1py", _xlog1py, 2)]
+
+
+def _binary_specs(dtypes) -> list[KernelSpec]:
+    return [KernelSpec(f"special.{name}[{dtype}]", map_kernel, _map_signature(dtype, n_in, 1),
+                       dict(OP=fn, N_IN=n_in, N_OUT=1), MAP_SHIPPED, MAP_SPACE)
+            for name, fn, n_in in _BINARY for dtype in dtypes]
+
+
+SPECS = build_specs("special", MATH, [], _FP64_BRANCHES) + _binary_specs(("fp32",))
+FULL_SPECS = build_specs("special", MATH, [], _FP64_BRANCHES, full=True) + _binary_specs(
+    ("fp16", "bf16", "fp32", "fp64"))  # every op x every dtype
