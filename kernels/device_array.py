@@ -97,6 +97,22 @@ class DeviceArray:
                 f"dtype={self.dtype})")
 
 
+class InterleavedArray(DeviceArray):
+    """A complex tensor's DeviceArray: its interleaved (real, imag) float view, shape + (2,), strides + (1,)
+    (Triton has no complex type). A view taken with the complex tensor's own shape (one dim fewer than the
+    strides given, as a wrapper that reads `tensor.shape` passes) keeps the trailing (real, imag) dim."""
+
+    __slots__ = ()
+
+    def view_as(self, shape: tuple, strides: tuple, offset: int | None = None) -> DeviceArray:
+        shape, strides = tuple(shape), tuple(strides)
+        if len(shape) == len(strides) - 1 and strides[-1] == 1:
+            shape += (2,)
+        offset = self.offset if offset is None else offset
+        cls = InterleavedArray if shape[-1:] == (2,) and strides[-1:] == (1,) else DeviceArray
+        return cls(self.storage, offset, shape, strides, self.dtype)
+
+
 def contiguous_strides(shape: tuple) -> tuple:
     strides = []
     acc = 1

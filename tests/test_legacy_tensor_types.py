@@ -32,3 +32,15 @@ def test_errors():
         tt.FloatTensor(tt.arange(3))
     with pytest.raises(TypeError, match="must be tuple of ints, but found element of type float"):
         tt.FloatTensor(2, 1.5)
+
+
+def test_device_flags_and_size_keyword():
+    x = tt.zeros(size=(2, 3))
+    assert x.shape == (2, 3) and not (x.is_xpu or x.is_mps or x.is_meta or x.is_quantized or x.is_nested)
+    assert tt.ones(size=[4]).tolist() == [1.0] * 4 and tt.empty(size=(1, 2)).shape == (1, 2)
+    tt.manual_seed(0)
+    a = tt.rand(size=(2,))
+    tt.manual_seed(0)
+    assert tt.rand(2).tolist() == a.tolist() and tt.randn(size=(3, 1)).shape == (3, 1)
+    with pytest.raises(TypeError, match="multiple values for argument 'size'"):
+        tt.zeros(2, size=(2,))

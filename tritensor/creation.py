@@ -65,6 +65,8 @@ def _infer_dtype(data) -> D.dtype:
         return D.int64
     if isinstance(data, float):
         return D.get_default_dtype()
+    if isinstance(data, complex):
+        return D.default_complex_dtype()
     if isinstance(data, (list, tuple)):
         if len(data) == 0:
             return D.get_default_dtype()
@@ -154,8 +156,17 @@ def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     return _finish(Tensor._full(shape, value, dtype, device), requires_grad)
 
 
+def _sizes(sizes: tuple, size) -> tuple:
+    """The shape given positionally (`zeros(2, 3)`, `zeros((2, 3))`) or as PyTorch's `size=` keyword."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError("got multiple values for argument 'size'")
+    return (size,)
+
+
 @_dtype_checked
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """A tensor of `size` (ints or one sequence) filled with 0, of the default float dtype unless `dtype`.
 
     `out` is accepted for signature compatibility and ignored: the result is always a new tensor.
@@ -164,11 +175,11 @@ def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tens
     tensor([[0., 0., 0.],
             [0., 0., 0.]])
     """
-    return _filled(size, 0, dtype or D.get_default_dtype(), device, requires_grad)
+    return _filled(_sizes(sizes, size), 0, dtype or D.get_default_dtype(), device, requires_grad)
 
 
 @_dtype_checked
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
     """A tensor of `size` (ints or one sequence) filled with 1, of the default float dtype unless `dtype`.
 
     `out` is accepted for signature compatibility and ignored: the result is always a new tensor.
@@ -176,7 +187,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tenso
     >>> tt.ones(2, dtype=tt.int32)
     tensor([1, 1], dtype=tritensor.int32)
     """
-    return _filled(size, 1, dtype or D.get_default_dtype(), device, requires_grad)
+    return _filled(_sizes(sizes, size), 1, dtype or D.get_default_dtype(), device, requires_grad)
 
 
 @_dtype_checked
@@ -193,9 +204,9 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 
 @_dtype_checked
-def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """An uninitialised tensor of `size` (default float dtype); `memory_format` is accepted and ignored."""
-    shape = _shape(size)
+    shape = _shape(_sizes(sizes, size))
     device = CPU if device is None else canonical_device(device)
     return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
 
@@ -289,24 +300,26 @@ def _check_float(dtype, name: str) -> None:
 
 
 @_dtype_checked
-def rand(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
+         requires_grad=False) -> Tensor:
     """A tensor of `size` with values drawn uniformly from [0, 1) (floating dtypes only).
 
     Values are drawn on the host by the generator (NumPy's PCG64) and copied to `device`, so one seed gives
     the same values on cpu and cuda; they differ from PyTorch's stream for the same seed.
     """
     _check_float(dtype, "check_uniform_bounds")
-    return _random(rng(generator).random(_shape(size)), dtype, device, requires_grad)
+    return _random(rng(generator).random(_shape(_sizes(sizes, size))), dtype, device, requires_grad)
 
 
 @_dtype_checked
-def randn(*size, generator: Generator | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*sizes, size=None, generator: Generator | None = None, dtype=None, device=None,
+          requires_grad=False) -> Tensor:
     """A tensor of `size` with values drawn from the standard normal distribution (floating dtypes only).
 
     Drawn on the host like `rand`: one seed gives the same values on cpu and cuda (not PyTorch's values).
     """
     _check_float(dtype, "normal_kernel_cpu")
-    return _random(rng(generator).standard_normal(_shape(size)), dtype, device, requires_grad)
+    return _random(rng(generator).standard_normal(_shape(_sizes(sizes, size))), dtype, device, requires_grad)
 
 
 @_dtype_checked

@@ -12,14 +12,15 @@ import ml_dtypes
 import numpy as np
 
 # Promotion categories, ordered: a higher category wins regardless of priority.
-_BOOL, _INT, _FLOAT = 0, 1, 2
+_BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3
 
 
 class dtype:  # noqa: N801 - PyTorch's name
     """The element type of a tensor, as torch.dtype: `tt.float32`, `tt.int64`, `tt.bool`, ...
 
     Attributes: `is_floating_point`, `is_signed`, `itemsize` (bytes), `np` (the NumPy dtype; ml_dtypes for
-    bfloat16). There are no complex dtypes.
+    bfloat16). `is_complex` is True for complex64 (`cfloat`) and complex128 (`cdouble`), whose
+    `to_real()` is float32 / float64 (`to_complex()` goes the other way).
 
     >>> tt.float16.itemsize, tt.int64.is_floating_point, tt.promote_types(tt.int32, tt.float16)
     (2, False, tritensor.float16)
@@ -39,8 +40,8 @@ class dtype:  # noqa: N801 - PyTorch's name
 
     @property
     def is_complex(self) -> bool:
-        """Always False: tritensor has no complex dtypes."""
-        return False
+        """True for complex64 and complex128."""
+        return self.category == _COMPLEX
 
     def __repr__(self) -> str:
         return f"tritensor.{self.name}"
@@ -51,8 +52,17 @@ class dtype:  # noqa: N801 - PyTorch's name
         return (_by_name, (self.name,))
 
     def to_real(self) -> dtype:
-        """The dtype itself (every tritensor dtype is real)."""
-        return self
+        """The real dtype of a complex dtype's parts (complex64 -> float32); a real dtype itself."""
+        return _TO_REAL.get(self, self)
+
+    def to_complex(self) -> dtype:
+        """The complex dtype with this floating dtype's parts (float32 -> complex64; float16/bfloat16 ->
+        complex64, as tritensor has no complex32); a complex dtype itself."""
+        if self.category == _COMPLEX:
+            return self
+        if self.category != _FLOAT:
+            raise RuntimeError(f"to_complex is only supported for floating point types, got {self}")
+        return complex128 if self is float64 else complex64
 
 
 float16 = half = dtype("float16", np.float16, _FLOAT, 1, True)
@@ -65,11 +75,16 @@ int16 = short = dtype("int16", np.int16, _INT, 1, True)
 int32 = int = dtype("int32", np.int32, _INT, 2, True)
 int64 = long = dtype("int64", np.int64, _INT, 3, True)
 bool = dtype("bool", np.bool_, _BOOL, 0, False)  # noqa: A001 - PyTorch's name
+# Complex ranks match their parts' float ranks, so float64 + complex64 promotes to complex128.
+complex64 = cfloat = dtype("complex64", np.complex64, _COMPLEX, 2, True)
+complex128 = cdouble = dtype("complex128", np.complex128, _COMPLEX, 3, True)
+_TO_REAL = {complex64: float32, complex128: float64}
 
 ALL: tuple[dtype, ...] = (float16, bfloat16, float32, float64, uint8, int8, int16, int32, int64, bool)
 FLOATING: tuple[dtype, ...] = (float16, bfloat16, float32, float64)
-_NAMES = {d.name: d for d in ALL}
-_FROM_NP = {d.np: d for d in ALL}
+COMPLEX: tuple[dtype, ...] = (complex64, complex128)
+_NAMES = {d.name: d for d in ALL + COMPLEX}
+_FROM_NP = {d.np: d for d in ALL + COMPLEX}
 
 
 def _by_name(name: str) -> dtype:
@@ -82,14 +97,14 @@ def from_numpy_dtype(np_dtype) -> dtype:
     if found is None:
         raise TypeError(
             f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types are: "
-            + ", ".join(d.name for d in ALL)
+            + ", ".join(d.name for d in ALL + COMPLEX)
         )
     return found
 
 
 _SCALAR_TYPE_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
                       "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                      "bool": "Bool"}
+                      "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def scalar_type_name(d: dtype) -> str:
@@ -123,7 +138,12 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     if a is b:
         return a
     if a.category != b.category:
+        if _COMPLEX in (a.category, b.category) and _FLOAT in (a.category, b.category):
+            # complex64 + float64 keeps float64's precision: complex128.
+            return complex128 if max(a._rank, b._rank) == 3 else complex64
         return a if a.category > b.category else b
+    if a.category == _COMPLEX:
+        return a if a._rank > b._rank else b
     if a.category == _FLOAT:
         if {a, b} == {float16, bfloat16}:
             return float32
@@ -144,13 +164,20 @@ def _scalar_category(value) -> int:
         return _INT
     if isinstance(value, builtins.float):
         return _FLOAT
+    if isinstance(value, builtins.complex):
+        return _COMPLEX
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
 
 
 def scalar_dtype(value) -> dtype:
-    """The dtype `tt.tensor(value)` would get for a Python scalar."""
+    """The dtype `tt.tensor(value)` would get for a Python scalar (complex: the default complex dtype)."""
     category = _scalar_category(value)
-    return (bool, int64, _default_dtype)[category]
+    return (bool, int64, _default_dtype, default_complex_dtype())[category]
+
+
+def default_complex_dtype() -> dtype:
+    """The complex dtype complex data gets: complex128 when the default dtype is float64, else complex64."""
+    return complex128 if _default_dtype is float64 else complex64
 
 
 def result_type(*operands) -> dtype:
@@ -176,7 +203,9 @@ def result_type(*operands) -> dtype:
         if result is None:
             result = level
         elif level.category > result.category:
-            result = level
+            # A complex scalar or 0-d tensor keeps a float tensor's precision (float64 + 1j -> complex128).
+            result = promote_types(result, level) if result.category == _FLOAT and level.category == _COMPLEX \
+                else level
     if result is None:
         raise TypeError("result_type needs at least one operand")
     return result

@@ -28,6 +28,20 @@ def _float_formatter(values: np.ndarray):
     return lambda v: (_special(v) or f"{v:.{_PRECISION}f}").rjust(width)
 
 
+def _complex_formatter(values: np.ndarray):
+    """PyTorch's complex format, `1.5000+2.0000j`: each part has its own float format over all elements."""
+    real = _float_formatter(values.real.astype(np.float64))
+    imag = _float_formatter(np.abs(values.imag).astype(np.float64))
+    texts = {}
+
+    def text(v) -> str:
+        sign = "-" if np.signbit(v.imag) and not np.isnan(v.imag) else "+"
+        return f"{real(float(v.real))}{sign}{imag(abs(float(v.imag))).strip()}j"
+
+    width = max((len(text(v)) for v in values), default=0)
+    return lambda v: texts.setdefault(complex(v), text(v).rjust(width))
+
+
 def _special(v: float) -> str | None:
     if np.isnan(v):
         return "nan"
@@ -42,6 +56,8 @@ def _format(values: np.ndarray, dtype: D.dtype) -> str:
         fmt = lambda v: str(bool(v))  # noqa: E731
         width = 5 if values.size and not values.all() else 4
         fmt2 = lambda v: fmt(v).rjust(width)  # noqa: E731
+    elif dtype.is_complex:
+        fmt2 = _complex_formatter(values.ravel())
     elif dtype.is_floating_point:
         sample = values.astype(np.float64)
         fmt2 = _float_formatter(sample.ravel())
@@ -66,8 +82,8 @@ def tensor_repr(t) -> str:
         suffix.append(f"device='{t.device}'")
     if values.size == 0 and t.ndim != 1:
         suffix.append(f"size={tuple(t.shape)}")
-    if t.dtype not in (D.get_default_dtype(), D.int64, D.bool) or (values.size == 0 and t.dtype is not
-                                                                   D.get_default_dtype()):
+    defaults = (D.get_default_dtype(), D.default_complex_dtype(), D.int64, D.bool)
+    if t.dtype not in defaults or (values.size == 0 and t.dtype is not D.get_default_dtype()):
         suffix.append(f"dtype={t.dtype}")
     if t.grad_fn is not None:
         suffix.append(f"grad_fn=<{t.grad_fn.name()}>")

@@ -18,7 +18,7 @@ from .device import device as _device_cls
 from .formatting import tensor_repr
 from .grad_state import state as _grad_state
 from .kernels import elementwise as _elementwise
-from .kernels.device_array import DeviceArray, contiguous_strides
+from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_strides
 from .storage import Storage
 
 
@@ -110,7 +110,11 @@ class Tensor:
         if device.type == "cpu":
             return Tensor._wrap(np.full(shape, value, dtype=dtype.np), device)
         out = Tensor._empty(shape, dtype, device)
-        if out.numel():
+        if out.numel() and dtype.is_complex:  # the real and imaginary parts of the interleaved float view
+            d, value = out._dev(), complex(value)
+            _elementwise.fill(d.view_as(d.shape[:-1], d.strides[:-1]), value.real)
+            _elementwise.fill(d.view_as(d.shape[:-1], d.strides[:-1], d.offset + 1), value.imag)
+        elif out.numel():
             _elementwise.fill(out._dev(), value)
         return out
 
@@ -145,7 +149,14 @@ class Tensor:
         return a
 
     def _dev(self) -> DeviceArray:
-        """This tensor as the DeviceArray a Triton launch wrapper takes."""
+        """This tensor as the DeviceArray a Triton launch wrapper takes.
+
+        Triton has no complex type: a complex tensor is its interleaved (real, imag) float view, shape + (2,)
+        (as view_as_real), so copies and fills run on the float kernels; arithmetic routes to ops/complex.py.
+        """
+        if self.dtype.is_complex:
+            return InterleavedArray(self._get_storage().kernel_storage(), 2 * self._offset, self._shape + (2,),
+                                    tuple(2 * s for s in self.stride()) + (1,), self.dtype.to_real())
         return DeviceArray(self._get_storage().kernel_storage(), self._offset, self._shape, self.stride(),
                            self.dtype)
 
@@ -262,8 +273,8 @@ class Tensor:
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        """Always False: tritensor has no complex dtypes."""
-        return False
+        """True if the dtype is complex64 or complex128."""
+        return self.dtype.is_complex
 
     def get_device(self) -> int:
         """The cuda device index, or -1 for a cpu tensor."""
@@ -298,7 +309,7 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
                                "computed variable in a subgraph that doesn't require differentiation use "
                                "var_no_grad = var.detach().")
-        if value and not self.dtype.is_floating_point:
+        if value and not (self.dtype.is_floating_point or self.dtype.is_complex):
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         if value and self._inference and not _grad_state.inference:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")

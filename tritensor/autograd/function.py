@@ -251,7 +251,7 @@ class Function(Node, FunctionCtx):
         if type(out) is Tensor and self._non_differentiable is None:
             if self._saved is not None:
                 self._alias_saved_outputs((out,))
-            if out.dtype.is_floating_point:
+            if out.dtype.is_floating_point or out.dtype.is_complex:
                 out.grad_fn = self
                 out._requires_grad = True
             return
@@ -265,7 +265,7 @@ class Function(Node, FunctionCtx):
         for i, t in enumerate(outputs):
             if type(t) is not Tensor:
                 continue
-            if (non_diff is not None and id(t) in non_diff) or not t.dtype.is_floating_point:
+            if (non_diff is not None and id(t) in non_diff) or not (t.dtype.is_floating_point or t.dtype.is_complex):
                 if t.grad_fn is not None and any(t is d for d in (self._dirty or ())):
                     t.grad_fn = None
                     t._requires_grad = False
@@ -459,7 +459,8 @@ def once_differentiable(fn):
         node.needs_input_grad = tuple([type(g) is Tensor and g._requires_grad for g in grads])
         node._edges = tuple([(g._edge() if g._requires_grad else _NO_EDGE) if type(g) is Tensor else _NOT_TENSOR
                              for g in grads])
-        wrapped = tuple([o.detach() if type(o) is Tensor and o.dtype.is_floating_point else o for o in outs])
+        wrapped = tuple([o.detach() if type(o) is Tensor and (o.dtype.is_floating_point or o.dtype.is_complex) else o
+                         for o in outs])
         node._link_outputs(wrapped)
         return wrapped[0] if single else wrapped
 

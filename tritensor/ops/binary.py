@@ -14,6 +14,7 @@ from .. import dtypes as D
 from ..creation import zeros
 from ..kernels import binary as K
 from ..tensor import Tensor
+from . import complex as _complex
 from .elementwise import mul, neg
 from .map_ops import (
     BinaryFunction,
@@ -100,6 +101,8 @@ def div(input, other, *, rounding_mode: str | None = None, out: Tensor | None = 
     if rounding_mode not in _ROUNDING_MODES:
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")
+    if rounding_mode is None and (_complex.is_complex_operand(input) or _complex.is_complex_operand(other)):
+        return finish(_complex.div(input, other), out)  # real ops on the parts (Triton has no complex type)
     check_operand("div", "input", input)
     check_operand("div", "other", other)
     a, b, dtype = promote(input, other)

@@ -29,8 +29,11 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
 
 
 def expanded(t: Tensor, shape: tuple) -> DeviceArray:
-    """t's DeviceArray viewed at the broadcast `shape` (stride 0 along broadcast dims)."""
+    """t's DeviceArray viewed at the broadcast `shape` (stride 0 along broadcast dims); a complex t's float
+    view keeps its trailing (real, imag) dim."""
     d = t._dev()
+    if t.dtype.is_complex:
+        shape = tuple(shape) + (2,)
     if d.shape == shape:
         return d
     lead = len(shape) - len(d.shape)

@@ -17,12 +17,39 @@ from ..tensor import Tensor
 from .broadcast import broadcast_shapes, check_same_device, expanded, sum_to
 
 
+def _warn_discard_imag(src: D.dtype, dst: D.dtype) -> None:
+    if src.is_complex and not dst.is_complex:
+        warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=4)
+
+
+def _part(d, k: int):
+    """The real (k=0) or imaginary (k=1) float part of a complex tensor's interleaved DeviceArray."""
+    return d.view_as(d.shape[:-1], d.strides[:-1], d.offset + k)
+
+
+def _kernel_copy(dst: Tensor, src: Tensor) -> None:
+    """dst[...] = src broadcast to dst's shape on cuda; real <-> complex through the float view's parts."""
+    s = expanded(src, dst._shape)
+    d = dst._dev()
+    if dst.dtype.is_complex and not src.dtype.is_complex:
+        K.fill(_part(d, 1), 0)
+        d = _part(d, 0)
+    elif src.dtype.is_complex and not dst.dtype.is_complex:
+        s = _part(s, 0)
+    K.copy(d, s)
+
+
+def _host_cast(a: np.ndarray, dtype: D.dtype) -> np.ndarray:
+    return np.array(a.real if a.dtype.kind == "c" and not dtype.is_complex else a, dtype=dtype.np, order="C")
+
+
 def _contiguous_copy(t: Tensor, dtype: D.dtype | None = None) -> Tensor:
     dtype = dtype or t.dtype
+    _warn_discard_imag(t.dtype, dtype)
     if t.device.type == "cpu":
-        return Tensor._wrap(np.array(t._host(), dtype=dtype.np, order="C"))
+        return Tensor._wrap(_host_cast(t._host(), dtype))
     out = Tensor._empty(t._shape, dtype, t.device)
-    K.copy(out._dev(), t._dev())
+    _kernel_copy(out, t)
     return out
 
 
@@ -53,11 +80,12 @@ class ToCopy(Function):
         ctx.src = (x.dtype, x.device)
         if device == x.device:
             return _contiguous_copy(x, dtype)
+        _warn_discard_imag(x.dtype, dtype)
         if device.type == "cpu":  # cuda -> cpu: synchronous, so the values can be read at once
             arr = x._host().copy() if x._get_storage().host is not None else x._to_host_array()
-            return Tensor._wrap(arr.astype(dtype.np, copy=False))
+            return Tensor._wrap(_host_cast(arr, dtype))
         if x.device.type == "cpu":  # cpu -> cuda
-            arr = x._host().astype(dtype.np, copy=False)
+            arr = _host_cast(x._host(), dtype) if x.dtype is not dtype else x._host()
             out = Tensor._empty(arr.shape, dtype, device)
             out._get_storage().copy_from_host(0, arr, non_blocking=non_blocking)
             return out
@@ -66,8 +94,10 @@ class ToCopy(Function):
     @staticmethod
     def backward(ctx, grad):
         dtype, device = ctx.src
-        if not dtype.is_floating_point:
+        if not (dtype.is_floating_point or dtype.is_complex):
             return None, None, None
+        if grad.dtype.is_complex and not dtype.is_complex:  # a real input's gradient is the real part
+            grad = grad.real
         return to_copy(grad, dtype, device), None, None
 
 
@@ -102,10 +132,12 @@ def check_inplace(t: Tensor) -> None:
 def write_into(dst: Tensor, src: Tensor) -> None:
     """dst[...] = src (broadcast and cast), without autograd; bumps dst's version."""
     check_same_device(dst, src) if src.device.type != "cpu" or dst.device.type != "cpu" else None
+    _warn_discard_imag(src.dtype, dst.dtype)
     if dst.device.type == "cpu":
-        np.copyto(dst._host(), src._host(), casting="unsafe")
+        a = src._host()
+        np.copyto(dst._host(), a.real if a.dtype.kind == "c" and not dst.dtype.is_complex else a, casting="unsafe")
     else:
-        K.copy(dst._dev(), expanded(src, dst._shape))
+        _kernel_copy(dst, src)
     dst._bump_version()
 
 
@@ -258,6 +290,10 @@ def fill_(t: Tensor, value) -> Tensor:
         value = value.item()
     if t.device.type == "cpu":
         t._host()[...] = value
+    elif t.dtype.is_complex:
+        d, value = t._dev(), complex(value)
+        K.fill(_part(d, 0), value.real)
+        K.fill(_part(d, 1), value.imag)
     else:
         K.fill(t._dev(), value)
     t._bump_version()

@@ -17,12 +17,14 @@ from .broadcast import broadcast_shapes as broadcast_shapes
 from .broadcast import check_same_device as check_same_device
 from .broadcast import expanded as expanded
 from .broadcast import sum_to as sum_to
-from .copy import to_copy
+from .copy import _contiguous_copy, to_copy
 
 
 def scalar_tensor(value, dtype: D.dtype, device) -> Tensor:
     """A Python scalar as a 0-d tensor on `device` (cuda operands are broadcast from it, stride 0)."""
     # Out-of-range ints wrap, as they do in PyTorch (uint8 + 1000).
+    if isinstance(value, complex) or dtype.is_complex:
+        return Tensor._from_host(np.array(value, dtype=dtype.np), device)
     arr = np.array(value, dtype=np.float64 if isinstance(value, float) else np.int64).astype(dtype.np)
     return Tensor._from_host(arr, device)
 
@@ -33,6 +35,8 @@ def cast(t: Tensor, dtype: D.dtype) -> Tensor:
         return t
     if t._requires_grad:  # differentiable: a promoted operand keeps its gradient
         return to_copy(t, dtype, t.device)
+    if t.dtype.is_complex or dtype.is_complex:  # through the parts of the interleaved float view
+        return _contiguous_copy(t, dtype)
     if t.device.type == "cpu":
         return Tensor._wrap(t._host().astype(dtype.np))
     out = Tensor._empty(t._shape, dtype, t.device)
@@ -65,7 +69,9 @@ def _scalar_fits(dtype: D.dtype, value) -> bool:
     if isinstance(value, int):
         return dtype.category >= 1
     if isinstance(value, float):
-        return dtype.is_floating_point
+        return dtype.is_floating_point or dtype.is_complex
+    if isinstance(value, complex):
+        return dtype.is_complex
     if isinstance(value, Tensor) or hasattr(value, "dtype"):
         raise TypeError(f"unsupported operand type {type(value).__name__}")
     raise TypeError(f"unsupported operand type {type(value).__name__}")
@@ -76,6 +82,9 @@ def run_elementwise(ref, kernel, inputs: list, out_dtype: D.dtype, *params, **kw
     out_dtype), or allocate the broadcast output and `kernel(out, *device_arrays, *params, **kwparams)` on cuda.
     Inputs must already share a device and have the dtypes the kernel expects."""
     first = inputs[0]
+    if any(t.dtype.is_complex for t in inputs):  # the kernels would run on the interleaved float view
+        raise NotImplementedError(f"{getattr(ref, '__name__', 'this op')} is not implemented for complex tensors "
+                                  "in tritensor")
     if first.device.type == "cpu":
         if len(inputs) > 1 and any(t._shape != first._shape for t in inputs):
             broadcast_shapes(*(t._shape for t in inputs))  # PyTorch's error, not NumPy's

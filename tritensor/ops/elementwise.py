@@ -6,6 +6,7 @@ from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import elementwise as K
 from ..tensor import Tensor
+from . import complex as _complex
 from .copy import check_inplace, rebase_history, write_into
 from .dispatch import broadcast_shapes, expanded, operands, sum_to
 
@@ -132,6 +133,9 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
 
 def mul(input, other, *, out=None) -> Tensor:
     """`input * other` elementwise, with broadcasting and type promotion; alias `multiply`."""
+    if _complex.is_complex_operand(input) or _complex.is_complex_operand(other):
+        result = _complex.mul(input, other)  # Triton has no complex type: real ops on the parts
+        return result if out is None else _into(out, result)
     a, b, _ = operands(input, other)
     result = Mul.apply(a, b)
     return result if out is None else _into(out, result)

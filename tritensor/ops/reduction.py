@@ -24,6 +24,7 @@ from ..kernels import reduction_split as KS
 from ..kernels.device_array import DeviceArray
 from ..kernels.strided import collapse
 from ..tensor import Tensor, wrap_dim
+from . import complex as _complex
 from .copy import _contiguous_copy, to_copy
 from .dispatch import scalar_tensor
 
@@ -319,13 +320,17 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None
     """
     dims = normalize_dims(dim, input.ndim)
     x = cast_input(input, dtype)
+    if x.dtype.is_complex:
+        return _complex.sum(x, dims, keepdim)
     return Sum.apply(x, dims, keepdim, sum_dtype(x.dtype, dtype))
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:
     """Mean over `dim` (all elements when None); floating-point inputs only, as PyTorch."""
-    _float_only("mean", input, dtype)
     dims = normalize_dims(dim, input.ndim)
+    if (dtype or input.dtype).is_complex:
+        return _complex.mean(cast_input(input, dtype), dims, keepdim)
+    _float_only("mean", input, dtype)
     return Mean.apply(cast_input(input, dtype), dims, keepdim)
 
 

@@ -379,7 +379,9 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:  # noqa: A002
     if dims is None:
         if len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
-        return Roll.apply(input, shifts, None)
+        # the flattened tensor rolled along its one dim (a complex tensor's kernel view is its interleaved floats,
+        # which a flat roll of the raw buffer would split)
+        return roll(input.reshape(-1), shifts, 0).reshape(input._shape)
     dims = _int_tuple(dims)
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")

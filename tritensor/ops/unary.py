@@ -29,6 +29,7 @@ from ..kernels import elementwise as KE
 from ..kernels import unary as K
 from ..kernels.unary import UnaryOp
 from ..tensor import Tensor
+from . import complex as _complex
 from .copy import _contiguous_copy
 from .dispatch import cast, expanded, run_elementwise, run_elementwise_backward, scalar_tensor
 from .elementwise import _into, inplace
@@ -122,6 +123,11 @@ def _prepare(name: str, op: UnaryOp, x: Tensor) -> Tensor:
 
 
 def _apply(name: str, op: UnaryOp, function: type[Function], x: Tensor, copy_input: bool) -> Tensor:
+    if x.dtype.is_complex:
+        if name == "abs":
+            return _complex.abs(x)
+        raise NotImplementedError(f"{name} is not implemented for complex tensors in tritensor "
+                                  f"(dtype {x.dtype}); only abs of the unary ops takes complex input")
     x = _prepare(name, op, x)
     if x.dtype is D.bool:  # abs and sign of a bool are the identity
         return _contiguous_copy(x)
