@@ -7,12 +7,12 @@ import math
 from ..tensor import Tensor
 from . import constraints
 from ._ops import bernoulli, sigmoid, softplus
-from .distribution import Distribution, broadcast_all, probs_to_logits
+from .distribution import Distribution, ProbsOrLogits, broadcast_all, probs_to_logits
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(ProbsOrLogits, Distribution):
     """Bernoulli(probs=None, logits=None): 1 with probability probs (= sigmoid(logits)), else 0."""
 
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
@@ -39,15 +39,6 @@ class Bernoulli(Distribution):
             self.probs = sigmoid(self.logits)
             return self.probs
         raise AttributeError(name)
-
-    def _check_parameters(self) -> None:
-        name = "probs" if "probs" in self.__dict__ else "logits"
-        saved = self.arg_constraints
-        self.arg_constraints = {name: saved[name]}
-        try:
-            super()._check_parameters()
-        finally:
-            del self.arg_constraints
 
     @property
     def mean(self) -> Tensor:

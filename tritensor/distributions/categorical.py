@@ -11,12 +11,12 @@ from ..ops.broadcast import broadcast_shapes
 from ..tensor import Tensor
 from . import constraints
 from ._ops import full, multinomial
-from .distribution import Distribution, as_float_tensor, probs_to_logits
+from .distribution import Distribution, ProbsOrLogits, as_float_tensor, probs_to_logits
 
 __all__ = ["Categorical"]
 
 
-class Categorical(Distribution):
+class Categorical(ProbsOrLogits, Distribution):
     """Categorical(probs=None, logits=None): index k with probability probs[..., k] (normalised), or
     softmax(logits)[..., k]; the last dimension indexes the categories."""
 
@@ -48,15 +48,6 @@ class Categorical(Distribution):
             self.probs = self.logits.softmax(-1)
             return self.probs
         raise AttributeError(name)
-
-    def _check_parameters(self) -> None:
-        name = "probs" if "probs" in self.__dict__ else "logits"
-        saved = self.arg_constraints
-        self.arg_constraints = {name: saved[name]}
-        try:
-            super()._check_parameters()
-        finally:
-            del self.arg_constraints
 
     @property
     def support(self) -> constraints.Constraint:

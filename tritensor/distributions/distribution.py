@@ -173,3 +173,17 @@ class Distribution:
 
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class ProbsOrLogits:
+    """A mixin for distributions given either `probs` or `logits`: only the one given is validated (the other
+    is derived from it on first use)."""
+
+    def _check_parameters(self) -> None:
+        name = "probs" if "probs" in self.__dict__ else "logits"
+        saved = self.arg_constraints
+        self.arg_constraints = {name: saved[name]}
+        try:
+            super()._check_parameters()
+        finally:
+            del self.arg_constraints

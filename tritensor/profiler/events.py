@@ -29,8 +29,32 @@ class Interval:
         return self.end - self.start
 
 
+class _CudaNames:
+    """torch's older cuda_* names of the device_* totals, which both event kinds answer to."""
+
+    @property
+    def cuda_time_total(self) -> float:
+        """device_time_total (torch's older name)."""
+        return self.device_time_total
+
+    @property
+    def self_cuda_time_total(self) -> float:
+        """self_device_time_total (torch's older name)."""
+        return self.self_device_time_total
+
+    @property
+    def cuda_memory_usage(self) -> int:
+        """device_memory_usage (torch's older name)."""
+        return self.device_memory_usage
+
+    @property
+    def self_cuda_memory_usage(self) -> int:
+        """self_device_memory_usage (torch's older name)."""
+        return self.self_device_memory_usage
+
+
 @dataclass(eq=False)
-class FunctionEvent:
+class FunctionEvent(_CudaNames):
     """One recorded range: an op call ("tt.add", "F.linear"), a `record_function` range, an autograd node
     ("autograd::engine::evaluate_function: MmBackward0") or a kernel launch (cat "kernel", device time).
 
@@ -81,26 +105,6 @@ class FunctionEvent:
             return 0.0
         return self.cpu_time_total - sum(c.cpu_time_total for c in self.cpu_children)
 
-    @property
-    def cuda_time_total(self) -> float:
-        """device_time_total (torch's older name)."""
-        return self.device_time_total
-
-    @property
-    def self_cuda_time_total(self) -> float:
-        """self_device_time_total (torch's older name)."""
-        return self.self_device_time_total
-
-    @property
-    def cuda_memory_usage(self) -> int:
-        """device_memory_usage (torch's older name)."""
-        return self.device_memory_usage
-
-    @property
-    def self_cuda_memory_usage(self) -> int:
-        """self_device_memory_usage (torch's older name)."""
-        return self.self_device_memory_usage
-
 
 _SUMMED = ("cpu_time_total", "self_cpu_time_total", "device_time_total", "self_device_time_total",
            "cpu_memory_usage", "self_cpu_memory_usage", "device_memory_usage", "self_device_memory_usage",
@@ -108,7 +112,7 @@ _SUMMED = ("cpu_time_total", "self_cpu_time_total", "device_time_total", "self_d
 
 
 @dataclass(eq=False)
-class FunctionEventAvg:
+class FunctionEventAvg(_CudaNames):
     """The events of one key (name, and input shapes with group_by_input_shape) summed: `count` calls,
     total and self times (microseconds), memory, kernel launches, bytes and FLOPs; `cpu_time`/`device_time`
     are the averages per call."""
@@ -148,26 +152,6 @@ class FunctionEventAvg:
         return self.device_time_total / max(self.count, 1)
 
     cuda_time = device_time
-
-    @property
-    def cuda_time_total(self) -> float:
-        """device_time_total (torch's older name)."""
-        return self.device_time_total
-
-    @property
-    def self_cuda_time_total(self) -> float:
-        """self_device_time_total (torch's older name)."""
-        return self.self_device_time_total
-
-    @property
-    def cuda_memory_usage(self) -> int:
-        """device_memory_usage (torch's older name)."""
-        return self.device_memory_usage
-
-    @property
-    def self_cuda_memory_usage(self) -> int:
-        """self_device_memory_usage (torch's older name)."""
-        return self.self_device_memory_usage
 
 
 class EventList(list):
