@@ -14,18 +14,9 @@ import numpy as np
 from ..tensor import Tensor, wrap_dim
 from . import views as V
 from .composite_shape import Diagonal
-from .copy import write_into
+from .copy import to_out
 from .elementwise import inplace
 from .matmul import matmul, mm, require_tensor
-
-
-def _into(out: Tensor | None, result: Tensor) -> Tensor:
-    if out is None:
-        return result
-    if out._shape != result._shape:
-        raise RuntimeError(f"out has shape {list(out._shape)} but the result has shape {list(result._shape)}")
-    write_into(out, result)
-    return out
 
 
 def trace(input: Tensor) -> Tensor:  # noqa: A002
@@ -46,7 +37,7 @@ def kron(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor: 
     a = V.reshape(input, tuple(s for d in a_shape for s in (d, 1)))
     b = V.reshape(other, tuple(s for d in b_shape for s in (1, d)))
     result = V.reshape(a * b, tuple(x * y for x, y in zip(a_shape, b_shape)))
-    return _into(out, result)
+    return to_out(result, out)
 
 
 def _dims_lists(a: Tensor, b: Tensor, dims) -> tuple[list, list]:
@@ -94,7 +85,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out: Tensor | None = None) -> Tensor
     left = V.reshape(V.permute(a, free_a + dims_a), (-1, k))
     right = V.reshape(V.permute(b, dims_b + free_b), (k, -1))
     shape = tuple(a._shape[d] for d in free_a) + tuple(b._shape[d] for d in free_b)
-    return _into(out, V.reshape(mm(left, right), shape))
+    return to_out(V.reshape(mm(left, right), shape), out)
 
 
 def inner(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
@@ -102,7 +93,7 @@ def inner(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     require_tensor("inner", input, "input", 1)
     require_tensor("inner", other, "other", 2)
     if input.ndim == 0 or other.ndim == 0:
-        return _into(out, input * other)
+        return to_out(input * other, out)
     if input._shape[-1] != other._shape[-1]:
         raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
                            f"{list(input._shape)} and {list(other._shape)}")
@@ -136,7 +127,7 @@ def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1,  # noqa: 
         given = "x".join(str(s) for s in input._shape)
         raise RuntimeError(f"size mismatch, got input ({given}), mat ({n}x{m}), vec ({vec._shape[0]})")
     _check_scalars(input, beta, alpha)
-    return _into(out, _scaled_sum(input, matmul(mat, vec), beta, alpha))
+    return to_out(_scaled_sum(input, matmul(mat, vec), beta, alpha), out)
 
 
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1,  # noqa: A002
@@ -150,7 +141,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1,  # noqa:
     _check_scalars(input, beta, alpha)
     product = V.unsqueeze(vec1, 1) * vec2
     V.expand(input, product._shape)  # raises PyTorch's broadcast error for an input of the wrong shape
-    return _into(out, _scaled_sum(input, product, beta, alpha))
+    return to_out(_scaled_sum(input, product, beta, alpha), out)
 
 
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,  # noqa: A002
@@ -171,7 +162,7 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,  #
     left = V.reshape(V.permute(batch1, (1, 0, 2)), (n, nb * m))
     product = mm(left, V.reshape(batch2, (nb * m, batch2._shape[2])))
     V.expand(input, product._shape)  # raises PyTorch's broadcast error for an input of the wrong shape
-    return _into(out, _scaled_sum(input, product, beta, alpha))
+    return to_out(_scaled_sum(input, product, beta, alpha), out)
 
 
 def chain_matmul(*matrices: Tensor, out: Tensor | None = None) -> Tensor:
@@ -187,7 +178,7 @@ def chain_matmul(*matrices: Tensor, out: Tensor | None = None) -> Tensor:
     result = matrices[0].clone() if len(matrices) == 1 else matrices[0]
     for t in matrices[1:]:
         result = mm(result, t)
-    return _into(out, result)
+    return to_out(result, out)
 
 
 __all__ = ["addbmm", "addmv", "addr", "chain_matmul", "inner", "kron", "tensordot", "trace"]

@@ -141,6 +141,17 @@ def write_into(dst: Tensor, src: Tensor) -> None:
     dst._bump_version()
 
 
+def to_out(result: Tensor, out: Tensor | None) -> Tensor:
+    """An op's `out=` step: `result` itself, or written into `out`, which must have its shape (the ops that use
+    this do not resize `out`)."""
+    if out is None:
+        return result
+    if out._shape != result._shape:
+        raise RuntimeError(f"out has shape {list(out._shape)} but the result has shape {list(result._shape)}")
+    write_into(out, result)
+    return out
+
+
 def copy_(dst: Tensor, src, non_blocking: bool = False) -> Tensor:
     """In-place copy; like PyTorch it may cross devices (the one explicit device transfer besides to()).
 

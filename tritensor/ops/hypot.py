@@ -6,7 +6,7 @@ from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import hypot as K
 from ..tensor import Tensor
-from .copy import write_into
+from .copy import to_out
 from .dispatch import operands, run_elementwise, sum_to
 from .elementwise import inplace
 
@@ -38,13 +38,7 @@ def hypot(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     a, b, dtype = operands(input, other)
     if not dtype.is_floating_point:
         raise RuntimeError(f"\"hypot\" not implemented for '{D.scalar_type_name(dtype)}'")
-    result = Hypot.apply(a, b)
-    if out is None:
-        return result
-    if out._shape != result._shape:
-        raise RuntimeError(f"out has shape {list(out._shape)} but the result has shape {list(result._shape)}")
-    write_into(out, result)
-    return out
+    return to_out(Hypot.apply(a, b), out)
 
 
 def _hypot_(self: Tensor, other: Tensor) -> Tensor:

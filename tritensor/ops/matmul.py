@@ -24,7 +24,7 @@ from ..kernels import matmul_tma as KT
 from ..kernels import tuning
 from ..kernels.strided import collapse
 from ..tensor import Tensor, strided
-from .copy import write_into
+from .copy import to_out
 from .dispatch import broadcast_shapes, check_same_device, expanded, sum_to
 from .views import view_strides
 
@@ -247,15 +247,6 @@ def _mat_error(a_shape: tuple, b_shape: tuple) -> RuntimeError:
                         f"{b_shape[0]}x{b_shape[1]})")
 
 
-def _finish(result: Tensor, out: Tensor | None) -> Tensor:
-    if out is None:
-        return result
-    if out._shape != result._shape:
-        raise RuntimeError(f"out has shape {list(out._shape)} but the result has shape {list(result._shape)}")
-    write_into(out, result)
-    return out
-
-
 # ---------------------------------------------------------------- the public ops
 def _fold(a: Tensor, b: Tensor) -> tuple[Tensor, tuple] | None:
     """a (..., M, K) as one (rows, K) matrix when b has no batch and that is a view: one large product
@@ -281,7 +272,7 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
     """PyTorch's matmul: 1-D . 1-D dot, 2-D mm, 1-D operands get a dim prepended/appended (then removed),
     and >= 3-D operands multiply batch by batch with broadcast batch dims."""
     if isinstance(input, Tensor) and input.layout is not strided:  # a sparse first operand: ops/sparse_ops.py
-        return _finish(input._sparse_mm(other), out)
+        return to_out(input._sparse_mm(other), out)
     _check_operands("matmul", input, other)
     da, db = input.ndim, other.ndim
     if da == 0 or db == 0:
@@ -309,7 +300,7 @@ def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor
         result = result.squeeze(-1)
     if da == 1:
         result = result.squeeze(-2 if db > 1 else -1)
-    return _finish(result, out)
+    return to_out(result, out)
 
 
 def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
@@ -320,7 +311,7 @@ def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
         tritensor.Size([2, 4])
     """
     if isinstance(input, Tensor) and input.layout is not strided:  # a sparse first operand: ops/sparse_ops.py
-        return _finish(input._sparse_mm(mat2), out)
+        return to_out(input._sparse_mm(mat2), out)
     _check_operands("mm", input, mat2)
     if input.ndim != 2:
         raise RuntimeError("self must be a matrix")
@@ -328,7 +319,7 @@ def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
         raise RuntimeError("mat2 must be a matrix")
     if input._shape[1] != mat2._shape[0]:
         raise _mat_error(input._shape, mat2._shape)
-    return _finish(_apply(input, mat2, None, None, 1, 0), out)
+    return to_out(_apply(input, mat2, None, None, 1, 0), out)
 
 
 def _check_batches(a: Tensor, b: Tensor) -> None:
@@ -345,13 +336,13 @@ def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p) tensors: (b, n, p); no broadcasting."""
     _check_operands("bmm", input, mat2)
     _check_batches(input, mat2)
-    return _finish(_apply(input, mat2, None, None, 1, 0), out)
+    return to_out(_apply(input, mat2, None, None, 1, 0), out)
 
 
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out: Tensor | None = None) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2); input broadcasts to (M, N) and is ignored when beta == 0."""
     if isinstance(mat1, Tensor) and mat1.layout is not strided:  # a sparse mat1: ops/sparse_ops.py
-        return _finish(mat1._sparse_addmm(input, mat2, beta, alpha), out)
+        return to_out(mat1._sparse_addmm(input, mat2, beta, alpha), out)
     _check_operands("addmm", mat1, mat2)
     for name, m in (("mat1", mat1), ("mat2", mat2)):
         if m.ndim != 2:
@@ -359,7 +350,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out: Te
     if mat1._shape[1] != mat2._shape[0]:
         raise _mat_error(mat1._shape, mat2._shape)
     _check_addend("addmm", input, mat1, (mat1._shape[0], mat2._shape[1]))
-    return _finish(_apply(mat1, mat2, None, input, alpha, beta), out)
+    return to_out(_apply(mat1, mat2, None, input, alpha, beta), out)
 
 
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out: Tensor | None = None) -> Tensor:
@@ -367,7 +358,7 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, o
     _check_operands("baddbmm", batch1, batch2)
     _check_batches(batch1, batch2)
     _check_addend("baddbmm", input, batch1, (batch1._shape[0], batch1._shape[1], batch2._shape[2]))
-    return _finish(_apply(batch1, batch2, None, input, alpha, beta), out)
+    return to_out(_apply(batch1, batch2, None, input, alpha, beta), out)
 
 
 def mv(input: Tensor, vec: Tensor, *, out: Tensor | None = None) -> Tensor:
@@ -405,7 +396,7 @@ def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"outer: Expected 1-D argument vec2, but got {vec2.ndim}-D")
     from .elementwise import mul
 
-    return _finish(mul(input.unsqueeze(1), vec2), out)
+    return to_out(mul(input.unsqueeze(1), vec2), out)
 
 
 ger = outer
