@@ -182,3 +182,11 @@ def test_softmax(rng, device, log):
         fn(_t(x, device), 1)
     with pytest.raises(RuntimeError, match="not implemented for 'Long'"):
         fn(tt.sparse_coo_tensor([[0]], [1], (2,), device=device), 0)
+
+
+def test_spmm_is_the_sparse_product():
+    # gcn/gat call torch.spmm(adjacency, features)
+    dense = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0]], dtype=np.float32)
+    features = np.arange(6, dtype=np.float32).reshape(3, 2)
+    for sparse in (tt.tensor(dense).to_sparse(), tt.tensor(dense).to_sparse_csr(), tt.tensor(dense)):
+        np.testing.assert_allclose(tt.spmm(sparse, tt.tensor(features)).numpy(), dense @ features)

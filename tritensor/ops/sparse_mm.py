@@ -168,4 +168,10 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1.0, alpha=1.0) -> 
     return out + (expanded if beta == 1 else expanded * beta)
 
 
+def spmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    """torch.spmm: a sparse (or dense) matrix times a dense one; the same product as `tt.sparse.mm`."""
+    return mm(input, mat2)
+
+
+__all__ = ["spmm"]
 NAMESPACES = {"sparse": ["mm", "addmm"]}
