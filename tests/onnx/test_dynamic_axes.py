@@ -7,16 +7,15 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 import tritensor as tt
+import tritensor.onnx as tonnx
 from tritensor import nn
 from tritensor.models.char_lstm import CharLSTM
 from tritensor.models.gpt import GPT
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-tonnx = pytest.importorskip("tritensor.onnx")
 
 
 def _run_at_sizes(model, make, axes, sizes) -> None:

@@ -5,17 +5,16 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 import tritensor as tt
+import tritensor.onnx as tonnx
 from tritensor import nn
 from tritensor.models.char_lstm import CharLSTM
 from tritensor.models.gpt import GPT
 from tritensor.ops.autocast import op_hook
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-tonnx = pytest.importorskip("tritensor.onnx")
 
 
 def _export(model, args, **kwargs) -> bytes:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 import tritensor as tt
 import tritensor.nn.functional as F
+import tritensor.onnx as tonnx
 from tritensor import nn
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-tonnx = pytest.importorskip("tritensor.onnx")
 
 
 class _Interpolate(nn.Module):
