@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import tritensor as tt
+from tests.ops.linalg_helpers import DEVICES, _np, _t
 from tritensor.autograd import gradcheck
 
 RNG = np.random.default_rng(3)
-DEVICES = ["cpu", "cuda"]
 
 
 def _spd(*shape):
@@ -22,12 +22,6 @@ def _mat(*shape):
     return RNG.standard_normal(shape) + 2 * np.eye(shape[-1])
 
 
-def _t(a, device="cpu", **kw):
-    return tt.tensor(a, device=device, **kw)
-
-
-def _np(t):
-    return t.cpu().numpy()
 
 
 @pytest.mark.parametrize("device", DEVICES)

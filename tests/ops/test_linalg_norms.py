@@ -9,18 +9,12 @@ import numpy as np
 import pytest
 
 import tritensor as tt
+from tests.ops.linalg_helpers import DEVICES, _np, _t
 from tritensor.autograd import gradcheck
 
 RNG = np.random.default_rng(13)
-DEVICES = ["cpu", "cuda"]
 
 
-def _t(a, device="cpu", **kw):
-    return tt.tensor(a, device=device, **kw)
-
-
-def _np(t):
-    return t.cpu().numpy()
 
 
 @pytest.mark.parametrize("device", DEVICES)
