@@ -1,8 +1,16 @@
 """Per-op overhead and one digits training epoch on the cpu path, for whichever tritensor this interpreter
-imports; prints one JSON line. bench/compare_revision.py runs it for two revisions in the same run."""
+imports; prints one JSON line. bench/compare_revision.py runs it for two revisions in the same run.
+
+The `*_x` figures are issue 21's dispatch targets, as ratios against a baseline timed in the same process:
+one-element `tt.add` / `np.add` (target <= 2.0), the same add recording a graph / `np.add` (<= 3.0), and
+the backward of a 20-node graph / that graph's forward (<= 2.0).
+"""
 
 import json
+import time
 import timeit
+
+import numpy as np
 
 import tritensor as tt
 from tritensor import optim
@@ -10,9 +18,13 @@ from tritensor.data import DataLoader, TensorDataset
 from tritensor.nn import functional as F
 from tritensor.train import Config, build_model, load_data
 
+CHAIN = 20  # nodes in the graph whose backward is timed against its forward
 
-def _best_us(fn, number: int) -> float:
-    return min(timeit.repeat(fn, number=number, repeat=7)) / number * 1e6
+
+def _best_us(fn, number: int, repeat: int = 7) -> float:
+    # CPU time of this process, not wall time: on a shared machine the time spent waiting for a core is not
+    # the code's (both sides of every ratio are timed the same way).
+    return min(timeit.repeat(fn, number=number, repeat=repeat, timer=time.process_time)) / number * 1e6
 
 
 def _digits_epoch():
@@ -33,14 +45,44 @@ def _digits_epoch():
     return epoch
 
 
+def chain_forward_backward_us(leaf, other, rounds: int = 7, number: int = 200) -> tuple[float, float]:
+    """Best time of building a CHAIN-node graph (x + other, CHAIN times) and of its backward alone, in us."""
+    seed = tt.ones(1)
+
+    def forward():
+        x = leaf
+        for _ in range(CHAIN):
+            x = x + other
+        return x
+
+    forward_us = backward_us = float("inf")
+    for _ in range(rounds):
+        forward_us = min(forward_us, _best_us(forward, number, repeat=1))
+        graphs = iter([forward() for _ in range(number)])
+        backward_us = min(backward_us, _best_us(lambda g=graphs: next(g).backward(seed), number, repeat=1))
+    return forward_us, backward_us
+
+
 def main() -> None:
     a, b = tt.ones(1), tt.ones(1)
+    na, nb = np.ones(1, np.float32), np.ones(1, np.float32)
     ag, bg = tt.ones(1, requires_grad=True), tt.ones(1, requires_grad=True)
     epoch = _digits_epoch()
     epoch()  # warm-up: first-call imports and caches
+    figures = {"numpy_add_us": [], "add_us": [], "add_recording_graph_us": []}
+    for _ in range(7):  # interleaved, so that each ratio's two sides see the same machine load
+        figures["numpy_add_us"].append(_best_us(lambda: np.add(na, nb), 20000, repeat=1))
+        figures["add_us"].append(_best_us(lambda: tt.add(a, b), 20000, repeat=1))
+        figures["add_recording_graph_us"].append(_best_us(lambda: tt.add(ag, b), 20000, repeat=1))
+    best = {k: min(v) for k, v in figures.items()}
+    forward_us, backward_us = chain_forward_backward_us(ag, b)
     print(json.dumps({
-        "add_us": _best_us(lambda: tt.add(a, b), 20000),
-        "add_recording_graph_us": _best_us(lambda: tt.add(ag, b), 20000),
+        **best,
+        "add_x": best["add_us"] / best["numpy_add_us"],
+        "add_recording_graph_x": best["add_recording_graph_us"] / best["numpy_add_us"],
+        "chain_forward_us": forward_us,
+        "chain_backward_us": backward_us,
+        "chain_backward_x": backward_us / forward_us,
         "add_sum_backward_us": _best_us(lambda: (ag + bg).sum().backward(), 5000),
         "digits_adam_epoch_ms": min(timeit.repeat(epoch, number=1, repeat=5)) * 1e3,
     }))

@@ -30,6 +30,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .multi_tensor import Group
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -51,7 +52,7 @@ def _check_and_scale(x, inv, bad):
     return tl.where(inv == 1.0, x, x * inv), bad
 
 
-@triton.jit
+@fast_jit
 def non_finite_check_and_unscale_kernel(
     addr_ptr,  # (T,) int64 data addresses of the group's gradients
     size_ptr,  # (T,) int64 element counts
@@ -94,7 +95,7 @@ def non_finite_check_and_unscale_kernel(
         tl.store(found_inf_ptr, 1.0)
 
 
-@triton.jit
+@fast_jit
 def amp_update_scale_kernel(
     scale_ptr,  # (1,) fp32, in/out: the loss scale
     tracker_ptr,  # (1,) int32, in/out: successful steps since the scale last changed

@@ -21,6 +21,7 @@ from . import tuning
 from .device_array import DeviceArray
 from .elementwise import BLOCK, NUM_WARPS, launch_map
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .map_ops import (
     BinaryOp,
     Operand,
@@ -97,7 +98,7 @@ def _clamp_max_scalar_backward(grad, x, hi, p1):
     return tl.where(x <= scalar_param(hi, x), grad, tl.zeros_like(grad))
 
 
-@triton.jit
+@fast_jit
 def clamp_backward_kernel(
     gx_ptr, gmin_ptr, gmax_ptr,  # gradient outputs for x, min, max (one not NEEDed aliases another)
     g_ptr, x_ptr, min_ptr, max_ptr,  # upstream grad, x and the bounds (an absent bound aliases x_ptr)

@@ -18,6 +18,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -41,7 +42,7 @@ DROPOUT_TUNING = Tunable(
 )
 
 
-@triton.jit
+@fast_jit
 def dropout_kernel(
     out_ptr,  # (numel,) contiguous output
     x_ptr,  # (numel,) contiguous input (or the incoming gradient, in backward)

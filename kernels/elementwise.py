@@ -30,6 +30,8 @@ from .elementwise_flat import (
     row_space_configs,
 )
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
+from .quiet_numpy import quiet
 from .strided import cast_to, collapse, compute_type, launch_slices, strided_offsets
 from .tuning import Cost, Tunable, next_pow2
 
@@ -68,7 +70,7 @@ MAP_SPACE = MAP_TUNING.all_configs()[:4]  # compiled by the AOT check's --full: 
 MAP_SPACE_NARROW = MAP_TUNING.all_configs()  # ... and with 16 per thread for ops with a 1-byte operand
 
 
-@triton.jit
+@fast_jit
 def map_kernel(
     out0_ptr, out1_ptr,  # outputs (out1 unused when N_OUT == 1)
     in0_ptr, in1_ptr, in2_ptr,  # inputs (unused ones when N_IN < 3)
@@ -255,18 +257,17 @@ def mul_backward(grad_a: DeviceArray, grad_b: DeviceArray, grad: DeviceArray, a:
 
 def add_ref(a: np.ndarray, b: np.ndarray, alpha=1) -> np.ndarray:
     # inf - inf is NaN and a finite sum may overflow to inf: IEEE answers, which PyTorch gives silently.
+    if alpha == 1:
+        return quiet(np.add, a, b)
+    if alpha == -1:
+        return quiet(np.subtract, a, b)
     with np.errstate(over="ignore", invalid="ignore"):
-        if alpha == 1:
-            return np.add(a, b)
-        if alpha == -1:
-            return np.subtract(a, b)
         # alpha in b's dtype (integers wrap, as in PyTorch) so NumPy does not widen the result.
         return np.add(a, np.multiply(b, np.array(alpha).astype(b.dtype)))
 
 
 def mul_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):  # 0 * inf is NaN, as in PyTorch, silently
-        return np.multiply(a, b)
+    return quiet(np.multiply, a, b)  # 0 * inf is NaN, as in PyTorch, silently
 
 
 def neg_ref(x: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -54,7 +55,7 @@ def _flat_store(ptr, offs, value, numel, MASKED: tl.constexpr):
         tl.store(ptr + offs, cast_to(value, ptr.dtype.element_ty))
 
 
-@triton.jit
+@fast_jit
 def flat_map_kernel(
     out0_ptr, out1_ptr,  # outputs (out1 unused when N_OUT == 1)
     in0_ptr, in1_ptr, in2_ptr,  # inputs (unused ones when N_IN < 3)
@@ -219,7 +220,7 @@ def _row_store(ptr, rows, cols, pitch, value, M, N):
     tl.store(ptr + offs, cast_to(value, ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def row_map_kernel(
     out0_ptr, out1_ptr,  # outputs (out1 unused when N_OUT == 1)
     in0_ptr, in1_ptr, in2_ptr,  # inputs (unused ones when N_IN < 3)

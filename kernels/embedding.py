@@ -32,6 +32,7 @@ from .device_array import DeviceArray
 from .ieee_math import div_ieee, sqrt_ieee
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .sort import MAX_SORT_R
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -40,7 +41,7 @@ MAX_BLOCK_D = 512  # widest column chunk of one program (wider rows get several 
 ROW_TILE = 2048  # elements one gather/scatter program moves (BLOCK_N rows x BLOCK_D columns)
 
 
-@triton.jit
+@fast_jit
 def embedding_kernel(
     out_ptr,  # (N, D) contiguous output rows
     w_ptr,  # (V, D) weight, unit column stride
@@ -67,7 +68,7 @@ def embedding_kernel(
     tl.store(out_ptr + rows[:, None] * D + cols[None, :], x, mask=row_mask[:, None] & col_mask[None, :])
 
 
-@triton.jit
+@fast_jit
 def embedding_backward_kernel(
     gw_ptr,  # (V, D) gradient of the weight (or its fp32 scratch), accumulated into with atomics
     g_ptr,  # (N, D) contiguous gradient rows
@@ -88,7 +89,7 @@ def embedding_backward_kernel(
     tl.atomic_add(gw_ptr + idx[:, None] * stride_gw + cols[None, :], g.to(gw_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def embedding_backward_sorted_kernel(
     gw_ptr,  # (V, D) gradient of the weight, zeroed; each touched row written once
     g_ptr,  # (N, D) contiguous gradient rows
@@ -125,7 +126,7 @@ def embedding_backward_sorted_kernel(
         tl.store(row, cast_to(acc, gw_ptr.dtype.element_ty), mask=col_mask)
 
 
-@triton.jit
+@fast_jit
 def embedding_renorm_kernel(
     w_ptr,  # (V, D) weight, rescaled in place
     sidx_ptr,  # (N,) int64 indices, sorted (only run starts work, so each row is touched once)

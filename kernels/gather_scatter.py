@@ -33,11 +33,12 @@ from .index_core import (
 )
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
 from .tuning import Cost, Tunable, next_pow2
 
 
-@triton.jit(do_not_specialize=["value_bits"])
+@fast_jit(do_not_specialize=["value_bits"])
 def scatter_multiply_kernel(
     dst_ptr,  # target; line l, step j goes to dbase(l) + idx(l, j) * dim_stride
     src_ptr,  # values over the lines (ignored when SCALAR_SRC)

@@ -39,6 +39,7 @@ from . import elementwise, tuning
 from .device_array import DeviceArray
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, collapse, compute_type, launch_slices, strided_offsets
 from .tuning import Cost, Tunable, next_pow2
 
@@ -240,7 +241,7 @@ def fp_math(a: np.ndarray) -> np.ndarray:
 
 
 # ================================================================ kernels
-@triton.jit
+@fast_jit
 def index_gather_kernel(
     out_ptr,  # output, launch shape S
     x_ptr,  # source; its element for e is at xbase(e) + sum_k idx_k(e) * dim_stride_k
@@ -281,7 +282,7 @@ def index_gather_kernel(
              cast_to(value, out_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit(do_not_specialize=["value_bits", "alpha_bits"])
+@fast_jit(do_not_specialize=["value_bits", "alpha_bits"])
 def index_scatter_kernel(
     dst_ptr,  # target; element e goes to dbase(e) + sum_k idx_k(e) * dim_stride_k
     src_ptr,  # values, launch shape S (ignored when SCALAR_SRC)
@@ -336,7 +337,7 @@ def index_scatter_kernel(
         tl.store(dst_ptr + off, value, mask=ok)  # duplicates: one of the writers wins, as in PyTorch
 
 
-@triton.jit
+@fast_jit
 def index_check_kernel(
     idx_ptr,  # index tensor to validate: nothing else is read or written
     numel,  # index elements

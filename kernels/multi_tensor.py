@@ -36,6 +36,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -130,7 +131,7 @@ def _accumulate(acc, x, mask, p, NORM: tl.constexpr):
     return acc
 
 
-@triton.jit
+@fast_jit
 def multi_tensor_norm_kernel(
     addr_ptr,  # (T,) int64 data addresses of the group's tensors
     size_ptr,  # (T,) int64 element counts
@@ -175,7 +176,7 @@ def multi_tensor_norm_kernel(
     tl.store(partial_ptr + pid, result.to(partial_ptr.dtype.element_ty))
 
 
-@triton.jit
+@fast_jit
 def norm_combine_kernel(
     partial_ptr,  # (C,) chunk partials
     bounds_ptr,  # (R + 1,) int64: output r folds partials[bounds[r]:bounds[r + 1]]
@@ -224,7 +225,7 @@ def norm_combine_kernel(
         tl.store(coef_ptr, cast_to(coef, coef_ptr.dtype.element_ty))
 
 
-@triton.jit
+@fast_jit
 def multi_tensor_apply_kernel(
     addr_ptr, size_ptr, ctensor_ptr, cstart_ptr,  # the table, as multi_tensor_norm_kernel
     like_ptr,  # any tensor of the group (gives the element type)

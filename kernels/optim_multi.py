@@ -37,6 +37,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .multi_tensor import build_table, chunk_length
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -144,7 +145,7 @@ def _base(addr_ptr, row, T, t, like_ptr, ALIGNED: tl.constexpr):
     return base
 
 
-@triton.jit
+@fast_jit
 def multi_tensor_step_kernel(
     addr_ptr,  # ((2 + N_STATE) * T,) int64: parameter, gradient and state addresses, row-major by role
     size_ptr,  # (T,) int64 element counts

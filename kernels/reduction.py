@@ -28,6 +28,7 @@ import triton.language as tl
 from . import reduction_split, tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, _reduce_var, prod_rows
 from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
 from .reduction_blocks import (
@@ -56,7 +57,7 @@ REDUCE_BACKWARD_TUNING = Tunable("reduction.reduce_backward", row_space, row_heu
 
 
 # ================================================================ forward kernel
-@triton.jit
+@fast_jit
 def reduce_kernel(
     out_ptr,  # (M,) result (unused when OUT_VALUE is False)
     aux_ptr,  # (M,) second result: int64 index (max/min) or mean (var); unused unless OUT_AUX
@@ -213,7 +214,7 @@ def _grad_math(g, x, y, a, b, cols, R, p, OP: tl.constexpr):
         return g * tl.exp(x - y)
 
 
-@triton.jit
+@fast_jit
 def reduce_backward_kernel(
     grad_x_ptr,  # (M, R) output: gradient of x
     grad_ptr,  # (M,) gradient of the result

@@ -31,6 +31,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, pick_extreme, prod_rows
 from .reduction_blocks import NARROW_ROW_STRIDED, ONE_BYTE, STRIDED_SPACE, contiguous_rows, row_config, split_plan
 from .strided import cast_to, compute_type
@@ -138,7 +139,7 @@ def _chunk_var(x_rows, row_mask, n, stride_xr, acc_type: tl.constexpr, BLOCK_M: 
     return mean, tl.sum(acc, axis=1)
 
 
-@triton.jit
+@fast_jit
 def reduce_partials_kernel(
     part_ptr,  # (SLOTS, M, n_chunks) int64 scratch: the partials (see the module docstring)
     x_ptr,  # (M, R) input view
@@ -254,7 +255,7 @@ def _combine_var(first, second, row_mask, R, chunk, n_chunks, correction, val_ty
     return tl.sum(m2, axis=1) / tl.maximum(R - correction, 0.0), mean
 
 
-@triton.jit
+@fast_jit
 def reduce_combine_kernel(
     out_ptr,  # (M,) result (unused when OUT_VALUE is False)
     aux_ptr,  # (M,) second result: int64 index (max/min) or mean (var); unused unless OUT_AUX

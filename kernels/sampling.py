@@ -30,6 +30,7 @@ from .device_array import DeviceArray
 from .ieee_math import div_ieee
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type, launch_slices, strided_offsets
 from .tuning import Cost, Tunable, next_pow2
 
@@ -110,7 +111,7 @@ MULTINOMIAL_CDF_TUNING = Tunable("sampling.multinomial_cdf", _cdf_space, _cdf_he
 
 
 # ================================================================ bernoulli
-@triton.jit
+@fast_jit
 def bernoulli_kernel(
     out_ptr,  # samples, 0 or 1 in out's dtype
     u_ptr,  # fp32 uniforms in [0, 1), drawn on the host
@@ -165,7 +166,7 @@ def bernoulli(out: DeviceArray, u: DeviceArray, p: DeviceArray | float, err: Dev
 
 
 # ================================================================ multinomial: the exponential race
-@triton.jit
+@fast_jit
 def multinomial_race_kernel(
     out_ptr,  # (rows, k) int64 samples
     p_ptr,  # (rows, n) probabilities, any strides
@@ -217,7 +218,7 @@ def multinomial_race_kernel(
 
 
 # ================================================================ multinomial: inverse CDF
-@triton.jit
+@fast_jit
 def multinomial_cdf_kernel(
     out_ptr,  # (rows, k) int64 samples
     p_ptr,  # (rows, n) probabilities, any strides

@@ -35,6 +35,7 @@ from . import reduction_split as RS
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .reduce_math import prod_rows
 from .reduction_blocks import HEURISTIC_CONFIGS, SPACE, contiguous_rows, layout, row_heuristic, row_space, split_plan
 from .reduction_split import _dec, _enc
@@ -110,7 +111,7 @@ def _first(s, BLOCK_R: tl.constexpr):
     return tl.sum(tl.where(lane[None, :] == 0, s, 0), axis=1)
 
 
-@triton.jit
+@fast_jit
 def scan_kernel(
     out_ptr,  # (M, R) output
     x_ptr,  # (M, R) input view
@@ -163,7 +164,7 @@ def scan_kernel(
         tl.store(o_rows + cols[None, :] * stride_or, cast_to(s, out_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def scan_totals_kernel(
     part_ptr,  # int64 scratch: (M, n_chunks) chunk totals, written here
     x_ptr,  # (M, R) input view
@@ -205,7 +206,7 @@ def scan_totals_kernel(
     tl.store(part_ptr + rows.to(tl.int64) * n_chunks + c, _enc(total), mask=row_mask)
 
 
-@triton.jit
+@fast_jit
 def scan_carry_kernel(
     carry_ptr,  # int64 scratch: (M, n_chunks) carry into each chunk (the identity for chunk 0), written here
     part_ptr,  # int64 scratch: (M, n_chunks) chunk totals from scan_totals_kernel
@@ -236,7 +237,7 @@ def scan_carry_kernel(
         tl.store(carry_ptr + r64 + cs[None, :], _enc(s), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def cumprod_backward_kernel(
     grad_x_ptr,  # (M, R) output: gradient of x
     grad_ptr,  # (M, R) gradient of the cumprod

@@ -25,6 +25,7 @@ from . import tuning
 from .device_array import DeviceArray
 from .index_core import INDEX_SPACE, begin_accumulate, end_accumulate, from_bits, no_alias, scalar_bits
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import MAX_DIMS, cast_to, collapse
 from .tuning import Cost, Tunable, next_pow2
 
@@ -125,7 +126,7 @@ def _source_coords(i: np.ndarray, p: int, n: int, mode: int) -> tuple[np.ndarray
     return r, (r >= 0) & (r < n)
 
 
-@triton.jit(do_not_specialize=["value_bits", "slice_valid"])
+@fast_jit(do_not_specialize=["value_bits", "slice_valid"])
 def remap_kernel(
     out_ptr,  # array in launch coordinates: written (forward) or read (SCATTER)
     src_ptr,  # array at the mapped coordinates: read (forward) or atomically added to (SCATTER)
@@ -324,7 +325,7 @@ def pad_backward(grad_x: DeviceArray, grad: DeviceArray, pad, mode: str = "const
 
 
 # ================================================================ tril / triu
-@triton.jit
+@fast_jit
 def tri_kernel(
     out_ptr,  # output (may be x: in place)
     x_ptr,  # input

@@ -25,6 +25,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .tuning import Cost, Tunable, next_pow2
 
 MAX_SORT_R = 4096  # the longest row one program sorts in registers
@@ -125,7 +126,7 @@ def _bitonic_sort(key, idx, N_DIMS: tl.constexpr):
     return tl.reshape(k, key.shape), tl.reshape(i, idx.shape)
 
 
-@triton.jit
+@fast_jit
 def sort_kernel(
     values_ptr,  # (M, K) sorted values (unused when WRITE_VALUES is False)
     indices_ptr,  # (M, K) int64 source index of each sorted value
@@ -155,7 +156,7 @@ def sort_kernel(
         tl.store(values_ptr + row * stride_vm + slots * stride_vk, values, mask=kept)
 
 
-@triton.jit
+@fast_jit
 def scatter_backward_kernel(
     grad_x_ptr,  # (M, R) output: gradient of x
     grad_ptr,  # (M, K) gradient of the sorted / top-k values

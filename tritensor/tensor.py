@@ -71,6 +71,21 @@ class Tensor:
         return t
 
     @staticmethod
+    def _fresh(arr: np.ndarray, dtype: _dt.dtype) -> Tensor:
+        """A cpu tensor over `arr`, a fresh C-contiguous array of `dtype` (an op's result whose layout the op
+        knows): `_wrap` without its checks, for the hot paths."""
+        t = object.__new__(Tensor)
+        t._np = arr
+        t._storage = None
+        t._shape = arr.shape
+        t._stride = None
+        t._offset = 0
+        t.dtype = dtype
+        t.device = CPU
+        t._requires_grad = False
+        return t
+
+    @staticmethod
     def _make(storage: Storage, shape: tuple, stride: tuple, offset: int, dtype: _dt.dtype,
               device: _device_cls) -> Tensor:
         t = object.__new__(Tensor)

@@ -144,3 +144,64 @@ def test_autograd_grad_and_create_graph_do_not_leak():
         assert _live() == base
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_a_saved_tensor_is_freed_as_soon_as_its_node_runs(device):
+    """As in PyTorch, a node's saved tensors are dropped right after its backward runs, not when the whole
+    backward ends: an activation saved only by sin's node is gone before exp's node (the next one) runs."""
+    x = tt.tensor([0.1, 0.2, 0.3], device=device, requires_grad=True)
+    seen = []
+    for retain in (True, False):
+        a = x.exp()
+        loss = a.sin().sum()  # SinBackward0 saves a: the only reference left once `a` is deleted
+        a_ref = weakref.ref(a)
+        a.grad_fn.register_prehook(lambda grads, ref=a_ref: seen.append(ref() is None))
+        del a
+        loss.backward(retain_graph=retain)
+    # With retain_graph the saved tensor must survive (so the check can fail); without, it is already gone.
+    assert seen == [False, True]
+    expected = 2 * np.cos(np.exp([0.1, 0.2, 0.3])) * np.exp([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(x.grad.tolist(), expected, rtol=1e-6)
+
+
+class KeepsHostArray(Function):
+    """A custom op that keeps a NumPy array on ctx, as built-in cpu ops keep their references' byproducts."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.scale = np.full(x.shape, 3.0, np.float32)
+        return x * 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * tt.tensor(ctx.scale)
+
+
+def _reachable(node) -> list:
+    seen, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n is None or any(n is s for s in seen):
+            continue
+        seen.append(n)
+        stack.extend(nxt for nxt, _ in n.next_functions)
+    return seen
+
+
+def test_backward_frees_the_host_arrays_and_tensors_nodes_kept():
+    x = tt.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], requires_grad=True)
+    w = tt.tensor([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], requires_grad=True)
+    h = tt.nn.functional.layer_norm(KeepsHostArray.apply(x), (3,))
+    loss = tt.nn.functional.cross_entropy(tt.nn.functional.linear(h, w).relu(), tt.tensor([0, 1]))
+    custom = loss.grad_fn
+    while type(custom) is not KeepsHostArray:
+        custom = next(n for n, _ in custom.next_functions if n is not None and not n.name().startswith("Accumulate"))
+    assert isinstance(custom.scale, np.ndarray)
+    loss.backward()
+    assert x.grad is not None and w.grad is not None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        custom.scale
+    for node in _reachable(loss.grad_fn):
+        kept = [k for k, v in vars(node).items() if isinstance(v, (np.ndarray, Tensor)) and k != "variable"]
+        assert not kept, f"{node.name()} still holds {kept} after backward"

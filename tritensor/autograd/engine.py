@@ -7,10 +7,10 @@ leads to them runs.
 
 One pass, four phases (a `_GraphTask` holds the pass's state):
   collect     the roots' edges, the captured inputs (`inputs=`), the retain_grad tensors, the seed gradients;
-  order       the reachable nodes in topological order, pruned to those that lead to a captured input;
-  run         each node once: tensor hooks, pre-hooks, backward (with anomaly checks), post-hooks, freeing
-              its saved state unless retain_graph, then passing its gradients on to the nodes it feeds
-              (through `node_observer.fn` while tritensor.profiler records);
+  schedule    each reachable node's dependency count (pruned to the nodes that lead to a captured input);
+  run         each node once, when its feeders have run: tensor hooks, pre-hooks, backward (with anomaly
+              checks), post-hooks, freeing its saved state unless retain_graph, then passing its gradients on
+              to the nodes it feeds (through `node_observer.fn` while tritensor.profiler records);
   accumulate  a leaf's AccumulateGrad into .grad, retain_grad copies, and the gradients autograd.grad returns.
 """
 
@@ -49,42 +49,6 @@ def _topological_order(roots: list[Node]) -> list[Node]:
     return order
 
 
-def _leaves_early(order: list[Node]) -> list[Node]:
-    """`order` with each leaf's AccumulateGrad (and any chain of single-input nodes that only leads into one, such
-    as a weight's transpose) moved up to just after the last node that feeds it.
-
-    A depth-first order puts every accumulation at the very end of backward; this way a layer's gradients are in
-    .grad as soon as that layer's backward is done, so the hooks DistributedDataParallel registers can start that
-    bucket's all-reduce while the earlier layers' backward still runs. Each node still comes after all its
-    feeders, so every gradient sum is formed as before."""
-    tail = set()
-    for node in reversed(order):
-        targets = [n for n, _ in node._edges if n is not None]
-        if type(node) is AccumulateGrad or (len(targets) == 1 and targets[0] in tail):
-            tail.add(node)
-    waiting: dict = {}
-    for node in order:
-        for nxt, _ in node._edges:
-            if nxt is not None and nxt in tail:
-                waiting[nxt] = waiting.get(nxt, 0) + 1
-    out: list[Node] = []
-    for node in order:
-        if node in waiting:
-            continue  # placed when its last feeder is
-        stack = [node]  # iterative: a recursive closure here would keep the graph alive through its cell
-        while stack:
-            current = stack.pop()
-            out.append(current)
-            ready = []
-            for nxt, _ in current._edges:
-                if nxt is not None and nxt in waiting:
-                    waiting[nxt] -= 1
-                    if waiting[nxt] == 0:
-                        ready.append(nxt)
-            stack.extend(reversed(ready))
-    return out
-
-
 def _needed(order: list[Node], targets: set) -> set:
     """The nodes from which some target node is reachable (targets included)."""
     needed = set()
@@ -97,6 +61,46 @@ def _needed(order: list[Node], targets: set) -> set:
                 needed.add(node)
                 break
     return needed
+
+
+def _dependencies(roots: list[Node], needed: set | None) -> dict:
+    """node -> how many edges from the reachable (and needed) nodes lead into it: a node may run once that many
+    of its feeders have run (Kahn's algorithm; one pass over the graph)."""
+    deps: dict = {}
+    stack = list(roots)
+    while stack:
+        for nxt, _ in stack.pop()._edges:
+            if nxt is None or (needed is not None and nxt not in needed):
+                continue
+            count = deps.get(nxt)
+            if count is None:
+                deps[nxt] = 1
+                stack.append(nxt)
+            else:
+                deps[nxt] = count + 1
+    return deps
+
+
+def _feeds_a_leaf(node: Node, known: dict) -> bool:
+    """A leaf's AccumulateGrad, or a chain of single-input nodes that only leads into one (a weight's transpose).
+    `known` remembers the answer for every node of the chain walked."""
+    chain = []
+    while True:
+        answer = known.get(node)
+        if answer is not None:
+            break
+        if type(node) is AccumulateGrad:
+            answer = True
+            break
+        chain.append(node)
+        targets = [n for n, _ in node._edges if n is not None]
+        if len(targets) != 1:
+            answer = False
+            break
+        node = targets[0]
+    for n in chain:
+        known[n] = answer
+    return answer
 
 
 def _call_backward(node: F.Function, grads: list, create_graph: bool) -> tuple:
@@ -299,27 +303,51 @@ class _GraphTask:
 
     # -- order -----------------------------------------------------------------------------------------------
 
-    def order(self, roots: list) -> list[Node]:
-        order = _leaves_early(_topological_order([n for n, _ in roots]))
+    def schedule(self, roots: list) -> tuple[list[Node], dict]:
+        """The nodes that may run first (the roots no other root feeds) and every other node's dependency count."""
+        starts = list(dict.fromkeys(node for node, _ in roots))
         if self.inputs is not None:
-            self.needed = needed = _needed(order, {node for node, _ in self.capture})
-            order = [n for n in order if n in needed]
-        return order
+            self.needed = needed = _needed(_topological_order(starts), {node for node, _ in self.capture})
+            starts = [n for n in starts if n in needed]
+        deps = _dependencies(starts, self.needed)
+        ready = [n for n in starts if n not in deps]
+        ready.reverse()  # the first root runs first
+        return ready, deps
 
     # -- run -------------------------------------------------------------------------------------------------
 
-    def run(self, order: list[Node]) -> None:
+    def run(self, ready: list[Node], deps: dict) -> None:
+        """Run each node once all its feeders have, depth first: a node's inputs are explored in edge order, and
+        a leaf's AccumulateGrad (or a chain of single-input nodes that only leads into one, such as a weight's
+        transpose) runs as soon as its last feeder has. So a layer's gradients are in .grad as soon as that
+        layer's backward is done, and the hooks DistributedDataParallel registers can start that bucket's
+        all-reduce while the earlier layers' backward still runs."""
         pending = self.pending
+        needed = self.needed
         observe = bool(self.retained or self.capture)
         observer = node_observer.fn  # read once per backward: the profiler's, or None
-        for node in order:
+        known: dict = {}
+        while ready:
+            node = ready.pop()
             grads = pending.pop(node, None)
-            if grads is None:
-                continue
-            if observer is not None:
-                observer(self.run_node, node, grads, observe)
-            else:
-                self.run_node(node, grads, observe)
+            if grads is not None:
+                if observer is not None:
+                    observer(self.run_node, node, grads, observe)
+                else:
+                    self.run_node(node, grads, observe)
+            fresh = None  # the nodes this one's run made ready, in edge order
+            for nxt, _ in node._edges:
+                if nxt is None or (needed is not None and nxt not in needed):
+                    continue
+                count = deps[nxt] - 1
+                deps[nxt] = count
+                if count == 0:
+                    fresh = [nxt] if fresh is None else fresh + [nxt]
+            if fresh is not None:
+                if len(fresh) > 1:  # leaves (and chains into one) on top, so that they run first
+                    fresh.sort(key=lambda n: not _feeds_a_leaf(n, known))
+                fresh.reverse()  # popped in edge order (leaves first)
+                ready += fresh
 
     def run_node(self, node: Node, grads: list, observe: bool) -> None:
         """One node: a leaf's accumulation, or hooks, backward and sending its gradients on."""
@@ -435,11 +463,11 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
     roots = _roots(outputs)
     if inputs is not None:
         task.collect_inputs(inputs)
-    order = task.order(roots)
+    ready, deps = task.schedule(roots)
     if accumulate and F.retaining:
         task.collect_retained()
     task.seed(roots, grad_outputs)
     # A backward runs in the dtypes its forward chose: autocast is off inside (custom_bwd turns it back on).
     with enable_grad() if create_graph else no_grad(), autocast_suspended():
-        task.run(order)
+        task.run(ready, deps)
     return task.result(allow_unused)

@@ -17,6 +17,8 @@ import itertools
 import traceback
 import weakref
 
+import numpy as np
+
 from ..grad_state import state
 from ..tensor import RemovableHandle, Tensor
 from .grad_mode import no_grad
@@ -177,6 +179,27 @@ class Function(Node, FunctionCtx):
             ctx._link_outputs(out)
             return out
         return cls.forward(ctx, *args, **kwargs)
+
+    @classmethod
+    def _pair_node(cls, a: Tensor, b: Tensor, n_params: int = 0) -> Function:
+        """A node of this built-in op for forward arguments (a, b, and n_params non-tensors), a or b requiring
+        grad, wired to their nodes: what `apply` records, for an op's hot path that computes its result itself.
+        The op sets what its backward reads, then links its one floating-point result with `_link_result`."""
+        node = cls.__new__(cls)
+        need_a, need_b = a._requires_grad, b._requires_grad
+        node.needs_input_grad = (need_a, need_b) + (False,) * n_params
+        edge_a = _NO_EDGE if not need_a else (a.grad_fn, a._output_nr) if a.grad_fn is not None else (a._grad_node(), 0)
+        edge_b = _NO_EDGE if not need_b else (b.grad_fn, b._output_nr) if b.grad_fn is not None else (b._grad_node(), 0)
+        node._edges = (edge_a, edge_b) + (_NOT_TENSOR,) * n_params
+        return node
+
+    def _link_result(self, out: Tensor) -> Tensor:
+        """Make this node the grad_fn of `out`, the op's only output, fresh and floating point (no saved tensors)."""
+        if state.anomaly:
+            self._trace = traceback.format_stack()[:-2]
+        out.grad_fn = self
+        out._requires_grad = True
+        return out
 
     @classmethod
     def _apply_custom(cls, args: tuple, kwargs: dict):
@@ -368,8 +391,8 @@ class Function(Node, FunctionCtx):
         self._materialize_grads = value
 
     def _free(self) -> None:
-        """Drop what backward needed (saved tensors and tensors kept as plain ctx attributes); the edges stay,
-        so the graph's structure can still be inspected."""
+        """Drop what backward needed (saved tensors, and tensors or host arrays kept as plain ctx attributes, alone
+        or in a tuple or list); the edges stay, so the graph's structure can still be inspected."""
         if self._saved is not None:
             self._saved = None
             self._freed = True
@@ -377,11 +400,11 @@ class Function(Node, FunctionCtx):
         dropped = None
         for k, v in d.items():
             kind = type(v)
-            if kind is not Tensor:
+            if kind is not Tensor and kind is not np.ndarray:
                 if (kind is not tuple and kind is not list) or k in _ENGINE_KEYS:
                     continue
                 for x in v:
-                    if type(x) is Tensor:
+                    if type(x) is Tensor or type(x) is np.ndarray:
                         break
                 else:
                     continue

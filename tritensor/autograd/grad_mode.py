@@ -182,7 +182,7 @@ def _sync_inference() -> None:
     the plain ones again, so the normal per-op path pays nothing for the feature."""
     global _plain_constructors
     if _plain_constructors is None:
-        _plain_constructors = {name: Tensor.__dict__[name] for name in ("_wrap", "_make", "_empty")}
+        _plain_constructors = {name: Tensor.__dict__[name] for name in ("_wrap", "_fresh", "_make", "_empty")}
     if not state.inference:
         for name, sm in _plain_constructors.items():
             setattr(Tensor, name, sm)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
+
 from ..tensor import RemovableHandle, Tensor
 from . import function
 from .differentiate import backward as autograd_backward
@@ -75,6 +77,11 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool) -> None:
         self._grad = grad.clone() if create_graph else grad.detach().clone()
     elif create_graph or g._requires_grad:
         self._grad = g + grad
+    elif g.device.type == "cpu" and g._stride is None and g._np is not None and g.dtype is grad.dtype:
+        # .grad as the first accumulation made it (a fresh contiguous array): summed in place by NumPy
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.add(g._np, grad._host(), out=g._np)
+        g._bump_version()
     else:
         g.add_(grad.detach())
     if self._post_acc_hooks:

@@ -193,6 +193,21 @@ def autocast_op(name: str, fn, namespace: str = ""):
     return op
 
 
+def checks_hook_itself(name: str):
+    """Decorator for a hot op that tests `op_hook.trace is None` (and autocast being off, where it matters)
+    before its fast path, and otherwise calls its general path as bound by `autocast_op`: binding leaves the
+    op unwrapped, so that a plain call pays no wrapper layer. Only for ops without an autocast policy."""
+
+    def mark(fn):
+        if any(name in table for table in POLICIES.values()):
+            raise ValueError(f"{name} has an autocast policy: it must be bound through autocast_op")
+        fn._op_name = name
+        fn._autocast_policies = None
+        return fn
+
+    return mark
+
+
 def _first_tensor(values):
     for v in values:
         if type(v) is Tensor or isinstance(v, Tensor):

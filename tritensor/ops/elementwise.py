@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..device import CPU
+from ..grad_state import state
 from ..kernels import elementwise as K
+from ..kernels.quiet_numpy import quiet
 from ..tensor import Tensor
 from . import complex as _complex
+from .autocast import autocast_op, checks_hook_itself, op_hook
 from .copy import check_inplace, rebase_history, write_into
 from .dispatch import broadcast_shapes, expanded, operands, sum_to
+
+
+def _same_cpu(a, b) -> bool:
+    """Two plain cpu tensors of one dtype and shape, both fresh op results (C-contiguous, `_stride` not yet
+    made): a model's everyday operands on cpu. Nothing to promote, broadcast or cast, and the ufunc's result is
+    C-contiguous too, so the ops below run NumPy directly (an op that records a graph still gets its node)."""
+    return type(a) is Tensor and type(b) is Tensor and a.device is CPU and b.device is CPU and a.dtype is b.dtype \
+        and a._shape == b._shape and a._stride is None and b._stride is None and a._np is not None \
+        and b._np is not None
 
 
 def _binary(ref, kernel, a: Tensor, b: Tensor, dtype: D.dtype, *params) -> Tensor:
@@ -44,6 +59,9 @@ class Add(Function):
         if need_b:
             grad_b = sum_to(grad if ctx.alpha == 1 else grad * ctx.alpha, shape_b)
         return grad_a, grad_b, None
+
+    def _free(self) -> None:
+        """Nothing to free: the node keeps two shapes and alpha, no tensors (and a second backward works)."""
 
 
 class Sub(Add):
@@ -105,6 +123,7 @@ class Neg(Function):
         return -grad
 
 
+@checks_hook_itself("add")
 def add(input, other, *, alpha=1, out=None) -> Tensor:
     """`input + alpha * other` elementwise, with broadcasting and type promotion.
 
@@ -112,6 +131,18 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
         >>> tt.add(tt.tensor([1.0, 2.0]), tt.tensor([10.0, 20.0]), alpha=2)
         tensor([21., 42.])
     """
+    if alpha == 1 and out is None and op_hook.trace is None and _same_cpu(input, other):
+        result = Tensor._fresh(quiet(np.add, input._np, other._np), input.dtype)
+        if state.enabled and (input._requires_grad or other._requires_grad):
+            node = Add._pair_node(input, other, 1)
+            node.shapes = (input._shape, input._shape)
+            node.alpha = 1
+            return node._link_result(result)
+        return result
+    return _add(input, other, **_keywords(alpha, out))
+
+
+def _add_general(input, other, *, alpha=1, out=None) -> Tensor:
     a, b, dtype = operands(input, other)
     if alpha != 1 and not dtype.is_floating_point and isinstance(alpha, float):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
@@ -121,8 +152,18 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     return result if out is None else _into(out, result)
 
 
+@checks_hook_itself("sub")
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """`input - alpha * other` elementwise; alias `subtract`."""
+    if alpha == 1 and out is None and op_hook.trace is None and _same_cpu(input, other) \
+            and input.dtype is not D.bool:
+        if state.enabled and (input._requires_grad or other._requires_grad):
+            return Sub.apply(input, other, -1)
+        return Tensor._fresh(quiet(np.subtract, input._np, other._np), input.dtype)
+    return _sub(input, other, **_keywords(alpha, out))
+
+
+def _sub_general(input, other, *, alpha=1, out=None) -> Tensor:
     a, b, dtype = operands(input, other)
     if dtype is D.bool:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
@@ -131,14 +172,39 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
     return result if out is None else _into(out, result)
 
 
+@checks_hook_itself("mul")
 def mul(input, other, *, out=None) -> Tensor:
     """`input * other` elementwise, with broadcasting and type promotion; alias `multiply`."""
+    if out is None and op_hook.trace is None and _same_cpu(input, other) and not input.dtype.is_complex:
+        if state.enabled and (input._requires_grad or other._requires_grad):
+            return Mul.apply(input, other)
+        return Tensor._fresh(quiet(np.multiply, input._np, other._np), input.dtype)
+    return _mul(input, other, **_keywords(1, out))
+
+
+def _mul_general(input, other, *, out=None) -> Tensor:
     if _complex.is_complex_operand(input) or _complex.is_complex_operand(other):
         result = _complex.mul(input, other)  # Triton has no complex type: real ops on the parts
         return result if out is None else _into(out, result)
     a, b, _ = operands(input, other)
     result = Mul.apply(a, b)
     return result if out is None else _into(out, result)
+
+
+def _keywords(alpha, out) -> dict:
+    """The keywords a call gave other than their defaults: what the general path's tracer records (the
+    profiler's input shapes list each argument)."""
+    given = {} if alpha == 1 else {"alpha": alpha}
+    if out is not None:
+        given["out"] = out
+    return given
+
+
+# The general paths as bound (autocast, and the op hook of the profiler and the export tracer, see them); the
+# public add/sub/mul test the hook themselves and are bound unwrapped.
+_add = autocast_op("add", _add_general)
+_sub = autocast_op("sub", _sub_general)
+_mul = autocast_op("mul", _mul_general)
 
 
 def neg(input: Tensor, *, out=None) -> Tensor:

@@ -1,0 +1,105 @@
+"""The Python cost of one kernel launch: Triton's `kernel[grid](...)` against the cached launch of
+kernels/launcher.py, and `tt.add` of two 8-element cuda tensors through tritensor's whole dispatch.
+
+No GPU is needed: `launcher.stub_driver()` stands in for the driver (sm_90; kernels are really compiled, the
+launch itself is recorded instead of run), so what is timed is everything a launch costs in Python up to the
+driver's launch call. Target (issue 21): <= 5 us per launch including tritensor's own dispatch. Compare the
+means within each group (pytest-benchmark prints each one's ratio to the fastest); the machine is shared
+and noisy. Kernels must be compiled, not interpreted: run without TRITON_INTERPRET.
+Run: python -m pytest bench/test_launch_overhead.py --benchmark-only -q
+"""
+
+import numpy as np
+import pytest
+from tritensor.kernels import elementwise as E
+from tritensor.kernels import elementwise_flat as EF
+from tritensor.kernels import launcher
+from tritensor.kernels.device_array import host_array
+
+import tritensor as tt
+
+if not isinstance(EF.flat_map_kernel, launcher.FastJITFunction):
+    pytest.skip("the launch path is only measurable with compiled kernels (TRITON_INTERPRET unset)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def stub():
+    with launcher.stub_driver(90) as driver:
+        yield driver
+
+
+@pytest.fixture
+def fast(request):
+    """The cached path on (True) or off (False: Triton's JITFunction.run on every launch)."""
+    old = launcher.set_enabled(request.param)
+    yield request.param
+    launcher.set_enabled(old)
+
+
+def _quiet(kernel):
+    kernel.run.record = False  # the stub launcher would keep every launch's arguments
+    return kernel
+
+
+# The tail launch of an 8-element fp32 add, as kernels/elementwise_flat.launch_flat makes it.
+X = host_array(np.ones(8, np.float32), tt.float32)
+FLAT_ARGS = (X, X, X, X, X, 8, 1, 0.0)
+FLAT_KWARGS = dict(MASKED=True, OP=E._add, N_IN=2, N_OUT=1, SCALARS=0, BLOCK=1024, num_warps=4, maxnreg=128)
+
+
+@pytest.mark.benchmark(group="one-launch")
+@pytest.mark.parametrize("fast", [False, True], ids=["triton-run", "cached"], indirect=True)
+def test_flat_map_launch(benchmark, stub, fast):
+    kernel = _quiet(EF.flat_map_kernel[(1,)](*FLAT_ARGS, **FLAT_KWARGS))  # compiled (or read) and remembered
+    launch = EF.flat_map_kernel[(1,)]
+    assert benchmark(launch, *FLAT_ARGS, **FLAT_KWARGS) is kernel
+
+
+@pytest.mark.benchmark(group="one-launch")
+@pytest.mark.parametrize("fast", [False, True], ids=["triton-run", "cached"], indirect=True)
+def test_strided_map_launch(benchmark, stub, fast):
+    # The N-d strided map kernel: 32 arguments, the most of the elementwise kernels.
+    strides = (0, 0, 0, 1)
+    args = (X, X, X, X, X, 8, 1, 1, 8, *strides * 5, 1, 0.0)
+    kwargs = dict(OP=E._add, N_IN=2, N_OUT=1, BLOCK=1024, num_warps=4)
+    kernel = _quiet(E.map_kernel[(1,)](*args, **kwargs))
+    assert benchmark(E.map_kernel[(1,)], *args, **kwargs) is kernel
+
+
+@pytest.fixture
+def cuda_pair(stub, monkeypatch):
+    # Host memory for cuda tensors (tritensor asks the environment at each allocation) while the kernels stay
+    # compiled: the launch goes through the stub driver.
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    a, b = tt.ones(8, device="cuda"), tt.ones(8, device="cuda")
+    out = tt.add(a, b)  # compiles (or reads) the add kernel
+    for kernel in EF.flat_map_kernel.device_caches[0][0].values():
+        _quiet(kernel)
+    return a, b, out
+
+
+@pytest.mark.benchmark(group="tt.add-cuda-8")
+@pytest.mark.parametrize("fast", [False, True], ids=["triton-run", "cached"], indirect=True)
+def test_tt_add_cuda(benchmark, cuda_pair, fast):
+    a, b, _ = cuda_pair
+    result = benchmark(tt.add, a, b)
+    assert result.device.type == "cuda" and result.shape == (8,)
+
+
+@pytest.mark.benchmark(group="tt.add-cuda-8")
+def test_tt_add_cuda_without_launch(benchmark, cuda_pair, monkeypatch):
+    # The floor: tritensor's dispatch with the launch itself removed (`kernel[grid]` returns a no-op).
+    class NoLaunch:
+        def __getitem__(self, grid):
+            return lambda *args, **kwargs: None
+
+    monkeypatch.setattr(EF, "flat_map_kernel", NoLaunch())
+    a, b, _ = cuda_pair
+    benchmark(tt.add, a, b)
+
+
+@pytest.mark.benchmark(group="tt.add-cuda-8")
+def test_numpy_add(benchmark):
+    a, b = np.ones(8, np.float32), np.ones(8, np.float32)
+    benchmark(np.add, a, b)
