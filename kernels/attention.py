@@ -36,6 +36,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .matmul_epilogue import dot_operand
 from .matmul_tma import device_arch
 from .strided import cast_to, compute_type
@@ -129,7 +130,7 @@ def _fwd_block(acc, m_i, l_i, q, k_base, v_base, mask_base, offs_m, start_n, L, 
     return acc, m_new, l_i
 
 
-@triton.jit(do_not_specialize=["causal", "seed"])
+@fast_jit(do_not_specialize=["causal", "seed"])
 def attention_fwd_kernel(
     out_ptr,  # (Z, Hq, L, Ev) output, contiguous
     lse_ptr,  # (Z * Hq, L) fp32 (fp64 for fp64 inputs): row log-sum-exp in log2 units (+inf: no key kept)

@@ -45,6 +45,7 @@ from .attention import (
 )
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .matmul_epilogue import dot_operand
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -52,7 +53,7 @@ from .tuning import Cost, Tunable, next_pow2
 PRE_CONFIG = dict(BLOCK_M=32, BLOCK_D=64, num_warps=4)
 
 
-@triton.jit
+@fast_jit
 def attention_bwd_preprocess_kernel(
     delta_ptr,  # (Z * Hq, L) fp32 output (fp64 for fp64 inputs)
     o_ptr,  # (Z, Hq, L, Ev) forward output, contiguous
@@ -123,7 +124,7 @@ def _dkdv_block(dk, dv, k, v, q_base, do_base, lse_base, delta_base, mask_base, 
     return dk, dv
 
 
-@triton.jit(do_not_specialize=["causal", "seed"])
+@fast_jit(do_not_specialize=["causal", "seed"])
 def attention_bwd_dkdv_kernel(
     dk_ptr,  # (Z, Hk, S, E) output, contiguous
     dv_ptr,  # (Z, Hk, S, Ev) output, contiguous
@@ -246,7 +247,7 @@ def _dq_block(dq, q, do, lse, delta, k_base, v_base, mask_base, ds_base, offs_m,
     return dq
 
 
-@triton.jit(do_not_specialize=["causal", "seed"])
+@fast_jit(do_not_specialize=["causal", "seed"])
 def attention_bwd_dq_kernel(
     dq_ptr,  # (Z, Hq, L, E) output, contiguous
     ds_ptr,  # (Z, Hq, L, S) fp32 output when STORE_DS (any pointer otherwise)

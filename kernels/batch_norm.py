@@ -37,6 +37,7 @@ import triton
 import triton.language as tl
 
 from .ieee_math import div_ieee, sqrt_ieee
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 
 
@@ -72,7 +73,7 @@ def _chunk_bounds(N, S, chunk_n, chunk_s, s_chunks):
     return n0, tl.minimum(N, n0 + chunk_n), s0, s0 + chunk_s
 
 
-@triton.jit
+@fast_jit
 def bn_stats_kernel(
     part_ptr,  # (3, C, n_chunks) fp32 (fp64) scratch: per (channel, chunk) mean, M2 and count
     x_ptr,  # (N, C, S) input view
@@ -141,7 +142,7 @@ def _combine_partials(part_ptr, cs, c_mask, C, n_chunks, acc_type: tl.constexpr,
     return mean, tl.sum(acc_m2, axis=1), cnt
 
 
-@triton.jit
+@fast_jit
 def bn_finalize_kernel(
     mean_ptr,  # (C,) fp32 (fp64) output: the mean used (save_mean)
     invstd_ptr,  # (C,) fp32 (fp64) output: 1 / sqrt(var + eps) (save_invstd)
@@ -193,7 +194,7 @@ def bn_finalize_kernel(
     tl.store(coef_ptr + 3 * C + cs, offset, mask=c_mask)
 
 
-@triton.jit
+@fast_jit
 def bn_apply_kernel(
     out_ptr,  # (N, C, S) output view
     x_ptr,  # (N, C, S) input view
@@ -228,7 +229,7 @@ def bn_apply_kernel(
     tl.store(out_ptr + n * son + c64 * soc + s64 * sos, cast_to(y, out_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def bn_backward_stats_kernel(
     part_ptr,  # (2, C, n_chunks) fp32 (fp64) scratch: per (channel, chunk) sum(dy), sum(dy * (x - mean))
     x_ptr,  # (N, C, S) saved input view
@@ -268,7 +269,7 @@ def bn_backward_stats_kernel(
     tl.store(slot + C.to(tl.int64) * n_chunks, tl.sum(tl.reshape(sum_dyx, (BLOCK_C, lanes)), axis=1), mask=c_mask)
 
 
-@triton.jit
+@fast_jit
 def bn_backward_finalize_kernel(
     gw_ptr,  # (C,) output: grad of the weight (unused unless OUT_GW)
     gb_ptr,  # (C,) output: grad of the bias (unused unless OUT_GB)

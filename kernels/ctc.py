@@ -28,6 +28,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to
 from .tuning import Cost, Tunable, next_pow2
 
@@ -55,7 +56,7 @@ def _labels(tgt_ptr, off, L, s, blank, stride_tgt):
     return lab, skip
 
 
-@triton.jit
+@fast_jit
 def ctc_forward_kernel(
     loss_ptr,  # (N,) per-item negative log-likelihood (acc dtype)
     alpha_ptr,  # (N, T, SS) alpha buffer (acc dtype), SS = the row pitch >= 2 * S + 1
@@ -100,7 +101,7 @@ def ctc_forward_kernel(
     tl.store(loss_ptr + b, cast_to(-ll, loss_ptr.dtype.element_ty))
 
 
-@triton.jit
+@fast_jit
 def ctc_backward_kernel(
     grad_ptr,  # (T, N, C) output: d loss / d lp (lp's dtype)
     g_ptr,  # (N,) incoming gradient per item (acc dtype; 0 where zero_infinity drops an infinite loss)

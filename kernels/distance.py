@@ -24,6 +24,7 @@ from .device_array import DeviceArray
 from .elementwise import fill
 from .ieee_math import sqrt_ieee
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .tuning import Cost, Tunable, next_pow2
 
 
@@ -55,7 +56,7 @@ def _pow_pos(a, e):
     return tl.exp2(e * tl.log2(a))
 
 
-@triton.jit
+@fast_jit
 def cdist_kernel(
     out_ptr, x1_ptr, x2_ptr,  # out (B, P, R); x1 (B, P, M); x2 (B, R, M)
     P, R, M,  # rows of x1, rows of x2, features
@@ -123,7 +124,7 @@ def _derivative(diff, dist, p, MODE: tl.constexpr):
     return tl.where(dist == 0, 0.0, f)
 
 
-@triton.jit
+@fast_jit
 def cdist_backward_kernel(
     gx_ptr, g_ptr, dist_ptr, x1_ptr, x2_ptr,  # grad_x1 (B, P, M); grad, dist (B, P, R); x1 (B, P, M); x2 (B, R, M)
     P, R, M,  # rows of x1, rows of x2, features

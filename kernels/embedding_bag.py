@@ -25,13 +25,14 @@ from .device_array import DeviceArray
 from .ieee_math import div_ieee
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
 MODES = {"sum": 0, "mean": 1, "max": 2}
 
 
-@triton.jit
+@fast_jit
 def embedding_bag_kernel(
     out_ptr,  # (B, D) contiguous output
     maxpos_ptr,  # (B, D) int64 winning entry per column (MODE == 2 only)
@@ -101,7 +102,7 @@ def embedding_bag_kernel(
         tl.store(size_ptr + b, n)
 
 
-@triton.jit
+@fast_jit
 def embedding_bag_backward_kernel(
     rg_ptr,  # (N, D) contiguous output: the gradient row of every entry
     g_ptr,  # (B, D) incoming gradient, unit column stride

@@ -18,10 +18,11 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .tuning import Cost, Tunable, next_pow2
 
 
-@triton.jit
+@fast_jit
 def stockham_stage_kernel(src_ptr, dst_ptr, N, Ns, sign, scale, BLOCK: tl.constexpr):
     """One radix-2 Stockham stage over row program_id(0) of a (rows, N, 2) float buffer."""
     row = tl.program_id(0).to(tl.int64)

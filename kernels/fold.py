@@ -18,11 +18,12 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to
 from .tuning import Cost, Tunable, next_pow2
 
 
-@triton.jit
+@fast_jit
 def unfold_kernel(
     out_ptr,  # (N, C*KH*KW, LH*LW) contiguous columns
     x_ptr,  # (N, C, H, W) input, any strides
@@ -49,7 +50,7 @@ def unfold_kernel(
     tl.store(out_ptr + offs, v, mask=mask)
 
 
-@triton.jit
+@fast_jit
 def fold_kernel(
     out_ptr,  # (N, C, H, W) contiguous output
     col_ptr,  # (N, C*KH*KW, LH*LW) columns, any strides

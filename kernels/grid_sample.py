@@ -24,6 +24,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -85,7 +86,7 @@ def _sample_point(loc, mask, grid_ptr, Ho, Wo, H, W, sgn, sgh, sgw, sgk, ALIGN, 
     return n, ho, wo, ix, iy, mult_x, mult_y
 
 
-@triton.jit
+@fast_jit
 def grid_sample_kernel(
     out_ptr,  # (N, C, Ho, Wo) contiguous output
     x_ptr,  # (N, C, H, W) input, any strides
@@ -129,7 +130,7 @@ def grid_sample_kernel(
             tl.store(o_base + c * Ho * Wo, cast_to(v, out_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def grid_sample_backward_kernel(
     gin_ptr,  # (N, C, H, W) contiguous input gradient (fp32 scratch for 16-bit), zeroed; atomically added into
     ggrid_ptr,  # (N, Ho, Wo, 2) contiguous grid gradient (every element written)

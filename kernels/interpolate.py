@@ -37,6 +37,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -162,7 +163,7 @@ def hit_weight(o, i, K, in_size, out_size, scale, MODE, ALIGN):
     return tl.where(ok, w, 0.0), ok
 
 
-@triton.jit
+@fast_jit
 def interpolate_kernel(
     out_ptr,  # (N, C, OD, OH, OW) contiguous output
     x_ptr,  # (N, C, ID, IH, IW) input, any strides
@@ -199,7 +200,7 @@ def interpolate_kernel(
     tl.store(out_ptr + offs, cast_to(acc, out_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def interpolate_backward_kernel(
     gx_ptr,  # (N, C, ID, IH, IW) contiguous gradient of the input (every element written)
     g_ptr,  # (N, C, OD, OH, OW) gradient of the output, any strides

@@ -24,6 +24,7 @@ from . import tuning
 from .device_array import DeviceArray
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .tuning import Cost, Tunable, next_pow2
 
 MAX_N = 64  # the largest matrix a program holds in registers (64 x 64 fp64 at 8 warps: 16 values per thread)
@@ -31,7 +32,7 @@ MODE_LU, MODE_LOWER, MODE_UPPER = 0, 1, 2  # tri_solve_kernel: P L U X = B, L X 
 
 
 # ================================================================ Cholesky
-@triton.jit
+@fast_jit
 def cholesky_kernel(
     l_ptr,  # (B, N, N) output: the lower Cholesky factor (zeros above the diagonal)
     a_ptr,  # (B, N, N) input: only its lower triangle is read, as LAPACK's potrf(uplo='L')
@@ -82,7 +83,7 @@ def cholesky(out: DeviceArray, a: DeviceArray, info: DeviceArray) -> None:
 
 
 # ================================================================ LU with partial pivoting
-@triton.jit
+@fast_jit
 def lu_kernel(
     lu_ptr,  # (B, M, N) output: L (unit, below the diagonal) and U packed, as LAPACK's getrf
     a_ptr,  # (B, M, N) input
@@ -170,7 +171,7 @@ def _back_substitute(t, x, N, UNIT: tl.constexpr, BLOCK_N: tl.constexpr):
     return x
 
 
-@triton.jit
+@fast_jit
 def tri_solve_kernel(
     x_ptr,  # (B, N, K) output
     a_ptr,  # (B, N, N): the triangular matrix, or getrf's packed LU (MODE_LU)

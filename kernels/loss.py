@@ -20,6 +20,8 @@ The backward recomputes p_c = exp(x_c - lse) from the saved lse:
   grad_x_c = g * ((1 - eps) * w_t * (p_c - [c == t]) + eps / C * (W * p_c - w_c)),  NLL: -g * w_t * [c == t]
 where g is the row's incoming gradient (reduction="none"), or the scalar gradient (divided by the
 saved denominator for "mean") broadcast with a zero stride.
+
+The NumPy references (the cpu path) are in kernels/loss_ref.py, re-exported here.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ from . import tuning
 from .device_array import DeviceArray
 from .index_errors import report_out_of_range
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
+from .loss_ref import (  # noqa: F401  the family's NumPy references, kept importable from here
+    check_targets_ref,
+    cross_entropy_backward_ref,
+    cross_entropy_ref,
+    cross_entropy_rows_exp_ref,
+    cross_entropy_rows_ref,
+    reduce_loss_ref,
+)
 from .softmax import lse_step, row_pointers
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -69,7 +80,7 @@ def _target_terms(x_rows, t_ptr, w_ptr, rows, row_mask, M1, C, sxc, st0, st1, sw
     return tc, counted, counted & (~in_range), x_t, w_t
 
 
-@triton.jit
+@fast_jit
 def cross_entropy_kernel(
     loss_ptr, wt_ptr, lse_ptr,  # (M,) per-row outputs: loss, target weight, logsumexp (acc dtype)
     x_ptr,  # (M0, M1, C) logits (NLL: log-probabilities)
@@ -139,7 +150,7 @@ def cross_entropy_kernel(
     tl.store(lse_ptr + rows, cast_to(lse, lse_ptr.dtype.element_ty), mask=row_mask)
 
 
-@triton.jit
+@fast_jit
 def cross_entropy_backward_kernel(
     gx_ptr,  # (M0, M1, C) output: gradient of the logits
     g_ptr,  # (M0, M1) incoming gradient per row (zero strides for a reduced loss)
@@ -210,7 +221,7 @@ def cross_entropy_backward_kernel(
         tl.store(gx_rows[:, None] + offs * sgxc, cast_to(gx, gx_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def reduce_rows_kernel(
     out_ptr,  # (1,) the reduced loss, the logits' dtype
     denom_ptr,  # (1,) sum of the target weights (acc dtype; written only with MEAN)
@@ -407,120 +418,6 @@ def cross_entropy_backward(grad_x: DeviceArray, grad: DeviceArray, denom: Device
 
     sizes = dict(M=M, C=C, itemsize=x3.dtype.itemsize, acc_itemsize=lse.dtype.itemsize)
     tuning.launch(CROSS_ENTROPY_BACKWARD_TUNING, _key(x3, M, C, *flags), sizes, run)
-
-
-# ---------------------------------------------------------------- NumPy references
-# x is (N, C) or (N, C, d1, ...) with classes on axis 1 (a 1-D x is (C,) with a 0-d target).
-def _acc(x: np.ndarray) -> np.dtype:
-    return np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
-
-
-def _classes_last(x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if x.ndim == 1:
-        return x[None, :], np.asarray(target).reshape(1)
-    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]), np.asarray(target).reshape(-1)
-
-
-def check_targets_ref(target: np.ndarray, n_classes: int, ignore_index: int) -> None:
-    t = np.asarray(target)
-    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
-    if np.any(bad):
-        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
-
-
-def cross_entropy_rows_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
-                           ignore_index: int = -100, label_smoothing: float = 0.0,
-                           nll: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(per-row loss, target weight, lse) in the accumulation dtype, rows in target's row-major order."""
-    acc = _acc(x)
-    xr, t = _classes_last(x, target)
-    xr = xr.astype(acc, copy=False)  # read only here
-    C = xr.shape[1]
-    check_targets_ref(t, C, ignore_index)
-    counted = t != ignore_index
-    tc = np.where(counted, t, 0)
-    w = np.ones(C, acc) if weight is None else weight.astype(acc)
-    w_t = np.where(counted, w[tc], 0).astype(acc)
-    x_t = np.take_along_axis(xr, tc[:, None], axis=1)[:, 0] if xr.size else np.zeros(t.shape, acc)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        if nll:
-            return np.where(counted, -w_t * x_t, 0).astype(acc), w_t, np.zeros(t.shape, acc)
-        m = np.max(xr, axis=1, keepdims=True) if C else np.zeros((xr.shape[0], 1), acc)
-        shifted = np.subtract(xr, m)
-        lse = (m + np.log(np.sum(np.exp(shifted, out=shifted), axis=1, keepdims=True)))[:, 0]
-        loss = w_t * (lse - x_t)
-        if label_smoothing > 0:
-            smooth = w.sum() * lse - (xr * w).sum(axis=1)
-            loss = (1 - label_smoothing) * loss + label_smoothing / C * smooth
-    return np.where(counted, loss, 0).astype(acc), w_t, lse.astype(acc)
-
-
-def cross_entropy_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None, ignore_index: int = -100,
-                      reduction: str = "mean", label_smoothing: float = 0.0, nll: bool = False) -> np.ndarray:
-    """PyTorch's cross_entropy (nll_loss when nll) from class indices, in x's dtype."""
-    loss, w_t, _ = cross_entropy_rows_ref(x, target, weight, ignore_index, label_smoothing, nll)
-    return reduce_loss_ref(loss, w_t, np.shape(target), reduction, x.dtype)
-
-
-def reduce_loss_ref(loss: np.ndarray, w_t: np.ndarray, target_shape: tuple, reduction: str,
-                    dtype: np.dtype) -> np.ndarray:
-    """The per-row losses of cross_entropy_rows_ref reduced as `reduction` says, in `dtype`."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if reduction == "none":
-            out = loss.reshape(target_shape)
-        elif reduction == "sum":
-            out = loss.sum()
-        else:
-            out = loss.sum() / w_t.sum()
-    return np.asarray(out).astype(dtype)
-
-
-def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
-                               ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                               nll: bool = False, lse: np.ndarray | None = None) -> np.ndarray:
-    """d loss / d x for cross_entropy_ref (grad: target-shaped for "none", a scalar otherwise); lse: the
-    forward's per-row log-sum-exp (cross_entropy_rows_ref's third result), which spares a max and a sum."""
-    acc = _acc(x)
-    xr, t = _classes_last(x, target)
-    xr = xr.astype(acc)
-    C = xr.shape[1]
-    counted = t != ignore_index
-    tc = np.where(counted, t, 0)
-    w = np.ones(C, acc) if weight is None else weight.astype(acc)
-    w_t = np.where(counted, w[tc], 0).astype(acc)
-    g = np.asarray(grad, acc)
-    if reduction == "none":
-        g = g.reshape(-1)
-    else:
-        g = np.full(t.shape, g.reshape(()), acc)
-        if reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                g = g / w_t.sum()
-    g = np.where(counted, g, 0)
-    rows = np.nonzero(counted)[0]
-    # In place on the (M, C) working copy, with no one-hot matrix: one row pass for the softmax, one scaling,
-    # then the target column (one per row) corrected by fancy indexing.
-    gx = xr
-    with np.errstate(invalid="ignore", over="ignore"):
-        eps = 0.0 if nll else label_smoothing
-        if nll:
-            gx.fill(0)
-        elif lse is not None:  # softmax = exp(x - lse)
-            np.subtract(gx, lse[:, None], out=gx)
-            np.exp(gx, out=gx)
-            gx *= (g * ((1 - eps) * w_t + eps / C * w.sum()))[:, None]
-        else:
-            m = np.max(gx, axis=1, keepdims=True) if C else np.zeros((gx.shape[0], 1), acc)
-            np.subtract(gx, m, out=gx)
-            np.exp(gx, out=gx)
-            gx *= ((g * ((1 - eps) * w_t + eps / C * w.sum())) / gx.sum(axis=1))[:, None]
-        if eps > 0:
-            gx -= (g[:, None] * (eps / C)) * w[None, :]
-        gx[rows, tc[rows]] -= (g * (1 - eps) * w_t)[rows]
-    if x.ndim == 1:
-        return gx.reshape(x.shape).astype(x.dtype)
-    moved = gx.reshape(np.moveaxis(x, 1, -1).shape)
-    return np.moveaxis(moved, -1, 1).astype(x.dtype)
 
 
 # ---------------------------------------------------------------- AOT / tuner declarations

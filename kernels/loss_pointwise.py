@@ -30,6 +30,7 @@ from .device_array import DeviceArray
 from .exponential import _log1p_math
 from .ieee_math import div_ieee
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .loss_pointwise_ref import pointwise_loss_backward_ref as pointwise_loss_backward_ref
 from .loss_pointwise_ref import pointwise_loss_ref as pointwise_loss_ref
 from .special import _sigmoid_pair
@@ -230,7 +231,7 @@ def _param(hi, lo, like):
     return (tl.zeros_like(like) + hi) + lo
 
 
-@triton.jit
+@fast_jit
 def pointwise_loss_kernel(
     out_ptr,  # REDUCE: (programs,) partial sums (acc dtype), at this launch's first program; else (numel,) losses
     x_ptr, t_ptr,  # (numel,) input and target, dense, one layout
@@ -268,7 +269,7 @@ def pointwise_loss_kernel(
         tl.store((out_ptr + start) + offs, cast_to(loss, out_ptr.dtype.element_ty))
 
 
-@triton.jit
+@fast_jit
 def combine_kernel(
     out_ptr,  # (1,) the reduced loss, in the input's dtype
     part_ptr,  # (n,) partial sums (acc dtype)
@@ -290,7 +291,7 @@ def combine_kernel(
     tl.store(out_ptr, cast_to(result, out_ptr.dtype.element_ty))
 
 
-@triton.jit
+@fast_jit
 def pointwise_loss_backward_kernel(
     gx_ptr, gt_ptr,  # (numel,) gradients of input and target (gt written only with NEED_T)
     g_ptr,  # incoming gradient: (numel,) per element, or one element with G_SCALAR

@@ -36,6 +36,7 @@ from .index_core import (
     strides_sig,
 )
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import MAX_DIMS, cast_to, collapse, launch_slices, strided_offsets
 from .tuning import Cost, Tunable, next_pow2
 
@@ -93,7 +94,7 @@ BLOCK_SCAN_TUNING = Tunable(
 
 
 # ================================================================ masked_fill
-@triton.jit(do_not_specialize=["value_bits"])
+@fast_jit(do_not_specialize=["value_bits"])
 def masked_fill_kernel(
     out_ptr,  # output
     x_ptr,  # input
@@ -170,7 +171,7 @@ def masked_fill_backward(grad_x: DeviceArray | None, grad_value: DeviceArray | N
 
 
 # ================================================================ boolean masks: count, scan, compact
-@triton.jit
+@fast_jit
 def mask_count_kernel(
     offsets_ptr,  # (n_blocks + 1,) int64: block b's count goes to offsets[b + 1]
     mask_ptr,  # condition (any dtype: nonzero counts)
@@ -186,7 +187,7 @@ def mask_count_kernel(
     tl.store(offsets_ptr + pid + 1, tl.sum(m.to(tl.int64), axis=0))
 
 
-@triton.jit
+@fast_jit
 def block_scan_kernel(
     offsets_ptr,  # (n_blocks + 1,) int64: counts at [1:] in, exclusive block starts + total out
     n_blocks,  # blocks counted
@@ -204,7 +205,7 @@ def block_scan_kernel(
         carry += tl.sum(counts, axis=0)
 
 
-@triton.jit
+@fast_jit
 def mask_compact_kernel(
     out_ptr,  # compacted output (1-d, stride out_stride)
     src_ptr,  # values to compact (VALUES) else unused
@@ -233,7 +234,7 @@ def mask_compact_kernel(
     tl.store(out_ptr + pos * out_stride, value, mask=m)
 
 
-@triton.jit
+@fast_jit
 def mask_expand_kernel(
     out_ptr,  # output: positions where the mask holds receive the next source element
     src_ptr,  # 1-d source read in order (stride src_stride)

@@ -32,6 +32,7 @@ from . import matmul_tma as TMA
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .matmul_epilogue import ACTIVATIONS, SPLIT_K_CHOICES
 from .matmul_epilogue import dot_operand as _dot_operand
 from .matmul_epilogue import epilogue as _epilogue
@@ -48,13 +49,14 @@ PATHS = ("ptr", "tma")  # matmul_kernel (pointer loads) or matmul_tma.matmul_tma
 
 
 # ---------------------------------------------------------------- the kernels
-@triton.jit
+@fast_jit
 def matmul_kernel(
     c_ptr,  # (batch, M, N) output; with SPLIT_K > 1 the (SPLIT_K, batch, M, N) fp32 scratch
     a_ptr,  # (batch, M, K) left operand
     b_ptr,  # (batch, K, N) right operand
     bias_ptr,  # (N,) added to every row (read only when HAS_BIAS)
     cin_ptr,  # (batch, M, N) addend of addmm/baddbmm (read only when HAS_CIN)
+    z_ptr,  # (batch, M, N) pre-activation output, C's strides (written only when STORE_Z)
     M, N, K,  # matrix sizes of one batch entry
     stride_ab, stride_am, stride_ak,  # A strides in elements (stride_ab 0 broadcasts A over the batch)
     stride_bb, stride_bk, stride_bn,  # B strides
@@ -65,6 +67,7 @@ def matmul_kernel(
     HAS_BIAS: tl.constexpr,  # add bias
     HAS_CIN: tl.constexpr,  # add beta * C_in (off when beta == 0, so NaNs in C_in do not leak, as in torch)
     ACTIVATION: tl.constexpr,  # one of ACTIVATIONS
+    STORE_Z: tl.constexpr,  # also store the pre-activation to z_ptr (what a fused linear's backward reads)
     INPUT_PRECISION: tl.constexpr,  # "tf32" or "ieee" for fp32 operands (16-bit operands ignore it)
     BLOCK_M: tl.constexpr,  # tile rows
     BLOCK_N: tl.constexpr,  # tile columns
@@ -117,7 +120,8 @@ def matmul_kernel(
     mask = (offs_m < M)[:, None] & (offs_n < N)[None, :]
     if SPLIT_K == 1:
         acc = _epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
-                        stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, BLOCK_M, BLOCK_N)
+                        stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, BLOCK_M, BLOCK_N,
+                        z_ptr, stride_cb, stride_cm, stride_cn, STORE_Z)
         c_ptrs = _tile_ptrs(c_ptr, pid_b, row0, col0, stride_cb, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
         tl.store(c_ptrs, cast_to(acc, c_ptr.dtype.element_ty), mask=mask)
     else:
@@ -126,12 +130,13 @@ def matmul_kernel(
         tl.store(c_ptrs, acc, mask=mask)
 
 
-@triton.jit
+@fast_jit
 def splitk_reduce_kernel(
     c_ptr,  # (batch, M, N) output
     part_ptr,  # (split_k, batch, M, N) fp32 partial sums from matmul_kernel
     bias_ptr,  # (N,) added to every row (read only when HAS_BIAS)
     cin_ptr,  # (batch, M, N) addend (read only when HAS_CIN)
+    z_ptr,  # (batch, M, N) pre-activation output, C's strides (written only when STORE_Z)
     M, N,  # matrix sizes of one batch entry
     split_k,  # slices to add
     stride_ps, stride_pb, stride_pm, stride_pn,  # partials strides
@@ -142,6 +147,7 @@ def splitk_reduce_kernel(
     HAS_BIAS: tl.constexpr,  # add bias
     HAS_CIN: tl.constexpr,  # add beta * C_in
     ACTIVATION: tl.constexpr,  # one of ACTIVATIONS
+    STORE_Z: tl.constexpr,  # also store the pre-activation to z_ptr
     BLOCK_M: tl.constexpr,  # tile rows
     BLOCK_N: tl.constexpr,  # tile columns
 ):
@@ -161,7 +167,8 @@ def splitk_reduce_kernel(
         acc += tl.load(p_ptrs, mask=mask, other=0.0)
         p_ptrs += stride_ps
     acc = _epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
-                    stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, BLOCK_M, BLOCK_N)
+                    stride_cinm, stride_cinn, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, BLOCK_M, BLOCK_N,
+                    z_ptr, stride_cb, stride_cm, stride_cn, STORE_Z)
     c_ptrs = _tile_ptrs(c_ptr, pid_b, row0, col0, stride_cb, stride_cm, stride_cn, BLOCK_M, BLOCK_N)
     tl.store(c_ptrs, cast_to(acc, c_ptr.dtype.element_ty), mask=mask)
 
@@ -251,8 +258,15 @@ def shape_class(M: int, N: int, K: int, batch: int = 1) -> str:
     return "big" if M >= 128 and N >= 128 else "medium"
 
 
+# Storing the pre-activation z too (STORE_Z) these classes spill on sm_90 (AOT check): "+z" keys take smaller tiles.
+_Z_TILES = {("float16", "big"): _HEURISTIC["float16"]["medium"], ("float32", "small_n"): _config(128, 32, 16, 4, 4)}
+
+
 def _class_config(dtype, shape_class: str, path: str = "ptr") -> dict:
     table = _table(dtype, path)
+    if shape_class.endswith("+z"):  # see _Z_TILES
+        base = shape_class.removesuffix("+z")
+        return dict(_Z_TILES.get((_dtype_name(dtype), base), _class_config(dtype, base, path)))
     if shape_class.startswith("split"):
         return {**table["split"], "SPLIT_K": int(shape_class[len("split"):])}
     return dict(table[shape_class])
@@ -273,10 +287,10 @@ def estimate_shared_bytes(config: dict, dtype) -> int:
     return config["num_stages"] * (config["BLOCK_M"] + config["BLOCK_N"]) * config["BLOCK_K"] * itemsize
 
 
-def shipped_configs(dtype, path: str = "ptr") -> list[dict]:
-    """Every config heuristic_config can return for `dtype` on `path` (what the AOT check compiles)."""
+def shipped_configs(dtype, path: str = "ptr", store_z: bool = False) -> list[dict]:
+    """Every config heuristic_config can return for `dtype` on `path` (the AOT check's); store_z: the "+z" classes."""
     classes = ("big", "medium", "small_m", "small_n", *(f"split{s}" for s in SPLIT_K_CHOICES))
-    return [_class_config(dtype, c, path) for c in classes]
+    return [_class_config(dtype, c + ("+z" if store_z and path == "ptr" else ""), path) for c in classes]
 
 
 def config_space(dtype, mode: str = "default", path: str = "ptr") -> list[dict]:
@@ -326,8 +340,7 @@ def _max_space(dtype) -> list[dict]:
 
 def scratch_shape(config: dict, batch: int, M: int, N: int) -> tuple[int, int, int, int] | None:
     """Shape of the float32 scratch `matmul` needs for `config`, or None when it needs none."""
-    split = config.get("SPLIT_K", 1)
-    return (split, batch, M, N) if split > 1 else None
+    return (config["SPLIT_K"], batch, M, N) if config.get("SPLIT_K", 1) > 1 else None
 
 
 # The tuning key of a matmul launch (see `tuning_key`); a plain tuple to the tuning cache.
@@ -335,7 +348,7 @@ MatmulKey = collections.namedtuple("MatmulKey", "m n k dtype a_t b_t tf32 batch 
 
 
 def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple, allow_tf32: bool = False,
-               batch: int = 1, path: str = "ptr") -> MatmulKey:
+               batch: int = 1, path: str = "ptr", store_z: bool = False) -> MatmulKey:
     """(M, N, K rounded up to powers of two, dtype name, A transposed, B transposed, TF32, batch bucket,
     the heuristic's shape class, the kernel path of `choose_path`): what MATMUL_TUNING launches and
     `tritensor autotune` tune under.
@@ -347,7 +360,7 @@ def tuning_key(M: int, N: int, K: int, dtype, a_strides: tuple, b_strides: tuple
     name = _dtype_name(dtype)
     return MatmulKey(next_pow2(M), next_pow2(N), next_pow2(K), name, K > 1 and a_strides[-1] != 1,
                      N > 1 and b_strides[-1] != 1, bool(allow_tf32) and name == "float32", next_pow2(batch),
-                     shape_class(M, N, K, batch), path)
+                     shape_class(M, N, K, batch) + ("+z" if store_z and path == "ptr" else ""), path)
 
 
 def _heuristic(key: tuple) -> dict:
@@ -379,8 +392,11 @@ def tuning_sizes(out: DeviceArray, a: DeviceArray, batch: int) -> dict:
 def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArray | None = None,
            activation: str | None = None, alpha: float = 1.0, beta: float = 0.0,
            c_in: DeviceArray | None = None, allow_tf32: bool = False, config: dict | None = None,
-           scratch: DeviceArray | None = None, path: str | None = None, workspace: DeviceArray | None = None) -> None:
+           scratch: DeviceArray | None = None, path: str | None = None, workspace: DeviceArray | None = None,
+           z: DeviceArray | None = None) -> None:
     """out[b] = act(alpha * a[b] @ b[b] + beta * c_in[b] + bias) for 3-D views, any strides.
+
+    `z` (out's shape and strides) also receives the pre-activation, for a fused linear + activation's backward.
 
     a: (batch, M, K), b: (batch, K, N), out and c_in: (batch, M, N), bias: (N,); batch stride 0
     broadcasts an operand. a and b share one dtype (float16, bfloat16 or float32); out, c_in and
@@ -407,6 +423,8 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
     c_in = c_in if c_in is not None and beta != 0 else None
     if c_in is not None and c_in.shape != out.shape:
         raise ValueError(f"c_in must have shape {out.shape}, got {c_in.shape}")
+    if z is not None and (z.shape != out.shape or z.strides != out.strides):
+        raise ValueError(f"z must have out's shape and strides {out.shape} {out.strides}, got {z.shape} {z.strides}")
     wide = _wide(a.dtype)
     if batch == 0 or M == 0 or N == 0:
         return
@@ -416,10 +434,12 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
     elif path not in PATHS or (path == "tma" and choose_path(90, out, a, b, c_in, fma) != "tma"):
         raise ValueError(f"matmul path {path!r}: one of {PATHS}, and 'tma' only where choose_path allows it")
     precision = "tf32" if wide and allow_tf32 else "ieee"
-    epilogue = dict(HAS_BIAS=bias is not None, HAS_CIN=c_in is not None, ACTIVATION=activation)
+    epilogue = dict(HAS_BIAS=bias is not None, HAS_CIN=c_in is not None, ACTIVATION=activation,
+                    STORE_Z=z is not None)
     epilogue_args = (bias.strides[0] if bias is not None else 0,
                      *(c_in.strides if c_in is not None else (0, 0, 0)), float(alpha), float(beta))
     bias_arg, cin_arg = (bias if bias is not None else out), (c_in if c_in is not None else out)
+    z_arg = z if z is not None else out
 
     def run(cfg: dict) -> None:
         split = cfg.get("SPLIT_K", 1)
@@ -427,25 +447,25 @@ def matmul(out: DeviceArray, a: DeviceArray, b: DeviceArray, *, bias: DeviceArra
         blocks = {**cfg, "SPLIT_K": split, "INPUT_PRECISION": precision}
         tiles = triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(N, cfg["BLOCK_N"])
         if path == "tma":
-            TMA.launch_tma(out, a, b, bias, c_in, alpha, beta, epilogue, precision, cfg, scratch, workspace)
+            TMA.launch_tma(out, a, b, bias, c_in, alpha, beta, epilogue, precision, cfg, scratch, workspace, z)
         elif split == 1:
             matmul_kernel[(batch * tiles, 1)](
-                out, a, b, bias_arg, cin_arg, M, N, K, *a.strides, *b.strides, 0, *out.strides, *epilogue_args,
+                out, a, b, bias_arg, cin_arg, z_arg, M, N, K, *a.strides, *b.strides, 0, *out.strides, *epilogue_args,
                 **epilogue, **blocks)
         else:
             matmul_kernel[(batch * tiles, split)](
-                scratch, a, b, out, out, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0, 0.0,
-                HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **blocks)
+                scratch, a, b, out, out, scratch, M, N, K, *a.strides, *b.strides, *scratch.strides, 0, 0, 0, 0, 1.0,
+                0.0, HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", STORE_Z=False, **blocks)
         if split > 1:
             red_tiles = triton.cdiv(M, REDUCE_CONFIG["BLOCK_M"]) * triton.cdiv(N, REDUCE_CONFIG["BLOCK_N"])
             splitk_reduce_kernel[(batch * red_tiles,)](
-                out, scratch, bias_arg, cin_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
+                out, scratch, bias_arg, cin_arg, z_arg, M, N, split, *scratch.strides, *out.strides, *epilogue_args,
                 **epilogue, **REDUCE_CONFIG)
 
     if config is not None:  # the caller's tuning.launch chose it (or a test fixes it)
         run(config)
     else:
-        key = tuning_key(M, N, K, a.dtype, a.strides, b.strides, allow_tf32, batch, path)
+        key = tuning_key(M, N, K, a.dtype, a.strides, b.strides, allow_tf32, batch, path, z is not None)
         tuning.launch(MATMUL_TUNING, key, tuning_sizes(out, a, batch), run)
 
 
@@ -520,7 +540,8 @@ def matmul_backward_ref(grad: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple
 # ---------------------------------------------------------------- AOT / tuner declarations
 def _matmul_signature(dtype: str, out_dtype: str | None = None) -> dict[str, str]:
     sig = {"c_ptr": f"*{out_dtype or dtype}", "a_ptr": f"*{dtype}", "b_ptr": f"*{dtype}",
-           "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}", "M": "i32", "N": "i32", "K": "i32"}
+           "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}", "z_ptr": f"*{out_dtype or dtype}", "M": "i32", "N": "i32",
+           "K": "i32"}
     sig.update(dict.fromkeys(("stride_ab", "stride_am", "stride_ak", "stride_bb", "stride_bk", "stride_bn",
                               "stride_cs", "stride_cb", "stride_cm", "stride_cn", "stride_bias", "stride_cinb",
                               "stride_cinm", "stride_cinn"), "i32"), alpha="fp32", beta="fp32")
@@ -529,7 +550,7 @@ def _matmul_signature(dtype: str, out_dtype: str | None = None) -> dict[str, str
 
 def _reduce_signature(dtype: str) -> dict[str, str]:
     sig = {"c_ptr": f"*{dtype}", "part_ptr": "*fp32", "bias_ptr": f"*{dtype}", "cin_ptr": f"*{dtype}",
-           "M": "i32", "N": "i32", "split_k": "i32"}
+           "z_ptr": f"*{dtype}", "M": "i32", "N": "i32", "split_k": "i32"}
     sig.update(dict.fromkeys(("stride_ps", "stride_pb", "stride_pm", "stride_pn", "stride_cb", "stride_cm",
                               "stride_cn", "stride_bias", "stride_cinb", "stride_cinm", "stride_cinn"), "i32"),
                alpha="fp32", beta="fp32")
@@ -538,14 +559,14 @@ def _reduce_signature(dtype: str) -> dict[str, str]:
 
 # Row-major A and B, as the JIT specialises unit strides (the common case, and the one that vectorises).
 _ROW_MAJOR = dict(stride_ak=1, stride_bn=1)
-_PLAIN = dict(HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", **_ROW_MAJOR)
+_PLAIN = dict(HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", STORE_Z=False, **_ROW_MAJOR)
 _SHORT = {"float16": "fp16", "bfloat16": "bf16", "float32": "fp32"}
 
 
 def _spec(name: str, dtype: str, precision: str, consts: dict, tensor_cores: bool, split: bool = False
           ) -> KernelSpec:
     short = _SHORT[dtype]
-    shipped = [c for c in shipped_configs(dtype) if (c["SPLIT_K"] > 1) == split]
+    shipped = [c for c in shipped_configs(dtype, store_z=consts["STORE_Z"]) if (c["SPLIT_K"] > 1) == split]
     space = [c for c in config_space(dtype, "default") if (c["SPLIT_K"] > 1) == split]
     return KernelSpec(name, matmul_kernel, _matmul_signature(short, "fp32" if split else None),
                       {**consts, "INPUT_PRECISION": precision}, shipped, space, tensor_cores=tensor_cores)
@@ -561,14 +582,19 @@ SPECS = [
     for split in (False, True)
 ] + [  # the heaviest epilogue (most registers) of each variant
     _spec(f"matmul[{variant}:addmm+bias+gelu]", dtype, precision,
-          dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", **_ROW_MAJOR), variant != "fp32:ieee")
+          dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", STORE_Z=False, **_ROW_MAJOR), variant != "fp32:ieee")
+    for variant, dtype, precision in _VARIANTS
+] + [  # fused linear + activation in training: bias, activation and the stored pre-activation z
+    _spec(f"matmul[{variant}:linear+gelu+z]", dtype, precision,
+          dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="gelu", STORE_Z=True, stride_bk=1), variant != "fp32:ieee")
     for variant, dtype, precision in _VARIANTS
 ] + [  # both operands transposed (the backward's layouts) with a bias + activation epilogue
     _spec("matmul[fp16:bias+silu:transposed]", "float16", "ieee",
-          dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="silu", stride_am=1, stride_bk=1), True),
+          dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="silu", STORE_Z=False, stride_am=1, stride_bk=1), True),
 ] + [
-    KernelSpec(f"matmul.splitk_reduce[{short}:{act}]", splitk_reduce_kernel, _reduce_signature(short),
-               dict(HAS_BIAS=act != "none", HAS_CIN=act != "none", ACTIVATION=act, stride_pn=1),
+    KernelSpec(f"matmul.splitk_reduce[{short}:{act}{'+z' if z else ''}]", splitk_reduce_kernel,
+               _reduce_signature(short),
+               dict(HAS_BIAS=act != "none", HAS_CIN=act != "none", ACTIVATION=act, STORE_Z=z, stride_pn=1),
                [REDUCE_CONFIG], single=REDUCE_SINGLE)
-    for short in ("fp16", "bf16", "fp32") for act in ("none", "gelu_tanh")
+    for short in ("fp16", "bf16", "fp32") for act, z in (("none", False), ("gelu_tanh", False), ("gelu_tanh", True))
 ]

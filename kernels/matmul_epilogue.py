@@ -12,6 +12,8 @@ import os
 import triton
 import triton.language as tl
 
+from .strided import cast_to
+
 # The interpreter multiplies bf16 blocks as their raw uint16 bits, so interpreted dots upcast bf16
 # first; compiled kernels feed bf16 straight to the tensor cores.
 INTERPRETED = tl.constexpr(os.environ.get("TRITON_INTERPRET", "0") == "1")
@@ -63,8 +65,13 @@ def tile_ptrs(ptr, pid_b, row0, col0, stride_b, stride_r, stride_c, BLOCK_R: tl.
 @triton.jit
 def epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin_ptr, stride_cinb,
              stride_cinm, stride_cinn, alpha, beta, HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr,
-             ACTIVATION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """act(alpha * acc + beta * C_in + bias) in fp32 on the (BLOCK_M, BLOCK_N) tile at (row0, col0)."""
+             ACTIVATION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, z_ptr, stride_zb,
+             stride_zm, stride_zn, STORE_Z: tl.constexpr):
+    """act(alpha * acc + beta * C_in + bias) in fp32 on the (BLOCK_M, BLOCK_N) tile at (row0, col0).
+
+    With STORE_Z the pre-activation z is stored too (in z_ptr's dtype): a fused linear + activation's
+    backward needs act'(z), and writing z here saves the launch that would recompute it.
+    """
     acc = acc * alpha
     if HAS_CIN:
         cin_ptrs = tile_ptrs(cin_ptr, pid_b, row0, col0, stride_cinb, stride_cinm, stride_cinn, BLOCK_M, BLOCK_N)
@@ -72,4 +79,7 @@ def epilogue(acc, row0, col0, offs_n, mask, N, pid_b, bias_ptr, stride_bias, cin
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_n * stride_bias, mask=offs_n < N, other=0.0)
         acc += bias.to(tl.float32)[None, :]
+    if STORE_Z:
+        z_ptrs = tile_ptrs(z_ptr, pid_b, row0, col0, stride_zb, stride_zm, stride_zn, BLOCK_M, BLOCK_N)
+        tl.store(z_ptrs, cast_to(acc, z_ptr.dtype.element_ty), mask=mask)
     return activate(acc, ACTIVATION)

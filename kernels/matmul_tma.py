@@ -25,6 +25,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .matmul_epilogue import SPLIT_K_CHOICES, activate, dot_operand
 from .strided import cast_to
 
@@ -54,13 +55,14 @@ def _operand_tile(desc, batch, mn0, k, K_ROWS: tl.constexpr, MN: tl.constexpr, B
 
 
 @triton.jit
-def _finish(acc, c_desc, cin_desc, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
-            HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr, ACTIVATION: tl.constexpr, BLOCK_M: tl.constexpr,
-            BLOCK_N: tl.constexpr):
+def _finish(acc, c_desc, cin_desc, z_desc, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
+            HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr, ACTIVATION: tl.constexpr, STORE_Z: tl.constexpr,
+            BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     """act(alpha * acc + beta * C_in + bias) on the (BLOCK_M, BLOCK_N) block at (row0, col0), stored into C.
 
     C_in comes through its descriptor too: straight into the accumulator's layout, with no per-element
-    address registers next to a 128-register accumulator. The TMA clips the store at M and N.
+    address registers next to a 128-register accumulator. The TMA clips the store at M and N. With STORE_Z
+    the pre-activation goes to Z as well (a fused linear + activation's backward reads it).
     """
     acc = acc * alpha
     if HAS_CIN:
@@ -68,17 +70,20 @@ def _finish(acc, c_desc, cin_desc, pid_b, row0, col0, N, bias_ptr, stride_bias, 
     if HAS_BIAS:
         offs_n = col0 + tl.arange(0, BLOCK_N)
         acc += tl.load(bias_ptr + offs_n * stride_bias, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
+    if STORE_Z:
+        z_desc.store([pid_b, row0, col0], cast_to(acc, z_desc.dtype).reshape(1, BLOCK_M, BLOCK_N))
     acc = activate(acc, ACTIVATION)
     c_desc.store([pid_b, row0, col0], cast_to(acc, c_desc.dtype).reshape(1, BLOCK_M, BLOCK_N))
 
 
-@triton.jit
+@fast_jit
 def matmul_tma_kernel(
     c_ptr,  # (batch, M, N) output; with SPLIT_K > 1 the (SPLIT_K * batch, M, N) fp32 scratch
     a_ptr,  # A: (batch_a, M, K) K-contiguous, or (batch_a, K, M) M-contiguous when A_T
     b_ptr,  # B: (batch_b, K, N) N-contiguous, or (batch_b, N, K) K-contiguous when B_T
     bias_ptr,  # (N,) added to every row (read only when HAS_BIAS)
     cin_ptr,  # (batch, M, N) N-contiguous addend of addmm/baddbmm (read only when HAS_CIN)
+    z_ptr,  # (batch, M, N) pre-activation output with C's strides (written only when STORE_Z)
     M, N, K,  # matrix sizes of one batch entry
     batch,  # batch entries of C
     batch_a, stride_ab, stride_a_row,  # A's batch count (1: broadcast), batch and row strides in elements
@@ -90,6 +95,7 @@ def matmul_tma_kernel(
     HAS_BIAS: tl.constexpr,  # add bias
     HAS_CIN: tl.constexpr,  # add beta * C_in (off when beta == 0, so NaNs in C_in do not leak, as in torch)
     ACTIVATION: tl.constexpr,  # one of ACTIVATIONS
+    STORE_Z: tl.constexpr,  # also store the pre-activation to z_ptr
     INPUT_PRECISION: tl.constexpr,  # "tf32" or "ieee" for fp32 operands (16-bit operands ignore it)
     A_T: tl.constexpr,  # A is stored (K, M): M contiguous
     B_T: tl.constexpr,  # B is stored (N, K): K contiguous (a Linear weight used as W^T)
@@ -116,6 +122,9 @@ def matmul_tma_kernel(
     if HAS_CIN:
         cin_desc = tl.make_tensor_descriptor(cin_ptr, [batch, M, N], [stride_cinb, stride_cinm, 1],
                                              [1, BLOCK_M, EPILOGUE_N])
+    z_desc = c_desc
+    if STORE_Z:
+        z_desc = tl.make_tensor_descriptor(z_ptr, [batch, M, N], [stride_cb, stride_cm, 1], [1, BLOCK_M, EPILOGUE_N])
 
     num_pid_m = tl.cdiv(M, BLOCK_M)
     num_pid_n = tl.cdiv(N, BLOCK_N)
@@ -146,27 +155,28 @@ def matmul_tma_kernel(
         # The epilogue runs on (BLOCK_M, EPILOGUE_N) slices: C_in, bias and activation of a whole 128x256
         # tile beside its accumulator would spill, and C's staging buffer shrinks too.
         acc0, acc1 = acc.reshape(BLOCK_M, 2, BLOCK_N // 2).permute(0, 2, 1).split()
-        _epilogue_half(acc0, c_desc, cin_desc, slab, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
-                       HAS_BIAS, HAS_CIN, ACTIVATION, SPLIT_K, BLOCK_M, BLOCK_N // 2, EPILOGUE_N)
-        _epilogue_half(acc1, c_desc, cin_desc, slab, pid_b, row0, col0 + BLOCK_N // 2, N, bias_ptr, stride_bias,
-                       alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, SPLIT_K, BLOCK_M, BLOCK_N // 2, EPILOGUE_N)
+        _epilogue_half(acc0, c_desc, cin_desc, z_desc, slab, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha,
+                       beta, HAS_BIAS, HAS_CIN, ACTIVATION, STORE_Z, SPLIT_K, BLOCK_M, BLOCK_N // 2, EPILOGUE_N)
+        _epilogue_half(acc1, c_desc, cin_desc, z_desc, slab, pid_b, row0, col0 + BLOCK_N // 2, N, bias_ptr,
+                       stride_bias, alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, STORE_Z, SPLIT_K, BLOCK_M,
+                       BLOCK_N // 2, EPILOGUE_N)
 
 
 @triton.jit
-def _epilogue_half(acc, c_desc, cin_desc, slab, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
-                   HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr, ACTIVATION: tl.constexpr, SPLIT_K: tl.constexpr,
-                   BLOCK_M: tl.constexpr, HALF_N: tl.constexpr, EPILOGUE_N: tl.constexpr):
+def _epilogue_half(acc, c_desc, cin_desc, z_desc, slab, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
+                   HAS_BIAS: tl.constexpr, HAS_CIN: tl.constexpr, ACTIVATION: tl.constexpr, STORE_Z: tl.constexpr,
+                   SPLIT_K: tl.constexpr, BLOCK_M: tl.constexpr, HALF_N: tl.constexpr, EPILOGUE_N: tl.constexpr):
     """Finish (or, with SPLIT_K > 1, store the fp32 partial of) a (BLOCK_M, HALF_N) half tile, in two
     quarters when EPILOGUE_N is half of it."""
     if EPILOGUE_N < HALF_N:
         q0, q1 = acc.reshape(BLOCK_M, 2, EPILOGUE_N).permute(0, 2, 1).split()
-        _epilogue_half(q0, c_desc, cin_desc, slab, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
-                       HAS_BIAS, HAS_CIN, ACTIVATION, SPLIT_K, BLOCK_M, EPILOGUE_N, EPILOGUE_N)
-        _epilogue_half(q1, c_desc, cin_desc, slab, pid_b, row0, col0 + EPILOGUE_N, N, bias_ptr, stride_bias, alpha,
-                       beta, HAS_BIAS, HAS_CIN, ACTIVATION, SPLIT_K, BLOCK_M, EPILOGUE_N, EPILOGUE_N)
+        _epilogue_half(q0, c_desc, cin_desc, z_desc, slab, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta,
+                       HAS_BIAS, HAS_CIN, ACTIVATION, STORE_Z, SPLIT_K, BLOCK_M, EPILOGUE_N, EPILOGUE_N)
+        _epilogue_half(q1, c_desc, cin_desc, z_desc, slab, pid_b, row0, col0 + EPILOGUE_N, N, bias_ptr, stride_bias,
+                       alpha, beta, HAS_BIAS, HAS_CIN, ACTIVATION, STORE_Z, SPLIT_K, BLOCK_M, EPILOGUE_N, EPILOGUE_N)
     elif SPLIT_K == 1:
-        _finish(acc, c_desc, cin_desc, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta, HAS_BIAS, HAS_CIN,
-                ACTIVATION, BLOCK_M, HALF_N)
+        _finish(acc, c_desc, cin_desc, z_desc, pid_b, row0, col0, N, bias_ptr, stride_bias, alpha, beta, HAS_BIAS,
+                HAS_CIN, ACTIVATION, STORE_Z, BLOCK_M, HALF_N)
     else:
         c_desc.store([slab, row0, col0], acc.reshape(1, BLOCK_M, HALF_N))
 
@@ -316,7 +326,7 @@ class _Workspace:
 
 def launch_tma(out: DeviceArray, a: DeviceArray, b: DeviceArray, bias: DeviceArray | None, c_in: DeviceArray | None,
                alpha: float, beta: float, epilogue: dict, precision: str, cfg: dict,
-               scratch: DeviceArray | None, workspace: DeviceArray | None) -> None:
+               scratch: DeviceArray | None, workspace: DeviceArray | None, z: DeviceArray | None = None) -> None:
     """One launch of matmul_tma_kernel with `cfg` (kernels/matmul.py's `matmul` checks the arguments;
     choose_path said "tma"). With SPLIT_K > 1 the kernel fills `scratch` and returns: the caller reduces."""
     batch, M, N = out.shape
@@ -329,10 +339,11 @@ def launch_tma(out: DeviceArray, a: DeviceArray, b: DeviceArray, bias: DeviceArr
     if not _interpreted():  # the interpreter's descriptors need no global memory
         triton.set_allocator(_Workspace(workspace))
     matmul_tma_kernel[(grid_size(cfg, batch, M, N),)](
-        dest, a, b, bias if bias is not None else out, c_in if c_in is not None else out, M, N, K, batch,
+        dest, a, b, bias if bias is not None else out, c_in if c_in is not None else out,
+        z if z is not None and split == 1 else dest, M, N, K, batch,
         batch_a, sab, sar, batch_b, sbb, sbr, scb, scm, bias.strides[0] if bias is not None else 0, scinb, scinm,
         float(alpha), float(beta), **(epilogue if split == 1 else dict(HAS_BIAS=False, HAS_CIN=False,
-                                                                        ACTIVATION="none")),
+                                                                        ACTIVATION="none", STORE_Z=False)),
         INPUT_PRECISION=precision, A_T=a_t, B_T=b_t, **{**cfg, "SPLIT_K": split})
 
 
@@ -343,7 +354,7 @@ def _interpreted() -> bool:
 # ---------------------------------------------------------------- AOT / tuner declarations
 def _signature(dtype: str, out_dtype: str) -> dict[str, str]:
     sig = {"c_ptr": f"*{out_dtype}", "a_ptr": f"*{dtype}", "b_ptr": f"*{dtype}", "bias_ptr": f"*{dtype}",
-           "cin_ptr": f"*{dtype}"}
+           "cin_ptr": f"*{dtype}", "z_ptr": f"*{out_dtype}"}
     sig.update(dict.fromkeys(("M", "N", "K", "batch", "batch_a", "stride_ab", "stride_a_row", "batch_b", "stride_bb",
                               "stride_b_row", "stride_cb", "stride_cm", "stride_bias", "stride_cinb", "stride_cinm"),
                              "i32"), alpha="fp32", beta="fp32")
@@ -363,16 +374,21 @@ def _spec(variant: str, dtype: str, precision: str, consts: dict, split: bool = 
                       shipped, space, tensor_cores=True, targets=("sm_90",))
 
 
-_PLAIN = dict(HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", A_T=False, B_T=False)
+_PLAIN = dict(HAS_BIAS=False, HAS_CIN=False, ACTIVATION="none", STORE_Z=False, A_T=False, B_T=False)
 _VARIANTS = (("fp16", "float16", "ieee"), ("bf16", "bfloat16", "ieee"), ("fp32:tf32", "float32", "tf32"))
 
 # No fp32 IEEE spec: choose_path sends FMA matmuls to the pointer kernel.
 SPECS = [_spec(v, dt, prec, _PLAIN, split) for v, dt, prec in _VARIANTS for split in (False, True)] + [
     # the heaviest epilogue of each variant, B as a Linear weight (W^T: K contiguous), as in linear/addmm
-    _spec(f"{v}:addmm+bias+gelu", dt, prec, dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", stride_bias=1,
-                                                 A_T=False, B_T=True))
+    _spec(f"{v}:addmm+bias+gelu", dt, prec, dict(HAS_BIAS=True, HAS_CIN=True, ACTIVATION="gelu", STORE_Z=False,
+                                                 stride_bias=1, A_T=False, B_T=True))
+    for v, dt, prec in _VARIANTS
+] + [  # a fused linear + activation in training: the pre-activation z stored beside the output
+    _spec(f"{v}:linear+gelu+z", dt, prec, dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="gelu", STORE_Z=True,
+                                               stride_bias=1, A_T=False, B_T=True))
     for v, dt, prec in _VARIANTS
 ] + [  # A transposed (dB = A^T @ dC in the backward) with a bias + activation epilogue
     _spec("fp16:bias+silu:transposed", "float16", "ieee",
-          dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="silu", stride_bias=1, A_T=True, B_T=False)),
+          dict(HAS_BIAS=True, HAS_CIN=False, ACTIVATION="silu", STORE_Z=False, stride_bias=1, A_T=True,
+                B_T=False)),
 ]

@@ -35,6 +35,7 @@ from . import tuning
 from .device_array import DeviceArray
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -57,7 +58,7 @@ def inv_std(var, eps):
     return div_ieee(1.0, sqrt_ieee(var + eps))
 
 
-@triton.jit
+@fast_jit
 def col_sum_kernel(
     out_ptr,  # (N,) result, the weight's dtype
     part_ptr,  # (P, N) partials, contiguous, fp32/fp64
@@ -108,7 +109,7 @@ def _affine(y, w_ptr, b_ptr, cols, col_mask, HAS_W: tl.constexpr, HAS_B: tl.cons
     return y
 
 
-@triton.jit
+@fast_jit
 def layer_norm_fwd_kernel(
     y_ptr,  # (M, R) output, x's dtype
     x_ptr,  # (M, R) input, rows contiguous
@@ -178,7 +179,7 @@ def _dx(xhat, wdy, rstd, c1, c2, RMS: tl.constexpr):
         return rstd[:, None] * (wdy - c2[:, None] - xhat * c1[:, None])
 
 
-@triton.jit
+@fast_jit
 def layer_norm_bwd_kernel(
     dx_ptr,  # (M, R) input gradient, x's dtype
     dy_ptr,  # (M, R) output gradient
@@ -404,16 +405,20 @@ def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | 
     """(y, mean, rstd) of layer_norm (rms_norm) over the last axis of x (M, R); y in x's dtype, statistics
     in float32 (float64 for float64); rms: mean is zeros."""
     acc = acc_dtype(x.dtype)
-    xf = x.astype(acc)
+    xf = x.astype(acc, copy=False)  # read only
+    # One (M, R) array, the result, normalised, scaled and shifted in place (the cpu path's speed is memory
+    # traffic: a temporary costs about a pass).
     mean = np.zeros(xf.shape[:-1], acc) if rms else xf.mean(-1)
-    xc = xf - mean[..., None]
-    rstd = (1.0 / np.sqrt((xc * xc).mean(-1) + acc(eps))).astype(acc)
-    y = xc * rstd[..., None]
+    y = np.subtract(xf, mean[..., None], out=np.empty_like(xf))
+    with np.errstate(invalid="ignore", divide="ignore"):  # no columns: 0 / 0, a NaN variance as the mean's
+        var = np.vecdot(y, y) / acc(x.shape[-1])  # sum of squares without a temporary (a BLAS dot per row)
+        rstd = (1.0 / np.sqrt(var + acc(eps))).astype(acc)
+    y *= rstd[..., None]
     if weight is not None:
-        y = y * weight.astype(acc)
+        y *= weight.astype(acc, copy=False)
     if bias is not None:
-        y = y + bias.astype(acc)
-    return y.astype(x.dtype), mean.astype(acc), rstd
+        y += bias.astype(acc, copy=False)
+    return (y if y.dtype == x.dtype else y.astype(x.dtype)), mean.astype(acc, copy=False), rstd
 
 
 def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | None, mean: np.ndarray,
@@ -422,11 +427,10 @@ def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | 
     acc = acc_dtype(x.dtype)
     g = dy.astype(acc, copy=False)
     # Two (M, R) working arrays, updated in place (the cpu path's speed is NumPy's memory traffic).
-    xhat = x.astype(acc)
-    xhat -= mean[..., None]
+    xhat = np.subtract(x.astype(acc, copy=False), mean[..., None], out=np.empty(x.shape, acc))
     xhat *= rstd[..., None]
     dx = g * weight.astype(acc) if weight is not None else g.copy()
-    c1 = np.einsum("mr,mr->m", dx, xhat)[:, None] / x.shape[-1]
+    c1 = np.vecdot(dx, xhat)[:, None] / x.shape[-1]
     dw = np.einsum("mr,mr->r", g, xhat)
     if not rms:
         dx -= dx.mean(-1, keepdims=True)

@@ -23,6 +23,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .norm_rows import acc_dtype, chan_merge, inv_std
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -44,7 +45,7 @@ def _channel(ptr, ch0, cs, CPG, acc_type: tl.constexpr):
     return compute_type(tl.load(ptr + ch0 + cs, mask=cs < CPG, other=0.0)).to(acc_type)[:, None]
 
 
-@triton.jit
+@fast_jit
 def group_norm_fwd_kernel(
     y_ptr,  # (N, C, S) output, x's dtype, contiguous
     x_ptr,  # (N, C, S) input, contiguous
@@ -109,7 +110,7 @@ def _bwd_tile(x_ptr, dy_ptr, w_ptr, base, ch0, c0, s0, CPG, S, mean, rstd, acc_t
     return cs, ss, mask, xhat, dy, wdy
 
 
-@triton.jit
+@fast_jit
 def group_norm_bwd_kernel(
     dx_ptr,  # (N, C, S) input gradient, contiguous
     dy_ptr,  # (N, C, S) output gradient, contiguous

@@ -22,6 +22,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .norm_rows import chan_merge, inv_std, max_one_pass
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
@@ -43,7 +44,7 @@ def scratch_numel(M: int, R: int, fp64: bool = False) -> int:
     return 0 if n is None else 2 * M * n
 
 
-@triton.jit
+@fast_jit
 def norm_partials_kernel(
     part_ptr,  # (2, M, n_chunks) fp32/fp64: chunk mean, chunk M2 (rms: sum of squares)
     x_ptr,  # (M, R) input, rows contiguous
@@ -76,7 +77,7 @@ def norm_partials_kernel(
     tl.store(part_ptr + M * n_chunks + slot + tl.arange(0, 1), m2)
 
 
-@triton.jit
+@fast_jit
 def norm_apply_kernel(
     y_ptr,  # (M, R) output
     x_ptr,  # (M, R) input
@@ -134,7 +135,7 @@ def _xhat_wdy(x_row, dy_row, w_ptr, cols, mask, mean, rstd, acc_type: tl.constex
     return xhat, dy, wdy
 
 
-@triton.jit
+@fast_jit
 def norm_bwd_partials_kernel(
     part_ptr,  # (2, M, n_chunks) fp32/fp64: a chunk's sum(w dy xhat) and sum(w dy)
     dy_ptr, x_ptr,  # (M, R) output gradient and saved input, rows contiguous
@@ -162,7 +163,7 @@ def norm_bwd_partials_kernel(
     tl.store(part_ptr + M * n_chunks + slot, tl.sum(c2, axis=0))
 
 
-@triton.jit
+@fast_jit
 def norm_bwd_apply_kernel(
     dx_ptr,  # (M, R) input gradient
     dw_ptr, db_ptr,  # (R,) weight / bias gradients, the weight's dtype (written if NEED_DW / NEED_DB)

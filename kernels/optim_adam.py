@@ -11,6 +11,8 @@ States: exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq.
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -69,6 +71,23 @@ def adam_ref(p: np.ndarray, g: np.ndarray, states: list[np.ndarray], c: Sequence
     store(p, x + (-step_size) * (m / denom))
 
 
+_SCRATCH = threading.local()  # .buffers: dtype -> one flat array, grown to the largest parameter seen
+
+
+def _scratch(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A reused working array of `shape` (contents undefined). A fresh parameter-sized array per step costs page
+    faults that, on an MLP's step, took longer than the update's arithmetic; one buffer per thread and dtype, as
+    large as the largest parameter, serves every parameter in turn."""
+    buffers = getattr(_SCRATCH, "buffers", None)
+    if buffers is None:
+        buffers = _SCRATCH.buffers = {}
+    n = math.prod(shape)
+    buf = buffers.get(dtype)
+    if buf is None or buf.size < n:
+        buf = buffers[dtype] = np.empty(n, dtype)
+    return buf[:n].reshape(shape)
+
+
 def _adam_in_place(p, g, states, c, flags) -> None:
     """adam_ref's formulas, operation for operation, as in-place ufuncs on one scratch buffer."""
     weight_decay, decay, w1, beta2, w2, step_size, bc2_sqrt, eps = c
@@ -80,7 +99,7 @@ def _adam_in_place(p, g, states, c, flags) -> None:
             p *= decay
         else:
             g = g + weight_decay * p
-    tmp = np.subtract(g, m)  # lerp(m, g, w1): m + w1 * (g - m), or g - (g - m) * (1 - w1)
+    tmp = np.subtract(g, m, out=_scratch(m.shape, m.dtype))  # lerp(m, g, w1): m + w1 (g - m), or g - (g - m) (1 - w1)
     if abs(w1) < 0.5:
         tmp *= w1
         m += tmp

@@ -28,6 +28,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to
 from .tuning import Cost, Tunable, next_pow2
 
@@ -72,7 +73,7 @@ def _split(t, size):
     return q, t - q * size
 
 
-@triton.jit
+@fast_jit
 def pool_forward_kernel(
     out_ptr,  # (NC, OD, OH, OW) contiguous output
     idx_ptr,  # (NC, OD, OH, OW) contiguous int64 argmax (MAX only; out_ptr again otherwise)
@@ -205,7 +206,7 @@ def _walk_step(o, r, s, sr, Out, S, Q, R, ADAPTIVE: tl.constexpr, WINDOW: tl.con
     return o, r, s, sr
 
 
-@triton.jit
+@fast_jit
 def pool_backward_kernel(
     gx_ptr,  # (NC, D, H, W) contiguous output: gradient of the input
     g_ptr,  # (NC, OD, OH, OW) contiguous incoming gradient

@@ -33,6 +33,7 @@ from scipy.special import expit
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .special import _sigmoid_pair
 from .strided import cast_to, compute_type
 from .trigonometric import _tanh_math
@@ -62,7 +63,7 @@ def _store(ptr, rows64, stride, col0, cols, value, mask):
     tl.store(ptr + rows64 * stride + col0 + cols[None, :], cast_to(value, ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def rnn_gates_fwd_kernel(
     gi_ptr,  # (B, G*H) projected input of the step (+ folded biases)
     gh_ptr,  # (B, G*H) hidden projection h_{t-1} W_hh^T (+ b_hh for GRU)
@@ -124,7 +125,7 @@ def rnn_gates_fwd_kernel(
         _store(hs_ptr, r64, s_hs, 0, cols, h, mask)
 
 
-@triton.jit
+@fast_jit
 def rnn_gates_bwd_kernel(
     dgi_ptr,  # (B, G*H) out: pre-activation gate gradients (input side; LSTM/RNN: also the hidden side)
     dgh_ptr,  # (B, 3*H) out: GRU's hidden-side gate gradients

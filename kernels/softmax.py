@@ -31,6 +31,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -79,7 +80,7 @@ def online_lse(x_rows, row_mask, R, sxr, acc_type: tl.constexpr, BLOCK_M: tl.con
     return m, tl.where(m == float("-inf"), float("nan"), s)
 
 
-@triton.jit
+@fast_jit
 def softmax_kernel(
     out_ptr,  # (M0, M1, R) output view, the input's dtype
     x_ptr,  # (M0, M1, R) input view
@@ -138,7 +139,7 @@ def _backward_math(g, y, row_sum, LOG: tl.constexpr):
         return y * (g - row_sum)
 
 
-@triton.jit
+@fast_jit
 def softmax_backward_kernel(
     gx_ptr,  # (M0, M1, R) output: gradient of the input
     g_ptr,  # (M0, M1, R) gradient of the output
@@ -342,34 +343,58 @@ def log_softmax_backward(grad_x: DeviceArray, grad: DeviceArray, y: DeviceArray)
 
 
 # ---------------------------------------------------------------- NumPy references
+# The cpu path runs these. Each allocates only its result (in the accumulation dtype) and works in it in place:
+# on a host NumPy's speed here is memory traffic, and a fresh large array costs page faults, so a temporary
+# costs about as much as a pass of exp.
 def _acc(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float64 if x.dtype == np.float64 else np.float32)
+    """x in its accumulation dtype (fp32, fp64 for fp64): no copy when it already is one."""
+    return x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
+
+
+def _finish(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return y if y.dtype == dtype else y.astype(dtype)
 
 
 def softmax_ref(x: np.ndarray, axis: int = -1, log: bool = False) -> np.ndarray:
     """softmax (or log_softmax) along `axis`, computed in fp32 (fp64 for fp64) and cast back to x's dtype."""
     xf = _acc(x)
+    if not xf.size:
+        return np.empty(x.shape, x.dtype)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        m = np.max(xf, axis=axis, keepdims=True) if xf.size else np.zeros_like(xf)
-        shifted = xf - m
-        e = np.exp(shifted)
-        total = np.sum(e, axis=axis, keepdims=True)
-        y = shifted - np.log(total) if log else e / total
-    return y.astype(x.dtype)
+        m = np.max(xf, axis=axis, keepdims=True)
+        y = np.subtract(xf, m, out=np.empty_like(xf))  # x's memory order, as x - m would have
+        np.exp(y, out=y)
+        total = np.sum(y, axis=axis, keepdims=True)
+        if log:  # (x - m) - log(total) again rather than keeping a second array: a subtraction is cheaper
+            np.subtract(xf, m, out=y)
+            y -= np.log(total, out=total)
+        else:
+            y /= total
+    return _finish(y, x.dtype)
 
 
 def log_softmax_ref(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return softmax_ref(x, axis, log=True)
 
 
+def _like(g: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The result buffer of a backward: y's shape and memory order (broadcast with g's shape if it differs)."""
+    return np.empty_like(y) if g.shape == y.shape else np.empty(np.broadcast_shapes(g.shape, y.shape), y.dtype)
+
+
 def softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1, log: bool = False) -> np.ndarray:
     g, yf = _acc(grad), _acc(y)
     with np.errstate(invalid="ignore", over="ignore"):
-        if log:
-            gx = g - np.exp(yf) * np.sum(g, axis=axis, keepdims=True)
-        else:
-            gx = yf * (g - np.sum(g * yf, axis=axis, keepdims=True))
-    return gx.astype(y.dtype)
+        if log:  # g - exp(y) * sum(g)
+            gx = np.exp(yf, out=_like(g, yf))
+            gx *= np.sum(g, axis=axis, keepdims=True)
+            np.subtract(g, gx, out=gx)
+        else:  # y * (g - sum(g * y)), the product formed in the result's buffer
+            gx = np.multiply(g, yf, out=_like(g, yf))
+            total = np.sum(gx, axis=axis, keepdims=True)
+            np.subtract(g, total, out=gx)
+            gx *= yf
+    return _finish(gx, y.dtype)
 
 
 def log_softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:

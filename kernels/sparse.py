@@ -25,6 +25,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -32,7 +33,7 @@ MAX_BLOCK_N = 256  # widest column chunk of one program (wider outputs get sever
 TILE = 2048  # output elements of one program (BLOCK_M rows x BLOCK_N columns)
 
 
-@triton.jit
+@fast_jit
 def csr_spmm_kernel(
     out_ptr,  # (M, N) output, unit column stride
     crow_ptr,  # (M + 1,) int64 row pointers

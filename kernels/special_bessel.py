@@ -24,6 +24,7 @@ from . import tuning
 from .device_array import DeviceArray
 from .elementwise import launch_map
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
 from .tuning import Cost, Tunable, next_pow2
 from .unary import UnaryOp, backward_ref, build_specs, family_math, forward_ref
 
@@ -367,7 +368,7 @@ def i1e_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None
 # thread Y1 spills (136-284 B in fp64; even at two, fp32 Y1 spills 8 B on sm_90). One element per thread (BLOCK 128,
 # 4 warps) spills nothing; these ops are bound by their ~150 flops per element, not by memory width, so 32/64-bit
 # accesses cost nothing measurable.
-@triton.jit
+@fast_jit
 def bessel_jy_kernel(
     out_ptr,  # *T: contiguous output, numel elements
     x_ptr,  # *T: contiguous input, numel elements

@@ -59,20 +59,11 @@ class Tensor:
             arr = np.asarray(arr)
         if not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr)
-        t = object.__new__(Tensor)
-        t._np = arr
-        t._storage = None
-        t._shape = arr.shape
-        t._stride = None
-        t._offset = 0
-        t.dtype = _dt._FROM_NP[arr.dtype]
-        t.device = device
-        t._requires_grad = False
-        return t
+        return Tensor._fresh(arr, _dt._FROM_NP[arr.dtype], device)
 
     @staticmethod
-    def _fresh(arr: np.ndarray, dtype: _dt.dtype) -> Tensor:
-        """A cpu tensor over `arr`, a fresh C-contiguous array of `dtype` (an op's result whose layout the op
+    def _fresh(arr: np.ndarray, dtype: _dt.dtype, device: _device_cls = CPU) -> Tensor:
+        """A tensor over `arr`, a fresh C-contiguous host array of `dtype` (an op's result whose layout the op
         knows): `_wrap` without its checks, for the hot paths."""
         t = object.__new__(Tensor)
         t._np = arr
@@ -81,7 +72,7 @@ class Tensor:
         t._stride = None
         t._offset = 0
         t.dtype = dtype
-        t.device = CPU
+        t.device = device
         t._requires_grad = False
         return t
 

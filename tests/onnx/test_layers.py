@@ -23,6 +23,17 @@ class _Interpolate(nn.Module):
         return F.interpolate(x, **self.kwargs)
 
 
+class _FusedLinear(nn.Module):
+    """tritensor's F.linear(..., activation=...) called directly (a 2-D input exports as Gemm, a 3-D one as MatMul)."""
+
+    def __init__(self, activation: str, bias: bool = True) -> None:
+        super().__init__()
+        self.linear, self.activation = nn.Linear(5, 4, bias=bias), activation
+
+    def forward(self, x):
+        return F.linear(x, self.linear.weight, self.linear.bias, activation=self.activation)
+
+
 def _trained(module, shape):
     module(tt.randn(*shape))  # training mode: running statistics move away from 0 / 1
     return module
@@ -76,6 +87,10 @@ LAYERS = {
     "instance_norm2d_affine": (lambda: nn.InstanceNorm2d(4, affine=True), (4, 3, 5)),
     "instance_norm2d_running_stats": (lambda: _trained(nn.InstanceNorm2d(4, track_running_stats=True),
                                                        (2, 4, 3, 5)), (4, 3, 5)),
+    "linear_relu": (lambda: _FusedLinear("relu"), (5,)),
+    "linear_gelu_3d": (lambda: _FusedLinear("gelu"), (3, 5)),
+    "linear_gelu_tanh_no_bias": (lambda: _FusedLinear("gelu_tanh", bias=False), (5,)),
+    "linear_silu_3d": (lambda: _FusedLinear("silu"), (3, 5)),
     "rms_norm": (lambda: nn.RMSNorm(5), (3, 5)),
     "rms_norm_2d_eps": (lambda: nn.RMSNorm((3, 5), eps=1e-4), (3, 5)),
 }

@@ -9,6 +9,7 @@ import math
 from .. import nn
 from ..creation import arange
 from ..nn import functional as F
+from ..ops.linear_act import fusion_enabled
 from ..tensor import Tensor
 
 __all__ = ["GPT"]
@@ -48,8 +49,22 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, T, C) -> (B, T, C)."""
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+        x, h = add_norm(x, self.attn(self.ln1(x)), self.ln2)
+        return x + self.mlp(h)
+
+
+def _plain(module: nn.Module) -> bool:
+    return not (module._forward_hooks or module._forward_pre_hooks)
+
+
+def add_norm(x: Tensor, delta: Tensor, ln: nn.Module) -> tuple[Tensor, Tensor]:
+    """(x + delta, ln(x + delta)): one fused F.add_layer_norm (one kernel each way on cuda) when `ln` is a plain
+    nn.LayerNorm without hooks (and no export is tracing), else the add and then the module call (hooks see the
+    sum)."""
+    if type(ln) is nn.LayerNorm and _plain(ln) and fusion_enabled():
+        return F.add_layer_norm(x, delta, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+    x = x + delta
+    return x, ln(x)
 
 
 class GPT(nn.Module):
@@ -82,6 +97,15 @@ class GPT(nn.Module):
         if time > self.block_size:
             raise ValueError(f"sequence length {time} exceeds the model's block_size {self.block_size}")
         x = self.drop(self.tok_emb(idx) + self.pos_emb(arange(time, device=idx.device)))
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.ln_f(x))
+        if not all(_plain(block) for block in self.blocks) or not fusion_enabled():
+            # a block's hooks must see its input and output; the exporter traces the unfused calls
+            for block in self.blocks:
+                x = block(x)
+            return self.head(self.ln_f(x))
+        # Each residual add is fused with the LayerNorm that reads its sum: ln2 inside a block, and a block's
+        # closing add with the next block's ln1 (the last one's with ln_f). Same values as the loop above.
+        h = self.blocks[0].ln1(x) if len(self.blocks) else self.ln_f(x)
+        for i, block in enumerate(self.blocks):
+            x, h = add_norm(x, block.attn(h), block.ln2)
+            x, h = add_norm(x, block.mlp(h), self.blocks[i + 1].ln1 if i + 1 < len(self.blocks) else self.ln_f)
+        return self.head(h)

@@ -83,6 +83,7 @@ class NllLoss(Function):
     dim, weight (C,) in x's dtype or None, reduction one of none/sum/mean."""
 
     differentiable_forward = False
+    exp_host = None  # cpu: the forward's (exp(x - row max), row max, row sums), which backward turns into the gradient
 
     @staticmethod
     def forward(ctx, x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, label_smoothing: float,
@@ -91,7 +92,10 @@ class NllLoss(Function):
         if x.device.type == "cuda":
             return _forward_cuda(ctx, x, target, weight, ignore_index, label_smoothing, reduction, nll)
         xh, th, wh = x._host(), target._host(), _host(weight)
-        loss, w_t, ctx.lse_host = K.cross_entropy_rows_ref(xh, th, wh, ignore_index, label_smoothing, nll)
+        loss, w_t, ctx.lse_host, exp_rows = K.cross_entropy_rows_exp_ref(xh, th, wh, ignore_index, label_smoothing,
+                                                                         nll)
+        if ctx.needs_input_grad[:1] == (True,):  # kept for the fused backward, which spares its exp pass
+            ctx.exp_host = exp_rows
         out = Tensor._wrap(K.reduce_loss_ref(loss, w_t, th.shape, reduction, xh.dtype))
         ctx.save_for_backward(x, target, weight)
         return out
@@ -131,8 +135,11 @@ class NllLoss(Function):
         saved = self.saved_tensors
         x, target, weight = saved[:3]
         if x.device.type == "cpu":
+            exp_rows = self.exp_host
+            if exp_rows is not None:  # its array becomes this gradient: a second backward computes the exp again
+                self.exp_host = (None,) + exp_rows[1:]
             gx = K.cross_entropy_backward_ref(grad._host(), x._host(), target._host(), _host(weight), ignore_index,
-                                              reduction, eps, nll, self.lse_host)
+                                              reduction, eps, nll, self.lse_host, exp_rows)
             return Tensor._wrap(gx), None, None, None, None, None, None
         lse, denom = saved[3:]
         class_dim = 0 if x.ndim == 1 else 1

@@ -145,7 +145,10 @@ def _forward_cpu(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
 
 
 # ---------------------------------------------------------------- cuda: the Triton kernel
-def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
+def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta, activation: str | None = None,
+                  z: Tensor | None = None) -> Tensor:
+    """The product on the Triton kernel; `activation` runs in its epilogue, `z` (out's shape, contiguous)
+    receives the pre-activation (tritensor/ops/linear_act.py's fused linear)."""
     M, K = a._shape[-2:]
     N = b._shape[-1]
     batch_shape = broadcast_shapes(a._shape[:-2], b._shape[:-2])
@@ -157,6 +160,8 @@ def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
     arrays = [out._dev(), expanded(a, batch_shape + (M, K)), expanded(b, batch_shape + (K, N))]
     if use_cin:
         arrays.append(expanded(c_in, out_shape))
+    if z is not None:
+        arrays.append(z._dev())
     # Batch dims collapse to one kernel batch dim where every operand allows it; what stays apart
     # (e.g. a batch broadcast over one of two dims) is covered by one launch per outer index.
     nb = len(batch_shape)
@@ -185,7 +190,8 @@ def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
         buf = buffer(KM.scratch_shape(config, inner, M, N), D.float32)  # split-K partial sums
         workspace = buffer(KT.workspace_shape(config, inner, M, N), D.uint8) if path == "tma" else None
         KM.matmul(ops[0], ops[1], ops[2], bias=bias_arr, alpha=alpha, beta=beta, c_in=ops[3] if use_cin else None,
-                  allow_tf32=allow_tf32, config=config, scratch=buf, path=path, workspace=workspace)
+                  allow_tf32=allow_tf32, config=config, scratch=buf, path=path, workspace=workspace,
+                  activation=activation, z=ops[-1] if z is not None else None)
 
     outer = list(itertools.product(*(range(n) for n in bshape[:-1])))
     # One kernel for every launch of the call: TMA only if each outer index's views allow descriptors.
@@ -198,7 +204,7 @@ def _forward_cuda(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
             launch(config, views(index))
 
     first = views((0,) * max(len(bshape) - 1, 0))
-    key = KM.tuning_key(M, N, K, a.dtype, first[1].strides, first[2].strides, allow_tf32, inner, path)
+    key = KM.tuning_key(M, N, K, a.dtype, first[1].strides, first[2].strides, allow_tf32, inner, path, z is not None)
     tuning.launch(KM.MATMUL_TUNING, key, KM.tuning_sizes(first[0], first[1], inner * len(outer)), run)
     return out
 
@@ -403,7 +409,8 @@ ger = outer
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """input @ weight.T + bias (nn.functional.linear); on cuda the bias is added in the kernel's epilogue."""
+    """input @ weight.T + bias (nn.functional.linear); on cuda the bias is added in the kernel's epilogue (and
+    F.linear's `activation=` too: ops/linear_act.py)."""
     require_tensor("linear", input, "input", 1)
     require_tensor("linear", weight, "weight", 2)
     if input.ndim == 0 or weight.ndim == 0:

@@ -105,9 +105,36 @@ class Sequential(Module):
         >>> m(tt.zeros(5, 4)).shape
         tritensor.Size([5, 2])
         """
-        for module in self:
-            input = module(input)
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            activation = _fusable(modules[i], modules[i + 1]) if i + 1 < len(modules) else None
+            if activation is not None:  # Linear then its activation: one fused linear call (same values)
+                from .. import functional as F
+
+                input = F.linear(input, modules[i].weight, modules[i].bias, activation=activation)
+                i += 2
+            else:
+                input = modules[i](input)
+                i += 1
         return input
+
+
+def _fusable(first: Module, second: Module) -> str | None:
+    """The `activation=` of F.linear that runs `first` (a plain nn.Linear) then `second` (nn.ReLU, nn.GELU or
+    nn.SiLU) as one op, or None where they must run one by one: other module types (subclasses may override
+    forward) or any forward hook / pre-hook on either, which must see the intermediate result; and while exporting."""
+    from ...ops.linear_act import fusion_enabled
+    from .activation import GELU, ReLU, SiLU
+    from .linear import Linear
+
+    if type(first) is not Linear or type(second) not in (ReLU, GELU, SiLU) or not fusion_enabled():
+        return None
+    if first._forward_hooks or first._forward_pre_hooks or second._forward_hooks or second._forward_pre_hooks:
+        return None
+    if type(second) is GELU:
+        return {"none": "gelu", "tanh": "gelu_tanh"}.get(second.approximate)
+    return "relu" if type(second) is ReLU else "silu"
 
 
 class ModuleList(Module):

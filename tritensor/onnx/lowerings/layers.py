@@ -10,6 +10,7 @@ import numpy as np
 from ..graph import GraphContext
 from ..trace import Node
 from ._common import no_out, pair, positional, unsupported
+from .pointwise import gelu_of
 
 
 def _linear(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
@@ -17,9 +18,22 @@ def _linear(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     dtype = node.outputs[0].dtype
     if x.dim() == 2:  # PyTorch's exporter emits Gemm for a 2-D input
         inputs = [g.tensor(x, dtype), g.tensor(w, dtype)] + ([g.tensor(b, dtype)] if b is not None else [])
-        return [g.op("Gemm", inputs, alpha=1.0, beta=1.0, transB=1)]
-    y = g.op("MatMul", [g.tensor(x, dtype), g.op("Transpose", [g.tensor(w, dtype)], perm=[1, 0])])
-    return [y if b is None else g.op("Add", [y, g.tensor(b, dtype)])]
+        y = g.op("Gemm", inputs, alpha=1.0, beta=1.0, transB=1)
+    else:
+        y = g.op("MatMul", [g.tensor(x, dtype), g.op("Transpose", [g.tensor(w, dtype)], perm=[1, 0])])
+        y = y if b is None else g.op("Add", [y, g.tensor(b, dtype)])
+    return [_activate(g, y, a.get("activation"), dtype)]
+
+
+def _activate(g: GraphContext, y: str, activation: str | None, dtype) -> str:
+    """tritensor's `F.linear(..., activation=...)` after the product: the activation's own ONNX lowering."""
+    if activation is None:
+        return y
+    if activation == "relu":
+        return g.op("Relu", [y])
+    if activation == "silu":
+        return g.op("Mul", [y, g.op("Sigmoid", [y])])
+    return gelu_of(g, y, dtype, "tanh" if activation == "gelu_tanh" else "none")
 
 
 def _matmul(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:

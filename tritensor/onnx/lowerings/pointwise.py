@@ -34,18 +34,21 @@ def _unary(op_type: str, **attrs: Any):
 
 
 def _gelu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
-    x = g.tensor(a["input"])
-    dtype = a["input"].dtype
+    return [gelu_of(g, g.tensor(a["input"]), a["input"].dtype, a.get("approximate", "none"))]
+
+
+def gelu_of(g: GraphContext, x: str, dtype, approximate: str) -> str:
+    """GELU of the graph value `x` (Gelu from opset 20, its formula before)."""
     if g.opset >= 20:
-        return [g.op("Gelu", [x], approximate=a.get("approximate", "none"))]
+        return g.op("Gelu", [x], approximate=approximate)
     half, one = g.value(0.5, dtype), g.value(1.0, dtype)
-    if a.get("approximate", "none") == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    if approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
         cube = g.op("Mul", [g.op("Mul", [x, x]), x])
         inner = g.op("Add", [x, g.op("Mul", [cube, g.value(0.044715, dtype)])])
         t = g.op("Tanh", [g.op("Mul", [inner, g.value(math.sqrt(2.0 / math.pi), dtype)])])
     else:  # 0.5 x (1 + erf(x / sqrt(2)))
         t = g.op("Erf", [g.op("Div", [x, g.value(math.sqrt(2.0), dtype)])])
-    return [g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [t, one])])]
+    return g.op("Mul", [g.op("Mul", [x, half]), g.op("Add", [t, one])])
 
 
 def _silu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:

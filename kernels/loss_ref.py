@@ -1,0 +1,165 @@
+"""cross_entropy / nll_loss's NumPy references (the cpu path), split from kernels/loss.py, which re-exports them.
+
+x is (N, C) or (N, C, d1, ...) with classes on axis 1 (a 1-D x is (C,) with a 0-d target). They allocate little:
+on the cpu path a training step's cost here is a few passes over the logits plus a fixed cost per NumPy call, so the
+forward's exp buffer becomes the backward's gradient (cross_entropy_rows_exp_ref) and the common case (no class
+weights, nothing ignored, 2-D logits) skips the masks and moves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _acc(x: np.ndarray) -> np.dtype:
+    return np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
+
+
+def _classes_last(x: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if x.ndim == 2:  # already rows of classes (the common case: no moveaxis call per step)
+        return x, np.asarray(target).reshape(-1)
+    if x.ndim == 1:
+        return x[None, :], np.asarray(target).reshape(1)
+    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1]), np.asarray(target).reshape(-1)
+
+
+def check_targets_ref(target: np.ndarray, n_classes: int, ignore_index: int) -> None:
+    t = np.asarray(target)
+    if not t.size or (t.min() >= 0 and t.max() < n_classes):  # two reductions instead of four masks per step
+        return
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if np.any(bad):
+        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+
+
+def cross_entropy_rows_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                           ignore_index: int = -100, label_smoothing: float = 0.0,
+                           nll: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(per-row loss, target weight, lse) in the accumulation dtype, rows in target's row-major order."""
+    return cross_entropy_rows_exp_ref(x, target, weight, ignore_index, label_smoothing, nll)[:3]
+
+
+def cross_entropy_rows_exp_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                               ignore_index: int = -100, label_smoothing: float = 0.0,
+                               nll: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple | None]:
+    """cross_entropy_rows_ref's results and (exp(x - row max) as (rows, C), the row max, the exp's row sums):
+    what the forward computed on the way, which cross_entropy_backward_ref turns into the gradient in place
+    instead of computing the exp again (None for nll)."""
+    acc = _acc(x)
+    xr, t = _classes_last(x, target)
+    xr = xr.astype(acc, copy=False)  # read only here
+    C = xr.shape[1]
+    check_targets_ref(t, C, ignore_index)
+    tc, counted, w, w_t = _target_weights(t, C, weight, ignore_index, acc)
+    x_t = xr[np.arange(len(tc)), tc] if xr.size else np.zeros(t.shape, acc)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if nll:
+            return _counted_only(-w_t * x_t, counted, acc), w_t, np.zeros(t.shape, acc), None
+        m = np.max(xr, axis=1) if C else np.zeros(xr.shape[0], acc)
+        e = np.subtract(xr, m[:, None])
+        total = np.sum(np.exp(e, out=e), axis=1)
+        lse = m + np.log(total)
+        loss = lse - x_t
+        if weight is not None or counted is not None:
+            loss *= w_t
+        if label_smoothing > 0:
+            smooth = C * lse - xr.sum(axis=1) if weight is None else w.sum() * lse - (xr * w).sum(axis=1)
+            loss = (1 - label_smoothing) * loss + label_smoothing / C * smooth
+    return _counted_only(loss, counted, acc), w_t, lse.astype(acc, copy=False), (e, m, total)
+
+
+def _target_weights(t: np.ndarray, C: int, weight: np.ndarray | None, ignore_index: int,
+                    acc: np.dtype) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """(targets with ignored ones at class 0, the counted mask or None when every target counts, the class weights
+    in acc or None, each row's target weight). The common case (no weight, nothing ignored) takes a few calls: a
+    training step's cost here is per call, not per element."""
+    counted = t != ignore_index
+    if counted.all():
+        counted, tc = None, t
+    else:
+        tc = np.where(counted, t, 0)
+    if weight is None:
+        return tc, counted, None, np.ones(t.shape, acc) if counted is None else counted.astype(acc)
+    w = weight.astype(acc)
+    w_t = w[tc] if counted is None else np.where(counted, w[tc], 0).astype(acc)
+    return tc, counted, w, w_t
+
+
+def _counted_only(loss: np.ndarray, counted: np.ndarray | None, acc: np.dtype) -> np.ndarray:
+    """Zero on ignored rows (whatever x holds there), in acc."""
+    return loss.astype(acc, copy=False) if counted is None else np.where(counted, loss, 0).astype(acc)
+
+
+def cross_entropy_ref(x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None, ignore_index: int = -100,
+                      reduction: str = "mean", label_smoothing: float = 0.0, nll: bool = False) -> np.ndarray:
+    """PyTorch's cross_entropy (nll_loss when nll) from class indices, in x's dtype."""
+    loss, w_t, _ = cross_entropy_rows_ref(x, target, weight, ignore_index, label_smoothing, nll)
+    return reduce_loss_ref(loss, w_t, np.shape(target), reduction, x.dtype)
+
+
+def reduce_loss_ref(loss: np.ndarray, w_t: np.ndarray, target_shape: tuple, reduction: str,
+                    dtype: np.dtype) -> np.ndarray:
+    """The per-row losses of cross_entropy_rows_ref reduced as `reduction` says, in `dtype`."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if reduction == "none":
+            out = loss.reshape(target_shape)
+        elif reduction == "sum":
+            out = loss.sum()
+        else:
+            out = loss.sum() / w_t.sum()
+    return np.asarray(out).astype(dtype)
+
+
+def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+                               ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+                               nll: bool = False, lse: np.ndarray | None = None,
+                               exp_rows: tuple | None = None) -> np.ndarray:
+    """d loss / d x for cross_entropy_ref (grad: target-shaped for "none", a scalar otherwise); lse: the
+    forward's per-row log-sum-exp (cross_entropy_rows_ref's third result), which spares a max and a sum;
+    exp_rows: cross_entropy_rows_exp_ref's fourth result, which spares the exp too: its array becomes the
+    gradient (pass it once; with None in its place the exp is computed again, as the forward did)."""
+    acc = _acc(x)
+    xr, t = _classes_last(x, target)
+    C = xr.shape[1]
+    tc, counted, w, w_t = _target_weights(t, C, weight, ignore_index, acc)
+    g = np.asarray(grad, acc)
+    if reduction == "none":
+        g = g.reshape(-1)
+    else:
+        g = np.full(t.shape, g.reshape(()), acc)
+        if reduction == "mean":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                g = g / w_t.sum()
+    rows = slice(None) if counted is None else np.nonzero(counted)[0]
+    if counted is not None:
+        g = np.where(counted, g, 0)
+    eps = 0.0 if nll else label_smoothing
+    # In place on one (M, C) working array, with no one-hot matrix: the softmax (from the forward's exp when
+    # given), one scaling, then the target column (one per row) corrected by fancy indexing.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        scale = g * ((1 - eps) * w_t + eps / C * (acc.type(C) if w is None else w.sum()))
+        if nll:
+            gx = np.zeros(xr.shape, acc)
+        elif exp_rows is not None:  # softmax = exp(x - m) / total, the exp as the forward computed it
+            gx, m, total = exp_rows
+            if gx is None:  # already used: the same passes again, so a second backward gives the same values
+                gx = np.exp(np.subtract(xr, m[:, None], dtype=acc), dtype=acc)
+            gx *= (scale / total)[:, None]
+        else:
+            gx = np.array(xr, acc)  # a working copy
+            if lse is not None:  # softmax = exp(x - lse)
+                np.subtract(gx, lse[:, None], out=gx)
+                np.exp(gx, out=gx)
+            else:
+                m = np.max(gx, axis=1, keepdims=True) if C else np.zeros((gx.shape[0], 1), acc)
+                np.subtract(gx, m, out=gx)
+                np.exp(gx, out=gx)
+                scale = scale / gx.sum(axis=1)
+            gx *= scale[:, None]
+        if eps > 0:
+            gx -= (g[:, None] * (eps / C)) if w is None else (g[:, None] * (eps / C)) * w[None, :]
+        gx[np.arange(len(tc))[rows], tc[rows]] -= (g * (1 - eps) * w_t)[rows]
+    if x.ndim <= 2:  # rows already (no moveaxis: two of those cost more than a small batch's arithmetic)
+        return gx.reshape(x.shape).astype(x.dtype, copy=False)
+    moved = np.moveaxis(gx.reshape(np.moveaxis(x, 1, -1).shape), -1, 1)
+    return moved.astype(x.dtype)  # classes moved back: a strided view, copied

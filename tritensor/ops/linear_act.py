@@ -1,0 +1,182 @@
+"""linear + activation as one op: `tt.nn.functional.linear(input, weight, bias, activation=...)` (the keyword is a
+tritensor extension; without it this is ops/matmul.py's `linear`).
+
+Forward: cuda runs one matmul launch whose epilogue adds the bias and applies the activation
+(kernels/matmul_epilogue.py); when a gradient will be needed and the activation is not relu, the same
+epilogue also stores the pre-activation z (STORE_Z), which act'(z) needs. cpu runs np.matmul with the bias
+added in place, then the activation: relu in place, gelu/silu through the activation family's NumPy
+references (so values equal F.gelu(F.linear(...)) on cpu exactly).
+
+Backward (no graph requested): kernels/linear_act.py computes dz = grad * act'(saved) and the bias's column
+sums in one pass (relu reads the saved output, the others the saved z), then dx = dz @ W and dW = dz^T @ x
+are two matmul launches. With create_graph=True the tensor-op backward recomputes z from the saved inputs
+with differentiable ops, so second derivatives are exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes as D
+from ..autograd.function import Function
+from ..kernels import activations as KA
+from ..kernels import linear_act as KL
+from ..kernels import norm_rows as KN
+from ..tensor import Tensor
+from .matmul import _forward_cpu, _forward_cuda, _product
+from .matmul import linear as _linear
+
+ACTIVATIONS = (None, "relu", "gelu", "gelu_tanh", "silu")
+_CPU_REFS = {"gelu": lambda z: KA.gelu_ref(z), "gelu_tanh": lambda z: KA.gelu_ref(z, "tanh"), "silu": KA.silu_ref}
+# dz = grad * act'(saved) on cpu: the activation family's own backward references (the unfused graph's numbers
+# and speed; relu from the saved output).
+_CPU_GRADS = {"relu": lambda g, y: KL.act_grad_ref(g, y, "relu"), "gelu": lambda g, z: KA.gelu_backward_ref(g, z)[0],
+              "gelu_tanh": lambda g, z: KA.gelu_backward_ref(g, z, "tanh")[0],
+              "silu": lambda g, z: KA.silu_backward_ref(g, z)[0]}
+
+
+def fusion_enabled() -> bool:
+    """False while tt.onnx.export traces a model: modules that would call a fused op (nn.Sequential's
+    Linear + activation, GPT's residual add + LayerNorm) then make the unfused F.* calls the exporter lowers."""
+    from .autocast import op_hook
+
+    return op_hook.trace is None
+
+
+def check_activation(activation) -> None:
+    """ValueError unless `activation` is one of ACTIVATIONS."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"linear(): activation must be one of None, 'relu', 'gelu', 'gelu_tanh' or 'silu', "
+                         f"got {activation!r}")
+
+
+def apply_activation(t: Tensor, activation: str | None) -> Tensor:
+    """F.relu / F.gelu / F.gelu(approximate='tanh') / F.silu of t: the unfused form of the activations."""
+    from . import activations as A
+
+    if activation is None:
+        return t
+    if activation == "relu":
+        return A.relu(t)
+    if activation == "silu":
+        return A.silu(t)
+    return A.gelu(t, approximate="tanh" if activation == "gelu_tanh" else "none")
+
+
+class LinearActivation(Function):
+    """act(x @ weight.T + bias) for x (M, K), weight (N, K), bias (N,) or None."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
+        need = any(ctx.needs_input_grad)
+        ctx.activation = activation
+        keep_z = need and activation != "relu"
+        if x.device.type == "cpu":
+            out = _forward_cpu(x, weight.t(), bias, None, 1, 0)
+            if activation == "relu":
+                arr = out._np if out._np is not None else out._host()
+                np.maximum(arr, 0, out=arr)  # NaN passes through, as F.relu
+                y, z = out, None
+            else:
+                z = out
+                y = Tensor._wrap(_CPU_REFS[activation](z._host()))
+        else:
+            M, N = x._shape[0], weight._shape[0]
+            z = Tensor._empty((M, N), x.dtype, x.device) if keep_z else None
+            y = _forward_cuda(x, weight.t(), bias, None, 1, 0, activation, z)
+        if need:
+            ctx.save_for_backward(x, weight, bias, y if activation == "relu" else z)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias, saved = ctx.saved_tensors
+        if ctx.activation == "relu":
+            dz = grad * saved.sign()  # saved = relu's output >= 0: its sign is the mask
+        else:
+            from . import activations as A
+
+            z = _linear(x, weight, bias)  # recomputed in the graph: second derivatives reach x, weight, bias
+            if ctx.activation == "silu":
+                dz = A._silu_derivative(grad, z)
+            else:
+                dz = A._gelu_derivative(grad, z, "tanh" if ctx.activation == "gelu_tanh" else "none")
+        return _grads(ctx.needs_input_grad, dz, x, weight, dz.sum(0) if ctx.needs_input_grad[2] else None)
+
+    def backward_fused(self, grad):
+        x, weight, bias, saved = self.saved_tensors
+        need = self.needs_input_grad
+        M, N = grad._shape
+        if x.device.type == "cpu":
+            dzf = _CPU_GRADS[self.activation](grad._host(), saved._host())
+            db = Tensor._wrap(dzf.sum(0).astype(bias.dtype.np)) if need[2] else None
+            dz = Tensor._wrap(dzf.astype(x.dtype.np, copy=False))
+        else:
+            dz = Tensor._empty((M, N), x.dtype, x.device)
+            db = part = None
+            if need[2]:
+                rows = KL.partial_rows(M, N)
+                db = Tensor._empty((N,), bias.dtype, x.device)
+                part = db if rows == 1 else Tensor._empty((rows, N), D.float32, x.device)
+            KL.act_grad(dz._dev(), grad._dev(), saved._dev(), None if part is None else part._dev(), self.activation)
+            if part is not None and part is not db:
+                KN.col_sum(db._dev(), part._dev())
+        return _grads(need, dz, x, weight, db)
+
+
+def _grads(need: tuple, dz: Tensor, x: Tensor, weight: Tensor, db: Tensor | None) -> tuple:
+    """(dx, dW, db, None) from dz: dx = dz @ W, dW = dz^T @ x (each only where needed)."""
+    gx = _product(dz, weight) if need[0] else None
+    gw = _product(dz.mT, x) if need[1] else None
+    return gx, gw, db, None
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *, activation: str | None = None) -> Tensor:
+    """input @ weight.T + bias (nn.functional.linear); on cuda the bias is added in the matmul kernel's epilogue.
+
+    activation (a tritensor extension, keyword-only): None, "relu", "gelu", "gelu_tanh" (gelu's tanh
+    approximation) or "silu": the result as F.relu / F.gelu / F.silu of linear's would be, with the activation
+    fused into the same matmul launch on cuda and its backward into one dz kernel; nn.Sequential(Linear, ReLU)
+    uses it.
+
+    >>> tt.nn.functional.linear(tt.tensor([[1.0, -2.0]]), tt.eye(2), activation="relu")
+    tensor([[1., 0.]])
+    """
+    if activation is None:
+        return _linear(input, weight, bias)
+    return linear_activation(input, weight, bias, activation)
+
+
+def linear_activation(input: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
+    """act(input @ weight.T + bias): `linear(..., activation=...)`, fused where the op allows it (a 2-D weight,
+    a (out_features,) bias or none, a floating dtype), else linear followed by the activation."""
+    check_activation(activation)
+    plain = _linear(input, weight, bias) if _unfusable(input, weight, bias) else None
+    if plain is not None:
+        return apply_activation(plain, activation)
+    K, N = weight._shape[1], weight._shape[0]
+    lead = input._shape[:-1]
+    x = input.reshape(math.prod(lead), K) if input.ndim != 2 else input
+    return LinearActivation.apply(x, weight, bias, activation).reshape(lead + (N,)) if input.ndim != 2 else \
+        LinearActivation.apply(x, weight, bias, activation)
+
+
+def _unfusable(input: Tensor, weight: Tensor, bias) -> bool:
+    """True where linear's own checks or its non-matrix forms apply (errors are then raised by `linear`)."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor) or input.ndim == 0 or weight.ndim != 2:
+        return True
+    if input.dtype is not weight.dtype or not input.dtype.is_floating_point or input.device != weight.device:
+        return True
+    if input._shape[-1] != weight._shape[1] or (input.device.type == "cuda" and input.dtype is D.float64):
+        return True
+    if bias is not None and (not isinstance(bias, Tensor) or bias._shape != (weight._shape[0],)
+                             or bias.dtype is not input.dtype or bias.device != input.device):
+        return True
+    return False
+
+
+__all__: list[str] = []
