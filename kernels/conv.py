@@ -7,7 +7,8 @@ turns into constants, so the extra index math folds away. Grid axis 1 is the gro
 - `conv_fwd_kernel`: rows = output pixels (n, od, oh, ow), columns = output channels of the group,
   K = (ci, kd, kh, kw). Each BLOCK_M x BLOCK_K tile of the im2col matrix is gathered straight from x
   (out-of-image taps masked to zero), the weight tile is a plain strided load, `tl.dot` accumulates in
-  fp32 (fp64 for float64), the bias is fused.
+  fp32 (fp64 for float64), the bias is fused, and so is an activation (matmul_epilogue.activate: a fused
+  conv + relu/gelu/silu); with STORE_Z the pre-activation z is stored too (what act'(z) needs in backward).
 - `conv_dgrad_kernel`: rows = input pixels, columns = input channels, K = (co, kd, kh, kw); a tap
   reads dy at od = (id + pad - kd * dil) / stride only where that division is exact and in range. It is
   also conv_transpose's forward (with its bias fused).
@@ -23,6 +24,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from .launcher import fast_jit
+from .matmul_epilogue import activate as _activate
 from .matmul_epilogue import dot_operand as _dot_operand
 from .strided import cast_to
 
@@ -67,9 +70,10 @@ def _tile(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.conste
 
 
 # ---------------------------------------------------------------- the kernels
-@triton.jit
+@fast_jit
 def conv_fwd_kernel(
-    y_ptr, x_ptr, w_ptr, b_ptr,  # y (N, O, OD, OH, OW) = conv(x, w) + b
+    y_ptr, x_ptr, w_ptr, b_ptr,  # y (N, O, OD, OH, OW) = act(conv(x, w) + b)
+    z_ptr,  # the pre-activation conv(x, w) + b, y's strides (written only when STORE_Z)
     M, K, COG, CG,  # M = N*OD*OH*OW, K = CG*KD*KH*KW, channels per group out / in
     ID, IH, IW, OD, OH, OW, KD, KH, KW,  # input, output and filter sizes
     str_d, str_h, str_w, pad_d, pad_h, pad_w, dil_d, dil_h, dil_w,  # convolution parameters
@@ -78,10 +82,12 @@ def conv_fwd_kernel(
     syn, syc, syd, syh, syw,  # y strides
     sb,  # bias stride
     HAS_BIAS: tl.constexpr, INPUT_PRECISION: tl.constexpr, ACC: tl.constexpr,
+    ACTIVATION: tl.constexpr,  # one of matmul_epilogue.ACTIVATIONS ("none": a plain convolution)
+    STORE_Z: tl.constexpr,  # also store the pre-activation to z_ptr
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
     SPLIT_K: tl.constexpr,  # always 1 here (one config dict serves all three kernels)
 ):
-    """y = conv(x, w) + b: one BLOCK_M (output pixels) x BLOCK_N (output channels) tile per program."""
+    """y = act(conv(x, w) + b): one BLOCK_M (output pixels) x BLOCK_N (output channels) tile per program."""
     g = tl.program_id(1)
     row0, col0 = _tile(M, COG, BLOCK_M, BLOCK_N, GROUP_M)
     # Rows/columns past the edge wrap onto valid ones: loads need no M/N mask, the store drops them.
@@ -113,11 +119,14 @@ def conv_fwd_kernel(
         acc += tl.load(b_ptr + (g * COG + co) * sb).to(ACC)[None, :]
     y_off = n * syn + od * syd + oh * syh + ow * syw
     mask = (offs_m < M)[:, None] & (offs_n < COG)[None, :]
-    tl.store(y_ptr + y_off[:, None] + ((g * COG + co) * syc)[None, :], cast_to(acc, y_ptr.dtype.element_ty),
-             mask=mask)
+    y_tile = y_off[:, None] + ((g * COG + co) * syc)[None, :]
+    if STORE_Z:
+        tl.store(z_ptr + y_tile, cast_to(acc, z_ptr.dtype.element_ty), mask=mask)
+    acc = _activate(acc, ACTIVATION)
+    tl.store(y_ptr + y_tile, cast_to(acc, y_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@fast_jit
 def conv_dgrad_kernel(
     dx_ptr, dy_ptr, w_ptr, b_ptr,  # dx (N, C, ID, IH, IW) = conv's input gradient of dy (+ b: conv_transpose)
     M, K, COG, CG,  # M = N*ID*IH*IW, K = COG*KD*KH*KW, channels per group out / in (of the convolution)
@@ -171,7 +180,7 @@ def conv_dgrad_kernel(
              mask=mask)
 
 
-@triton.jit
+@fast_jit
 def conv_wgrad_kernel(
     dw_ptr, dy_ptr, x_ptr,  # dw (O, CG, KD, KH, KW) of conv for dy and x; with SPLIT_K > 1 (SPLIT_K, O, CG*K) fp32
     M, NC, K, COG, CG,  # M = COG, NC = CG*KD*KH*KW, K = N*OD*OH*OW
@@ -221,7 +230,7 @@ def conv_wgrad_kernel(
         tl.store(dw_ptr + pid_k * sws + w_off, acc, mask=mask)
 
 
-@triton.jit
+@fast_jit
 def sum_slices_kernel(out_ptr, part_ptr, numel, split, stride_s, BLOCK: tl.constexpr):
     """out (contiguous, numel) = the sum of split fp32 slices, added in a fixed order (deterministic)."""
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)

@@ -6,7 +6,8 @@ Same 3-D spatial form as kernels/conv.py: x (N, C, D, H, W), w (C * MULT, 1, KD,
 (N, C * MULT, OD, OH, OW). Output channel o reads input channel o // MULT.
 
 - `dw_fwd_kernel`: one program = BLOCK output pixels of one (n, o) plane; a loop over the taps gathers x
-  and multiplies by one scalar weight, fp32 accumulation, bias fused; the store is flat (contiguous y).
+  and multiplies by one scalar weight, fp32 accumulation, bias and activation fused (z stored too with
+  STORE_Z, as kernels/conv.py); the store is flat (contiguous y).
 - `dw_dgrad_kernel`: one program = BLOCK input pixels of one (n, c) plane; loops over the MULT channels and
   the taps, reading dy where (i + pad - k * dil) / stride is exact (also conv_transpose's forward).
 - `dw_wgrad_kernel`: one program = one (o, tap): a fixed-order reduction over the N * OD * OH * OW pixels.
@@ -20,6 +21,8 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .launcher import fast_jit
+from .matmul_epilogue import activate as _activate
 from .strided import cast_to
 from .tuning import Cost, Tunable, next_pow2
 
@@ -34,15 +37,17 @@ def _pixel(p, OH, OW):
     return t // OH, t % OH, w
 
 
-@triton.jit
+@fast_jit
 def dw_fwd_kernel(
     y_ptr, x_ptr, w_ptr, b_ptr,  # y (N, O, OD, OH, OW), each (n, o) plane contiguous
+    z_ptr,  # the pre-activation, y's strides (written only when STORE_Z)
     P, O, MULT, ID, IH, IW, OH, OW, KD, KH, KW,  # P = OD*OH*OW
     str_d, str_h, str_w, pad_d, pad_h, pad_w, dil_d, dil_h, dil_w,
     sxn, sxc, sxd, sxh, sxw, swo, swd, swh, sww, syn, syc, sb,
-    HAS_BIAS: tl.constexpr, ACC: tl.constexpr, BLOCK: tl.constexpr,
+    HAS_BIAS: tl.constexpr, ACC: tl.constexpr, ACTIVATION: tl.constexpr, STORE_Z: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):
-    """One BLOCK of the (n, o) plane: sum over taps of w[o, 0, tap] * x[n, o // MULT, gathered] (+ b[o])."""
+    """One BLOCK of the (n, o) plane: act(sum over taps of w[o, 0, tap] * x[n, o // MULT, gathered] (+ b[o]))."""
     pid = tl.program_id(0)
     blocks = tl.cdiv(P, BLOCK)
     plane = pid // blocks  # a 1-D grid: N * O planes may pass the 65535 limit of grid axis 1
@@ -68,11 +73,14 @@ def dw_fwd_kernel(
                 acc += xv.to(ACC) * wv.to(ACC)
     if HAS_BIAS:
         acc += tl.load(b_ptr + o * sb).to(ACC)
-    y_plane = y_ptr + n.to(tl.int64) * syn + o.to(tl.int64) * syc
-    tl.store(y_plane + p, cast_to(acc, y_ptr.dtype.element_ty), mask=ok)
+    plane_off = n.to(tl.int64) * syn + o.to(tl.int64) * syc
+    if STORE_Z:
+        tl.store(z_ptr + plane_off + p, cast_to(acc, z_ptr.dtype.element_ty), mask=ok)
+    acc = _activate(acc, ACTIVATION)
+    tl.store(y_ptr + plane_off + p, cast_to(acc, y_ptr.dtype.element_ty), mask=ok)
 
 
-@triton.jit
+@fast_jit
 def dw_dgrad_kernel(
     dx_ptr, dy_ptr, w_ptr, b_ptr,  # dx (N, C, ID, IH, IW), each (n, c) plane contiguous
     P, C, MULT, IH, IW, OD, OH, OW, KD, KH, KW,  # P = ID*IH*IW
@@ -117,7 +125,7 @@ def dw_dgrad_kernel(
     tl.store(x_plane + p, cast_to(acc, dx_ptr.dtype.element_ty), mask=ok)
 
 
-@triton.jit
+@fast_jit
 def dw_wgrad_kernel(
     dw_ptr, dy_ptr, x_ptr,  # dw (O, 1, KD, KH, KW) contiguous
     R, P, MULT, ID, IH, IW, OH, OW, KD, KH, KW,  # R = N * P pixels to reduce, P = OD*OH*OW
@@ -209,8 +217,10 @@ def _key(kind: str, plane: int, dtype, taps: int) -> tuple:
 
 
 def depthwise_forward(y: DeviceArray, x: DeviceArray, w: DeviceArray, bias: DeviceArray | None, stride: tuple,
-                      padding: tuple, dilation: tuple) -> None:
-    """y = depthwise conv(x, w) + bias (groups == x's channels; see `applies`)."""
+                      padding: tuple, dilation: tuple, activation: str = "none", z: DeviceArray | None = None
+                      ) -> None:
+    """y = act(depthwise conv(x, w) + bias) (groups == x's channels; see `applies`); z (y's strides), when
+    given, receives the pre-activation."""
     n, c = x.shape[:2]
     o = w.shape[0]
     P = y.shape[2] * y.shape[3] * y.shape[4]
@@ -222,8 +232,9 @@ def depthwise_forward(y: DeviceArray, x: DeviceArray, w: DeviceArray, bias: Devi
 
     def run(cfg: dict) -> None:
         grid = (n * o * triton.cdiv(P, cfg["BLOCK"]),)
-        dw_fwd_kernel[grid](y, x, w, bias if bias is not None else w, *args, HAS_BIAS=bias is not None,
-                            ACC=_acc(x.dtype), **cfg)
+        dw_fwd_kernel[grid](y, x, w, bias if bias is not None else w, z if z is not None else y, *args,
+                            HAS_BIAS=bias is not None, ACC=_acc(x.dtype), ACTIVATION=activation,
+                            STORE_Z=z is not None, **cfg)
 
     tuning.launch(FWD_TUNING, _key("fwd", P, x.dtype, taps),
                   dict(out_elems=y.numel(), in_elems=x.numel(), taps=taps, itemsize=x.dtype.itemsize), run)
@@ -274,7 +285,7 @@ _GEOM = ("str_d", "str_h", "str_w", "pad_d", "pad_h", "pad_w", "dil_d", "dil_h",
 
 def _sig(kind: str, t: str) -> dict[str, str]:
     if kind == "fwd":
-        sig = {"y_ptr": f"*{t}", "x_ptr": f"*{t}", "w_ptr": f"*{t}", "b_ptr": f"*{t}"}
+        sig = {"y_ptr": f"*{t}", "x_ptr": f"*{t}", "w_ptr": f"*{t}", "b_ptr": f"*{t}", "z_ptr": f"*{t}"}
         names = ("P", "O", "MULT", "ID", "IH", "IW", "OH", "OW", "KD", "KH", "KW", *_GEOM, "sxn", "sxc", "sxd",
                  "sxh", "sxw", "swo", "swd", "swh", "sww", "syn", "syc", "sb")
     elif kind == "dgrad":
@@ -292,12 +303,23 @@ def _sig(kind: str, t: str) -> dict[str, str]:
 _LONG = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 _KERNELS = {"fwd": dw_fwd_kernel, "dgrad": dw_dgrad_kernel, "wgrad": dw_wgrad_kernel}
 
+# The forward's epilogue variants: plain, relu (y only) and gelu + z (the heaviest activation, storing z too).
+_FWD_EPILOGUES = {"": dict(ACTIVATION="none", STORE_Z=False), ":relu": dict(ACTIVATION="relu", STORE_Z=False),
+                  ":gelu+z": dict(ACTIVATION="gelu", STORE_Z=True)}
+
+
+def _consts(kind: str, epilogue: str) -> dict:
+    if kind == "wgrad":
+        return {"ACC": tl.float32}
+    return {"ACC": tl.float32, "HAS_BIAS": True, **(_FWD_EPILOGUES[epilogue] if kind == "fwd" else {})}
+
+
 SPECS = [
-    KernelSpec(f"conv_depthwise.{kind}[{t}]", _KERNELS[kind], _sig(kind, t),
-               {"ACC": tl.float32, **({} if kind == "wgrad" else {"HAS_BIAS": True})},
+    KernelSpec(f"conv_depthwise.{kind}[{t}{ep}]", _KERNELS[kind], _sig(kind, t), _consts(kind, ep),
                [dict(_WGRAD)] if kind == "wgrad" else [dict(c) for c in _PLANE[_LONG[t]]], list(_PLANE_SPACE),
                # fwd/dgrad store each plane flat (128-bit in the aligned build); their loads are tap gathers.
                # wgrad is a reduction of gathered taps ending in one scalar store: nothing there can vectorise.
                memory_bound=kind != "wgrad", unit_args=("sxw", "syw", "sww"))
     for kind in ("fwd", "dgrad", "wgrad") for t in ("fp16", "bf16", "fp32")
+    for ep in (_FWD_EPILOGUES if kind == "fwd" else ("",))
 ]

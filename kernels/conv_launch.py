@@ -20,6 +20,7 @@ from . import tuning
 from .conv import SUM_CONFIG, SUM_SINGLE, conv_dgrad_kernel, conv_fwd_kernel, conv_wgrad_kernel, sum_slices_kernel
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
+from .matmul_epilogue import ACTIVATIONS
 from .tuning import Cost, Tunable, next_pow2
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
@@ -137,8 +138,16 @@ def _geometry(stride, padding, dilation) -> tuple:
 
 
 def conv_forward(y: DeviceArray, x: DeviceArray, w: DeviceArray, bias: DeviceArray | None, stride: tuple,
-                 padding: tuple, dilation: tuple, groups: int, allow_tf32: bool = False) -> None:
-    """y (N, O, OD, OH, OW) = conv(x (N, C, D, H, W), w (O, C // groups, KD, KH, KW)) + bias (O,)."""
+                 padding: tuple, dilation: tuple, groups: int, allow_tf32: bool = False, activation: str = "none",
+                 z: DeviceArray | None = None) -> None:
+    """y (N, O, OD, OH, OW) = act(conv(x (N, C, D, H, W), w (O, C // groups, KD, KH, KW)) + bias (O,)).
+
+    activation: one of matmul_epilogue.ACTIVATIONS, applied in the same launch; z (y's shape and strides),
+    when given, receives the pre-activation (a fused conv + activation's backward reads act'(z))."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if z is not None and (z.shape != y.shape or z.strides != y.strides):
+        raise ValueError(f"z must have y's shape and strides {y.shape} {y.strides}; got {z.shape} {z.strides}")
     n, c = x.shape[:2]
     o, cg = w.shape[:2]
     cog = o // groups
@@ -147,16 +156,17 @@ def conv_forward(y: DeviceArray, x: DeviceArray, w: DeviceArray, bias: DeviceArr
         return
     _check_span(x, w, y)
     if cg == 1 and DW.applies(c, groups, w, y):  # depthwise: the direct kernel
-        DW.depthwise_forward(y, x, w, bias, stride, padding, dilation)
+        DW.depthwise_forward(y, x, w, bias, stride, padding, dilation, activation, z)
         return
     common = _common(x.dtype, allow_tf32)
     bias_arg = bias if bias is not None else w
 
     def run(cfg: dict) -> None:
         grid = (triton.cdiv(M, cfg["BLOCK_M"]) * triton.cdiv(cog, cfg["BLOCK_N"]), groups)
-        conv_fwd_kernel[grid](y, x, w, bias_arg, M, K, cog, cg, *x.shape[2:], *y.shape[2:], *w.shape[2:],
-                              *_geometry(stride, padding, dilation), *x.strides, *w.strides, *y.strides,
-                              bias.strides[0] if bias is not None else 0, HAS_BIAS=bias is not None,
+        conv_fwd_kernel[grid](y, x, w, bias_arg, z if z is not None else y, M, K, cog, cg, *x.shape[2:],
+                              *y.shape[2:], *w.shape[2:], *_geometry(stride, padding, dilation), *x.strides,
+                              *w.strides, *y.strides, bias.strides[0] if bias is not None else 0,
+                              HAS_BIAS=bias is not None, ACTIVATION=activation, STORE_Z=z is not None,
                               **common, **cfg)
 
     key = tuning_key("fwd", M, cog, K, x.dtype, allow_tf32, groups)
@@ -246,6 +256,8 @@ def _signature(kind: str, short: str) -> dict[str, str]:
         first = "y_ptr" if kind == "fwd" else "dx_ptr"
         second = "x_ptr" if kind == "fwd" else "dy_ptr"
         sig = {first: f"*{short}", second: f"*{short}", "w_ptr": f"*{short}", "b_ptr": f"*{short}"}
+        if kind == "fwd":
+            sig["z_ptr"] = f"*{short}"
         sig.update(dict.fromkeys(("M", "K", "COG", "CG", *_GEOM, *_STRIDES, "sb"), "i32"))
     return sig
 
@@ -259,24 +271,31 @@ _VARIANTS = (("fp16", "float16", "ieee"), ("bf16", "bfloat16", "ieee"), ("fp32:t
 _UNIT = ("sxw", "sww", "syw")
 
 
-def _spec(kind: str, variant: str, dtype: str, precision: str) -> KernelSpec:
+# The forward's epilogue variants: plain, relu (y only) and gelu + z (the heaviest activation, storing z too).
+_FWD_EPILOGUES = {"": dict(ACTIVATION="none", STORE_Z=False), ":relu": dict(ACTIVATION="relu", STORE_Z=False),
+                  ":gelu+z": dict(ACTIVATION="gelu", STORE_Z=True)}
+
+
+def _spec(kind: str, variant: str, dtype: str, precision: str, epilogue: str = "") -> KernelSpec:
     base = "wgrad" if kind.startswith("wgrad") else kind
     split = 4 if kind == "wgrad_split" else 1
     consts = dict(INPUT_PRECISION=precision, ACC=tl.float32)
     if base != "wgrad":
         consts["HAS_BIAS"] = True
+    if base == "fwd":
+        consts.update(_FWD_EPILOGUES[epilogue])
     shipped = [{**c, "SPLIT_K": split} for c in _table(dtype, precision == "tf32").values()]
     space = [{**c, "SPLIT_K": split} for c in _space_for(dtype)]
     tensor_cores = precision == "tf32" or dtype != "float32"
     # The operand tiles are gathers (per-element im2col addresses), which never vectorise: the kernel is
     # bound by its dot throughput and gather latency, not by 128-bit streaming.
-    return KernelSpec(f"conv.{base}[{variant}{':splitk' if split > 1 else ''}]", _KERNELS[kind],
+    return KernelSpec(f"conv.{base}[{variant}{':splitk' if split > 1 else ''}{epilogue}]", _KERNELS[kind],
                       _signature(kind, _SHORT[dtype]), consts, shipped, space, tensor_cores=tensor_cores,
                       memory_bound=False, unit_args=_UNIT)
 
 
-SPECS = [_spec(kind, variant, dtype, precision) for kind in ("fwd", "dgrad", "wgrad", "wgrad_split")
-         for variant, dtype, precision in _VARIANTS] + [
+SPECS = [_spec(kind, variant, dtype, precision, ep) for kind in ("fwd", "dgrad", "wgrad", "wgrad_split")
+         for variant, dtype, precision in _VARIANTS for ep in (_FWD_EPILOGUES if kind == "fwd" else ("",))] + [
     KernelSpec(f"conv.sum_slices[{short}]", sum_slices_kernel,
                {"out_ptr": f"*{short}", "part_ptr": "*fp32", "numel": "i32", "split": "i32", "stride_s": "i32"},
                {}, [SUM_CONFIG], single=SUM_SINGLE)

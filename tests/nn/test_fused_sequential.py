@@ -90,3 +90,72 @@ def test_gpt_fused_residual_norm_matches_blockwise(device):
         np.testing.assert_allclose(g, p.grad.cpu().numpy(), atol=2e-5)
     handle.remove()
     assert "blocks.0.ln2.weight" in model.state_dict() and "ln_f.bias" in model.state_dict()
+
+
+def _cnn(padding_mode="zeros"):
+    tt.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, padding_mode=padding_mode), nn.ReLU(),
+                         nn.Conv2d(4, 4, 3, stride=2, groups=4), nn.GELU(approximate="tanh"),
+                         nn.Conv2d(4, 3, 1), nn.SiLU())
+
+
+def _node_names(y):
+    seen, todo = set(), [y.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is not None and type(node).__name__ not in seen:
+            seen.add(type(node).__name__)
+            todo += [n for n, _ in node.next_functions]
+    return seen
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_sequential_fuses_conv_activation(device):
+    model = _cnn().to(device)
+    x = tt.tensor(np.random.default_rng(0).standard_normal((2, 2, 7, 7)).astype(np.float32), device=device)
+    y = model(x)
+    assert "ConvActivation" in _node_names(y)
+    want = _by_module(model, x)
+    assert "ConvActivation" not in _node_names(want)
+    np.testing.assert_allclose(y.detach().cpu().numpy(), want.detach().cpu().numpy(), atol=1e-6)
+    y.square().sum().backward()
+    fused = [p.grad.cpu().numpy() for p in model.parameters()]
+    model.zero_grad()
+    want.square().sum().backward()
+    for g, p in zip(fused, model.parameters()):
+        np.testing.assert_allclose(g, p.grad.cpu().numpy(), atol=2e-5)
+
+
+def test_conv_fusion_rules():
+    x = tt.randn(1, 2, 5, 5)
+    reflect = _cnn("reflect")  # the first conv pads with F.pad first: it runs on its own
+    assert "ConvActivation" in _node_names(reflect(x))  # the later pairs still fuse
+    np.testing.assert_allclose(reflect(x).detach().numpy(), _by_module(reflect, x).detach().numpy(), atol=1e-6)
+    only_first = nn.Sequential(reflect[0], reflect[1])
+    assert "ConvActivation" not in _node_names(only_first(x))
+    model = _cnn()
+    seen = []
+    model[0].register_forward_hook(lambda m, args, out: seen.append(out.detach().numpy().min()))
+    y = model(x)
+    assert len(seen) == 1 and seen[0] < 0  # the hooked conv ran on its own: its hook saw the pre-activation
+    np.testing.assert_allclose(y.detach().numpy(), _by_module(model, x).detach().numpy(), atol=1e-6)
+
+
+def test_conv_relu_one_forward_launch():
+    from tritensor.kernels import tuning
+
+    tt.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()).to("cuda")
+    x = tt.randn(1, 3, 4, 4, device="cuda")
+    seen = []
+
+    def observe(record):
+        seen.append(record.tunable.name)
+
+    tuning.add_observer(observe)
+    try:
+        y = model(x)
+    finally:
+        tuning.remove_observer(observe)
+    assert seen == ["conv.fwd"]  # bias and relu in the conv kernel's epilogue
+    np.testing.assert_allclose(y.cpu().detach().numpy(), _by_module(model, x).cpu().detach().numpy(), atol=1e-6)

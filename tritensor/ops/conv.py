@@ -5,12 +5,18 @@ cuda, NumPy im2col on cpu).
 A 1-D or 2-D convolution is run as a 3-D one with leading spatial dims of size 1 (views, no copies);
 an unbatched input gets a batch dim of 1. padding='same' with an odd total padding pads the far side of
 the input by one first (as PyTorch does), so the kernels only ever see symmetric padding.
+
+conv1d/2d/3d take `activation=` (a tritensor extension, keyword-only): None, "relu", "gelu", "gelu_tanh" or
+"silu" gives F.<act>(conv(...))'s values from one fused op (ConvActivation: the activation in the conv
+kernel's epilogue on cuda); nn.Sequential(Conv2d, ReLU) uses it.
 """
 
 from __future__ import annotations
 
+from .. import dtypes as D
 from ..tensor import Tensor
-from .conv_autograd import ConvForward, ConvInputGrad
+from .conv_autograd import ConvActivation, ConvForward, ConvInputGrad
+from .linear_act import apply_activation
 from .shape import pad as _pad
 from .unary import torch_type_name
 
@@ -87,7 +93,27 @@ def _same_padding(x: Tensor, ks: tuple, dilation: tuple) -> tuple[Tensor, tuple]
     return x, tuple(padding)
 
 
-def _conv(fn: str, k: int, input, weight, bias, stride, padding, dilation, groups) -> Tensor:
+_ACTIVATIONS = (None, "relu", "gelu", "gelu_tanh", "silu")
+
+
+def _check_activation(fn: str, activation) -> None:
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"{fn}(): activation must be one of None, 'relu', 'gelu', 'gelu_tanh' or 'silu', "
+                         f"got {activation!r}")
+
+
+def _forward(x5: Tensor, w5: Tensor, bias, geom: tuple, activation) -> Tensor:
+    """act(conv(x5, w5) + bias): fused (ConvActivation) except float64 on cuda, where the kernel's fp64
+    accumulator has no activation epilogue: there the activation runs after the convolution."""
+    if activation is None:
+        return ConvForward.apply(x5, w5, bias, geom)
+    if x5.device.type == "cuda" and x5.dtype is D.float64:
+        return apply_activation(ConvForward.apply(x5, w5, bias, geom), activation)
+    return ConvActivation.apply(x5, w5, bias, geom, activation)
+
+
+def _conv(fn: str, k: int, input, weight, bias, stride, padding, dilation, groups, activation=None) -> Tensor:
+    _check_activation(fn, activation)
     stride = _tuple(stride, k, "stride")
     dilation = _tuple(dilation, k, "dilation")
     batched = _check_common(fn, input, weight, bias, k, stride, dilation, groups)
@@ -125,7 +151,7 @@ def _conv(fn: str, k: int, input, weight, bias, stride, padding, dilation, group
     x5 = x.reshape(*x.shape[:2], *lead, *x.shape[2:])
     w5 = weight.reshape(*weight.shape[:2], *lead, *ks)
     geom = (_to3(stride, 1), _to3(padding, 0), _to3(dilation, 1), groups)
-    y = ConvForward.apply(x5, w5, bias, geom)
+    y = _forward(x5, w5, bias, geom, activation)
     y = y.reshape(*y.shape[:2], *y.shape[5 - k:])
     return y if batched else y.squeeze(0)
 
@@ -174,22 +200,30 @@ def _conv_transpose(fn: str, k: int, input, weight, bias, stride, padding, outpu
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+           groups: int = 1, *, activation: str | None = None) -> Tensor:
     """1-D convolution of (N, C, L) or (C, L) input with weight (O, C // groups, K); padding int, tuple,
     'same' or 'valid'."""
-    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups, activation)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
-    """2-D convolution of (N, C, H, W) or (C, H, W) input with weight (O, C // groups, KH, KW)."""
-    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+           groups: int = 1, *, activation: str | None = None) -> Tensor:
+    """2-D convolution of (N, C, H, W) or (C, H, W) input with weight (O, C // groups, KH, KW).
+
+    activation (a tritensor extension, keyword-only; also on conv1d / conv3d): None, "relu", "gelu",
+    "gelu_tanh" or "silu": F.relu / F.gelu / F.silu of the convolution, fused into the conv kernel's epilogue
+    on cuda and into one dz launch in backward.
+
+    >>> tt.nn.functional.conv2d(tt.tensor([[[[1.0, -2.0]]]]), tt.ones(1, 1, 1, 1), activation="relu")
+    tensor([[[[1., 0.]]]])
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups, activation)
 
 
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+           groups: int = 1, *, activation: str | None = None) -> Tensor:
     """3-D convolution of (N, C, D, H, W) or (C, D, H, W) input with weight (O, C // groups, KD, KH, KW)."""
-    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups, activation)
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

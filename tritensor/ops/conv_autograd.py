@@ -8,15 +8,23 @@ The primitives are each other's gradients (a convolution is bilinear in input an
   dw = ConvWeightGrad(g, dy), db = sum(dy).
 - `ConvWeightGrad(dy, x)` -> dw: d(dy) = ConvForward(x, G), dx = ConvInputGrad(dy, G).
 Each backward is written with these Functions, so double backward (create_graph) works too.
+- `ConvActivation(x, w, b, activation)` -> act(conv(x, w) + b): the activation in the forward kernel's
+  epilogue, dz = grad * act'(z) in one backward launch, then the input and weight gradients above.
 """
 
 from __future__ import annotations
+
+import math
+
+import numpy as np
 
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import conv_launch as K
 from ..kernels import conv_ref as R
+from ..kernels import linear_act as KL
 from ..tensor import Tensor
+from . import linear_act as LA
 
 
 def _allow_tf32() -> bool:
@@ -129,3 +137,84 @@ class ConvWeightGrad(Function):
         d_dy = ConvForward.apply(x, gw, None, ctx.geom) if ctx.needs_input_grad[0] else None
         d_x = ConvInputGrad.apply(dy, gw, None, x._shape, ctx.geom) if ctx.needs_input_grad[1] else None
         return d_dy, d_x, None, None
+
+
+class ConvActivation(Function):
+    """act(conv(x, w) + b) on the 5-D form: one conv launch on cuda whose epilogue adds the bias, applies the
+    activation and (when a gradient is needed and the activation is not relu) stores z = conv(x, w) + b.
+
+    Backward without a graph: dz = grad * act'(saved) in one kernels/linear_act.py launch over the NCDHW
+    tensor viewed as (N*O, OD*OH*OW) rows (its per-column bias sums do not fit: a conv's bias is per channel,
+    so db is dz's sum over (N, D, H, W)), then the conv dgrad / wgrad launches. With create_graph=True the
+    tensor-op backward recomputes z with ConvForward, so second derivatives are exact.
+    """
+
+    differentiable_forward = False
+
+    def name(self) -> str:
+        return "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor, b: Tensor | None, geom: tuple, activation: str) -> Tensor:
+        need = any(ctx.needs_input_grad)
+        ctx.geom = geom
+        ctx.activation = activation
+        stride, padding, dilation, groups = geom
+        if x.device.type == "cpu":
+            arr = R.conv_forward_ref(x._host(), w._host(), _host(b), stride, padding, dilation, groups)
+            if activation == "relu":
+                np.maximum(arr, 0, out=arr)  # in place; NaN passes through, as F.relu
+                y, z = Tensor._wrap(arr), None
+            else:
+                z = Tensor._wrap(arr)
+                y = Tensor._wrap(LA._CPU_REFS[activation](arr))
+        else:
+            osz = tuple(R.out_size(s, k, st, p, d) for s, k, st, p, d in
+                        zip(x._shape[2:], w._shape[2:], stride, padding, dilation))
+            y = Tensor._empty((x._shape[0], w._shape[0], *osz), x.dtype, x.device)
+            z = Tensor._empty(y._shape, x.dtype, x.device) if need and activation != "relu" else None
+            K.conv_forward(y._dev(), x._dev(), w._dev(), None if b is None else b._dev(), stride, padding, dilation,
+                           groups, _allow_tf32(), activation, None if z is None else z._dev())
+        if need:
+            ctx.save_for_backward(x, w, b, y if activation == "relu" else z)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, b, saved = ctx.saved_tensors
+        if ctx.activation == "relu":
+            dz = grad * saved.sign()  # saved = relu's output >= 0: its sign is the mask
+        else:
+            from . import activations as A
+
+            z = ConvForward.apply(x, w, b, ctx.geom)  # recomputed in the graph: second derivatives reach x, w, b
+            if ctx.activation == "silu":
+                dz = A._silu_derivative(grad, z)
+            else:
+                dz = A._gelu_derivative(grad, z, "tanh" if ctx.activation == "gelu_tanh" else "none")
+        db = dz.sum((0, 2, 3, 4)) if ctx.needs_input_grad[2] else None
+        return _conv_grads(ctx.needs_input_grad, dz, x, w, ctx.geom, db)
+
+    def backward_fused(self, grad):
+        x, w, b, saved = self.saved_tensors
+        need = self.needs_input_grad
+        if x.device.type == "cpu":
+            dzf = LA._CPU_GRADS[self.activation](grad._host(), saved._host())
+            db = Tensor._wrap(dzf.sum((0, 2, 3, 4)).astype(b.dtype.np)) if need[2] else None
+            dz = Tensor._wrap(dzf.astype(x.dtype.np, copy=False))
+        else:
+            shape = grad._shape
+            rows, cols = shape[0] * shape[1], math.prod(shape[2:])
+            g = grad if grad.is_contiguous() else grad.contiguous()
+            dz = Tensor._empty(shape, x.dtype, x.device)
+            KL.act_grad(dz.reshape(rows, cols)._dev(), g.reshape(rows, cols)._dev(),
+                        saved.reshape(rows, cols)._dev(), None, self.activation)
+            db = dz.sum((0, 2, 3, 4)) if need[2] else None
+        return _conv_grads(need, dz, x, w, self.geom, db)
+
+
+def _conv_grads(need: tuple, dz: Tensor, x: Tensor, w: Tensor, geom: tuple, db: Tensor | None) -> tuple:
+    """(dx, dw, db, None, None) of a convolution from dz (each only where needed)."""
+    dx = ConvInputGrad.apply(dz, w, None, x._shape, geom) if need[0] else None
+    dw = ConvWeightGrad.apply(dz, x, w._shape, geom) if need[1] else None
+    return dx, dw, db, None, None

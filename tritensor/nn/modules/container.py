@@ -109,10 +109,8 @@ class Sequential(Module):
         i = 0
         while i < len(modules):
             activation = _fusable(modules[i], modules[i + 1]) if i + 1 < len(modules) else None
-            if activation is not None:  # Linear then its activation: one fused linear call (same values)
-                from .. import functional as F
-
-                input = F.linear(input, modules[i].weight, modules[i].bias, activation=activation)
+            if activation is not None:  # Linear / Conv then its activation: one fused call (same values)
+                input = _fused_call(modules[i], input, activation)
                 i += 2
             else:
                 input = modules[i](input)
@@ -120,15 +118,38 @@ class Sequential(Module):
         return input
 
 
-def _fusable(first: Module, second: Module) -> str | None:
-    """The `activation=` of F.linear that runs `first` (a plain nn.Linear) then `second` (nn.ReLU, nn.GELU or
-    nn.SiLU) as one op, or None where they must run one by one: other module types (subclasses may override
-    forward) or any forward hook / pre-hook on either, which must see the intermediate result; and while exporting."""
-    from ...ops.linear_act import fusion_enabled
-    from .activation import GELU, ReLU, SiLU
+def _fused_call(first: Module, input, activation: str):
+    """`first` (a plain nn.Linear or nn.Conv1d/2d/3d with zeros padding) on input, then the activation, as the
+    one fused F.linear / F.conv*d call with `activation=`."""
+    from .. import functional as F
     from .linear import Linear
 
-    if type(first) is not Linear or type(second) not in (ReLU, GELU, SiLU) or not fusion_enabled():
+    if type(first) is Linear:
+        return F.linear(input, first.weight, first.bias, activation=activation)
+    fn = type(first)._fn  # F.conv1d / conv2d / conv3d, as the module's own forward calls it
+    return fn(input, first.weight, first.bias, first.stride, first.padding, first.dilation, first.groups,
+              activation=activation)
+
+
+def _fusable_first(module: Module) -> bool:
+    """A plain nn.Linear, or a plain nn.Conv1d/2d/3d with padding_mode 'zeros' (other modes pad first)."""
+    from .conv import Conv1d, Conv2d, Conv3d
+    from .linear import Linear
+
+    if type(module) is Linear:
+        return True
+    return type(module) in (Conv1d, Conv2d, Conv3d) and module.padding_mode == "zeros"
+
+
+def _fusable(first: Module, second: Module) -> str | None:
+    """The `activation=` of F.linear / F.conv*d that runs `first` (see `_fusable_first`) then `second` (nn.ReLU,
+    nn.GELU or nn.SiLU) as one op, or None where they must run one by one: other module types (subclasses may
+    override forward) or any forward hook / pre-hook on either, which must see the intermediate result; and while
+    exporting."""
+    from ...ops.linear_act import fusion_enabled
+    from .activation import GELU, ReLU, SiLU
+
+    if type(second) not in (ReLU, GELU, SiLU) or not _fusable_first(first) or not fusion_enabled():
         return None
     if first._forward_hooks or first._forward_pre_hooks or second._forward_hooks or second._forward_pre_hooks:
         return None
