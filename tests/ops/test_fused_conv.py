@@ -7,30 +7,10 @@ import pytest
 from tritensor.kernels import tuning
 
 import tritensor as tt
+from tests.ops.activation_helpers import ACTS, act_np, apply_act
 
 F = tt.nn.functional
-ACTS = ["relu", "gelu", "gelu_tanh", "silu"]
 TOL = {tt.float32: 2e-5, tt.float16: 4e-3, tt.bfloat16: 3e-2}
-
-
-def _act(t, act):
-    if act == "relu":
-        return F.relu(t)
-    if act == "silu":
-        return F.silu(t)
-    return F.gelu(t, approximate="tanh" if act == "gelu_tanh" else "none")
-
-
-def _act_np(z, act):
-    from scipy.special import erf
-
-    if act == "relu":
-        return np.maximum(z, 0)
-    if act == "gelu":
-        return 0.5 * z * (1 + erf(z / np.sqrt(2)))
-    if act == "gelu_tanh":
-        return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
-    return z / (1 + np.exp(-z))
 
 
 def _np(t):
@@ -78,12 +58,12 @@ def test_fused_matches_unfused_fp32(rng, device, act, groups):
     ts = _leaves(rng, tt.float32, device, w_shape=(8, 4 // groups, 3, 3))
     gout = tt.tensor(rng.standard_normal((2, 8, 3, 3)).astype(np.float32), device=device)
     y, grads = _run(lambda *a: F.conv2d(*a, stride=2, padding=1, groups=groups, activation=act), ts, gout)
-    y2, grads2 = _run(lambda *a: _act(F.conv2d(*a, stride=2, padding=1, groups=groups), act), ts, gout)
+    y2, grads2 = _run(lambda *a: apply_act(F.conv2d(*a, stride=2, padding=1, groups=groups), act), ts, gout)
     assert "ConvActivation" in _nodes(y) and y.shape == (2, 8, 3, 3)
     if device == "cpu":  # the same NumPy references, in the same order: equal values
         np.testing.assert_array_equal(_np(y), _np(y2))
     _assert_close(_np(y), _np(y2), tt.float32)
-    _assert_close(_np(y), _act_np(_np(y2 if act == "relu" else F.conv2d(*ts, stride=2, padding=1, groups=groups)),
+    _assert_close(_np(y), act_np(_np(y2 if act == "relu" else F.conv2d(*ts, stride=2, padding=1, groups=groups)),
                                   act), tt.float32)
     for g, g2 in zip(grads, grads2):
         _assert_close(g, g2, tt.float32)
@@ -96,7 +76,7 @@ def test_fused_16bit_cuda(rng, dtype, groups):
         ts = _leaves(rng, dtype, "cuda", (2, 3, 4, 4), (6, 3 // groups, 3, 3))
         gout = tt.tensor(rng.standard_normal((2, 6, 4, 4)).astype(dtype.np), device="cuda")
         y, grads = _run(lambda *a, act=act: F.conv2d(*a, padding="same", groups=groups, activation=act), ts, gout)
-        y2, grads2 = _run(lambda *a, act=act: _act(F.conv2d(*a, padding="same", groups=groups), act), ts, gout)
+        y2, grads2 = _run(lambda *a, act=act: apply_act(F.conv2d(*a, padding="same", groups=groups), act), ts, gout)
         assert y.dtype is dtype and y.shape == (2, 6, 4, 4)
         _assert_close(_np(y), _np(y2), dtype)
         for g, g2 in zip(grads, grads2):
@@ -120,7 +100,7 @@ def test_float64_cuda_runs_unfused(rng):
     x, w, b = _leaves(rng, tt.float64, "cuda", (1, 2, 4, 4), (3, 2, 3, 3))
     y = F.conv2d(x, w, b, activation="gelu")
     assert "ConvActivation" not in _nodes(y)
-    np.testing.assert_allclose(_np(y), _act_np(_np(F.conv2d(x, w, b)), "gelu"), atol=1e-12)
+    np.testing.assert_allclose(_np(y), act_np(_np(F.conv2d(x, w, b)), "gelu"), atol=1e-12)
 
 
 @pytest.mark.parametrize("act", ACTS)

@@ -9,31 +9,14 @@ from tritensor.kernels import matmul as KM
 from tritensor.kernels import tuning
 
 import tritensor as tt
+from tests.ops.activation_helpers import ACTS, act_np, apply_act
 from tests.ops.matmul_helpers import _close, _np
 
 F = tt.nn.functional
-ACTS = ["relu", "gelu", "gelu_tanh", "silu"]
 
 
 def _unfused(x, w, b, act):
-    y = F.linear(x, w, b)
-    if act == "relu":
-        return F.relu(y)
-    if act == "silu":
-        return F.silu(y)
-    return F.gelu(y, approximate="tanh" if act == "gelu_tanh" else "none")
-
-
-def _act_np(z, act):
-    from scipy.special import erf
-
-    if act == "relu":
-        return np.maximum(z, 0)
-    if act == "gelu":
-        return 0.5 * z * (1 + erf(z / np.sqrt(2)))
-    if act == "gelu_tanh":
-        return 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
-    return z / (1 + np.exp(-z))
+    return apply_act(F.linear(x, w, b), act)
 
 
 def _leaves(rng, dtype, device, shape_x=(5, 7), n=6, bias=True):
@@ -60,7 +43,7 @@ def test_fused_matches_unfused_fp32(rng, device, act):
     y, grads = _run(lambda *a: F.linear(*a, activation=act), ts, gout)
     y2, grads2 = _run(lambda *a: _unfused(*a, act), ts, gout)
     assert type(y.grad_fn).__name__ == "LinearActivation"
-    _close(y, _act_np(x @ w.T + b, act), tt.float32, 4)
+    _close(y, act_np(x @ w.T + b, act), tt.float32, 4)
     _close(y, _np(y2), tt.float32, 4)
     for g, g2 in zip(grads, grads2):
         np.testing.assert_allclose(g, g2, rtol=0, atol=2e-5 * max(1.0, np.abs(g2).max()))
@@ -90,7 +73,7 @@ def test_shapes_and_no_bias(rng, device):
     x3 = tt.tensor(rng.standard_normal((2, 0, 3)).astype(np.float32), device=device)
     assert F.linear(x3, w, activation="gelu").shape == (2, 0, 4)
     xt = tt.tensor(rng.standard_normal((3, 5)).astype(np.float32), device=device).t()  # non-contiguous input
-    _close(F.linear(xt, w, activation="silu"), _act_np(_np(xt) @ _np(w).T, "silu"), tt.float32, 4)
+    _close(F.linear(xt, w, activation="silu"), act_np(_np(xt) @ _np(w).T, "silu"), tt.float32, 4)
 
 
 @pytest.mark.parametrize("act", ACTS)
@@ -108,7 +91,7 @@ def test_fallbacks_and_errors(rng):
     b2 = tt.tensor(rng.standard_normal((2, 1)))
     np.testing.assert_allclose(_np(F.linear(x, w, b2, activation="relu")),
                                np.maximum(_np(x) @ _np(w).T + _np(b2), 0), atol=1e-12)
-    np.testing.assert_allclose(_np(F.linear(x, w[0], activation="silu")), _act_np(_np(x) @ _np(w[0]), "silu"),
+    np.testing.assert_allclose(_np(F.linear(x, w[0], activation="silu")), act_np(_np(x) @ _np(w[0]), "silu"),
                                atol=1e-12)
     with pytest.raises(ValueError, match="activation must be one of"):
         F.linear(x, w, activation="tanh")
@@ -162,7 +145,7 @@ def test_kernel_stores_pre_activation(rng, path, config):
     ref_z = a @ b + bias
     tol = 2e-2 if path == "tma" else 1e-4  # tf32 products on a GPU
     np.testing.assert_allclose(z.cpu().numpy(), ref_z, atol=tol)
-    np.testing.assert_allclose(out.cpu().numpy(), _act_np(ref_z, "silu"), atol=tol)
+    np.testing.assert_allclose(out.cpu().numpy(), act_np(ref_z, "silu"), atol=tol)
     bad = _cuda(np.zeros((1, 24, 20), np.float32))._dev().view_as((1, 20, 24), (480, 1, 20))
     with pytest.raises(ValueError, match="z must have out's shape"):
         KM.matmul(out._dev(), _cuda(a)._dev(), _cuda(b)._dev(), z=bad)

@@ -182,16 +182,7 @@ class ConvActivation(Function):
     @staticmethod
     def backward(ctx, grad):
         x, w, b, saved = ctx.saved_tensors
-        if ctx.activation == "relu":
-            dz = grad * saved.sign()  # saved = relu's output >= 0: its sign is the mask
-        else:
-            from . import activations as A
-
-            z = ConvForward.apply(x, w, b, ctx.geom)  # recomputed in the graph: second derivatives reach x, w, b
-            if ctx.activation == "silu":
-                dz = A._silu_derivative(grad, z)
-            else:
-                dz = A._gelu_derivative(grad, z, "tanh" if ctx.activation == "gelu_tanh" else "none")
+        dz = LA.activation_grad(grad, saved, ctx.activation, lambda: ConvForward.apply(x, w, b, ctx.geom))
         db = dz.sum((0, 2, 3, 4)) if ctx.needs_input_grad[2] else None
         return _conv_grads(ctx.needs_input_grad, dz, x, w, ctx.geom, db)
 

@@ -37,6 +37,19 @@ _CPU_GRADS = {"relu": lambda g, y: KL.act_grad_ref(g, y, "relu"), "gelu": lambda
               "silu": lambda g, z: KA.silu_backward_ref(g, z)[0]}
 
 
+def activation_grad(grad: Tensor, saved: Tensor, activation: str, recompute) -> Tensor:
+    """dz = grad * act'(z) in tensor ops (differentiable), for the backward of an op with a fused activation:
+    relu from its saved output (its sign is the mask); the others from z = `recompute()`, the op's product
+    recomputed inside the graph, so that second derivatives reach the op's inputs."""
+    if activation == "relu":
+        return grad * saved.sign()
+    from . import activations as A
+
+    if activation == "silu":
+        return A._silu_derivative(grad, recompute())
+    return A._gelu_derivative(grad, recompute(), "tanh" if activation == "gelu_tanh" else "none")
+
+
 def fusion_enabled() -> bool:
     """False while tt.onnx.export traces a model: modules that would call a fused op (nn.Sequential's
     Linear + activation, GPT's residual add + LayerNorm) then make the unfused F.* calls the exporter lowers."""
@@ -95,16 +108,7 @@ class LinearActivation(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight, bias, saved = ctx.saved_tensors
-        if ctx.activation == "relu":
-            dz = grad * saved.sign()  # saved = relu's output >= 0: its sign is the mask
-        else:
-            from . import activations as A
-
-            z = _linear(x, weight, bias)  # recomputed in the graph: second derivatives reach x, weight, bias
-            if ctx.activation == "silu":
-                dz = A._silu_derivative(grad, z)
-            else:
-                dz = A._gelu_derivative(grad, z, "tanh" if ctx.activation == "gelu_tanh" else "none")
+        dz = activation_grad(grad, saved, ctx.activation, lambda: _linear(x, weight, bias))
         return _grads(ctx.needs_input_grad, dz, x, weight, dz.sum(0) if ctx.needs_input_grad[2] else None)
 
     def backward_fused(self, grad):
