@@ -23,7 +23,7 @@ from ..autograd.function import Function
 from ..kernels import norm_residual as KR
 from ..kernels import norm_rows as K
 from ..tensor import Tensor
-from .normalization import FINFO_EPS, _check_float, _check_normalized, _param, layer_norm, rms_norm
+from .normalization import FINFO_EPS, _check_float, _check_normalized, _param, layer_norm, layer_norm_grads, rms_norm
 
 
 def _acc(dtype: D.dtype) -> D.dtype:
@@ -76,18 +76,8 @@ class AddNorm(Function):
         s, weight, _, _ = ctx.saved_tensors
         need = ctx.needs_input_grad
         dx = dw = db = None
-        if grad_y is not None:  # layer_norm's tensor-op backward (statistics recomputed: second derivatives)
-            s2, g2 = s.reshape(ctx.M, ctx.R), grad_y.reshape(ctx.M, ctx.R)
-            sc = s2 if ctx.rms else s2 - s2.mean(1, keepdim=True)
-            rstd = ((sc * sc).mean(1, keepdim=True) + ctx.eps).rsqrt()
-            shat = sc * rstd
-            wdy = g2 * weight if weight is not None else g2
-            dx = wdy - shat * (wdy * shat).mean(1, keepdim=True)
-            if not ctx.rms:
-                dx = dx - wdy.mean(1, keepdim=True)
-            dx = (dx * rstd).reshape(s._shape)
-            dw = (g2 * shat).sum(0) if need[2] else None
-            db = g2.sum(0) if need[3] else None
+        if grad_y is not None:  # layer_norm's tensor-op backward, on the sum
+            dx, dw, db = layer_norm_grads(ctx, s, grad_y, weight, need[2], need[3])
         if grad_s is not None:
             dx = grad_s if dx is None else dx + grad_s
         return dx, dx, dw, db, None, None, None

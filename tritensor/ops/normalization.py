@@ -58,6 +58,22 @@ def _rows(t: Tensor, M: int, R: int):
     return t._dev().view_as((M, R), (R, 1))
 
 
+def layer_norm_grads(ctx, x: Tensor, grad: Tensor, weight: Tensor | None, need_w: bool, need_b: bool) -> tuple:
+    """(dx, dweight, dbias) of layer/RMS norm over ctx.M rows of ctx.R (ctx.eps, ctx.rms) in tensor ops, the
+    statistics recomputed from x, so that the result is differentiable again (create_graph=True)."""
+    x2, g2 = x.reshape(ctx.M, ctx.R), grad.reshape(ctx.M, ctx.R)
+    xc = x2 if ctx.rms else x2 - x2.mean(1, keepdim=True)
+    rstd = ((xc * xc).mean(1, keepdim=True) + ctx.eps).rsqrt()
+    xhat = xc * rstd
+    wdy = g2 * weight if weight is not None else g2
+    dx = wdy - xhat * (wdy * xhat).mean(1, keepdim=True)
+    if not ctx.rms:
+        dx = dx - wdy.mean(1, keepdim=True)
+    dw = (g2 * xhat).sum(0) if need_w else None
+    db = g2.sum(0) if need_b else None
+    return (dx * rstd).reshape(x._shape), dw, db
+
+
 class NativeLayerNorm(Function):
     """layer_norm (rms=False) or rms_norm (rms=True) of a contiguous x over its last dims, seen as (M, R) rows;
     weight/bias flat (R,) or None."""
@@ -92,18 +108,8 @@ class NativeLayerNorm(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight, _, _ = ctx.saved_tensors
-        x2, g2 = x.reshape(ctx.M, ctx.R), grad.reshape(ctx.M, ctx.R)
-        xc = x2 if ctx.rms else x2 - x2.mean(1, keepdim=True)
-        rstd = ((xc * xc).mean(1, keepdim=True) + ctx.eps).rsqrt()
-        xhat = xc * rstd
-        wdy = g2 * weight if weight is not None else g2
-        dx = wdy - xhat * (wdy * xhat).mean(1, keepdim=True)
-        if not ctx.rms:
-            dx = dx - wdy.mean(1, keepdim=True)
         need = ctx.needs_input_grad
-        dw = (g2 * xhat).sum(0) if need[1] else None
-        db = g2.sum(0) if need[2] else None
-        return (dx * rstd).reshape(x._shape), dw, db, None, None, None
+        return (*layer_norm_grads(ctx, x, grad, weight, need[1], need[2]), None, None, None)
 
     def backward_fused(self, grad):
         x, weight, mean, rstd = self.saved_tensors
