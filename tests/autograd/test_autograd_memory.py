@@ -81,7 +81,8 @@ def test_training_loop_does_not_grow(grads):
     finally:
         gc.enable()
     assert all(r() is None for r in graph_refs)  # every step's graph is gone
-    assert counts[0][0] == 0 and all(c == counts[0] for c in counts), counts
+    # the only nodes alive between steps are the leaves' own AccumulateGrad nodes, one per parameter
+    assert counts[0][0] == len(params) and all(c == counts[0] for c in counts), counts
     assert losses[-1] < losses[0] * 0.9  # and it trained
 
 
@@ -99,7 +100,8 @@ def test_forward_without_backward_frees_graph():
             node = weakref.ref(loss.grad_fn)
             del loss
             assert node() is None
-        assert _live() == before
+        nodes, tensors = _live()
+        assert (nodes, tensors) == (before[0] + len(params), before[1])  # + each leaf's own AccumulateGrad
     finally:
         gc.enable()
 
@@ -124,7 +126,7 @@ def test_intermediates_die_after_backward_but_not_with_retain_graph():
         node_ref = weakref.ref(loss.grad_fn)
         assert node_ref().name() == "SumBackward0"
         del loss
-        assert node_ref() is None and _live()[0] == 0
+        assert node_ref() is None and _live()[0] == 2  # a's and w's AccumulateGrad nodes, kept by the leaves
     finally:
         gc.enable()
 
@@ -141,7 +143,7 @@ def test_autograd_grad_and_create_graph_do_not_leak():
             (g2,) = tt.autograd.grad(g.sum(), a)
             assert g2.tolist() == [18.0, 18.0]
             del y, g, g2
-        assert _live() == base
+        assert _live() == (base[0] + 1, base[1])  # + a's own AccumulateGrad node
     finally:
         gc.enable()
 
@@ -205,3 +207,29 @@ def test_backward_frees_the_host_arrays_and_tensors_nodes_kept():
     for node in _reachable(loss.grad_fn):
         kept = [k for k, v in vars(node).items() if isinstance(v, (np.ndarray, Tensor)) and k != "variable"]
         assert not kept, f"{node.name()} still holds {kept} after backward"
+
+
+def test_a_leaf_keeps_one_accumulator_and_a_dropped_leaf_is_freed():
+    """A leaf makes its AccumulateGrad once (every graph it enters shares it); the node refers back weakly, so
+    a dropped leaf is freed by reference counting, unless it has hooks, which must still run in backward."""
+    w = tt.ones(2, requires_grad=True)
+    first = (w * 2).grad_fn.next_functions[0][0]
+    assert (w * 3).grad_fn.next_functions[0][0] is first and first.variable is w
+    gc.disable()
+    try:
+        x = tt.ones(2, requires_grad=True)
+        x_ref = weakref.ref(x)
+        y = (x + w).sum()  # add saves no tensors: only the graph's accumulator could keep x
+        del x
+        assert x_ref() is None  # no cycle keeps the dropped leaf alive
+        y.backward()  # its accumulator is skipped; w's still gets its gradient
+        assert w.grad.tolist() == [1.0, 1.0]
+        seen = []
+        x = tt.ones(2, requires_grad=True)
+        x.register_hook(lambda g: seen.append(g.tolist()))
+        y = ((x + w) * 5).sum()
+        del x
+        y.backward()
+        assert seen == [[5.0, 5.0]]  # the hooked leaf was kept for its hook
+    finally:
+        gc.enable()

@@ -400,13 +400,15 @@ class _GraphTask:
     def run_leaf(self, node: AccumulateGrad, grads: list) -> None:
         """A leaf: its tensor hooks, then capture (autograd.grad), then AccumulateGrad into .grad."""
         g = grads[0]
-        hooks = node.variable._hooks
+        var = node.variable
+        if var is None:  # a leaf the program dropped: no .grad anyone can read, no hooks (they keep it)
+            return
+        hooks = var._hooks
         if hooks and g is not None:
             grads[0] = g = _run_tensor_hooks(hooks, g)
         if self.capture:
             self.capture_grads(node, grads, True)
         if self.accumulate and g is not None:
-            var = node.variable
             if g.is_sparse or (var._grad is not None and var._grad.is_sparse):
                 # A sparse gradient (embedding(sparse=True)) is stored as is; sums with it are out of place:
                 # sparse + sparse concatenates, sparse + dense is dense (the sparse type's operators).

@@ -3,11 +3,12 @@
 An op's forward runs once; when any input requires grad (and grad mode is on) the instance that
 ran it becomes the output's `grad_fn`, holding what `save_for_backward` kept and the edges to the
 inputs' nodes (`next_functions`). Leaves get an `AccumulateGrad` node, created once per leaf and
-kept alive by the graphs that use it.
+kept by the leaf.
 
 The graph has no reference cycles: nodes point to their inputs' nodes and to saved tensors, tensors
 point to their grad_fn; a node that saves one of its own outputs keeps a detached alias of it (as
-PyTorch's SavedVariable does), so dropping the outputs frees a whole graph by reference counting.
+PyTorch's SavedVariable does), so dropping the outputs frees a whole graph by reference counting (a
+leaf with hooks and its AccumulateGrad are the one cycle: see there).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ _INFERENCE_SAVE_MSG = ("Inference tensors cannot be saved for backward. To work 
 # `backward`'s results line up with forward's arguments.
 _NO_EDGE = (None, 0)
 _NOT_TENSOR = (None, -1)
+# needs_input_grad and the non-tensor edges of a two-tensor op with 0-2 trailing parameters, by
+# [n_params][a requires grad][b requires grad]: built once, not per recorded node.
+_PAIR_NEEDS = tuple(tuple(tuple((na, nb) + (False,) * n for nb in (False, True)) for na in (False, True))
+                    for n in range(3))
+_PAIR_PARAM_EDGES = tuple((_NOT_TENSOR,) * n for n in range(3))
 
 # Per-node bookkeeping that never holds tensors (skipped when freeing a node's saved state).
 _ENGINE_KEYS = frozenset(("_edges", "needs_input_grad", "_saved_versions", "_input_shapes", "_output_meta"))
@@ -110,10 +116,25 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The node of a leaf tensor: sums incoming gradients into `variable.grad`."""
+    """The node of a leaf tensor: sums incoming gradients into `variable.grad`.
+
+    The leaf holds its node for its whole life (one per leaf, not one per recorded graph); the node refers back
+    weakly, so the two make no reference cycle. A leaf the program has dropped cannot have its .grad read, so
+    backward skips it, unless it has hooks to run: then the node keeps it (`keep`, a cycle the garbage
+    collector frees), as PyTorch's node keeps its variable.
+    """
+
+    keep = None
 
     def __init__(self, variable):
-        self.variable = variable
+        self._variable = weakref.ref(variable)
+        if variable._hooks or variable._post_acc_hooks:
+            self.keep = variable
+
+    @property
+    def variable(self):
+        """The leaf tensor this node accumulates into (None once the program has dropped a leaf without hooks)."""
+        return self._variable()
 
 
 class FunctionCtx:
@@ -165,7 +186,7 @@ class Function(Node, FunctionCtx):
         """
         if cls.differentiable_forward:
             return cls._apply_custom(args, kwargs)
-        ctx = cls.__new__(cls)
+        ctx = cls()  # built-in ops define no __init__ (a custom Function's may take arguments: see _apply_custom)
         if state.enabled:
             for a in args:
                 if type(a) is Tensor and a._requires_grad:
@@ -185,12 +206,20 @@ class Function(Node, FunctionCtx):
         """A node of this built-in op for forward arguments (a, b, and n_params non-tensors), a or b requiring
         grad, wired to their nodes: what `apply` records, for an op's hot path that computes its result itself.
         The op sets what its backward reads, then links its one floating-point result with `_link_result`."""
-        node = cls.__new__(cls)
+        node = cls()  # built-ins have no __init__: the type's own call is the cheapest way to make an instance
         need_a, need_b = a._requires_grad, b._requires_grad
-        node.needs_input_grad = (need_a, need_b) + (False,) * n_params
-        edge_a = _NO_EDGE if not need_a else (a.grad_fn, a._output_nr) if a.grad_fn is not None else (a._grad_node(), 0)
-        edge_b = _NO_EDGE if not need_b else (b.grad_fn, b._output_nr) if b.grad_fn is not None else (b._grad_node(), 0)
-        node._edges = (edge_a, edge_b) + (_NOT_TENSOR,) * n_params
+        node.needs_input_grad = _PAIR_NEEDS[n_params][need_a][need_b]
+        if need_a:
+            fn = a.grad_fn
+            edge_a = (fn, a._output_nr) if fn is not None else (a._grad_acc or a._grad_node(), 0)
+        else:
+            edge_a = _NO_EDGE
+        if need_b:
+            fn = b.grad_fn
+            edge_b = (fn, b._output_nr) if fn is not None else (b._grad_acc or b._grad_node(), 0)
+        else:
+            edge_b = _NO_EDGE
+        node._edges = (edge_a, edge_b) + _PAIR_PARAM_EDGES[n_params]
         return node
 
     def _link_result(self, out: Tensor) -> Tensor:

@@ -7,8 +7,6 @@ the graph they work on, and bound with every op's methods (tritensor/ops/api.py)
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ..tensor import RemovableHandle, Tensor
@@ -17,13 +15,13 @@ from .differentiate import backward as autograd_backward
 
 
 def _grad_node(self: Tensor):
-    """The graph node gradients for this tensor flow into: its grad_fn, or its leaf accumulator."""
+    """The graph node gradients for this tensor flow into: its grad_fn, or its leaf accumulator (made once and
+    kept by the leaf, so a graph recorded every step does not rebuild it: see AccumulateGrad)."""
     if self.grad_fn is not None:
         return self.grad_fn
-    acc = self._grad_acc() if self._grad_acc is not None else None
+    acc = self._grad_acc
     if acc is None:
-        acc = function.AccumulateGrad(self)
-        self._grad_acc = weakref.ref(acc)
+        acc = self._grad_acc = function.AccumulateGrad(self)
     return acc
 
 
@@ -88,6 +86,13 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool) -> None:
         for hook in list(self._post_acc_hooks.values()):
             hook(self)
 
+def _keep_for_graph(leaf: Tensor) -> None:
+    """A leaf with hooks is kept alive by its graphs, as PyTorch's AccumulateGrad keeps its variable: the hooks
+    run in backward even when the program has dropped the tensor itself."""
+    if leaf._grad_acc is not None:
+        leaf._grad_acc.keep = leaf
+
+
 def register_hook(self: Tensor, hook) -> RemovableHandle:
     """hook(grad) -> Tensor or None, run once per backward with this tensor's summed gradient; a returned
     tensor replaces the gradient. Returns a handle whose remove() unregisters it."""
@@ -99,6 +104,7 @@ def register_hook(self: Tensor, hook) -> RemovableHandle:
         if self._hooks is None:
             self._hooks = {}
         hooks = self._hooks
+        _keep_for_graph(self)
     key = next(function.hook_ids)
     hooks[key] = hook
     return RemovableHandle(lambda: hooks.pop(key, None))
@@ -112,6 +118,7 @@ def register_post_accumulate_grad_hook(self: Tensor, hook) -> RemovableHandle:
     if self._post_acc_hooks is None:
         self._post_acc_hooks = {}
     hooks = self._post_acc_hooks
+    _keep_for_graph(self)
     key = next(function.hook_ids)
     hooks[key] = hook
     return RemovableHandle(lambda: hooks.pop(key, None))
