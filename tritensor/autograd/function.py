@@ -61,6 +61,16 @@ def register_retain(t) -> None:
     retaining[key] = weakref.ref(t, lambda _ref, key=key: retaining.pop(key, None))
 
 
+def _edge_of(a) -> tuple:
+    """The edge a recorded node keeps for forward argument `a` (see _NO_EDGE, _NOT_TENSOR)."""
+    if type(a) is not Tensor:
+        return _NOT_TENSOR
+    if not a._requires_grad:
+        return _NO_EDGE
+    fn = a.grad_fn
+    return (fn, a._output_nr) if fn is not None else (a._grad_acc or a._grad_node(), 0)
+
+
 class Node:
     """Base of graph nodes: edges to the nodes of the inputs, hooks, a name."""
 
@@ -195,8 +205,7 @@ class Function(Node, FunctionCtx):
                 return cls.forward(ctx, *args, **kwargs)
             ctx.needs_input_grad = tuple([type(a) is Tensor and a._requires_grad for a in args])
             out = cls.forward(ctx, *args, **kwargs)
-            ctx._edges = tuple([(a._edge() if a._requires_grad else _NO_EDGE) if type(a) is Tensor else _NOT_TENSOR
-                                for a in args])
+            ctx._edges = tuple([_edge_of(a) for a in args])
             ctx._link_outputs(out)
             return out
         return cls.forward(ctx, *args, **kwargs)
@@ -209,17 +218,7 @@ class Function(Node, FunctionCtx):
         node = cls()  # built-ins have no __init__: the type's own call is the cheapest way to make an instance
         need_a, need_b = a._requires_grad, b._requires_grad
         node.needs_input_grad = _PAIR_NEEDS[n_params][need_a][need_b]
-        if need_a:
-            fn = a.grad_fn
-            edge_a = (fn, a._output_nr) if fn is not None else (a._grad_acc or a._grad_node(), 0)
-        else:
-            edge_a = _NO_EDGE
-        if need_b:
-            fn = b.grad_fn
-            edge_b = (fn, b._output_nr) if fn is not None else (b._grad_acc or b._grad_node(), 0)
-        else:
-            edge_b = _NO_EDGE
-        node._edges = (edge_a, edge_b) + _PAIR_PARAM_EDGES[n_params]
+        node._edges = (_edge_of(a), _edge_of(b)) + _PAIR_PARAM_EDGES[n_params]
         return node
 
     def _link_result(self, out: Tensor) -> Tensor:
@@ -258,8 +257,7 @@ class Function(Node, FunctionCtx):
         if not record:
             return out
         out = ctx._alias_returned_inputs(out, args)
-        ctx._edges = tuple([(a._edge() if a._requires_grad else _NO_EDGE) if type(a) is Tensor else _NOT_TENSOR
-                            for a in args])
+        ctx._edges = tuple([_edge_of(a) for a in args])
         ctx._input_shapes = tuple([a._shape if type(a) is Tensor else None for a in args])
         ctx._link_outputs(out)
         if ctx._saved is not None and dirty:
@@ -509,8 +507,7 @@ def once_differentiable(fn):
         outs = (outputs,) if single else outputs
         node = _DelayedError.__new__(_DelayedError)
         node.needs_input_grad = tuple([type(g) is Tensor and g._requires_grad for g in grads])
-        node._edges = tuple([(g._edge() if g._requires_grad else _NO_EDGE) if type(g) is Tensor else _NOT_TENSOR
-                             for g in grads])
+        node._edges = tuple([_edge_of(g) for g in grads])
         wrapped = tuple([o.detach() if type(o) is Tensor and (o.dtype.is_floating_point or o.dtype.is_complex) else o
                          for o in outs])
         node._link_outputs(wrapped)

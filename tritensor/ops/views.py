@@ -6,6 +6,7 @@ Each view is an autograd Function whose backward maps the gradient back to the i
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -57,9 +58,15 @@ def view_strides(shape: tuple, stride: tuple, new_shape: tuple) -> tuple | None:
 
 
 def infer_shape(shape, numel: int) -> tuple:
+    """The shape a view/reshape asks for (sizes, or one tuple/list of them), its one -1 inferred from `numel`."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(map(int, shape))
+    known = math.prod(shape)
+    if known == numel and min(shape, default=0) >= 0:
+        return shape  # the usual calls: every size given and right, or one -1 to fill in
+    if 0 < -known and numel % -known == 0 and min(shape) == -1 and shape.count(-1) == 1:
+        return tuple([numel // -known if s == -1 else s for s in shape])
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
@@ -83,7 +90,14 @@ class View(Function):
     @staticmethod
     def forward(ctx, x: Tensor, shape: tuple, stride: tuple) -> Tensor:
         ctx.in_shape = x._shape
-        return make_view(x, shape, stride, x._offset)
+        v = make_view(x, shape, stride, x._offset)
+        if x._np is not None:
+            # NumPy's own view of the same memory, now: cheaper than the one _host() would build from the
+            # storage later. Where NumPy would copy instead (it owns the copy: no base), _host() builds it.
+            a = x._np.reshape(shape)
+            if a.base is not None:
+                v._np = a
+        return v
 
     @staticmethod
     def backward(ctx, grad):
@@ -112,7 +126,8 @@ def reshape(x: Tensor, *shape) -> Tensor:
     shape = infer_shape(shape, x.numel())
     if shape == x._shape:
         return View.apply(x, shape, x.stride())
-    stride = view_strides(x._shape, x.stride(), shape)
+    # A fresh op result (no strides made yet) is contiguous: any shape views it contiguously.
+    stride = contiguous_strides(shape) if x._stride is None else view_strides(x._shape, x._stride, shape)
     if stride is None:
         c = clone(x)
         return View.apply(c, shape, contiguous_strides(shape))
@@ -125,8 +140,11 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x: Tensor, dims: tuple) -> Tensor:
         ctx.dims = dims
-        st = x.stride()
-        return make_view(x, tuple(x._shape[d] for d in dims), tuple(st[d] for d in dims), x._offset)
+        shape, st = x._shape, x.stride()
+        v = make_view(x, tuple([shape[d] for d in dims]), tuple([st[d] for d in dims]), x._offset)
+        if x._np is not None:
+            v._np = x._np.transpose(dims)  # NumPy's view of the same memory (see View.forward)
+        return v
 
     @staticmethod
     def backward(ctx, grad):
@@ -150,21 +168,28 @@ def permute(x: Tensor, *dims) -> Tensor:
     return Permute.apply(x, dims)
 
 
+_SWAP_2D = (1, 0)
+
+
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """A view with `dim0` and `dim1` swapped; aliases `swapaxes`, `swapdims`."""
-    if x.ndim == 0:
+    n = len(x._shape)
+    if n == 0:
         return x
-    d0, d1 = wrap_dim(dim0, x.ndim), wrap_dim(dim1, x.ndim)
-    dims = list(range(x.ndim))
+    d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    if n == 2 and d0 != d1:
+        return Permute.apply(x, _SWAP_2D)
+    dims = list(range(n))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(x, tuple(dims))
 
 
 def t(x: Tensor) -> Tensor:
     """The transpose of a tensor of at most 2 dims (a view; 0-D and 1-D are returned as they are)."""
-    if x.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
-    return transpose(x, 0, 1) if x.ndim == 2 else x
+    n = len(x._shape)
+    if n > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D")
+    return Permute.apply(x, _SWAP_2D) if n == 2 else x
 
 
 class Expand(Function):
