@@ -233,3 +233,48 @@ def test_a_leaf_keeps_one_accumulator_and_a_dropped_leaf_is_freed():
         assert seen == [[5.0, 5.0]]  # the hooked leaf was kept for its hook
     finally:
         gc.enable()
+
+
+class ReturnsHeldArray(Function):
+    """A custom op whose backward returns a tensor over an array the Function class itself still holds."""
+
+    held = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, grad):
+        ReturnsHeldArray.held = np.full(grad.shape, 2.0, np.float32)
+        return tt.from_numpy(ReturnsHeldArray.held)
+
+
+def test_first_gradient_becomes_grad_without_aliasing_anything_else():
+    """.grad may be the engine's own gradient (no copy) only when nothing else refers to it or its memory:
+    a gradient sent to two leaves, one a hook keeps, and one over an array someone holds are copied."""
+    x = tt.tensor([[1.0, 2.0], [3.0, 4.0]])
+    w = tt.ones(2, 3, requires_grad=True)
+    (x @ w).sum().backward()
+    w.grad.mul_(1)  # in place on .grad: must not disturb anything the graph computed
+    np.testing.assert_allclose(w.grad.tolist(), [[4.0] * 3, [6.0] * 3])
+    (x @ w).sum().backward()  # the second backward sums into the first's .grad
+    np.testing.assert_allclose(w.grad.tolist(), [[8.0] * 3, [12.0] * 3])
+
+    a, c = tt.ones(3, requires_grad=True), tt.ones(3, requires_grad=True)
+    (a + c).sum().backward()  # one gradient object for both leaves
+    a.grad.add_(5)
+    assert c.grad.tolist() == [1.0, 1.0, 1.0] and a.grad.tolist() == [6.0, 6.0, 6.0]
+
+    kept = []
+    v = tt.ones(2, 3, requires_grad=True)
+    v.register_hook(lambda g: kept.append(g))
+    (x @ v).sum().backward()
+    v.grad.zero_()
+    np.testing.assert_allclose(kept[0].tolist(), [[4.0] * 3, [6.0] * 3])  # the hook's tensor is untouched
+
+    u = tt.zeros(2, 2, requires_grad=True)
+    ReturnsHeldArray.apply(u).sum().backward()
+    u.grad.add_(1)
+    assert u.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    np.testing.assert_array_equal(ReturnsHeldArray.held, np.full((2, 2), 2.0, np.float32))

@@ -16,6 +16,7 @@ One pass, four phases (a `_GraphTask` holds the pass's state):
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 
@@ -414,7 +415,10 @@ class _GraphTask:
                 # sparse + sparse concatenates, sparse + dense is dense (the sparse type's operators).
                 var._grad = g if var._grad is None else var._grad + g
             else:
-                var._accumulate_grad(g, self.create_graph)
+                # The gradient may become .grad itself when nothing else holds it: references from `grads`, `g`
+                # and getrefcount's argument only (a gradient sent to several leaves, or kept by a hook, has more).
+                owned = sys.getrefcount(g) == 3
+                var._accumulate_grad(g, self.create_graph, owned)
 
     def observe(self, node: Node, grads: list) -> None:
         """A non-leaf's summed output gradients, for its retain_grad tensors and the captured inputs."""

@@ -7,6 +7,8 @@ the graph they work on, and bound with every op's methods (tritensor/ops/api.py)
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..tensor import RemovableHandle, Tensor
@@ -60,10 +62,10 @@ def detach_(self: Tensor) -> Tensor:
     return self
 
 
-def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool) -> None:
-    """AccumulateGrad: a leaf's .grad is a copy of the first gradient, summed in place afterwards (so a
-    reference to .grad stays valid across backward calls); under create_graph the sum is out of place and
-    keeps its graph, as in PyTorch."""
+def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool, owned: bool = False) -> None:
+    """AccumulateGrad: a leaf's .grad is the first gradient (a copy of it unless `owned`: the engine's only
+    reference), summed in place afterwards (so a reference to .grad stays valid across backward calls); under
+    create_graph the sum is out of place and keeps its graph, as in PyTorch."""
     if grad._shape != self._shape:
         raise RuntimeError(f"Function AccumulateGrad received an invalid gradient - got {list(grad._shape)} but "
                            f"expected shape compatible with {list(self._shape)}")
@@ -71,8 +73,11 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool) -> None:
         grad = grad.to(self.dtype)
     g = self._grad
     if g is None:
-        # The engine may hand one gradient to several leaves (a + b): each gets its own memory.
-        self._grad = grad.clone() if create_graph else grad.detach().clone()
+        if not create_graph and owned and _sole_cpu_array(grad):
+            self._grad = grad  # as PyTorch steals a gradient no one else holds: no copy of every weight per step
+        else:
+            # The engine may hand one gradient to several leaves (a + b): each gets its own memory.
+            self._grad = grad.clone() if create_graph else grad.detach().clone()
     elif create_graph or g._requires_grad:
         self._grad = g + grad
     elif g.device.type == "cpu" and g._stride is None and g._np is not None and g.dtype is grad.dtype:
@@ -85,6 +90,15 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool) -> None:
     if self._post_acc_hooks:
         for hook in list(self._post_acc_hooks.values()):
             hook(self)
+
+def _sole_cpu_array(t: Tensor) -> bool:
+    """A cpu tensor over a NumPy array of its own that no other tensor or array refers to: no view of it
+    exists (no storage made, no base) and only the tensor holds the array (getrefcount: the slot and its
+    argument)."""
+    a = t._np
+    return (a is not None and t.device.type == "cpu" and t._storage is None and t._base is None
+            and t.grad_fn is None and a.base is None and sys.getrefcount(a) == 2)
+
 
 def _keep_for_graph(leaf: Tensor) -> None:
     """A leaf with hooks is kept alive by its graphs, as PyTorch's AccumulateGrad keeps its variable: the hooks
