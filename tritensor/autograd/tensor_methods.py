@@ -73,11 +73,16 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool, owned: bool
         grad = grad.to(self.dtype)
     g = self._grad
     if g is None:
-        if not create_graph and owned and _sole_cpu_array(grad):
+        if create_graph:
+            self._grad = grad.clone()
+        elif owned and _sole_cpu_array(grad):
             self._grad = grad  # as PyTorch steals a gradient no one else holds: no copy of every weight per step
+        elif grad.device.type == "cpu":
+            # The engine may hand one gradient to several leaves (a + b): each gets its own memory. A NumPy copy
+            # makes no view of `grad` (detach would), so the last leaf may still take it as it is.
+            self._grad = Tensor._wrap(grad._host().copy())
         else:
-            # The engine may hand one gradient to several leaves (a + b): each gets its own memory.
-            self._grad = grad.clone() if create_graph else grad.detach().clone()
+            self._grad = grad.detach().clone()
     elif create_graph or g._requires_grad:
         self._grad = g + grad
     elif g.device.type == "cpu" and g._stride is None and g._np is not None and g.dtype is grad.dtype:
@@ -92,12 +97,18 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool, owned: bool
             hook(self)
 
 def _sole_cpu_array(t: Tensor) -> bool:
-    """A cpu tensor over a NumPy array of its own that no other tensor or array refers to: no view of it
-    exists (no storage made, no base) and only the tensor holds the array (getrefcount: the slot and its
-    argument)."""
+    """A cpu tensor whose memory nothing else can reach: no view of it exists (no storage made, no base), only
+    the tensor holds its NumPy array, and where that array views another (a reshape of an op's result), only it
+    holds that one, and so on down. (getrefcount counts its own argument, and `a` here.)"""
     a = t._np
-    return (a is not None and t.device.type == "cpu" and t._storage is None and t._base is None
-            and t.grad_fn is None and a.base is None and sys.getrefcount(a) == 2)
+    if (a is None or t.device.type != "cpu" or t._storage is not None or t._base is not None
+            or t.grad_fn is not None or sys.getrefcount(a) != 3):
+        return False
+    while a.base is not None:
+        if type(a.base) is not np.ndarray or sys.getrefcount(a.base) != 2:
+            return False
+        a = a.base
+    return True
 
 
 def _keep_for_graph(leaf: Tensor) -> None:

@@ -101,7 +101,8 @@ class View(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.in_shape), None, None
+        # A view of the same shape (a reshape to the shape it had) passes its gradient on as it is.
+        return (grad if grad._shape == ctx.in_shape else grad.reshape(ctx.in_shape)), None, None
 
 
 def view(x: Tensor, *shape) -> Tensor:
