@@ -21,6 +21,8 @@ whichever family launches it; `OPS` maps op names to `reduce_ops.ReduceOp`s.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import triton
 import triton.language as tl
@@ -30,7 +32,7 @@ from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .launcher import fast_jit
 from .reduce_math import _post, _reduce_add_mul, _reduce_extremum, _reduce_logsumexp, _reduce_var, prod_rows
-from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_acc, float_like
+from .reduce_ops import ReduceOp, axis_tuple, expand_reduced, float_like
 from .reduction_blocks import (
     HEURISTIC_CONFIGS,
     NARROW_HEURISTIC_CONFIGS,
@@ -342,16 +344,22 @@ def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarra
     if dtype is None:
         dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
     acc = np.int64 if np.dtype(dtype).kind in "biu" else _acc_dtype(dtype)
-    return np.sum(x.astype(acc), axis=axis_tuple(axis), keepdims=keepdims).astype(dtype)
+    # np.sum's arithmetic (add.reduce, pairwise) without its Python wrapper, and no copy of an x already in the
+    # accumulation type: a small reduction's cost is these calls, not the sum.
+    return np.add.reduce(x.astype(acc, copy=False), axis=axis_tuple(axis), keepdims=keepdims).astype(dtype,
+                                                                                                    copy=False)
 
 
 def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    xf, out = float_acc(x)
-    # np.mean's arithmetic (sum / count) without its "Mean of empty slice" warning: NaN, as in PyTorch.
+    out = x.dtype if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.dtype(np.float32)
+    xf = x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
     axes = axis_tuple(axis)
-    count = xf.size if axes is None else int(np.prod([xf.shape[a] for a in axes]))
-    with np.errstate(invalid="ignore"):
-        return (np.sum(xf, axis=axes, keepdims=keepdims) / xf.dtype.type(count)).astype(out)
+    count = math.prod([xf.shape[a] for a in axes])
+    total = np.add.reduce(xf, axis=axes, keepdims=keepdims)
+    if count == 0:  # np.mean's arithmetic (sum / count) without its "Mean of empty slice" warning: NaN, as PyTorch
+        with np.errstate(invalid="ignore"):
+            return (total / xf.dtype.type(count)).astype(out)
+    return (total / xf.dtype.type(count)).astype(out, copy=False)
 
 
 def prod_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:
