@@ -42,8 +42,11 @@ def batch_norm_ref(x: np.ndarray, running_mean: np.ndarray | None, running_var: 
         centered = x3 - mean[:, None]
         var = _channel_sum(centered * centered) / count
         if running_mean is not None:
-            with np.errstate(invalid="ignore"):  # one value per channel: 0 * inf = NaN, as the kernel's
-                unbiased = var * (count / (count - 1) if count > 1 else np.inf)
+            if count > 1:
+                unbiased = var * (count / (count - 1))
+            else:  # np.errstate only here: entering it costs more than the update itself
+                with np.errstate(invalid="ignore"):  # one value per channel: 0 * inf = NaN, as the kernel's
+                    unbiased = var * np.inf
             running_mean[...] = (1 - momentum) * running_mean.astype(acc) + momentum * mean
             running_var[...] = (1 - momentum) * running_var.astype(acc) + momentum * unbiased
     else:

@@ -4,9 +4,19 @@ Per spatial dim a (Out, K) table of window positions and their validity is built
 `sliding_window_view` over the padded position range, adaptive ones from PyTorch's start/end rule); the
 input is gathered through the three tables at once into (NC, OD, OH, OW, KD, KH, KW) windows, so no Python
 loop runs over output pixels. Statistics in fp32 (fp64 for fp64). The geometry dict `p` is kernels/pool.py's.
+
+Fast path (`_tiled`): the common kernel == stride pooling without padding or dilation whose windows tile a
+prefix of the input views that prefix as (NC, OD, KD, OH, KH, OW, KW) and makes one elementwise pass per kernel
+tap over all windows at once (NumPy reductions over a short trailing axis cost far more), with no tables,
+gathers or window copies; its max pooling backward scatters with a plain assignment (tiled windows never share
+an input, so no np.add.at). It gives the general path's values and indices (the first max of a window, the
+last NaN when a window holds NaNs).
 """
 
 from __future__ import annotations
+
+import functools
+import itertools
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -63,8 +73,65 @@ def _divisors(tabs, p: dict) -> np.ndarray:
     return d[:, None, None] * h[None, :, None] * w[None, None, :]
 
 
+def _tiled(in_shape: tuple, out_shape: tuple, p: dict) -> bool:
+    """Whether the windows are kernel == stride tiles of the input's leading corner (no padding, dilation or
+    adaptive windows, and no ceil_mode window running past the input)."""
+    return (not p["adaptive"] and tuple(p["kernel"]) == tuple(p["stride"]) and not any(p["padding"])
+            and all(d == 1 for d in p["dilation"]) and all(o * k <= n for o, k, n in zip(out_shape, p["kernel"],
+                                                                                        in_shape)))
+
+
+def _tiles(x: np.ndarray, out_shape: tuple, ks: tuple) -> np.ndarray:
+    """The (NC, OD, KD, OH, KH, OW, KW) view of x's tiled prefix (a view: no copy)."""
+    (od, oh, ow), (kd, kh, kw) = out_shape, ks
+    x = x[:, :od * kd, :oh * kh, :ow * kw]
+    return x.reshape(x.shape[0], od, kd, oh, kh, ow, kw)
+
+
+@functools.lru_cache(maxsize=64)
+def _tile_index(in_shape: tuple, out_shape: tuple, ks: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """(flat input index of each window's first tap (OD, OH, OW), flat offset of each tap (KD * KH * KW,)),
+    cached per geometry (read-only: callers build new arrays from them)."""
+    _, H, W = in_shape
+    (od, oh, ow), (kd, kh, kw) = out_shape, ks
+    base = ((np.arange(od)[:, None, None] * kd * H + np.arange(oh)[None, :, None] * kh) * W
+            + np.arange(ow)[None, None, :] * kw)
+    offs = ((np.arange(kd)[:, None, None] * H + np.arange(kh)[None, :, None]) * W + np.arange(kw)).reshape(-1)
+    base.flags.writeable = offs.flags.writeable = False
+    return base, offs
+
+
+def _tiled_pool(x: np.ndarray, out_shape: tuple, p: dict):
+    """pool_ref over tiles: one elementwise pass per kernel tap over all windows at once. Max pooling keeps
+    PyTorch's update rule (a tap replaces the running max only when greater, so the first max wins ties; a NaN
+    always replaces it, so a window's last NaN wins)."""
+    ks = tuple(p["kernel"])
+    v = _tiles(x if x.dtype in (np.float32, np.float64) else _acc(x), out_shape, ks)  # max is exact in x's dtype
+    taps = list(itertools.product(*map(range, ks)))
+    out = v[:, :, 0, :, 0, :, 0].copy()
+    if not p["max"]:  # v is in the statistics' type here (16-bit and integer inputs were widened)
+        for kd, kh, kw in taps[1:]:
+            out += v[:, :, kd, :, kh, :, kw]
+        out /= float(p["divisor"] or len(taps))
+        return out.astype(x.dtype, copy=False), None
+    tap = np.zeros(out.shape, np.intp)
+    for t, (kd, kh, kw) in enumerate(taps[1:], 1):
+        s = v[:, :, kd, :, kh, :, kw]
+        tap[s > out] = t  # before the maximum below: strictly greater than the taps so far
+        np.maximum(out, s, out=out)  # propagates NaN, so a NaN window ends as NaN
+    if np.isnan(out).any():  # the index of a NaN window is its last NaN tap
+        for t, (kd, kh, kw) in enumerate(taps):
+            tap[np.isnan(v[:, :, kd, :, kh, :, kw])] = t
+    base, offs = _tile_index(x.shape[1:], out_shape, ks)
+    idx = offs[tap]
+    idx += base
+    return out.astype(x.dtype, copy=False), idx
+
+
 def pool_ref(x: np.ndarray, out_shape: tuple, p: dict):
     """(out, argmax flat indices or None) of pooling the (NC, D, H, W) array x to (NC, *out_shape)."""
+    if _tiled(x.shape[1:], out_shape, p):
+        return _tiled_pool(x, tuple(out_shape), p)
     tabs = _tables(x.shape[1:], out_shape, p)
     a, valid, flat = _windows(_acc(x), tabs)
     NC = x.shape[0]
@@ -90,6 +157,8 @@ def pool_backward_ref(grad: np.ndarray, in_shape: tuple, p: dict, indices: np.nd
     """The gradient of pool_ref's input (NC, *in_shape) for the incoming (NC, OD, OH, OW) gradient."""
     g = _acc(grad)
     NC = g.shape[0]
+    if _tiled(in_shape, g.shape[1:], p):
+        return _tiled_backward(g, tuple(in_shape), p, indices).astype(grad.dtype, copy=False)
     gx = np.zeros((NC, int(np.prod(in_shape))), g.dtype)
     if p["max"]:
         np.add.at(gx, (np.arange(NC)[:, None], indices.reshape(NC, -1)), g.reshape(NC, -1))
@@ -102,3 +171,20 @@ def pool_backward_ref(grad: np.ndarray, in_shape: tuple, p: dict, indices: np.nd
     np.add.at(gx, (np.arange(NC)[:, None], np.broadcast_to(where, (NC, *where.shape)).reshape(NC, -1)),
               contrib.reshape(NC, -1))
     return gx.reshape(NC, *in_shape).astype(grad.dtype)
+
+
+def _tiled_backward(g: np.ndarray, in_shape: tuple, p: dict, indices: np.ndarray | None) -> np.ndarray:
+    """pool_backward_ref for tiled windows: each input element is in at most one window, so max pooling's
+    gradient is a plain scatter (unique indices: no accumulation) and avg pooling's a broadcast."""
+    NC = g.shape[0]
+    size = int(np.prod(in_shape))
+    if p["max"]:
+        gx = np.zeros(NC * size, g.dtype)
+        flat = indices.reshape(NC, -1) + np.arange(0, NC * size, size)[:, None]
+        gx[flat] = g.reshape(NC, -1)
+        return gx.reshape(NC, *in_shape)
+    gx = np.zeros((NC, *in_shape), g.dtype)
+    ks = tuple(p["kernel"])
+    share = g / float(p["divisor"] or ks[0] * ks[1] * ks[2])
+    _tiles(gx, g.shape[1:], ks)[...] = share[:, :, None, :, None, :, None]
+    return gx
