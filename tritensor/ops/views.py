@@ -295,7 +295,10 @@ class Slice(Function):
     @staticmethod
     def forward(ctx, x: Tensor, key: tuple) -> Tensor:
         ctx.in_shape, ctx.key = x._shape, key
-        return make_view(x, *_index_geometry(x, key))
+        v = make_view(x, *_index_geometry(x, key))
+        if x._np is not None:
+            v._np = x._np[key]  # NumPy's basic indexing: the same view (see View.forward)
+        return v
 
     @staticmethod
     def backward(ctx, grad):
@@ -374,25 +377,29 @@ def as_strided(x: Tensor, size, stride, storage_offset: int | None = None) -> Te
 
 def basic_index(x: Tensor, key) -> Tensor | None:
     """x[key] for ints, slices (with steps, negative bounds), None and Ellipsis; None if key is advanced."""
-    if not isinstance(key, tuple):
+    if type(key) is not tuple:
         key = (key,)
+    n_real = ellipses = 0
     for k in key:
-        if not (k is None or k is Ellipsis or isinstance(k, (int, slice))) or isinstance(k, bool):
-            return None
-    n_real = builtins.sum(1 for k in key if k is not None and k is not Ellipsis)
-    if n_real > x.ndim:
-        raise IndexError(f"too many indices for tensor of dimension {x.ndim}")
-    if builtins.sum(1 for k in key if k is Ellipsis) > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    full = []
-    for k in key:
+        if k is None:
+            continue
         if k is Ellipsis:
-            full.extend([slice(None)] * (x.ndim - n_real))
+            ellipses += 1
+        elif type(k) is int or type(k) is slice or (isinstance(k, (int, slice)) and not isinstance(k, bool)):
+            n_real += 1
         else:
-            full.append(k)
-    full.extend([slice(None)] * (x.ndim - builtins.sum(1 for k in full if k is not None)))
-    _index_geometry(x, tuple(full))  # validates bounds before anything is recorded
-    return Slice.apply(x, tuple(full))
+            return None
+    ndim = len(x._shape)
+    if n_real > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if ellipses > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if ellipses:
+        at = key.index(Ellipsis)
+        key = key[:at] + (slice(None),) * (ndim - n_real) + key[at + 1:]
+    elif n_real < ndim:
+        key = key + (slice(None),) * (ndim - n_real)
+    return Slice.apply(x, key)  # its forward checks the bounds before anything is recorded
 
 
 def _index_geometry(x: Tensor, key: tuple) -> tuple[tuple, tuple, int]:
