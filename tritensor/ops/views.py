@@ -110,7 +110,7 @@ def view(x: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and hasattr(shape[0], "itemsize") and hasattr(shape[0], "is_floating_point"):
         raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
     shape = infer_shape(shape, x.numel())
-    stride = view_strides(x._shape, x.stride(), shape)
+    stride = contiguous_strides(shape) if x._stride is None else view_strides(x._shape, x._stride, shape)
     if stride is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
