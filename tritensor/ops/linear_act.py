@@ -9,8 +9,9 @@ references (so values equal F.gelu(F.linear(...)) on cpu exactly).
 
 Backward (no graph requested): kernels/linear_act.py computes dz = grad * act'(saved) and the bias's column
 sums in one pass (relu reads the saved output, the others the saved z), then dx = dz @ W and dW = dz^T @ x
-are two matmul launches. With create_graph=True the tensor-op backward recomputes z from the saved inputs
-with differentiable ops, so second derivatives are exact.
+are two matmul launches (on cpu, float32/float64: dz, its column sums and both products straight from NumPy).
+With create_graph=True the tensor-op backward recomputes z from the saved inputs with differentiable ops, so
+second derivatives are exact.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from ..kernels import activations as KA
 from ..kernels import linear_act as KL
 from ..kernels import norm_rows as KN
 from ..tensor import Tensor
-from .matmul import _forward_cpu, _forward_cuda, _product
+from .linear import host_product
+from .matmul import _forward_cuda, _product
 from .matmul import linear as _linear
 
 ACTIVATIONS = (None, "relu", "gelu", "gelu_tanh", "silu")
@@ -89,9 +91,10 @@ class LinearActivation(Function):
         ctx.activation = activation
         keep_z = need and activation != "relu"
         if x.device.type == "cpu":
-            out = _forward_cpu(x, weight.t(), bias, None, 1, 0)
+            # The weight's transposed host view, not weight.t(): inside apply a view op would record a node.
+            out = host_product(x._host(), weight._host().T, x.dtype, bias)
             if activation == "relu":
-                arr = out._np if out._np is not None else out._host()
+                arr = out._np
                 np.maximum(arr, 0, out=arr)  # NaN passes through, as F.relu
                 y, z = out, None
             else:
@@ -118,6 +121,10 @@ class LinearActivation(Function):
         if x.device.type == "cpu":
             dzf = _CPU_GRADS[self.activation](grad._host(), saved._host())
             db = Tensor._wrap(dzf.sum(0).astype(bias.dtype.np)) if need[2] else None
+            if x.dtype is D.float32 or x.dtype is D.float64:  # dx = dz @ W, dW = dz^T @ x straight from NumPy
+                gx = host_product(dzf, weight._host(), x.dtype) if need[0] else None
+                gw = host_product(dzf.T, x._host(), x.dtype) if need[1] else None
+                return gx, gw, db, None
             dz = Tensor._wrap(dzf.astype(x.dtype.np, copy=False))
         else:
             dz = Tensor._empty((M, N), x.dtype, x.device)

@@ -24,8 +24,10 @@ from ..kernels import matmul_tma as KT
 from ..kernels import tuning
 from ..kernels.strided import collapse
 from ..tensor import Tensor, strided
+from .autocast import op_hook
 from .copy import to_out
 from .dispatch import broadcast_shapes, check_same_device, expanded, sum_to
+from .linear import host_product, linear_rows
 from .views import view_strides
 
 # c10's scalar type names, as PyTorch's dtype-mismatch messages print them.
@@ -90,6 +92,14 @@ class Matmul(Function):
             grad_c = sum_to(grad if ctx.beta == 1 else grad * ctx.beta, shape_c)
         return grad_a, grad_b, grad_bias, grad_c, None, None
 
+    def backward_fused(self, grad):
+        """`backward` when no graph is requested: 2-D float32/float64 cpu operands (every F.linear of a matrix)
+        take their gradients straight from NumPy; the rest run the tensor-op backward."""
+        if (grad.device.type == "cpu" and grad.ndim == 2 and (grad.dtype is D.float32 or grad.dtype is D.float64)
+                and len(self.shapes[0]) == 2 and len(self.shapes[1]) == 2 and not self.needs_input_grad[3]):
+            return _backward_cpu(self, grad)
+        return type(self).backward(self, grad)
+
 
 class Mm(Matmul):
     """Matmul under PyTorch's grad_fn names (MmBackward0, AddmmBackward0, BmmBackward0, BaddbmmBackward0)."""
@@ -129,19 +139,40 @@ def _product(a: Tensor, b: Tensor, alpha=1) -> Tensor:
 def _forward_cpu(a: Tensor, b: Tensor, bias, c_in, alpha, beta) -> Tensor:
     x = a._np if a._np is not None else a._host()
     y = b._np if b._np is not None else b._host()
-    dt = x.dtype
-    ct = np.dtype(np.float32) if a.dtype in (D.float16, D.bfloat16) else dt
-    if ct != dt:  # 16-bit operands: products and sums in fp32, one rounding at the end (as the kernel does)
-        x, y = x.astype(ct), y.astype(ct)
-    out = np.matmul(x, y)
-    if alpha != 1:
-        np.multiply(out, alpha, out=out, casting="unsafe")
-    if c_in is not None and beta != 0:
-        c = c_in._host().astype(ct, copy=False)
-        np.add(out, c if beta == 1 else c * ct.type(beta), out=out, casting="unsafe")
-    if bias is not None:
-        np.add(out, bias._host().astype(ct, copy=False), out=out, casting="unsafe")
-    return Tensor._wrap(out if ct == dt else out.astype(dt))
+    return host_product(x, y, a.dtype, bias, c_in, alpha, beta)
+
+
+def _transposed(arr: np.ndarray, dtype: D.dtype) -> Tensor:
+    """The (..., C, R) transposed view of a fresh contiguous (..., R, C) product: a gradient that keeps its
+    operand's column-major layout (as the tensor-op backward's `.mT` of a product)."""
+    return Tensor._fresh(arr, dtype).mT
+
+
+def _backward_cpu(node: Matmul, grad: Tensor) -> tuple:
+    """Matmul.backward's gradients for 2-D float32/float64 operands, straight from NumPy (same products, same
+    layouts): F.linear's backward on cpu without the view and product nodes the tensor-op form builds."""
+    a, b = node.saved_tensors
+    shape_a, shape_b, _ = node.shapes
+    strides_a, strides_b = node.strides
+    need_a, need_b, need_bias = node.needs_input_grad[:3]
+    alpha, dtype = node.alpha, grad.dtype
+    g = grad._np if grad._np is not None else grad._host()
+    grad_a = grad_b = grad_bias = None
+    if need_a:
+        y = b._host()
+        if _column_major(shape_a, strides_a):
+            grad_a = _transposed(host_product(y, g.T, dtype, alpha=alpha)._np, dtype)
+        else:
+            grad_a = host_product(g, y.T, dtype, alpha=alpha)
+    if need_b:
+        x = a._host()
+        if _column_major(shape_b, strides_b):
+            grad_b = _transposed(host_product(g.T, x, dtype, alpha=alpha)._np, dtype)
+        else:
+            grad_b = host_product(x.T, g, dtype, alpha=alpha)
+    if need_bias:
+        grad_bias = Tensor._fresh(np.sum(g, axis=0), dtype)
+    return grad_a, grad_b, grad_bias, None, None, None
 
 
 # ---------------------------------------------------------------- cuda: the Triton kernel
@@ -419,8 +450,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if weight.ndim > 2:
         raise RuntimeError(f"linear(): weight must be 1-D or 2-D, got {weight.ndim}-D")
     _check_operands("linear", input, weight)
-    w_t = weight.t() if weight.ndim == 2 else weight.unsqueeze(1)
-    k, n = w_t._shape
+    k, n = (weight._shape[1], weight._shape[0]) if weight.ndim == 2 else (weight._shape[0], 1)
     if input._shape[-1] != k:
         raise _mat_error((math.prod(input._shape[:-1]), input._shape[-1]), (k, n))
     epilogue_bias = c_in = None
@@ -432,7 +462,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             epilogue_bias = bias
         else:  # a bias of another broadcastable shape goes through the C_in addend
             c_in = bias if weight.ndim == 2 else bias.unsqueeze(-1)
+    if input.device.type == "cpu" and weight.ndim == 2 and c_in is None and input.ndim >= 2 and \
+            op_hook.trace is None:
+        # One node with the weight untransposed (ops/linear.py) instead of weight.t() and a general Matmul; a
+        # profiler or exporter (op_hook.trace) sees the general path's nested t() and product, as PyTorch's.
+        if input.ndim == 2:
+            return linear_rows(input, weight, epilogue_bias)
+        folded = _fold(input, weight)
+        if folded is not None:
+            return linear_rows(folded[0], weight, epilogue_bias).reshape(folded[1] + (n,))
     a = input.unsqueeze(0) if input.ndim == 1 else input
+    w_t = weight.t() if weight.ndim == 2 else weight.unsqueeze(1)
     result = product_nd(a, w_t, epilogue_bias, c_in, 1, 0 if c_in is None else 1)
     if weight.ndim == 1:
         result = result.squeeze(-1)

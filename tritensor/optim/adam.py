@@ -10,7 +10,7 @@ from ..autograd import no_grad
 from ..creation import tensor, zeros_like
 from ..ops.optim import fused_step_
 from ..tensor import Tensor
-from .optimizer import Optimizer, scalar_lr
+from .optimizer import Optimizer, bump_step, params_and_grads, scalar_lr
 
 
 class Adam(Optimizer):
@@ -79,25 +79,37 @@ class Adam(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                beta1, beta2 = group["betas"]
-                amsgrad = group["amsgrad"]
-                params = list(self._params_with_grad(group))
-                if any(p.grad.is_sparse for p in params):
-                    raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
-                states, scalars = [], []
-                for p in params:
-                    state = self._init_state(p, amsgrad)
-                    # The count lives in a cpu float32 scalar, as PyTorch keeps it; bump it in place.
-                    state["step"].add_(1)
-                    states.append([state["exp_avg"], state["exp_avg_sq"]]
-                                  + ([state["max_exp_avg_sq"]] if amsgrad else []))
-                    scalars.append(adam_scalars(state["step"].item(), group["lr"], beta1, beta2, group["eps"],
-                                                group["weight_decay"]))
-                if params:
-                    fused_step_("adam", params, [p.grad for p in params], states, scalars,
-                                dict(maximize=group["maximize"], weight_decay=group["weight_decay"] != 0,
-                                     decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad))
+                self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """One group's update: the per-parameter bookkeeping in one pass (the step counts bumped in place, the
+        scalars computed once per distinct count), then one fused_step_ call for the whole group."""
+        amsgrad = group["amsgrad"]
+        params, grads = params_and_grads(group)
+        if not params:
+            return
+        for g in grads:
+            if g.is_sparse:
+                raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
+        beta1, beta2 = group["betas"]
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        all_state = self.state
+        states, scalars = [], []
+        count = row = None
+        for p in params:
+            state = all_state.get(p)
+            if not state or (amsgrad and "max_exp_avg_sq" not in state):
+                state = self._init_state(p, amsgrad)
+            t = bump_step(state["step"])
+            if t != count:  # every parameter of a group usually shares its count: one row of scalars
+                count, row = t, adam_scalars(t, lr, beta1, beta2, eps, weight_decay)
+            scalars.append(row)
+            states.append([state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"]] if amsgrad
+                          else [state["exp_avg"], state["exp_avg_sq"]])
+        fused_step_("adam", params, grads, states, scalars,
+                    dict(maximize=group["maximize"], weight_decay=weight_decay != 0,
+                         decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad))
 
 
 def adam_scalars(step: float, lr: float, beta1: float, beta2: float, eps: float,

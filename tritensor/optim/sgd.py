@@ -8,7 +8,7 @@ from typing import Any
 from ..autograd import no_grad
 from ..creation import zeros_like
 from ..ops.optim import fused_step_
-from .optimizer import Optimizer
+from .optimizer import Optimizer, params_and_grads
 
 
 class SGD(Optimizer):
@@ -57,27 +57,34 @@ class SGD(Optimizer):
         loss = self._closure_loss(closure)
         with no_grad():
             for group in self.param_groups:
-                momentum = group["momentum"]
-                if group["nesterov"] and (momentum <= 0 or group["dampening"] != 0):
-                    raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-                params, grads, states, scalars = [], [], [], []
-                for p in self._params_with_grad(group):
-                    # A sparse gradient (embedding(sparse=True)) steps as its dense form: PyTorch's numbers.
-                    grads.append(p.grad.to_dense() if p.grad.is_sparse else p.grad)
-                    params.append(p)
-                    first = False
-                    if momentum != 0:
-                        state = self.state[p]
-                        if state.get("momentum_buffer") is None:
-                            state["momentum_buffer"] = zeros_like(p)
-                            first = True
-                        states.append([state["momentum_buffer"]])
-                    else:
-                        states.append([])
-                    scalars.append((group["lr"], group["weight_decay"], momentum, 1 - group["dampening"],
-                                    float(first)))
-                if params:
-                    fused_step_("sgd", params, grads, states, scalars,
-                                dict(maximize=group["maximize"], weight_decay=group["weight_decay"] != 0,
-                                     momentum=momentum != 0, nesterov=group["nesterov"]))
+                self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """One group's update: the momentum buffers found (or made) in one pass, one fused_step_ call."""
+        momentum = group["momentum"]
+        if group["nesterov"] and (momentum <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        params, grads = params_and_grads(group)
+        if not params:
+            return
+        # A sparse gradient (embedding(sparse=True)) steps as its dense form: PyTorch's numbers.
+        grads = [g.to_dense() if g.is_sparse else g for g in grads]
+        row = (group["lr"], group["weight_decay"], momentum, 1 - group["dampening"], 0.0)
+        if momentum == 0:
+            states, scalars = [[] for _ in params], [row] * len(params)
+        else:
+            states, scalars = [], []
+            all_state = self.state
+            for p in params:
+                state = all_state.get(p)
+                buf = None if state is None else state.get("momentum_buffer")
+                if buf is None:  # created here: PyTorch copies the gradient into it (c4 = 1)
+                    buf = self.state[p]["momentum_buffer"] = zeros_like(p)
+                    scalars.append(row[:4] + (1.0,))
+                else:
+                    scalars.append(row)
+                states.append([buf])
+        fused_step_("sgd", params, grads, states, scalars,
+                    dict(maximize=group["maximize"], weight_decay=group["weight_decay"] != 0,
+                         momentum=momentum != 0, nesterov=group["nesterov"]))
