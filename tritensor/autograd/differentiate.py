@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
 from .engine import run_backward
@@ -37,7 +39,9 @@ def _make_grads(outputs: list, grads: list) -> list:
             if not out.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
                                    f"{out.dtype}")
-            g = ones_like(out)
+            # the seed: a fresh host array on cpu (ones_like's general path costs more than a small backward)
+            g = Tensor._fresh(np.ones(out._shape, out.dtype.np), out.dtype) if out.device.type == "cpu" \
+                else ones_like(out)
         elif not isinstance(g, Tensor):
             raise TypeError(f"gradients must be Tensors or None, got {type(g).__name__} at index {i}")
         elif g._shape != out._shape:

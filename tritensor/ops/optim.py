@@ -40,7 +40,7 @@ def _check(rule: K.StepRule, params: list[Tensor], grads: list[Tensor], states: 
     if n_state > rule.n_state:
         raise ValueError(f"fused step {rule.name!r} takes at most {rule.n_state} state tensors, got {n_state}")
     for p, g, st, c in zip(params, grads, states, scalars):
-        if g.device != p.device:
+        if g.device is not p.device and g.device != p.device:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{p.device} and {g.device}! (parameter and its .grad)")
         if g._shape != p._shape:
@@ -51,7 +51,7 @@ def _check(rule: K.StepRule, params: list[Tensor], grads: list[Tensor], states: 
         if len(st) != n_state:
             raise ValueError(f"fused step {rule.name!r}: every parameter of one call has {n_state} state tensors")
         for s in st:
-            if s.device != p.device or s._shape != p._shape or s.dtype != p.dtype:
+            if (s.device is not p.device and s.device != p.device) or s._shape != p._shape or s.dtype is not p.dtype:
                 raise RuntimeError(f"optimizer state of shape {list(s._shape)}, {s.dtype.name} on {s.device} does "
                                    f"not match its parameter ({list(p._shape)}, {p.dtype.name} on {p.device})")
         if len(c) > K.N_SCALARS:
@@ -73,9 +73,13 @@ def fused_step_(rule: str, params: list[Tensor], grads: list[Tensor], states: li
     n_state = _check(step_rule, params, grads, states, scalars)
     with no_grad():
         buckets: dict = {}
+        last = row = None
         for i, p in enumerate(params):
             if p.device.type == "cpu":
-                step_rule.ref(p._host(), grads[i]._host(), [s._host() for s in states[i]], _row(scalars[i]), bits)
+                c = scalars[i]
+                if c is not last:  # an optimizer usually passes one row object for a whole group
+                    last, row = c, _row(c)
+                step_rule.ref(p._host(), grads[i]._host(), [s._host() for s in states[i]], row, bits)
             else:
                 buckets.setdefault((p.device, p.dtype, grads[i].dtype), []).append(i)
         for idx in buckets.values():
