@@ -6,7 +6,10 @@ The NumPy baselines are written for speed: float32 throughout, in-place ufuncs (
 temporaries as the math allows (on a host NumPy's speed is memory traffic, and a fresh large array costs page
 faults), a forward + backward reusing the forward's exp / normaliser / cdf. GELU's baseline takes SciPy's float32
 `erf` (NumPy has none). Compare the means within one group of one run (the machine is shared); each tritensor
-test asserts that it computes the baseline's values, so a wrong fast path fails.
+test asserts that it computes the baseline's values, so a wrong fast path fails. Each tritensor test runs twice:
+with its default intra-op threads (`threads-default`: tt.get_num_threads(), rows / elements of a large array split
+over a thread pool, as PyTorch's CPU kernels do) and with tt.set_num_threads(1) (`threads-1`); the baselines stay
+plain single-threaded NumPy. Time is wall time (threads), so run it on an otherwise idle machine.
 
     OPENBLAS_NUM_THREADS=1 python -m pytest bench/test_cpu_path_bench.py --benchmark-only --benchmark-group-by=group
 """
@@ -43,10 +46,23 @@ def operands(request):
 
 @pytest.fixture(autouse=True)
 def _group_per_shape(request):
-    """Each group compares one op at one shape: the shape's id joins the marker's group name."""
+    """Each group compares one op at one shape: the shape joins the marker's group name (the thread count does
+    not: both tritensor figures sit in the NumPy baseline's group)."""
     if "benchmark" in request.fixturenames:
         bench = request.getfixturevalue("benchmark")
-        bench.group = f"{bench.group}-{request.node.callspec.id}"
+        m, r = request.getfixturevalue("operands")[0].shape
+        bench.group = f"{bench.group}-{m}x{r}"
+
+
+@pytest.fixture(params=[None, 1], ids=["threads-default", "threads-1"])
+def threads(request):
+    """tritensor with its default intra-op threads (tt.get_num_threads(): the CPUs it may use) and with one; the
+    NumPy baselines are plain single-threaded NumPy either way."""
+    before = tt.get_num_threads()
+    if request.param is not None:
+        tt.set_num_threads(request.param)
+    yield
+    tt.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- the plain NumPy baselines
@@ -187,7 +203,7 @@ def test_numpy_softmax(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="softmax-fwd")
-def test_tritensor_softmax(benchmark, operands):
+def test_tritensor_softmax(benchmark, operands, threads):
     x = operands[0]
     _close(benchmark(F.softmax, tt.from_numpy(x), 1), np_softmax(x))
 
@@ -198,7 +214,7 @@ def test_numpy_softmax_fb(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="softmax-fwd-bwd")
-def test_tritensor_softmax_fb(benchmark, operands):
+def test_tritensor_softmax_fb(benchmark, operands, threads):
     x, g = operands[:2]
     y, gx = benchmark(tt_fb, lambda a: F.softmax(a, 1), _leaf(x), tt.from_numpy(g))
     want = np_softmax_fb(x, g)
@@ -212,7 +228,7 @@ def test_numpy_log_softmax(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="log_softmax-fwd")
-def test_tritensor_log_softmax(benchmark, operands):
+def test_tritensor_log_softmax(benchmark, operands, threads):
     x = operands[0]
     _close(benchmark(F.log_softmax, tt.from_numpy(x), 1), np_log_softmax(x))
 
@@ -223,7 +239,7 @@ def test_numpy_log_softmax_fb(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="log_softmax-fwd-bwd")
-def test_tritensor_log_softmax_fb(benchmark, operands):
+def test_tritensor_log_softmax_fb(benchmark, operands, threads):
     x, g = operands[:2]
     y, gx = benchmark(tt_fb, lambda a: F.log_softmax(a, 1), _leaf(x), tt.from_numpy(g))
     want = np_log_softmax_fb(x, g)
@@ -237,7 +253,7 @@ def test_numpy_cross_entropy(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="cross_entropy-fwd")
-def test_tritensor_cross_entropy(benchmark, operands):
+def test_tritensor_cross_entropy(benchmark, operands, threads):
     x, t = operands[0], operands[4]
     _close(benchmark(F.cross_entropy, tt.from_numpy(x), tt.from_numpy(t)), np_cross_entropy(x, t))
 
@@ -248,7 +264,7 @@ def test_numpy_cross_entropy_fb(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="cross_entropy-fwd-bwd")
-def test_tritensor_cross_entropy_fb(benchmark, operands):
+def test_tritensor_cross_entropy_fb(benchmark, operands, threads):
     x, t = operands[0], operands[4]
     tx, tt_ = _leaf(x), tt.from_numpy(t)
 
@@ -269,7 +285,7 @@ def test_numpy_layer_norm(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="layer_norm-fwd")
-def test_tritensor_layer_norm(benchmark, operands):
+def test_tritensor_layer_norm(benchmark, operands, threads):
     x, _, w, b, _ = operands
     y = benchmark(F.layer_norm, tt.from_numpy(x), (x.shape[1],), tt.from_numpy(w), tt.from_numpy(b), EPS)
     _close(y, np_layer_norm(x, w, b), atol=2e-5)
@@ -282,7 +298,7 @@ def test_numpy_layer_norm_fb(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="layer_norm-fwd-bwd")
-def test_tritensor_layer_norm_fb(benchmark, operands):
+def test_tritensor_layer_norm_fb(benchmark, operands, threads):
     x, g, w, b, _ = operands
     shape = (x.shape[1],)
     got = benchmark(tt_fb, lambda a, wt, bt: F.layer_norm(a, shape, wt, bt, EPS), _leaf(x), tt.from_numpy(g),
@@ -297,7 +313,7 @@ def test_numpy_gelu(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="gelu-fwd")
-def test_tritensor_gelu(benchmark, operands):
+def test_tritensor_gelu(benchmark, operands, threads):
     x = operands[0]
     _close(benchmark(F.gelu, tt.from_numpy(x)), np_gelu(x))
 
@@ -308,7 +324,7 @@ def test_numpy_gelu_fb(benchmark, operands):
 
 
 @pytest.mark.benchmark(group="gelu-fwd-bwd")
-def test_tritensor_gelu_fb(benchmark, operands):
+def test_tritensor_gelu_fb(benchmark, operands, threads):
     x, g = operands[:2]
     y, gx = benchmark(tt_fb, F.gelu, _leaf(x), tt.from_numpy(g))
     want = np_gelu_fb(x, g)

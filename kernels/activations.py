@@ -25,11 +25,12 @@ import numpy as np
 import triton
 import triton.language as tl
 
+from . import host_threads
 from .device_array import DeviceArray
 from .elementwise import launch_map
 from .exponential import _expm1_math, _log1p_math
 from .special import _sigmoid_math, _sigmoid_pair, np_erf, np_sigmoid
-from .unary import UnaryOp, backward_ref, build_specs, forward_ref
+from .unary import UnaryOp, _opmath, backward_ref, build_specs, forward_ref
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -363,12 +364,24 @@ def _gelu_tanh_2u(a):
     return 2 * GELU_TANH_BETA * (a + GELU_TANH_KAPPA * (a * a * a))
 
 
+_RELU_MIN = 1 << 18  # relu, one cheap memory-bound pass, gains from threads only on larger arrays
+
+
+def _threaded(fn, *arrays, min_elements: int = host_threads.MIN_PARALLEL_ELEMENTS):
+    """forward_ref(fn, x) / backward_ref(fn, grad, saved), elements split over host_threads (fn elementwise)."""
+    arrays = [np.asarray(a) for a in arrays]
+    out = host_threads.split_map(lambda *parts: fn(*map(_opmath, parts)), arrays, arrays[0].dtype, min_elements)
+    if out is None:
+        return (forward_ref if len(arrays) == 1 else backward_ref)(fn, *arrays)
+    return out if len(arrays) == 1 else (out,)
+
+
 def relu_ref(x):
-    return forward_ref(lambda a: np.where(a < 0, np.zeros_like(a), a), x)
+    return _threaded(lambda a: np.where(a < 0, np.zeros_like(a), a), x, min_elements=_RELU_MIN)
 
 
 def relu_backward_ref(grad, out):
-    return backward_ref(lambda g, y: np.where(y <= 0, 0, g), grad, out)
+    return _threaded(lambda g, y: np.where(y <= 0, 0, g), grad, out, min_elements=_RELU_MIN)
 
 
 # Exact GELU's cdf, Phi(x) = erfc(-x / sqrt 2) / 2, in fp32 without SciPy's erf (an fp64 call per element, ~4x the
@@ -406,62 +419,83 @@ def _cdf_block(x, cdf, pdf=None):
     np.copyto(cdf, p, where=x < 0)  # NaN compares false and stays NaN through 1 - p
 
 
-def _gelu_cdf(a: np.ndarray, with_pdf: bool = False):
-    """Phi(a) (and the normal pdf when with_pdf) in a's dtype: the fp32 fit above, SciPy's erf for fp64."""
-    if a.dtype != np.float32:
-        cdf = 0.5 * (1 + np_erf(a * math.sqrt(0.5)))
-        return (cdf, np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)) if with_pdf else cdf
-    a = a if a.flags.c_contiguous else a.copy()
-    cdf = np.empty_like(a)
-    pdf = np.empty_like(a) if with_pdf else None
-    flat, cflat, pflat = a.reshape(-1), cdf.reshape(-1), None if pdf is None else pdf.reshape(-1)
+def _gelu_cdf(a: np.ndarray, derivative: bool = False):
+    """Phi(a) (derivative: Phi(a) + a pdf(a)) in a's dtype by SciPy's erf (the fp64 path)."""
+    cdf = 0.5 * (1 + np_erf(a * math.sqrt(0.5)))
+    return cdf + a * (np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)) if derivative else cdf
+
+
+def _gelu_f32(a: np.ndarray, want_y: bool, want_d: bool, g: np.ndarray | None = None) -> tuple:
+    """(y = a Phi(a), d = Phi(a) + a pdf(a), times g when given: the backward), each None unless wanted, by the fp32
+    fit, block by block, the elements split over host_threads."""
+    a = np.asarray(a, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+    y, d = (np.empty_like(a) if want else None for want in (want_y, want_d))
+    flat, fy, fd, fg = (None if t is None else t.reshape(-1) for t in (a, y, d, g))
+
+    def part(lo: int, hi: int) -> None:
+        scratch = np.empty(min(_BLOCK, hi - lo), np.float32) if fy is None else None
+        for i in range(lo, hi, _BLOCK):
+            j = min(i + _BLOCK, hi)
+            xb, cb, db = flat[i:j], scratch[:j - i] if fy is None else fy[i:j], None if fd is None else fd[i:j]
+            _cdf_block(xb, cb, db)
+            if db is not None:  # (a pdf) + cdf, then times g
+                np.add(np.multiply(db, xb, out=db), cb, out=db)
+                if fg is not None:
+                    db *= fg[i:j]
+            if fy is not None:
+                cb *= xb
+
     with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(0, flat.size, _BLOCK):
-            _cdf_block(flat[i:i + _BLOCK], cflat[i:i + _BLOCK], None if pflat is None else pflat[i:i + _BLOCK])
-    return (cdf, pdf) if with_pdf else cdf
-
-
-def _gelu_exact(a):
-    y = _gelu_cdf(a)
-    y *= a
-    return y
+        host_threads.for_elements(part, flat.size)
+    return y, d
 
 
 def gelu_ref(x, approximate: str = "none"):
     _gelu_fns(approximate)
     if approximate == "tanh":
-        return forward_ref(lambda a: a * np_sigmoid(_gelu_tanh_2u(a))[0], x)
-    return forward_ref(_gelu_exact, x)
+        return _threaded(lambda a: a * np_sigmoid(_gelu_tanh_2u(a))[0], x)
+    return forward_ref(lambda a: a * _gelu_cdf(a) if a.dtype != np.float32 else _gelu_f32(a, True, False)[0], x)
 
 
-def gelu_backward_ref(grad, x, approximate: str = "none"):
+def gelu_derivative_ref(x, approximate: str = "none"):
+    """(gelu_ref(x), d/dx = Phi + x pdf from the same passes (fp32 exact form, else None)) for gelu_backward_ref."""
+    if approximate != "none" or _opmath(np.asarray(x)).dtype != np.float32:  # (gelu_ref checks approximate)
+        return gelu_ref(x, approximate), None
+    y, d = _gelu_f32(_opmath(np.asarray(x)), True, True)
+    return y.astype(x.dtype, copy=False), d
+
+
+def gelu_backward_ref(grad, x, approximate: str = "none", derivative: np.ndarray | None = None):
     _gelu_fns(approximate)
+    if derivative is not None and np.shape(grad) == derivative.shape:  # kept: becomes the gradient (pass it once)
+        fg, fd = _opmath(np.asarray(grad, order="C")).reshape(-1), derivative.reshape(-1)
+        with np.errstate(all="ignore"):
+            host_threads.for_elements(lambda lo, hi: np.multiply(fd[lo:hi], fg[lo:hi], out=fd[lo:hi]), fd.size)
+        return (derivative.astype(np.asarray(grad).dtype, copy=False),)
 
     def tanh_form(g, a):
         s, one_minus_s = np_sigmoid(_gelu_tanh_2u(a))
         return g * (s + a * (2 * s * one_minus_s) * (GELU_TANH_BETA * (1 + 3 * GELU_TANH_KAPPA * a * a)))
 
     def erf_form(g, a):
-        cdf, pdf = _gelu_cdf(a, with_pdf=True)
-        if np.shape(g) != pdf.shape:
-            return g * (cdf + a * pdf)
-        pdf *= a
-        pdf += cdf
-        pdf *= g
-        return pdf
+        if a.dtype != np.float32:
+            return g * _gelu_cdf(a, derivative=True)
+        same = np.shape(g) == a.shape
+        d = _gelu_f32(a, False, True, np.asarray(g, order="C") if same else None)[1]
+        return d if same else g * d
 
-    return backward_ref(tanh_form if approximate == "tanh" else erf_form, grad, x)
+    return _threaded(tanh_form, grad, x) if approximate == "tanh" else backward_ref(erf_form, grad, x)
 
 
 def silu_ref(x):
-    return forward_ref(lambda a: a * np_sigmoid(a)[0], x)
+    return _threaded(lambda a: a * np_sigmoid(a)[0], x)
 
 
 def silu_backward_ref(grad, x):
     def fn(g, a):
         s, one_minus_s = np_sigmoid(a)
         return g * (s * (1 + a * one_minus_s))
-    return backward_ref(fn, grad, x)
+    return _threaded(fn, grad, x)
 
 
 def softplus_ref(x, beta: float = 1.0, threshold: float = 20.0):

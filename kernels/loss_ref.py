@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import host_threads
+
 
 def _acc(x: np.ndarray) -> np.dtype:
     return np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
@@ -55,9 +57,7 @@ def cross_entropy_rows_exp_ref(x: np.ndarray, target: np.ndarray, weight: np.nda
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if nll:
             return _counted_only(-w_t * x_t, counted, acc), w_t, np.zeros(t.shape, acc), None
-        m = np.max(xr, axis=1) if C else np.zeros(xr.shape[0], acc)
-        e = np.subtract(xr, m[:, None])
-        total = np.sum(np.exp(e, out=e), axis=1)
+        m, e, total = _exp_rows(xr, acc)
         lse = m + np.log(total)
         loss = lse - x_t
         if weight is not None or counted is not None:
@@ -66,6 +66,37 @@ def cross_entropy_rows_exp_ref(x: np.ndarray, target: np.ndarray, weight: np.nda
             smooth = C * lse - xr.sum(axis=1) if weight is None else w.sum() * lse - (xr * w).sum(axis=1)
             loss = (1 - label_smoothing) * loss + label_smoothing / C * smooth
     return _counted_only(loss, counted, acc), w_t, lse.astype(acc, copy=False), (e, m, total)
+
+
+def _exp_rows(xr: np.ndarray, acc: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row max, exp(x - row max), its row sums) of the (rows, C) logits, rows split over host_threads (each
+    row's max and sum inside one call, so the bits do not depend on the thread count)."""
+    rows, C = xr.shape
+    if not C:
+        return np.zeros(rows, acc), np.empty(xr.shape, acc), np.zeros(rows, acc)
+    m = np.empty(rows, acc)
+    e = np.empty(xr.shape, acc)
+    total = np.empty(rows, acc)
+
+    def part(lo: int, hi: int) -> None:
+        xs, es = xr[lo:hi], e[lo:hi]
+        np.max(xs, axis=1, out=m[lo:hi])
+        np.subtract(xs, m[lo:hi, None], out=es)
+        np.sum(np.exp(es, out=es), axis=1, out=total[lo:hi])
+
+    if xr.flags.c_contiguous:
+        host_threads.for_rows(part, rows, C)
+    else:  # strided logits: one call in their memory order
+        part(0, rows)
+    return m, e, total
+
+
+def _scale_rows(gx: np.ndarray, factor: np.ndarray) -> None:
+    """gx *= factor[:, None], rows split over host_threads."""
+    def part(lo: int, hi: int) -> None:
+        gx[lo:hi] *= factor[lo:hi, None]
+
+    host_threads.for_rows(part, gx.shape[0], gx.shape[1])
 
 
 def _target_weights(t: np.ndarray, C: int, weight: np.ndarray | None, ignore_index: int,
@@ -144,7 +175,7 @@ def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarr
             gx, m, total = exp_rows
             if gx is None:  # already used: the same passes again, so a second backward gives the same values
                 gx = np.exp(np.subtract(xr, m[:, None], dtype=acc), dtype=acc)
-            gx *= (scale / total)[:, None]
+            _scale_rows(gx, scale / total)
         else:
             gx = np.array(xr, acc)  # a working copy
             if lse is not None:  # softmax = exp(x - lse)

@@ -27,11 +27,13 @@ No second pass over x or dy is made for the weight gradients.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import triton
 import triton.language as tl
 
-from . import tuning
+from . import host_threads, tuning
 from .device_array import DeviceArray
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
@@ -400,44 +402,113 @@ def acc_dtype(dtype: np.dtype) -> type:
     return np.float64 if dtype == np.float64 else np.float32
 
 
+def _split_rows(fn, *arrays: np.ndarray) -> None:
+    """fn(lo, hi) over the rows (all dims but the last) of same-shaped arrays, split over host_threads when every
+    one is C-contiguous (each row's statistics inside one call: the bits do not depend on the thread count); one
+    call over everything otherwise."""
+    a = arrays[0]
+    if all(b.flags.c_contiguous for b in arrays):
+        host_threads.for_rows(fn, a.shape[0], a.shape[1])
+    elif a.shape[0]:
+        fn(0, a.shape[0])
+
+
+def _as_rows(a: np.ndarray, R: int) -> np.ndarray:
+    """a as (rows, R) (a view when its layout allows), rows = every dim but the last; fine for R == 0."""
+    return a.reshape(math.prod(a.shape[:-1]), R)  # math.prod: np.prod costs microseconds per call
+
+
 def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, eps: float,
-                   rms: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   rms: bool = False, keep_xhat: bool = False) -> tuple:
     """(y, mean, rstd) of layer_norm (rms_norm) over the last axis of x (M, R); y in x's dtype, statistics
-    in float32 (float64 for float64); rms: mean is zeros."""
+    in float32 (float64 for float64); rms: mean is zeros. keep_xhat: a fourth result, the normalised x in the
+    statistics' type, for layer_norm_backward_ref's `xhat` (None when y is that array itself: no weight, no bias,
+    x in the statistics' type)."""
     acc = acc_dtype(x.dtype)
-    xf = x.astype(acc, copy=False)  # read only
+    shape = x.shape
+    xf = _as_rows(x.astype(acc, copy=False), shape[-1])  # read only; rows as a 2-D view (a copy if strided)
+    lead = xf.shape[:-1]
+    affine = weight is not None or bias is not None
+    w = None if weight is None else weight.astype(acc, copy=False)
+    b = None if bias is None else bias.astype(acc, copy=False)
     # One (M, R) array, the result, normalised, scaled and shifted in place (the cpu path's speed is memory
-    # traffic: a temporary costs about a pass).
-    mean = np.zeros(xf.shape[:-1], acc) if rms else xf.mean(-1)
-    y = np.subtract(xf, mean[..., None], out=np.empty_like(xf))
-    with np.errstate(invalid="ignore", divide="ignore"):  # no columns: 0 / 0, a NaN variance as the mean's
-        var = np.vecdot(y, y) / acc(x.shape[-1])  # sum of squares without a temporary (a BLAS dot per row)
-        rstd = (1.0 / np.sqrt(var + acc(eps))).astype(acc)
-    y *= rstd[..., None]
-    if weight is not None:
-        y *= weight.astype(acc, copy=False)
-    if bias is not None:
-        y += bias.astype(acc, copy=False)
-    return (y if y.dtype == x.dtype else y.astype(x.dtype)), mean.astype(acc, copy=False), rstd
+    # traffic: a temporary costs about a pass); a second one, xhat, only when it is kept for backward.
+    mean = np.zeros(lead, acc)
+    rstd = np.empty(lead, acc)
+    y = np.empty_like(xf)
+    xhat = np.empty_like(xf) if keep_xhat and affine else y
+
+    def rows(lo: int, hi: int) -> None:
+        xs, ns, rs = xf[lo:hi], xhat[lo:hi], rstd[lo:hi]
+        if not rms:
+            xs.mean(-1, out=mean[lo:hi])
+        np.subtract(xs, mean[lo:hi, None], out=ns)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no columns: 0 / 0, a NaN variance as the mean's
+            var = np.vecdot(ns, ns) / acc(x.shape[-1])  # sum of squares without a temporary (a BLAS dot per row)
+            rs[...] = (1.0 / np.sqrt(var + acc(eps))).astype(acc)
+        ns *= rs[:, None]
+        if not affine:
+            return
+        ys = y[lo:hi]
+        if w is not None:
+            np.multiply(ns, w, out=ys)
+        elif ns is not ys:
+            np.copyto(ys, ns)
+        if b is not None:
+            ys += b
+
+    _split_rows(rows, xf, y)
+    out = y if y.dtype == x.dtype else y.astype(x.dtype)
+    kept = None if xhat is out else xhat  # y itself (no affine, no cast) is the caller's: never overwritten
+    mean, rstd = mean.reshape(shape[:-1]), rstd.reshape(shape[:-1])
+    if keep_xhat:
+        return out.reshape(shape), mean, rstd, kept
+    return out.reshape(shape), mean, rstd
 
 
 def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | None, mean: np.ndarray,
-                            rstd: np.ndarray, rms: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dx in x's dtype, dw, db in the statistics' type) of layer_norm (rms_norm) over the last axis of (M, R)."""
+                            rstd: np.ndarray, rms: bool = False, xhat: np.ndarray | None = None,
+                            need_w: bool = True, need_b: bool = True) -> tuple:
+    """(dx in x's dtype, dw, db in the statistics' type) of layer_norm (rms_norm) over the last axis of (M, R).
+
+    xhat: layer_norm_ref's kept normalised x, which spares recomputing it; it is used up (overwritten: pass it
+    once). need_w / need_b False: that result is None (its column sums skipped)."""
     acc = acc_dtype(x.dtype)
-    g = dy.astype(acc, copy=False)
-    # Two (M, R) working arrays, updated in place (the cpu path's speed is NumPy's memory traffic).
-    xhat = np.subtract(x.astype(acc, copy=False), mean[..., None], out=np.empty(x.shape, acc))
-    xhat *= rstd[..., None]
-    dx = g * weight.astype(acc) if weight is not None else g.copy()
-    c1 = np.vecdot(dx, xhat)[:, None] / x.shape[-1]
-    dw = np.einsum("mr,mr->r", g, xhat)
-    if not rms:
-        dx -= dx.mean(-1, keepdims=True)
-    xhat *= c1
-    dx -= xhat
-    dx *= rstd[..., None]
-    return dx.astype(x.dtype, copy=False), dw.astype(acc), g.sum(0).astype(acc)
+    shape, R = x.shape, x.shape[-1]
+    g = _as_rows(dy.astype(acc, copy=False), R)
+    mean, rstd = mean.reshape(-1), rstd.reshape(-1)
+    if xhat is None:  # recomputed as the forward computed it: the same bits
+        xf = _as_rows(x.astype(acc, copy=False), R)
+        xhat = np.empty(xf.shape, acc)
+
+        def normalise(lo: int, hi: int) -> None:
+            np.subtract(xf[lo:hi], mean[lo:hi, None], out=xhat[lo:hi])
+            xhat[lo:hi] *= rstd[lo:hi, None]
+
+        _split_rows(normalise, xf, xhat)
+    else:
+        xhat = _as_rows(xhat, R)
+    # Column sums over every row: one call each on the whole arrays (a reduction across rows is never split).
+    dw = np.einsum("mr,mr->r", g, xhat).astype(acc) if need_w else None
+    db = g.sum(0).astype(acc) if need_b else None
+    wf = None if weight is None else weight.astype(acc)
+    dx = np.empty(g.shape, acc)
+
+    def rows(lo: int, hi: int) -> None:
+        gs, ns, ds = g[lo:hi], xhat[lo:hi], dx[lo:hi]
+        if wf is not None:
+            np.multiply(gs, wf, out=ds)
+        else:
+            np.copyto(ds, gs)
+        c1 = np.vecdot(ds, ns)[:, None] / R
+        if not rms:
+            ds -= ds.mean(-1, keepdims=True)
+        ns *= c1
+        ds -= ns
+        ds *= rstd[lo:hi, None]
+
+    _split_rows(rows, g, xhat, dx)
+    return dx.astype(x.dtype, copy=False).reshape(shape), dw, db
 
 
 # ---------------------------------------------------------------- AOT / tuner declarations

@@ -22,13 +22,14 @@ Non-finite inputs follow PyTorch: a row holding +inf or only -inf gives NaN ever
 
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import numpy as np
 import triton
 import triton.language as tl
 
-from . import tuning
+from . import host_threads, tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
 from .launcher import fast_jit
@@ -355,22 +356,76 @@ def _finish(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return y if y.dtype == dtype else y.astype(dtype)
 
 
+def _slabs(a: np.ndarray, axis: int) -> np.ndarray | None:
+    """a viewed as (M0, R) (axis last) or (M0, R, M1), with `axis` as axis 1, when it is C-contiguous (else None):
+    rows of the leading dims are independent, so host_threads splits M0."""
+    if a.ndim == 0 or not a.flags.c_contiguous:
+        return None
+    m1 = math.prod(a.shape[axis + 1:])  # (math.prod: np.prod costs microseconds per call on a small tensor)
+    lead = a.shape[:axis]
+    m0 = math.prod(lead)
+    return a.reshape(m0, a.shape[axis]) if m1 == 1 else a.reshape(m0, a.shape[axis], m1)
+
+
+def _softmax_slab(x: np.ndarray, y: np.ndarray, e: np.ndarray | None, total_out: np.ndarray | None,
+                  axis: int, log: bool) -> None:
+    """y = softmax (log_softmax) of x along `axis`, in place in y; e: where the exp is kept (log only), total_out:
+    where its row sums go (None: not kept)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    w = y if e is None else e
+    np.subtract(x, m, out=w)  # x's memory order, as x - m would have
+    np.exp(w, out=w)
+    total = np.sum(w, axis=axis, keepdims=True)
+    if total_out is not None:
+        total_out[...] = total
+    if log:  # (x - m) - log(total) again rather than keeping a second array: a subtraction is cheaper
+        np.subtract(x, m, out=y)
+        y -= np.log(total, out=total)
+    else:
+        y /= total
+
+
+def _softmax_threads(xf: np.ndarray, axis: int, log: bool, keep_exp: bool) -> tuple:
+    """(y, e, total) with the rows of xf's leading dims split over host_threads (e, total: None unless kept)."""
+    y = np.empty_like(xf)
+    e = np.empty_like(xf) if keep_exp else None
+    xs, ys = _slabs(xf, axis), _slabs(y, axis)
+    if xs is None:  # a strided x: one call on the whole array, in x's memory order
+        total = np.empty(xf.shape[:axis] + (1,) + xf.shape[axis + 1:], xf.dtype) if keep_exp else None
+        _softmax_slab(xf, y, e, total, axis, log)
+        return y, e, total
+    es = None if e is None else _slabs(e, axis)
+    ts = np.empty(xs.shape[:1] + (1,) + xs.shape[2:], xf.dtype) if keep_exp else None
+
+    def rows(lo: int, hi: int) -> None:
+        _softmax_slab(xs[lo:hi], ys[lo:hi], None if es is None else es[lo:hi], None if ts is None else ts[lo:hi],
+                      1, log)
+
+    host_threads.for_rows(rows, xs.shape[0], xf.size // max(xs.shape[0], 1))
+    total = None if ts is None else ts.reshape(xf.shape[:axis] + (1,) + xf.shape[axis + 1:])
+    return y, e, total
+
+
 def softmax_ref(x: np.ndarray, axis: int = -1, log: bool = False) -> np.ndarray:
     """softmax (or log_softmax) along `axis`, computed in fp32 (fp64 for fp64) and cast back to x's dtype."""
     xf = _acc(x)
     if not xf.size:
         return np.empty(x.shape, x.dtype)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        m = np.max(xf, axis=axis, keepdims=True)
-        y = np.subtract(xf, m, out=np.empty_like(xf))  # x's memory order, as x - m would have
-        np.exp(y, out=y)
-        total = np.sum(y, axis=axis, keepdims=True)
-        if log:  # (x - m) - log(total) again rather than keeping a second array: a subtraction is cheaper
-            np.subtract(xf, m, out=y)
-            y -= np.log(total, out=total)
-        else:
-            y /= total
+        y = _softmax_threads(xf, axis % max(x.ndim, 1), log, False)[0]
     return _finish(y, x.dtype)
+
+
+def log_softmax_exp_ref(x: np.ndarray, axis: int = -1) -> tuple[np.ndarray, tuple | None]:
+    """(log_softmax of x, (exp(x - row max), its row sums) in the accumulation dtype): what the backward needs
+    for softmax = exp / sums without an exp pass of its own (log_softmax_backward_ref's `exp`). The tuple is
+    None for an empty x."""
+    xf = _acc(x)
+    if not xf.size:
+        return np.empty(x.shape, x.dtype), None
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        y, e, total = _softmax_threads(xf, axis % max(x.ndim, 1), True, True)
+    return _finish(y, x.dtype), (e, total)
 
 
 def log_softmax_ref(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -382,23 +437,51 @@ def _like(g: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.empty_like(y) if g.shape == y.shape else np.empty(np.broadcast_shapes(g.shape, y.shape), y.dtype)
 
 
-def softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1, log: bool = False) -> np.ndarray:
+def _backward_slab(g: np.ndarray, y: np.ndarray, gx: np.ndarray, axis: int, log: bool,
+                   exp: tuple | None) -> None:
+    if exp is not None:  # log: g - softmax * sum(g), softmax = exp / sums from the forward
+        e, total = exp
+        s = np.sum(g, axis=axis, keepdims=True)
+        s /= total
+        np.multiply(e, s, out=gx)
+        np.subtract(g, gx, out=gx)
+    elif log:  # g - exp(y) * sum(g)
+        np.exp(y, out=gx)
+        gx *= np.sum(g, axis=axis, keepdims=True)
+        np.subtract(g, gx, out=gx)
+    else:  # y * (g - sum(g * y)), the product formed in the result's buffer
+        np.multiply(g, y, out=gx)
+        total = np.sum(gx, axis=axis, keepdims=True)
+        np.subtract(g, total, out=gx)
+        gx *= y
+
+
+def softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1, log: bool = False,
+                         exp: tuple | None = None) -> np.ndarray:
+    """d/dx of softmax (log_softmax) from the incoming grad and the forward's output y; exp (log only): the
+    forward's (exp(x - row max), row sums) from log_softmax_exp_ref, which spares the exp pass. It is read, not
+    modified: a second backward (retain_graph) must give the same bits, and exp(y) would round differently."""
     g, yf = _acc(grad), _acc(y)
+    axis %= max(y.ndim, 1)
+    gx = _like(g, yf)
     with np.errstate(invalid="ignore", over="ignore"):
-        if log:  # g - exp(y) * sum(g)
-            gx = np.exp(yf, out=_like(g, yf))
-            gx *= np.sum(g, axis=axis, keepdims=True)
-            np.subtract(g, gx, out=gx)
-        else:  # y * (g - sum(g * y)), the product formed in the result's buffer
-            gx = np.multiply(g, yf, out=_like(g, yf))
-            total = np.sum(gx, axis=axis, keepdims=True)
-            np.subtract(g, total, out=gx)
-            gx *= yf
+        views = [_slabs(a, axis) if a.size else None for a in (g, yf, gx) + ((exp[0],) if exp else ())]
+        if g.shape != yf.shape or any(v is None for v in views):  # broadcast or strided: one call, whole arrays
+            _backward_slab(g, yf, gx, axis, log, exp)
+            return _finish(gx, y.dtype)
+        gs, ys, gxs = views[:3]
+        ts = None if exp is None else exp[1].reshape(gs.shape[:1] + (1,) + gs.shape[2:])
+
+        def rows(lo: int, hi: int) -> None:
+            part = None if exp is None else (views[3][lo:hi], ts[lo:hi])
+            _backward_slab(gs[lo:hi], ys[lo:hi], gxs[lo:hi], 1, log, part)
+
+        host_threads.for_rows(rows, gs.shape[0], g.size // max(gs.shape[0], 1))
     return _finish(gx, y.dtype)
 
 
-def log_softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return softmax_backward_ref(grad, y, axis, log=True)
+def log_softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1, exp: tuple | None = None) -> np.ndarray:
+    return softmax_backward_ref(grad, y, axis, log=True, exp=exp)
 
 
 # ---------------------------------------------------------------- AOT / tuner declarations

@@ -78,6 +78,7 @@ from .dtypes import (
     uint8,
 )
 from .ops.api import *
+from .kernels.host_threads import get_num_threads, set_num_threads  # the cpu path's intra-op threads
 from . import amp  # after the ops it wraps; registers tt.cuda.amp
 from .amp import autocast
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state

@@ -79,6 +79,7 @@ class NativeLayerNorm(Function):
     weight/bias flat (R,) or None."""
 
     differentiable_forward = False
+    xhat_host = None  # cpu, recording a graph: the forward's normalised x (layer_norm_ref's keep_xhat)
 
     def name(self) -> str:
         return "RmsNormBackward0" if self.rms else "NativeLayerNormBackward0"
@@ -88,7 +89,11 @@ class NativeLayerNorm(Function):
         M = x.numel() // max(R, 1)
         ctx.eps, ctx.rms, ctx.M, ctx.R = eps, rms, M, R
         if x.device.type == "cpu":
-            y, mean, rstd = K.layer_norm_ref(x._host().reshape(M, R), _host(weight), _host(bias), eps, rms)
+            keep = any(ctx.needs_input_grad)  # recording: xhat kept, so the fused backward need not recompute it
+            y, mean, rstd, *xhat = K.layer_norm_ref(x._host().reshape(M, R), _host(weight), _host(bias), eps, rms,
+                                                    keep_xhat=keep)
+            if keep:
+                ctx.xhat_host = xhat[0]
             y, mean, rstd = Tensor._wrap(y.reshape(x._shape)), Tensor._wrap(mean), Tensor._wrap(rstd)
         else:
             y = Tensor._empty(x._shape, x.dtype, x.device)
@@ -116,8 +121,10 @@ class NativeLayerNorm(Function):
         need = self.needs_input_grad
         M, R = self.M, self.R
         if x.device.type == "cpu":
+            xhat, self.xhat_host = self.xhat_host, None  # used up in place: a second backward recomputes it
             dx, dw, db = K.layer_norm_backward_ref(grad._host().reshape(M, R), x._host().reshape(M, R),
-                                                   _host(weight), mean._host(), rstd._host(), self.rms)
+                                                   _host(weight), mean._host(), rstd._host(), self.rms, xhat,
+                                                   need[1], need[2])
             dw = Tensor._wrap(dw.astype(weight.dtype.np)) if need[1] else None
             db = Tensor._wrap(db.astype(x.dtype.np)) if need[2] else None
             return Tensor._wrap(dx.reshape(x._shape)), dw, db, None, None, None

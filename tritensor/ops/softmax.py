@@ -74,8 +74,11 @@ def rows2(t: Tensor, split: int) -> tuple[Tensor, DeviceArray]:
 
 
 # ---------------------------------------------------------------- the op
-def _run_forward(x: Tensor, dim: int, log: bool) -> Tensor:
+def _run_forward(ctx, x: Tensor, dim: int, log: bool) -> Tensor:
     if x.device.type == "cpu":
+        if log and ctx.needs_input_grad[:1] == (True,):  # the exp kept: the fused backward needs no exp pass of its own
+            y, ctx.exp_host = K.log_softmax_exp_ref(x._host(), dim)
+            return Tensor._wrap(y)
         return Tensor._wrap(K.softmax_ref(x._host(), dim, log))
     y = Tensor._empty(x._shape, x.dtype, x.device)
     if y.numel():
@@ -89,6 +92,7 @@ class SoftmaxFunction(Function):
     """softmax(x, dim) (log=False) or log_softmax(x, dim) (log=True) for a float x with ndim >= 1."""
 
     differentiable_forward = False
+    exp_host = None  # cpu log_softmax recording a graph: the forward's (exp(x - row max), row sums)
 
     def name(self) -> str:
         return "LogSoftmaxBackward0" if self.log else "SoftmaxBackward0"
@@ -96,7 +100,7 @@ class SoftmaxFunction(Function):
     @staticmethod
     def forward(ctx, x: Tensor, dim: int, log: bool) -> Tensor:
         ctx.dim, ctx.log = dim, log
-        y = _run_forward(x, dim, log)
+        y = _run_forward(ctx, x, dim, log)
         ctx.save_for_backward(y)
         return y
 
@@ -112,7 +116,8 @@ class SoftmaxFunction(Function):
     def backward_fused(self, grad):
         (y,) = self.saved_tensors
         if y.device.type == "cpu":
-            return Tensor._wrap(K.softmax_backward_ref(grad._host(), y._host(), self.dim, self.log)), None, None
+            gx = K.softmax_backward_ref(grad._host(), y._host(), self.dim, self.log, self.exp_host)
+            return Tensor._wrap(gx), None, None
         gx = Tensor._empty(y._shape, y.dtype, y.device)
         if gx.numel():
             _, gv = rows3(grad, self.dim)

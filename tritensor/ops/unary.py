@@ -17,6 +17,7 @@ trunc keep integer dtypes.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -60,6 +61,17 @@ _NN_CLASS_NAMES = frozenset({"Tanh", "Sigmoid", "Softplus", "Hardtanh", "Hardsig
                              "LogSigmoid"})
 
 
+def _derivative_ref(op: UnaryOp) -> Callable | None:
+    """The op's `<name>_derivative_ref` in its kernels module (gelu's), or None: `(out, kept or None)` from x, where
+    kept is what the cpu backward needs (its `derivative=`) computed on the forward's passes, so that a
+    graph-recording forward keeps it instead of the backward recomputing it."""
+    ref = op.forward_ref
+    name = getattr(ref, "__name__", "")
+    if not name.endswith("_ref"):
+        return None
+    return getattr(sys.modules.get(ref.__module__), name[:-4] + "_derivative_ref", None)
+
+
 def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
                   module: str = __name__) -> type[Function]:
     """The Function of one unary op. Its forward takes (x, params, copy_input): params are the op's
@@ -68,9 +80,14 @@ def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
     ops, where `saved` is x or the output per `op.saves`; None marks a piecewise-constant op."""
     names = tuple(op.params)
     save_output = op.saves == "output"
+    keep = _derivative_ref(op) if derivative is not None else None
 
     def forward(ctx, x: Tensor, params: tuple, copy_input: bool) -> Tensor:
-        out = run_elementwise(op.forward_ref, op.forward, [x], x.dtype, **dict(zip(names, params)))
+        if keep is not None and x.device.type == "cpu" and ctx.needs_input_grad[:1] == (True,):
+            y, ctx.derivative_host = keep(x._np if x._np is not None else x._host(), **dict(zip(names, params)))
+            out = Tensor._wrap(y)
+        else:
+            out = run_elementwise(op.forward_ref, op.forward, [x], x.dtype, **dict(zip(names, params)))
         if ctx.needs_input_grad and derivative is not None:
             ctx.params = params
             if save_output:
@@ -94,11 +111,15 @@ def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
 
     def backward_fused(self, grad):
         (saved,) = self.saved_tensors
+        kept, self.derivative_host = self.derivative_host, None  # used up: a second backward recomputes it
+        if kept is not None and grad.device.type == "cpu":  # the forward's derivative: one product, in place
+            (grad_x,) = op.backward_ref(grad._host(), saved._host(), **dict(zip(names, self.params)), derivative=kept)
+            return Tensor._wrap(np.asarray(grad_x, dtype=grad.dtype.np)), None, None
         (grad_x,) = run_elementwise_backward(op.backward_ref, op.backward, 1, grad, [saved],
                                              **dict(zip(names, self.params)))
         return grad_x, None, None
 
-    namespace = {"differentiable_forward": False, "forward": staticmethod(forward),
+    namespace = {"differentiable_forward": False, "derivative_host": None, "forward": staticmethod(forward),
                  "backward": staticmethod(backward), "__module__": module,
                  "__doc__": f"Autograd node of {node_name.lower()} (saves its {op.saves})."}
     if derivative is not None:
