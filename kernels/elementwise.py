@@ -15,7 +15,7 @@ import triton
 import triton.language as tl
 
 from . import tuning
-from .device_array import DeviceArray
+from .device_array import DeviceArray, contiguous_strides
 from .elementwise_flat import (
     FLAT_TUNING,
     flat_layout,
@@ -125,7 +125,22 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
         return
     arrays = outs + ins
     # Timing an in-place call (an output sharing an input's storage) would apply the op once per trial.
-    repeatable = all(o.storage is not i.storage for o in outs for i in ins)
+    if len(outs) == 1:
+        storage = outs[0].storage
+        repeatable = True
+        for i in ins:
+            if i.storage is storage:
+                repeatable = False
+    else:
+        repeatable = all(o.storage is not i.storage for o in outs for i in ins)
+    strides = outs[0].strides
+    if strides == _contiguous(shape):
+        for a in arrays:
+            if a.strides != strides:
+                break
+        else:  # every operand contiguous: what flat_layout would find
+            launch_flat(op, outs, ins, p0, p1, repeatable)
+            return
     scalars = flat_layout(shape, arrays, len(outs))
     if scalars is not None:
         launch_flat(op, outs, ins, p0, p1, repeatable, scalars)
@@ -138,6 +153,18 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
         launch_rows(op, outs, ins, cshape, cstrides, p0, p1, repeatable)
         return
     _launch_strided(op, outs, ins, p0, p1, repeatable)
+
+
+_CONTIGUOUS: dict = {}  # shape -> its contiguous strides (the common case of launch_map, one dict read)
+
+
+def _contiguous(shape: tuple) -> tuple:
+    strides = _CONTIGUOUS.get(shape)
+    if strides is None:
+        if len(_CONTIGUOUS) >= 4096:
+            _CONTIGUOUS.clear()
+        strides = _CONTIGUOUS[shape] = contiguous_strides(shape)
+    return strides
 
 
 def _launch_strided(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1, repeatable: bool) -> None:

@@ -22,7 +22,7 @@ import triton.language as tl
 from . import tuning
 from .device_array import DeviceArray
 from .launch_spec import KernelSpec
-from .launcher import fast_jit
+from .launcher import FastJITFunction, fast_jit
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -145,31 +145,122 @@ def launch_flat(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1, rep
                 scalars: int = 0) -> None:
     """Run `op` over dense same-layout operands as one flat range; `scalars` from `flat_layout`."""
     numel = outs[0].numel()
-    arrays = outs + ins
-    itemsizes = sum(a.dtype.itemsize for a in arrays)
-
-    def flat(start: int, count: int) -> list[DeviceArray]:
-        # Strides are positive, so each array's offset is its lowest address: the flat range starts there.
-        views = [a.view_as((count,), (1,), a.offset + start) for a in outs] + \
-            [a.view_as((1,), (1,)) if scalars >> k & 1 else a.view_as((count,), (1,), a.offset + start)
-             for k, a in enumerate(ins)]
-        o, i = views[: len(outs)], views[len(outs):]
-        return o + [o[0]] * (2 - len(o)) + i + [i[0]] * (3 - len(i))
+    n_outs, n_ins = len(outs), len(ins)
+    # The five pointer arguments in order: unused outputs/inputs repeat the first.
+    padded = outs + outs[:1] * (2 - n_outs) + ins + ins[:1] * (3 - n_ins)
+    direct = _direct_base(padded, p0, p1) if _DIRECT_ON and not scalars else None
+    memo = (id(op), n_outs, n_ins, numel, direct[1]) if direct is not None else None
+    tuned = _TUNING_KEYS.get(memo) if memo is not None else None
+    if tuned is None or tuned[0] is not op:
+        arrays = outs + ins
+        itemsizes = [a.dtype.itemsize for a in arrays]
+        # Scalar operands change the kernel variant but not which BLOCK/num_warps suits it: one tuning serves both.
+        tuned = (op, (op.__name__, outs[0].dtype.name, min(itemsizes), next_pow2(numel)),
+                 {"numel": numel, "itemsizes": sum(itemsizes)})
+        if memo is not None:
+            if len(_TUNING_KEYS) >= _DIRECT_MAX:
+                _TUNING_KEYS.clear()
+            _TUNING_KEYS[memo] = tuned
+    # Which of the five is a scalar input (one element broadcast: it stays at that element).
+    is_scalar = [k >= 2 and scalars >> (k - 2 if k - 2 < n_ins else 0) & 1 for k in range(5)] if scalars else None
 
     def run(config):
         block = config["BLOCK"]
         bulk = numel - numel % block
-        constexprs = dict(OP=op, N_IN=len(ins), N_OUT=len(outs), SCALARS=scalars, **config)
+        # The constexprs, and as the direct key holds them: OP by identity (a JITFunction hashes by its source).
+        constexprs = (op, n_ins, n_outs, scalars, config, (id(op), n_ins, n_outs, _config_key(config)))
         if bulk:
-            flat_map_kernel[(bulk // block,)](*flat(0, bulk), bulk, p0, p1, MASKED=False, **constexprs)
+            _launch_range((bulk // block,), padded, is_scalar, direct, 0, bulk, p0, p1, False, constexprs)
         if bulk < numel:
             # The tail starts at a multiple of BLOCK, so its pointers keep the bulk's alignment.
-            flat_map_kernel[(1,)](*flat(bulk, numel - bulk), numel - bulk, p0, p1, MASKED=True, **constexprs)
+            _launch_range((1,), padded, is_scalar, direct, bulk, numel - bulk, p0, p1, True, constexprs)
 
-    narrowest = min(a.dtype.itemsize for a in arrays)
-    # Scalar operands change the kernel variant but not which BLOCK/num_warps suits it: one tuning serves both.
-    key = (op.__name__, outs[0].dtype.name, narrowest, next_pow2(numel))
-    tuning.launch(FLAT_TUNING, key, dict(numel=numel, itemsizes=itemsizes), run, repeatable)
+    tuning.launch(FLAT_TUNING, tuned[1], tuned[2], run, repeatable)
+
+
+# ---------------------------------------------------------------- the direct launch of a remembered flat launch
+# A flat launch's arguments are five pointers, numel and two scalars, so the facts Triton specialises on are cheap
+# to state here: each pointer's dtype and 16-byte alignment, numel's and the scalars' kinds. Keyed by them (and the
+# constexprs), the launcher's DirectLaunch repeats a remembered launch with plain addresses, skipping the views,
+# the binder and its key (kernels/launcher.py); anything it cannot serve falls back to `flat_map_kernel[grid]`.
+# Launches with scalar (broadcast) inputs keep Triton's path: they are not the per-op hot path.
+_DIRECT_ON = isinstance(flat_map_kernel, FastJITFunction)  # interpreted kernels take arrays, not addresses
+_DIRECT: dict = {}
+# (id(OP), outputs, inputs, numel, the launch's facts) -> (OP, its tuning key, its sizes): the launch's tuning key
+# without its per-call arithmetic (OP is held, so its id stays its own).
+_TUNING_KEYS: dict = {}
+_DIRECT_MAX = 4096  # remembered direct launches before the memo starts over (a bound on its memory)
+_I32 = 2 ** 31
+
+
+def _scalar_fact(value):
+    """Triton's specialisation of a scalar argument, or None for one the direct path leaves to Triton."""
+    kind = value.__class__
+    if kind is float or kind is bool:
+        return kind
+    if kind is int and -_I32 <= value < _I32:
+        return (value == 1) - (not value & 15)
+    return None
+
+
+def _direct_base(padded: list[DeviceArray], p0, p1):
+    """(addresses, the launch's facts) of a flat launch with no scalar input, or None when it takes Triton's
+    path (a scalar parameter the direct key does not cover)."""
+    f0, f1 = _scalar_fact(p0), _scalar_fact(p1)
+    if f0 is None or f1 is None:
+        return None
+    a, b, c, d, e = padded
+    pa = a.data_ptr()
+    pb = pa if b is a else b.data_ptr()
+    pc = c.data_ptr()
+    pd = pc if d is c else d.data_ptr()
+    pe = pc if e is c else e.data_ptr()
+    ptrs = [pa, pb, pc, pd, pe]
+    # A range's start moves every pointer by a multiple of BLOCK elements (of 512 bytes at least): the same
+    # alignment for the bulk and the tail.
+    aligned = (not pa & 15, not pb & 15, not pc & 15, not pd & 15, not pe & 15)
+    return ptrs, (a.dtype, b.dtype, c.dtype, d.dtype, e.dtype, aligned, f0, f1)
+
+
+_CONFIG_KEYS: dict = {}  # id(config) -> (config, its items): the config is held, so its id stays its own
+
+
+def _config_key(config: dict) -> tuple:
+    found = _CONFIG_KEYS.get(id(config))
+    if found is not None and found[0] is config:
+        return found[1]
+    if len(_CONFIG_KEYS) >= 256:
+        _CONFIG_KEYS.clear()
+    key = tuple(config.items())
+    _CONFIG_KEYS[id(config)] = (config, key)
+    return key
+
+
+def _launch_range(grid, padded, is_scalar, direct, start, count, p0, p1, masked, constexprs) -> None:
+    """One flat launch over elements [start, start + count) of every operand (a scalar input stays at its one
+    element): directly when it was launched before with the same facts, else through `flat_map_kernel[grid]`.
+    `constexprs`: (OP, N_IN, N_OUT, SCALARS, config, their direct key)."""
+    key = launch = None
+    if direct is not None and count < _I32:
+        ptrs, facts = direct
+        key = (constexprs[5], facts, masked, (count == 1) - (not count & 15))
+        launch = _DIRECT.get(key)
+        if launch is not None:
+            if start:
+                ptrs = [p + start * a.dtype.itemsize for p, a in zip(ptrs, padded)]
+            if launch(grid, *ptrs, count, p0, p1):
+                return
+    args = [a.view_as((1,), (1,)) if is_scalar and is_scalar[k] else a.view_as((count,), (1,), a.offset + start)
+            for k, a in enumerate(padded)]
+    op, n_ins, n_outs, scalars, config, _ = constexprs
+    kwargs = dict(MASKED=masked, OP=op, N_IN=n_ins, N_OUT=n_outs, SCALARS=scalars, **config)
+    flat_map_kernel[grid](*args, count, p0, p1, **kwargs)
+    if key is not None and (launch is None or launch.stale()):
+        made = flat_map_kernel.direct((*args, count, p0, p1), kwargs)
+        if made is not None:
+            if len(_DIRECT) >= _DIRECT_MAX:
+                _DIRECT.clear()
+            _DIRECT[key] = made
 
 
 def flat_signature(dtype: str) -> dict[str, str]:

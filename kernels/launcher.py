@@ -22,6 +22,10 @@ on and, once that key has been launched, calls the compiled kernel's launcher di
   constexprs too: the launcher drops them, as for Triton's path). The launch metadata that only
   launch hooks read is built only when a hook is installed.
 
+A launch wrapper whose arguments are pointers and scalars with facts it can state itself (the flat map kernel's,
+kernels/elementwise_flat.py) goes one step further: `kernel.direct(args, kwargs)` turns a remembered launch into a
+`DirectLaunch`, which the wrapper keys by those facts and calls with plain addresses, skipping the binder too.
+
 Warm-up calls, pre-run hooks, a stages-inspection hook and async compilation go through Triton's
 path unchanged. Under TRITON_INTERPRET=1 `fast_jit` returns Triton's interpreted function itself,
 so interpreter runs execute exactly what `@triton.jit` would. TRITENSOR_FAST_LAUNCH=0 (or
@@ -47,7 +51,7 @@ from triton._C.libtriton import native_specialize_impl
 from triton.runtime.driver import driver as _driver
 from triton.runtime.jit import JITFunction
 
-__all__ = ["FastJITFunction", "fast_jit", "enabled", "set_enabled", "stub_driver", "StubLauncher"]
+__all__ = ["FastJITFunction", "DirectLaunch", "fast_jit", "enabled", "set_enabled", "stub_driver", "StubLauncher"]
 
 _enabled = os.environ.get("TRITENSOR_FAST_LAUNCH", "1") not in ("0", "", "false", "False")
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
@@ -170,8 +174,72 @@ class FastJITFunction(JITFunction):
         self._launches[key] = (kernel, kernel.run, kernel.function, kernel.packed_metadata, held)
         return kernel
 
+    def direct(self, args: tuple, kwargs: dict) -> DirectLaunch | None:
+        """The remembered launch of `self[grid](*args, **kwargs)` (a key launched before) as a `DirectLaunch`,
+        which repeats it for other runtime values with the same facts; None when there is none (launch once
+        first) or when its parameters are not all runtime ones followed by constexprs."""
+        bind = self._bind
+        if not bind:
+            return None
+        device = _driver.active.get_current_device()
+        try:
+            key, bound = bind(device, *args, **kwargs)
+        except Exception:
+            return None
+        entry = self._launches.get(key)
+        n_runtime = sum(1 for p in self.params if not p.is_constexpr)
+        if entry is None or any(p.is_constexpr for p in self.params[:n_runtime]):
+            return None
+        return DirectLaunch(self, device, key, entry, bound[n_runtime:])
+
     def __repr__(self) -> str:
         return f"FastJITFunction({self.module}:{self.fn.__qualname__})"
+
+
+class DirectLaunch:
+    """One remembered launch of a FastJITFunction, callable as `direct(grid, *runtime)` with the kernel's runtime
+    arguments only (a pointer as an int address or as an object with `data_ptr()`), for a launch wrapper that
+    knows the facts Triton specialises on (each pointer's dtype and 16-byte alignment, each integer's range,
+    divisibility by 16 and equality to 1) are those of the launch it was made from: the caller keys its
+    DirectLaunch by them. Skips the binder and the key. Returns False, launching nothing, whenever the cached
+    path would not serve the launch as it was remembered (the path off, a hook or patched `run`, another device,
+    changed knobs or globals, launch hooks installed, the kernel's launches forgotten): the caller then launches
+    through `kernel[grid](...)`."""
+
+    __slots__ = ("fn", "device", "key", "entry", "tail", "knobs")
+
+    def __init__(self, fn: FastJITFunction, device: int, key: tuple, entry: tuple, tail: tuple) -> None:
+        self.fn, self.device, self.key, self.entry, self.tail = fn, device, key, entry, tail
+        self.knobs = key[-4:]  # the binder's last four key elements: fn.debug and the three knobs
+
+    def stale(self) -> bool:
+        """True once the kernel no longer remembers this launch (its memo started over, or its source changed):
+        make a new DirectLaunch after the next launch through `kernel[grid]`."""
+        return self.fn._launches.get(self.key) is not self.entry
+
+    def __call__(self, grid: tuple, *runtime: Any) -> bool:
+        fn = self.fn
+        if not _enabled or fn.pre_run_hooks or knobs.runtime.add_stages_inspection_hook is not None \
+                or "run" in fn.__dict__ or fn._launches.get(self.key) is not self.entry:
+            return False
+        if (fn.debug, knobs.runtime.debug, knobs.compilation.instrumentation_mode,
+                knobs.compilation.fpsan_homomorphic_casts) != self.knobs:
+            return False
+        active = _driver.active
+        device = active.get_current_device()
+        if device != self.device:
+            return False
+        enter, leave = knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook
+        if enter.__class__ is not _HookChain or leave.__class__ is not _HookChain or enter.calls or leave.calls:
+            return False  # the hooks read launch metadata built from the bound arguments: Triton's path has them
+        for (name, _), (val, globals_dict) in fn.used_global_vals.items():
+            if globals_dict.get(name, _MISSING) != val:
+                return False
+        _, launch, function, packed, _ = self.entry
+        size = len(grid)
+        launch(grid[0], grid[1] if size > 1 else 1, grid[2] if size > 2 else 1, active.get_current_stream(device),
+               function, packed, None, enter, leave, *runtime, *self.tail)
+        return True
 
 
 _MISSING = object()

@@ -67,6 +67,14 @@ class device:  # noqa: N801 - PyTorch's name
 CPU = device("cpu")
 
 
+# os.environ writes through to this bytes mapping on POSIX (os.putenv and the mapping, in one assignment), so reading
+# it sees every change made through os.environ (monkeypatch.setenv included) for ~0.05 us instead of the ~1 us of
+# os.environ.get's key encoding: interpreting() runs once per cuda allocation.
+_ENV_BYTES = os.environ._data if os.name == "posix" and isinstance(getattr(os.environ, "_data", None), dict) else None
+
+
 def interpreting() -> bool:
     """True when Triton runs kernels in its interpreter (TRITON_INTERPRET=1): cuda lives in host memory."""
+    if _ENV_BYTES is not None:
+        return _ENV_BYTES.get(b"TRITON_INTERPRET", b"0") not in (b"", b"0")
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from . import complex as _complex
 from .autocast import autocast_op, checks_hook_itself, op_hook
 from .copy import check_inplace, rebase_history, write_into
-from .dispatch import broadcast_shapes, expanded, operands, sum_to
+from .dispatch import broadcast_shapes, device_array, expanded, new_contiguous, operands, same_cuda, sum_to
 
 
 def _same_cpu(a, b) -> bool:
@@ -26,6 +26,14 @@ def _same_cpu(a, b) -> bool:
         and b._np is not None
 
 
+def _cuda_pair(kernel, a: Tensor, b: Tensor) -> Tensor:
+    """kernel(out, a, b) for `dispatch.same_cuda` operands, into a new contiguous tensor: `_binary`'s cuda
+    branch for operands it would neither broadcast nor cast."""
+    out = new_contiguous(a._shape, a.dtype, a.device)
+    kernel(device_array(out), device_array(a), device_array(b))
+    return out
+
+
 def _binary(ref, kernel, a: Tensor, b: Tensor, dtype: D.dtype, *params) -> Tensor:
     """Run a binary op on one-dtype operands: NumPy on cpu, the Triton kernel on cuda."""
     if a.device.type == "cpu":
@@ -35,6 +43,8 @@ def _binary(ref, kernel, a: Tensor, b: Tensor, dtype: D.dtype, *params) -> Tenso
         y = b._np if b._np is not None else b._host()
         out = Tensor._wrap(ref(x, y, *params))
         return out if out.dtype is dtype else Tensor._wrap(out._np.astype(dtype.np))
+    if not params and dtype is a.dtype and same_cuda(a, b):
+        return _cuda_pair(kernel, a, b)
     shape = a._shape if a._shape == b._shape else broadcast_shapes(a._shape, b._shape)
     out = Tensor._empty(shape, dtype, a.device)
     kernel(out._dev(), expanded(a, shape), expanded(b, shape), *params)
@@ -139,6 +149,14 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
             node.alpha = 1
             return node._link_result(result)
         return result
+    if alpha == 1 and out is None and op_hook.trace is None and same_cuda(input, other):
+        result = _cuda_pair(K.add, input, other)
+        if state.enabled and (input._requires_grad or other._requires_grad):
+            node = Add._pair_node(input, other, 1)
+            node.shapes = (input._shape, input._shape)
+            node.alpha = 1
+            return node._link_result(result)
+        return result
     return _add(input, other, **_keywords(alpha, out))
 
 
@@ -160,6 +178,9 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
         if state.enabled and (input._requires_grad or other._requires_grad):
             return Sub.apply(input, other, -1)
         return Tensor._fresh(quiet(np.subtract, input._np, other._np), input.dtype)
+    if alpha == 1 and out is None and op_hook.trace is None and same_cuda(input, other) and input.dtype is not D.bool \
+            and not (state.enabled and (input._requires_grad or other._requires_grad)):
+        return _cuda_pair(_sub_kernel, input, other)
     return _sub(input, other, **_keywords(alpha, out))
 
 
@@ -179,6 +200,9 @@ def mul(input, other, *, out=None) -> Tensor:
         if state.enabled and (input._requires_grad or other._requires_grad):
             return Mul.apply(input, other)
         return Tensor._fresh(quiet(np.multiply, input._np, other._np), input.dtype)
+    if out is None and op_hook.trace is None and same_cuda(input, other) \
+            and not (state.enabled and (input._requires_grad or other._requires_grad)):
+        return _cuda_pair(K.mul, input, other)
     return _mul(input, other, **_keywords(1, out))
 
 
@@ -189,6 +213,10 @@ def _mul_general(input, other, *, out=None) -> Tensor:
     a, b, _ = operands(input, other)
     result = Mul.apply(a, b)
     return result if out is None else _into(out, result)
+
+
+def _sub_kernel(out, a, b) -> None:
+    K.add(out, a, b, -1)  # Sub's forward: add with alpha -1
 
 
 def _keywords(alpha, out) -> dict:
