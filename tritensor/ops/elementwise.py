@@ -53,6 +53,8 @@ def _binary(ref, kernel, a: Tensor, b: Tensor, dtype: D.dtype, *params) -> Tenso
 
 class Add(Function):
     differentiable_forward = False
+    shapes = None  # (a's shape, b's shape); None: both are the result's (add's hot path sets nothing)
+    alpha = 1
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor, alpha) -> Tensor:
@@ -62,8 +64,10 @@ class Add(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        shape_a, shape_b = ctx.shapes
         need_a, need_b = ctx.needs_input_grad[:2]
+        if ctx.shapes is None:  # the hot path's node: same shapes, alpha 1
+            return (grad if need_a else None), (grad if need_b else None), None
+        shape_a, shape_b = ctx.shapes
         grad_a = sum_to(grad, shape_a) if need_a else None
         grad_b = None
         if need_b:
@@ -141,21 +145,15 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
         >>> tt.add(tt.tensor([1.0, 2.0]), tt.tensor([10.0, 20.0]), alpha=2)
         tensor([21., 42.])
     """
-    if alpha == 1 and out is None and op_hook.trace is None and _same_cpu(input, other):
-        result = Tensor._fresh(quiet(np.add, input._np, other._np), input.dtype)
+    if alpha == 1 and out is None and op_hook.trace is None:
+        if _same_cpu(input, other):
+            result = Tensor._fresh(quiet(np.add, input._np, other._np), input.dtype)
+        elif same_cuda(input, other):
+            result = _cuda_pair(K.add, input, other)
+        else:
+            return _add(input, other)
         if state.enabled and (input._requires_grad or other._requires_grad):
-            node = Add._pair_node(input, other, 1)
-            node.shapes = (input._shape, input._shape)
-            node.alpha = 1
-            return node._link_result(result)
-        return result
-    if alpha == 1 and out is None and op_hook.trace is None and same_cuda(input, other):
-        result = _cuda_pair(K.add, input, other)
-        if state.enabled and (input._requires_grad or other._requires_grad):
-            node = Add._pair_node(input, other, 1)
-            node.shapes = (input._shape, input._shape)
-            node.alpha = 1
-            return node._link_result(result)
+            return Add._pair_node(input, other, 1)._link_result(result)  # Add's class defaults: same shapes, alpha 1
         return result
     return _add(input, other, **_keywords(alpha, out))
 
