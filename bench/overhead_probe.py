@@ -63,6 +63,17 @@ def chain_forward_backward_us(leaf, other, rounds: int = 7, number: int = 200) -
     return forward_us, backward_us
 
 
+def everyday_ops() -> dict:
+    """Everyday small ops (8 or 8x8 float32 elements; the transpose's weight requires grad): what a small model's
+    step is made of beyond add. Keys op_<name>_us, timed in the same rounds as np.add (main's numpy_add_us)."""
+    a, m = tt.ones(8), tt.ones(8, 8)
+    w = tt.ones(16, 8, requires_grad=True)
+    return {"relu": lambda: F.relu(a), "exp": lambda: tt.exp(a), "mul_scalar": lambda: a * 2.0,
+            "add_scalar": lambda: a + 1, "sum": lambda: a.sum(), "mean": lambda: a.mean(),
+            "sum_dim": lambda: m.sum(1), "matmul": lambda: m @ m, "index": lambda: m[0],
+            "view": lambda: a.view(2, 4), "transpose_param": lambda: w.t()}
+
+
 def main() -> None:
     a, b = tt.ones(1), tt.ones(1)
     na, nb = np.ones(1, np.float32), np.ones(1, np.float32)
@@ -70,11 +81,15 @@ def main() -> None:
     epoch = _digits_epoch()
     epoch()  # warm-up: first-call imports and caches
     figures = {"numpy_add_us": [], "add_us": [], "add_recording_graph_us": []}
+    ops = everyday_ops()
     for _ in range(7):  # interleaved, so that each ratio's two sides see the same machine load
         figures["numpy_add_us"].append(_best_us(lambda: np.add(na, nb), 20000, repeat=1))
         figures["add_us"].append(_best_us(lambda: tt.add(a, b), 20000, repeat=1))
         figures["add_recording_graph_us"].append(_best_us(lambda: tt.add(ag, b), 20000, repeat=1))
+        for name, fn in ops.items():
+            figures.setdefault(f"op_{name}_us", []).append(_best_us(fn, 2000, repeat=1))
     best = {k: min(v) for k, v in figures.items()}
+    best.update({k[:-3] + "_x": v / best["numpy_add_us"] for k, v in list(best.items()) if k.startswith("op_")})
     forward_us, backward_us = chain_forward_backward_us(ag, b)
     print(json.dumps({
         **best,

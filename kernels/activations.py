@@ -377,7 +377,7 @@ def _threaded(fn, *arrays, min_elements: int = host_threads.MIN_PARALLEL_ELEMENT
 
 
 def relu_ref(x):
-    return _threaded(lambda a: np.where(a < 0, np.zeros_like(a), a), x, min_elements=_RELU_MIN)
+    return _threaded(lambda a: np.where(a < 0, a.dtype.type(0), a), x, min_elements=_RELU_MIN)
 
 
 def relu_backward_ref(grad, out):

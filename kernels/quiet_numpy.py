@@ -21,9 +21,9 @@ except ImportError:  # pragma: no cover - a NumPy without the private hook
     _extobj_contextvar = _make_extobj = None
 
 
-def _errstate_call(ufunc, a, b):
+def _errstate_call(fn, *args):
     with np.errstate(all="ignore"):
-        return ufunc(a, b)
+        return fn(*args)
 
 
 def _quiet_runner():
@@ -38,11 +38,13 @@ def _quiet_runner():
 _run = _quiet_runner()
 
 
-def quiet(ufunc, a, b):
-    """`ufunc(a, b)` with NumPy's floating-point warnings off (overflow gives inf, 0 * inf NaN, silently)."""
+def quiet(fn, *args):
+    """`fn(*args)` (a ufunc, or a reference made of NumPy calls) with NumPy's floating-point warnings off
+    (overflow gives inf, 0 * inf NaN, silently). Entering the context fails before fn runs when another thread
+    or an enclosing call holds it (a quiet call inside fn falls back by itself), so fn never runs twice."""
     try:
-        return _run(ufunc, a, b)
+        return _run(fn, *args)
     except RuntimeError as error:
         if "cannot enter context" not in str(error):
             raise
-        return _errstate_call(ufunc, a, b)  # the context is in use: another thread, or a nested call
+        return _errstate_call(fn, *args)  # the context is in use: another thread, or a nested call
