@@ -33,7 +33,7 @@ from .device_array import DeviceArray
 from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
-from .quiet_numpy import quiet
+from .quiet_numpy import quiet_call
 
 
 class UnaryOp(NamedTuple):
@@ -64,12 +64,12 @@ def _opmath(a: np.ndarray) -> np.ndarray:
 def forward_ref(fn: Callable, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     # quiet: NumPy's FP warnings off for less than an np.errstate block costs (more than a small op's arithmetic)
-    return np.asarray(quiet(fn, _opmath(x))).astype(x.dtype, copy=False)
+    return np.asarray(quiet_call(fn, _opmath(x))).astype(x.dtype, copy=False)
 
 
 def backward_ref(fn: Callable, grad: np.ndarray, saved: np.ndarray) -> tuple[np.ndarray]:
     grad = np.asarray(grad)
-    return (np.asarray(quiet(fn, _opmath(grad), _opmath(saved))).astype(grad.dtype, copy=False),)
+    return (np.asarray(quiet_call(fn, _opmath(grad), _opmath(saved))).astype(grad.dtype, copy=False),)
 
 
 def zero_backward_ref(grad: np.ndarray, saved: np.ndarray) -> tuple[np.ndarray]:

@@ -54,3 +54,20 @@ def test_threads_share_the_context_safely():
     for t in threads:
         t.join()
     assert results == [True] * 4
+
+
+def test_quiet_call_runs_a_reference_once_silently_even_nested():
+    calls = []
+
+    def reference(x, y):
+        calls.append(1)
+        inner = Q.quiet(np.multiply, x, y)  # a quiet call inside: the shared context is held by the outer one
+        return np.exp(inner)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = Q.quiet_call(reference, BIG, BIG)
+        nested = Q._run(lambda: Q.quiet_call(reference, BIG, BIG))  # the outer entry itself falls back
+    np.testing.assert_array_equal(out, [np.inf, np.e])
+    np.testing.assert_array_equal(nested, out)
+    assert len(calls) == 2  # once per quiet_call: a fallback never reruns the reference
