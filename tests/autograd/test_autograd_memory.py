@@ -235,10 +235,12 @@ def test_a_leaf_keeps_one_accumulator_and_a_dropped_leaf_is_freed():
         gc.enable()
 
 
-class ReturnsHeldArray(Function):
-    """A custom op whose backward returns a tensor over an array the Function class itself still holds."""
+class GradTimes3(Function):
+    """x * 1 whose backward returns 3 * grad and remembers that result's array: strongly when `hold` (the memory
+    then has another owner) or weakly (the engine's reference is the only one)."""
 
-    held = None
+    hold = False
+    array = None
 
     @staticmethod
     def forward(ctx, x):
@@ -246,8 +248,10 @@ class ReturnsHeldArray(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        ReturnsHeldArray.held = np.full(grad.shape, 2.0, np.float32)
-        return tt.from_numpy(ReturnsHeldArray.held)
+        out = grad * 3
+        arr = out._host()
+        GradTimes3.array = arr if GradTimes3.hold else weakref.ref(arr)
+        return out
 
 
 def test_first_gradient_becomes_grad_without_aliasing_anything_else():
@@ -274,26 +278,14 @@ def test_first_gradient_becomes_grad_without_aliasing_anything_else():
     np.testing.assert_allclose(kept[0].tolist(), [[4.0] * 3, [6.0] * 3])  # the hook's tensor is untouched
 
     u = tt.zeros(2, 2, requires_grad=True)
-    ReturnsHeldArray.apply(u).sum().backward()
+    GradTimes3.hold = True
+    try:
+        GradTimes3.apply(u).sum().backward()
+    finally:
+        GradTimes3.hold = False
     u.grad.add_(1)
-    assert u.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]
-    np.testing.assert_array_equal(ReturnsHeldArray.held, np.full((2, 2), 2.0, np.float32))
-
-
-class FreshGrad(Function):
-    """A custom op whose backward makes a fresh gradient and remembers its array weakly."""
-
-    array = None
-
-    @staticmethod
-    def forward(ctx, x):
-        return x * 1
-
-    @staticmethod
-    def backward(ctx, grad):
-        out = grad * 3
-        FreshGrad.array = weakref.ref(out._host())
-        return out
+    assert u.grad.tolist() == [[4.0, 4.0], [4.0, 4.0]]
+    np.testing.assert_array_equal(GradTimes3.array, np.full((2, 2), 3.0, np.float32))
 
 
 @pytest.mark.parametrize("leaves", [1, 2])
@@ -301,9 +293,9 @@ def test_a_gradient_only_the_engine_holds_becomes_grad_without_a_copy(leaves):
     """PyTorch's AccumulateGrad takes such a gradient as .grad: no copy of every weight's gradient per step. With
     two leaves fed the same gradient, the first gets a copy and the last takes it."""
     xs = [tt.ones(2, 2, requires_grad=True) for _ in range(leaves)]
-    y = FreshGrad.apply(xs[0]) if leaves == 1 else FreshGrad.apply(xs[0] + xs[1])
+    y = GradTimes3.apply(xs[0]) if leaves == 1 else GradTimes3.apply(xs[0] + xs[1])
     y.sum().backward()
-    taken = FreshGrad.array()
+    taken = GradTimes3.array()
     assert taken is not None and np.shares_memory(taken, xs[-1].grad.numpy())
     if leaves == 2:
         assert not np.shares_memory(taken, xs[0].grad.numpy())
