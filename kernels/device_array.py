@@ -122,6 +122,24 @@ def contiguous_strides(shape: tuple) -> tuple:
     return tuple(reversed(strides))
 
 
+_LAYOUTS: dict = {}  # shape -> (contiguous strides, element count): a device allocation's geometry, one dict read
+_LAYOUTS_MAX = 4096
+
+
+def contiguous_layout(shape: tuple) -> tuple[tuple, int]:
+    """(contiguous_strides(shape), number of elements) of a tuple shape, remembered per shape: a new device
+    tensor's geometry without per-call arithmetic (a model allocates the same few shapes every step)."""
+    found = _LAYOUTS.get(shape)
+    if found is None:
+        numel = 1
+        for n in shape:
+            numel *= n
+        if len(_LAYOUTS) >= _LAYOUTS_MAX:
+            _LAYOUTS.clear()
+        found = _LAYOUTS[shape] = (contiguous_strides(shape), numel)
+    return found
+
+
 def host_array(a: np.ndarray, dtype) -> DeviceArray:
     """Wrap a host NumPy array (any strides, non-negative) as an interpreter-launchable DeviceArray."""
     itemsize = a.itemsize

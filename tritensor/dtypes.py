@@ -26,22 +26,19 @@ class dtype:  # noqa: N801 - PyTorch's name
     (2, False, tritensor.float16)
     """
 
-    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "category", "_rank", "_alias")
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_complex", "is_signed", "category", "_rank",
+                 "_alias")
 
     def __init__(self, name: str, np_dtype, category: int, rank: int, is_signed: bool, alias: str = ""):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.itemsize = self.np.itemsize
         self.is_floating_point = category == _FLOAT
+        self.is_complex = category == _COMPLEX  # an attribute, not a property: read on every op's dispatch
         self.is_signed = is_signed
         self.category = category
         self._rank = rank
         self._alias = alias
-
-    @property
-    def is_complex(self) -> bool:
-        """True for complex64 and complex128."""
-        return self.category == _COMPLEX
 
     def __repr__(self) -> str:
         return f"tritensor.{self.name}"

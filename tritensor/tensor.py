@@ -18,7 +18,7 @@ from .device import device as _device_cls
 from .formatting import tensor_repr
 from .grad_state import state as _grad_state
 from .kernels import elementwise as _elementwise
-from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_strides
+from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_layout, contiguous_strides
 from .storage import Storage
 
 
@@ -93,13 +93,11 @@ class Tensor:
     @staticmethod
     def _empty(shape: tuple, dtype: _dt.dtype, device: _device_cls) -> Tensor:
         """Uninitialised contiguous memory on `device` (host memory for cpu and the interpreter)."""
-        numel = 1
-        for s in shape:
-            numel *= s
         if device.type == "cpu":
             return Tensor._wrap(np.empty(shape, dtype.np), device)
-        storage = Storage.allocate(numel, dtype.np, device)
-        return Tensor._make(storage, tuple(shape), contiguous_strides(tuple(shape)), 0, dtype, device)
+        shape = tuple(shape)
+        strides, numel = contiguous_layout(shape)
+        return Tensor._make(Storage.allocate(numel, dtype.np, device), shape, strides, 0, dtype, device)
 
     @staticmethod
     def _from_host(arr: np.ndarray, device: _device_cls) -> Tensor:
@@ -163,8 +161,9 @@ class Tensor:
         if self.dtype.is_complex:
             return InterleavedArray(self._get_storage().kernel_storage(), 2 * self._offset, self._shape + (2,),
                                     tuple(2 * s for s in self.stride()) + (1,), self.dtype.to_real())
-        return DeviceArray(self._get_storage().kernel_storage(), self._offset, self._shape, self.stride(),
-                           self.dtype)
+        st = self._stride  # read directly: this runs for every operand of every launch
+        return DeviceArray((self._storage or self._get_storage()).kernel_storage(), self._offset, self._shape,
+                           st if st is not None else self.stride(), self.dtype)
 
     def _bump_version(self) -> None:
         self._get_storage().version += 1

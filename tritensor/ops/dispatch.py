@@ -10,8 +10,6 @@ import numpy as np
 
 from .. import dtypes as D
 from ..kernels import elementwise as K
-from ..kernels.device_array import DeviceArray, contiguous_strides
-from ..storage import Storage
 from ..tensor import Tensor
 
 # The broadcasting helpers are imported from here by most op modules (dispatch is what every op shares).
@@ -79,40 +77,9 @@ def _scalar_fits(dtype: D.dtype, value) -> bool:
     raise TypeError(f"unsupported operand type {type(value).__name__}")
 
 
-# ---------------------------------------------------------------- the cuda hot path's pieces
-_LAYOUTS: dict = {}  # shape -> (its contiguous strides, its element count): one dict read per new tensor
-_LAYOUTS_MAX = 4096
-
-
-def _layout(shape: tuple) -> tuple:
-    found = _LAYOUTS.get(shape)
-    if found is None:
-        numel = 1
-        for n in shape:
-            numel *= n
-        if len(_LAYOUTS) >= _LAYOUTS_MAX:
-            _LAYOUTS.clear()
-        found = _LAYOUTS[shape] = (contiguous_strides(shape), numel)
-    return found
-
-
-def new_contiguous(shape: tuple, dtype: D.dtype, device) -> Tensor:
-    """An uninitialised contiguous tensor on a cuda `device` (`Tensor._empty` for a tuple shape, without its
-    per-call stride and size arithmetic): an op's output."""
-    strides, numel = _layout(shape)
-    return Tensor._make(Storage.allocate(numel, dtype.np, device), shape, strides, 0, dtype, device)
-
-
-def device_array(t: Tensor) -> DeviceArray:
-    """`t._dev()` of a real-dtype (not complex) cuda tensor."""
-    stride = t._stride
-    return DeviceArray((t._storage or t._get_storage()).kernel_storage(), t._offset, t._shape,
-                       stride if stride is not None else t.stride(), t.dtype)
-
-
 def same_cuda(a, b) -> bool:
     """Two cuda tensors of one real dtype, shape and device: an elementwise op needs no promotion, broadcast or
-    cast, and its output is contiguous with their shape (`new_contiguous`)."""
+    cast, and its output is contiguous with their shape."""
     return type(a) is Tensor and type(b) is Tensor and a.device is b.device and a.device.type == "cuda" \
         and a.dtype is b.dtype and a._shape == b._shape and not a.dtype.is_complex
 
@@ -138,8 +105,8 @@ def run_elementwise(ref, kernel, inputs: list, out_dtype: D.dtype, *params, **kw
             break
     else:
         if not out_dtype.is_complex:  # one shape (a unary op, same-shape operands): the views as they are
-            out = new_contiguous(shape, out_dtype, first.device)
-            kernel(device_array(out), *[device_array(t) for t in inputs], *params, **kwparams)
+            out = Tensor._empty(shape, out_dtype, first.device)
+            kernel(out._dev(), *[t._dev() for t in inputs], *params, **kwparams)
             return out
     out = Tensor._empty(shape, out_dtype, first.device)
     kernel(out._dev(), *(expanded(t, shape) for t in inputs), *params, **kwparams)

@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from . import complex as _complex
 from .autocast import autocast_op, checks_hook_itself, op_hook
 from .copy import check_inplace, rebase_history, write_into
-from .dispatch import broadcast_shapes, device_array, expanded, new_contiguous, operands, same_cuda, sum_to
+from .dispatch import broadcast_shapes, expanded, operands, same_cuda, sum_to
 
 
 def _same_cpu(a, b) -> bool:
@@ -29,8 +29,8 @@ def _same_cpu(a, b) -> bool:
 def _cuda_pair(kernel, a: Tensor, b: Tensor) -> Tensor:
     """kernel(out, a, b) for `dispatch.same_cuda` operands, into a new contiguous tensor: `_binary`'s cuda
     branch for operands it would neither broadcast nor cast."""
-    out = new_contiguous(a._shape, a.dtype, a.device)
-    kernel(device_array(out), device_array(a), device_array(b))
+    out = Tensor._empty(a._shape, a.dtype, a.device)
+    kernel(out._dev(), a._dev(), b._dev())
     return out
 
 
