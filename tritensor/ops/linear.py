@@ -46,6 +46,13 @@ def host_product(x: np.ndarray, y: np.ndarray, dtype: D.dtype, bias=None, c_in=N
     return Tensor._fresh(out, dtype) if out.flags.c_contiguous else Tensor._wrap(out)
 
 
+def host_linear_grads(g: np.ndarray, x: Tensor, weight: Tensor, dtype: D.dtype, need: tuple) -> tuple:
+    """(dx, dW) of y = x @ weight.T for the host gradient g (M, N) of float32/float64 operands: g @ W and g^T @ x
+    as NumPy products (None where need says no)."""
+    return (host_product(g, weight._host(), dtype) if need[0] else None,
+            host_product(g.T, x._host(), dtype) if need[1] else None)
+
+
 class _Linear(Function):
     """x @ weight.T + bias for x (M, K), weight (N, K), bias (N,) or None, all on the cpu."""
 
@@ -73,8 +80,7 @@ class _Linear(Function):
         x, weight = self.saved_tensors
         need = self.needs_input_grad
         g = grad._np if grad._np is not None else grad._host()
-        return (host_product(g, weight._host(), dtype) if need[0] else None,
-                host_product(g.T, x._host(), dtype) if need[1] else None,
+        return (*host_linear_grads(g, x, weight, dtype, need),
                 Tensor._fresh(np.sum(g, axis=0), dtype) if need[2] else None)
 
 

@@ -26,7 +26,7 @@ from ..kernels import activations as KA
 from ..kernels import linear_act as KL
 from ..kernels import norm_rows as KN
 from ..tensor import Tensor
-from .linear import host_product
+from .linear import host_linear_grads, host_product
 from .matmul import _forward_cuda, _product
 from .matmul import linear as _linear
 
@@ -122,9 +122,7 @@ class LinearActivation(Function):
             dzf = _CPU_GRADS[self.activation](grad._host(), saved._host())
             db = Tensor._wrap(dzf.sum(0).astype(bias.dtype.np)) if need[2] else None
             if x.dtype is D.float32 or x.dtype is D.float64:  # dx = dz @ W, dW = dz^T @ x straight from NumPy
-                gx = host_product(dzf, weight._host(), x.dtype) if need[0] else None
-                gw = host_product(dzf.T, x._host(), x.dtype) if need[1] else None
-                return gx, gw, db, None
+                return (*host_linear_grads(dzf, x, weight, x.dtype, need), db, None)
             dz = Tensor._wrap(dzf.astype(x.dtype.np, copy=False))
         else:
             dz = Tensor._empty((M, N), x.dtype, x.device)
