@@ -18,9 +18,13 @@ import runpy
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 INSTALL = 'pip install "tritensor[distributed]"'
+# Where a failing rank writes its report for the launcher to print. A rank's own stderr is not enough: MPI_Abort
+# makes mpiexec kill the job, and output still in flight from the rank to mpiexec can be lost with it.
+REPORTS_VARIABLE = "TRITENSOR_RUN_REPORTS"
 
 
 def mpiexec() -> str:
@@ -68,10 +72,15 @@ def main(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"tritensor run: {exc}", file=sys.stderr)
         return 2
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 130
+    with tempfile.TemporaryDirectory(prefix="tritensor-run-") as reports:
+        try:
+            status = subprocess.call(cmd, env={**os.environ, REPORTS_VARIABLE: reports})
+        except KeyboardInterrupt:
+            status = 130
+        for report in sorted(Path(reports).iterdir()):
+            sys.stderr.write(report.read_text())
+        sys.stderr.flush()
+    return status
 
 
 def rank_environment(env: dict[str, str], master_port: int) -> dict[str, str]:
@@ -120,7 +129,13 @@ def _abort_job(exc: BaseException) -> None:
         detail = f"exit status {exc.code}" if isinstance(exc.code, int) else str(exc.code)
     else:
         detail = "".join(traceback.format_exception(exc)).rstrip()
-    print(f"tritensor run: rank {rank} failed, ending the job:\n{detail}", file=sys.stderr, flush=True)
+    report = f"tritensor run: rank {rank} failed, ending the job:\n{detail}\n"
+    reports = os.environ.get(REPORTS_VARIABLE)
+    if reports:  # the launcher prints it once mpiexec has ended the job (see REPORTS_VARIABLE)
+        Path(reports, f"rank{rank}.txt").write_text(report)
+    else:
+        sys.stderr.write(report)
+        sys.stderr.flush()
     try:
         from mpi4py import MPI
     except ImportError:  # no MPI in this process: its own exit status reaches mpiexec
