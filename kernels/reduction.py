@@ -286,6 +286,10 @@ def launch_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray | Non
 # ================================================================ NumPy references of sum and prod
 # Forward: (x, axis tuple, keepdims, ...) -> np.ndarray, computed in the accumulation precision
 # PyTorch uses and cast back to the result dtype. Backward: (grad, x, ..., axis, keepdims) -> (grad_x,).
+# Float types that accumulate their own sums (see _acc_dtype).
+_OWN_ACCUMULATOR = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _acc_dtype(dt: np.dtype) -> np.dtype:
     dt = np.dtype(dt)
     if dt.kind == "f" and dt.itemsize >= 4:
@@ -341,6 +345,8 @@ def prod_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, result
 
 
 def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:
+    if dtype is None and x.dtype in _OWN_ACCUMULATOR:  # the everyday case: no dtype lookups, casts or copies
+        return np.add.reduce(x, axis=axis_tuple(axis), keepdims=keepdims)
     if dtype is None:
         dtype = np.int64 if x.dtype.kind in "biu" else x.dtype
     acc = np.int64 if np.dtype(dtype).kind in "biu" else _acc_dtype(dtype)
@@ -351,6 +357,11 @@ def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarra
 
 
 def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
+    if x.dtype in _OWN_ACCUMULATOR:  # the everyday case: no dtype lookups or casts
+        axes = axis_tuple(axis)
+        count = math.prod([x.shape[a] for a in axes])
+        if count:
+            return np.add.reduce(x, axis=axes, keepdims=keepdims) / x.dtype.type(count)
     out = x.dtype if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.dtype(np.float32)
     xf = x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
     axes = axis_tuple(axis)

@@ -10,12 +10,16 @@ create_graph=True gives second derivatives; `backward_fused` runs the kernel fam
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import dtypes as D
+from ..autograd.grad_mode import state
 from ..creation import zeros
 from ..kernels import binary as K
+from ..kernels.quiet_numpy import quiet
 from ..tensor import Tensor
 from . import complex as _complex
-from .elementwise import mul, neg
+from .elementwise import cpu_float_pair, cpu_float_scalar, mul, neg
 from .map_ops import (
     BinaryFunction,
     cast_keep_grad,
@@ -98,6 +102,12 @@ def _int_division(kernel: str, a: Tensor, b: Tensor, dtype: D.dtype) -> None:
 def div(input, other, *, rounding_mode: str | None = None, out: Tensor | None = None) -> Tensor:
     """input / other: true division (integers give the default float dtype) or, with rounding_mode
     'trunc' / 'floor', rounded toward zero / -inf in the promoted dtype."""
+    if rounding_mode is None and out is None:  # the everyday case without a graph: NumPy directly
+        if cpu_float_scalar(input, other):
+            if not (state.enabled and input._requires_grad):
+                return Tensor._fresh(quiet(np.true_divide, input._np, other), input.dtype)
+        elif cpu_float_pair(input, other) and not (state.enabled and (input._requires_grad or other._requires_grad)):
+            return Tensor._fresh(quiet(np.true_divide, input._np, other._np), input.dtype)
     if rounding_mode not in _ROUNDING_MODES:
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")

@@ -17,13 +17,38 @@ from .copy import check_inplace, rebase_history, write_into
 from .dispatch import broadcast_shapes, expanded, operands, same_cuda, sum_to
 
 
-def _same_cpu(a, b) -> bool:
-    """Two plain cpu tensors of one dtype and shape, both fresh op results (C-contiguous, `_stride` not yet
-    made): a model's everyday operands on cpu. Nothing to promote, broadcast or cast, and the ufunc's result is
-    C-contiguous too, so the ops below run NumPy directly (an op that records a graph still gets its node)."""
+def same_cpu(a, b) -> bool:
+    """Two plain cpu tensors of one dtype and shape (at least 1-d), both fresh op results (C-contiguous,
+    `_stride` not yet made): a model's everyday operands on cpu. Nothing to promote, broadcast or cast, and the
+    ufunc's result is a C-contiguous array too (a 0-d ufunc result would be a NumPy scalar), so the ops below run
+    NumPy directly (an op that records a graph still gets its node)."""
     return type(a) is Tensor and type(b) is Tensor and a.device is CPU and b.device is CPU and a.dtype is b.dtype \
         and a._shape == b._shape and a._stride is None and b._stride is None and a._np is not None \
-        and b._np is not None
+        and b._np is not None and a._shape != ()
+
+
+# Python scalars the scalar hot paths take: a float, or an int that float64 holds exactly (so NumPy's weak-scalar
+# conversion to the tensor's dtype rounds it as scalar_tensor does: once).
+_EXACT_INT = 1 << 53
+
+
+def cpu_float_scalar(t, value) -> bool:
+    """`t op value` for a plain fresh float32/float64 cpu tensor (at least 1-d) and a Python float or int: the
+    result keeps t's dtype and NumPy's weak-scalar ufunc computes exactly what the general path does (the scalar
+    rounded to t's dtype once), so the ops below call NumPy directly. Half types are left to the general path."""
+    kind = type(value)
+    return (kind is float or (kind is int and -_EXACT_INT <= value <= _EXACT_INT)) and type(t) is Tensor \
+        and t._np is not None and t.device is CPU and t._stride is None and t.dtype in _FLOAT32_64 \
+        and t._shape != ()
+
+
+_FLOAT32_64 = (D.float32, D.float64)
+
+
+def cpu_float_pair(a, b) -> bool:
+    """`same_cpu` operands of float32 or float64 (for ops that would promote integers or compute half types in
+    float32)."""
+    return same_cpu(a, b) and a.dtype in _FLOAT32_64
 
 
 def _cuda_pair(kernel, a: Tensor, b: Tensor) -> Tensor:
@@ -146,10 +171,12 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
         tensor([21., 42.])
     """
     if alpha == 1 and out is None and op_hook.trace is None:
-        if _same_cpu(input, other):
+        if same_cpu(input, other):
             result = Tensor._fresh(quiet(np.add, input._np, other._np), input.dtype)
         elif same_cuda(input, other):
             result = _cuda_pair(K.add, input, other)
+        elif cpu_float_scalar(input, other) and not (state.enabled and input._requires_grad):
+            return Tensor._fresh(quiet(np.add, input._np, other), input.dtype)
         else:
             return _add(input, other)
         if state.enabled and (input._requires_grad or other._requires_grad):
@@ -171,11 +198,14 @@ def _add_general(input, other, *, alpha=1, out=None) -> Tensor:
 @checks_hook_itself("sub")
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """`input - alpha * other` elementwise; alias `subtract`."""
-    if alpha == 1 and out is None and op_hook.trace is None and _same_cpu(input, other) \
+    if alpha == 1 and out is None and op_hook.trace is None and same_cpu(input, other) \
             and input.dtype is not D.bool:
         if state.enabled and (input._requires_grad or other._requires_grad):
             return Sub.apply(input, other, -1)
         return Tensor._fresh(quiet(np.subtract, input._np, other._np), input.dtype)
+    if alpha == 1 and out is None and op_hook.trace is None and cpu_float_scalar(input, other) \
+            and not (state.enabled and input._requires_grad):
+        return Tensor._fresh(quiet(np.subtract, input._np, other), input.dtype)
     if alpha == 1 and out is None and op_hook.trace is None and same_cuda(input, other) and input.dtype is not D.bool \
             and not (state.enabled and (input._requires_grad or other._requires_grad)):
         return _cuda_pair(_sub_kernel, input, other)
@@ -194,10 +224,13 @@ def _sub_general(input, other, *, alpha=1, out=None) -> Tensor:
 @checks_hook_itself("mul")
 def mul(input, other, *, out=None) -> Tensor:
     """`input * other` elementwise, with broadcasting and type promotion; alias `multiply`."""
-    if out is None and op_hook.trace is None and _same_cpu(input, other) and not input.dtype.is_complex:
+    if out is None and op_hook.trace is None and same_cpu(input, other) and not input.dtype.is_complex:
         if state.enabled and (input._requires_grad or other._requires_grad):
             return Mul.apply(input, other)
         return Tensor._fresh(quiet(np.multiply, input._np, other._np), input.dtype)
+    if out is None and op_hook.trace is None and cpu_float_scalar(input, other) \
+            and not (state.enabled and input._requires_grad):
+        return Tensor._fresh(quiet(np.multiply, input._np, other), input.dtype)
     if out is None and op_hook.trace is None and same_cuda(input, other) \
             and not (state.enabled and (input._requires_grad or other._requires_grad)):
         return _cuda_pair(K.mul, input, other)
@@ -277,6 +310,17 @@ def _reflected(fn):
     return method
 
 
+def _commuted(fn):
+    """The reflected operator of a commutative op (+, *): `2.0 * x` computes `x * 2.0`, the same bits (IEEE
+    addition and multiplication commute), through the op's scalar hot path."""
+    def method(self: Tensor, other) -> Tensor:
+        return fn(self, other) if type(other) is float or type(other) is int else fn(other, self)
+
+    method.__name__ = f"__r{fn.__name__}__"
+    method.__doc__ = f"Reflected operator: `tt.{fn.__name__}(other, self)`."
+    return method
+
+
 def _add_(self: Tensor, other, *, alpha=1) -> Tensor:
     """In-place `self += alpha * other`."""
     return inplace(add, self, other, alpha=alpha)
@@ -300,8 +344,8 @@ def _neg_(self: Tensor) -> Tensor:
 METHODS: dict = {
     "add": add, "sub": sub, "mul": mul, "neg": neg, "subtract": sub, "multiply": mul, "negative": neg,
     "add_": _add_, "sub_": _sub_, "mul_": _mul_, "neg_": _neg_,
-    "__add__": add, "__radd__": _reflected(add), "__iadd__": _add_,
+    "__add__": add, "__radd__": _commuted(add), "__iadd__": _add_,
     "__sub__": sub, "__rsub__": _reflected(sub), "__isub__": _sub_,
-    "__mul__": mul, "__rmul__": _reflected(mul), "__imul__": _mul_,
+    "__mul__": mul, "__rmul__": _commuted(mul), "__imul__": _mul_,
     "__neg__": neg,
 }

@@ -19,6 +19,8 @@ import numpy as np
 
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..autograd.grad_mode import state
+from ..device import CPU
 from ..kernels import reduction as K
 from ..kernels import reduction_split as KS
 from ..kernels.device_array import DeviceArray
@@ -37,6 +39,8 @@ def normalize_dims(dim, ndim: int) -> tuple:
     """
     if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
+    if type(dim) is int and -ndim <= dim < ndim:  # the everyday case, in range: nothing to sort or repeat
+        return (dim % ndim,)
     if isinstance(dim, (int, np.integer)):
         dim = (int(dim),)
     dims = tuple(wrap_dim(d, ndim) for d in dim)
@@ -329,6 +333,15 @@ def _logical(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
 
 
 # ================================================================ public API
+_FLOAT32_64 = (D.float32, D.float64)
+
+
+def _plain_host_float(x) -> bool:
+    """x a cpu float32/float64 tensor whose reduction records no graph: sum and mean call their NumPy references
+    directly (what the layers between add is for graphs, casts, complex and cuda)."""
+    return type(x) is Tensor and x.device is CPU and x.dtype in _FLOAT32_64 and not (state.enabled and x._requires_grad)
+
+
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:  # noqa: A001
     """Sum over `dim` (all elements when None); integer and bool inputs sum in int64 unless `dtype` is given.
 
@@ -338,6 +351,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None
         tensor([4., 6.])
     """
     dims = normalize_dims(dim, input.ndim)
+    if dtype is None and _plain_host_float(input):
+        return Tensor._wrap(K.sum_ref(input._host(), dims, keepdim))
     x = cast_input(input, dtype)
     if x.dtype.is_complex:
         return _complex.sum(x, dims, keepdim)
@@ -347,6 +362,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype: D.dtype | None = None) -> Tensor:
     """Mean over `dim` (all elements when None); floating-point inputs only, as PyTorch."""
     dims = normalize_dims(dim, input.ndim)
+    if dtype is None and _plain_host_float(input):
+        return Tensor._wrap(K.mean_ref(input._host(), dims, keepdim))
     if (dtype or input.dtype).is_complex:
         return _complex.mean(cast_input(input, dtype), dims, keepdim)
     _float_only("mean", input, dtype)
