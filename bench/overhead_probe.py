@@ -64,12 +64,16 @@ def chain_forward_backward_us(leaf, other, rounds: int = 7, number: int = 200) -
 
 
 def everyday_ops() -> dict:
-    """Everyday small ops (8 or 8x8 float32 elements; the transpose's weight requires grad): what a small model's
-    step is made of beyond add. Keys op_<name>_us, timed in the same rounds as np.add (main's numpy_add_us)."""
+    """Everyday small ops (8 or 8x8 float32 elements; the transpose's weight and the *_recording operands require
+    grad): what a small model's step is made of beyond add. Keys op_<name>_us, timed in the same rounds as np.add
+    (main's numpy_add_us)."""
     a, m = tt.ones(8), tt.ones(8, 8)
     w = tt.ones(16, 8, requires_grad=True)
+    p, q = tt.ones(8, requires_grad=True), tt.ones(8, requires_grad=True)
     return {"relu": lambda: F.relu(a), "exp": lambda: tt.exp(a), "mul_scalar": lambda: a * 2.0,
-            "add_scalar": lambda: a + 1, "sum": lambda: a.sum(), "mean": lambda: a.mean(),
+            "add_scalar": lambda: a + 1, "div_scalar": lambda: a / 2.0, "mul_recording": lambda: p * q,
+            "mul_scalar_recording": lambda: p * 2.0, "div_recording": lambda: p / q,
+            "sum": lambda: a.sum(), "mean": lambda: a.mean(),
             "sum_dim": lambda: m.sum(1), "matmul": lambda: m @ m, "index": lambda: m[0],
             "view": lambda: a.view(2, 4), "transpose_param": lambda: w.t()}
 

@@ -221,6 +221,15 @@ class Function(Node, FunctionCtx):
         node._edges = (_edge_of(a), _edge_of(b)) + _PAIR_PARAM_EDGES[n_params]
         return node
 
+    @classmethod
+    def _scalar_node(cls, a: Tensor, n_params: int = 0) -> Function:
+        """`_pair_node` for (a, a Python scalar, n_params non-tensors), a requiring grad: the scalar's edge is the
+        one the general path's 0-d operand tensor (which needs no grad) gets."""
+        node = cls()
+        node.needs_input_grad = _PAIR_NEEDS[n_params][True][False]
+        node._edges = (_edge_of(a), _NO_EDGE) + _PAIR_PARAM_EDGES[n_params]
+        return node
+
     def _link_result(self, out: Tensor) -> Tensor:
         """Make this node the grad_fn of `out`, the op's only output, fresh and floating point (no saved tensors)."""
         if state.anomaly:

@@ -19,7 +19,7 @@ from ..kernels import binary as K
 from ..kernels.quiet_numpy import quiet
 from ..tensor import Tensor
 from . import complex as _complex
-from .elementwise import cpu_float_pair, cpu_float_scalar, mul, neg
+from .elementwise import cpu_float_pair, cpu_float_scalar, mul, neg, scalar_operand
 from .map_ops import (
     BinaryFunction,
     cast_keep_grad,
@@ -102,12 +102,18 @@ def _int_division(kernel: str, a: Tensor, b: Tensor, dtype: D.dtype) -> None:
 def div(input, other, *, rounding_mode: str | None = None, out: Tensor | None = None) -> Tensor:
     """input / other: true division (integers give the default float dtype) or, with rounding_mode
     'trunc' / 'floor', rounded toward zero / -inf in the promoted dtype."""
-    if rounding_mode is None and out is None:  # the everyday case without a graph: NumPy directly
+    if rounding_mode is None and out is None:  # the everyday case: NumPy directly, and the node apply would make
         if cpu_float_scalar(input, other):
-            if not (state.enabled and input._requires_grad):
-                return Tensor._fresh(quiet(np.true_divide, input._np, other), input.dtype)
-        elif cpu_float_pair(input, other) and not (state.enabled and (input._requires_grad or other._requires_grad)):
-            return Tensor._fresh(quiet(np.true_divide, input._np, other._np), input.dtype)
+            result = Tensor._fresh(quiet(np.true_divide, input._np, other), input.dtype)
+            if state.enabled and input._requires_grad:
+                node = Div.record(Div._scalar_node(input, 1), input, scalar_operand(other, input), (None,))
+                return node._link_result(result)
+            return result
+        if cpu_float_pair(input, other):
+            result = Tensor._fresh(quiet(np.true_divide, input._np, other._np), input.dtype)
+            if state.enabled and (input._requires_grad or other._requires_grad):
+                return Div.record(Div._pair_node(input, other, 1), input, other, (None,))._link_result(result)
+            return result
     if rounding_mode not in _ROUNDING_MODES:
         raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{rounding_mode}'")

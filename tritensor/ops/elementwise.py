@@ -45,6 +45,11 @@ def cpu_float_scalar(t, value) -> bool:
 _FLOAT32_64 = (D.float32, D.float64)
 
 
+def scalar_operand(value, like: Tensor) -> Tensor:
+    """The 0-d tensor the general path makes of a `cpu_float_scalar` value (what a recording node saves)."""
+    return Tensor._fresh(np.array(value, like.dtype.np), like.dtype)
+
+
 def cpu_float_pair(a, b) -> bool:
     """`same_cpu` operands of float32 or float64 (for ops that would promote integers or compute half types in
     float32)."""
@@ -112,12 +117,19 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
-        need = ctx.needs_input_grad
-        if need:
-            # Each operand is needed only for the other's gradient: x = a * 2; x.mul_(3) must still work.
-            ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
-            ctx.shapes = (a._shape, b._shape)
+        if ctx.needs_input_grad:
+            Mul.save_operands(ctx, a, b)
         return _binary(K.mul_ref, K.mul, a, b, a.dtype)
+
+    @staticmethod
+    def save_operands(ctx, a: Tensor, b: Tensor) -> Function:
+        """What a recording node saves (also for the hot paths, which compute the product themselves); returns
+        ctx."""
+        need = ctx.needs_input_grad
+        # Each operand is needed only for the other's gradient: x = a * 2; x.mul_(3) must still work.
+        ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
+        ctx.shapes = (a._shape, b._shape)
+        return ctx
 
     @staticmethod
     def backward(ctx, grad):
@@ -175,8 +187,11 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
             result = Tensor._fresh(quiet(np.add, input._np, other._np), input.dtype)
         elif same_cuda(input, other):
             result = _cuda_pair(K.add, input, other)
-        elif cpu_float_scalar(input, other) and not (state.enabled and input._requires_grad):
-            return Tensor._fresh(quiet(np.add, input._np, other), input.dtype)
+        elif cpu_float_scalar(input, other):
+            result = Tensor._fresh(quiet(np.add, input._np, other), input.dtype)
+            if state.enabled and input._requires_grad:
+                return Add._scalar_node(input, 1)._link_result(result)  # the class defaults hold: b needs no grad
+            return result
         else:
             return _add(input, other)
         if state.enabled and (input._requires_grad or other._requires_grad):
@@ -200,12 +215,17 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """`input - alpha * other` elementwise; alias `subtract`."""
     if alpha == 1 and out is None and op_hook.trace is None and same_cpu(input, other) \
             and input.dtype is not D.bool:
+        result = Tensor._fresh(quiet(np.subtract, input._np, other._np), input.dtype)
         if state.enabled and (input._requires_grad or other._requires_grad):
-            return Sub.apply(input, other, -1)
-        return Tensor._fresh(quiet(np.subtract, input._np, other._np), input.dtype)
-    if alpha == 1 and out is None and op_hook.trace is None and cpu_float_scalar(input, other) \
-            and not (state.enabled and input._requires_grad):
-        return Tensor._fresh(quiet(np.subtract, input._np, other), input.dtype)
+            node = Sub._pair_node(input, other, 1)
+            node.shapes, node.alpha = (input._shape, other._shape), -1  # what Sub.apply(input, other, -1) records
+            return node._link_result(result)
+        return result
+    if alpha == 1 and out is None and op_hook.trace is None and cpu_float_scalar(input, other):
+        result = Tensor._fresh(quiet(np.subtract, input._np, other), input.dtype)
+        if state.enabled and input._requires_grad:
+            return Sub._scalar_node(input, 1)._link_result(result)  # Add's class defaults hold: b needs no grad
+        return result
     if alpha == 1 and out is None and op_hook.trace is None and same_cuda(input, other) and input.dtype is not D.bool \
             and not (state.enabled and (input._requires_grad or other._requires_grad)):
         return _cuda_pair(_sub_kernel, input, other)
@@ -225,12 +245,16 @@ def _sub_general(input, other, *, alpha=1, out=None) -> Tensor:
 def mul(input, other, *, out=None) -> Tensor:
     """`input * other` elementwise, with broadcasting and type promotion; alias `multiply`."""
     if out is None and op_hook.trace is None and same_cpu(input, other) and not input.dtype.is_complex:
+        result = Tensor._fresh(quiet(np.multiply, input._np, other._np), input.dtype)
         if state.enabled and (input._requires_grad or other._requires_grad):
-            return Mul.apply(input, other)
-        return Tensor._fresh(quiet(np.multiply, input._np, other._np), input.dtype)
-    if out is None and op_hook.trace is None and cpu_float_scalar(input, other) \
-            and not (state.enabled and input._requires_grad):
-        return Tensor._fresh(quiet(np.multiply, input._np, other), input.dtype)
+            return Mul.save_operands(Mul._pair_node(input, other), input, other)._link_result(result)
+        return result
+    if out is None and op_hook.trace is None and cpu_float_scalar(input, other):
+        result = Tensor._fresh(quiet(np.multiply, input._np, other), input.dtype)
+        if state.enabled and input._requires_grad:
+            node = Mul.save_operands(Mul._scalar_node(input), input, scalar_operand(other, input))
+            return node._link_result(result)
+        return result
     if out is None and op_hook.trace is None and same_cuda(input, other) \
             and not (state.enabled and (input._requires_grad or other._requires_grad)):
         return _cuda_pair(K.mul, input, other)

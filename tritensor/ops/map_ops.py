@@ -155,7 +155,13 @@ class BinaryFunction(Function):
 
     @staticmethod
     def forward(ctx, a: Tensor, b: Tensor, *params) -> Tensor:
-        cls = type(ctx)
+        type(ctx).record(ctx, a, b, params)
+        return run_elementwise(type(ctx).op.forward_ref, type(ctx).op.forward, [a, b], a.dtype, *params)
+
+    @classmethod
+    def record(cls, ctx, a: Tensor, b: Tensor, params: tuple) -> Function:
+        """What the node keeps for backward (also for an op's hot path, which computes its result itself);
+        returns ctx."""
         ctx.params = params
         ctx.shapes = (a._shape, b._shape)
         ctx.out_meta = (a.dtype, a.device)
@@ -164,7 +170,7 @@ class BinaryFunction(Function):
             keep_a = "a" in cls.saves or ("a_for_b" in cls.saves and need[1])
             keep_b = "b" in cls.saves or ("b_for_b" in cls.saves and need[1])
             ctx.save_for_backward(a if keep_a else None, b if keep_b else None)
-        return run_elementwise(cls.op.forward_ref, cls.op.forward, [a, b], a.dtype, *params)
+        return ctx
 
     @staticmethod
     def grads(ctx, grad: Tensor, a: Tensor, b: Tensor, need_a: bool, need_b: bool) -> tuple:
