@@ -9,26 +9,30 @@ and noisy. Kernels must be compiled, not interpreted: run without TRITON_INTERPR
 Run: python -m pytest bench/test_launch_overhead.py --benchmark-only -q
 
 Group "cuda-ops-8" holds the bare cached launch of the add kernel and whole ops on 8-element float32 cuda
-tensors (tt.add, tt.mul, F.relu, an add that records a graph), so pytest-benchmark's ratios there are each op's
-cost over the bare launch, measured in the same run. The ops' cuda hot path (issue 21 part 3): same-shape,
-same-dtype operands skip promotion, broadcasting and the layout search (ops/elementwise.py, ops/dispatch.py,
-kernels/elementwise.py), and a remembered flat launch is repeated with plain addresses (elementwise_flat's
-direct launches over launcher.DirectLaunch). Before/after: CPU time per call, min over 3 rounds that alternate
-a process per tree, each 15 repeats of 1000 calls; this 2-core machine; before = HEAD c50001c in a worktree:
+tensors (tt.add, a + b, tt.mul, tt.exp, F.relu, an add that records a graph), so pytest-benchmark's ratios there
+are each op's cost over the bare launch, measured in the same run. The ops' cuda hot path (issue 21 part 3):
+same-shape, same-dtype operands skip promotion and broadcasting (ops/elementwise.py, ops/dispatch.py), a unary
+op or activation whose input records no graph skips its autograd Function (ops/unary.py, ops/activations.py), and
+a contiguous launch made before is repeated whole by its remembered plan (kernels/elementwise_flat.py: the tuning
+key, config, bulk/tail split and direct launches of the launch, keyed by OP, shape, dtypes, alignment and the
+scalars' facts; one DirectLaunch.ready() for all of its launches). Before/after: CPU time per call, min over 5
+rounds that alternate a process per tree, each 7 repeats of 2000 calls; this 2-core machine (shared); before =
+01b656c in a worktree:
 
-    bare cached launch   5.8 -> 5.6 us
-    tt.add              50.9 -> 20.0 us  (3.5x the bare launch; 8.8x before)
-    a + b               52.9 -> 20.2 us
-    a * b               50.6 -> 19.9 us
-    tt.exp              50.7 -> 25.5 us
-    F.relu              50.0 -> 25.6 us
-    a + b, recording    55.2 -> 22.0 us
-    (cpu: tt.add of 1-element tensors 1.40 -> 1.42 us, unchanged)
+    bare cached launch   5.5 -> 5.4 us
+    tt.add              18.1 -> 8.5 us
+    a + b               18.1 -> 8.6 us
+    a * b               17.6 -> 8.8 us
+    tt.exp              22.5 -> 7.6 us
+    F.relu              22.0 -> 7.8 us
+    a + b, recording    19.6 -> 9.7 us
 
-Of the ~20 us left for tt.add: ~2.4 us the DirectLaunch call (its checks and the stub launcher), ~5 us the
-launch wrappers around it (launch_map, launch_flat, tuning.launch), ~2.4 us the output's allocation and Tensor,
-~2 us the address NumPy reports for the host memory that stands in for the device here (a GPU pays cuda.core's
-allocation instead), ~1.2 us the three DeviceArrays.
+Of the ~8.5 us left for tt.add: ~3.1 us the kernel layer (K.add and launch_map ~0.2, the plan's key and checks
+~1.5, DirectLaunch.ready ~0.9, the stub launcher's call ~0.45); ~2.3 us the output's allocation and Tensor
+(Storage.allocate and its free ~1.7); ~1.2 us the output's DeviceArray (its HostStorage's address ~0.4, the
+host memory that stands in for the device here: a GPU pays cuda.core's allocation instead); ~0.7 us the two
+operands' DeviceArrays; ~1 us ops/elementwise's checks. test_tt_add_cuda_without_launch (the kernel layer
+removed) is the floor the launch path is measured against.
 """
 
 import numpy as np
@@ -112,14 +116,9 @@ def test_tt_add_cuda(benchmark, cuda_pair, fast):
 
 @pytest.mark.benchmark(group="tt.add-cuda-8")
 def test_tt_add_cuda_without_launch(benchmark, cuda_pair, monkeypatch):
-    # The floor: tritensor's dispatch with the launch itself removed (`kernel[grid]` returns a no-op).
-    class NoLaunch:
-        def __getitem__(self, grid):
-            return lambda *args, **kwargs: None
-
-    monkeypatch.setattr(EF, "flat_map_kernel", NoLaunch())
-    # ... and the remembered direct launches replaced by ones that launch nothing.
-    monkeypatch.setattr(EF, "_DIRECT", {key: lambda *args: True for key in EF._DIRECT})
+    # The floor: tritensor's dispatch with the kernel layer removed (elementwise.launch_map, which K.add calls, does
+    # nothing): the op's checks, the output's allocation and Tensor, the operands' DeviceArrays.
+    monkeypatch.setattr(E, "launch_map", lambda *args, **kwargs: None)
     a, b, _ = cuda_pair
     benchmark(tt.add, a, b)
 
@@ -135,7 +134,7 @@ def test_numpy_add(benchmark):
 def cuda_ops(cuda_pair):
     a, b, _ = cuda_pair
     g = tt.ones(8, device="cuda", requires_grad=True)
-    for warm in (a * b, F.relu(a), g + b):  # compiles (or reads) each kernel and makes its direct launch
+    for warm in (a * b, F.relu(a), tt.exp(a), g + b):  # compiles (or reads) each kernel, makes its plan
         assert warm.shape == (8,)
     for kernel in EF.flat_map_kernel.device_caches[0][0].values():
         _quiet(kernel)
@@ -151,10 +150,10 @@ def test_bare_launch(benchmark, stub):
 
 
 @pytest.mark.benchmark(group="cuda-ops-8")
-@pytest.mark.parametrize("op", ["tt.add", "tt.mul", "F.relu", "add-recording"])
+@pytest.mark.parametrize("op", ["tt.add", "a + b", "tt.mul", "tt.exp", "F.relu", "add-recording"])
 def test_cuda_op(benchmark, cuda_ops, op):
     a, b, g = cuda_ops
-    call = {"tt.add": lambda: tt.add(a, b), "tt.mul": lambda: tt.mul(a, b), "F.relu": lambda: F.relu(a),
-            "add-recording": lambda: g + b}[op]
+    call = {"tt.add": lambda: tt.add(a, b), "a + b": lambda: a + b, "tt.mul": lambda: tt.mul(a, b),
+            "tt.exp": lambda: tt.exp(a), "F.relu": lambda: F.relu(a), "add-recording": lambda: g + b}[op]
     result = benchmark(call)
     assert result.device.type == "cuda" and result.shape == (8,) and result.requires_grad == (op == "add-recording")

@@ -22,7 +22,9 @@ from .elementwise_flat import (
     flat_map_kernel,
     flat_signature,
     launch_flat,
+    launch_planned,
     launch_rows,
+    remember_plan,
     row_heuristic_config,
     row_layout,
     row_map_kernel,
@@ -118,8 +120,18 @@ def launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0=0.0, p1=0
     """Run `op` elementwise: every operand is already broadcast (viewed) to the output shape.
 
     The cheapest kernel the layout allows runs it: flat for dense same-layout operands, rows for a
-    2-D launch with unit column strides (x[M, N] + b[N]), else the N-d strided map kernel.
+    2-D launch with unit column strides (x[M, N] + b[N]), else the N-d strided map kernel. A contiguous
+    launch of one output that was made before is repeated by its remembered plan (elementwise_flat).
     """
+    planned = launch_planned(op, outs, ins, p0, p1)
+    if planned is True:
+        return
+    _launch_map(op, outs, ins, p0, p1)
+    if planned is not None:
+        remember_plan(planned, op, outs, ins, p0, p1)
+
+
+def _launch_map(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1) -> None:
     shape = outs[0].shape
     if outs[0].numel() == 0:
         return

@@ -12,6 +12,9 @@ the same N_IN/N_OUT/p0/p1 constexpr machinery as the strided `map_kernel`:
   per tile column instead of once per element.
 - everything else (transposes, column broadcasts, more than 2 collapsed dims) stays on the N-d
   strided `map_kernel`.
+
+A contiguous launch of one output and one or two inputs that was made before is repeated whole by its remembered
+plan (`launch_planned`): the per-op cuda hot path of issue 21 part 3.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import triton
 import triton.language as tl
 
 from . import tuning
-from .device_array import DeviceArray
+from .device_array import DeviceArray, contiguous_strides
 from .launch_spec import KernelSpec
 from .launcher import FastJITFunction, fast_jit
+from .launcher import enabled as launcher_enabled
 from .strided import cast_to, compute_type
 from .tuning import Cost, Tunable, next_pow2
 
@@ -261,6 +265,119 @@ def _launch_range(grid, padded, is_scalar, direct, start, count, p0, p1, masked,
             if len(_DIRECT) >= _DIRECT_MAX:
                 _DIRECT.clear()
             _DIRECT[key] = made
+
+
+# ---------------------------------------------------------------- the remembered plan of a whole dense launch
+# An op of one output and one or two inputs, all contiguous (a model's everyday elementwise op), repeats the same
+# launches call after call: same tuning key and config, same bulk/tail split, same direct launches. Keyed by what
+# decides all of that (OP, the shape, the dtypes, which pointers are 16-byte aligned, the scalars' facts), a plan
+# holds them, so that a call is the key, three checks (the tuning memo still chose the plan's config, no launch
+# observer, no dry run) and the direct launches' own checks (made once for all of them); `launch_map` asks for a
+# plan first and makes one after a launch that had none. A plan refuses (its caller takes the general path,
+# which decides everything afresh) whenever any of those would not serve the launch as it was remembered.
+_PLANS: dict = {}
+
+
+class _Plan:
+    __slots__ = ("op", "strides", "memo", "config", "first", "second", "calls")
+
+    def __init__(self, op, strides: tuple, memo: tuple, config: dict, directs: list, calls: tuple) -> None:
+        self.op, self.strides, self.memo, self.config, self.calls = op, strides, memo, config, calls
+        self.first = directs[0]
+        self.second = directs[1] if len(directs) > 1 else None
+
+
+def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
+    """Launch `op` (as `launch_map` would) by its remembered plan: True when launched; else the plan key to
+    `remember_plan` after the general path launched it (no plan yet, or a stale one), or None (no plan to make)."""
+    if len(outs) != 1 or not _DIRECT_ON:
+        return None
+    f0, f1 = p0.__class__, p1.__class__
+    if f0 is not float:
+        f0 = _scalar_fact(p0)
+    if f1 is not float:
+        f1 = _scalar_fact(p1)
+    out = outs[0]
+    strides = out.strides
+    # The addresses, as DeviceArray.data_ptr makes them (inlined: this runs for every operand of every launch).
+    po = out.storage.data_ptr() + out.offset * out.dtype.itemsize
+    if len(ins) == 1:
+        a = ins[0]
+        if a.strides != strides:
+            return None
+        pa = pb = a.storage.data_ptr() + a.offset * a.dtype.itemsize
+        key = (id(op), out.shape, out.dtype, a.dtype, (po & 15 and 1) | (pa & 15 and 2), f0, f1)
+    elif len(ins) == 2:
+        a, b = ins
+        if a.strides != strides or b.strides != strides:
+            return None
+        pa = a.storage.data_ptr() + a.offset * a.dtype.itemsize
+        pb = b.storage.data_ptr() + b.offset * b.dtype.itemsize
+        key = (id(op), out.shape, out.dtype, a.dtype, b.dtype, (po & 15 and 1) | (pa & 15 and 2) | (pb & 15 and 4),
+               f0, f1)
+    else:
+        return None
+    plan = _PLANS.get(key)
+    if plan is None or plan.op is not op:
+        # With the cached path off nothing is remembered to make a plan of: no key, no futile remember_plan.
+        return key if f0 is not None and f1 is not None and launcher_enabled() else None
+    if strides != plan.strides:  # not contiguous: the general path finds the layout
+        return None
+    first, second = plan.first, plan.second
+    if tuning.remembered(plan.memo) is not plan.config or first.memo is not first.fn._launches \
+            or (second is not None and second.memo is not first.fn._launches):
+        # Another config chosen (or none remembered yet), or the kernel forgot its launches: the general path
+        # chooses and remembers afresh, and the plan is made again from what it remembered.
+        return key if launcher_enabled() else None
+    if not tuning.launches_only_run():
+        return None
+    ready = first.ready()
+    if ready is None:
+        return None
+    stream, enter, leave = ready
+    for launch, grid, function, packed, count, oo, oa, ob, tail in plan.calls:
+        launch(grid, 1, 1, stream, function, packed, None, enter, leave, po + oo, po + oo, pa + oa, pb + ob,
+               pa + oa, count, p0, p1, *tail)
+    return True
+
+
+def remember_plan(key: tuple, op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1) -> None:
+    """Make the plan of `key` from what the general path just remembered of the same launch (its tuning key
+    and config, its direct launches); none when the launch was not flat or is not remembered whole."""
+    out = outs[0]
+    shape, strides = out.shape, out.strides
+    numel = out.numel()
+    if not numel or strides != contiguous_strides(shape):
+        return
+    padded = outs * 2 + ins + ins[:1] * (3 - len(ins))
+    direct = _direct_base(padded, p0, p1)
+    if direct is None:
+        return
+    facts = direct[1]
+    tuned = _TUNING_KEYS.get((id(op), 1, len(ins), numel, facts))
+    if tuned is None or tuned[0] is not op:
+        return
+    memo = (id(FLAT_TUNING), tuned[1])
+    config = tuning.remembered(memo)
+    if config is None:
+        return
+    block = config["BLOCK"]
+    bulk = numel - numel % block
+    constexprs = (id(op), len(ins), 1, _config_key(config))
+    directs, calls = [], []
+    arrays = [out, *ins, ins[-1]]  # out, then the two inputs as the plan passes them (a unary op's twice)
+    for start, count, masked, grid in ((0, bulk, False, bulk // block), (bulk, numel - bulk, True, 1)):
+        if not count:
+            continue
+        launch = _DIRECT.get((constexprs, facts, masked, (count == 1) - (not count & 15)))
+        if count >= _I32 or launch is None or launch.stale():
+            return
+        offsets = [start * a.dtype.itemsize for a in arrays[:3]]
+        directs.append(launch)
+        calls.append((launch.launch, grid, launch.function, launch.packed, count, *offsets, launch.tail))
+    if len(_PLANS) >= _DIRECT_MAX:
+        _PLANS.clear()
+    _PLANS[key] = _Plan(op, strides, memo, config, directs, tuple(calls))
 
 
 def flat_signature(dtype: str) -> dict[str, str]:

@@ -25,6 +25,8 @@ on and, once that key has been launched, calls the compiled kernel's launcher di
 A launch wrapper whose arguments are pointers and scalars with facts it can state itself (the flat map kernel's,
 kernels/elementwise_flat.py) goes one step further: `kernel.direct(args, kwargs)` turns a remembered launch into a
 `DirectLaunch`, which the wrapper keys by those facts and calls with plain addresses, skipping the binder too.
+`DirectLaunch.ready()` makes its checks once for a caller that repeats several launches of one kernel (a flat
+launch's bulk and tail, elementwise_flat's plans) and then calls their launchers itself.
 
 Warm-up calls, pre-run hooks, a stages-inspection hook and async compilation go through Triton's
 path unchanged. Under TRITON_INTERPRET=1 `fast_jit` returns Triton's interpreted function itself,
@@ -92,7 +94,8 @@ class FastJITFunction(JITFunction):
     def __init__(self, fn: Callable, **options: Any) -> None:
         super().__init__(fn, **options)
         # key -> (compiled kernel, its launcher, function handle, packed metadata, the @triton.jit constexprs
-        # keyed by identity: held so that their ids stay theirs)
+        # keyed by identity: held so that their ids stay theirs). An entry is never replaced or removed: forgetting
+        # replaces the dict, so a DirectLaunch knows its entry is still remembered by the dict's identity alone.
         self._launches: dict = {}
         # (device, *args, **kwargs) -> (key, bound arguments), generated at the first launch; False: this kernel
         # cannot have one (every launch takes Triton's path)
@@ -125,7 +128,9 @@ class FastJITFunction(JITFunction):
             if bind is None and _enabled:
                 return self._first_launch(None, args, grid, kwargs)
             return JITFunction.run(self, *args, grid=grid, warmup=False, **kwargs)
-        active = _driver.active
+        active = _driver._active
+        if active is None:  # the property makes the default driver active: only until one is
+            active = _driver.active
         device = active.get_current_device()
         try:
             key, bound = bind(device, *args, **kwargs)
@@ -136,9 +141,10 @@ class FastJITFunction(JITFunction):
             return self._first_launch(key, args, grid, kwargs)
         kernel, launch, function, packed, _ = entry
         stream = active.get_current_stream(device)
-        for (name, _), (val, globals_dict) in self.used_global_vals.items():
-            if globals_dict.get(name, _MISSING) != val:  # JITFunction.run raises, with its message
-                return JITFunction.run(self, *args, grid=grid, warmup=False, **kwargs)
+        if self.used_global_vals:
+            for (name, _), (val, globals_dict) in self.used_global_vals.items():
+                if globals_dict.get(name, _MISSING) != val:  # JITFunction.run raises, with its message
+                    return JITFunction.run(self, *args, grid=grid, warmup=False, **kwargs)
         if callable(grid):
             grid = grid(dict(zip(self.arg_names, bound)))
         size = len(grid)
@@ -171,7 +177,8 @@ class FastJITFunction(JITFunction):
         if len(self._launches) >= _MAX_KEYS:
             self._launches = {}
         held = tuple(v for v in bound if isinstance(v, JITFunction))
-        self._launches[key] = (kernel, kernel.run, kernel.function, kernel.packed_metadata, held)
+        # setdefault: a key launched by two threads at once keeps its first entry (see _launches)
+        self._launches.setdefault(key, (kernel, kernel.run, kernel.function, kernel.packed_metadata, held))
         return kernel
 
     def direct(self, args: tuple, kwargs: dict) -> DirectLaunch | None:
@@ -186,11 +193,12 @@ class FastJITFunction(JITFunction):
             key, bound = bind(device, *args, **kwargs)
         except Exception:
             return None
-        entry = self._launches.get(key)
+        launches = self._launches
+        entry = launches.get(key)
         n_runtime = sum(1 for p in self.params if not p.is_constexpr)
         if entry is None or any(p.is_constexpr for p in self.params[:n_runtime]):
             return None
-        return DirectLaunch(self, device, key, entry, bound[n_runtime:])
+        return DirectLaunch(self, device, launches, entry, bound[n_runtime:], key[-4:])
 
     def __repr__(self) -> str:
         return f"FastJITFunction({self.module}:{self.fn.__qualname__})"
@@ -206,39 +214,56 @@ class DirectLaunch:
     changed knobs or globals, launch hooks installed, the kernel's launches forgotten): the caller then launches
     through `kernel[grid](...)`."""
 
-    __slots__ = ("fn", "device", "key", "entry", "tail", "knobs")
+    __slots__ = ("fn", "device", "memo", "entry", "tail", "knobs", "launch", "function", "packed")
 
-    def __init__(self, fn: FastJITFunction, device: int, key: tuple, entry: tuple, tail: tuple) -> None:
-        self.fn, self.device, self.key, self.entry, self.tail = fn, device, key, entry, tail
-        self.knobs = key[-4:]  # the binder's last four key elements: fn.debug and the three knobs
+    def __init__(self, fn: FastJITFunction, device: int, memo: dict, entry: tuple, tail: tuple,
+                 knobs: tuple) -> None:
+        # memo: the kernel's dict of remembered launches that holds `entry` (it stays there while the kernel
+        # keeps that dict); knobs: the key's last four elements, fn.debug and the three knobs
+        self.fn, self.device, self.memo, self.entry, self.tail, self.knobs = fn, device, memo, entry, tail, knobs
+        _, self.launch, self.function, self.packed, _ = entry
 
     def stale(self) -> bool:
         """True once the kernel no longer remembers this launch (its memo started over, or its source changed):
         make a new DirectLaunch after the next launch through `kernel[grid]`."""
-        return self.fn._launches.get(self.key) is not self.entry
+        return self.fn._launches is not self.memo
 
-    def __call__(self, grid: tuple, *runtime: Any) -> bool:
+    def ready(self) -> tuple | None:
+        """(stream, launch enter hook, launch exit hook) to call `self.launch` with when the cached path would
+        serve this launch as it was remembered, else None (see the class docstring). A caller that launches
+        several DirectLaunches of one kernel and device checks the first with this and the others with `stale`:
+        the rest of the checks are the kernel's, the device's and the knobs', the same for all of them."""
         fn = self.fn
-        if not _enabled or fn.pre_run_hooks or knobs.runtime.add_stages_inspection_hook is not None \
-                or "run" in fn.__dict__ or fn._launches.get(self.key) is not self.entry:
-            return False
-        if (fn.debug, knobs.runtime.debug, knobs.compilation.instrumentation_mode,
-                knobs.compilation.fpsan_homomorphic_casts) != self.knobs:
-            return False
-        active = _driver.active
+        runtime = knobs.runtime
+        if not _enabled or fn.pre_run_hooks or runtime.add_stages_inspection_hook is not None \
+                or "run" in fn.__dict__ or fn._launches is not self.memo:
+            return None
+        debug, runtime_debug, mode, fpsan = self.knobs
+        if fn.debug != debug or runtime.debug != runtime_debug or knobs.compilation.instrumentation_mode != mode \
+                or knobs.compilation.fpsan_homomorphic_casts != fpsan:
+            return None
+        active = _driver._active
+        if active is None:  # the property makes the default driver active: only until one is
+            active = _driver.active
         device = active.get_current_device()
         if device != self.device:
-            return False
-        enter, leave = knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook
+            return None
+        enter, leave = runtime.launch_enter_hook, runtime.launch_exit_hook
         if enter.__class__ is not _HookChain or leave.__class__ is not _HookChain or enter.calls or leave.calls:
-            return False  # the hooks read launch metadata built from the bound arguments: Triton's path has them
-        for (name, _), (val, globals_dict) in fn.used_global_vals.items():
-            if globals_dict.get(name, _MISSING) != val:
-                return False
-        _, launch, function, packed, _ = self.entry
+            return None  # the hooks read launch metadata built from the bound arguments: Triton's path has them
+        if fn.used_global_vals:
+            for (name, _), (val, globals_dict) in fn.used_global_vals.items():
+                if globals_dict.get(name, _MISSING) != val:
+                    return None
+        return active.get_current_stream(device), enter, leave
+
+    def __call__(self, grid: tuple, *runtime: Any) -> bool:
+        ready = self.ready()
+        if ready is None:
+            return False
         size = len(grid)
-        launch(grid[0], grid[1] if size > 1 else 1, grid[2] if size > 2 else 1, active.get_current_stream(device),
-               function, packed, None, enter, leave, *runtime, *self.tail)
+        self.launch(grid[0], grid[1] if size > 1 else 1, grid[2] if size > 2 else 1, ready[0], self.function,
+                    self.packed, None, ready[1], ready[2], *runtime, *self.tail)
         return True
 
 

@@ -125,6 +125,17 @@ def launch(tunable: Tunable, key: Key, sizes: dict, run: Callable[[Config], None
     return config
 
 
+def remembered(memo: tuple) -> Config | None:
+    """The config `launch` remembered for memo = (id(tunable), key), or None."""
+    return _chosen.get(memo)
+
+
+def launches_only_run() -> bool:
+    """True while a launch only runs its config: no observer records it and it is not a dry run. Only then may a
+    caller that repeats remembered launches itself (elementwise_flat's plans) skip `launch`."""
+    return not _observers and not _dry_run
+
+
 def launching() -> bool:
     """True while the calling thread is inside `launch` (the tuner's timing runs included): the launch-count
     tests check every kernel runs so. It reads the call stack, so the launch path itself pays nothing."""
