@@ -366,3 +366,40 @@ def test_cuda_runs_the_triton_kernels(monkeypatch):
     tt.exp(x).backward(g)
     tt.log(x.detach())
     assert launches[:2] == ["_exp", "_exp_backward"] and "_log" in launches
+
+
+# ---------------------------------------------------------------- the hot path (ops/unary.run_unrecorded)
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("op", ["exp", "sqrt", "sin", "sigmoid", "relu", "gelu", "leaky_relu", "hardtanh", "elu"])
+def test_hot_path_is_the_functions_path(op, device):
+    # A floating-point input that records no graph skips the autograd Function: the same values, dtype,
+    # layout and a plain result, as the Function's forward gives (it runs for an input that requires grad).
+    import tritensor.nn.functional as F
+
+    fn = getattr(F, op, None) or getattr(tt, op)
+    values = np.linspace(0.1 if op == "sqrt" else -2.5, 2.5, 12)  # (sqrt's NaN warns: an error in the interpreter)
+    for dtype in (tt.float32, tt.float16, tt.float64):
+        x = tt.tensor(values.reshape(3, 4), dtype=dtype, device=device)
+        strided = tt.tensor(values.reshape(4, 3), dtype=dtype, device=device).t()
+        for operand in (x, strided, x[1:, 1:]):
+            fast = fn(operand)
+            general = fn(operand.detach().requires_grad_())
+            assert fast.grad_fn is None and not fast.requires_grad and general.grad_fn is not None
+            assert fast.dtype is general.dtype and fast.shape == general.shape and fast.is_contiguous()
+            np.testing.assert_array_equal(fast.cpu().numpy(), general.detach().cpu().numpy(), err_msg=str(dtype))
+    with tt.no_grad():  # grad mode off: no graph for an input that requires grad either
+        assert fn(x.detach().requires_grad_()).grad_fn is None
+
+
+def test_cuda_hot_path_leaves_other_inputs_to_the_general_path():
+    a = tt.tensor([1, 4, 9], device="cuda")
+    assert tt.sqrt(a).dtype is tt.float32  # an integer input is promoted first
+    with pytest.raises(RuntimeError, match="Boolean inputs not supported for relu"):
+        tt.relu(tt.tensor([True], device="cuda"))
+    with pytest.raises(NotImplementedError, match="exp is not implemented for complex tensors"):
+        tt.exp(tt.tensor([1 + 1j], device="cuda"))
+    with pytest.raises(TypeError, match=r"exp\(\): argument 'input' \(position 1\) must be Tensor, not list"):
+        tt.exp([1.0])
+    out = tt.empty(3, device="cuda")
+    assert tt.exp(tt.ones(3, device="cuda"), out=out) is out  # out= takes the general path
+    np.testing.assert_allclose(out.cpu().numpy(), np.full(3, math.e, np.float32), rtol=1e-6)

@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..grad_state import state as grad_state
 from ..kernels import activations as K
 from ..tensor import Tensor
 from .elementwise import inplace
-from .unary import check_tensor, make_function, torch_type_name
+from .unary import check_tensor, make_function, run_unrecorded, torch_type_name
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -95,9 +96,15 @@ _NODE_NAMES = {"relu": "Relu", "gelu": "Gelu", "silu": "Silu", "softplus": "Soft
 FUNCTIONS: dict[str, type[Function]] = {
     name: make_function(_NODE_NAMES[name], op, _DERIVATIVES[name]) for name, op in K.OPS.items()
 }
+_PARAM_NAMES = {name: tuple(op.params) for name, op in K.OPS.items()}
 
 
 def _run(name: str, input: Tensor, params: tuple = (), in_place: bool = False) -> Tensor:
+    if not in_place and type(input) is Tensor and input.dtype.is_floating_point \
+            and not (grad_state.enabled and input._requires_grad):
+        if params:
+            return run_unrecorded(K.OPS[name], input, **dict(zip(_PARAM_NAMES[name], params)))
+        return run_unrecorded(K.OPS[name], input)
     check_tensor(name + "_" if in_place else name, input)
     dtype = input.dtype
     if not dtype.is_floating_point:

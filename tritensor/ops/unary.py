@@ -25,6 +25,7 @@ import numpy as np
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..creation import zeros_like
+from ..grad_state import state as grad_state
 from ..kernels import binary as KB
 from ..kernels import elementwise as KE
 from ..kernels import unary as K
@@ -155,11 +156,27 @@ def _apply(name: str, op: UnaryOp, function: type[Function], x: Tensor, copy_inp
     return function.apply(x, (), copy_input)
 
 
+def run_unrecorded(op: UnaryOp, x: Tensor, **params) -> Tensor:
+    """What a unary op's Function computes for a floating-point input that records no graph (its forward's
+    run_elementwise on one operand: the NumPy reference on cpu, the kernel into a new contiguous output on cuda),
+    without the layers between: the hot path of the unary ops and the activations (whose checks such an input
+    passes)."""
+    if x.device.type == "cpu":
+        out = Tensor._wrap(op.forward_ref(x._host(), **params))
+        return out if out.dtype is x.dtype else Tensor._wrap(out._np.astype(x.dtype.np))
+    out = Tensor._empty(x._shape, x.dtype, x.device)
+    op.forward(out._dev(), x._dev(), **params)
+    return out
+
+
 def _make_public(name: str, op: UnaryOp, function: type[Function], module: str,
                  description: str = "") -> tuple[Callable, Callable]:
     """tt.<name>(input, *, out=None) and its in-place form <name>_(input); `description` opens the docstring."""
 
     def fn(input: Tensor, *, out: Tensor | None = None) -> Tensor:
+        if out is None and type(input) is Tensor and input.dtype.is_floating_point \
+                and not (grad_state.enabled and input._requires_grad):
+            return run_unrecorded(op, input)
         check_tensor(name, input)
         result = _apply(name, op, function, input, False)
         return result if out is None else _into(out, result)
