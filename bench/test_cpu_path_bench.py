@@ -4,14 +4,18 @@ softmax, log_softmax, cross_entropy, layer_norm and GELU (exact, erf form), forw
 
 The NumPy baselines are written for speed: float32 throughout, in-place ufuncs (`out=`), as few (M, R)
 temporaries as the math allows (on a host NumPy's speed is memory traffic, and a fresh large array costs page
-faults), a forward + backward reusing the forward's exp / normaliser / cdf. GELU's baseline takes SciPy's float32
-`erf` (NumPy has none). Compare the means within one group of one run (the machine is shared); each tritensor
-test asserts that it computes the baseline's values, so a wrong fast path fails. Each tritensor test runs twice:
+faults), a forward + backward reusing the forward's exp / normaliser / cdf, and the row-wise ones run with NumPy's
+ufunc buffer no longer than a row (`_row_buffer`: 1.5-2x faster passes with a broadcast operand, as tritensor's
+references run them). GELU's baseline takes SciPy's float32 `erf` (NumPy has none). Compare the means within one
+group of one run (the machine is shared); each tritensor test asserts that it computes the baseline's values, so a
+wrong fast path fails. Each tritensor test runs twice:
 with its default intra-op threads (`threads-default`: tt.get_num_threads(), rows / elements of a large array split
 over a thread pool, as PyTorch's CPU kernels do) and with tt.set_num_threads(1) (`threads-1`); the baselines stay
-plain single-threaded NumPy. Time is wall time (threads), so run it on an otherwise idle machine.
+plain single-threaded NumPy. Time is wall time (threads), so run it on an otherwise idle machine; on a shared one,
+bench/cpu_path_time.py times the same functions in CPU time (process_time) and wall time, with page faults.
 
     OPENBLAS_NUM_THREADS=1 python -m pytest bench/test_cpu_path_bench.py --benchmark-only --benchmark-group-by=group
+    OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py [--warm-heap]
 """
 
 from __future__ import annotations
@@ -66,6 +70,21 @@ def threads(request):
 
 
 # ---------------------------------------------------------------- the plain NumPy baselines
+def _row_buffer(fn):
+    """fn run with NumPy's ufunc buffer no longer than a row (768 <= R <= 4096), as tritensor's references run: with
+    rows of at most half a buffer (8192 elements) NumPy copies several rows through its buffers on a pass with a
+    broadcast operand (a row's max or mean, a weight), 1.5-2x slower than one inner loop per row; the same bits."""
+    def run(x, *args):
+        with np.errstate():  # restores the buffer size on exit
+            r = x.shape[-1]
+            if 768 <= r <= 4096:
+                np.setbufsize(r // 16 * 16)
+            return fn(x, *args)
+    run.__name__ = fn.__name__
+    return run
+
+
+@_row_buffer
 def np_softmax(x):
     y = np.subtract(x, x.max(1, keepdims=True))
     np.exp(y, out=y)
@@ -73,14 +92,15 @@ def np_softmax(x):
     return y
 
 
+@_row_buffer
 def np_softmax_fb(x, g):
     y = np_softmax(x)
-    gx = g * y
-    np.subtract(g, gx.sum(1, keepdims=True), out=gx)
+    gx = np.subtract(g, np.vecdot(g, y)[:, None])  # sum(g * y) as a dot per row: no product array
     gx *= y
     return y, gx
 
 
+@_row_buffer
 def np_log_softmax(x):
     m = x.max(1, keepdims=True)
     y = np.subtract(x, m)
@@ -91,6 +111,7 @@ def np_log_softmax(x):
     return y
 
 
+@_row_buffer
 def np_log_softmax_fb(x, g):
     m = x.max(1, keepdims=True)
     p = np.subtract(x, m)
@@ -133,6 +154,7 @@ def _ln_xhat(x):
     return xhat, rstd
 
 
+@_row_buffer
 def np_layer_norm(x, w, b):
     y, _ = _ln_xhat(x)
     y *= w
@@ -140,6 +162,7 @@ def np_layer_norm(x, w, b):
     return y
 
 
+@_row_buffer
 def np_layer_norm_fb(x, w, b, g):
     xhat, rstd = _ln_xhat(x)
     y = xhat * w

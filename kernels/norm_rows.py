@@ -457,7 +457,9 @@ def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | 
         if b is not None:
             ys += b
 
-    _split_rows(rows, xf, y)
+    with np.errstate():  # (restores NumPy's buffer size on exit)
+        host_threads.unbuffer_rows(shape[-1])
+        _split_rows(rows, xf, y)
     out = y if y.dtype == x.dtype else y.astype(x.dtype)
     kept = None if xhat is out else xhat  # y itself (no affine, no cast) is the caller's: never overwritten
     mean, rstd = mean.reshape(shape[:-1]), rstd.reshape(shape[:-1])
@@ -485,7 +487,9 @@ def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | 
             np.subtract(xf[lo:hi], mean[lo:hi, None], out=xhat[lo:hi])
             xhat[lo:hi] *= rstd[lo:hi, None]
 
-        _split_rows(normalise, xf, xhat)
+        with np.errstate():
+            host_threads.unbuffer_rows(R)
+            _split_rows(normalise, xf, xhat)
     else:
         xhat = _as_rows(xhat, R)
     # Column sums over every row: one call each on the whole arrays (a reduction across rows is never split).
@@ -507,7 +511,9 @@ def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | 
         ds -= ns
         ds *= rstd[lo:hi, None]
 
-    _split_rows(rows, g, xhat, dx)
+    with np.errstate():
+        host_threads.unbuffer_rows(R)
+        _split_rows(rows, g, xhat, dx)
     return dx.astype(x.dtype, copy=False).reshape(shape), dw, db
 
 

@@ -355,3 +355,73 @@ def test_ops_same_bits_with_threads_and_byproducts_freed(x, rng, op):
     want = tt.autograd.grad(fns[op](a), (a,), tt.from_numpy(g) if op != "cross_entropy" else None,
                             create_graph=True)[0]  # the tensor-op backward
     np.testing.assert_allclose(gx, want.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- NumPy's ufunc buffer
+def test_unbuffer_rows_sets_a_row_long_buffer_inside_errstate_only():
+    default = np.getbufsize()
+    with np.errstate():
+        H.unbuffer_rows(1031)
+        assert np.getbufsize() == 1024  # a multiple of 16 no longer than the row
+    assert np.getbufsize() == default
+    for short_or_long in (H.ROW_UNBUFFERED_MIN - 1, 4097, 0):  # short rows gain from buffering; long ones need none
+        with np.errstate():
+            H.unbuffer_rows(short_or_long)
+            assert np.getbufsize() == default
+
+
+@pytest.mark.parametrize("cols", [COLS, 4096])
+def test_refs_same_bits_with_numpy_buffering(rng, monkeypatch, cols):
+    """The references give the same bits whether NumPy buffers their row passes or not (unbuffer_rows only changes
+    how NumPy walks the rows, never which operations run)."""
+    x = rng.standard_normal((40, cols)).astype(np.float32) * 3
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    w, b = rng.standard_normal(cols).astype(np.float32), rng.standard_normal(cols).astype(np.float32)
+
+    def run():
+        tt.set_num_threads(1)
+        y, (e, total) = KS.log_softmax_exp_ref(x, 1)
+        s = KS.softmax_ref(x, 1)
+        ln, mean, rstd = KN.layer_norm_ref(x, w, b, 1e-5)
+        return (y, e, total, KS.log_softmax_backward_ref(g, y, 1, (e.copy(), total)), s,
+                KS.softmax_backward_ref(g, s, 1), ln, *KN.layer_norm_backward_ref(g, x, w, mean, rstd))
+
+    unbuffered = run()
+    monkeypatch.setattr(H, "ROW_UNBUFFERED_MIN", 1 << 30)  # NumPy's default buffering throughout
+    for a, b_ in zip(unbuffered, run()):
+        assert np.array_equal(a, b_, equal_nan=True)
+
+
+# ---------------------------------------------------------------- log_softmax's kept exp, used up by the backward
+def test_log_softmax_backward_consumes_the_kept_exp(x):
+    x = np.nan_to_num(x, posinf=9.0, neginf=-9.0)
+    g = np.random.default_rng(3).standard_normal(x.shape).astype(np.float32)
+    y, (e, total) = KS.log_softmax_exp_ref(x, 1)
+    want = KS.log_softmax_backward_ref(g, y, 1, (e.copy(), total))
+    gx = KS.log_softmax_backward_ref(g, y, 1, (e, total), consume=True)
+    assert gx is e and np.array_equal(gx, want)  # computed in the kept array, the same bits
+    g16 = g.astype(np.float16)  # a result in another dtype than exp's: cast from it, the same values
+    y, (e, total) = KS.log_softmax_exp_ref(x.astype(np.float16), 1)
+    want = KS.log_softmax_backward_ref(g16, y, 1, (e.copy(), total))
+    got = KS.log_softmax_backward_ref(g16, y, 1, (e, total), consume=True)
+    assert got.dtype == np.float16 and np.array_equal(got, want)
+
+
+def test_log_softmax_second_backward_recomputes_the_exp_from_x(x, rng):
+    x = np.nan_to_num(x, posinf=9.0, neginf=-9.0)
+    g = tt.from_numpy(rng.standard_normal(x.shape).astype(np.float32))
+    a = _leaf(x)
+    y = F.log_softmax(a, 1)
+    (g1,) = tt.autograd.grad(y, (a,), g, retain_graph=True)
+    assert y.grad_fn.exp_host is None  # used up by the first backward
+    (g2,) = tt.autograd.grad(y, (a,), g, retain_graph=True)  # recomputed from x: the same bits
+    assert np.array_equal(g1.numpy(), g2.numpy())
+    with tt.no_grad():
+        a.mul_(2.0)  # x changed in place: its exp is not the forward's any more; exp(y) serves, the same values
+    (g3,) = tt.autograd.grad(y, (a,), g)
+    np.testing.assert_allclose(g3.numpy(), g1.numpy(), rtol=1e-5, atol=1e-6)
+    b = tt.from_numpy(x.copy()).requires_grad_()
+    y = F.log_softmax(b * 1.0, 1)  # x an intermediate: freed after the forward
+    (h1,) = tt.autograd.grad(y, (b,), g, retain_graph=True)
+    (h2,) = tt.autograd.grad(y, (b,), g)
+    np.testing.assert_allclose(h2.numpy(), h1.numpy(), rtol=1e-5, atol=1e-6)

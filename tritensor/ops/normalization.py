@@ -183,7 +183,9 @@ def _param(t: Tensor | None, dtype: D.dtype, shape: tuple) -> Tensor | None:
     if t is None:
         return None
     t = t if t.dtype is dtype else t.to(dtype)
-    return t.reshape(shape).contiguous()  # the kernels index it with unit stride
+    if t._shape != shape:  # (a reshape to its own shape would only add a view node to the graph)
+        t = t.reshape(shape)
+    return t.contiguous()  # the kernels index it with unit stride
 
 
 def _layer_norm(input: Tensor, normalized_shape, weight, bias, eps: float, rms: bool) -> Tensor:

@@ -11,6 +11,7 @@ tensor-op backward (create_graph) differentiates through it.
 from __future__ import annotations
 
 import warnings
+import weakref
 
 from .. import dtypes as D
 from ..autograd.function import Function
@@ -78,6 +79,9 @@ def _run_forward(ctx, x: Tensor, dim: int, log: bool) -> Tensor:
     if x.device.type == "cpu":
         if log and ctx.needs_input_grad[:1] == (True,):  # the exp kept: the fused backward needs no exp pass of its own
             y, ctx.exp_host = K.log_softmax_exp_ref(x._host(), dim)
+            # The backward computes its result in that exp (no fresh array); a second backward (retain_graph)
+            # recomputes it from x, the same bits, while x lives unchanged (a weak reference: no memory held).
+            ctx.exp_source = (weakref.ref(x), x._version)
             return Tensor._wrap(y)
         return Tensor._wrap(K.softmax_ref(x._host(), dim, log))
     y = Tensor._empty(x._shape, x.dtype, x.device)
@@ -93,6 +97,7 @@ class SoftmaxFunction(Function):
 
     differentiable_forward = False
     exp_host = None  # cpu log_softmax recording a graph: the forward's (exp(x - row max), row sums)
+    exp_source = None  # and (a weak reference to x, x's version then): what recomputes them for a second backward
 
     def name(self) -> str:
         return "LogSoftmaxBackward0" if self.log else "SoftmaxBackward0"
@@ -113,10 +118,23 @@ class SoftmaxFunction(Function):
             return grad - SoftmaxFunction.apply(y, dim, False) * grad.sum(dim, keepdim=True), None, None
         return y * (grad - (grad * y).sum(dim, keepdim=True)), None, None
 
+    def _kept_exp(self) -> tuple | None:
+        """The forward's (exp, row sums), taken (the backward uses them up); after a first backward, recomputed
+        from x when it is still alive and unchanged, else None (the backward then takes exp(y): the same values,
+        rounded differently)."""
+        exp, self.exp_host = self.exp_host, None
+        source = self.exp_source
+        if exp is None and source is not None:
+            x = source[0]()
+            if x is not None and x._version == source[1]:
+                exp = K.log_softmax_exp_ref(x._host(), self.dim)[1]  # as the forward computed it: the same bits
+        return exp
+
     def backward_fused(self, grad):
         (y,) = self.saved_tensors
         if y.device.type == "cpu":
-            gx = K.softmax_backward_ref(grad._host(), y._host(), self.dim, self.log, self.exp_host)
+            exp = self._kept_exp() if self.log else None
+            gx = K.softmax_backward_ref(grad._host(), y._host(), self.dim, self.log, exp, consume=True)
             return Tensor._wrap(gx), None, None
         gx = Tensor._empty(y._shape, y.dtype, y.device)
         if gx.numel():
