@@ -37,6 +37,8 @@ from .launch_spec import KernelSpec
 from .launcher import fast_jit
 from .loss_ref import (  # noqa: F401  the family's NumPy references, kept importable from here
     check_targets_ref,
+    class_rows_backward_ref,
+    class_rows_ref,
     cross_entropy_backward_ref,
     cross_entropy_ref,
     cross_entropy_rows_exp_ref,

@@ -116,3 +116,99 @@ def test_argument_errors(device):
     with pytest.raises(RuntimeError, match="ignore_index is not supported for floating point target"):
         L.cross_entropy(x, tt.zeros(3, 4, device=device), ignore_index=1)
     assert L.__all__ == []  # PyTorch has no torch.cross_entropy / torch.nll_loss
+
+
+def _general(a, t, reduction, g, ignore_index=-100):
+    """The general references' forward and gradient (what the cpu path computed before its direct 2-D case)."""
+    loss, w_t, lse, exp_rows = KL.cross_entropy_rows_exp_ref(a, t, None, ignore_index)
+    out = KL.reduce_loss_ref(loss, w_t, t.shape, reduction, a.dtype)
+    return out, KL.cross_entropy_backward_ref(g, a, t, None, ignore_index, reduction, 0.0, False, lse, exp_rows)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", [(64, 10), (5, 1), (300, 300)])  # 300 x 300: rows split over host threads
+def test_cpu_class_index_rows_are_the_general_references_bits(rng, dtype, reduction, shape):
+    a = (rng.standard_normal(shape) * 4).astype(dtype)
+    a[1, 0], a[2] = np.inf, -np.inf  # non-finite rows go the same way (and warn no more than before)
+    a[3, -1] = np.nan
+    t = rng.integers(0, shape[1], shape[0])
+    x = tt.tensor(a, requires_grad=True)
+    loss = L.cross_entropy(x, tt.tensor(t), reduction=reduction)
+    g = np.asarray(0.75, dtype)
+    (gx,) = tt.autograd.grad(loss, x, tt.tensor(g))
+    want, want_gx = _general(a, t, reduction, g)
+    assert loss.dtype == x.dtype and loss.shape == () and loss.grad_fn.name() == "NllLossBackward0"
+    assert loss.detach().numpy().tobytes() == want.tobytes()
+    assert gx.numpy().dtype == dtype and gx.numpy().tobytes() == want_gx.tobytes()
+
+
+def test_cpu_class_index_direct_case_falls_back_where_it_does_not_hold(rng):
+    a = rng.standard_normal((6, 5)).astype(np.float32)
+    t = np.array([0, 4, 3, 2, 1, 3])
+    assert KL.class_rows_ref(a, t, -100, "mean") is not None
+    assert KL.class_rows_ref(a, t, 3, "mean") is None  # ignore_index in [0, C): a row may be ignored
+    assert KL.class_rows_ref(a, np.array([0, 4, -100, 2, 1, 3]), -100, "mean") is None
+    assert KL.class_rows_ref(a, np.array([0, 5, 3, 2, 1, 3]), -100, "mean") is None
+    assert KL.class_rows_ref(a, np.array([0, -1, 3, 2, 1, 3]), -100, "mean") is None
+    assert KL.class_rows_ref(np.asfortranarray(a), t, -100, "mean") is None
+    assert KL.class_rows_ref(a.astype(np.float16), t, -100, "mean") is None
+    # Through the op: an ignored row, ignore_index in range, a strided input: the general path's values.
+    for target, ignore, logits in ((np.array([0, 4, -100, 2, 1, 3]), -100, a), (t, 3, a), (t, -100, a.T.copy().T)):
+        x = tt.tensor(logits, requires_grad=True)
+        loss = L.cross_entropy(x, tt.tensor(target), ignore_index=ignore)
+        (gx,) = tt.autograd.grad(loss, x)
+        want, want_gx = _general(logits, target, "mean", np.asarray(1.0, np.float32), ignore)
+        assert loss.detach().numpy().tobytes() == want.tobytes()
+        np.testing.assert_array_equal(gx.numpy(), want_gx)
+
+
+def test_cpu_class_index_rows_backward_twice_and_double_backward(rng):
+    a = rng.standard_normal((4, 3)).astype(np.float64)
+    t = tt.tensor([2, 0, 1, 1])
+    x = tt.tensor(a, requires_grad=True)
+    loss = L.cross_entropy(x, t)
+    first = tt.autograd.grad(loss, x, retain_graph=True)[0].numpy().copy()
+    second = tt.autograd.grad(loss, x)[0].numpy()  # the forward's exp was used up: computed again, same bits
+    assert first.tobytes() == second.tobytes()
+    p = np.exp(a - a.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(first, (p - np.eye(3)[[2, 0, 1, 1]]) / 4, rtol=1e-12)
+    (gx,) = tt.autograd.grad(L.cross_entropy(x, t, reduction="sum"), x, create_graph=True)
+    assert gx.requires_grad
+    tt.autograd.gradcheck(lambda z: L.cross_entropy(z, t, reduction="sum"), (x,))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cpu_class_index_rows_keep_the_checks(reduction):
+    x = tt.zeros(3, 4)
+    with pytest.raises(ValueError, match=r"^Expected input batch_size \(3\) to match target batch_size \(2\).$"):
+        L.cross_entropy(x, tt.tensor([0, 1]), reduction=reduction)
+    with pytest.raises(RuntimeError, match="expected scalar type Long but found Float"):
+        L.cross_entropy(x, tt.zeros(3), reduction=reduction)
+    with pytest.raises(RuntimeError, match="\"cross_entropy\" not implemented for 'Long'"):
+        L.cross_entropy(tt.zeros(3, 4, dtype=tt.int64), tt.tensor([0, 1, 2]), reduction=reduction)
+    with pytest.raises(IndexError, match="^Target 4 is out of bounds.$"):
+        L.cross_entropy(x, tt.tensor([0, 4, 1]), reduction=reduction)
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0. Got: -0.5"):
+        L.cross_entropy(x, tt.tensor([0, 1, 2]), reduction=reduction, label_smoothing=-0.5)
+    half = L.cross_entropy(x.half(), tt.tensor([0, 1, 2]), reduction=reduction)  # not a direct dtype: general path
+    assert half.dtype == tt.float16 and half.item() == pytest.approx(np.log(4) * (1 if reduction == "mean" else 3),
+                                                                       rel=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(300, 500), (3, 70000)])  # blocks of rows; a row longer than a block
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cpu_class_index_rows_without_grad_are_the_same_bits(rng, shape, threads):
+    a = (rng.standard_normal(shape) * 4).astype(np.float32)
+    a[1, 0] = np.inf
+    t = rng.integers(0, shape[1], shape[0])
+    before = tt.get_num_threads()
+    tt.set_num_threads(threads)
+    try:
+        loss = L.cross_entropy(tt.tensor(a), tt.tensor(t))  # no gradient wanted: the exp is not kept
+        kept = KL.class_rows_ref(a, t, -100, "mean", keep_exp=False)
+    finally:
+        tt.set_num_threads(before)
+    assert kept[2][0] is None
+    assert loss.numpy().tobytes() == _general(a, t, "mean", np.asarray(1.0, np.float32))[0].tobytes()

@@ -36,6 +36,7 @@ __all__: list[str] = []
 
 _REDUCTIONS = ("none", "mean", "sum")
 _OUT_OF_BOUNDS = "Target {index} is out of bounds."
+_CPU_FLOATS = (D.float32, D.float64)
 
 
 def _acc_dtype(dtype: D.dtype) -> D.dtype:
@@ -84,6 +85,7 @@ class NllLoss(Function):
 
     differentiable_forward = False
     exp_host = None  # cpu: the forward's (exp(x - row max), row max, row sums), which backward turns into the gradient
+    class_rows = False  # cpu: the forward took K.class_rows_ref (the common case), so may its backward
 
     @staticmethod
     def forward(ctx, x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, label_smoothing: float,
@@ -91,7 +93,18 @@ class NllLoss(Function):
         ctx.args = (ignore_index, label_smoothing, reduction, nll)
         if x.device.type == "cuda":
             return _forward_cuda(ctx, x, target, weight, ignore_index, label_smoothing, reduction, nll)
-        xh, th, wh = x._host(), target._host(), _host(weight)
+        xh, th = x._host(), target._host()
+        if weight is None and not nll and label_smoothing == 0.0 and reduction != "none" and x.ndim == 2:
+            keep = ctx.needs_input_grad[:1] == (True,)
+            fast = K.class_rows_ref(xh, th, ignore_index, reduction, keep)
+            if fast is not None:  # the common case's direct reference (None: the general one speaks)
+                out, ctx.lse_host, exp_rows = fast
+                if keep:
+                    ctx.exp_host = exp_rows
+                    ctx.class_rows = True
+                ctx.save_for_backward(x, target, weight)
+                return Tensor._wrap(out)
+        wh = _host(weight)
         loss, w_t, ctx.lse_host, exp_rows = K.cross_entropy_rows_exp_ref(xh, th, wh, ignore_index, label_smoothing,
                                                                          nll)
         if ctx.needs_input_grad[:1] == (True,):  # kept for the fused backward, which spares its exp pass
@@ -136,6 +149,10 @@ class NllLoss(Function):
         x, target, weight = saved[:3]
         if x.device.type == "cpu":
             exp_rows = self.exp_host
+            if self.class_rows and exp_rows is not None and exp_rows[0] is not None:
+                self.exp_host = (None,) + exp_rows[1:]
+                gx = K.class_rows_backward_ref(grad._host(), target._host(), reduction, exp_rows)
+                return Tensor._wrap(gx), None, None, None, None, None, None
             if exp_rows is not None:  # its array becomes this gradient: a second backward computes the exp again
                 self.exp_host = (None,) + exp_rows[1:]
             gx = K.cross_entropy_backward_ref(grad._host(), x._host(), target._host(), _host(weight), ignore_index,
@@ -223,6 +240,12 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax + nll_loss in one fused kernel for class-index targets (int64, ignore_index, class weights,
     label_smoothing); float targets are class probabilities of input's shape."""
+    if (weight is None and label_smoothing == 0.0 and type(input) is Tensor and type(target) is Tensor
+            and len(input._shape) == 2 and len(target._shape) == 1 and target.dtype is D.int64
+            and input.dtype in _CPU_FLOATS and (reduction == "mean" or reduction == "sum")
+            and input._shape[0] == target._shape[0] and input.device.type == "cpu" and target.device.type == "cpu"):
+        # The common case, checked directly: every check below (and _check_class_targets') passes for it.
+        return NllLoss.apply(input, target.detach(), None, int(ignore_index), 0.0, reduction, False)
     check_reduction(reduction)
     _check_float_input("cross_entropy", input)
     if not isinstance(target, Tensor):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from ...tensor import Tensor
 from ..parameter import Parameter, is_parameter
@@ -106,56 +107,86 @@ class Sequential(Module):
         tritensor.Size([5, 2])
         """
         modules = list(self._modules.values())
+        n = len(modules)
+        if n < 2:
+            return modules[0](input) if n else input
+        fuse = _fusion()
         i = 0
-        while i < len(modules):
-            activation = _fusable(modules[i], modules[i + 1]) if i + 1 < len(modules) else None
+        while i < n:
+            module = modules[i]
+            activation = _fusable(module, modules[i + 1], fuse) if i + 1 < n else None
             if activation is not None:  # Linear / Conv then its activation: one fused call (same values)
-                input = _fused_call(modules[i], input, activation)
+                input = _fused_call(module, input, activation, fuse)
                 i += 2
             else:
-                input = modules[i](input)
+                input = module(input)
                 i += 1
         return input
 
 
-def _fused_call(first: Module, input, activation: str):
+class _Fusion(NamedTuple):
+    """What Sequential's fusion reads, resolved on the first forward (`_fusion`)."""
+
+    firsts: tuple  # the fusable first layers' types: Linear first, then the convolutions
+    activations: dict  # activation module type -> its `activation=` name given the module (None: not fusable)
+    functional: Any  # tritensor.nn.functional
+    enabled: Callable[[], bool]  # ops.linear_act.fusion_enabled
+
+
+_FUSION: _Fusion | None = None
+
+
+def _fusion() -> _Fusion:
+    """The fusion's types and functions: importing them at module level would be a cycle, and an import statement
+    per forward cost as much as a small layer's bookkeeping."""
+    global _FUSION
+    if _FUSION is None:
+        from ...ops.linear_act import fusion_enabled
+        from .. import functional as F
+        from .activation import GELU, ReLU, SiLU
+        from .conv import Conv1d, Conv2d, Conv3d
+        from .linear import Linear
+
+        def gelu(m):
+            return {"none": "gelu", "tanh": "gelu_tanh"}.get(m.approximate)
+
+        activations = {ReLU: lambda m: "relu", SiLU: lambda m: "silu", GELU: gelu}
+        _FUSION = _Fusion((Linear, Conv1d, Conv2d, Conv3d), activations, F, fusion_enabled)
+    return _FUSION
+
+
+def _fused_call(first: Module, input, activation: str, fuse: _Fusion | None = None):
     """`first` (a plain nn.Linear or nn.Conv1d/2d/3d with zeros padding) on input, then the activation, as the
     one fused F.linear / F.conv*d call with `activation=`."""
-    from .. import functional as F
-    from .linear import Linear
-
-    if type(first) is Linear:
-        return F.linear(input, first.weight, first.bias, activation=activation)
+    fuse = fuse or _fusion()
+    if type(first) is fuse.firsts[0]:
+        return fuse.functional.linear(input, first.weight, first.bias, activation=activation)
     fn = type(first)._fn  # F.conv1d / conv2d / conv3d, as the module's own forward calls it
     return fn(input, first.weight, first.bias, first.stride, first.padding, first.dilation, first.groups,
               activation=activation)
 
 
-def _fusable_first(module: Module) -> bool:
+def _fusable_first(module: Module, fuse: _Fusion | None = None) -> bool:
     """A plain nn.Linear, or a plain nn.Conv1d/2d/3d with padding_mode 'zeros' (other modes pad first)."""
-    from .conv import Conv1d, Conv2d, Conv3d
-    from .linear import Linear
-
-    if type(module) is Linear:
+    kind = type(module)
+    firsts = (fuse or _fusion()).firsts
+    if kind is firsts[0]:
         return True
-    return type(module) in (Conv1d, Conv2d, Conv3d) and module.padding_mode == "zeros"
+    return kind in firsts[1:] and module.padding_mode == "zeros"
 
 
-def _fusable(first: Module, second: Module) -> str | None:
+def _fusable(first: Module, second: Module, fuse: _Fusion | None = None) -> str | None:
     """The `activation=` of F.linear / F.conv*d that runs `first` (see `_fusable_first`) then `second` (nn.ReLU,
     nn.GELU or nn.SiLU) as one op, or None where they must run one by one: other module types (subclasses may
     override forward) or any forward hook / pre-hook on either, which must see the intermediate result; and while
     exporting."""
-    from ...ops.linear_act import fusion_enabled
-    from .activation import GELU, ReLU, SiLU
-
-    if type(second) not in (ReLU, GELU, SiLU) or not _fusable_first(first) or not fusion_enabled():
+    fuse = fuse or _fusion()
+    name = fuse.activations.get(type(second))
+    if name is None or not _fusable_first(first, fuse) or not fuse.enabled():
         return None
     if first._forward_hooks or first._forward_pre_hooks or second._forward_hooks or second._forward_pre_hooks:
         return None
-    if type(second) is GELU:
-        return {"none": "gelu", "tanh": "gelu_tanh"}.get(second.approximate)
-    return "relu" if type(second) is ReLU else "silu"
+    return name(second)
 
 
 class ModuleList(Module):
