@@ -160,5 +160,13 @@ def test_allocates_less_than_unfused(rng):
     fused_peak, unfused_peak = _peak(fused), _peak(unfused)
     logits_bytes = n * v * 4
     assert unfused_peak > logits_bytes  # the full logits (and their gradient) exist there
-    # never the whole logits: one chunk's (16 x V) and its temporaries, plus V x D gradients
-    assert fused_peak < logits_bytes and 4 * fused_peak < unfused_peak
+    assert fused_peak < logits_bytes  # never the whole logits, whatever the threads do at once
+    # One thread: one chunk's (16 x V) and its temporaries at a time, plus V x D gradients. (With more threads the
+    # chunks in flight at the peak depend on how the host schedules them: 1.4-2.9 MB measured under load.)
+    threads = tt.get_num_threads()
+    tt.set_num_threads(1)
+    try:
+        fused_peak, unfused_peak = _peak(fused), _peak(unfused)
+    finally:
+        tt.set_num_threads(threads)
+    assert 4 * fused_peak < unfused_peak
