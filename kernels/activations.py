@@ -369,9 +369,6 @@ _RELU_MIN = 1 << 18  # relu, one cheap memory-bound pass, gains from threads onl
 
 def _threaded(fn, *arrays, min_elements: int = host_threads.MIN_PARALLEL_ELEMENTS):
     """forward_ref(fn, x) / backward_ref(fn, grad, saved), elements split over host_threads (fn elementwise)."""
-    first = arrays[0]
-    if first.__class__ is np.ndarray and first.size < min_elements:  # split_map would decline: ask it nothing
-        return (forward_ref if len(arrays) == 1 else backward_ref)(fn, *arrays)
     arrays = [np.asarray(a) for a in arrays]
     out = host_threads.split_map(lambda *parts: fn(*map(_opmath, parts)), arrays, arrays[0].dtype, min_elements)
     if out is None:
