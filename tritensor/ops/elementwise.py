@@ -30,6 +30,7 @@ def same_cpu(a, b) -> bool:
 # Python scalars the scalar hot paths take: a float, or an int that float64 holds exactly (so NumPy's weak-scalar
 # conversion to the tensor's dtype rounds it as scalar_tensor does: once).
 _EXACT_INT = 1 << 53
+_FLOAT32_64 = (D.float32, D.float64)
 
 
 def cpu_float_scalar(t, value) -> bool:
@@ -40,9 +41,6 @@ def cpu_float_scalar(t, value) -> bool:
     return (kind is float or (kind is int and -_EXACT_INT <= value <= _EXACT_INT)) and type(t) is Tensor \
         and t._np is not None and t.device is CPU and t._stride is None and t.dtype in _FLOAT32_64 \
         and t._shape != ()
-
-
-_FLOAT32_64 = (D.float32, D.float64)
 
 
 def scalar_operand(value, like: Tensor) -> Tensor:
