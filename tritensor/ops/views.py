@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..creation import zeros
-from ..kernels.device_array import contiguous_strides
+from ..kernels.device_array import contiguous_layout, contiguous_strides
 from ..tensor import Tensor, wrap_dim
 from .broadcast import sum_to
 from .copy import clone, write_into
@@ -110,7 +110,7 @@ def view(x: Tensor, *shape) -> Tensor:
     if len(shape) == 1 and hasattr(shape[0], "itemsize") and hasattr(shape[0], "is_floating_point"):
         raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
     shape = infer_shape(shape, x.numel())
-    stride = contiguous_strides(shape) if x._stride is None else view_strides(x._shape, x._stride, shape)
+    stride = contiguous_layout(shape)[0] if x._stride is None else view_strides(x._shape, x._stride, shape)
     if stride is None:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
@@ -128,7 +128,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     if shape == x._shape:
         return View.apply(x, shape, x.stride())
     # A fresh op result (no strides made yet) is contiguous: any shape views it contiguously.
-    stride = contiguous_strides(shape) if x._stride is None else view_strides(x._shape, x._stride, shape)
+    stride = contiguous_layout(shape)[0] if x._stride is None else view_strides(x._shape, x._stride, shape)
     if stride is None:
         c = clone(x)
         return View.apply(c, shape, contiguous_strides(shape))
