@@ -13,7 +13,7 @@ import ctypes
 
 import numpy as np
 
-_addressof, _c_char = ctypes.addressof, ctypes.c_char
+_addressof, _from_buffer = ctypes.addressof, ctypes.c_char.from_buffer
 
 
 class HostStorage:
@@ -27,7 +27,7 @@ class HostStorage:
             # The buffer's address through ctypes: a fifth of what building __array_interface__'s dict costs, and
             # every cuda allocation under the interpreter pays it. Only a writable, C-contiguous, non-empty
             # buffer can be exported so: the others ask NumPy.
-            self._ptr = _addressof(_c_char.from_buffer(array))
+            self._ptr = _addressof(_from_buffer(array))
         except (TypeError, ValueError, BufferError):
             self._ptr = array.__array_interface__["data"][0]
 
@@ -122,6 +122,21 @@ class InterleavedArray(DeviceArray):
         offset = self.offset if offset is None else offset
         cls = InterleavedArray if shape[-1:] == (2,) and strides[-1:] == (1,) else DeviceArray
         return cls(self.storage, offset, shape, strides, self.dtype)
+
+
+_new = object.__new__
+
+
+def device_array(storage, offset: int, shape: tuple, strides: tuple, dtype) -> DeviceArray:
+    """DeviceArray(storage, offset, shape, strides, dtype) for a caller whose shape and strides are tuples already
+    (a Tensor's `_dev`, for every operand of every launch): the slots set directly, without __init__'s call."""
+    d = _new(DeviceArray)
+    d.storage = storage
+    d.offset = offset
+    d.shape = shape
+    d.strides = strides
+    d.dtype = dtype
+    return d
 
 
 def contiguous_strides(shape: tuple) -> tuple:

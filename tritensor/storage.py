@@ -33,11 +33,15 @@ class Storage:
     def kernel_storage(self):
         """What a DeviceArray points into: the GPU allocation, or host memory for the interpreter."""
         ks = self._kernel_storage
+        host = self.host
+        if host is not None:
+            if ks is None:
+                ks = self._kernel_storage = HostStorage(host)
+            return ks
         if ks is None:
-            ks = self._kernel_storage = self.device_storage if self.host is None else HostStorage(self.host)
-        if self.host is None:
-            # Triton launches on the current device: an op's operands make their device current.
-            driver.ensure_current(ks.device_index)
+            ks = self._kernel_storage = self.device_storage
+        # Triton launches on the current device: an op's operands make their device current.
+        driver.ensure_current(ks.device_index)
         return ks
 
     def data_ptr(self) -> int:
@@ -54,11 +58,7 @@ class Storage:
         """
         if device.type == "cpu":
             return Storage(host=np.empty(numel, dtype=np_dtype))
-        try:
-            return _new_cuda(numel, np_dtype, device.index)
-        except Exception as exc:
-            return _memory.allocate_after_failure(exc, device.index, numel * np.dtype(np_dtype).itemsize,
-                                                  lambda: _new_cuda(numel, np_dtype, device.index))
+        return new_cuda(numel, np_dtype, device.index)
 
     def copy_from_host(self, offset_bytes: int, src: np.ndarray, non_blocking: bool = False) -> None:
         """Write a host array's bytes (C order) into this storage at `offset_bytes`.
@@ -123,7 +123,7 @@ class CudaStorage(Storage):
         try:
             if self._counted:
                 self._stats.remove(self._counted)
-        except Exception:  # interpreter exit: the statistics may be gone already
+        except Exception:  # interpreter exit (the statistics may be gone already), or a half-made storage
             pass
 
     def recount(self) -> None:
@@ -136,16 +136,42 @@ class CudaStorage(Storage):
         self._counted = self.nbytes
 
 
-def _new_cuda(numel: int, np_dtype, index: int) -> Storage:
-    """Uninitialised, counted cuda memory: host memory under the interpreter, else a cuda.core allocation.
-    Zero bytes are not counted, as PyTorch's allocator does not count empty tensors."""
-    if interpreting():
-        storage = CudaStorage(host=np.empty(numel, dtype=np_dtype))
-    else:
-        storage = CudaStorage(device_storage=driver.DeviceStorage(numel * np.dtype(np_dtype).itemsize, index))
-    # Set before anything can drop the storage, so __del__ always finds them.
+_new = object.__new__
+
+
+def new_cuda(numel: int, np_dtype, index: int, retry: bool = True) -> CudaStorage:
+    """Uninitialised, counted memory for `numel` elements on cuda:index (`Storage.allocate` for cuda): host
+    memory under the interpreter, else a cuda.core allocation. Zero bytes are not counted, as PyTorch's allocator
+    does not count empty tensors. An allocation that fails for lack of memory is retried once (`retry`) after
+    collecting garbage and emptying the cache, then raises tt.cuda.OutOfMemoryError.
+
+    Every cuda op's output comes through here, so the storage's slots are set directly, without Storage.__init__'s
+    call and its host-or-device test."""
+    try:
+        if interpreting():
+            host = np.empty(numel, np_dtype)
+            storage = _new(CudaStorage)
+            storage.host = host
+            storage.device_storage = None
+            nbytes = host.nbytes
+        else:
+            dev_storage = driver.DeviceStorage(numel * np.dtype(np_dtype).itemsize, index)
+            storage = _new(CudaStorage)
+            storage.host = None
+            storage.device_storage = dev_storage
+            nbytes = dev_storage.nbytes
+    except Exception as exc:
+        if not retry:
+            raise
+        return _memory.allocate_after_failure(exc, index, numel * np.dtype(np_dtype).itemsize,
+                                              lambda: new_cuda(numel, np_dtype, index, False))
+    storage.nbytes = nbytes
+    storage.version = 0
+    storage._kernel_storage = None
+    # Set before anything can drop the storage, so __del__ always finds them (until _counted is set, __del__
+    # uncounts nothing).
     stats = storage._stats = _memory._stats.get(index) or _memory.device_stats(index)
-    nbytes = storage._counted = storage.nbytes
+    storage._counted = nbytes
     if nbytes:
         stats.add(nbytes)
     return storage

@@ -18,8 +18,9 @@ from .device import device as _device_cls
 from .formatting import tensor_repr
 from .grad_state import state as _grad_state
 from .kernels import elementwise as _elementwise
-from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_layout, contiguous_strides
+from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_layout, contiguous_strides, device_array
 from .storage import Storage
+from .storage import new_cuda as _new_cuda_storage
 
 
 class Tensor:
@@ -95,9 +96,10 @@ class Tensor:
         """Uninitialised contiguous memory on `device` (host memory for cpu and the interpreter)."""
         if device.type == "cpu":
             return Tensor._wrap(np.empty(shape, dtype.np), device)
-        shape = tuple(shape)
+        if shape.__class__ is not tuple:
+            shape = tuple(shape)
         strides, numel = contiguous_layout(shape)
-        return Tensor._make(Storage.allocate(numel, dtype.np, device), shape, strides, 0, dtype, device)
+        return Tensor._make(_new_cuda_storage(numel, dtype.np, device.index), shape, strides, 0, dtype, device)
 
     @staticmethod
     def _from_host(arr: np.ndarray, device: _device_cls) -> Tensor:
@@ -162,8 +164,8 @@ class Tensor:
             return InterleavedArray(self._get_storage().kernel_storage(), 2 * self._offset, self._shape + (2,),
                                     tuple(2 * s for s in self.stride()) + (1,), self.dtype.to_real())
         st = self._stride  # read directly: this runs for every operand of every launch
-        return DeviceArray((self._storage or self._get_storage()).kernel_storage(), self._offset, self._shape,
-                           st if st is not None else self.stride(), self.dtype)
+        return device_array((self._storage or self._get_storage()).kernel_storage(), self._offset, self._shape,
+                            st if st is not None else self.stride(), self.dtype)
 
     def _bump_version(self) -> None:
         self._get_storage().version += 1

@@ -209,6 +209,37 @@ def test_an_allocation_too_large_for_memory_raises_out_of_memory_after_one_retry
     assert "CUDA OOMs: " + str(after["num_ooms"]) in tt.cuda.memory_summary()
 
 
+def test_a_failed_host_allocation_counts_nothing_and_its_retry_counts_once(monkeypatch):
+    from tritensor import storage
+
+    failures = []
+
+    def empty(*args, **kwargs):
+        if failures:
+            failures.pop()
+            raise MemoryError
+        return np.empty(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "np", types.SimpleNamespace(empty=empty, dtype=np.dtype, uint8=np.uint8))
+    base, stats = _settled(), tt.cuda.memory_stats()
+    failures[:] = [1]  # fails once: the retry succeeds and is counted once
+    x = tt.empty(1000, device="cuda")
+    after = tt.cuda.memory_stats()
+    assert tt.cuda.memory_allocated() - base == 4096
+    assert after["allocation.all.current"] == stats["allocation.all.current"] + 1
+    assert after["num_alloc_retries"] == stats["num_alloc_retries"] + 1 and after["num_ooms"] == stats["num_ooms"]
+    failures[:] = [1, 1]  # fails twice: out of memory, nothing counted
+    with pytest.raises(tt.cuda.OutOfMemoryError, match=r"Tried to allocate 3\.91 KiB\."):
+        tt.empty(1000, device="cuda")
+    gc.collect()
+    assert tt.cuda.memory_allocated() - base == 4096
+    assert tt.cuda.memory_stats()["allocation.all.current"] == stats["allocation.all.current"] + 1
+    assert tt.cuda.memory_stats()["num_ooms"] == stats["num_ooms"] + 1
+    del x
+    assert _settled() == base
+    assert tt.cuda.memory_stats()["allocation.all.current"] == stats["allocation.all.current"]
+
+
 def test_an_invalid_device_raises_as_pytorch():
     tt.empty(1, device="cuda")  # cuda is initialised
     assert tt.cuda.is_initialized()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from tritensor.kernels.device_array import DeviceArray, HostStorage, contiguous_layout, host_array
+from tritensor.kernels.device_array import DeviceArray, HostStorage, contiguous_layout, device_array, host_array
 
 from tritensor import dtypes
 
@@ -47,6 +47,16 @@ def test_device_array_keeps_tuples_and_converts_other_sequences():
     assert type(listed.shape) is tuple and type(listed.strides) is tuple
     assert listed.shape == shape and listed.strides == strides
     assert listed.data_ptr() == storage.data_ptr() + 2 * 4
+
+
+def test_device_array_function_makes_what_the_class_makes():
+    storage = HostStorage(np.empty(12, np.float32))
+    shape, strides = (3, 3), (4, 1)
+    made = device_array(storage, 1, shape, strides, dtypes.float32)
+    assert type(made) is DeviceArray and made.shape is shape and made.strides is strides
+    assert made.storage is storage and made.offset == 1 and made.dtype is dtypes.float32
+    assert made.data_ptr() == storage.data_ptr() + 4 and made.is_contiguous() is False
+    assert repr(made) == repr(DeviceArray(storage, 1, shape, strides, dtypes.float32))
 
 
 def test_contiguous_layout_and_host_array():
