@@ -18,7 +18,7 @@ from .device import device as _device_cls
 from .formatting import tensor_repr
 from .grad_state import state as _grad_state
 from .kernels import elementwise as _elementwise
-from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_layout, contiguous_strides, device_array
+from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_layout, device_array
 from .storage import Storage
 from .storage import new_cuda as _new_cuda_storage
 
@@ -198,7 +198,7 @@ class Tensor:
         """
         st = self._stride
         if st is None:
-            st = self._stride = contiguous_strides(self._shape)
+            st = self._stride = contiguous_layout(self._shape)[0]  # (cached per shape)
         if dim is None:
             return st
         return st[_wrap_dim(dim, len(self._shape))]
