@@ -136,7 +136,10 @@ def act_grad(dz: DeviceArray, grad: DeviceArray, saved: DeviceArray, db: DeviceA
 def act_grad_ref(grad: np.ndarray, saved: np.ndarray, activation: str) -> np.ndarray:
     """grad * act'(saved) in the compute type (fp32 for 16-bit, else the input's), as the kernel. Two (M, N)
     working arrays, updated in place (the cpu path's speed is memory traffic)."""
-    ct = np.float32 if grad.dtype.itemsize < 4 else grad.dtype.type
+    dtype = grad.dtype
+    if activation == "relu" and saved.dtype is dtype and dtype.itemsize >= 4:  # the casts below would be no-ops
+        return np.where(saved > 0, grad, dtype.type(0))
+    ct = np.float32 if dtype.itemsize < 4 else dtype.type
     g, a = grad.astype(ct, copy=False), saved.astype(ct, copy=False)
     if activation == "relu":
         return np.where(a > 0, g, ct(0))

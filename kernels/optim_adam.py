@@ -46,8 +46,11 @@ def _adam_update(p, g, s0, s1, s2, c0, c1, c2, c3, c4, c5, c6, c7, FLAGS: tl.con
 
 def adam_ref(p: np.ndarray, g: np.ndarray, states: list[np.ndarray], c: Sequence[float], flags: int) -> None:
     """PyTorch's Adam/AdamW step on host arrays, in place (p and its states)."""
-    ct = compute_dtype(p.dtype)
-    if p.dtype == ct and all(s.dtype == ct for s in states):
+    ct = p.dtype
+    # The common case (fp32/fp64 parameter and states) by identity first: this runs per parameter per step.
+    if ((ct is _F32 or ct is _F64) and states[0].dtype is ct and states[1].dtype is ct
+            and (len(states) == 2 or states[2].dtype is ct)) or \
+            (p.dtype == (ct := compute_dtype(ct)) and all(s.dtype == ct for s in states)):
         _adam_in_place(p, g.astype(ct, copy=False), states, c, flags)
         return
     weight_decay, decay, w1, beta2, w2, step_size, bc2_sqrt, eps = c
@@ -71,21 +74,34 @@ def adam_ref(p: np.ndarray, g: np.ndarray, states: list[np.ndarray], c: Sequence
     store(p, x + (-step_size) * (m / denom))
 
 
-_SCRATCH = threading.local()  # .buffers: dtype -> one flat array, grown to the largest parameter seen
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+# .buffers: dtype -> one flat array, grown to the largest parameter seen; .views: (shape, dtype) -> its view of
+# that array (dropped whenever an array is replaced by a larger one).
+_SCRATCH = threading.local()
+_MAX_VIEWS = 256
 
 
 def _scratch(shape: tuple, dtype: np.dtype) -> np.ndarray:
     """A reused working array of `shape` (contents undefined). A fresh parameter-sized array per step costs page
     faults that, on an MLP's step, took longer than the update's arithmetic; one buffer per thread and dtype, as
-    large as the largest parameter, serves every parameter in turn."""
-    buffers = getattr(_SCRATCH, "buffers", None)
-    if buffers is None:
-        buffers = _SCRATCH.buffers = {}
+    large as the largest parameter, serves every parameter in turn, through views kept per shape."""
+    views = getattr(_SCRATCH, "views", None)
+    if views is None:
+        views = _SCRATCH.views = {}
+        _SCRATCH.buffers = {}
+    view = views.get((shape, dtype))
+    if view is not None:
+        return view
+    buffers = _SCRATCH.buffers
     n = math.prod(shape)
     buf = buffers.get(dtype)
     if buf is None or buf.size < n:
         buf = buffers[dtype] = np.empty(n, dtype)
-    return buf[:n].reshape(shape)
+        views.clear()
+    view = buf[:n].reshape(shape)
+    if len(views) < _MAX_VIEWS:
+        views[(shape, dtype)] = view
+    return view
 
 
 def _adam_in_place(p, g, states, c, flags) -> None:

@@ -127,3 +127,54 @@ def test_errors_unchanged(rng):
         F.linear(x, tt.ones(2, 4, dtype=tt.float64))
     with pytest.raises(RuntimeError, match="must match the existing size"):
         F.linear(x, tt.ones(2, 4), tt.ones(3))
+
+
+@pytest.mark.parametrize("act", ["relu", "gelu", "silu"])
+def test_fused_activation_node_as_apply_records_it(rng, act):
+    """F.linear(activation=) on cpu builds its node directly: the same edges, saved-output alias, in-place check,
+    freed state after backward and no node under no_grad as Function.apply's."""
+    x, w, b = _leaf(rng, (5, 7)), _leaf(rng, (4, 7)), _leaf(rng, (4,))
+    y = F.linear(x, w, b, activation=act)
+    assert y.grad_fn.name() == "LinearActivationBackward0" and y.requires_grad
+    assert [fn.variable for fn, _ in y.grad_fn.next_functions] == [x, w, b]
+    assert y.grad_fn.needs_input_grad == (True, True, True, False)
+    want = getattr(F, act)(F.linear(x, w, b))
+    np.testing.assert_array_equal(y.detach().numpy(), want.detach().numpy())
+    y.sum().backward()
+    grads = [t.grad.numpy().copy() for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    want.sum().backward()
+    for g, t in zip(grads, (x, w, b)):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.sum().backward()
+    with tt.no_grad():
+        assert F.linear(x, w, b, activation=act).grad_fn is None
+    assert F.linear(x.detach(), w.detach(), activation=act).grad_fn is None
+
+
+def test_fused_relu_output_modified_in_place_before_backward(rng):
+    """relu's backward reads its saved output: changing it in place makes backward raise, as in PyTorch."""
+    x, w = _leaf(rng, (3, 4)), _leaf(rng, (2, 4))
+    y = F.linear(x, w, activation="relu")
+    with tt.no_grad():
+        y.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_linear_node_only_for_grad_inputs(rng):
+    """The direct node of F.linear: needs_input_grad and edges per argument, nothing saved that no gradient
+    reads, no node when nothing requires grad or grad mode is off."""
+    x, w = tt.tensor(rng.standard_normal((3, 4)).astype(np.float32)), _leaf(rng, (2, 4))
+    b = tt.zeros(2)
+    y = F.linear(x, w, b)
+    assert y.grad_fn.name() == "AddmmBackward0" and y.grad_fn.needs_input_grad == (False, True, False)
+    assert y.grad_fn._saved[1] is None  # the weight is saved only for dx
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.ones((3, 2), np.float32).T @ x.numpy(), rtol=1e-6)
+    assert b.grad is None and x.grad is None
+    with tt.no_grad():
+        assert F.linear(x, w, b).grad_fn is None
+    assert F.linear(x, w.detach(), b).grad_fn is None

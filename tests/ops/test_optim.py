@@ -116,3 +116,22 @@ def test_errors_before_any_update():
 def test_every_rule_module_is_found():
     assert optim_multi.step_rule("sgd").n_state == 1
     assert optim_multi.step_rule("adam").flag_names == ("maximize", "weight_decay", "decoupled", "amsgrad")
+
+
+def test_flags_of_any_truthy_type_and_the_mask_cache(rng):
+    """The FLAGS mask is cached for all-bool flag dicts only: numpy bools, ints and unhashable values give the
+    mask of their truth values every time, and a bad flag set is still refused after a good one was cached."""
+    from tritensor.ops import optim as O
+
+    base = dict(maximize=False, weight_decay=False, momentum=True, nesterov=False)
+    odd = dict(maximize=np.bool_(False), weight_decay=0, momentum=[1], nesterov=())
+    results = []
+    for flags in (base, odd, base):
+        params, grads, states = _operands(np.random.default_rng(1), "cpu", tt.float32, 1)
+        fused_step_("sgd", params, grads, states, [(0.1, 0.0, 0.9, 1.0, 0.0)] * len(params), flags)
+        results.append([p.numpy().copy() for p in params])
+    for a, b in zip(results[0], results[1]):
+        np.testing.assert_array_equal(a, b)
+    assert all(v is True or v is False for _, items in O._BITS for _, v in items)
+    with pytest.raises(ValueError, match="takes the flags"):
+        fused_step_("sgd", [tt.zeros(3)], [tt.zeros(3)], [[]], [()], {**base, "extra": True})

@@ -176,6 +176,9 @@ class Function(Node, FunctionCtx):
     _materialize_grads = True
     _output_meta = None
     _input_shapes = None
+    # True on a built-in op whose backward state is all in `_saved` (its other attributes hold no tensors or
+    # arrays): `_free` then has no attributes to walk.
+    _state_in_saved = False
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -219,6 +222,16 @@ class Function(Node, FunctionCtx):
         need_a, need_b = a._requires_grad, b._requires_grad
         node.needs_input_grad = _PAIR_NEEDS[n_params][need_a][need_b]
         node._edges = (_edge_of(a), _edge_of(b)) + _PAIR_PARAM_EDGES[n_params]
+        return node
+
+    @classmethod
+    def _record_node(cls, args: tuple) -> Function:
+        """A node of this built-in op for forward arguments `args`, wired as `apply` wires it (needs_input_grad,
+        edges): for an op's hot path that computes its result itself while recording. The op sets what its
+        backward reads, then links its result with `_link_result`."""
+        node = cls()
+        node.needs_input_grad = tuple([type(a) is Tensor and a._requires_grad for a in args])
+        node._edges = tuple([_edge_of(a) for a in args])
         return node
 
     @classmethod
@@ -432,6 +445,9 @@ class Function(Node, FunctionCtx):
         if self._saved is not None:
             self._saved = None
             self._freed = True
+        if self._state_in_saved:
+            self._release()
+            return
         d = self.__dict__
         dropped = None
         for k, v in d.items():

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..grad_state import state as grad_state
 from ..tensor import Tensor
 
 __all__: list[str] = []
@@ -49,14 +50,19 @@ def host_product(x: np.ndarray, y: np.ndarray, dtype: D.dtype, bias=None, c_in=N
 def host_linear_grads(g: np.ndarray, x: Tensor, weight: Tensor, dtype: D.dtype, need: tuple) -> tuple:
     """(dx, dW) of y = x @ weight.T for the host gradient g (M, N) of float32/float64 operands: g @ W and g^T @ x
     as NumPy products (None where need says no)."""
-    return (host_product(g, weight._host(), dtype) if need[0] else None,
-            host_product(g.T, x._host(), dtype) if need[1] else None)
+    if g.dtype is not dtype.np:
+        return (host_product(g, weight._host(), dtype) if need[0] else None,
+                host_product(g.T, x._host(), dtype) if need[1] else None)
+    fresh = Tensor._fresh  # host_product's own steps for a g of `dtype`: np.matmul's result is C-contiguous
+    return (fresh(np.matmul(g, weight._host()), dtype) if need[0] else None,
+            fresh(np.matmul(g.T, x._host()), dtype) if need[1] else None)
 
 
 class _Linear(Function):
     """x @ weight.T + bias for x (M, K), weight (N, K), bias (N,) or None, all on the cpu."""
 
     differentiable_forward = False
+    _state_in_saved = True
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -81,7 +87,7 @@ class _Linear(Function):
         need = self.needs_input_grad
         g = grad._np if grad._np is not None else grad._host()
         return (*host_linear_grads(g, x, weight, dtype, need),
-                Tensor._fresh(np.sum(g, axis=0), dtype) if need[2] else None)
+                Tensor._fresh(np.add.reduce(g, axis=0), dtype) if need[2] else None)  # np.sum's own reduction
 
 
 class LinearMm(_Linear):
@@ -99,5 +105,15 @@ class LinearAddmm(_Linear):
 
 
 def linear_rows(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """x (M, K) @ weight.T + bias on the cpu, as one node (operands already checked by `linear`)."""
-    return (LinearMm if bias is None else LinearAddmm).apply(x, weight, bias)
+    """x (M, K) @ weight.T + bias on the cpu, as one node (operands already checked by `linear`).
+
+    What `apply` does for these three arguments, written out: a model's forward makes this call per layer, and
+    apply's generic loops over the arguments cost as much as a small layer's product."""
+    out = host_product(x._host(), weight._host().T, x.dtype, bias)
+    if not (grad_state.enabled and (x._requires_grad or weight._requires_grad
+                                    or (bias is not None and bias._requires_grad))):
+        return out
+    node = (LinearMm if bias is None else LinearAddmm)._record_node((x, weight, bias))
+    need_x, need_w, _ = node.needs_input_grad
+    node.save_for_backward(x if need_w else None, weight if need_x else None)  # as _Linear.forward
+    return node._link_result(out)

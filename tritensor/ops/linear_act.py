@@ -22,12 +22,13 @@ import numpy as np
 
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..grad_state import state as grad_state
 from ..kernels import activations as KA
 from ..kernels import linear_act as KL
 from ..kernels import norm_rows as KN
 from ..tensor import Tensor
 from .linear import host_linear_grads, host_product
-from .matmul import _forward_cuda, _product
+from .matmul import _forward_cuda, _plain_cpu_rows, _product
 from .matmul import linear as _linear
 
 ACTIVATIONS = (None, "relu", "gelu", "gelu_tanh", "silu")
@@ -84,6 +85,7 @@ class LinearActivation(Function):
     """act(x @ weight.T + bias) for x (M, K), weight (N, K), bias (N,) or None."""
 
     differentiable_forward = False
+    _state_in_saved = True  # besides _saved: the activation's name
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
@@ -91,15 +93,7 @@ class LinearActivation(Function):
         ctx.activation = activation
         keep_z = need and activation != "relu"
         if x.device.type == "cpu":
-            # The weight's transposed host view, not weight.t(): inside apply a view op would record a node.
-            out = host_product(x._host(), weight._host().T, x.dtype, bias)
-            if activation == "relu":
-                arr = out._np
-                np.maximum(arr, 0, out=arr)  # NaN passes through, as F.relu
-                y, z = out, None
-            else:
-                z = out
-                y = Tensor._wrap(_CPU_REFS[activation](z._host()))
+            y, z = _cpu_forward(x, weight, bias, activation)
         else:
             M, N = x._shape[0], weight._shape[0]
             z = Tensor._empty((M, N), x.dtype, x.device) if keep_z else None
@@ -120,7 +114,7 @@ class LinearActivation(Function):
         M, N = grad._shape
         if x.device.type == "cpu":
             dzf = _CPU_GRADS[self.activation](grad._host(), saved._host())
-            db = Tensor._wrap(dzf.sum(0).astype(bias.dtype.np)) if need[2] else None
+            db = Tensor._wrap(np.add.reduce(dzf, axis=0).astype(bias.dtype.np, copy=False)) if need[2] else None
             if x.dtype is D.float32 or x.dtype is D.float64:  # dx = dz @ W, dW = dz^T @ x straight from NumPy
                 return (*host_linear_grads(dzf, x, weight, x.dtype, need), db, None)
             dz = Tensor._wrap(dzf.astype(x.dtype.np, copy=False))
@@ -135,6 +129,35 @@ class LinearActivation(Function):
             if part is not None and part is not db:
                 KN.col_sum(db._dev(), part._dev())
         return _grads(need, dz, x, weight, db)
+
+
+def _cpu_forward(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> tuple:
+    """(act(x @ weight.T + bias), the pre-activation z or None for relu) on the cpu."""
+    # The weight's transposed host view, not weight.t(): inside apply a view op would record a node.
+    out = host_product(x._host(), weight._host().T, x.dtype, bias)
+    if activation == "relu":
+        arr = out._np
+        np.maximum(arr, 0, out=arr)  # NaN passes through, as F.relu
+        return out, None
+    return Tensor._wrap(_CPU_REFS[activation](out._host())), out
+
+
+def _cpu_rows(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
+    """LinearActivation.apply(x, weight, bias, activation) for a call `_plain_cpu_rows` accepts, apply's steps
+    written out (a model's forward makes this call per layer; apply's generic loops cost as much as a small
+    layer's product)."""
+    y, z = _cpu_forward(x, weight, bias, activation)
+    if not (grad_state.enabled and (x._requires_grad or weight._requires_grad
+                                    or (bias is not None and bias._requires_grad))):
+        return y
+    node = LinearActivation._record_node((x, weight, bias, activation))
+    node.activation = activation
+    if activation == "relu":
+        node.save_for_backward(x, weight, bias, y)
+        node._alias_saved_outputs((y,))  # as apply's _link_outputs: the saved output becomes a detached alias
+    else:
+        node.save_for_backward(x, weight, bias, z)
+    return node._link_result(y)
 
 
 def _grads(need: tuple, dz: Tensor, x: Tensor, weight: Tensor, db: Tensor | None) -> tuple:
@@ -157,6 +180,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *, activat
     """
     if activation is None:
         return _linear(input, weight, bias)
+    if type(activation) is str and activation in _CPU_GRADS and _plain_cpu_rows(input, weight, bias) and \
+            input.dtype.is_floating_point:
+        return _cpu_rows(input, weight, bias, activation)
     return linear_activation(input, weight, bias, activation)
 
 

@@ -439,9 +439,25 @@ def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
 ger = outer
 
 
+def _plain_cpu_rows(input, weight, bias) -> bool:
+    """True for the common F.linear call that every check below passes and that goes to `linear_rows`: a 2-D
+    input and weight on the same cpu device, one non-bool dtype, matching inner sizes, a (out_features,) bias of
+    that dtype and device or none, and no op tracer. Tested first, so that a model's forward pays one test."""
+    if type(input) is not Tensor or type(weight) is not Tensor:
+        return False
+    shape, w_shape, device, dtype = input._shape, weight._shape, input.device, input.dtype
+    if len(shape) != 2 or len(w_shape) != 2 or shape[1] != w_shape[1] or device.type != "cpu" or \
+            weight.device is not device or weight.dtype is not dtype or dtype is D.bool or op_hook.trace is not None:
+        return False
+    return bias is None or (type(bias) is Tensor and bias._shape == (w_shape[0],) and bias.dtype is dtype
+                            and bias.device is device)
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias (nn.functional.linear); on cuda the bias is added in the kernel's epilogue (and
     F.linear's `activation=` too: ops/linear_act.py)."""
+    if _plain_cpu_rows(input, weight, bias):
+        return linear_rows(input, weight, bias)
     require_tensor("linear", input, "input", 1)
     require_tensor("linear", weight, "weight", 2)
     if input.ndim == 0 or weight.ndim == 0:

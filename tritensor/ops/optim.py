@@ -39,24 +39,44 @@ def _check(rule: K.StepRule, params: list[Tensor], grads: list[Tensor], states: 
     n_state = len(states[0]) if states else 0
     if n_state > rule.n_state:
         raise ValueError(f"fused step {rule.name!r} takes at most {rule.n_state} state tensors, got {n_state}")
+    n_scalars = K.N_SCALARS
     for p, g, st, c in zip(params, grads, states, scalars):
-        if g.device is not p.device and g.device != p.device:
+        device, shape, dtype = p.device, p._shape, p.dtype
+        if g.device is not device and g.device != device:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                               f"{p.device} and {g.device}! (parameter and its .grad)")
-        if g._shape != p._shape:
-            raise RuntimeError(f"parameter of shape {list(p._shape)} has a gradient of shape {list(g._shape)}")
-        if not p.dtype.is_floating_point or not g.dtype.is_floating_point:
-            raise RuntimeError(f"optimizers update floating point tensors; got a {p.dtype.name} parameter with a "
+                               f"{device} and {g.device}! (parameter and its .grad)")
+        if g._shape != shape:
+            raise RuntimeError(f"parameter of shape {list(shape)} has a gradient of shape {list(g._shape)}")
+        if not dtype.is_floating_point or not g.dtype.is_floating_point:
+            raise RuntimeError(f"optimizers update floating point tensors; got a {dtype.name} parameter with a "
                                f"{g.dtype.name} gradient")
         if len(st) != n_state:
             raise ValueError(f"fused step {rule.name!r}: every parameter of one call has {n_state} state tensors")
         for s in st:
-            if (s.device is not p.device and s.device != p.device) or s._shape != p._shape or s.dtype is not p.dtype:
+            if (s.device is not device and s.device != device) or s._shape != shape or s.dtype is not dtype:
                 raise RuntimeError(f"optimizer state of shape {list(s._shape)}, {s.dtype.name} on {s.device} does "
-                                   f"not match its parameter ({list(p._shape)}, {p.dtype.name} on {p.device})")
-        if len(c) > K.N_SCALARS:
-            raise ValueError(f"fused step {rule.name!r}: at most {K.N_SCALARS} scalars per parameter")
+                                   f"not match its parameter ({list(shape)}, {dtype.name} on {device})")
+        if len(c) > n_scalars:
+            raise ValueError(f"fused step {rule.name!r}: at most {n_scalars} scalars per parameter")
     return n_state
+
+
+# FLAGS masks by (rule name, the flags' items), for flags that are all Python bools: an optimizer passes the
+# same few flag dicts every step, and flag_bits' set comparison cost as much as a small parameter's update.
+_BITS: dict = {}
+_BITS_CACHE_SIZE = 64
+
+
+def _flag_bits(rule: K.StepRule, name: str, flags: dict[str, bool]) -> int:
+    key = (name, tuple(flags.items()))
+    try:
+        return _BITS[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable flag value, computed (and checked) every time
+        pass
+    bits = K.flag_bits(rule, flags)
+    if len(_BITS) < _BITS_CACHE_SIZE and all(v is True or v is False for v in flags.values()):
+        _BITS[key] = bits
+    return bits
 
 
 def fused_step_(rule: str, params: list[Tensor], grads: list[Tensor], states: list[list[Tensor]],
@@ -69,22 +89,26 @@ def fused_step_(rule: str, params: list[Tensor], grads: list[Tensor], states: li
     dtype, gradient dtype) on cuda; the rule's NumPy reference per parameter on cpu.
     """
     step_rule = K.step_rule(rule)
-    bits = K.flag_bits(step_rule, flags)
+    bits = _flag_bits(step_rule, rule, flags)
     n_state = _check(step_rule, params, grads, states, scalars)
-    with no_grad():
-        buckets: dict = {}
-        last = row = None
-        for i, p in enumerate(params):
-            if p.device.type == "cpu":
-                c = scalars[i]
-                if c is not last:  # an optimizer usually passes one row object for a whole group
-                    last, row = c, _row(c)
-                step_rule.ref(p._host(), grads[i]._host(), [s._host() for s in states[i]], row, bits)
-            else:
-                buckets.setdefault((p.device, p.dtype, grads[i].dtype), []).append(i)
-        for idx in buckets.values():
-            _launch(step_rule, bits, n_state, [params[i] for i in idx], [grads[i] for i in idx],
-                    [states[i] for i in idx], [scalars[i] for i in idx])
+    # The cpu references run on NumPy arrays (nothing for autograd to record): no_grad only around launches.
+    ref = step_rule.ref
+    buckets: dict | None = None
+    last = row = None
+    for p, g, st, c in zip(params, grads, states, scalars):
+        if p.device.type == "cpu":
+            if c is not last:  # an optimizer usually passes one row object for a whole group
+                last, row = c, _row(c)
+            ref(p._np if p._np is not None else p._host(), g._np if g._np is not None else g._host(),
+                [s._np if s._np is not None else s._host() for s in st], row, bits)
+        else:
+            if buckets is None:
+                buckets = {}
+            buckets.setdefault((p.device, p.dtype, g.dtype), []).append((p, g, st, c))
+    if buckets is not None:
+        with no_grad():
+            for members in buckets.values():
+                _launch(step_rule, bits, n_state, *(list(col) for col in zip(*members)))
     for p, st in zip(params, states):
         p._bump_version()
         for s in st:
@@ -92,7 +116,7 @@ def fused_step_(rule: str, params: list[Tensor], grads: list[Tensor], states: li
 
 
 def _row(c: Sequence[float]) -> tuple[float, ...]:
-    return tuple(float(x) for x in c) + (0.0,) * (K.N_SCALARS - len(c))
+    return tuple(map(float, c)) + (0.0,) * (K.N_SCALARS - len(c))
 
 
 def _launch(rule: K.StepRule, bits: int, n_state: int, params: list[Tensor], grads: list[Tensor],
