@@ -357,20 +357,22 @@ def sum_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarra
 
 
 def mean_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    if x.dtype in _OWN_ACCUMULATOR:  # the everyday case: no dtype lookups or casts
-        axes = axis_tuple(axis)
-        count = math.prod([x.shape[a] for a in axes])
-        if count:
-            return np.add.reduce(x, axis=axes, keepdims=keepdims) / x.dtype.type(count)
-    out = x.dtype if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.dtype(np.float32)
-    xf = x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
+    if x.dtype in _OWN_ACCUMULATOR:  # the everyday case: no dtype lookups, casts or copies
+        xf = x
+    else:
+        xf = x.astype(np.float32, copy=False)
     axes = axis_tuple(axis)
     count = math.prod([xf.shape[a] for a in axes])
     total = np.add.reduce(xf, axis=axes, keepdims=keepdims)
     if count == 0:  # np.mean's arithmetic (sum / count) without its "Mean of empty slice" warning: NaN, as PyTorch
         with np.errstate(invalid="ignore"):
-            return (total / xf.dtype.type(count)).astype(out)
-    return (total / xf.dtype.type(count)).astype(out, copy=False)
+            mean = total / xf.dtype.type(count)
+    else:
+        mean = total / xf.dtype.type(count)
+    if xf is x:
+        return mean
+    out = x.dtype if x.dtype.kind == "f" or x.dtype.name == "bfloat16" else np.dtype(np.float32)
+    return mean.astype(out, copy=False)
 
 
 def prod_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarray:

@@ -323,20 +323,14 @@ multiply = mul
 __all__ = ["add", "sub", "mul", "neg", "negative", "subtract", "multiply"]
 
 
-def _reflected(fn):
+def _reflected(fn, commutative: bool = False):
+    """The reflected operator `other <op> self`. For a commutative op (+, *) and a Python number it computes
+    `self <op> other`, the same bits (IEEE addition and multiplication commute), through the op's scalar hot
+    path."""
     def method(self: Tensor, other) -> Tensor:
+        if commutative and (type(other) is float or type(other) is int):
+            return fn(self, other)
         return fn(other, self)
-
-    method.__name__ = f"__r{fn.__name__}__"
-    method.__doc__ = f"Reflected operator: `tt.{fn.__name__}(other, self)`."
-    return method
-
-
-def _commuted(fn):
-    """The reflected operator of a commutative op (+, *): `2.0 * x` computes `x * 2.0`, the same bits (IEEE
-    addition and multiplication commute), through the op's scalar hot path."""
-    def method(self: Tensor, other) -> Tensor:
-        return fn(self, other) if type(other) is float or type(other) is int else fn(other, self)
 
     method.__name__ = f"__r{fn.__name__}__"
     method.__doc__ = f"Reflected operator: `tt.{fn.__name__}(other, self)`."
@@ -366,8 +360,8 @@ def _neg_(self: Tensor) -> Tensor:
 METHODS: dict = {
     "add": add, "sub": sub, "mul": mul, "neg": neg, "subtract": sub, "multiply": mul, "negative": neg,
     "add_": _add_, "sub_": _sub_, "mul_": _mul_, "neg_": _neg_,
-    "__add__": add, "__radd__": _commuted(add), "__iadd__": _add_,
+    "__add__": add, "__radd__": _reflected(add, commutative=True), "__iadd__": _add_,
     "__sub__": sub, "__rsub__": _reflected(sub), "__isub__": _sub_,
-    "__mul__": mul, "__rmul__": _commuted(mul), "__imul__": _mul_,
+    "__mul__": mul, "__rmul__": _reflected(mul, commutative=True), "__imul__": _mul_,
     "__neg__": neg,
 }
