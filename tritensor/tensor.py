@@ -172,7 +172,9 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._get_storage().version
+        # A tensor without a Storage yet has had no in-place write: its first bump makes one, starting at 0.
+        st = self._storage
+        return 0 if st is None else st.version
 
     # ------------------------------------------------------------------ metadata
     @property
