@@ -33,6 +33,8 @@ _SQRT_HALF = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 _BETA2 = 1.5957691216057308  # 2 * sqrt(2 / pi): gelu_tanh's sigmoid(2u) form, as the forward epilogue
 _KAPPA = 0.044715
+# The integer of each float's width, for the relu gradient's bitwise select (act_grad_ref).
+_SAME_WIDTH_INT = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
 
 
 @triton.jit
@@ -138,6 +140,15 @@ def act_grad_ref(grad: np.ndarray, saved: np.ndarray, activation: str) -> np.nda
     working arrays, updated in place (the cpu path's speed is memory traffic)."""
     dtype = grad.dtype
     if activation == "relu" and saved.dtype is dtype and dtype.itemsize >= 4:  # the casts below would be no-ops
+        bits = _SAME_WIDTH_INT.get(dtype)
+        if (bits is not None and grad.ndim and grad.shape == saved.shape and grad.flags.c_contiguous
+                and saved.flags.c_contiguous):  # (a 0-d comparison gives a NumPy scalar, not an array)
+            # np.where(saved > 0, grad, 0) bit for bit (NaN, inf and -0.0 kept where saved > 0, +0.0 elsewhere),
+            # as an AND of grad's bits with an all-ones / all-zeros mask: ~2x faster than where's select
+            mask = np.greater(saved, 0).view(np.int8).astype(bits)
+            np.negative(mask, out=mask)
+            np.bitwise_and(grad.view(bits), mask, out=mask)
+            return mask.view(dtype)
         return np.where(saved > 0, grad, dtype.type(0))
     ct = np.float32 if dtype.itemsize < 4 else dtype.type
     g, a = grad.astype(ct, copy=False), saved.astype(ct, copy=False)

@@ -16,17 +16,23 @@ One pass, four phases (a `_GraphTask` holds the pass's state):
 
 from __future__ import annotations
 
+import itertools
 import sys
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from ..autocast_state import state as autocast_state
 from ..autocast_state import suspended as autocast_suspended
 from ..tensor import Tensor
 from . import function as F
 from .function import AccumulateGrad, Node
-from .grad_mode import enable_grad, no_grad, state
+from .grad_mode import state
+
+_getrefcount = sys.getrefcount
+# The gradients a node that did not run sends along its edges (none): zip stops at the edges' end.
+_NO_GRADS = itertools.repeat(None)
 
 
 def _topological_order(roots: list[Node]) -> list[Node]:
@@ -69,9 +75,20 @@ def _dependencies(roots: list[Node], needed: set | None) -> dict:
     of its feeders have run (Kahn's algorithm; one pass over the graph)."""
     deps: dict = {}
     stack = list(roots)
+    if needed is None:  # the whole graph (no `inputs`): no membership test per edge
+        while stack:
+            for nxt, _ in stack.pop()._edges:
+                if nxt is not None:
+                    count = deps.get(nxt)
+                    if count is None:
+                        deps[nxt] = 1
+                        stack.append(nxt)
+                    else:
+                        deps[nxt] = count + 1
+        return deps
     while stack:
         for nxt, _ in stack.pop()._edges:
-            if nxt is None or (needed is not None and nxt not in needed):
+            if nxt is None or nxt not in needed:
                 continue
             count = deps.get(nxt)
             if count is None:
@@ -111,13 +128,16 @@ def _call_backward(node: F.Function, grads: list, create_graph: bool) -> tuple:
         result = type(node).backward(node, *grads)
     if not isinstance(result, tuple):
         result = (result,)
+    return _check_count(node, result) if len(result) != len(node._edges) else result
+
+
+def _check_count(node: F.Function, result: tuple) -> tuple:
+    """A backward's results past its inputs are dropped when None (or from a built-in op); too few raise."""
     n_inputs = len(node._edges)
-    if len(result) != n_inputs:
-        if len(result) < n_inputs or (node.differentiable_forward and any(g is not None for g in result[n_inputs:])):
-            raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
-                               f"(expected {n_inputs}, got {len(result)})")
-        result = result[:n_inputs]
-    return result
+    if len(result) < n_inputs or (node.differentiable_forward and any(g is not None for g in result[n_inputs:])):
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                           f"(expected {n_inputs}, got {len(result)})")
+    return result[:n_inputs]
 
 
 def _expands_to(shape: tuple, target: tuple) -> bool:
@@ -245,6 +265,18 @@ def _add_to(pending: dict, node: Node, nr: int, g) -> None:
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 
+def _push(ready: list, fresh: list, known: dict) -> None:
+    """Put the nodes one node's run made ready (in edge order) on the stack: leaves (and chains into one) on top,
+    so that they run first; each group popped in edge order (a stable partition, as sorting on "not a leaf"
+    was, without a key call per node)."""
+    if len(fresh) > 1:
+        leaves = [n for n in fresh if type(n) is AccumulateGrad or _feeds_a_leaf(n, known)]
+        if 0 < len(leaves) < len(fresh):  # _feeds_a_leaf has put its answer for each in `known`
+            fresh = leaves + [n for n in fresh if type(n) is not AccumulateGrad and not known[n]]
+        fresh.reverse()
+    ready += fresh
+
+
 class _NodeObserver:
     """The slot a profiler fills to see every node the engine runs: `fn` is None, or
     `fn(run_node, node, grads, observe)`, which must call `run_node(node, grads, observe)` once. Read once per
@@ -306,7 +338,7 @@ class _GraphTask:
 
     def schedule(self, roots: list) -> tuple[list[Node], dict]:
         """The nodes that may run first (the roots no other root feeds) and every other node's dependency count."""
-        starts = list(dict.fromkeys(node for node, _ in roots))
+        starts = [roots[0][0]] if len(roots) == 1 else list(dict.fromkeys(node for node, _ in roots))
         if self.inputs is not None:
             self.needed = needed = _needed(_topological_order(starts), {node for node, _ in self.capture})
             starts = [n for n in starts if n in needed]
@@ -323,19 +355,23 @@ class _GraphTask:
         transpose) runs as soon as its last feeder has. So a layer's gradients are in .grad as soon as that
         layer's backward is done, and the hooks DistributedDataParallel registers can start that bucket's
         all-reduce while the earlier layers' backward still runs."""
-        pending = self.pending
-        needed = self.needed
         observe = bool(self.retained or self.capture)
         observer = node_observer.fn  # read once per backward: the profiler's, or None
+        if observer is None and not observe and not self.anomaly and self.needed is None:
+            self.run_plain(ready, deps)
+            return
+        pending = self.pending
+        needed = self.needed
+        run_node = self.run_node
         known: dict = {}
         while ready:
             node = ready.pop()
             grads = pending.pop(node, None)
             if grads is not None:
                 if observer is not None:
-                    observer(self.run_node, node, grads, observe)
+                    observer(run_node, node, grads, observe)
                 else:
-                    self.run_node(node, grads, observe)
+                    run_node(node, grads, observe)
             fresh = None  # the nodes this one's run made ready, in edge order
             for nxt, _ in node._edges:
                 if nxt is None or (needed is not None and nxt not in needed):
@@ -343,12 +379,61 @@ class _GraphTask:
                 count = deps[nxt] - 1
                 deps[nxt] = count
                 if count == 0:
-                    fresh = [nxt] if fresh is None else fresh + [nxt]
+                    if fresh is None:
+                        fresh = [nxt]
+                    else:
+                        fresh.append(nxt)
             if fresh is not None:
-                if len(fresh) > 1:  # leaves (and chains into one) on top, so that they run first
-                    fresh.sort(key=lambda n: not _feeds_a_leaf(n, known))
-                fresh.reverse()  # popped in edge order (leaves first)
-                ready += fresh
+                _push(ready, fresh, known)
+
+    def run_plain(self, ready: list[Node], deps: dict) -> None:
+        """`run` when nothing watches the nodes (no profiler, retain_grad, captured input or anomaly mode) and the
+        whole graph runs: a built-in op's node with no hooks and one output runs inline, its gradients sent on in
+        the pass over its edges that counts down their dependencies; the others go through run_node."""
+        pending = self.pending
+        run_node, run_leaf = self.run_node, self.run_leaf
+        create_graph, free = self.create_graph, not self.retain_graph
+        known: dict = {}
+        while ready:
+            node = ready.pop()
+            grads = pending.pop(node, None)
+            result = _NO_GRADS  # what the node sends along each edge (nothing when it does not run here)
+            if grads is not None:
+                if type(node) is AccumulateGrad:
+                    run_leaf(node, grads)
+                elif (node.differentiable_forward or node._hooks or node._pre_hooks or node._post_hooks
+                      or node._num_outputs != 1):
+                    run_node(node, grads, False)
+                else:  # _call_backward, inlined
+                    fused = node.backward_fused
+                    result = fused(*grads) if fused is not None and not create_graph else type(node).backward(
+                        node, *grads)
+                    if not isinstance(result, tuple):
+                        result = (result,)
+                    if len(result) != len(node._edges):
+                        result = _check_count(node, result)
+                    if free:
+                        node._free()
+            fresh = []  # the nodes this one's run made ready, in edge order
+            for (nxt, nr), g in zip(node._edges, result):
+                if nxt is None:
+                    continue
+                if g is not None:  # send (_add_to, inlined)
+                    buf = pending.get(nxt)
+                    if buf is None:
+                        buf = pending[nxt] = [None] * nxt._num_outputs
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                count = deps[nxt] - 1
+                deps[nxt] = count
+                if count == 0:
+                    fresh.append(nxt)
+            # Hold no gradient past its send: a leaf's accumulation takes the gradient as .grad without a copy
+            # only when nothing else refers to it (run_leaf's getrefcount).
+            g = None
+            if len(fresh) == 1:
+                ready.append(fresh[0])
+            elif fresh:
+                _push(ready, fresh, known)
 
     def run_node(self, node: Node, grads: list, observe: bool) -> None:
         """One node: a leaf's accumulation, or hooks, backward and sending its gradients on."""
@@ -364,10 +449,30 @@ class _GraphTask:
             grads = _run_pre_hooks(node, grads)
         if node._materialize_grads and node._num_outputs > 1 and None in grads:
             grads = _materialize(node, grads)
-        result = self.call(node, grads)
+        if self.anomaly or node._input_shapes is not None or node._post_hooks:
+            result = self.call(node, grads)
+        else:  # a built-in op's backward, nothing to check or hook: _call_backward, inlined
+            fused = node.backward_fused
+            if fused is not None and not self.create_graph:
+                result = fused(*grads)
+            else:
+                result = type(node).backward(node, *grads)
+            if type(result) is not tuple:
+                result = result if isinstance(result, tuple) else (result,)
+            if len(result) != len(node._edges):
+                result = _check_count(node, result)
         if not self.retain_graph:
             node._free()
-        self.send(node, result)
+        # send: add the input gradients to the pending sums of the nodes they flow into
+        pending = self.pending
+        needed = self.needed
+        for (nxt, nr), g in zip(node._edges, result):
+            if nxt is None or g is None or (needed is not None and nxt not in needed):
+                continue
+            buf = pending.get(nxt)
+            if buf is None:
+                buf = pending[nxt] = [None] * nxt._num_outputs
+            buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     def call(self, node: F.Function, grads: list) -> tuple:
         """The node's backward, its results checked (custom Functions, anomaly mode) and post-hooked."""
@@ -384,18 +489,6 @@ class _GraphTask:
             _check_nan(node, result)
         return result
 
-    def send(self, node: Node, result: tuple) -> None:
-        """Add the node's input gradients to the pending sums of the nodes they flow into (_add_to, inlined)."""
-        pending = self.pending
-        needed = self.needed
-        for (nxt, nr), g in zip(node._edges, result):
-            if nxt is None or g is None or (needed is not None and nxt not in needed):
-                continue
-            buf = pending.get(nxt)
-            if buf is None:
-                buf = pending[nxt] = [None] * nxt._num_outputs
-            buf[nr] = g if buf[nr] is None else buf[nr] + g
-
     # -- accumulate ------------------------------------------------------------------------------------------
 
     def run_leaf(self, node: AccumulateGrad, grads: list) -> None:
@@ -410,14 +503,17 @@ class _GraphTask:
         if self.capture:
             self.capture_grads(node, grads, True)
         if self.accumulate and g is not None:
-            if g.is_sparse or (var._grad is not None and var._grad.is_sparse):
+            held = var._grad
+            # A plain Tensor is dense: the is_sparse property is asked of subclasses only.
+            if ((type(g) is not Tensor and g.is_sparse)
+                    or (held is not None and type(held) is not Tensor and held.is_sparse)):
                 # A sparse gradient (embedding(sparse=True)) is stored as is; sums with it are out of place:
                 # sparse + sparse concatenates, sparse + dense is dense (the sparse type's operators).
                 var._grad = g if var._grad is None else var._grad + g
             else:
                 # The gradient may become .grad itself when nothing else holds it: references from `grads`, `g`
                 # and getrefcount's argument only (a gradient sent to several leaves, or kept by a hook, has more).
-                owned = sys.getrefcount(g) == 3
+                owned = _getrefcount(g) == 3
                 var._accumulate_grad(g, self.create_graph, owned)
 
     def observe(self, node: Node, grads: list) -> None:
@@ -473,7 +569,16 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
     if accumulate and F.retaining:
         task.collect_retained()
     task.seed(roots, grad_outputs)
-    # A backward runs in the dtypes its forward chose: autocast is off inside (custom_bwd turns it back on).
-    with enable_grad() if create_graph else no_grad(), autocast_suspended():
-        task.run(ready, deps)
+    # Grad mode on only to record a graph of the backward (create_graph), as enable_grad / no_grad would set it.
+    prev = state.enabled
+    state.enabled = bool(create_graph)
+    try:
+        if autocast_state.active:
+            # A backward runs in the dtypes its forward chose: autocast is off inside (custom_bwd turns it back on).
+            with autocast_suspended():
+                task.run(ready, deps)
+        else:
+            task.run(ready, deps)
+    finally:
+        state.enabled = prev
     return task.result(allow_unused)
