@@ -22,7 +22,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from . import tuning
+from . import launcher, tuning
 from .device_array import DeviceArray, contiguous_strides
 from .launch_spec import KernelSpec
 from .launcher import FastJITFunction, fast_jit
@@ -271,20 +271,20 @@ def _launch_range(grid, padded, is_scalar, direct, start, count, p0, p1, masked,
 # An op of one output and one or two inputs, all contiguous (a model's everyday elementwise op), repeats the same
 # launches call after call: same tuning key and config, same bulk/tail split, same direct launches. Keyed by what
 # decides all of that (OP, the shape, the dtypes, which pointers are 16-byte aligned, the scalars' facts), a plan
-# holds them, so that a call is the key, three checks (the tuning memo still chose the plan's config, no launch
-# observer, no dry run) and the direct launches' own checks (made once for all of them); `launch_map` asks for a
-# plan first and makes one after a launch that had none. A plan refuses (its caller takes the general path,
-# which decides everything afresh) whenever any of those would not serve the launch as it was remembered.
+# holds them; `launch_map` asks for a plan first and makes one after a launch that had none. A plan keeps two tokens,
+# compared by identity on every call, that any change replaces: tuning's (its config still chosen, no observer, no
+# dry run) and the launcher's (the cached path on, no launches forgotten). What no token states (Triton's knobs,
+# hooks and globals, a patched `run`, the device) its first direct launch's `launch_state` reads, once for all of
+# them. A plan refuses (its caller takes the general path, which decides afresh) whenever any of those changed.
 _PLANS: dict = {}
 
 
 class _Plan:
-    __slots__ = ("op", "strides", "memo", "config", "first", "second", "calls")
+    __slots__ = ("op", "strides", "tuned", "launched", "first", "calls")
 
-    def __init__(self, op, strides: tuple, memo: tuple, config: dict, directs: list, calls: tuple) -> None:
-        self.op, self.strides, self.memo, self.config, self.calls = op, strides, memo, config, calls
-        self.first = directs[0]
-        self.second = directs[1] if len(directs) > 1 else None
+    def __init__(self, op, strides: tuple, tuned: object, launched: object, first, calls: tuple) -> None:
+        self.op, self.strides, self.tuned, self.launched, self.first, self.calls = op, strides, tuned, launched, \
+            first, calls
 
 
 def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
@@ -297,6 +297,8 @@ def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
         f0 = _scalar_fact(p0)
     if f1 is not float:
         f1 = _scalar_fact(p1)
+    if f0 is None or f1 is None:  # a scalar only Triton's binder specialises: never planned
+        return None
     out = outs[0]
     strides = out.strides
     # The addresses, as DeviceArray.data_ptr makes them (inlined: this runs for every operand of every launch).
@@ -320,18 +322,14 @@ def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
     plan = _PLANS.get(key)
     if plan is None or plan.op is not op:
         # With the cached path off nothing is remembered to make a plan of: no key, no futile remember_plan.
-        return key if f0 is not None and f1 is not None and launcher_enabled() else None
-    if strides != plan.strides:  # not contiguous: the general path finds the layout
-        return None
-    first, second = plan.first, plan.second
-    if tuning.remembered(plan.memo) is not plan.config or first.memo is not first.fn._launches \
-            or (second is not None and second.memo is not first.fn._launches):
-        # Another config chosen (or none remembered yet), or the kernel forgot its launches: the general path
-        # chooses and remembers afresh, and the plan is made again from what it remembered.
         return key if launcher_enabled() else None
-    if not tuning.launches_only_run():
+    if strides is not plan.strides and strides != plan.strides:  # not contiguous: the general path finds the layout
         return None
-    ready = first.ready()
+    if plan.tuned is not tuning.epoch_token or plan.launched is not launcher.epoch_token:
+        # Another config may be chosen, an observer or a dry run came, the path was turned off or a kernel forgot its
+        # launches: the general path decides afresh, and the plan is made again from what it remembered.
+        return key if launcher_enabled() else None
+    ready = plan.first.launch_state()
     if ready is None:
         return None
     stream, enter, leave = ready
@@ -343,7 +341,12 @@ def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
 
 def remember_plan(key: tuple, op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1) -> None:
     """Make the plan of `key` from what the general path just remembered of the same launch (its tuning key
-    and config, its direct launches); none when the launch was not flat or is not remembered whole."""
+    and config, its direct launches); none when the launch was not flat or is not remembered whole, or while
+    launches do more than run (observers, a dry run) or the cached path is off."""
+    tuned = tuning.epoch()
+    if tuned is None or not launcher_enabled():
+        return
+    launched = launcher.epoch_token
     out = outs[0]
     shape, strides = out.shape, out.strides
     numel = out.numel()
@@ -354,11 +357,10 @@ def remember_plan(key: tuple, op, outs: list[DeviceArray], ins: list[DeviceArray
     if direct is None:
         return
     facts = direct[1]
-    tuned = _TUNING_KEYS.get((id(op), 1, len(ins), numel, facts))
-    if tuned is None or tuned[0] is not op:
+    memoed = _TUNING_KEYS.get((id(op), 1, len(ins), numel, facts))
+    if memoed is None or memoed[0] is not op:
         return
-    memo = (id(FLAT_TUNING), tuned[1])
-    config = tuning.remembered(memo)
+    config = tuning.remembered((id(FLAT_TUNING), memoed[1]))
     if config is None:
         return
     block = config["BLOCK"]
@@ -377,7 +379,7 @@ def remember_plan(key: tuple, op, outs: list[DeviceArray], ins: list[DeviceArray
         calls.append((launch.launch, grid, launch.function, launch.packed, count, *offsets, launch.tail))
     if len(_PLANS) >= _DIRECT_MAX:
         _PLANS.clear()
-    _PLANS[key] = _Plan(op, strides, memo, config, directs, tuple(calls))
+    _PLANS[key] = _Plan(op, strides, tuned, launched, directs[0], tuple(calls))
 
 
 def flat_signature(dtype: str) -> dict[str, str]:

@@ -26,7 +26,8 @@ A launch wrapper whose arguments are pointers and scalars with facts it can stat
 kernels/elementwise_flat.py) goes one step further: `kernel.direct(args, kwargs)` turns a remembered launch into a
 `DirectLaunch`, which the wrapper keys by those facts and calls with plain addresses, skipping the binder too.
 `DirectLaunch.ready()` makes its checks once for a caller that repeats several launches of one kernel (a flat
-launch's bulk and tail, elementwise_flat's plans) and then calls their launchers itself.
+launch's bulk and tail) and then calls their launchers itself; elementwise_flat's plans call `launch_state()`, the
+checks no token can stand for, and keep `epoch_token` for the rest (the path on, no launches forgotten).
 
 Warm-up calls, pre-run hooks, a stages-inspection hook and async compilation go through Triton's
 path unchanged. Under TRITON_INTERPRET=1 `fast_jit` returns Triton's interpreted function itself,
@@ -49,7 +50,7 @@ from typing import Any
 
 import triton
 from triton import knobs
-from triton._C.libtriton import native_specialize_impl
+from triton._C.libtriton import getenv_bool, native_specialize_impl
 from triton.runtime.driver import driver as _driver
 from triton.runtime.jit import JITFunction
 
@@ -59,6 +60,31 @@ _enabled = os.environ.get("TRITENSOR_FAST_LAUNCH", "1") not in ("0", "", "false"
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 _HookChain = type(knobs.runtime.launch_enter_hook)  # triton.knobs.HookChain: an empty chain calls nothing
 _MAX_KEYS = 4096  # launches remembered per kernel before the memo starts over (a bound on its memory)
+# Replaced by a new object whenever the cached path is turned on or off or any kernel forgets its launches: a caller
+# that repeats remembered launches itself (elementwise_flat's plans) keeps the token it saw with them and compares
+# identities instead of re-reading the flag and each kernel's memo on every call. Read it, never set it.
+epoch_token = object()
+
+
+def _changed() -> None:
+    global epoch_token
+    epoch_token = object()
+
+
+# Triton's fpsan knob reads the environment through a descriptor on every read (a quarter of a microsecond, most
+# of a direct launch's checks): read as the descriptor reads it (the value set in Python, else the variable), when
+# the knob is still the plain env_bool that does exactly that.
+_FPSAN = knobs.compilation_knobs.__dict__.get("fpsan_homomorphic_casts")
+_FPSAN_PLAIN = type(_FPSAN) is knobs.env_bool and getattr(_FPSAN, "name", None) == "fpsan_homomorphic_casts"
+_FPSAN_KEY, _FPSAN_DEFAULT = (_FPSAN.key, _FPSAN.default) if _FPSAN_PLAIN else ("", False)
+
+
+def fpsan_knob() -> Any:
+    """`knobs.compilation.fpsan_homomorphic_casts`, as Triton reads it, for less."""
+    if _FPSAN_PLAIN:
+        value = knobs.compilation.__dict__.get("fpsan_homomorphic_casts", _MISSING)
+        return getenv_bool(_FPSAN_KEY, _FPSAN_DEFAULT) if value is _MISSING else value
+    return knobs.compilation.fpsan_homomorphic_casts
 
 
 def enabled() -> bool:
@@ -70,6 +96,7 @@ def set_enabled(on: bool) -> bool:
     """Turn the cached launch path on or off for every `fast_jit` kernel; returns the old setting."""
     global _enabled
     old, _enabled = _enabled, bool(on)
+    _changed()
     return old
 
 
@@ -105,6 +132,7 @@ class FastJITFunction(JITFunction):
         """Forget every remembered launch (the next launch of each key goes through Triton's path again)."""
         self._launches = {}
         self._bind = None
+        _changed()
 
     def _unsafe_update_src(self, new_src):
         self.clear_launches()  # a new source compiles new kernels: the remembered ones are stale
@@ -176,6 +204,7 @@ class FastJITFunction(JITFunction):
         key = fresh if key is None else key
         if len(self._launches) >= _MAX_KEYS:
             self._launches = {}
+            _changed()
         held = tuple(v for v in bound if isinstance(v, JITFunction))
         # setdefault: a key launched by two threads at once keeps its first entry (see _launches)
         self._launches.setdefault(key, (kernel, kernel.run, kernel.function, kernel.packed_metadata, held))
@@ -233,14 +262,27 @@ class DirectLaunch:
         serve this launch as it was remembered, else None (see the class docstring). A caller that launches
         several DirectLaunches of one kernel and device checks the first with this and the others with `stale`:
         the rest of the checks are the kernel's, the device's and the knobs', the same for all of them."""
+        if not _enabled or self.fn._launches is not self.memo:
+            return None
+        return self.launch_state()
+
+    def launch_state(self) -> tuple | None:
+        """`ready()` without its two first checks (the cached path on, this launch still remembered), for a caller
+        that knows them from `epoch_token` (elementwise_flat's plans): what no token can state, as Triton's knobs,
+        hooks and globals and the current device, is read here on every call."""
         fn = self.fn
         runtime = knobs.runtime
-        if not _enabled or fn.pre_run_hooks or runtime.add_stages_inspection_hook is not None \
-                or "run" in fn.__dict__ or fn._launches is not self.memo:
+        if fn.pre_run_hooks or runtime.add_stages_inspection_hook is not None or "run" in fn.__dict__:
             return None
         debug, runtime_debug, mode, fpsan = self.knobs
-        if fn.debug != debug or runtime.debug != runtime_debug or knobs.compilation.instrumentation_mode != mode \
-                or knobs.compilation.fpsan_homomorphic_casts != fpsan:
+        compilation = knobs.compilation
+        if fn.debug != debug or runtime.debug != runtime_debug or compilation.instrumentation_mode != mode:
+            return None
+        if _FPSAN_PLAIN:  # fpsan_knob() inlined: this runs for every planned launch
+            value = compilation.__dict__.get("fpsan_homomorphic_casts", _MISSING)
+            if (getenv_bool(_FPSAN_KEY, _FPSAN_DEFAULT) if value is _MISSING else value) != fpsan:
+                return None
+        elif compilation.fpsan_homomorphic_casts != fpsan:
             return None
         active = _driver._active
         if active is None:  # the property makes the default driver active: only until one is
@@ -332,7 +374,8 @@ def make_binder(fn: JITFunction, backend: Any, args: tuple, kwargs: dict) -> Cal
     first = sig.bind(*args, **{k: v for k, v in kwargs.items() if k in sig.parameters})
     first.apply_defaults()
     env: dict[str, Any] = {"_tt_ns": native_specialize_impl, "_tt_backend": backend, "_tt_jit_key": object(),
-                           "_tt_jit_class": JITFunction, "_tt_knobs": knobs, "_tt_fn": fn, **_BUILTINS}
+                           "_tt_jit_class": JITFunction, "_tt_knobs": knobs, "_tt_fn": fn, "_tt_fpsan": fpsan_knob,
+                           **_BUILTINS}
     params, elements = [], ["_tt_device"]
     keyword_only = False
     for i, (kp, (name, param)) in enumerate(zip(fn.params, sig.parameters.items())):
@@ -350,7 +393,7 @@ def make_binder(fn: JITFunction, backend: Any, args: tuple, kwargs: dict) -> Cal
             elements.append(expr)
     # The options Triton folds into its key: what the caller passed (num_warps, ...) and the three knobs.
     elements += ["_tt_tuple(_tt_options.items()) if _tt_options else ()", "_tt_fn.debug", "_tt_knobs.runtime.debug",
-                 "_tt_knobs.compilation.instrumentation_mode", "_tt_knobs.compilation.fpsan_homomorphic_casts"]
+                 "_tt_knobs.compilation.instrumentation_mode", "_tt_fpsan()"]
     names = list(sig.parameters)
     source = (f"def bind(_tt_device, {', '.join(params + ['**_tt_options'])}):\n"
               f"    return ({', '.join(elements)}), ({', '.join(names)}{',' if names else ''})\n")

@@ -96,6 +96,16 @@ _chosen: dict[tuple[int, Key], Config] = {}
 _observers: list[Callable[[LaunchRecord], None]] = []
 _sm_count = 132
 _dry_run = False  # launches are recorded and chosen but not run (listing what a workload launches)
+# Replaced by a new object whenever a remembered choice may be dropped or launches stop (or start) only running:
+# a caller that repeats remembered launches itself (elementwise_flat's plans) keeps the one `epoch()` gave it and
+# compares identities instead of re-reading the memo, the observers and the dry-run flag on every call. Read it,
+# never set it.
+epoch_token = object()
+
+
+def _changed() -> None:
+    global epoch_token
+    epoch_token = object()
 
 
 def heuristic_selector(tunable: Tunable, key: Key, sizes: dict, run, repeatable: bool) -> tuple[Config, bool]:
@@ -136,6 +146,14 @@ def launches_only_run() -> bool:
     return not _observers and not _dry_run
 
 
+def epoch() -> object | None:
+    """`epoch_token` while `launches_only_run()`, else None. The token stays the same object exactly as long as no
+    remembered choice is dropped (`install_selector`, `forget`) and no observer or dry run comes or goes (a choice,
+    once remembered, is never replaced): a caller that got it may repeat the launches it remembered with it (their
+    configs still chosen, still launches that only run) for as long as `tuning.epoch_token is` it."""
+    return epoch_token if not _observers and not _dry_run else None
+
+
 def launching() -> bool:
     """True while the calling thread is inside `launch` (the tuner's timing runs included): the launch-count
     tests check every kernel runs so. It reads the call stack, so the launch path itself pays nothing."""
@@ -152,11 +170,13 @@ def install_selector(selector: Selector | None) -> None:
     global _selector
     _selector = selector
     _chosen.clear()
+    _changed()
 
 
 def forget() -> None:
     """Drop every remembered choice (after the tuning mode or cache changes)."""
     _chosen.clear()
+    _changed()
 
 
 def set_dry_run(dry: bool) -> bool:
@@ -166,15 +186,20 @@ def set_dry_run(dry: bool) -> bool:
     """
     global _dry_run
     old, _dry_run = _dry_run, bool(dry)
+    _changed()
     return old
 
 
 def add_observer(observer: Callable[[LaunchRecord], None]) -> None:
+    """Call `observer(record)` for every launch from now on (see `launch`)."""
     _observers.append(observer)
+    _changed()
 
 
 def remove_observer(observer: Callable[[LaunchRecord], None]) -> None:
+    """Stop calling `observer` (ValueError when it was not added)."""
     _observers.remove(observer)
+    _changed()
 
 
 def sm_count() -> int:

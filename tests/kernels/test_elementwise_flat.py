@@ -95,18 +95,31 @@ with L.stub_driver(90):
     E.add(o, a, b)  # planned from here on
     records = []
     tuning.add_observer(records.append)
-    out["observed"] = launches(lambda: E.add(o, a, b))["general"], len(records)
+    # Twice each: the general path's launch under an observer or a dry run must not leave a plan that serves the next.
+    out["observed"] = [launches(lambda: E.add(o, a, b))["general"] for _ in range(2)], len(records)
     tuning.remove_observer(records.append)
     old = tuning.set_dry_run(True)
-    dry = launches(lambda: E.add(o, a, b))
+    dry = [launches(lambda: E.add(o, a, b)) for _ in range(2)]
     tuning.set_dry_run(old)
-    out["dry_run"] = dry["general"], len(dry["launches"])
+    out["dry_run"] = [d["general"] for d in dry], [len(d["launches"]) for d in dry]
     hook = lambda metadata: None
     knobs.runtime.launch_enter_hook.add(hook)
     hooked = launches(lambda: E.add(o, a, b))
     knobs.runtime.launch_enter_hook.remove(hook)
     metadata = [c[6] is not None for _, k in kernels() for c in k.run.calls]
     out["hooked"] = hooked["general"], metadata
+    # A plan whose tokens no longer match (as after any change they stand for), or a key that holds another op's
+    # plan: the general path, which makes the plan again; then the plan.
+    mine = [k for k in EF._PLANS if k[0] == id(E._add_no_alpha) and k[1] == (1030,)]
+    other = next(k for k in EF._PLANS if k[0] != id(E._add_no_alpha))
+    breaks = {"tuned": lambda k: setattr(EF._PLANS[k], "tuned", object()),
+              "launched": lambda k: setattr(EF._PLANS[k], "launched", object()),
+              "key": lambda k: EF._PLANS.__setitem__(k, EF._PLANS[other])}
+    out["broken"] = {}
+    for name, damage in breaks.items():
+        for k in mine:
+            damage(k)
+        out["broken"][name] = [launches(lambda: E.add(o, a, b))["general"] for _ in range(2)]
     EF.flat_map_kernel.clear_launches()
     out["forgotten"] = [launches(lambda: E.add(o, a, b))["general"] for _ in range(3)]
     # Another config chosen (a selector installed forgets every choice): the next launch makes its plan.
@@ -159,11 +172,15 @@ def test_what_a_plan_cannot_state_takes_the_general_path(planned):
 
 
 def test_a_plan_refuses_where_the_general_path_must_run(planned):
-    assert planned["observed"] == [1, 1]  # an observer sees the launch: the general path, through tuning.launch
-    assert planned["dry_run"] == [1, 0]  # a dry run launches nothing
+    assert planned["observed"] == [[1, 1], 2]  # an observer sees each launch: the general path, through tuning.launch
+    assert planned["dry_run"] == [[1, 1], [0, 0]]  # a dry run launches nothing
     assert planned["hooked"] == [1, [True, True]]  # a launch hook gets its metadata (fast_jit's path)
     # Forgotten launches: Triton's path and a new direct launch and plan, then the plan again.
     assert planned["forgotten"] == [1, 0, 0]
+
+
+def test_a_plan_with_a_broken_token_or_key_is_refused_and_made_again(planned):
+    assert planned["broken"] == {"tuned": [1, 0], "launched": [1, 0], "key": [1, 0]}
 
 
 def test_a_newly_chosen_config_gets_its_own_plan(planned):

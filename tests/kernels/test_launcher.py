@@ -328,3 +328,78 @@ def test_probe_compiles_each_specialisation_once(stub, aligned, n):
     kernels = {id(fn[(1,)](_ptr(BUFFER, offset + 4 * k), _ptr(BUFFER, 0), n + 16 * k, 1, 0.5, 2.0,
                            OP=TWICE, BLOCK=64)) for k in range(3)}
     assert len(kernels) == 1 and len(fn._launches) == 1
+
+
+def test_fpsan_knob_reads_as_triton_reads(monkeypatch):
+    # launcher.fpsan_knob skips the knob's descriptor, so it must agree with it whatever set the knob.
+    monkeypatch.delenv("TRITON_FPSAN_HOMOMORPHIC_CASTS", raising=False)
+    assert L.fpsan_knob() is knobs.compilation.fpsan_homomorphic_casts is False
+    for value, expected in (("1", True), ("0", False), ("true", True)):
+        monkeypatch.setenv("TRITON_FPSAN_HOMOMORPHIC_CASTS", value)
+        assert L.fpsan_knob() == knobs.compilation.fpsan_homomorphic_casts == expected, value
+    monkeypatch.setenv("TRITON_FPSAN_HOMOMORPHIC_CASTS", "0")
+    knobs.compilation.fpsan_homomorphic_casts = True  # set in Python: the value set wins (and goes to the env)
+    try:
+        assert L.fpsan_knob() is knobs.compilation.fpsan_homomorphic_casts is True
+    finally:
+        del knobs.compilation.fpsan_homomorphic_casts
+    monkeypatch.delenv("TRITON_FPSAN_HOMOMORPHIC_CASTS", raising=False)
+    assert L.fpsan_knob() is False
+
+
+def test_the_epoch_token_changes_when_the_path_or_a_memo_changes(stub):
+    # elementwise_flat's plans rely on launcher.epoch_token in place of `enabled()` and each kernel's memo.
+    fn = L.FastJITFunction(_probe)
+    args = (_ptr(BUFFER, 0), _ptr(BUFFER, 0), 64, 1, 0.5, 2.0)
+    fn[(1,)](*args, OP=TWICE, BLOCK=64)
+    seen = [L.epoch_token]
+    fn[(1,)](*args, OP=TWICE, BLOCK=64, num_warps=2)  # a new launch remembered changes nothing remembered before
+    assert L.epoch_token is seen[0]
+    for change in (lambda: L.set_enabled(False), lambda: L.set_enabled(True), fn.clear_launches):
+        change()
+        assert L.epoch_token not in seen
+        seen.append(L.epoch_token)
+    fn._launches = dict.fromkeys(range(L._MAX_KEYS))  # full: the next new launch starts the memo over
+    fn[(1,)](*args, OP=TWICE, BLOCK=64)
+    assert len(fn._launches) == 1 and L.epoch_token not in seen
+
+
+def test_launch_state_refuses_what_no_token_states(stub, monkeypatch):
+    # What a plan cannot know from the tokens is read by launch_state on every call: each change refuses, and
+    # undone, the launch is served again.
+    fn = L.FastJITFunction(_probe)
+    args = (_ptr(BUFFER, 0), _ptr(BUFFER, 0), 64, 1, 0.5, 2.0)
+    fn[(1,)](*args, OP=TWICE, BLOCK=64)
+    direct = fn.direct(args, dict(OP=TWICE, BLOCK=64))
+    served = (stub.stream, knobs.runtime.launch_enter_hook, knobs.runtime.launch_exit_hook)
+    assert direct.launch_state() == served and direct.ready() == served
+    scope, debug = {"LIMIT": 3}, fn.debug
+
+    def global_changed():
+        fn.used_global_vals[("LIMIT", id(scope))] = (4, scope)
+
+    hook = lambda *a, **k: None  # noqa: E731
+    changes = [
+        (lambda: monkeypatch.setenv("TRITON_FPSAN_HOMOMORPHIC_CASTS", "1"),
+         lambda: monkeypatch.delenv("TRITON_FPSAN_HOMOMORPHIC_CASTS")),
+        (lambda: setattr(knobs.runtime, "debug", True), lambda: setattr(knobs.runtime, "debug", False)),
+        (lambda: setattr(knobs.compilation, "instrumentation_mode", "fpsan"),
+         lambda: setattr(knobs.compilation, "instrumentation_mode", "")),
+        (lambda: setattr(fn, "debug", True), lambda: setattr(fn, "debug", debug)),
+        (lambda: fn.add_pre_run_hook(hook), fn.pre_run_hooks.clear),
+        (lambda: setattr(knobs.runtime, "add_stages_inspection_hook", hook),
+         lambda: setattr(knobs.runtime, "add_stages_inspection_hook", None)),
+        (lambda: fn.__dict__.__setitem__("run", hook), lambda: fn.__dict__.pop("run")),
+        (lambda: setattr(stub, "get_current_device", lambda: 1), lambda: delattr(stub, "get_current_device")),
+        (lambda: knobs.runtime.launch_enter_hook.add(hook), lambda: knobs.runtime.launch_enter_hook.remove(hook)),
+        (lambda: knobs.runtime.launch_exit_hook.add(hook), lambda: knobs.runtime.launch_exit_hook.remove(hook)),
+        (global_changed, fn.used_global_vals.clear),
+    ]
+    monkeypatch.delenv("TRITON_FPSAN_HOMOMORPHIC_CASTS", raising=False)
+    for k, (change, undo) in enumerate(changes):
+        change()
+        try:
+            assert direct.launch_state() is None, k
+        finally:
+            undo()
+        assert direct.launch_state() == served, k

@@ -113,3 +113,37 @@ def test_every_kernel_of_a_training_step_and_of_the_op_families_launches_through
     _ = x.masked_fill(m, 0.0), x[m], x.t().contiguous(), x[[0, 2]], x.index_select(0, tt.tensor([1], device="cuda"))
     _ = x.cumprod(1), x.norm(), x.var(0), x.argmax(1), tt.multinomial(x.exp(), 2), tt.bernoulli(x.sigmoid())
     assert inside and outside == []
+
+
+def test_the_epoch_token_changes_with_whatever_a_plan_relies_on():
+    # elementwise_flat's plans compare tuning.epoch_token by identity instead of re-reading the memo, the observers
+    # and the dry-run flag: every change to those must replace it, and epoch() is None while launches do more than
+    # run.
+    def observer(record):
+        return None
+
+    seen = [tuning.epoch()]
+    assert seen[0] is tuning.epoch_token
+    tuning.launch(TOY, ("fp32", 4096, "epoch"), dict(n=4096), lambda c: None)  # a new choice replaces nothing
+    assert tuning.epoch_token is seen[0]
+    tuning.add_observer(observer)
+    try:
+        assert tuning.epoch() is None and tuning.epoch_token is not seen[-1]
+        seen.append(tuning.epoch_token)
+    finally:
+        tuning.remove_observer(observer)
+    assert tuning.epoch() is tuning.epoch_token and tuning.epoch_token not in seen
+    seen.append(tuning.epoch_token)
+    old = tuning.set_dry_run(True)
+    try:
+        assert tuning.epoch() is None
+    finally:
+        tuning.set_dry_run(old)
+    assert tuning.epoch_token not in seen
+    seen.append(tuning.epoch_token)
+    tuning.forget()
+    assert tuning.epoch_token not in seen
+    seen.append(tuning.epoch_token)
+    selector = tuning._selector
+    tuning.install_selector(selector)
+    assert tuning.epoch_token not in seen and tuning.epoch() is tuning.epoch_token
