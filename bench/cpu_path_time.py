@@ -4,6 +4,7 @@ forward + backward, tritensor with one thread and with its default threads.
 
     OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py [--repeat 15] [--json]
     OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py --base /tmp/base_tree [--rounds 3] [--warm-heap]
+    OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py --cases layer_norm,layer_norm_fb  (those cases only)
 
 pytest-benchmark times wall time, which on a shared host counts the time spent waiting for a core; this script
 reports process_time (what the code costs: the figure that counts here) beside wall time, as ratios
@@ -84,13 +85,18 @@ def warm_heap() -> None:
     np.ones(4 << 20, np.float32)  # (allocated, touched, freed)
 
 
-def measure(repeat: int, number: int) -> dict:
+def measure(repeat: int, number: int, names: list[str] | None = None) -> dict:
     """{case: {side: [cpu_ms, wall_ms, page faults]}}, sides numpy / threads-1 / threads-default, each the minimum
-    over `repeat` interleaved rounds of `number` calls."""
+    over `repeat` interleaved rounds of `number` calls; `names`: these cases only (default: all)."""
     import tritensor as tt
     import tritensor.nn.functional as F
 
     cases = _cases(_baselines(), tt, F)
+    if names:
+        unknown = sorted(set(names) - set(cases))
+        if unknown:
+            raise SystemExit(f"unknown cases {unknown}; known: {', '.join(cases)}")
+        cases = {name: cases[name] for name in names}
     default = tt.get_num_threads()
     best: dict = {}
     for name, (np_fn, tt_fn) in cases.items():
@@ -122,12 +128,12 @@ def _report(best: dict, title: str) -> None:
         print(f"  {name:15s} " + "   ".join(cols))
 
 
-def _run_side(pythonpath: str | None, repeat: int, number: int, warm: bool) -> dict:
+def _run_side(pythonpath: str | None, repeat: int, number: int, warm: bool, cases: str | None) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     env.pop("TRITON_INTERPRET", None)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    flags = ["--warm-heap"] if warm else []
+    flags = (["--warm-heap"] if warm else []) + (["--cases", cases] if cases else [])
     out = subprocess.run([sys.executable, __file__, "--json", "--repeat", str(repeat), "--number", str(number), *flags],
                          check=True, capture_output=True, text=True, env=env, cwd="/")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -146,11 +152,12 @@ def main() -> int:
     parser.add_argument("--base", help="an earlier revision's tree, run alternately with this one")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warm-heap", action="store_true", help="free a 16 MiB array first (see warm_heap)")
+    parser.add_argument("--cases", help="comma-separated case names (default: all)")
     args = parser.parse_args()
     if args.warm_heap:
         warm_heap()
     if args.base is None:
-        best = measure(args.repeat, args.number)
+        best = measure(args.repeat, args.number, args.cases.split(",") if args.cases else None)
         if args.json:
             print(json.dumps(best))
         else:
@@ -158,8 +165,8 @@ def main() -> int:
         return 0
     runs: dict = {"before": [], "after": []}
     for _ in range(args.rounds):
-        runs["before"].append(_run_side(args.base, args.repeat, args.number, args.warm_heap))
-        runs["after"].append(_run_side(None, args.repeat, args.number, args.warm_heap))
+        runs["before"].append(_run_side(args.base, args.repeat, args.number, args.warm_heap, args.cases))
+        runs["after"].append(_run_side(None, args.repeat, args.number, args.warm_heap, args.cases))
     before, after = _merge(runs["before"]), _merge(runs["after"])
     _report(before, f"before ({args.base})")
     _report(after, "after (this checkout)")

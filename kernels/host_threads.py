@@ -2,9 +2,11 @@
 
 NumPy's ufuncs and reductions release the GIL, so a row-wise reference on a large array splits its rows (a flat
 elementwise one its elements) into one contiguous range per thread and runs each range on a persistent pool of
-`get_num_threads()` threads: a few chunks per thread, taken by whichever thread is free, the calling thread included
-(so a descheduled worker on a busy host delays nothing). No finer blocking: measured here, the references' cost is
-exp/erf arithmetic and page faults, not cache misses, and cache-sized blocks only added NumPy's per-call cost.
+`get_num_threads()` threads: up to a few chunks per thread, taken by whichever thread is free, the calling thread
+included (so a descheduled worker on a busy host delays nothing), none under MIN_CHUNK_ELEMENTS elements (each
+NumPy call of a chunk hands the GIL over between the threads). No finer blocking: measured here, the references'
+cost is exp/erf arithmetic and page faults, not cache misses, and cache-sized blocks only added NumPy's per-call
+cost (log_softmax's exp and row sums in a reused 8-64-row scratch instead of its second x - max pass: ~10% slower).
 
 Results are bit-identical whatever the thread count: a reference hands `for_rows` work whose rows are independent
 (a row's reductions run inside one call, over the whole row), and no reduction across rows is ever split.
@@ -30,6 +32,13 @@ import numpy as np
 # Measured on the 2-core host with bench/test_cpu_path_bench.py: a softmax / GELU / layer_norm reference of 2^16
 # fp32 elements (256 KiB) gains from 2 threads, one of 2^15 does not (pool overhead ~30-60 us against ~100 us).
 MIN_PARALLEL_ELEMENTS = 1 << 16
+# The smallest chunk worth a split of its own (2 MiB of fp32). Every NumPy call of a chunk releases the GIL and
+# takes it back, and with two threads each running chunks that is a wait on the other thread (a futex wake, a
+# context switch) at almost every call: the cost grows with chunks x passes, not with the work. Measured on the
+# 2-core host (minimum of 50 calls), layer_norm at 256x4096 fp32 (six passes) cost 2.2 ms CPU / 1.5 ms wall in 8
+# chunks on 2 threads, 0.95 ms on one thread, 1.3 ms CPU / 0.82 ms wall in 2 chunks; log_softmax 2.50 ms on one
+# thread, 1.91 ms wall in 8 chunks, 1.46 in 2.
+MIN_CHUNK_ELEMENTS = 1 << 19
 # for_elements splits at multiples of this many elements (256 bytes of fp64).
 ALIGN = 32
 # NumPy's ufunc buffer (np.getbufsize(): 8192 elements). On an (M, R) pass with a broadcast operand (a row's
@@ -149,8 +158,8 @@ class _Job:
 
 def _chunks(rows: int, row_size: int, threads: int) -> int:
     """How many chunks: a few per thread (what lets a free thread take over from a descheduled one), none under
-    about MIN_PARALLEL_ELEMENTS / 2 elements (each chunk costs NumPy's per-call overhead once per pass)."""
-    return max(2, min(rows, 4 * threads, rows * row_size // (MIN_PARALLEL_ELEMENTS // 2)))
+    MIN_CHUNK_ELEMENTS elements (see there: each chunk costs a GIL hand-over per NumPy call of each pass)."""
+    return max(2, min(rows, 4 * threads, rows * row_size // MIN_CHUNK_ELEMENTS))
 
 
 def for_rows(fn: Callable[[int, int], None], rows: int, row_size: int,

@@ -437,15 +437,18 @@ def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | 
     rstd = np.empty(lead, acc)
     y = np.empty_like(xf)
     xhat = np.empty_like(xf) if keep_xhat and affine else y
+    count, n, eps_ = np.intp(shape[-1]), acc(shape[-1]), acc(eps)
 
     def rows(lo: int, hi: int) -> None:
-        xs, ns, rs = xf[lo:hi], xhat[lo:hi], rstd[lo:hi]
-        if not rms:
-            xs.mean(-1, out=mean[lo:hi])
-        np.subtract(xs, mean[lo:hi, None], out=ns)
-        with np.errstate(invalid="ignore", divide="ignore"):  # no columns: 0 / 0, a NaN variance as the mean's
-            var = np.vecdot(ns, ns) / acc(x.shape[-1])  # sum of squares without a temporary (a BLAS dot per row)
-            rs[...] = (1.0 / np.sqrt(var + acc(eps))).astype(acc)
+        xs, ns, rs, ms = xf[lo:hi], xhat[lo:hi], rstd[lo:hi], mean[lo:hi]
+        if not rms:  # xs.mean(-1)'s arithmetic (its sum, divided by an intp count) without its Python wrapper
+            np.add.reduce(xs, axis=-1, out=ms)
+            np.true_divide(ms, count, out=ms, casting="unsafe")
+        np.subtract(xs, ms[:, None], out=ns)
+        var = np.vecdot(ns, ns)  # sum of squares without a temporary (a BLAS dot per row)
+        var /= n
+        var += eps_
+        np.divide(1.0, np.sqrt(var, out=var), out=rs)
         ns *= rs[:, None]
         if not affine:
             return
@@ -457,7 +460,9 @@ def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | 
         if b is not None:
             ys += b
 
-    with np.errstate():  # (restores NumPy's buffer size on exit)
+    # inf and NaN are values, not warnings (as PyTorch); no columns: 0 / 0, a NaN mean and variance. The block also
+    # restores NumPy's buffer size on exit.
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         host_threads.unbuffer_rows(shape[-1])
         _split_rows(rows, xf, y)
     out = y if y.dtype == x.dtype else y.astype(x.dtype)
@@ -487,16 +492,17 @@ def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | 
             np.subtract(xf[lo:hi], mean[lo:hi, None], out=xhat[lo:hi])
             xhat[lo:hi] *= rstd[lo:hi, None]
 
-        with np.errstate():
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             host_threads.unbuffer_rows(R)
             _split_rows(normalise, xf, xhat)
     else:
         xhat = _as_rows(xhat, R)
     # Column sums over every row: one call each on the whole arrays (a reduction across rows is never split).
-    dw = np.einsum("mr,mr->r", g, xhat).astype(acc) if need_w else None
-    db = g.sum(0).astype(acc) if need_b else None
-    wf = None if weight is None else weight.astype(acc)
+    dw = np.einsum("mr,mr->r", g, xhat).astype(acc, copy=False) if need_w else None
+    db = g.sum(0).astype(acc, copy=False) if need_b else None
+    wf = None if weight is None else weight.astype(acc, copy=False)  # (read only)
     dx = np.empty(g.shape, acc)
+    count = np.intp(R)
 
     def rows(lo: int, hi: int) -> None:
         gs, ns, ds = g[lo:hi], xhat[lo:hi], dx[lo:hi]
@@ -505,13 +511,14 @@ def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | 
         else:
             np.copyto(ds, gs)
         c1 = np.vecdot(ds, ns)[:, None] / R
-        if not rms:
-            ds -= ds.mean(-1, keepdims=True)
+        if not rms:  # ds.mean(-1, keepdims=True)'s arithmetic without its Python wrapper
+            m = np.add.reduce(ds, axis=-1, keepdims=True)
+            ds -= np.true_divide(m, count, out=m, casting="unsafe")
         ns *= c1
         ds -= ns
         ds *= rstd[lo:hi, None]
 
-    with np.errstate():
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         host_threads.unbuffer_rows(R)
         _split_rows(rows, g, xhat, dx)
     return dx.astype(x.dtype, copy=False).reshape(shape), dw, db

@@ -371,11 +371,12 @@ def _softmax_slab(x: np.ndarray, y: np.ndarray, e: np.ndarray | None, total_out:
                   axis: int, log: bool) -> None:
     """y = softmax (log_softmax) of x along `axis`, in place in y; e: where the exp is kept (log only), total_out:
     where its row sums go (None: not kept)."""
-    m = np.max(x, axis=axis, keepdims=True)
+    # (the ufuncs' reduce directly: np.max / np.sum call it the same way, through a few microseconds of wrapper)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     w = y if e is None else e
     np.subtract(x, m, out=w)  # x's memory order, as x - m would have
     np.exp(w, out=w)
-    total = np.sum(w, axis=axis, keepdims=True)
+    total = np.add.reduce(w, axis=axis, keepdims=True)
     if total_out is not None:
         total_out[...] = total
     if log:  # (x - m) - log(total) again rather than keeping a second array: a subtraction is cheaper
@@ -443,13 +444,14 @@ def _backward_slab(g: np.ndarray, y: np.ndarray, gx: np.ndarray, axis: int, log:
                    exp: tuple | None) -> None:
     if exp is not None:  # log: g - softmax * sum(g), softmax = exp / sums from the forward
         e, total = exp
-        s = np.sum(g, axis=axis, keepdims=True)
-        s /= total
+        s = np.add.reduce(g, axis=axis, keepdims=True)
+        # In place unless g is broadcast along the rows (its sums fewer than the rows'): then one per row.
+        s = np.divide(s, total, out=s if s.shape == total.shape else None)
         np.multiply(e, s, out=gx)
         np.subtract(g, gx, out=gx)
     elif log:  # g - exp(y) * sum(g)
         np.exp(y, out=gx)
-        gx *= np.sum(g, axis=axis, keepdims=True)
+        gx *= np.add.reduce(g, axis=axis, keepdims=True)
         np.subtract(g, gx, out=gx)
     else:  # y * (g - sum(g * y))
         if axis == g.ndim - 1 and g.shape == y.shape:
@@ -458,7 +460,7 @@ def _backward_slab(g: np.ndarray, y: np.ndarray, gx: np.ndarray, axis: int, log:
             total = np.vecdot(g, y)[..., None]
         else:  # the product formed in the result's buffer
             np.multiply(g, y, out=gx)
-            total = np.sum(gx, axis=axis, keepdims=True)
+            total = np.add.reduce(gx, axis=axis, keepdims=True)
         np.subtract(g, total, out=gx)
         gx *= y
 
@@ -471,6 +473,8 @@ def softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1, log: b
     (used up: pass it once), the same bits without a fresh (M, R) array, whose first-touch page faults cost here
     about what the backward's arithmetic does."""
     g, yf = _acc(grad), _acc(y)
+    if g.ndim < yf.ndim:  # broadcast over leading dims: its axes numbered as y's
+        g = g.reshape((1,) * (yf.ndim - g.ndim) + g.shape)
     axis %= max(y.ndim, 1)
     if consume and exp is not None and exp[0].shape == np.broadcast_shapes(g.shape, yf.shape):
         gx = exp[0]

@@ -171,6 +171,18 @@ def test_for_elements_and_split_map():
     assert H.split_map(np.sqrt, [a], np.float64) is None
 
 
+def test_chunks_hold_at_least_min_chunk_elements():
+    """Each chunk costs a GIL hand-over per NumPy call: no chunk under MIN_CHUNK_ELEMENTS (but at least two), a
+    few per thread on large work, never more than the rows."""
+    big = H.MIN_CHUNK_ELEMENTS
+    assert H._chunks(256, 4096, 2) == 2  # 2^20 elements: one chunk per thread
+    assert H._chunks(64, H.MIN_PARALLEL_ELEMENTS // 64, 2) == 2  # the smallest split work
+    assert H._chunks(64, 2 * big // 64, 16) == 2
+    assert H._chunks(1024, 6 * big // 1024, 2) == 6
+    assert H._chunks(1024, 64 * big // 1024, 3) == 12  # at most 4 per thread
+    assert H._chunks(5, 64 * big // 5, 3) == 5  # at most one per row
+
+
 def test_pool_restarts_after_fork():
     tt.set_num_threads(2)
     H.for_rows(lambda lo, hi: None, 2, H.MIN_PARALLEL_ELEMENTS)
@@ -275,6 +287,30 @@ def test_layer_norm_refs_same_bits(x, rng, rms, affine):
     np.testing.assert_allclose(dw, (g * xhat).sum(0), rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(db, g.sum(0), rtol=1e-4, atol=1e-3)
     assert KN.layer_norm_backward_ref(g, x, w, mean, rstd, rms, need_w=False, need_b=False)[1:] == (None, None)
+
+
+@pytest.mark.parametrize("cols", [COLS, 4096, 5])
+def test_layer_norm_refs_non_finite_rows_same_bits_no_warnings(rng, cols):
+    """inf / NaN entries give NaN rows, as PyTorch, without NumPy warnings (errors under this suite's filters), the
+    same bits on any thread count; the mean is np.mean's own arithmetic (sum / intp count), bit for bit."""
+    x = rng.standard_normal((ROWS, cols)).astype(np.float32) * 3
+    x[3, 1], x[7, :], x[9, 2], x[11, 0] = np.inf, -np.inf, np.nan, -np.inf
+    w, b = rng.standard_normal(cols).astype(np.float32), rng.standard_normal(cols).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run():
+        y, mean, rstd, xhat = KN.layer_norm_ref(x, w, b, 1e-5, keep_xhat=True)
+        dx, dw, db = KN.layer_norm_backward_ref(g, x, w, mean, rstd, xhat=xhat)
+        return y, mean, rstd, dx, dw, db
+
+    y, mean, rstd, dx, dw, db = _same_bits(_each_thread_count(run))
+    bad = ~np.isfinite(x).all(1)
+    assert np.isnan(y[bad]).all() and np.isnan(dx[bad]).all() and np.isfinite(y[~bad]).all()
+    assert np.array_equal(mean, x.mean(1), equal_nan=True)
+    x64 = x[~bad].astype(np.float64)
+    xc = x64 - x64.mean(1, keepdims=True)
+    want = xc / np.sqrt((xc * xc).mean(1, keepdims=True) + 1e-5) * w + b
+    np.testing.assert_allclose(y[~bad], want, rtol=1e-4, atol=1e-4)
 
 
 def test_layer_norm_keep_xhat_never_hands_out_y(x):

@@ -53,6 +53,26 @@ def test_softmax_ref_known_values_and_gradients():
             np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("grad_shape", [(1, 6), (6,)])
+def test_log_softmax_backward_ref_from_the_kept_exp_with_a_grad_broadcast_over_rows(rng, grad_shape):
+    """A grad broadcast across the rows ((1, R) or (R,)) with the forward's kept exp: the same bits as the same grad
+    expanded to every row (it used to raise ValueError: a (1, 1) row sum divided in place by the (M, 1) sums)."""
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    y, exp = KS.log_softmax_exp_ref(x, 1)
+    g = rng.standard_normal(grad_shape).astype(np.float32)
+    full = np.ascontiguousarray(np.broadcast_to(g, x.shape))
+    want = KS.log_softmax_backward_ref(full, y, 1, exp)
+    assert np.array_equal(KS.log_softmax_backward_ref(g, y, 1, exp), want)
+    assert np.array_equal(KS.log_softmax_backward_ref(g, y, 1, (exp[0].copy(), exp[1]), consume=True), want)
+    x64 = x.astype(np.float64)
+    p = np.exp(x64 - x64.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(want, full - p * full.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(KS.log_softmax_backward_ref(g, y, 1), want, rtol=1e-5, atol=1e-6)  # from exp(y)
+    np.testing.assert_allclose(KS.softmax_backward_ref(g, KS.softmax_ref(x, 1), 1),
+                               p * (full - (full * p).sum(1, keepdims=True)), rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- softmax kernels
 def _softmax_kernel(x, log, out_dtype=None):
     out = np.empty(x.shape, out_dtype or x.dtype)

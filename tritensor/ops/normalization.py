@@ -92,8 +92,9 @@ class NativeLayerNorm(Function):
             keep = any(ctx.needs_input_grad)  # recording: xhat kept, so the fused backward need not recompute it
             y, mean, rstd, *xhat = K.layer_norm_ref(x._host().reshape(M, R), _host(weight), _host(bias), eps, rms,
                                                     keep_xhat=keep)
-            if keep:
-                ctx.xhat_host = xhat[0]
+            if not keep:  # not recording (save_for_backward would keep nothing): the statistics are not wrapped
+                return Tensor._fresh(y.reshape(x._shape), x.dtype)  # (y: fresh, contiguous, x's dtype)
+            ctx.xhat_host = xhat[0]
             y, mean, rstd = Tensor._wrap(y.reshape(x._shape)), Tensor._wrap(mean), Tensor._wrap(rstd)
         else:
             y = Tensor._empty(x._shape, x.dtype, x.device)
@@ -125,8 +126,8 @@ class NativeLayerNorm(Function):
             dx, dw, db = K.layer_norm_backward_ref(grad._host().reshape(M, R), x._host().reshape(M, R),
                                                    _host(weight), mean._host(), rstd._host(), self.rms, xhat,
                                                    need[1], need[2])
-            dw = Tensor._wrap(dw.astype(weight.dtype.np)) if need[1] else None
-            db = Tensor._wrap(db.astype(x.dtype.np)) if need[2] else None
+            dw = Tensor._wrap(dw.astype(weight.dtype.np, copy=False)) if need[1] else None  # (fresh arrays)
+            db = Tensor._wrap(db.astype(x.dtype.np, copy=False)) if need[2] else None
             return Tensor._wrap(dx.reshape(x._shape)), dw, db, None, None, None
         grad = _contig(grad)
         scratch = KS.scratch_numel(M, R, x.dtype is D.float64)
