@@ -83,14 +83,24 @@ def logsumexp_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, r
 
 
 # ================================================================ NumPy references
+def _acc(x: np.ndarray) -> tuple[np.ndarray, np.dtype]:
+    """float_acc without its copy where x is already in the accumulation dtype (the references never write x)."""
+    if x.dtype == np.float32 or x.dtype == np.float64:
+        return x, x.dtype
+    return float_acc(x)
+
+
 def var_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = False) -> np.ndarray:
-    xf, out = float_acc(x)
+    """Two-pass variance over axis (float32 accumulation, float64 for float64), in x's float dtype."""
+    xf, out = _acc(x)
     axis = axis_tuple(axis)
     n = int(np.prod([x.shape[a] for a in axis]))
     with np.errstate(invalid="ignore", divide="ignore"):
         m = np.sum(xf, axis=axis, keepdims=True) / xf.dtype.type(n)  # np.mean's arithmetic, without its warning
-        m2 = np.sum((xf - m) ** 2, axis=axis, keepdims=keepdims)
-        return (m2 / builtins.max(n - correction, 0)).astype(out)
+        d = np.asarray(xf - m)  # 0-d stays an array, so it can be squared in place
+        np.multiply(d, d, out=d)  # d ** 2's bits, squared in place
+        m2 = np.sum(d, axis=axis, keepdims=keepdims)
+        return (m2 / builtins.max(n - correction, 0)).astype(out, copy=False)
 
 
 def std_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = False) -> np.ndarray:
@@ -99,9 +109,19 @@ def std_ref(x: np.ndarray, axis: tuple, correction: float = 1, keepdims: bool = 
 
 
 def norm_ref(x: np.ndarray, p: float, axis: tuple, keepdims: bool) -> np.ndarray:
-    xf, out = float_acc(x)
-    a = np.abs(xf)
+    """Vector p-norm over axis (float32 accumulation, float64 for float64), in x's float dtype."""
+    xf, out = _acc(x)
     axis = axis_tuple(axis)
+    if p == 2:
+        # x * x is |x| * |x| exactly, so the abs pass is skipped; the same pairwise np.sum keeps the bits
+        # (more accurate than a BLAS dot's long running sums). A NaN's sign could differ: redo those the old way.
+        with np.errstate(over="ignore"):
+            sq = np.square(xf, out=None if xf is x else xf)
+            r = np.sqrt(np.add.reduce(sq, axis=axis, keepdims=keepdims))
+        if not np.isnan(r).any():
+            return np.asarray(r).astype(out, copy=False)
+        xf = float_acc(x)[0]
+    a = np.abs(xf)
     with np.errstate(divide="ignore", over="ignore"):
         if p == math.inf:
             r = np.max(a, axis=axis, keepdims=keepdims)

@@ -72,3 +72,25 @@ def test_norm_inf_backward_ties_and_zero_norm():
     np.testing.assert_allclose(backward(ST.norm_backward, x, g, x, y, p=math.inf), [[-1, 0, 1], [0, 0, 0]])
     y2 = run(ST.norm, x, np.float64, p=2)
     assert (backward(ST.norm_backward, x, g, x, y2, p=2)[1] == 0).all()  # zero norm: zero gradient
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64, np.float16, BF16])
+def test_norm2_and_var_refs_keep_the_pairwise_bits_and_the_input(rng, dt):
+    """p = 2 squares without the abs pass and var squares in place: the bits of sqrt(sum(|x| * |x|)) and of
+    sum((x - mean) ** 2), NaN signs included, and x itself untouched."""
+    x = (rng.standard_normal((37, 301)) * 3).astype(dt)
+    x[1, ::7] = -0.0
+    x[2, 5] = np.inf
+    x[3, 4] = -np.nan
+    x[4, 9] = np.nan
+    keep = x.copy()
+    acc = np.float64 if dt == np.float64 else np.float32
+    a = np.abs(x.astype(acc))
+    for axis in ((0, 1), (1,), (0,)):
+        with np.errstate(invalid="ignore"):
+            want = np.sqrt(np.sum(a * a, axis=axis)).astype(dt)
+            m = np.sum(x.astype(acc), axis=axis, keepdims=True) / acc(np.prod([x.shape[i] for i in axis]))
+            var = (np.sum((x.astype(acc) - m) ** 2, axis=axis) / (np.prod([x.shape[i] for i in axis]) - 1)).astype(dt)
+        assert ST.norm_ref(x, 2.0, axis, False).tobytes() == want.tobytes()
+        assert ST.var_ref(x, axis, 1, False).tobytes() == var.tobytes()
+    assert x.tobytes() == keep.tobytes()

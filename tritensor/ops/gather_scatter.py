@@ -34,6 +34,14 @@ def _bounds(x: Tensor, dim: int) -> list:
     return [dim_bounds(RuntimeError, (x._shape or (1,))[dim], dim)]
 
 
+def _check_cpu_index(x: Tensor, dim: int, index: np.ndarray) -> None:
+    """check_host's error for an index outside [0, x.size(dim)), after one pass when all are inside: an int64
+    read as uint64 puts the negatives above every size, so its max alone says whether any is out."""
+    if index.size and index.dtype == np.int64 and int(index.view(np.uint64).max()) < (x._shape or (1,))[dim]:
+        return
+    check_host([index], _bounds(x, dim))
+
+
 class Gather(Function):
     differentiable_forward = False
 
@@ -42,7 +50,7 @@ class Gather(Function):
         ctx.shape, ctx.dim = x._shape, dim
         ctx.save_for_backward(index)
         if on_cpu(x):
-            check_host([host(index)], _bounds(x, dim))
+            _check_cpu_index(x, dim, host(index))
             return Tensor._wrap(np.asarray(K.gather_ref(host(x), host(index), dim)).reshape(index._shape))
         out = Tensor._empty(index._shape, x.dtype, x.device)
         K.gather(out._dev(), x._dev(), index._dev(), dim, device_check(x.device, _bounds(x, dim)))
@@ -136,7 +144,7 @@ class Scatter(Function):
         ctx.src_shape = None if src is None else src._shape
         ctx.save_for_backward(index)
         if on_cpu(x):
-            check_host([host(index)], _bounds(x, dim))
+            _check_cpu_index(x, dim, host(index))
             out = K.scatter_ref(host(x), host(index), value if src is None else host(src), dim, reduce)
             return Tensor._wrap(np.asarray(out))
         out = Tensor._empty(x._shape, x.dtype, x.device)
