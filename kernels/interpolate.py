@@ -28,6 +28,7 @@ Loads are data-dependent gathers (the taps), so the specs set memory_bound=False
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -415,31 +416,99 @@ def weight_matrix(mode: str, in_size: int, out_size: int, scale: float, align_co
     return m.astype(np.float32)
 
 
-def _matrices(mode, in_spatial, out_spatial, scales, align_corners, acc):
-    return [weight_matrix(mode, i, o, s, align_corners).astype(acc)
-            for i, o, s in zip(in_spatial, out_spatial, scales)]
+def _taps(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, rows) columns and weights of each row's nonzero entries of `m`, in column order.
+
+    Rows with fewer than K taps repeat their last column with weight 0 (a row with none reads column 0), so
+    every pass is K gathers of whole output slices instead of a dense product whose zeros turn an inf or NaN
+    anywhere along the dim into NaN across the whole row (PyTorch's kernels only read the taps)."""
+    r, c = np.nonzero(m)
+    count = np.bincount(r, minlength=m.shape[0])
+    k = max(int(count.max(initial=0)), 1)
+    start = np.cumsum(count) - count
+    slot = np.arange(r.size) - start[r]
+    cols = np.zeros((k, m.shape[0]), np.intp)
+    ws = np.zeros((k, m.shape[0]), m.dtype)
+    cols[slot, r] = c
+    ws[slot, r] = m[r, c]
+    last = np.where(count > 0, cols[np.maximum(count - 1, 0), np.arange(m.shape[0])], 0)
+    pad = np.arange(k)[:, None] >= count[None, :]
+    cols[pad] = np.broadcast_to(last, cols.shape)[pad]
+    return cols, ws
 
 
-def _apply(a: np.ndarray, mats: list[np.ndarray]) -> np.ndarray:
-    for d, m in enumerate(mats):
-        a = np.moveaxis(np.tensordot(m, a, axes=([1], [2 + d])), 0, 2 + d)
+@functools.lru_cache(maxsize=512)
+def _dim_taps(mode: str, in_size: int, out_size: int, scale: float, align_corners: bool, acc: str,
+              transpose: bool) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """One dim's (cols, weights, all weights 1) from its weight matrix (transposed for the backward), or None
+    for an identity; cached, so a call on small tensors pays no matrix build."""
+    m = weight_matrix(mode, in_size, out_size, scale, align_corners).astype(acc)
+    if transpose:
+        m = m.T
+    if m.shape[0] == m.shape[1] and np.array_equal(m, np.eye(m.shape[0], dtype=m.dtype)):
+        return None
+    cols, ws = _taps(m)
+    cols.flags.writeable = ws.flags.writeable = False
+    return cols, ws, bool((ws == 1).all())
+
+
+def _apply(a: np.ndarray, taps: list, last_first: bool) -> np.ndarray:
+    """Each dim's taps applied in turn, each output the weighted sum of its taps' gathered slices in column
+    order. A one-tap dim of weight 1 (nearest) is a bare gather; an identity dim is skipped.
+
+    The forward runs the last dim first: PyTorch's cpu kernels nest the dims that way (the innermost dim is
+    interpolated first, and in fp32 each pass rounds as their partial sums do), and the costly last-dim gather
+    then reads the smaller input. The backward runs the first dim first, as the reference always did, so its
+    sums keep their order and the last-dim gather reads the reduced gradient."""
+    for d in (reversed(range(len(taps))) if last_first else range(len(taps))):
+        if taps[d] is None:
+            continue
+        cols, ws, ones = taps[d]
+        ax = 2 + d
+        shape = (-1,) + (1,) * (a.ndim - 1 - ax)
+        out = np.take(a, cols[0], axis=ax)
+        if not ones:
+            np.multiply(out, ws[0].reshape(shape), out=out)
+        tap = np.empty_like(out) if cols.shape[0] > 1 else None  # one scratch for every further tap
+        for k in range(1, cols.shape[0]):
+            np.take(a, cols[k], axis=ax, out=tap, mode="clip")  # "raise" would buffer the whole copy
+            if not ones:
+                np.multiply(tap, ws[k].reshape(shape), out=tap)
+            np.add(out, tap, out=out)
+        a = out
     return a
+
+
+def _all_taps(mode, in_spatial, out_spatial, scales, align_corners, acc, transpose):
+    return [_dim_taps(mode, int(i), int(o), float(s), bool(align_corners), np.dtype(acc).char, transpose)
+            for i, o, s in zip(in_spatial, out_spatial, scales)]
 
 
 def interpolate_ref(x: np.ndarray, out_spatial: tuple, mode: str, align_corners: bool,
                     scales: list[float]) -> np.ndarray:
-    """x (N, C, *spatial) resampled: one dense weight matrix per dim applied with tensordot (fp32/fp64)."""
+    """x (N, C, *spatial) resampled: one dim at a time, each output the weighted sum of its taps (fp32/fp64)."""
     acc = np.float64 if x.dtype == np.float64 else np.float32
-    mats = _matrices(mode, x.shape[2:], out_spatial, scales, align_corners, acc)
-    return _apply(x.astype(acc), mats).astype(x.dtype)
+    taps = _all_taps(mode, x.shape[2:], out_spatial, scales, align_corners, acc, False)
+    return _fresh(_apply(_dense(x, acc), taps, True), x)
 
 
 def interpolate_backward_ref(grad: np.ndarray, in_spatial: tuple, mode: str, align_corners: bool,
                              scales: list[float]) -> np.ndarray:
     """The input gradient: the transposed weight matrices applied to grad."""
     acc = np.float64 if grad.dtype == np.float64 else np.float32
-    mats = _matrices(mode, in_spatial, grad.shape[2:], scales, align_corners, acc)
-    return _apply(grad.astype(acc), [m.T for m in mats]).astype(grad.dtype)
+    taps = _all_taps(mode, in_spatial, grad.shape[2:], scales, align_corners, acc, True)
+    return _fresh(_apply(_dense(grad, acc), taps, False), grad)
+
+
+def _dense(x: np.ndarray, acc) -> np.ndarray:
+    # a strided or broadcast operand (sum().backward()'s grad has stride 0) makes every gather copy element
+    # by element, ~8x a contiguous one: one contiguous copy first
+    return np.ascontiguousarray(x, dtype=acc)
+
+
+def _fresh(r: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # every dim kept leaves the input itself: the result must still be a new buffer
+    return r.astype(x.dtype, copy=True) if r is x else np.ascontiguousarray(r, dtype=x.dtype)
 
 
 # ---------------------------------------------------------------- AOT / tuner declarations

@@ -110,20 +110,38 @@ def lerp_backward(grad_start: DeviceArray | None, grad_end: DeviceArray | None,
 
 
 def lerp_ref(start: np.ndarray, end: np.ndarray, weight) -> np.ndarray:
+    """PyTorch's two-sided lerp: start + w * (end - start) where |w| < 0.5, else end - (end - start) * (1 - w)."""
     dt = result_dtype(start, end)
     s, e = opmath(start, end)
-    w = opmath(weight)[0] if isinstance(weight, np.ndarray) else np.asarray(weight, dtype=s.dtype)
+    if not isinstance(weight, np.ndarray):
+        d = np.asarray(np.subtract(e, s))  # 0-d operands give a NumPy scalar: the in-place steps need an array
+        # one weight picks one formula for every element: computed in place on e - s, never both sides
+        w = np.asarray(weight, dtype=s.dtype)
+        if np.abs(w) < 0.5:
+            np.multiply(w, d, out=d)
+            np.add(s, d, out=d)
+        else:
+            np.multiply(d, 1 - w, out=d)
+            np.subtract(e, d, out=d)
+        return d.astype(dt, copy=False)
+    w = opmath(weight)[0]
     return np.where(np.abs(w) < 0.5, s + w * (e - s), e - (e - s) * (1 - w)).astype(dt)
+
+
+def _fit(r: np.ndarray, shape: tuple, dt) -> np.ndarray:
+    # r is a fresh buffer: reused when it already has the full shape and dtype
+    return r.astype(dt, copy=False) if r.shape == shape else np.broadcast_to(r, shape).astype(dt)
 
 
 def lerp_backward_ref(grad: np.ndarray, start: np.ndarray, end: np.ndarray,
                       weight) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(grad_start, grad_end, grad_weight or None) at the broadcast shape."""
     g, s, e = opmath(grad, start, end)
     w = opmath(weight)[0] if isinstance(weight, np.ndarray) else np.asarray(weight, dtype=g.dtype)
     shape = np.broadcast_shapes(g.shape, s.shape, e.shape, w.shape)
-    gs = np.broadcast_to(g * (1 - w), shape).astype(grad.dtype)
-    ge = np.broadcast_to(g * w, shape).astype(grad.dtype)
-    gw = np.broadcast_to(g * (e - s), shape).astype(grad.dtype) if isinstance(weight, np.ndarray) else None
+    gs = _fit(g * (1 - w), shape, grad.dtype)
+    ge = _fit(g * w, shape, grad.dtype)
+    gw = _fit(g * (e - s), shape, grad.dtype) if isinstance(weight, np.ndarray) else None
     return gs, ge, gw
 
 

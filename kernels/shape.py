@@ -424,7 +424,30 @@ def roll_backward_ref(grad: np.ndarray, shifts, dims=None) -> tuple:
     return (roll_ref(grad, [-s for s in shifts] if dims is not None else -shifts[0], dims),)
 
 
+def _constant_pad_ref(x: np.ndarray, pad, value) -> np.ndarray:
+    """Constant pad (negative pads crop): the fill written once, the kept block copied in one assignment."""
+    _pad_maps(x.shape, pad, "constant")
+    shape = tuple(max(n, 0) for n in pad_shape(x.shape, pad))  # a crop past the end leaves an empty dim
+    out = np.empty(shape, x.dtype)
+    dst, src = [slice(None)] * x.ndim, [slice(None)] * x.ndim
+    whole = True
+    for k in range(len(pad) // 2):
+        d = x.ndim - 1 - k
+        before, after = pad[2 * k], pad[2 * k + 1]
+        dst[d] = slice(max(before, 0), shape[d] - max(after, 0))
+        src[d] = slice(max(-before, 0), x.shape[d] - max(-after, 0))
+        whole = whole and before <= 0 and after <= 0
+    if not whole:
+        out[...] = np.asarray(value).astype(x.dtype)
+    if out.size and x.size and all(s.stop > s.start for s in dst[x.ndim - len(pad) // 2:]):
+        out[tuple(dst)] = x[tuple(src)]
+    return out
+
+
 def pad_ref(x: np.ndarray, pad, mode: str = "constant", value=0) -> np.ndarray:  # noqa: A002
+    """x padded as F.pad: constant (negative pads crop), reflect, replicate or circular."""
+    if mode == "constant":
+        return _constant_pad_ref(x, pad, value)
     out = x
     for d, (m, p, n) in enumerate(_pad_maps(x.shape, pad, mode)):
         if m == IDENTITY:
@@ -436,7 +459,7 @@ def pad_ref(x: np.ndarray, pad, mode: str = "constant", value=0) -> np.ndarray: 
             out.shape[:d] + (size,) + out.shape[d + 1:], x.dtype)
         shape = [1] * x.ndim
         shape[d] = size
-        out = np.where(valid.reshape(shape), taken, np.asarray(value).astype(x.dtype))
+        out = taken if valid.all() else np.where(valid.reshape(shape), taken, np.asarray(value).astype(x.dtype))
     return np.array(out, dtype=x.dtype)
 
 
@@ -446,10 +469,37 @@ def pad_backward_ref(grad: np.ndarray, x_shape: tuple, pad, mode: str = "constan
         if m == IDENTITY:
             continue
         j, valid = _source_coords(np.arange(g.shape[d]), p, n, m)
+        g = _gather_sum(g, d, j, valid, n)
+    return (g.astype(grad.dtype, copy=g is grad),)  # each dim summed into a fresh buffer
+
+
+def _gather_sum(g: np.ndarray, d: int, j: np.ndarray, valid: np.ndarray, n: int) -> np.ndarray:
+    """acc[j[i]] += g[i] along dim d over the valid i in increasing order, from acc = 0: np.add.at's sums
+    (the same order, so the same bits) as whole-slice gathers, one per rank of a source among its target's.
+
+    Every target's first source comes in one gather (the interior is one contiguous slice), then each further
+    rank (the few border cells a reflection, wrap or edge adds) in one fancy-indexed add."""
+    src = np.flatnonzero(valid)
+    tgt = j[valid]
+    order = np.argsort(tgt, kind="stable")
+    tgt, src = tgt[order], src[order]
+    counts = np.bincount(tgt, minlength=n)
+    rank = np.arange(tgt.size) - (np.cumsum(counts) - counts)[tgt]
+    first = rank == 0
+    lead = src[first]
+    if counts.all() and n and (np.diff(lead) == 1).all():  # the interior: one slice, + 0 as add.at's first sum
+        acc = np.add(g[(slice(None),) * d + (slice(lead[0], lead[0] + n),)], 0)  # (-0 -> +0)
+    elif counts.all():
+        acc = np.take(g, lead, axis=d)
+        np.add(acc, 0, out=acc)
+    else:
         acc = np.zeros(g.shape[:d] + (n,) + g.shape[d + 1:], g.dtype)
-        np.add.at(np.moveaxis(acc, d, 0), j[valid], np.moveaxis(g, d, 0)[valid])
-        g = acc
-    return (g.astype(grad.dtype),)
+        np.moveaxis(acc, d, 0)[tgt[first]] += np.moveaxis(g, d, 0)[lead]
+    acc_d, g_d = np.moveaxis(acc, d, 0), np.moveaxis(g, d, 0)
+    for k in range(1, int(counts.max(initial=0))):
+        at = rank == k
+        acc_d[tgt[at]] += g_d[src[at]]
+    return acc
 
 
 def tril_ref(x: np.ndarray, diagonal: int = 0) -> np.ndarray:

@@ -134,3 +134,56 @@ def test_area_size_limit_raises_before_launch():
     out = as_device(np.zeros(1, np.float32)).view_as((1, 1, 3), (0, 0, 0))
     with pytest.raises(NotImplementedError, match="mode='area'\\) on cuda supports spatial sizes below"):
         K.interpolate(out, x, "area", False, [1.0])
+
+
+def test_reference_nearest_reads_only_its_taps():
+    # inf, NaN and -0.0 stay where they are, as in PyTorch (a dense product would spread 0 * inf = NaN)
+    x = np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4)
+    x[0, 0, 0, 1], x[0, 0, 1, 2], x[0, 0, 2, 3] = np.inf, np.nan, -0.0
+    y = K.interpolate_ref(x, (6, 8), "nearest", False, [0.5, 0.5])
+    want = x.repeat(2, 2).repeat(2, 3)
+    np.testing.assert_array_equal(y.view(np.uint32), want.view(np.uint32))
+    down = K.interpolate_ref(x, (3, 2), "nearest", False, [1.0, 2.0])
+    np.testing.assert_array_equal(down.view(np.uint32), x[:, :, :, ::2].view(np.uint32))
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_reference_bilinear_is_two_tap_passes_last_dim_first(rng, dt):
+    # PyTorch's cpu order: each output the W taps' weighted sum first, then the H taps' one, tap 0 then tap 1
+    x = rng.standard_normal((2, 3, 5, 6)).astype(dt)
+    y = K.interpolate_ref(x, (9, 11), "linear", False, _scales((5, 6), (9, 11), False))
+
+    def taps(n_in, n_out):
+        o = np.arange(n_out, dtype=np.float32)
+        src = np.maximum(np.float32(n_in / n_out) * (o + np.float32(0.5)) - np.float32(0.5), np.float32(0))
+        i0 = np.minimum(src.astype(np.int64), n_in - 1)
+        lam = (src - i0.astype(np.float32)).astype(dt)
+        return i0, np.minimum(i0 + 1, n_in - 1), (1 - lam).astype(dt), lam
+
+    # a clamped border output (both taps on the last pixel): one tap of the summed weight, as the matrix holds it
+    a0, a1, wa0, wa1 = taps(6, 11)
+    w = x[..., a0] * wa0 + x[..., a1] * wa1
+    cols = a0 == a1
+    w[..., cols] = x[..., a0[cols]] * (wa0 + wa1)[cols]
+    b0, b1, wb0, wb1 = taps(5, 9)
+    want = w[:, :, b0] * wb0[:, None] + w[:, :, b1] * wb1[:, None]
+    rows = b0 == b1
+    want[:, :, rows] = w[:, :, b0[rows]] * (wb0 + wb1)[rows, None]
+    assert cols.any() and rows.any()
+    np.testing.assert_array_equal(y, want)
+
+
+def test_reference_nearest_backward_sums_each_block(rng):
+    g = rng.standard_normal((2, 3, 8, 6)).astype(np.float32)
+    gx = K.interpolate_backward_ref(g, (4, 3), "nearest", False, [0.5, 0.5])
+    blocks = g.reshape(2, 3, 4, 2, 3, 2)
+    want = (blocks[:, :, :, 0] + blocks[:, :, :, 1])  # the first dim first, then the last
+    want = want[..., 0] + want[..., 1]
+    np.testing.assert_array_equal(gx, want)
+
+
+def test_reference_keeps_the_input_when_nothing_resamples(rng):
+    x = rng.standard_normal((1, 2, 3, 4)).astype(np.float32)
+    y = K.interpolate_ref(x, (3, 4), "nearest", False, [1.0, 1.0])
+    np.testing.assert_array_equal(y, x)
+    assert not np.shares_memory(y, x)

@@ -49,3 +49,16 @@ def test_lerp_backward(rng, dt):
 @pytest.mark.parametrize("name", ["lerp"])
 def test_backward_refs_match_finite_differences(rng, name):
     check_backward_refs(LE.OPS, rng, name)
+
+
+@pytest.mark.parametrize("weight", [0.3, -0.2, 0.5, 0.9, 2.0, float("nan")])
+def test_lerp_ref_scalar_weight_is_the_two_sided_formula(rng, weight):
+    # one side per scalar weight, in place: the bits of where(|w| < 0.5, s + w (e - s), e - (e - s)(1 - w))
+    s, e = rng.standard_normal((6, 5)).astype(np.float32), rng.standard_normal((6, 5)).astype(np.float32)
+    s[0, :3], e[1, :3] = [np.inf, -np.inf, np.nan], [np.inf, -0.0, np.nan]
+    w = np.float32(weight)
+    with np.errstate(all="ignore"):
+        want = np.where(np.abs(w) < 0.5, s + w * (e - s), e - (e - s) * (1 - w))
+        got = LE.lerp_ref(s, e, weight)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    assert not np.shares_memory(got, s) and not np.shares_memory(got, e)

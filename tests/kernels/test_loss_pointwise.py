@@ -184,3 +184,40 @@ def test_empty_and_batchmean_divisor():
     x, t, _, _ = _operands(case, 12, np.float32)
     want = K.pointwise_loss_ref(x, t, reduction="sum", **_kw(case)) / 3
     _close(_forward_kernel(x, t, None, None, case, "mean", divisor=3), want, np.float32)
+
+
+@pytest.mark.parametrize("pos_weight", [None, np.array(1.0, np.float32), np.array([0.5, 1.0, 2.0, 3.0], np.float32)])
+def test_bce_with_logits_reference_formula_bits(pos_weight):
+    # the in-place reference keeps the textbook expression's bits, inf/NaN targets included (1 + 0 * inf is NaN)
+    x = np.array([[-3.0, 0.0, 2.5, np.nan], [1.0, -0.0, np.inf, -np.inf], [0.3, 0.7, -1.2, 4.0]], np.float32)
+    t = np.array([[0.2, np.inf, 1.0, 0.5], [-np.inf, 0.5, np.nan, 0.0], [1.0, 0.0, 0.25, 0.75]], np.float32)
+    pw = np.ones((), np.float32) if pos_weight is None else pos_weight
+    with np.errstate(all="ignore"):
+        sp = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+        want = (1 - t) * x + (1 + (pw - 1) * t) * sp
+        got = K.pointwise_loss_ref(x, t, pos_weight=pos_weight, loss="binary_cross_entropy_with_logits",
+                                   reduction="none")
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+        sig = 1 / (1 + np.exp(-x.astype(np.float64)))
+        gx, gt = K.pointwise_loss_backward_ref(np.ones_like(x), x, t, pos_weight=pos_weight,
+                                               loss="binary_cross_entropy_with_logits")
+        want_gx = (1 + (pw - 1) * t) * sig - pw * t
+        np.testing.assert_allclose(gx, want_gx, rtol=1e-6, atol=1e-7)
+        if pw.ndim == 0:  # an infinite target under a unit pos_weight: 1 + 0 * inf is NaN
+            assert np.isnan(gx[0, 1]) and np.isnan(gx[1, 0])
+        np.testing.assert_array_equal(gt, ((pw - 1) * sp - x).astype(np.float32))
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "binary_cross_entropy_with_logits"])
+def test_backward_reference_without_target_grad(rng, loss):
+    x, t = rng.standard_normal((5, 7)).astype(np.float32), rng.uniform(0, 1, (5, 7)).astype(np.float32)
+    g = np.array(1.0, np.float32)
+    gx, gt = K.pointwise_loss_backward_ref(g, x, t, loss=loss, divisor=35)
+    gx2, none = K.pointwise_loss_backward_ref(g, x, t, loss=loss, divisor=35, need_t=False)
+    assert none is None and gt is not None
+    np.testing.assert_array_equal(gx2, gx)
+    d = (x - t).astype(np.float32)
+    if loss != "binary_cross_entropy_with_logits":
+        want = np.float32(1 / 35) * (2 * d if loss == "mse_loss" else np.sign(d))
+        np.testing.assert_array_equal(gx, want)
+        np.testing.assert_array_equal(gt, np.float32(1 / 35) * -(2 * d if loss == "mse_loss" else np.sign(d)))

@@ -78,7 +78,7 @@ class _PointwiseLoss(Function):
         kw = dict(loss=loss, param=param, mode=mode, divisor=None if reduction == "none" else divisor or 1)
         if x.device.type == "cpu":
             host = [None if a is None else a._host() for a in (x, t, weight, pos_weight)]
-            gx, gt = K.pointwise_loss_backward_ref(grad._host(), *host, **kw)
+            gx, gt = K.pointwise_loss_backward_ref(grad._host(), *host, need_t=need_t, **kw)
             gx, gt = Tensor._wrap(gx), (Tensor._wrap(gt) if need_t else None)
         else:
             gx = Tensor._empty(x._shape, x.dtype, x.device)
