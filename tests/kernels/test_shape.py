@@ -227,3 +227,28 @@ def test_one_byte_outputs_ship_the_heuristics_16_element_configs():
         assert config["BLOCK"] // (32 * config["num_warps"]) == 16 and specs[spec].configs == [config]
         assert config in tunable.configs(key)
     assert S.TRI_TUNING.heuristic(("float32", False, 1024)) == specs["shape.tri[lower:fp32]"].configs[0]
+
+
+@pytest.mark.parametrize("case", range(2, len(PADS)))
+def test_pad_backward_ref_is_add_at_bit_for_bit(rng, case):
+    # the gathers sum each cell's sources in np.add.at's order from 0: the same bits, inf/NaN/-0.0 included
+    mode, pad = PADS[case]
+    x_shape = (2, 3, 4, 5)
+    g = rng.standard_normal(S.pad_shape(x_shape, pad)).astype(np.float32)
+    g.reshape(-1)[[0, 7, 19, 30]] = [np.inf, -np.inf, np.nan, -0.0]
+    want = g
+    for k in reversed(range(len(pad) // 2)):  # the leading padded dim first, as the reference sums
+        d = len(x_shape) - 1 - k
+        n = x_shape[d]
+        i = np.arange(want.shape[d]) - pad[2 * k]
+        if mode == "reflect":
+            j = np.where(np.abs(i) >= n, 2 * (n - 1) - np.abs(i), np.abs(i))
+        else:
+            j = np.clip(i, 0, n - 1) if mode == "replicate" else i % n
+        acc = np.zeros(want.shape[:d] + (n,) + want.shape[d + 1:], np.float32)
+        with np.errstate(invalid="ignore"):
+            np.add.at(np.moveaxis(acc, d, 0), j, np.moveaxis(want, d, 0))
+        want = acc
+    with np.errstate(invalid="ignore"):
+        (got,) = S.pad_backward_ref(g, x_shape, pad, mode)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
