@@ -4,7 +4,8 @@ Same layout and contract as `unary` (read its docstring): `@triton.jit` forward 
 and backward `_<op>_backward(grad, saved, p0, p1)` math run by `elementwise.launch_map`, launch
 wrappers `<op>(out, x, **params)` / `<op>_backward(grad_x, grad, saved, **params)`, NumPy references
 `<op>_ref(x, **params)` / `<op>_backward_ref(grad, saved, **params) -> (grad_x,)`, and `OPS`, a dict
-name -> `unary.UnaryOp` with the PyTorch defaults of each op's keyword parameters.
+name -> `unary.UnaryOp` with the PyTorch defaults of each op's keyword parameters. relu's and silu's NumPy
+references live in kernels/activations_ref.py (re-exported here).
 
 Every backward saves the input except relu's, which saves the output (as PyTorch's does). relu keeps
 integer dtypes; the others take fp16/bf16/fp32/fp64 (16-bit floats computed in fp32). Gradients at
@@ -26,6 +27,7 @@ import triton
 import triton.language as tl
 
 from . import host_threads
+from .activations_ref import _threaded, relu_backward_ref, relu_ref, silu_backward_ref, silu_ref  # noqa: F401
 from .device_array import DeviceArray
 from .elementwise import launch_map
 from .exponential import _expm1_math, _log1p_math
@@ -364,26 +366,6 @@ def _gelu_tanh_2u(a):
     return 2 * GELU_TANH_BETA * (a + GELU_TANH_KAPPA * (a * a * a))
 
 
-_RELU_MIN = 1 << 18  # relu, one cheap memory-bound pass, gains from threads only on larger arrays
-
-
-def _threaded(fn, *arrays, min_elements: int = host_threads.MIN_PARALLEL_ELEMENTS):
-    """forward_ref(fn, x) / backward_ref(fn, grad, saved), elements split over host_threads (fn elementwise)."""
-    arrays = [np.asarray(a) for a in arrays]
-    out = host_threads.split_map(lambda *parts: fn(*map(_opmath, parts)), arrays, arrays[0].dtype, min_elements)
-    if out is None:
-        return (forward_ref if len(arrays) == 1 else backward_ref)(fn, *arrays)
-    return out if len(arrays) == 1 else (out,)
-
-
-def relu_ref(x):
-    return _threaded(lambda a: np.where(a < 0, a.dtype.type(0), a), x, min_elements=_RELU_MIN)
-
-
-def relu_backward_ref(grad, out):
-    return _threaded(lambda g, y: np.where(y <= 0, 0, g), grad, out, min_elements=_RELU_MIN)
-
-
 # Exact GELU's cdf, Phi(x) = erfc(-x / sqrt 2) / 2, in fp32 without SciPy's erf (an fp64 call per element, ~4x the
 # time of the whole GELU below): erfc's Chebyshev fit t exp(-z^2 + P(t)), t = 1 / (1 + z / 2) (Numerical Recipes'
 # erfcc, fractional error < 1.2e-7 for every z >= 0), on |x| and reflected, so the tail keeps its relative
@@ -485,17 +467,6 @@ def gelu_backward_ref(grad, x, approximate: str = "none", derivative: np.ndarray
         return d if same else g * d
 
     return _threaded(tanh_form, grad, x) if approximate == "tanh" else backward_ref(erf_form, grad, x)
-
-
-def silu_ref(x):
-    return _threaded(lambda a: a * np_sigmoid(a)[0], x)
-
-
-def silu_backward_ref(grad, x):
-    def fn(g, a):
-        s, one_minus_s = np_sigmoid(a)
-        return g * (s * (1 + a * one_minus_s))
-    return _threaded(fn, grad, x)
 
 
 def softplus_ref(x, beta: float = 1.0, threshold: float = 20.0):

@@ -18,6 +18,7 @@ import triton
 import triton.language as tl
 
 from . import tuning
+from .activations_ref import keep_where
 from .device_array import DeviceArray
 from .elementwise import BLOCK, NUM_WARPS, launch_map
 from .launch_spec import KernelSpec
@@ -263,6 +264,10 @@ def clamp_backward(grad_x: DeviceArray | None, grad_min: DeviceArray | None, gra
 def clamp_ref(x: np.ndarray, min=None, max=None) -> np.ndarray:  # noqa: A002
     (r,) = opmath(x)
     dt = np.asarray(x).dtype
+    if r.dtype.kind == "f" and not (min is None and max is None) and np.ndim(min) == 0 and np.ndim(max) == 0:
+        y = _clip_scalars(r, r is not x, *(None if b is None else opmath(scalar_ref(x, b))[0] for b in (min, max)))
+        if y is not None:
+            return y.astype(dt, copy=False)
     for bound, pick in ((min, np.maximum), (max, np.minimum)):
         if bound is not None:
             b = opmath(scalar_ref(x, bound))[0]
@@ -271,25 +276,39 @@ def clamp_ref(x: np.ndarray, min=None, max=None) -> np.ndarray:  # noqa: A002
     return np.asarray(r).astype(dt)
 
 
+def _clip_scalars(r: np.ndarray, own: bool, lo, hi) -> np.ndarray | None:
+    """min(max(r, lo), hi) as np.maximum/minimum give it (a tie gives the bound), in np.clip's one pass (np.maximum
+    with a scalar runs a scalar loop: 3x np.clip; the old two passes and copy 7x). A missing bound is an infinite
+    one (max(r, -inf) and min(r, inf) are r). np.clip gives r on a tie instead, which differs only for zeros of
+    the other sign: where the last bound to tie is +0 every zero result must be +0 (r + 0 makes -0 so); a -0 or
+    NaN bound (a NaN bound's payload) is left to the ufuncs (None)."""
+    lo = -np.inf if lo is None else lo
+    hi = np.inf if hi is None else hi
+    zero = hi if hi == 0 else lo if lo == 0 else None
+    if np.isnan(lo) or np.isnan(hi) or (zero is not None and np.signbit(zero)):
+        return None
+    y = np.clip(r, lo, hi, out=r if own else np.empty_like(r))  # (an out: a 0-d r gives an array, not a scalar)
+    return y if zero is None else np.add(y, 0, out=y)
+
+
 def clamp_backward_ref(grad: np.ndarray, x: np.ndarray, min=None,  # noqa: A002
                        max=None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:  # noqa: A002
     g, x32 = np.broadcast_arrays(*opmath(grad, x))
     lo = None if min is None else opmath(scalar_ref(x, min))[0]
     hi = None if max is None else opmath(scalar_ref(x, max))[0]
-    zero = np.zeros((), grad.dtype)
-    ok = np.ones(g.shape, bool)
-    if lo is not None:
-        ok &= x32 >= lo
-    if hi is not None:
-        ok &= x32 <= hi
-    grad_x = np.where(ok, grad, zero)
+    grad = np.broadcast_to(grad, g.shape)
+    ok = None
+    for bound, test in ((lo, np.greater_equal), (hi, np.less_equal)):
+        if bound is not None:
+            ok = test(x32, bound) if ok is None else np.logical_and(ok, test(x32, bound), out=ok)
+    grad_x = grad.copy() if ok is None else keep_where(grad, ok)  # grad where ok, else +0 (np.where's bits)
     grad_min = grad_max = None
     if isinstance(min, np.ndarray):
         takes = (x32 < lo) & (lo < hi) if hi is not None else x32 < lo
-        grad_min = np.where(takes, grad, zero)
+        grad_min = keep_where(grad, takes)
     if isinstance(max, np.ndarray):
         takes = (x32 > hi) | (hi < lo) if lo is not None else x32 > hi
-        grad_max = np.where(takes, grad, zero)
+        grad_max = keep_where(grad, takes)
     return grad_x, grad_min, grad_max
 
 

@@ -19,6 +19,7 @@ from .device_array import DeviceArray
 from .elementwise import launch_map
 from .ieee_math import div_ieee, sqrt_ieee
 from .map_ops import BinaryOp, encode_scalar, launch_grads, map_spec, opmath, result_dtype, scalar_param, signbit
+from .quiet_numpy import quiet_call
 
 
 # ================================================================ Triton math of the powers
@@ -207,9 +208,22 @@ def pow_ref(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _pow_np(*opmath(a, b)).astype(dt)
 
 
+# Exponents whose kernel formula (x x, sqrt(x), 1 / x: PyTorch's) is correctly rounded, as is pow here: the same
+# bits in a cheap ufunc. 3, -2, -0.5 round twice in the kernels (x x x...): their reference stays pow.
+_POW_SPECIAL_NP = {2: np.square, 0.5: np.sqrt, -1: np.reciprocal}
+
+
 def pow_scalar_ref(x: np.ndarray, exponent) -> np.ndarray:
     (x32,) = opmath(x)
-    return _pow_np(x32, np.asarray(exponent, dtype=x32.dtype)).astype(x.dtype)
+    if x32.dtype.kind == "f":  # (the cast too without FP warnings: an fp16 result may overflow there)
+        if exponent in _POW_SPECIAL_NP and not isinstance(exponent, bool):
+            return quiet_call(_rounded, _POW_SPECIAL_NP[exponent], x.dtype, x32)
+        return quiet_call(_rounded, np.power, x.dtype, x32, np.asarray(exponent, dtype=x32.dtype))
+    return _pow_np(x32, np.asarray(exponent, dtype=x32.dtype)).astype(x.dtype, copy=False)
+
+
+def _rounded(fn, dtype, *args) -> np.ndarray:
+    return np.asarray(fn(*args)).astype(dtype, copy=False)
 
 
 def rpow_ref(x: np.ndarray, base) -> np.ndarray:
@@ -217,9 +231,18 @@ def rpow_ref(x: np.ndarray, base) -> np.ndarray:
     return _pow_np(np.asarray(base, dtype=x32.dtype), x32).astype(x.dtype)
 
 
+def _pow_grad_base_np(g, a, b):
+    """where(b == 0, 0, g (b a^(b - 1))); a scalar b: no np.where, and b = 2's a^1 is a itself (pow(a, 1) = a)."""
+    if b.ndim:
+        return np.where(b == 0, 0, g * (b * np.power(a, b - 1)))
+    if b == 0:
+        return np.zeros(np.broadcast_shapes(np.shape(g), np.shape(a)), np.result_type(g, a))
+    return g * (b * (a if b == 2 else np.power(a, b - 1)))
+
+
 def _pow_grads_np(g, a, b):
     with np.errstate(all="ignore"):
-        ga = np.where(b == 0, 0, g * (b * np.power(a, b - 1)))
+        ga = _pow_grad_base_np(g, a, b)
         gb = g * np.where((a == 0) & (b >= 0), 0, np.power(a, b) * np.log(a))
     return ga, gb
 
@@ -231,7 +254,7 @@ def pow_backward_ref(grad: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np
 
 def pow_scalar_backward_ref(grad: np.ndarray, x: np.ndarray, exponent) -> tuple[np.ndarray]:
     g, x32 = opmath(grad, x)
-    return (_pow_grads_np(g, x32, np.asarray(exponent, dtype=x32.dtype))[0].astype(grad.dtype),)
+    return (quiet_call(_rounded, _pow_grad_base_np, grad.dtype, g, x32, np.asarray(exponent, dtype=x32.dtype)),)
 
 
 def rpow_backward_ref(grad: np.ndarray, x: np.ndarray, base) -> tuple[np.ndarray]:

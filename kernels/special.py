@@ -187,19 +187,70 @@ def np_erf(a: np.ndarray) -> np.ndarray:
     return scipy_special.erf(np.asarray(a, np.float64)).astype(a.dtype, copy=False)
 
 
+def _sigmoid_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(e, r) = (exp(-|a|), 1 / (1 + e)), each in a fresh buffer of a's shape and float dtype."""
+    e = np.abs(a, out=np.empty_like(a))
+    np.negative(e, out=e)  # (np.copysign(a, -1) is one pass but has no SIMD loop: 2x abs and negative)
+    np.exp(e, out=e)
+    r = np.add(e, 1, out=np.empty_like(e))
+    return e, np.divide(1, r, out=r)
+
+
+def _sigmoid_side(a: np.ndarray, e: np.ndarray, r: np.ndarray, sign: float) -> np.ndarray:
+    """where(sign a >= 0, r, e r) (sign = 1: sigmoid(a); -1: sigmoid(-a)) as max(e, f) r, f = min(sign a K, 1),
+    without np.where (a branch per element on a random mask: ~10x a ufunc pass). f is 1 where sign a >= 1 / K
+    (r * 1 = r exactly), negative where sign a < 0 (max gives e: e r), and where 0 <= sign a < 1 / K, e = exp(-|a|)
+    is exactly 1 (K = 2^15 for fp16, far beyond half an ulp below 1) so max(e, f) = 1 too. A NaN stays the NaN of
+    e * r, operands in that order (x86 keeps the first NaN): the same bits as the select, NaN payloads included.
+    (np.sign would make f in one pass, but has no SIMD loop: 3x these two.)"""
+    f = np.multiply(a, sign * _SIDE_SCALE[a.dtype.itemsize], out=np.empty_like(r))
+    np.clip(f, -np.inf, 1, out=f)
+    np.maximum(e, f, out=f)
+    return np.multiply(f, r, out=f)
+
+
+_SIDE_SCALE = {2: 2.0 ** 15, 4: 2.0 ** 40, 8: 2.0 ** 80}  # by itemsize: fp16, fp32, fp64
+# Up to this many elements the select itself (np.where's branches, and ints' float64, bfloat16) costs less than the
+# extra NumPy calls of the passes above (the same bits).
+_SMALL = 256
+
+
 def np_sigmoid(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sigmoid(a), sigmoid(-a)) in a's dtype, from exp(-|a|) so nothing overflows."""
-    e = np.exp(-np.abs(a))
-    r = 1 / (1 + e)
-    return np.where(a >= 0, r, e * r), np.where(a >= 0, e * r, r)
+    """(sigmoid(a), sigmoid(-a)) in a's dtype, from e = exp(-|a|) <= 1 so nothing overflows: where(a >= 0, r, e r)
+    and where(a >= 0, e r, r), r = 1 / (1 + e). Run it with NumPy's FP warnings off (NaN inputs)."""
+    if a.dtype.kind != "f" or a.dtype.itemsize not in _SIDE_SCALE or a.size <= _SMALL:  # ints, bfloat16, small
+        e = np.exp(-np.abs(a))
+        r = 1 / (1 + e)
+        return np.where(a >= 0, r, e * r), np.where(a >= 0, e * r, r)
+    e, r = _sigmoid_parts(a)
+    s = _sigmoid_side(a, e, r, 1.0)
+    # Per element {s, sigmoid(-a)} is {r, e r} bit for bit, so sigmoid(-a) = r ^ (e r) ^ s in the bits: three
+    # passes in e and r's buffers instead of a side's four in a fourth buffer (a fourth MiB freed per call is
+    # what makes glibc hand the heap's top back to the kernel, and each call then page-faults it in again).
+    u = f"u{a.dtype.itemsize}"
+    q = np.multiply(e, r, out=e).view(u)
+    t = np.bitwise_xor(r.view(u), q, out=r.view(u))
+    return s, np.bitwise_xor(t, s.view(u), out=t).view(a.dtype)
+
+
+def np_sigmoid_one(a: np.ndarray) -> np.ndarray:
+    """sigmoid(a) alone: the bits of np_sigmoid(a)[0] without the other side's passes."""
+    if a.dtype.kind != "f" or a.dtype.itemsize not in _SIDE_SCALE or a.size <= _SMALL:
+        return np_sigmoid(a)[0]
+    e, r = _sigmoid_parts(a)
+    return _sigmoid_side(a, e, r, 1.0)
 
 
 def sigmoid_ref(x):
-    return forward_ref(lambda a: np_sigmoid(a)[0], x)
+    return forward_ref(np_sigmoid_one, x)
 
 
 def sigmoid_backward_ref(grad, out):
-    return backward_ref(lambda g, y: g * (y * (1 - y)), grad, out)
+    def d(g, y):
+        t = np.subtract(1, y, out=np.empty_like(y))
+        np.multiply(y, t, out=t)  # y (1 - y), then g times it, the old operand order (NaN payloads)
+        return np.multiply(g, t, out=t) if g.shape == t.shape and g.dtype == t.dtype else g * t
+    return backward_ref(d, grad, out)
 
 
 def erf_ref(x):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.special
 from tritensor.kernels import activations as KA
+from tritensor.kernels import activations_ref as KAR
 from tritensor.kernels import host_threads as H
 from tritensor.kernels import loss_ref as KL
 from tritensor.kernels import norm_rows as KN
@@ -325,7 +326,10 @@ def _gelu64(a):
     return 0.5 * a * scipy.special.erfc(-a / math.sqrt(2))
 
 
-def test_activation_refs_same_bits(x, rng):
+def test_activation_refs_same_bits(x, rng, monkeypatch):
+    # relu and silu split only from millions of elements (smaller splits measured slower): split these too
+    monkeypatch.setattr(KAR, "_RELU_MIN", 1 << 12)
+    monkeypatch.setattr(KAR, "_SILU_MIN", 1 << 12)
     g = rng.standard_normal(x.shape).astype(np.float32)
     a64 = np.nan_to_num(x, posinf=0.0, neginf=0.0).astype(np.float64)
     xs = a64.astype(np.float32)
@@ -346,7 +350,7 @@ def test_activation_refs_same_bits(x, rng):
     sig = scipy.special.expit(a64)
     np.testing.assert_allclose(s, a64 * sig, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(sgx, g * sig * (1 + a64 * (1 - sig)), rtol=1e-5, atol=1e-6)
-    big = rng.standard_normal((256, 1031)).astype(np.float32)  # relu splits only from _RELU_MIN elements
+    big = rng.standard_normal((256, 1031)).astype(np.float32)
     gb = rng.standard_normal(big.shape).astype(np.float32)
     r, rgx = _same_bits(_each_thread_count(lambda: (KA.relu_ref(big), KA.relu_backward_ref(gb, KA.relu_ref(big))[0])))
     np.testing.assert_array_equal(r, np.maximum(big, 0))

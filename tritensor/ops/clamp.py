@@ -32,6 +32,8 @@ from .map_ops import (
 )
 from .where import where
 
+_PLAIN = (int, float, type(None))  # bounds that keep a float tensor's dtype (bool and complex take the long way)
+
 
 class Clamp(Function):
     """clamp(x, lo, hi): bounds are tensors of x's dtype or None, or numbers or None (not mixed)."""
@@ -88,6 +90,14 @@ class Clamp(Function):
 def clamp(input: Tensor, min=None, max=None, *, out: Tensor | None = None) -> Tensor:  # noqa: A002
     """min(max(input, min), max): bounds both tensors (broadcast) or both numbers, either may be None;
     PyTorch's type promotion; NaN in input or a bound gives NaN; min > max gives max."""
+    if out is None and type(input) is Tensor and type(min) in _PLAIN and type(max) in _PLAIN \
+            and input.dtype.is_floating_point and input.device.type == "cpu" and (min is not None or max is not None) \
+            and not (state.enabled and input._requires_grad):
+        # The hot path (an activation's clamp, no graph): what Clamp's forward computes for a float tensor and
+        # number bounds (their dtype is the tensor's), without the checks and layers such a call passes.
+        dtype = input.dtype
+        r = K.clamp_ref(input._host(), host_value(min, dtype), host_value(max, dtype))
+        return Tensor._wrap(np.asarray(r).astype(dtype.np, copy=False))
     if type(input) is not Tensor:
         raise type_error("clamp", "input", input)
     if min is None and max is None:
