@@ -382,12 +382,16 @@ def prod_ref(x: np.ndarray, axis: tuple, keepdims: bool, dtype=None) -> np.ndarr
     return np.prod(x.astype(acc), axis=axis_tuple(axis), keepdims=keepdims).astype(dtype)
 
 
+def _truth(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype == np.bool_ else x != 0  # (a bool input as it is: no pass, no copy)
+
+
 def all_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.all(x != 0, axis=axis_tuple(axis), keepdims=keepdims)
+    return np.all(_truth(x), axis=axis_tuple(axis), keepdims=keepdims)
 
 
 def any_ref(x: np.ndarray, axis: tuple, keepdims: bool) -> np.ndarray:
-    return np.any(x != 0, axis=axis_tuple(axis), keepdims=keepdims)
+    return np.any(_truth(x), axis=axis_tuple(axis), keepdims=keepdims)
 
 
 def count_nonzero_ref(x: np.ndarray, axis: tuple, keepdims: bool = False) -> np.ndarray:

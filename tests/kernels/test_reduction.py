@@ -279,3 +279,16 @@ def test_tiny_problems_are_not_split():
     assert RB.split_plan(64, 128, False) is None and RB.split_plan(64, 16, False) is None
     chunk, n_chunks = RB.split_plan(1, 1 << 16, True)
     assert n_chunks >= 2 and chunk * n_chunks >= 1 << 16
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (5,), (4, 7, 3)])
+def test_any_all_of_bool_inputs_as_of_their_truth(rng, shape):
+    # bool inputs skip the `!= 0` pass: the same results, every axis, keepdims either way, empty slices included
+    x = rng.random(shape) > 0.7
+    x.reshape(-1)[:2] = True  # (a row of all True next to mixed ones)
+    for axis in [tuple(range(len(shape))), *((d,) for d in range(len(shape)))]:
+        for keepdims in (False, True):
+            for ref, want in ((R.any_ref, np.any), (R.all_ref, np.all)):
+                got = np.asarray(ref(x, axis, keepdims))
+                expected = np.asarray(want(x.astype(np.int8) != 0, axis=axis, keepdims=keepdims))
+                assert got.dtype == np.bool_ and got.shape == expected.shape and np.array_equal(got, expected)
