@@ -75,20 +75,9 @@ def _dependencies(roots: list[Node], needed: set | None) -> dict:
     of its feeders have run (Kahn's algorithm; one pass over the graph)."""
     deps: dict = {}
     stack = list(roots)
-    if needed is None:  # the whole graph (no `inputs`): no membership test per edge
-        while stack:
-            for nxt, _ in stack.pop()._edges:
-                if nxt is not None:
-                    count = deps.get(nxt)
-                    if count is None:
-                        deps[nxt] = 1
-                        stack.append(nxt)
-                    else:
-                        deps[nxt] = count + 1
-        return deps
     while stack:
         for nxt, _ in stack.pop()._edges:
-            if nxt is None or nxt not in needed:
+            if nxt is None or (needed is not None and nxt not in needed):
                 continue
             count = deps.get(nxt)
             if count is None:
