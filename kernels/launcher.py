@@ -278,11 +278,7 @@ class DirectLaunch:
         compilation = knobs.compilation
         if fn.debug != debug or runtime.debug != runtime_debug or compilation.instrumentation_mode != mode:
             return None
-        if _FPSAN_PLAIN:  # fpsan_knob() inlined: this runs for every planned launch
-            value = compilation.__dict__.get("fpsan_homomorphic_casts", _MISSING)
-            if (getenv_bool(_FPSAN_KEY, _FPSAN_DEFAULT) if value is _MISSING else value) != fpsan:
-                return None
-        elif compilation.fpsan_homomorphic_casts != fpsan:
+        if fpsan_knob() != fpsan:
             return None
         active = _driver._active
         if active is None:  # the property makes the default driver active: only until one is

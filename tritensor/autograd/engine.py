@@ -393,14 +393,8 @@ class _GraphTask:
                 elif (node.differentiable_forward or node._hooks or node._pre_hooks or node._post_hooks
                       or node._num_outputs != 1):
                     run_node(node, grads, False)
-                else:  # _call_backward, inlined
-                    fused = node.backward_fused
-                    result = fused(*grads) if fused is not None and not create_graph else type(node).backward(
-                        node, *grads)
-                    if not isinstance(result, tuple):
-                        result = (result,)
-                    if len(result) != len(node._edges):
-                        result = _check_count(node, result)
+                else:
+                    result = _call_backward(node, grads, create_graph)
                     if free:
                         node._free()
             fresh = []  # the nodes this one's run made ready, in edge order
@@ -438,18 +432,7 @@ class _GraphTask:
             grads = _run_pre_hooks(node, grads)
         if node._materialize_grads and node._num_outputs > 1 and None in grads:
             grads = _materialize(node, grads)
-        if self.anomaly or node._input_shapes is not None or node._post_hooks:
-            result = self.call(node, grads)
-        else:  # a built-in op's backward, nothing to check or hook: _call_backward, inlined
-            fused = node.backward_fused
-            if fused is not None and not self.create_graph:
-                result = fused(*grads)
-            else:
-                result = type(node).backward(node, *grads)
-            if type(result) is not tuple:
-                result = result if isinstance(result, tuple) else (result,)
-            if len(result) != len(node._edges):
-                result = _check_count(node, result)
+        result = self.call(node, grads)
         if not self.retain_graph:
             node._free()
         # send: add the input gradients to the pending sums of the nodes they flow into
