@@ -29,7 +29,7 @@ import triton.language as tl
 from . import host_threads
 from .activations_ref import _threaded, relu_backward_ref, relu_ref, silu_backward_ref, silu_ref  # noqa: F401
 from .device_array import DeviceArray
-from .elementwise import launch_map
+from .elementwise import launch_map, runs_map
 from .exponential import _expm1_math, _log1p_math
 from .special import _sigmoid_math, _sigmoid_pair, np_erf, np_sigmoid
 from .unary import UnaryOp, _opmath, backward_ref, build_specs, forward_ref
@@ -244,6 +244,7 @@ def _logsigmoid_backward(grad, x, p0, p1):
 
 
 # ================================================================ launch wrappers
+@runs_map(_relu)
 def relu(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_relu, [out], [x])
 
@@ -269,6 +270,7 @@ def gelu_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, approx
     launch_map(_gelu_fns(approximate)[1], [grad_x], [grad, x])
 
 
+@runs_map(_silu)
 def silu(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_silu, [out], [x])
 
@@ -295,6 +297,7 @@ def elu_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, alpha: 
     launch_map(_elu_backward, [grad_x], [grad, x], *_split(alpha))
 
 
+@runs_map(_selu)
 def selu(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_selu, [out], [x])
 
@@ -321,6 +324,7 @@ def hardtanh_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, mi
     launch_map(_hardtanh_backward, [grad_x], [grad, x], float(min_val), float(max_val))
 
 
+@runs_map(_hardsigmoid)
 def hardsigmoid(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_hardsigmoid, [out], [x])
 
@@ -329,6 +333,7 @@ def hardsigmoid_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray)
     launch_map(_hardsigmoid_backward, [grad_x], [grad, x])
 
 
+@runs_map(_hardswish)
 def hardswish(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_hardswish, [out], [x])
 
@@ -337,6 +342,7 @@ def hardswish_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -
     launch_map(_hardswish_backward, [grad_x], [grad, x])
 
 
+@runs_map(_mish)
 def mish(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_mish, [out], [x])
 
@@ -345,6 +351,7 @@ def mish_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> Non
     launch_map(_mish_backward, [grad_x], [grad, x])
 
 
+@runs_map(_logsigmoid)
 def logsigmoid(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_logsigmoid, [out], [x])
 

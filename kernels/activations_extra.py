@@ -27,7 +27,7 @@ import triton.language as tl
 
 from .activations import _param, _split
 from .device_array import DeviceArray
-from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel, runs_map
 from .exponential import _expm1_math
 from .ieee_math import div_ieee
 from .launch_spec import KernelSpec
@@ -177,6 +177,7 @@ def softshrink_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, 
     launch_map(_softshrink_backward, [grad_x], [grad, x], *_split(lambd))
 
 
+@runs_map(_tanhshrink)
 def tanhshrink(out: DeviceArray, x: DeviceArray) -> None:
     """out = x - tanh(x)."""
     launch_map(_tanhshrink, [out], [x])
@@ -198,6 +199,7 @@ def threshold_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray, t
     launch_map(_threshold_backward, [grad_x], [grad, x], float(threshold), float(value))
 
 
+@runs_map(_softsign)
 def softsign(out: DeviceArray, x: DeviceArray) -> None:
     """out = x / (1 + |x|)."""
     launch_map(_softsign, [out], [x])

@@ -30,7 +30,7 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
-from .elementwise import launch_map
+from .elementwise import launch_map, runs_map
 from .ieee_math import div_ieee
 from .map_ops import (
     BinaryOp,
@@ -188,6 +188,7 @@ def _sub_grad_b(grad, alpha, p1):
     return -(grad * scalar_param(alpha, grad))
 
 
+@runs_map(_sub_no_alpha)  # alpha 1, its default: the only call the declaration covers
 def sub(out: DeviceArray, a: DeviceArray, b: DeviceArray, alpha=1) -> None:
     """out = a - alpha * b (any dtype but bool; alpha a Python number, integral for integer dtypes)."""
     if alpha == 1:
@@ -281,6 +282,7 @@ def div(out: DeviceArray, a: DeviceArray, b: DeviceArray, rounding_mode: str | N
     launch_map(_DIV_OPS[rounding_mode], [out], [a, b])
 
 
+@runs_map(_div_floor)
 def floor_divide(out: DeviceArray, a: DeviceArray, b: DeviceArray) -> None:
     """out = a // b with Python's (and torch.floor_divide's) rounding toward -inf."""
     launch_map(_div_floor, [out], [a, b])
@@ -381,11 +383,13 @@ def _grad_a_identity(grad, a, b, p0, p1):
     return grad
 
 
+@runs_map(_remainder)
 def remainder(out: DeviceArray, a: DeviceArray, b: DeviceArray) -> None:
     """torch.remainder: a - b * floor(a / b), the sign of b (Python's %); floats and integers."""
     launch_map(_remainder, [out], [a, b])
 
 
+@runs_map(_fmod)
 def fmod(out: DeviceArray, a: DeviceArray, b: DeviceArray) -> None:
     """torch.fmod: C's fmod, the sign of a (exact for floats); floats and integers."""
     launch_map(_fmod, [out], [a, b])

@@ -10,6 +10,9 @@ Each op's NumPy forward and backward references sit beside its Triton math.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
 import numpy as np
 import triton
 import triton.language as tl
@@ -24,6 +27,7 @@ from .elementwise_flat import (
     launch_flat,
     launch_planned,
     launch_rows,
+    plan_fact,
     remember_plan,
     row_heuristic_config,
     row_layout,
@@ -202,6 +206,32 @@ def _launch_strided(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1,
         tuning.launch(MAP_TUNING, key, dict(numel=launch_numel, itemsizes=itemsizes), run, repeatable)
 
 
+class MapOp(NamedTuple):
+    """What a launch wrapper declares it runs (`runs_map`): `launch_map(op, [out], inputs, p0, p1)` and nothing
+    else."""
+
+    op: Any  # the @triton.jit map op
+    p0: Any  # its scalar parameters, as the wrapper passes them
+    p1: Any
+    f0: Any  # what a plan's key holds of each (elementwise_flat.plan_fact): None, never planned
+    f1: Any
+
+
+def runs_map(op, p0=0.0, p1=0.0) -> Callable:
+    """Declare that the decorated launch wrapper, called with its output and inputs alone (`wrapper(out, *ins)`, no
+    other argument), is exactly `launch_map(op, [out], list(ins), p0, p1)`: its `map_op` attribute, a `MapOp`.
+    Hot paths read it to launch a remembered plan straight from tensors' storages (elementwise_flat.launch_dense),
+    calling the wrapper itself whenever that declines; a wrapper that checks, casts or picks its op per call must not
+    declare one."""
+    declared = MapOp(op, p0, p1, plan_fact(p0), plan_fact(p1))
+
+    def declare(wrapper: Callable) -> Callable:
+        wrapper.map_op = declared
+        return wrapper
+
+    return declare
+
+
 # Every kernel launch_map may run, for tests that count launches by patching each one's `run`.
 MAP_KERNELS = (map_kernel, flat_map_kernel, row_map_kernel)
 
@@ -218,6 +248,7 @@ def _constant(x, value, p1):
     return tl.zeros_like(x) + value
 
 
+@runs_map(_identity)
 def copy(out: DeviceArray, src: DeviceArray) -> None:
     """out[...] = src, casting to out's dtype; src is already broadcast to out's shape."""
     launch_map(_identity, [out], [src])
@@ -267,6 +298,7 @@ def _mul_backward(grad, a, b, p0, p1):
     return grad * b, grad * a
 
 
+@runs_map(_add_no_alpha)  # alpha 1, its default: the only call the declaration covers
 def add(out: DeviceArray, a: DeviceArray, b: DeviceArray, alpha=1) -> None:
     """out = a + alpha * b."""
     if alpha == 1:
@@ -275,10 +307,18 @@ def add(out: DeviceArray, a: DeviceArray, b: DeviceArray, alpha=1) -> None:
         launch_map(_add, [out], [a, b], alpha)
 
 
+@runs_map(_add, -1)
+def add_minus(out: DeviceArray, a: DeviceArray, b: DeviceArray) -> None:
+    """out = a + (-1) * b: a - b as `add(out, a, b, -1)` computes it (the cuda sub of ops/elementwise)."""
+    launch_map(_add, [out], [a, b], -1)
+
+
+@runs_map(_mul)
 def mul(out: DeviceArray, a: DeviceArray, b: DeviceArray) -> None:
     launch_map(_mul, [out], [a, b])
 
 
+@runs_map(_neg)
 def neg(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_neg, [out], [x])
 

@@ -14,7 +14,9 @@ the same N_IN/N_OUT/p0/p1 constexpr machinery as the strided `map_kernel`:
   strided `map_kernel`.
 
 A contiguous launch of one output and one or two inputs that was made before is repeated whole by its remembered
-plan (`launch_planned`): the per-op cuda hot path of issue 21 part 3.
+plan (`launch_planned`): the per-op cuda hot path of issue 21 part 3. `launch_dense` runs the same plans straight
+from addresses, for a launch wrapper that declares its map op (`elementwise.runs_map`) and operands that a caller
+knows are contiguous alike (ops/dispatch.launch_declared): no DeviceArrays at all.
 """
 
 from __future__ import annotations
@@ -276,6 +278,7 @@ def _launch_range(grid, padded, is_scalar, direct, start, count, p0, p1, masked,
 # dry run) and the launcher's (the cached path on, no launches forgotten). What no token states (Triton's knobs,
 # hooks and globals, a patched `run`, the device) its first direct launch's `launch_state` reads, once for all of
 # them. A plan refuses (its caller takes the general path, which decides afresh) whenever any of those changed.
+# `launch_dense` builds the same key from addresses and a declared op's facts and runs the same checks (`_run_plan`).
 _PLANS: dict = {}
 
 
@@ -319,6 +322,12 @@ def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
                f0, f1)
     else:
         return None
+    return _run_plan(key, op, strides, po, pa, pb, p0, p1)
+
+
+def _run_plan(key: tuple, op, strides: tuple, po: int, pa: int, pb: int, p0, p1):
+    """Launch the plan of `key` on operands at these addresses with these (shared) strides: True when launched,
+    else `launch_planned`'s key or None."""
     plan = _PLANS.get(key)
     if plan is None or plan.op is not op:
         # With the cached path off nothing is remembered to make a plan of: no key, no futile remember_plan.
@@ -337,6 +346,29 @@ def launch_planned(op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1):
         launch(grid, 1, 1, stream, function, packed, None, enter, leave, po + oo, po + oo, pa + oa, pb + ob,
                pa + oa, count, p0, p1, *tail)
     return True
+
+
+def plan_fact(value) -> type | int | None:
+    """What a plan's key holds of a scalar parameter (as `launch_planned` states it), or None for a scalar that
+    only Triton's binder specialises (never planned)."""
+    return float if value.__class__ is float else _scalar_fact(value)
+
+
+def launch_dense(declared: tuple, shape: tuple, strides: tuple, dtype, out: int, a: int, b: int | None = None) -> bool:
+    """Launch a declared map op by its plan straight from addresses: `declared` is a launch wrapper's `map_op`
+    (elementwise.runs_map: OP, p0, p1 and their `plan_fact`s); `out`, `a` (and `b`) the addresses of a fresh output
+    and its one or two inputs, all of `shape`, `strides` and `dtype`. The plan and its checks are
+    `launch_planned`'s, for the DeviceArrays these operands would make; True when launched. False (nothing launched)
+    when there is no plan to run (none made yet, a stale one, strides not the plan's): the caller then calls the
+    wrapper, whose general launch decides afresh and makes the plan for the next call."""
+    op, p0, p1, f0, f1 = declared
+    if not _DIRECT_ON or f0 is None or f1 is None:
+        return False
+    if b is None:  # a unary op: the plan passes its input twice, as launch_planned does
+        key = (id(op), shape, dtype, dtype, (out & 15 and 1) | (a & 15 and 2), f0, f1)
+        return _run_plan(key, op, strides, out, a, a, p0, p1) is True
+    key = (id(op), shape, dtype, dtype, dtype, (out & 15 and 1) | (a & 15 and 2) | (b & 15 and 4), f0, f1)
+    return _run_plan(key, op, strides, out, a, b, p0, p1) is True
 
 
 def remember_plan(key: tuple, op, outs: list[DeviceArray], ins: list[DeviceArray], p0, p1) -> None:

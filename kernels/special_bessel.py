@@ -22,7 +22,7 @@ from scipy import special as scipy_special
 
 from . import tuning
 from .device_array import DeviceArray
-from .elementwise import launch_map
+from .elementwise import launch_map, runs_map
 from .launch_spec import KernelSpec
 from .launcher import fast_jit
 from .tuning import Cost, Tunable, next_pow2
@@ -331,6 +331,7 @@ def _bessel_y1(x, p0, p1):
 
 
 # ================================================================ launch wrappers
+@runs_map(_i0)
 def i0(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_i0, [out], [x])
 
@@ -339,6 +340,7 @@ def i0_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None:
     launch_map(_i0_backward, [grad_x], [grad, x])
 
 
+@runs_map(_i0e)
 def i0e(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_i0e, [out], [x])
 
@@ -347,6 +349,7 @@ def i0e_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None
     launch_map(_i0e_backward, [grad_x], [grad, x])
 
 
+@runs_map(_i1)
 def i1(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_i1, [out], [x])
 
@@ -355,6 +358,7 @@ def i1_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> None:
     launch_map(_i1_backward, [grad_x], [grad, x])
 
 
+@runs_map(_i1e)
 def i1e(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_i1e, [out], [x])
 

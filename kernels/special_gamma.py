@@ -29,7 +29,7 @@ import triton.language as tl
 from scipy import special as scipy_special
 
 from .device_array import DeviceArray
-from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel, runs_map
 from .launch_spec import KernelSpec
 from .unary import UnaryOp, backward_ref, forward_ref
 
@@ -264,6 +264,7 @@ def _zeta(s, q, p0, p1):
 
 # ================================================================ launch wrappers
 # Forward: out = op(x); backward: grad_x = grad * op'(x); operands already broadcast to out's shape.
+@runs_map(_lgamma)
 def lgamma(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_lgamma, [out], [x])
 
@@ -272,6 +273,7 @@ def lgamma_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> N
     launch_map(_lgamma_backward, [grad_x], [grad, x])
 
 
+@runs_map(_digamma)
 def digamma(out: DeviceArray, x: DeviceArray) -> None:
     launch_map(_digamma, [out], [x])
 

@@ -30,7 +30,7 @@ import triton
 import triton.language as tl
 
 from .device_array import DeviceArray
-from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel
+from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel, runs_map
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
 from .quiet_numpy import quiet_call
@@ -79,7 +79,13 @@ def zero_backward_ref(grad: np.ndarray, saved: np.ndarray) -> tuple[np.ndarray]:
 
 def family_ops(namespace: dict, table: dict) -> dict[str, UnaryOp]:
     """A family's OPS: name -> UnaryOp from table's (saves, keeps_int) and the wrappers `<name>`,
-    `<name>_backward` and references `<name>_ref`, `<name>_backward_ref` found in `namespace`."""
+    `<name>_backward` and references `<name>_ref`, `<name>_backward_ref` found in `namespace`.
+
+    A family's forward wrapper `<name>(out, x)` is `launch_map(_<name>, [out], [x])`, its math (`family_math`) alone:
+    declared here (`elementwise.runs_map`) for every op of the table, so that the hot paths launch it by its plan
+    (tests/kernels/test_dense_launch.py checks each declaration against its wrapper)."""
+    for name in table:
+        runs_map(namespace[f"_{name}"])(namespace[name])
     return {name: UnaryOp(namespace[name], namespace[f"{name}_backward"], namespace[f"{name}_ref"],
                           namespace[f"{name}_backward_ref"], saves, keeps_int)
             for name, (saves, keeps_int) in table.items()}

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..kernels import elementwise as K
+from ..kernels.elementwise_flat import launch_dense
 from ..tensor import Tensor
 
 # The broadcasting helpers are imported from here by most op modules (dispatch is what every op shares).
@@ -82,6 +83,29 @@ def same_cuda(a, b) -> bool:
     cast, and its output is contiguous with their shape."""
     return type(a) is Tensor and type(b) is Tensor and a.device is b.device and a.device.type == "cuda" \
         and a.dtype is b.dtype and a._shape == b._shape and not a.dtype.is_complex
+
+
+def launch_declared(declared: tuple, out: Tensor, a: Tensor, b: Tensor | None = None) -> bool:
+    """Run a launch wrapper's declared map op (its `map_op`, kernels/elementwise.runs_map) into `out`, a fresh
+    contiguous cuda tensor, from one or two inputs of its shape and dtype, by the plan that the wrapper's own launch
+    made before (kernels/elementwise_flat.launch_dense): no DeviceArrays. False, nothing launched, when the caller
+    must call the wrapper instead: an input not laid out as `out` or of another dtype, no plan yet, or one that no
+    longer holds. The inputs must have `out`'s shape (as launch_map's are broadcast to it)."""
+    strides, dtype = out._stride, out.dtype
+    st = a._stride
+    if st is not strides and st != strides or a.dtype is not dtype:  # the plan's key states one dtype for all
+        return False
+    size = dtype.itemsize
+    # Each operand's kernel_storage(), as _dev() asks for it (it makes a GPU operand's device current).
+    po = out._storage.kernel_storage().data_ptr() + out._offset * size
+    pa = (a._storage or a._get_storage()).kernel_storage().data_ptr() + a._offset * size
+    if b is None:
+        return launch_dense(declared, out._shape, strides, dtype, po, pa)
+    st = b._stride
+    if st is not strides and st != strides or b.dtype is not dtype:
+        return False
+    pb = (b._storage or b._get_storage()).kernel_storage().data_ptr() + b._offset * size
+    return launch_dense(declared, out._shape, strides, dtype, po, pa, pb)
 
 
 def run_elementwise(ref, kernel, inputs: list, out_dtype: D.dtype, *params, **kwparams) -> Tensor:

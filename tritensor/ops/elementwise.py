@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from . import complex as _complex
 from .autocast import autocast_op, checks_hook_itself, op_hook
 from .copy import check_inplace, rebase_history, write_into
-from .dispatch import broadcast_shapes, expanded, operands, same_cuda, sum_to
+from .dispatch import broadcast_shapes, expanded, launch_declared, operands, same_cuda, sum_to
 
 
 def same_cpu(a, b) -> bool:
@@ -56,9 +56,11 @@ def cpu_float_pair(a, b) -> bool:
 
 def _cuda_pair(kernel, a: Tensor, b: Tensor) -> Tensor:
     """kernel(out, a, b) for `dispatch.same_cuda` operands, into a new contiguous tensor: `_binary`'s cuda
-    branch for operands it would neither broadcast nor cast."""
+    branch for operands it would neither broadcast nor cast. `kernel` declares its map op (`K.runs_map`): a
+    launch made before runs again by its plan, without the DeviceArrays."""
     out = Tensor._empty(a._shape, a.dtype, a.device)
-    kernel(out._dev(), a._dev(), b._dev())
+    if not launch_declared(kernel.map_op, out, a, b):
+        kernel(out._dev(), a._dev(), b._dev())
     return out
 
 
@@ -226,7 +228,7 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
         return result
     if alpha == 1 and out is None and op_hook.trace is None and same_cuda(input, other) and input.dtype is not D.bool \
             and not (state.enabled and (input._requires_grad or other._requires_grad)):
-        return _cuda_pair(_sub_kernel, input, other)
+        return _cuda_pair(K.add_minus, input, other)
     return _sub(input, other, **_keywords(alpha, out))
 
 
@@ -266,10 +268,6 @@ def _mul_general(input, other, *, out=None) -> Tensor:
     a, b, _ = operands(input, other)
     result = Mul.apply(a, b)
     return result if out is None else _into(out, result)
-
-
-def _sub_kernel(out, a, b) -> None:
-    K.add(out, a, b, -1)  # Sub's forward: add with alpha -1
 
 
 def _keywords(alpha, out) -> dict:
