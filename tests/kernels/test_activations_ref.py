@@ -137,3 +137,24 @@ def test_sigmoid_and_silu_refs_match_their_formulas(dt, n, threads):
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
         finite = ~np.isnan(want[k])
         assert np.array_equal(_bits(got[k])[finite], _bits(want[k])[finite]), k
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 1 << 16), (2 * (1 << 16) + 5,), (257, 300)], ids=["3blocks", "tail", "2d"])
+def test_silu_refs_in_blocks_match_their_formulas(dt, shape):
+    # silu's references run over blocks of 2^16 elements: block boundaries, a 2-D result, and the broadcast (strided)
+    # gradient .sum().backward() hands in (multiplied once at the end) give the formulas' bits.
+    n = int(np.prod(shape))
+    x = _inputs(dt, n - 24).reshape(shape)
+    g = _inputs(dt, n - 24, seed=3).reshape(shape)
+    ones = np.broadcast_to(dt(1.5), shape)
+    with np.errstate(all="ignore"):
+        s, t = _where_sigmoid(x)
+        want = {"silu": x * s, "silu_b": g * (s * (1 + x * t)), "silu_b1": ones * (s * (1 + x * t))}
+        got = {"silu": A.silu_ref(x), "silu_b": A.silu_backward_ref(g, x)[0],
+               "silu_b1": A.silu_backward_ref(ones, x)[0]}
+    for k in want:
+        assert got[k].shape == shape and got[k].dtype == dt, k
+        finite = ~np.isnan(want[k])
+        assert np.array_equal(np.isnan(got[k]), ~finite), k
+        assert np.array_equal(_bits(got[k])[finite], _bits(want[k])[finite]), k

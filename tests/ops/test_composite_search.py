@@ -43,6 +43,50 @@ def test_bincount(device, rng):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_bincount_weights_sum_in_order(device):
+    # float32 weights are summed in float32 in input order (PyTorch's loop): 1e8 + 1 rounds back to 1e8, so bin 0 is
+    # 0, where a float64 sum would give 1. Other weights are summed in float64 (bin 1: 1 + 1e-17 ... exactly).
+    x = _t([0, 0, 0, 1, 3, 1], device)
+    w32 = _t(np.array([1e8, 1.0, -1e8, 0.5, 2.0, 0.25], np.float32), device)
+    got = tt.bincount(x, w32)
+    assert got.dtype is tt.float32
+    np.testing.assert_array_equal(_np(got), np.array([0.0, 0.75, 0.0, 2.0], np.float32))
+    w64 = _t(np.array([1e8, 1.0, -1e8, 1.0, 2.0, 2.0 ** -40]), device)
+    got = tt.bincount(x, w64, minlength=6)
+    assert got.dtype is tt.float64
+    np.testing.assert_array_equal(_np(got), [1.0, 1.0 + 2.0 ** -40, 0.0, 2.0, 0.0, 0.0])
+    half = tt.bincount(x, _t(np.array([1, 2, 3, 4, 5, 6], np.float16), device))
+    assert half.dtype is tt.float64
+    np.testing.assert_array_equal(_np(half), [6.0, 10.0, 0.0, 5.0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dt", [np.uint8, np.int16, np.int32, np.int64])
+def test_bincount_integer_dtypes_and_empty(device, dt, rng):
+    a = rng.integers(0, 40, 1000).astype(dt)
+    got = tt.bincount(_t(a, device), minlength=50)
+    assert got.dtype is tt.int64
+    np.testing.assert_array_equal(_np(got), np.bincount(a.astype(np.int64), minlength=50))
+    view = _t(a, device)[::3]  # a strided input
+    np.testing.assert_array_equal(_np(tt.bincount(view)), np.bincount(a[::3].astype(np.int64)))
+    for wdt, want in ((np.float32, tt.float32), (np.float64, tt.float64), (np.int64, tt.float64)):
+        empty = tt.bincount(_t(np.zeros(0, dt), device), _t(np.zeros(0, wdt), device), minlength=3)
+        assert empty.dtype is want
+        np.testing.assert_array_equal(_np(empty), [0.0, 0.0, 0.0])
+    for w in (None, _t(np.ones(2, np.float32), device), _t(np.ones(2), device)):
+        with pytest.raises(RuntimeError, match="bincount only supports 1-d non-negative integral inputs."):
+            tt.bincount(_t(np.array([3, -2]), device), w)
+
+
+def test_bincount_weights_requiring_grad():
+    w = tt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    got = tt.bincount(tt.tensor([2, 0, 2]), w)
+    np.testing.assert_array_equal(_np(got), [2.0, 0.0, 4.0])
+    got.backward(tt.tensor([1.0, 10.0, 100.0]))
+    np.testing.assert_array_equal(w.grad.numpy(), [100.0, 1.0, 100.0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_histc(device, rng):
     a = rng.uniform(-1, 3, 30).astype(np.float32)
     a[:3] = [0.0, 2.0, 5.0]  # the lower edge, the upper edge (last bin), outside (ignored)

@@ -173,3 +173,192 @@ def test_pairwise_distance_and_normalize(device):
     np.testing.assert_allclose(out.cpu().numpy(), a / np.abs(a).sum(0), rtol=1e-12)
     if device == "cpu":
         assert tt.autograd.gradcheck(lambda t: F.normalize(t, dim=1), (x,))
+
+
+# ================================================================ the cpu path of cosine_similarity and normalize
+def _cos64(a, b, dim, eps=1e-8):
+    """PyTorch's formula in float64: each input divided by its own clamped norm, then the product summed."""
+    a, b = np.broadcast_arrays(a.astype(np.float64), b.astype(np.float64))
+    n1 = np.maximum(np.sqrt((a * a).sum(dim, keepdims=True)), eps)
+    n2 = np.maximum(np.sqrt((b * b).sum(dim, keepdims=True)), eps)
+    return ((a / n1) * (b / n2)).sum(dim)
+
+
+def _fd_grads(f, arrays, g, h=1e-6):
+    """float64 central differences of sum(f(*arrays) * g) with respect to each array."""
+    grads = []
+    for arr in arrays:
+        num = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            arr[i] = old + h
+            up = (f(*arrays) * g).sum()
+            arr[i] = old - h
+            down = (f(*arrays) * g).sum()
+            arr[i] = old
+            num[i] = (up - down) / (2 * h)
+        grads.append(num)
+    return grads
+
+
+COS_CASES = [((5, 7), (5, 7), 1), ((5, 7), (5, 7), 0), ((5, 7), (1, 7), 1), ((3, 4, 5), (4, 1), 1),
+             ((3, 4, 5), (3, 4, 5), 2), ((6,), (6,), 0), ((2, 3, 4), (2, 3, 4), -3)]
+
+
+@pytest.mark.parametrize("s1,s2,dim", COS_CASES)
+def test_cosine_similarity_references_vs_float64(s1, s2, dim):
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal(s1), rng.standard_normal(s2)
+    a.reshape(-1)[:2] = 0.0  # exact zeros among the values (zero norms: the clamp test below)
+    x1, x2 = np.broadcast_arrays(a, b)
+    d = dim % x1.ndim
+    out, n1, n2 = K.cosine_similarity_ref(x1, x2, d, 1e-8)
+    np.testing.assert_allclose(out, _cos64(a, b, d), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(n1, np.linalg.norm(x1, axis=d), rtol=1e-14)
+    g = rng.standard_normal(out.shape)
+    ga, gb = K.cosine_similarity_backward_ref(g, x1, x2, d, 1e-8, out, n1, n2)
+    want = _fd_grads(lambda u, v: _cos64(u, v, d), [x1.copy(), x2.copy()], g)
+    np.testing.assert_allclose(ga, want[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(gb, want[1], rtol=1e-6, atol=1e-7)
+    assert K.cosine_similarity_backward_ref(g, x1, x2, d, 1e-8, out, n1, n2, (False, True))[0] is None
+
+
+def test_cosine_similarity_clamp_passes_the_norms_gradient():
+    # |x1| = 1e-9 < eps = 1e-8: the value uses eps, the gradient the norm's own derivative (PyTorch clamps a clone of
+    # the norm under no_grad), so x1's gradient is x2 / (eps |x2|) + x1 * (-s / (eps |x1|)) per element.
+    a, b = np.array([[1e-9, 0.0]]), np.array([[3.0, 4.0]])
+    out, n1, n2 = K.cosine_similarity_ref(a, b, 1, 1e-8)
+    np.testing.assert_allclose(out, [(1e-9 / 1e-8) * 0.6], rtol=1e-14)
+    ga, gb = K.cosine_similarity_backward_ref(np.ones(1), a, b, 1, 1e-8, out, n1, n2)
+    np.testing.assert_allclose(ga, [[0.6 / 1e-8 - 1e-9 * out[0] / (1e-8 * 1e-9), 0.8 / 1e-8]], rtol=1e-12)
+    np.testing.assert_allclose(gb, [[1e-9 / 1e-8 / 5 - 3 * out[0] / 25, -4 * out[0] / 25]], rtol=1e-12)
+    x = tt.tensor(a, requires_grad=True)
+    F.cosine_similarity(x, tt.tensor(b)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), ga, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_cosine_similarity_cpu_path_many_blocks(dt):
+    # 300 x 257 elements: two row blocks of the reference; a broadcast x2 and a transposed (strided) x1.
+    rng = np.random.default_rng(12)
+    a, b = rng.standard_normal((257, 300)).astype(dt).T, rng.standard_normal((1, 257)).astype(dt)
+    x, y = tt.tensor(a, requires_grad=True), tt.tensor(b, requires_grad=True)
+    s = F.cosine_similarity(x, y)
+    assert s.dtype == (tt.float32 if dt == np.float32 else tt.float64) and s.grad_fn.name() == "SumBackward0"
+    tol = 2e-6 if dt == np.float32 else 1e-13
+    np.testing.assert_allclose(s.detach().numpy(), _cos64(a, b, 1), rtol=tol, atol=tol)
+    g = rng.standard_normal(300).astype(dt)
+    s.backward(tt.tensor(g))
+    assert x.grad.shape == (300, 257) and y.grad.shape == (1, 257)
+    rows = [0, 1, 150, 299]  # (finite differences of every row would be slow: x1's rows are independent)
+    want = _fd_grads(lambda u, v: _cos64(u, v, 1), [a[rows].astype(np.float64), b.astype(np.float64)],
+                     g[rows].astype(np.float64))[0]
+    np.testing.assert_allclose(x.grad.numpy()[rows], want, rtol=1e-4 if dt == np.float32 else 1e-6, atol=1e-6)
+    want_y = _fd_grads(lambda v: _cos64(a.astype(np.float64), v, 1), [b.astype(np.float64)], g.astype(np.float64))[0]
+    np.testing.assert_allclose(y.grad.numpy(), want_y, rtol=1e-4 if dt == np.float32 else 1e-6, atol=1e-5)
+
+
+def test_cosine_similarity_cpu_path_autograd():
+    rng = np.random.default_rng(13)
+    x = tt.tensor(rng.standard_normal((3, 4, 5)), requires_grad=True)
+    y = tt.tensor(rng.standard_normal((4, 1)), requires_grad=True)
+    assert tt.autograd.gradcheck(lambda u, v: F.cosine_similarity(u, v, dim=1), (x, y))
+    assert tt.autograd.gradgradcheck(lambda u, v: F.cosine_similarity(u, v, dim=1), (x, y))
+    s = F.cosine_similarity(x, y, dim=1)
+    s.add_(1)  # the result changed in place: the backward does not read it
+    s.sum().backward()
+    want = _fd_grads(lambda u, v: _cos64(u, v, 1), [x.detach().numpy().copy(), np.broadcast_to(
+        y.detach().numpy(), (3, 4, 5)).copy()], np.ones((3, 5)))
+    np.testing.assert_allclose(x.grad.numpy(), want[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(y.grad.numpy(), want[1].sum((0, 2))[:, None], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dt", [tt.float32, tt.float64])
+def test_cosine_similarity_cpu_matches_cuda(dt):
+    rng = np.random.default_rng(14)
+    a, b = rng.standard_normal((4, 9)), rng.standard_normal((4, 9))
+    a[1] = 0
+    results = []
+    for device in ("cpu", "cuda"):
+        x = tt.tensor(a, dtype=dt, device=device, requires_grad=True)
+        y = tt.tensor(b, dtype=dt, device=device, requires_grad=True)
+        s = F.cosine_similarity(x, y, dim=1)
+        s.backward(tt.ones(4, dtype=dt, device=device))
+        results.append([s.detach().cpu().numpy(), x.grad.cpu().numpy(), y.grad.cpu().numpy()])
+    tol = 1e-5 if dt is tt.float32 else 1e-12
+    for cpu, cuda in zip(*results):
+        np.testing.assert_allclose(cpu, cuda, rtol=tol, atol=tol)
+
+
+def test_cosine_similarity_cpu_edges():
+    for s1, s2 in (((0, 3), (0, 3)), ((2, 0), (2, 0))):
+        x, y = tt.zeros(s1, requires_grad=True), tt.zeros(s2)
+        s = F.cosine_similarity(x, y)
+        assert s.shape == s1[:1] and np.all(s.detach().numpy() == 0)
+        s.sum().backward()
+        assert x.grad.shape == s1
+    s = F.cosine_similarity(tt.tensor([[1.0, np.inf], [np.nan, 1.0], [1e30, 1e30]]), tt.tensor([[1.0, 1.0]] * 3))
+    np.testing.assert_array_equal(np.isnan(s.numpy()), [True, True, False])
+    assert s.numpy()[2] == 0.0  # |x1| overflows fp32 to inf: x1 / inf = 0, as PyTorch
+    mixed = F.cosine_similarity(tt.tensor([[1, 2]]), tt.tensor([[2.0, 4.0]]))  # int x1: the composite path
+    np.testing.assert_allclose(mixed.numpy(), [1.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape,dim,eps", [((5, 7), 1, 1e-12), ((5, 7), 0, 1e-12), ((3, 4, 5), 1, 0.5),
+                                           ((6,), 0, 1e-12), ((2, 3, 4), -1, 2.0)])
+def test_normalize_references_vs_float64(shape, dim, eps):
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal(shape)
+    x.reshape(-1)[:3] = 0.0
+    d = dim % x.ndim
+
+    def f(a):
+        return a / np.maximum(np.sqrt((a * a).sum(d, keepdims=True)), eps)
+
+    y, n = K.normalize_ref(x, d, eps)
+    np.testing.assert_allclose(y, f(x), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(n, np.linalg.norm(x, axis=d, keepdims=True), rtol=1e-14)
+    g = rng.standard_normal(shape)
+    want = _fd_grads(f, [x.copy()], g)[0]
+    got = K.normalize_backward_ref(g, x, n, d, eps)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    got = K.normalize_backward_ref(np.broadcast_to(np.float64(1.0), shape), x, n, d, eps)  # a broadcast gradient
+    np.testing.assert_allclose(got, _fd_grads(f, [x.copy()], np.ones(shape))[0], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [tt.float32, tt.float64])
+def test_normalize_cpu_path(dt):
+    rng = np.random.default_rng(16)
+    a = rng.standard_normal((300, 257))  # two row blocks
+    a[7] = 0
+    x = tt.tensor(a, dtype=dt, requires_grad=True)
+    y = F.normalize(x, dim=1)
+    assert y.grad_fn.name() == "DivBackward0" and y.dtype is dt
+    tol = 1e-6 if dt is tt.float32 else 1e-14
+    np.testing.assert_allclose(y.detach().numpy(), a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12),
+                               rtol=tol, atol=tol)
+    y.backward(tt.ones(300, 257, dtype=dt))
+    n = np.linalg.norm(a, axis=1, keepdims=True)
+    want = np.where(n == 0, 1 / 1e-12, 1 / np.where(n == 0, 1, n) - a * a.sum(1, keepdims=True) / np.where(
+        n == 0, 1, n) ** 3)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-4 if dt is tt.float32 else 1e-10, atol=1e-5)
+    xs = tt.tensor(rng.standard_normal((3, 4)) * 0.1, requires_grad=True)
+    assert tt.autograd.gradcheck(lambda t: F.normalize(t, dim=0, eps=0.15), (xs,))
+    assert tt.autograd.gradgradcheck(lambda t: F.normalize(t, dim=1), (xs,))
+    out = tt.empty(300, 257, dtype=dt)
+    assert F.normalize(x.detach(), dim=1, out=out) is out
+    np.testing.assert_array_equal(out.numpy(), y.detach().numpy())
+
+
+def test_normalize_cpu_matches_cuda():
+    rng = np.random.default_rng(17)
+    a = rng.standard_normal((3, 5))
+    a[0] = 0
+    results = []
+    for device in ("cpu", "cuda"):
+        x = tt.tensor(a, dtype=tt.float32, device=device, requires_grad=True)
+        y = F.normalize(x, dim=0, eps=0.3)
+        y.backward(tt.tensor(a[::-1].copy(), dtype=tt.float32, device=device))
+        results.append([y.detach().cpu().numpy(), x.grad.cpu().numpy()])
+    for cpu, cuda in zip(*results):
+        np.testing.assert_allclose(cpu, cuda, rtol=1e-5, atol=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 from .. import dtypes as D
 from ..creation import tensor as _tensor
 from ..creation import zeros
+from ..grad_state import state as grad_state
 from ..tensor import Tensor, wrap_dim
 from .elementwise import _into
 from .shape import cat
@@ -42,6 +43,9 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if weights is not None and (weights.ndim != 1 or weights.shape[0] != input.shape[0]):
         raise RuntimeError("weights should be 1-d and have the same length as input")
+    if input.device.type == "cpu" and (weights is None or (weights.device.type == "cpu" and not (
+            grad_state.enabled and weights._requires_grad))):
+        return _bincount_host(input, weights, minlength)
     n = input.shape[0]
     if n and bool((input < 0).any()):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
@@ -53,6 +57,26 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
         src = weights.to(dtype)
     out = zeros(size, dtype=dtype, device=input.device)
     return out.scatter_add(0, input.long(), src) if n else out
+
+
+def _bincount_host(input: Tensor, weights: Tensor | None, minlength: int) -> Tensor:
+    """bincount of cpu tensors through np.bincount: the composite's values (a scatter_add in input order) without its
+    seven tensor ops; float32 weights are summed in float32 in input order, as PyTorch's (and scatter_add's) loop."""
+    a = input._host().astype(np.intp, copy=False)
+    if weights is not None and weights.dtype is D.float32:
+        if a.shape[0] and int(a.min()) < 0:
+            raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+        out = np.zeros(max(int(a.max()) + 1 if a.shape[0] else 0, minlength), np.float32)
+        np.add.at(out, a, weights._host())
+        return Tensor._fresh(out, D.float32)
+    w = None if weights is None else weights._host().astype(np.float64, copy=False)
+    try:
+        out = np.bincount(a, w, minlength)  # int64 counts, or float64 sums in input order
+    except ValueError as error:  # a negative value
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.") from error
+    if w is None:
+        return Tensor._fresh(out, D.int64)
+    return Tensor._fresh(out.astype(np.float64, copy=False), D.float64)  # (NumPy counts an empty input as int64)
 
 
 def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0, *,  # noqa: A002

@@ -1,6 +1,11 @@
 """Distances and similarities: torch.cdist, torch.pdist (over kernels/distance.py), torch.cosine_similarity,
 torch.pairwise_distance and nn.functional's normalize core (composed of the norm reduction and elementwise ops).
 
+On the cpu, cosine_similarity of two fp32/fp64 tensors of one dtype and F.normalize with p = 2 are one autograd node
+each over kernels/distance.py's NumPy references (row blocks, no full-size temporaries; the composite's values, its
+norms and sums in the same order where dim is the last, contiguous one); their `backward` is the same gradient in
+tensor ops, for create_graph=True. Other dtypes, other p and cuda run the composite (Triton kernels on cuda).
+
 cdist runs the tiled p-norm kernel (any p >= 0, with its backward kernel), or for p = 2 PyTorch's
 matmul form sqrt(clamp(|x1|^2 + |x2|^2 - 2 x1 x2^T, 0)) where compute_mode asks for it (by default when
 either input has more than 25 rows), differentiated through the matmul. pdist is the upper triangle of
@@ -141,6 +146,66 @@ def pdist(input: Tensor, p: float = 2) -> Tensor:
     return full.index_select(0, index)
 
 
+def _clamped(norm: Tensor, eps: float) -> Tensor:
+    """max(norm, eps) in value with norm's gradient: PyTorch clamps a clone of the norm in place under no_grad."""
+    return norm - norm.detach() + norm.clamp_min(eps).detach()
+
+
+def _zero_where(value: Tensor, zero: Tensor) -> Tensor:
+    return value.masked_fill(zero, 0)
+
+
+class CosineSimilarityFunction(Function):
+    """cosine_similarity of two cpu fp32/fp64 tensors of one shape and dtype, NumPy in row blocks (kernels/distance.py):
+    the composite's values without its dozen full-size temporaries. grad_fn SumBackward0, as the composite's."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, dim: int, eps: float) -> Tensor:
+        out, n1, n2 = K.cosine_similarity_ref(a._host(), b._host(), dim, eps)
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(a, b)
+            # The result is copied: an in-place change of the returned tensor must not reach the backward.
+            ctx.dim, ctx.eps, ctx.state = dim, eps, (out.copy(), n1, n2)
+        return Tensor._fresh(out, a.dtype)
+
+    def name(self) -> str:
+        return "SumBackward0"
+
+    @staticmethod
+    def backward(ctx, grad):
+        # The same gradient as tensor ops (differentiable again): x1 beta1 + x2 g / (c1 c2), see the reference.
+        a, b = ctx.saved_tensors
+        d, eps = ctx.dim, ctx.eps
+        n1, n2 = a.norm(2, d, keepdim=True), b.norm(2, d, keepdim=True)
+        c1, c2 = _clamped(n1, eps), _clamped(n2, eps)
+        g = grad.unsqueeze(d)
+        gs = g * ((a / c1) * (b / c2)).sum(d, keepdim=True)
+        gamma = g / (c1 * c2)
+        grads = []
+        need1, need2 = ctx.needs_input_grad[:2]
+        for need, mine, other, n, c in ((need1, a, b, n1, c1), (need2, b, a, n2, c2)):
+            if not need:
+                grads.append(None)
+                continue
+            zero = n == 0
+            beta = _zero_where(-gs / (c * n.masked_fill(zero, 1)), zero)
+            grads.append(mine * beta + other * gamma)
+        return grads[0], grads[1], None, None
+
+    def backward_fused(self, grad):
+        a, b = self.saved_tensors
+        out, n1, n2 = self.state
+        need = tuple(self.needs_input_grad[:2])
+        grads = K.cosine_similarity_backward_ref(grad._host(), a._host(), b._host(), self.dim, self.eps, out, n1, n2,
+                                                 need)
+        return tuple(None if g is None else Tensor._fresh(g, a.dtype) for g in grads) + (None, None)
+
+
+_HOST_FLOATS = (D.float32, D.float64)
+
+
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """sum(x1 * x2, dim) / (max(|x1|, eps) * max(|x2|, eps)) along dim, inputs broadcast together.
 
@@ -154,15 +219,15 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     if not dtype.is_floating_point:
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is {torch_type_name(dtype)}")
     shape = broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    a = x1.to(dtype).expand(shape)
-    b = x2.to(dtype).expand(shape)
+    a = x1.to(dtype).expand(shape) if x1.shape != shape or x1.dtype is not dtype else x1
+    b = x2.to(dtype).expand(shape) if x2.shape != shape or x2.dtype is not dtype else x2
     d = wrap_dim(dim, len(shape))
+    if shape and x1.dtype is x2.dtype and dtype in _HOST_FLOATS and a.device.type == "cpu" and b.device.type == "cpu":
+        return CosineSimilarityFunction.apply(a, b, d, float(eps))
     n1 = a.norm(2, d, keepdim=True)
     n2 = b.norm(2, d, keepdim=True)
-    # The clamp changes the values only; PyTorch clamps a clone under no_grad.
-    n1 = n1 + (n1.clamp_min(eps) - n1).detach()
-    n2 = n2 + (n2.clamp_min(eps) - n2).detach()
-    return ((a / n1) * (b / n2)).sum(d)
+    c1, c2 = _clamped(n1, eps), _clamped(n2, eps)
+    return ((a / c1) * (b / c2)).sum(d)
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
@@ -174,12 +239,49 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     return (x1 - x2 + eps).norm(p, last if last >= 0 else None, keepdim=keepdim)  # 0-d inputs: the whole
 
 
+class NormalizeFunction(Function):
+    """F.normalize with p = 2 of a cpu fp32/fp64 tensor, NumPy in row blocks (kernels/distance.py): the composite's
+    values without its full-size temporaries. grad_fn DivBackward0, as the composite's (and PyTorch's)."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dim: int, eps: float) -> Tensor:
+        y, norm = K.normalize_ref(x._host(), dim, eps)
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(x)
+            ctx.dim, ctx.eps, ctx.norm = dim, eps, norm
+        return Tensor._fresh(y, x.dtype)
+
+    def name(self) -> str:
+        return "DivBackward0"
+
+    @staticmethod
+    def backward(ctx, grad):
+        # g / c + x beta as tensor ops (differentiable again); the clamp_min is PyTorch's differentiable one.
+        (x,) = ctx.saved_tensors
+        d, eps = ctx.dim, ctx.eps
+        n = x.norm(2, d, keepdim=True)
+        c = n.clamp_min(eps)
+        blocked = (n >= eps).logical_and(n != 0).logical_not()
+        scale = _zero_where(-(grad * x).sum(d, keepdim=True) / (c * c * n.masked_fill(blocked, 1)), blocked)
+        return grad / c + x * scale, None, None
+
+    def backward_fused(self, grad):
+        (x,) = self.saved_tensors
+        gx = K.normalize_backward_ref(grad._host(), x._host(), self.norm, self.dim, self.eps)
+        return Tensor._fresh(gx, x.dtype), None, None
+
+
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None) -> Tensor:
     """input / max(||input||_p, eps) along dim (nn.functional.normalize)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"normalize(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
-    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand(tuple(input.shape))
-    result = input / denom
+    if p == 2 and input.ndim and input.dtype in _HOST_FLOATS and input.device.type == "cpu":
+        result = NormalizeFunction.apply(input, wrap_dim(dim, input.ndim), float(eps))
+    else:
+        denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand(tuple(input.shape))
+        result = input / denom
     if out is None:
         return result
     from .elementwise import _into
