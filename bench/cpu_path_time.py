@@ -1,6 +1,6 @@
 """CPU time (and wall time) of the cpu path's fused references against bench/test_cpu_path_bench.py's plain-NumPy
-baselines, same process, interleaved: softmax, log_softmax, layer_norm and GELU at 256x4096 fp32, forward and
-forward + backward, tritensor with one thread and with its default threads.
+baselines, same process, interleaved: softmax, log_softmax, cross_entropy (int64 targets), layer_norm and GELU at
+256x4096 fp32, forward and forward + backward, tritensor with one thread and with its default threads.
 
     OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py [--repeat 15] [--json]
     OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py --base /tmp/base_tree [--rounds 3] [--warm-heap]
@@ -43,21 +43,30 @@ def _baselines():
 
 
 def _cases(b, tt, F) -> dict:
-    """name: (numpy callable, tritensor callable), each a no-argument call on 256x4096 fp32 operands."""
+    """name: (numpy callable, tritensor callable), each a no-argument call on 256x4096 fp32 operands (cross_entropy:
+    int64 targets in [0, 4096), as the bench's fixture draws them)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     m, r = 256, 4096
     x, g = rng.standard_normal((m, r), dtype=np.float32), rng.standard_normal((m, r), dtype=np.float32)
     w, bias = rng.standard_normal(r, dtype=np.float32), rng.standard_normal(r, dtype=np.float32)
-    tx, tg, tw, tb = (tt.from_numpy(a) for a in (x, g, w, bias))
+    t = rng.integers(0, r, m)
+    tx, tg, tw, tb, tt_t = (tt.from_numpy(a) for a in (x, g, w, bias, t))
     lx, lw, lb = (tt.from_numpy(a.copy()).requires_grad_() for a in (x, w, bias))
     eps, shape = b.EPS, (r,)
+
+    def ce_fb():
+        loss = F.cross_entropy(lx, tt_t)
+        return loss, tt.autograd.grad(loss, (lx,))[0]
+
     return {
         "softmax": (lambda: b.np_softmax(x), lambda: F.softmax(tx, 1)),
         "softmax_fb": (lambda: b.np_softmax_fb(x, g), lambda: b.tt_fb(lambda a: F.softmax(a, 1), lx, tg)),
         "log_softmax": (lambda: b.np_log_softmax(x), lambda: F.log_softmax(tx, 1)),
         "log_softmax_fb": (lambda: b.np_log_softmax_fb(x, g), lambda: b.tt_fb(lambda a: F.log_softmax(a, 1), lx, tg)),
+        "cross_entropy": (lambda: b.np_cross_entropy(x, t), lambda: F.cross_entropy(tx, tt_t)),
+        "cross_entropy_fb": (lambda: b.np_cross_entropy_fb(x, t), ce_fb),
         "layer_norm": (lambda: b.np_layer_norm(x, w, bias), lambda: F.layer_norm(tx, shape, tw, tb, eps)),
         "layer_norm_fb": (lambda: b.np_layer_norm_fb(x, w, bias, g),
                           lambda: b.tt_fb(lambda a, wt, bt: F.layer_norm(a, shape, wt, bt, eps), lx, tg, lw, lb)),

@@ -4,15 +4,17 @@ softmax, log_softmax, cross_entropy, layer_norm and GELU (exact, erf form), forw
 
 The NumPy baselines are written for speed: float32 throughout, in-place ufuncs (`out=`), as few (M, R)
 temporaries as the math allows (on a host NumPy's speed is memory traffic, and a fresh large array costs page
-faults), a forward + backward reusing the forward's exp / normaliser / cdf, and the row-wise ones run with NumPy's
-ufunc buffer no longer than a row (`_row_buffer`: 1.5-2x faster passes with a broadcast operand, as tritensor's
-references run them). GELU's baseline takes SciPy's float32 `erf` (NumPy has none). Compare the means within one
-group of one run (the machine is shared); each tritensor test asserts that it computes the baseline's values, so a
-wrong fast path fails. Each tritensor test runs twice:
-with its default intra-op threads (`threads-default`: tt.get_num_threads(), rows / elements of a large array split
-over a thread pool, as PyTorch's CPU kernels do) and with tt.set_num_threads(1) (`threads-1`); the baselines stay
-plain single-threaded NumPy. Time is wall time (threads), so run it on an otherwise idle machine; on a shared one,
-bench/cpu_path_time.py times the same functions in CPU time (process_time) and wall time, with page faults.
+faults), a forward + backward reusing the forward's exp / normaliser / cdf, row sums as a BLAS dot per row with a
+vector of ones (`_row_sums`: about twice the speed of NumPy's pairwise sum), a normaliser applied as a
+multiplication by its reciprocal, and the row-wise ones run with NumPy's ufunc buffer no longer than a row
+(`_row_buffer`: 1.5-2x faster passes with a broadcast operand, as tritensor's references run them). GELU's
+baseline takes SciPy's float32 `erf` (NumPy has none). Compare the means within one group of one run (the machine
+is shared); each tritensor test asserts that it computes the baseline's values, so a wrong fast path fails. Each
+tritensor test runs twice: with its default intra-op threads (`threads-default`: tt.get_num_threads(), rows /
+elements of a large array split over a thread pool, as PyTorch's CPU kernels do) and with tt.set_num_threads(1)
+(`threads-1`); the baselines stay plain single-threaded NumPy. Time is wall time (threads), so run it on an
+otherwise idle machine; on a shared one, bench/cpu_path_time.py times the same functions in CPU time
+(process_time) and wall time, with page faults.
 
     OPENBLAS_NUM_THREADS=1 python -m pytest bench/test_cpu_path_bench.py --benchmark-only --benchmark-group-by=group
     OPENBLAS_NUM_THREADS=1 python bench/cpu_path_time.py [--warm-heap]
@@ -20,6 +22,7 @@ bench/cpu_path_time.py times the same functions in CPU time (process_time) and w
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -84,11 +87,22 @@ def _row_buffer(fn):
     return run
 
 
+@functools.cache
+def _ones(n, dtype):
+    return np.ones(n, dtype)
+
+
+def _row_sums(a):
+    """a's row sums as a dot per row with a vector of ones (BLAS): about twice as fast as a.sum(1), NumPy's
+    pairwise sum, within float error of it."""
+    return np.vecdot(a, _ones(a.shape[1], a.dtype))
+
+
 @_row_buffer
 def np_softmax(x):
     y = np.subtract(x, x.max(1, keepdims=True))
     np.exp(y, out=y)
-    y /= y.sum(1, keepdims=True)
+    y *= (1 / _row_sums(y))[:, None]  # a multiplication pass is cheaper than a division pass
     return y
 
 
@@ -105,7 +119,7 @@ def np_log_softmax(x):
     m = x.max(1, keepdims=True)
     y = np.subtract(x, m)
     np.exp(y, out=y)
-    total = y.sum(1, keepdims=True)
+    total = _row_sums(y)[:, None]
     np.subtract(x, m, out=y)  # a second subtraction is cheaper than a second (M, R) array
     y -= np.log(total)
     return y
@@ -116,10 +130,10 @@ def np_log_softmax_fb(x, g):
     m = x.max(1, keepdims=True)
     p = np.subtract(x, m)
     np.exp(p, out=p)
-    total = p.sum(1, keepdims=True)
+    total = _row_sums(p)[:, None]
     y = np.subtract(x, m)
     y -= np.log(total)
-    p *= g.sum(1, keepdims=True) / total  # softmax * sum(g), from the forward's exp
+    p *= _row_sums(g)[:, None] / total  # softmax * sum(g), from the forward's exp
     np.subtract(g, p, out=p)
     return y, p
 
@@ -128,16 +142,18 @@ def _ce_exp(x):
     m = x.max(1)
     e = np.subtract(x, m[:, None])
     np.exp(e, out=e)
-    total = e.sum(1)
+    total = _row_sums(e)
     return m, e, total
 
 
+@_row_buffer
 def np_cross_entropy(x, t):
     m, e, total = _ce_exp(x)
     rows = np.arange(len(t))
     return np.float32((np.log(total) + m - x[rows, t]).mean())
 
 
+@_row_buffer
 def np_cross_entropy_fb(x, t):
     m, e, total = _ce_exp(x)
     rows = np.arange(len(t))
@@ -148,7 +164,7 @@ def np_cross_entropy_fb(x, t):
 
 
 def _ln_xhat(x):
-    xhat = np.subtract(x, x.mean(1, keepdims=True))
+    xhat = np.subtract(x, (_row_sums(x) / np.float32(x.shape[1]))[:, None])
     rstd = 1 / np.sqrt(np.vecdot(xhat, xhat) / np.float32(x.shape[1]) + np.float32(EPS))
     xhat *= rstd[:, None]
     return xhat, rstd
@@ -169,7 +185,7 @@ def np_layer_norm_fb(x, w, b, g):
     y += b
     dx = g * w
     c1 = np.vecdot(dx, xhat) / np.float32(x.shape[1])
-    dx -= dx.mean(1, keepdims=True)
+    dx -= (_row_sums(dx) / np.float32(x.shape[1]))[:, None]
     dw = np.einsum("ij,ij->j", g, xhat)
     xhat *= c1[:, None]
     dx -= xhat

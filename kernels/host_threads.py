@@ -208,6 +208,25 @@ def unbuffer_rows(row_size: int) -> None:
         np.setbufsize(row_size // 16 * 16)  # NumPy takes multiples of 16 only
 
 
+_ONES: dict = {}  # dtype: a vector of ones (grown on demand), row_sums' other operand
+_ONES_KEPT = 1 << 20  # longer rows take a vector of their own, not kept (no memory held for one huge call)
+
+
+def row_sums(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The sums of a's rows (along its last axis) of float32/float64 `a`, as one BLAS dot per row with a vector of
+    ones: measured here 1.9x (256 x 4096 fp32) to 3x (4096 x 64) faster than np.add.reduce, NumPy's pairwise sum,
+    whose per-element work is a few times a dot's. Rounded as a dot rounds (within float error of the pairwise
+    sum, as PyTorch's vectorised sums are), and row by row: a row's sum does not depend on which rows are summed
+    with it, so a reference that splits its rows over threads keeps its bits. `out`: the (rows,) result array."""
+    r = a.shape[-1]
+    ones = _ONES.get(a.dtype)
+    if ones is None or len(ones) < r:
+        ones = np.ones(max(r, 1024), a.dtype)
+        if r <= _ONES_KEPT:
+            _ONES[a.dtype] = ones  # (a race only makes one twice)
+    return np.vecdot(a, ones[:r], out=out)
+
+
 def split_map(fn: Callable, inputs: list, dtype, min_elements: int = MIN_PARALLEL_ELEMENTS):
     """out[lo:hi] = fn(*(a[lo:hi] for a in inputs)) over the flat elements, ranges split over the threads: the
     result (inputs' shape, `dtype`), or None when that would not pay (one thread, small or strided or

@@ -90,9 +90,8 @@ def class_rows_ref(x: np.ndarray, target: np.ndarray, ignore_index: int, reducti
     cross_entropy_rows_exp_ref + reduce_loss_ref (the same ufunc calls on the same operands, minus the masks,
     weights and casts that are identities here), or None where the case does not hold: the caller then takes
     the general path, which also reports a bad target. Per-call cost, not arithmetic, is what a small batch
-    pays here. keep_exp=False (no gradient wanted): exp_rows' array is None, and a large input's exp goes
-    through one small scratch block per thread instead of a fresh (N, C) array (measured at 256 x 4096: ~7% of
-    the forward, the fresh array's first touch)."""
+    pays here. keep_exp=False (no gradient wanted): exp_rows' array is None, and the exp of an input of
+    FRESH_BYTES or more goes through one cache-sized scratch block per thread instead of a fresh (N, C) array."""
     rows, C = x.shape
     if (not rows or not C or rows > 1 << 24 or 0 <= ignore_index < C or x.dtype not in _FLOATS
             or not x.flags.c_contiguous or target.ndim != 1 or target.dtype != np.int64):
@@ -102,7 +101,7 @@ def class_rows_ref(x: np.ndarray, target: np.ndarray, ignore_index: int, reducti
         return None
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         host_threads.unbuffer_rows(C)  # the row max's broadcast pass: one inner loop per row (the same bits)
-        if not keep_exp and rows * C >= 2 * _BLOCK:
+        if not keep_exp and rows * C * x.itemsize >= FRESH_BYTES:
             m, total = _exp_sums(x)
             e = None
         elif rows * C >= host_threads.MIN_PARALLEL_ELEMENTS:
@@ -111,7 +110,7 @@ def class_rows_ref(x: np.ndarray, target: np.ndarray, ignore_index: int, reducti
             m = np.maximum.reduce(x, axis=1)
             e = np.subtract(x, m[:, None])
             np.exp(e, out=e)
-            total = np.add.reduce(e, axis=1)
+            total = host_threads.row_sums(e)
         lse = m + np.log(total)
         out = np.add.reduce(lse - x[_row_index(rows), target])
         if reduction == "mean":  # the target weights are ones: their sum is exactly `rows` (<= 2^24)
@@ -119,7 +118,11 @@ def class_rows_ref(x: np.ndarray, target: np.ndarray, ignore_index: int, reducti
     return np.asarray(out, x.dtype), lse, (e, m, total)
 
 
-_BLOCK = 1 << 16  # elements of _exp_sums' scratch block: 256 KiB of fp32, cache-resident
+# An (N, C) array from 32 MiB up (glibc's largest dynamic mmap threshold) is always a fresh mapping, and its first
+# touch costs ~3 us per 4 KiB page, more than the exp pass; a smaller one is usually reused heap memory, where the
+# blocks' per-call cost made the forward slower (measured at 256 x 4096 fp32: ~9% with 64 KiB-element blocks).
+FRESH_BYTES = 32 << 20
+_BLOCK = 1 << 18  # elements of _exp_sums' scratch block: 1 MiB of fp32, inside a core's L2 here
 
 
 def _exp_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +140,7 @@ def _exp_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             xs, es = x[a:b], scratch[:b - a]
             np.maximum.reduce(xs, axis=1, out=m[a:b])
             np.subtract(xs, m[a:b, None], out=es)
-            np.add.reduce(np.exp(es, out=es), axis=1, out=total[a:b])
+            host_threads.row_sums(np.exp(es, out=es), out=total[a:b])
 
     host_threads.for_rows(part, rows, C)
     return m, total
@@ -175,7 +178,7 @@ def _exp_rows(xr: np.ndarray, acc: np.dtype) -> tuple[np.ndarray, np.ndarray, np
         xs, es = xr[lo:hi], e[lo:hi]
         np.max(xs, axis=1, out=m[lo:hi])
         np.subtract(xs, m[lo:hi, None], out=es)
-        np.sum(np.exp(es, out=es), axis=1, out=total[lo:hi])
+        host_threads.row_sums(np.exp(es, out=es), out=total[lo:hi])  # a dot per row: ~2x np.sum's speed
 
     if xr.flags.c_contiguous:
         host_threads.for_rows(part, rows, C)
@@ -278,7 +281,7 @@ def cross_entropy_backward_ref(grad: np.ndarray, x: np.ndarray, target: np.ndarr
                 m = np.max(gx, axis=1, keepdims=True) if C else np.zeros((gx.shape[0], 1), acc)
                 np.subtract(gx, m, out=gx)
                 np.exp(gx, out=gx)
-                scale = scale / gx.sum(axis=1)
+                scale = scale / host_threads.row_sums(gx)
             gx *= scale[:, None]
         if eps > 0:
             gx -= (g[:, None] * (eps / C)) if w is None else (g[:, None] * (eps / C)) * w[None, :]

@@ -376,14 +376,24 @@ def _softmax_slab(x: np.ndarray, y: np.ndarray, e: np.ndarray | None, total_out:
     w = y if e is None else e
     np.subtract(x, m, out=w)  # x's memory order, as x - m would have
     np.exp(w, out=w)
-    total = np.add.reduce(w, axis=axis, keepdims=True)
+    total = _sums(w, axis)
     if total_out is not None:
         total_out[...] = total
     if log:  # (x - m) - log(total) again rather than keeping a second array: a subtraction is cheaper
+        # (Not x - (m + log(total)) in one pass: PyTorch keeps this order, as m + log(total) loses the small
+        # term's digits for large x.)
         np.subtract(x, m, out=y)
         y -= np.log(total, out=total)
-    else:
-        y /= total
+    else:  # times the reciprocal, as PyTorch's cpu kernel: a multiplication pass is cheaper than a division
+        y *= np.reciprocal(total, out=total)
+
+
+def _sums(a: np.ndarray, axis: int) -> np.ndarray:
+    """a's sums along `axis`, kept as a length-1 axis: a dot per row (host_threads.row_sums) along a last axis,
+    NumPy's reduction along another."""
+    if axis == a.ndim - 1:
+        return host_threads.row_sums(a)[..., None]
+    return np.add.reduce(a, axis=axis, keepdims=True)
 
 
 def _softmax_threads(xf: np.ndarray, axis: int, log: bool, keep_exp: bool) -> tuple:
@@ -444,14 +454,14 @@ def _backward_slab(g: np.ndarray, y: np.ndarray, gx: np.ndarray, axis: int, log:
                    exp: tuple | None) -> None:
     if exp is not None:  # log: g - softmax * sum(g), softmax = exp / sums from the forward
         e, total = exp
-        s = np.add.reduce(g, axis=axis, keepdims=True)
+        s = _sums(g, axis)
         # In place unless g is broadcast along the rows (its sums fewer than the rows'): then one per row.
         s = np.divide(s, total, out=s if s.shape == total.shape else None)
         np.multiply(e, s, out=gx)
         np.subtract(g, gx, out=gx)
     elif log:  # g - exp(y) * sum(g)
         np.exp(y, out=gx)
-        gx *= np.add.reduce(g, axis=axis, keepdims=True)
+        gx *= _sums(g, axis)
         np.subtract(g, gx, out=gx)
     else:  # y * (g - sum(g * y))
         if axis == g.ndim - 1 and g.shape == y.shape:

@@ -73,6 +73,48 @@ def test_log_softmax_backward_ref_from_the_kept_exp_with_a_grad_broadcast_over_r
                                p * (full - (full * p).sum(1, keepdims=True)), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("cols", [0, 1, 7, 1001, 4096, (1 << 20) + 3])  # the last: a vector of ones not kept
+def test_row_sums_values_and_bits_per_row(rng, monkeypatch, dt, cols):
+    """host_threads.row_sums (the references' row sums: a dot per row with ones): the float64 sums within float
+    error, and each row's bits whatever rows come with it and wherever the row starts (a misaligned copy)."""
+    from tritensor.kernels import host_threads
+
+    rows = 3 if cols > 5000 else 37
+    a = rng.standard_normal((rows, cols)).astype(dt)
+    got = host_threads.row_sums(a)
+    assert got.shape == (rows,) and got.dtype == dt
+    want = a.astype(np.float64).sum(1)
+    scale = np.abs(a).astype(np.float64).sum(1) + 1
+    assert (np.abs(got - want) <= scale * (1e-6 if dt == np.float32 else 1e-14)).all()
+    for lo, hi in ((0, 1), (2, 3), (1, rows)):
+        assert np.array_equal(host_threads.row_sums(a[lo:hi]), got[lo:hi])
+    shifted = np.empty((rows, cols + 1), dt)[:, 1:]
+    shifted[...] = a
+    out = np.empty(rows, dt)
+    assert host_threads.row_sums(shifted, out=out) is out and np.array_equal(out, got)
+    if cols > host_threads._ONES_KEPT:
+        assert len(host_threads._ONES.get(np.dtype(dt), ())) <= host_threads._ONES_KEPT
+
+
+def test_softmax_ref_non_finite_rows_and_normaliser():
+    """softmax_ref's sums (row_sums) and its multiplication by the reciprocal: NaN rows for +inf / all -inf, exact
+    zeros for other -inf, rows summing to 1 within float32 rounding."""
+    x = np.zeros((4, 1000), np.float32)
+    x[0] = -np.inf
+    x[1, 5] = np.inf
+    x[2, :3] = -np.inf
+    x[3] = np.linspace(-30, 30, 1000, dtype=np.float32)
+    y = KS.softmax_ref(x, 1)
+    assert np.isnan(y[:2]).all() and not np.isnan(y[2:]).any() and (y[2, :3] == 0).all()
+    np.testing.assert_allclose(y[2:].sum(1, dtype=np.float64), 1, rtol=1e-6)
+    x64 = x[3].astype(np.float64)
+    # (float32 x - max rounds by up to |x - max| * 2^-24: exp(x - max) by up to 60 * 6e-8 relative here)
+    np.testing.assert_allclose(y[3], np.exp(x64 - x64.max()) / np.exp(x64 - x64.max()).sum(), rtol=1e-5, atol=1e-30)
+    logy = KS.log_softmax_ref(x, 1)
+    assert np.isnan(logy[:2]).all() and (logy[2, :3] == -np.inf).all()
+
+
 # ---------------------------------------------------------------- softmax kernels
 def _softmax_kernel(x, log, out_dtype=None):
     out = np.empty(x.shape, out_dtype or x.dtype)
