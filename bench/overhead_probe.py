@@ -64,10 +64,13 @@ def chain_forward_backward_us(leaf, other, rounds: int = 7, number: int = 200) -
 
 
 def everyday_ops() -> dict:
-    """Everyday small ops (8 or 8x8 float32 elements; the transpose's weight and the *_recording operands require
-    grad): what a small model's step is made of beyond add. Keys op_<name>_us, timed in the same rounds as np.add
-    (main's numpy_add_us)."""
+    """Everyday small ops (8 or 8x8 float32 elements, *_4096 4096; the transpose's weight and the *_recording
+    operands require grad): what a small model's step is made of beyond add. Keys op_<name>_us, timed in the same
+    rounds as np.add (main's numpy_add_us)."""
     a, m = tt.ones(8), tt.ones(8, 8)
+    # c: the in-place ops' operand (repeated exp_ takes it to inf within five calls and keeps it there, which costs
+    # what finite values cost), o: out=, big: a medium tensor (4096 elements).
+    c, o, big = tt.zeros(8), tt.empty(8), tt.ones(4096)
     w = tt.ones(16, 8, requires_grad=True)
     p, q = tt.ones(8, requires_grad=True), tt.ones(8, requires_grad=True)
     return {"relu": lambda: F.relu(a), "exp": lambda: tt.exp(a), "mul_scalar": lambda: a * 2.0,
@@ -75,7 +78,13 @@ def everyday_ops() -> dict:
             "mul_scalar_recording": lambda: p * 2.0, "div_recording": lambda: p / q,
             "sum": lambda: a.sum(), "mean": lambda: a.mean(),
             "sum_dim": lambda: m.sum(1), "matmul": lambda: m @ m, "index": lambda: m[0],
-            "view": lambda: a.view(2, 4), "transpose_param": lambda: w.t()}
+            "view": lambda: a.view(2, 4), "transpose_param": lambda: w.t(),
+            "log": lambda: tt.log(a), "sqrt": lambda: tt.sqrt(a), "sin": lambda: tt.sin(a), "tanh": lambda: tt.tanh(a),
+            "sigmoid": lambda: tt.sigmoid(a), "abs": lambda: tt.abs(a), "exp_method": lambda: a.exp(),
+            "exp_inplace": lambda: c.exp_(), "exp_out": lambda: tt.exp(a, out=o), "relu_inplace": lambda: F.relu_(c),
+            "exp_4096": lambda: tt.exp(big), "relu_4096": lambda: F.relu(big), "gelu": lambda: F.gelu(a),
+            "silu": lambda: F.silu(a), "leaky_relu": lambda: F.leaky_relu(a, 0.1),
+            "exp_recording": lambda: tt.exp(p), "relu_recording": lambda: F.relu(p)}
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ _BLOCK = 1 << 16
 def _threaded(fn, *arrays, min_elements: int = host_threads.MIN_PARALLEL_ELEMENTS):
     """forward_ref(fn, x) / backward_ref(fn, grad, saved), elements split over host_threads (fn elementwise)."""
     arrays = [np.asarray(a) for a in arrays]
+    if arrays[0].size < min_elements:  # split_map would decline: skip building its call (most of a small op's cost)
+        return (forward_ref if len(arrays) == 1 else backward_ref)(fn, *arrays)
     out = host_threads.split_map(lambda *parts: fn(*map(_opmath, parts)), arrays, arrays[0].dtype, min_elements)
     if out is None:
         return (forward_ref if len(arrays) == 1 else backward_ref)(fn, *arrays)

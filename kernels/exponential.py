@@ -24,7 +24,7 @@ import triton.language as tl
 
 from .device_array import DeviceArray
 from .elementwise import launch_map
-from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref
+from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref, host_fn
 
 
 # ================================================================ Triton math shared with other families
@@ -185,6 +185,7 @@ def log1p_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) -> No
 
 
 # ================================================================ NumPy references
+@host_fn(np.exp)
 def exp_ref(x):
     return forward_ref(np.exp, x)
 
@@ -193,6 +194,7 @@ def exp_backward_ref(grad, out):
     return backward_ref(lambda g, y: g * y, grad, out)
 
 
+@host_fn(np.exp2)
 def exp2_ref(x):
     return forward_ref(np.exp2, x)
 
@@ -201,6 +203,7 @@ def exp2_backward_ref(grad, out):
     return backward_ref(lambda g, y: g * y * math.log(2.0), grad, out)
 
 
+@host_fn(np.expm1)
 def expm1_ref(x):
     return forward_ref(np.expm1, x)
 
@@ -209,6 +212,7 @@ def expm1_backward_ref(grad, out):
     return backward_ref(lambda g, y: g * (y + 1), grad, out)
 
 
+@host_fn(np.log)
 def log_ref(x):
     return forward_ref(np.log, x)
 
@@ -217,6 +221,7 @@ def log_backward_ref(grad, x):
     return backward_ref(lambda g, a: g / a, grad, x)
 
 
+@host_fn(np.log2)
 def log2_ref(x):
     return forward_ref(np.log2, x)
 
@@ -225,6 +230,7 @@ def log2_backward_ref(grad, x):
     return backward_ref(lambda g, a: g / (a * math.log(2.0)), grad, x)
 
 
+@host_fn(np.log10)
 def log10_ref(x):
     return forward_ref(np.log10, x)
 
@@ -233,6 +239,7 @@ def log10_backward_ref(grad, x):
     return backward_ref(lambda g, a: g / (a * math.log(10.0)), grad, x)
 
 
+@host_fn(np.log1p)
 def log1p_ref(x):
     return forward_ref(np.log1p, x)
 

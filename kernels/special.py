@@ -28,7 +28,7 @@ from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map
 from .exponential import _log1p_math
 from .launch_spec import KernelSpec
 from .special_gamma import _cospi, _sinpi
-from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref
+from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref, host_fn
 
 
 # ================================================================ Triton math shared with activations
@@ -236,11 +236,14 @@ def np_sigmoid(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def np_sigmoid_one(a: np.ndarray) -> np.ndarray:
     """sigmoid(a) alone: the bits of np_sigmoid(a)[0] without the other side's passes."""
     if a.dtype.kind != "f" or a.dtype.itemsize not in _SIDE_SCALE or a.size <= _SMALL:
-        return np_sigmoid(a)[0]
+        e = np.exp(-np.abs(a))  # np_sigmoid's select, its first side alone
+        r = 1 / (1 + e)
+        return np.where(a >= 0, r, e * r)
     e, r = _sigmoid_parts(a)
     return _sigmoid_side(a, e, r, 1.0)
 
 
+@host_fn(np_sigmoid_one)
 def sigmoid_ref(x):
     return forward_ref(np_sigmoid_one, x)
 
@@ -253,6 +256,7 @@ def sigmoid_backward_ref(grad, out):
     return backward_ref(d, grad, out)
 
 
+@host_fn(np_erf)
 def erf_ref(x):
     return forward_ref(np_erf, x)
 
@@ -261,6 +265,7 @@ def erf_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * (2 / math.sqrt(math.pi) * np.exp(-(a * a))), grad, x)
 
 
+@host_fn(np.sinc)
 def sinc_ref(x):
     return forward_ref(np.sinc, x)
 
@@ -272,6 +277,7 @@ def sinc_backward_ref(grad, x):
     return backward_ref(d, grad, x)
 
 
+@host_fn(scipy_special.entr)
 def entr_ref(x):
     return forward_ref(scipy_special.entr, x)
 

@@ -29,7 +29,7 @@ from scipy import special as scipy_special
 from .device_array import DeviceArray
 from .elementwise import launch_map
 from .exponential import _log1p_math
-from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref
+from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref, host_fn
 
 _SQRT1_2 = 0.7071067811865476
 
@@ -287,6 +287,7 @@ def log_ndtr_backward(grad_x: DeviceArray, grad: DeviceArray, x: DeviceArray) ->
 
 
 # ================================================================ NumPy/SciPy references
+@host_fn(scipy_special.erfc)
 def erfc_ref(x):
     return forward_ref(scipy_special.erfc, x)
 
@@ -295,6 +296,7 @@ def erfc_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * (-2 / math.sqrt(math.pi) * np.exp(-(a * a))), grad, x)
 
 
+@host_fn(scipy_special.erfinv)
 def erfinv_ref(x):
     return forward_ref(scipy_special.erfinv, x)
 
@@ -303,6 +305,7 @@ def erfinv_backward_ref(grad, out):
     return backward_ref(lambda g, y: g * (math.sqrt(math.pi) / 2 * np.exp(y * y)), grad, out)
 
 
+@host_fn(scipy_special.ndtr)
 def ndtr_ref(x):
     return forward_ref(scipy_special.ndtr, x)
 
@@ -311,6 +314,7 @@ def ndtr_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * (np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)), grad, x)
 
 
+@host_fn(scipy_special.ndtri)
 def ndtri_ref(x):
     return forward_ref(scipy_special.ndtri, x)
 
@@ -319,6 +323,7 @@ def ndtri_backward_ref(grad, out):
     return backward_ref(lambda g, y: g * (math.sqrt(2 * math.pi) * np.exp(0.5 * y * y)), grad, out)
 
 
+@host_fn(scipy_special.log_ndtr)
 def log_ndtr_ref(x):
     return forward_ref(scipy_special.log_ndtr, x)
 

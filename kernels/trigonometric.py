@@ -23,7 +23,7 @@ import triton.language as tl
 from .device_array import DeviceArray
 from .elementwise import launch_map
 from .exponential import _expm1_math
-from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref
+from .unary import UnaryOp, backward_ref, build_specs, family_math, family_ops, forward_ref, host_fn
 
 
 # ================================================================ Triton math of the family
@@ -282,6 +282,7 @@ def tanh_backward(grad_x: DeviceArray, grad: DeviceArray, out: DeviceArray) -> N
 
 
 # ================================================================ NumPy references
+@host_fn(np.sin)
 def sin_ref(x):
     return forward_ref(np.sin, x)
 
@@ -290,6 +291,7 @@ def sin_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * np.cos(a), grad, x)
 
 
+@host_fn(np.cos)
 def cos_ref(x):
     return forward_ref(np.cos, x)
 
@@ -298,6 +300,7 @@ def cos_backward_ref(grad, x):
     return backward_ref(lambda g, a: -g * np.sin(a), grad, x)
 
 
+@host_fn(np.tan)
 def tan_ref(x):
     return forward_ref(np.tan, x)
 
@@ -306,6 +309,7 @@ def tan_backward_ref(grad, out):
     return backward_ref(lambda g, y: g * (1 + y * y), grad, out)
 
 
+@host_fn(np.arcsin)
 def asin_ref(x):
     return forward_ref(np.arcsin, x)
 
@@ -314,6 +318,7 @@ def asin_backward_ref(grad, x):
     return backward_ref(lambda g, a: g / np.sqrt((1 - a) * (1 + a)), grad, x)
 
 
+@host_fn(np.arccos)
 def acos_ref(x):
     return forward_ref(np.arccos, x)
 
@@ -322,6 +327,7 @@ def acos_backward_ref(grad, x):
     return backward_ref(lambda g, a: -g / np.sqrt((1 - a) * (1 + a)), grad, x)
 
 
+@host_fn(np.arctan)
 def atan_ref(x):
     return forward_ref(np.arctan, x)
 
@@ -330,6 +336,7 @@ def atan_backward_ref(grad, x):
     return backward_ref(lambda g, a: g / (1 + a * a), grad, x)
 
 
+@host_fn(np.sinh)
 def sinh_ref(x):
     return forward_ref(np.sinh, x)
 
@@ -338,6 +345,7 @@ def sinh_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * np.cosh(a), grad, x)
 
 
+@host_fn(np.cosh)
 def cosh_ref(x):
     return forward_ref(np.cosh, x)
 
@@ -346,6 +354,7 @@ def cosh_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * np.sinh(a), grad, x)
 
 
+@host_fn(np.tanh)
 def tanh_ref(x):
     return forward_ref(np.tanh, x)
 

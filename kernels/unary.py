@@ -33,7 +33,7 @@ from .device_array import DeviceArray
 from .elementwise import MAP_SHIPPED, MAP_SPACE, _map_signature, launch_map, map_kernel, runs_map
 from .ieee_math import div_ieee, sqrt_ieee
 from .launch_spec import KernelSpec
-from .quiet_numpy import quiet_call
+from .quiet_numpy import quiet_call, quiet_one
 
 
 class UnaryOp(NamedTuple):
@@ -62,9 +62,26 @@ def _opmath(a: np.ndarray) -> np.ndarray:
 
 
 def forward_ref(fn: Callable, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
+    """fn(x) computed in opmath (16-bit floats in fp32) with NumPy's FP warnings off, in x's dtype (an array even
+    for a 0-d x, whose ufunc result is a NumPy scalar)."""
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    dtype = x.dtype
     # quiet: NumPy's FP warnings off for less than an np.errstate block costs (more than a small op's arithmetic)
-    return np.asarray(quiet_call(fn, _opmath(x))).astype(x.dtype, copy=False)
+    y = quiet_one(fn, x.astype(np.float32) if dtype.itemsize == 2 and dtype.kind not in "biu" else x)
+    if type(y) is np.ndarray and y.dtype is dtype:  # the everyday case: nothing to convert
+        return y
+    return np.asarray(y).astype(dtype, copy=False)
+
+
+def host_fn(fn: Callable) -> Callable[[Callable], Callable]:
+    """Marks a forward reference `ref(x)` that is `forward_ref(fn, x)` with `fn` (`ref.host_fn`): for a C-contiguous
+    float32/float64 array x of at least one dimension, fn(x) alone is ref's result, a new C-contiguous array of x's
+    dtype and shape (so the Tensor layer's hot path calls fn with no wrapper; run it quietly: `quiet_one`)."""
+    def mark(ref: Callable) -> Callable:
+        ref.host_fn = fn
+        return ref
+    return mark
 
 
 def backward_ref(fn: Callable, grad: np.ndarray, saved: np.ndarray) -> tuple[np.ndarray]:
@@ -301,10 +318,15 @@ def _round_np(a):
     return a if a.dtype.kind in "biu" else np.rint(a)  # rint: half to even
 
 
+def _rsqrt_np(a):
+    return 1 / np.sqrt(a)
+
+
 def _int_identity(fn):
     return lambda a: a if a.dtype.kind in "biu" else fn(a)
 
 
+@host_fn(np.abs)
 def abs_ref(x):  # noqa: A001
     return forward_ref(np.abs, x)
 
@@ -313,10 +335,12 @@ def abs_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * _sign_np(a), grad, x)
 
 
+@host_fn(_sign_np)
 def sign_ref(x):
     return forward_ref(_sign_np, x)
 
 
+@host_fn(np.sqrt)
 def sqrt_ref(x):
     return forward_ref(np.sqrt, x)
 
@@ -325,14 +349,16 @@ def sqrt_backward_ref(grad, out):
     return backward_ref(lambda g, y: g / (2 * y), grad, out)
 
 
+@host_fn(_rsqrt_np)
 def rsqrt_ref(x):
-    return forward_ref(lambda a: 1 / np.sqrt(a), x)
+    return forward_ref(_rsqrt_np, x)
 
 
 def rsqrt_backward_ref(grad, out):
     return backward_ref(lambda g, y: -0.5 * g * (y * y * y), grad, out)
 
 
+@host_fn(np.square)
 def square_ref(x):
     return forward_ref(np.square, x)
 
@@ -341,6 +367,7 @@ def square_backward_ref(grad, x):
     return backward_ref(lambda g, a: g * (2 * a), grad, x)
 
 
+@host_fn(np.reciprocal)
 def reciprocal_ref(x):
     return forward_ref(np.reciprocal, x)
 
@@ -349,18 +376,22 @@ def reciprocal_backward_ref(grad, out):
     return backward_ref(lambda g, y: -g * (y * y), grad, out)
 
 
+@host_fn(np.floor)
 def floor_ref(x):
     return forward_ref(_int_identity(np.floor), x)
 
 
+@host_fn(np.ceil)
 def ceil_ref(x):
     return forward_ref(_int_identity(np.ceil), x)
 
 
+@host_fn(np.rint)
 def round_ref(x):  # noqa: A001
     return forward_ref(_round_np, x)
 
 
+@host_fn(np.trunc)
 def trunc_ref(x):
     return forward_ref(_int_identity(np.trunc), x)
 

@@ -14,11 +14,13 @@ from collections.abc import Callable
 
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..device import CPU
 from ..grad_state import state as grad_state
 from ..kernels import activations as K
 from ..tensor import Tensor
+from .copy import write_into
 from .elementwise import inplace
-from .unary import check_tensor, make_function, run_unrecorded, torch_type_name
+from .unary import check_tensor, make_function, plain_inplace, run_plain, run_unrecorded, torch_type_name
 
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -97,6 +99,8 @@ FUNCTIONS: dict[str, type[Function]] = {
     name: make_function(_NODE_NAMES[name], op, _DERIVATIVES[name]) for name, op in K.OPS.items()
 }
 _PARAM_NAMES = {name: tuple(op.params) for name, op in K.OPS.items()}
+# The forward references that declare their host function (kernels/unary.host_fn), for the hot path below.
+_HOST_FNS = {name: getattr(op.forward_ref, "host_fn", None) for name, op in K.OPS.items()}
 
 
 def _run(name: str, input: Tensor, params: tuple = (), in_place: bool = False) -> Tensor:
@@ -104,7 +108,18 @@ def _run(name: str, input: Tensor, params: tuple = (), in_place: bool = False) -
             and not (grad_state.enabled and input._requires_grad):
         if params:
             return run_unrecorded(K.OPS[name], input, **dict(zip(_PARAM_NAMES[name], params)))
-        return run_unrecorded(K.OPS[name], input)
+        return run_plain(K.OPS[name], _HOST_FNS[name], input)
+    if not in_place and type(input) is Tensor and input.device is CPU and input.dtype.is_floating_point \
+            and FUNCTIONS[name].record is not None:  # recording: the node apply would make, around the same result
+        op = K.OPS[name]
+        result = run_unrecorded(op, input, **dict(zip(_PARAM_NAMES[name], params))) if params \
+            else run_plain(op, _HOST_FNS[name], input)
+        return FUNCTIONS[name].record(input, result, params)
+    if in_place and plain_inplace(input):
+        op = K.OPS[name]
+        write_into(input, run_unrecorded(op, input, **dict(zip(_PARAM_NAMES[name], params))) if params
+                   else run_plain(op, _HOST_FNS[name], input))
+        return input
     check_tensor(name + "_" if in_place else name, input)
     dtype = input.dtype
     if not dtype.is_floating_point:

@@ -12,6 +12,12 @@ when no graph is requested.
 in-place forms). Integer and bool inputs follow PyTorch: ops that PyTorch promotes (exp, sqrt, sin,
 sigmoid, ...) cast them to the default float dtype first; abs, sign, square, floor, ceil, round and
 trunc keep integer dtypes.
+
+Hot paths (the per-call cost of a small op is its layers, not its arithmetic): a floating-point input that records
+no graph skips the Function (`run_unrecorded`), and a plain fresh float32/float64 cpu tensor (`host_ready`) of an op
+whose reference declares its NumPy function (`kernels/unary.host_fn`) calls that function directly; out= and the
+in-place forms of such inputs (`plain_inplace`) write that result; a recording cpu input gets the node `apply` would
+make around the same result (`record` on each Function). Anything else takes `_apply` and `Function.apply`.
 """
 
 from __future__ import annotations
@@ -25,14 +31,16 @@ import numpy as np
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..creation import zeros_like
+from ..device import CPU
 from ..grad_state import state as grad_state
 from ..kernels import binary as KB
 from ..kernels import elementwise as KE
 from ..kernels import unary as K
+from ..kernels.quiet_numpy import quiet_one
 from ..kernels.unary import UnaryOp
 from ..tensor import Tensor
 from . import complex as _complex
-from .copy import _contiguous_copy
+from .copy import _contiguous_copy, write_into
 from .dispatch import cast, expanded, launch_declared, run_elementwise, run_elementwise_backward, scalar_tensor
 from .elementwise import _into, inplace
 
@@ -89,6 +97,10 @@ def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
             out = Tensor._wrap(y)
         else:
             out = run_elementwise(op.forward_ref, op.forward, [x], x.dtype, **dict(zip(names, params)))
+        save(ctx, x, out, params, copy_input)
+        return out
+
+    def save(ctx, x: Tensor, out: Tensor, params: tuple, copy_input: bool) -> None:
         if ctx.needs_input_grad and derivative is not None:
             ctx.params = params
             if save_output:
@@ -100,7 +112,6 @@ def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
             else:
                 saved = x
             ctx.save_for_backward(saved)
-        return out
 
     def backward(ctx, grad):
         if derivative is None:
@@ -126,7 +137,19 @@ def make_function(node_name: str, op: UnaryOp, derivative: Callable | None,
     if derivative is not None:
         namespace["backward_fused"] = backward_fused
     class_name = f"{node_name}Function" if node_name in _NN_CLASS_NAMES else node_name
-    return type(class_name, (Function,), namespace)
+    function = type(class_name, (Function,), namespace)
+
+    def record(x: Tensor, out: Tensor, params: tuple = ()) -> Tensor:
+        """`apply(x, params, False)` for a floating-point cpu x that requires grad while grad mode is on, whose
+        result `out` the caller computed as forward does (`run_plain` / `run_unrecorded`): the node apply records,
+        with what forward saves, linked to out."""
+        node = function._record_node((x, params, False))
+        save(node, x, out, params, False)
+        return node._link_result(out)
+
+    # An op whose forward keeps its derivative from the same passes (gelu) records through apply only.
+    function.record = staticmethod(record) if keep is None else None
+    return function
 
 
 def _prepare(name: str, op: UnaryOp, x: Tensor) -> Tensor:
@@ -156,13 +179,27 @@ def _apply(name: str, op: UnaryOp, function: type[Function], x: Tensor, copy_inp
     return function.apply(x, (), copy_input)
 
 
+_FLOAT32_64 = (D.float32, D.float64)
+
+
+def host_ready(x: Tensor) -> bool:
+    """x is a plain fresh float32/float64 cpu tensor of at least one dimension (C-contiguous, `_stride` not yet
+    made): a forward reference's `host_fn` (kernels/unary.host_fn) computes its op's result from x's array alone,
+    a new C-contiguous array of x's dtype, so the hot paths wrap it with `Tensor._fresh` and no check."""
+    return x._stride is None and x.dtype in _FLOAT32_64 and x.device is CPU and x._np is not None and x._shape != ()
+
+
 def run_unrecorded(op: UnaryOp, x: Tensor, **params) -> Tensor:
     """What a unary op's Function computes for a floating-point input that records no graph (its forward's
     run_elementwise on one operand: the NumPy reference on cpu, the kernel into a new contiguous output on cuda),
     without the layers between: the hot path of the unary ops and the activations (whose checks such an input
     passes)."""
     if x.device.type == "cpu":
-        out = Tensor._wrap(op.forward_ref(x._host(), **params))
+        y = op.forward_ref(x._np if x._np is not None else x._host(), **params)
+        # A reference's result is usually a new C-contiguous array of x's dtype: _wrap's checks only when it is not.
+        if type(y) is np.ndarray and y.dtype is x.dtype.np and y.flags.c_contiguous:
+            return Tensor._fresh(y, x.dtype)
+        out = Tensor._wrap(y)
         return out if out.dtype is x.dtype else Tensor._wrap(out._np.astype(x.dtype.np))
     out = Tensor._empty(x._shape, x.dtype, x.device)
     if params:
@@ -175,19 +212,44 @@ def run_unrecorded(op: UnaryOp, x: Tensor, **params) -> Tensor:
     return out
 
 
+def run_plain(op: UnaryOp, host: Callable | None, x: Tensor) -> Tensor:
+    """run_unrecorded(op, x) for a floating-point x that records no graph, through `host` (the reference's
+    `host_fn`, or None) where x is `host_ready`."""
+    if host is not None and host_ready(x):
+        return Tensor._fresh(quiet_one(host, x._np), x.dtype)
+    return run_unrecorded(op, x)
+
+
+def plain_inplace(x) -> bool:
+    """An in-place op on x records nothing and rebases no history: a floating-point tensor that does not require
+    grad and is no view (`inplace`'s checks and history steps have nothing to do), so the op's unrecorded result
+    is written into it (write_into: the version bump included)."""
+    return type(x) is Tensor and x.dtype.is_floating_point and not x._requires_grad and x._base is None
+
+
 def _make_public(name: str, op: UnaryOp, function: type[Function], module: str,
                  description: str = "") -> tuple[Callable, Callable]:
     """tt.<name>(input, *, out=None) and its in-place form <name>_(input); `description` opens the docstring."""
+    host = getattr(op.forward_ref, "host_fn", None)
 
     def fn(input: Tensor, *, out: Tensor | None = None) -> Tensor:
-        if out is None and type(input) is Tensor and input.dtype.is_floating_point \
+        if type(input) is Tensor and input.dtype.is_floating_point \
                 and not (grad_state.enabled and input._requires_grad):
-            return run_unrecorded(op, input)
+            if host is not None and out is None and host_ready(input):  # (run_plain inlined: the everyday call)
+                return Tensor._fresh(quiet_one(host, input._np), input.dtype)
+            result = run_plain(op, host, input)
+            return result if out is None else _into(out, result)
+        if out is None and type(input) is Tensor and input.device is CPU and input.dtype.is_floating_point \
+                and function.record is not None:  # recording: the node apply would make, around the same result
+            return function.record(input, run_plain(op, host, input))
         check_tensor(name, input)
         result = _apply(name, op, function, input, False)
         return result if out is None else _into(out, result)
 
     def fn_(input: Tensor) -> Tensor:
+        if plain_inplace(input):
+            write_into(input, run_plain(op, host, input))
+            return input
         check_tensor(name + "_", input)
         return inplace(lambda t: _apply(name, op, function, t, True), input)
 
