@@ -8,6 +8,11 @@ interleaved (alternating runs, so load hits both alike) and records in benchmark
 numpy_ms and ratio (medians) and the same of the minima (tritensor_min_ms, numpy_min_ms, ratio_min). Nothing
 asserts on time.
 
+Issue 21 part 2 figures (CPU time, OPENBLAS_NUM_THREADS=1, minimum of 30 steps, tritensor and NumPy steps
+alternated; 2d39909 and 2d39909 + the attention/views/linear/conv/pool cpu backward changes alternated as processes
+in one run): gpt 6.85-6.94 -> 5.68-5.99 ms against NumPy's 1.66-1.72 ms (4.06x -> 3.42-3.48x); cnn 2.06-2.11 ->
+2.01-2.02 ms against 0.76-0.78 ms (2.70-2.76x -> 2.61-2.68x).
+
 Run: python -m pytest bench/test_model_step_bench.py bench/test_memory_bench.py --benchmark-only
 """
 

@@ -15,9 +15,12 @@ key is (seed, bh), the counter the position inside the head), and kept ones are 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .dropout import philox_uniform
+from .quiet_numpy import quiet_call
 
 
 def acc_dtype(dtype) -> type:
@@ -44,14 +47,22 @@ def dropout_keep(shape: tuple, p: float, seed: int) -> np.ndarray:
     return keep.reshape(shape)
 
 
+@lru_cache(maxsize=64)
+def _above_diagonal(L: int, S: int) -> np.ndarray:
+    """The (L, S) keys a causal query leaves out (j > i), read-only: built once per size, not per call."""
+    out = np.triu(np.ones((L, S), dtype=bool), 1)
+    out.flags.writeable = False
+    return out
+
+
 def _scores(q: np.ndarray, k: np.ndarray, mask, scale: float, causal: bool) -> np.ndarray:
     """Scaled scores with the mask applied (-inf where a key is left out), in the accumulation dtype."""
     acc = acc_dtype(q.dtype)
     s = np.matmul(q.astype(acc), np.swapaxes(group_expand(k, q.shape[-3] if q.ndim >= 3 else 1), -1, -2).astype(acc))
-    s = s * acc(scale)
+    s *= acc(scale)  # the product is a fresh array: scaled in place
     L, S = s.shape[-2], s.shape[-1]
     if causal:
-        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
+        np.copyto(s, -np.inf, where=_above_diagonal(L, S))
     if mask is not None:
         if mask.dtype == np.bool_:
             s = np.where(mask, s, -np.inf)
@@ -62,14 +73,40 @@ def _scores(q: np.ndarray, k: np.ndarray, mask, scale: float, causal: bool) -> n
 
 def _probabilities(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(softmax of s along the last dim with all -inf rows giving 0, natural-log lse with +inf for those rows)."""
-    m = np.max(s, axis=-1, keepdims=True) if s.shape[-1] else np.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
+    return quiet_call(_softmax_lse, s)
+
+
+def _row_max(s: np.ndarray) -> np.ndarray:
+    """np.max(s, axis=-1, keepdims=True). Short rows are reduced as the columns of their transposed copy: NumPy
+    reduces a long contiguous axis several times faster than many short ones. A maximum is exact and propagates
+    NaN in any order; only the sign of a zero maximum may differ, which neither exp(s - m) nor m + log(total)
+    (total >= 1, so log(total) >= 0) can show."""
+    S = s.shape[-1]
+    if S == 0:
+        return np.full(s.shape[:-1] + (1,), -np.inf, s.dtype)
+    if S > 64 or s.size < 4 * S:
+        return np.max(s, axis=-1, keepdims=True)
+    return np.max(s.reshape(-1, S).T.copy(), axis=0).reshape(s.shape[:-1] + (1,))
+
+
+def _softmax_lse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = _row_max(s)
     empty = m == -np.inf
-    shift = np.where(empty, 0.0, m).astype(s.dtype)
-    with np.errstate(invalid="ignore", over="ignore"):
-        e = np.exp(s - shift)
+    if s.shape[-1] and not empty.any():
+        # Every row keeps a key (always so when causal): the general formulas below with their np.where
+        # selections dropped, in place on one temporary; the same operations, so the same bits.
+        e = np.subtract(s, m)
+        np.exp(e, out=e)
         total = np.sum(e, axis=-1, keepdims=True)
-        p = np.where(empty, 0.0, e / np.where(empty, 1.0, total)).astype(s.dtype)
-        lse = np.where(empty, np.inf, shift + np.log(np.where(empty, 1.0, total))).astype(s.dtype)
+        e /= total
+        lse = np.log(total)
+        lse += m
+        return e, lse[..., 0]
+    shift = np.where(empty, 0.0, m).astype(s.dtype)
+    e = np.exp(s - shift)
+    total = np.sum(e, axis=-1, keepdims=True)
+    p = np.where(empty, 0.0, e / np.where(empty, 1.0, total)).astype(s.dtype)
+    lse = np.where(empty, np.inf, shift + np.log(np.where(empty, 1.0, total))).astype(s.dtype)
     return p, lse[..., 0]
 
 
@@ -90,12 +127,20 @@ def attention_forward_ref(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask=None
 
     out: (..., Hq, L, Ev) in q's dtype; lse: (..., Hq, L) natural-log log-sum-exp of the masked scores in the
     accumulation dtype, +inf for rows that keep no key. scale defaults to 1 / sqrt(E)."""
+    out, lse, _ = attention_forward_probs(q, k, v, mask, scale, causal, dropout_p, seed)
+    return out, lse
+
+
+def attention_forward_probs(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask=None, scale: float | None = None,
+                            causal: bool = False, dropout_p: float = 0.0, seed: int = 0) -> tuple:
+    """attention_forward_ref's (out, lse) and the probabilities P (..., Hq, L, S) before dropout, in the
+    accumulation dtype: what attention_backward_ref(..., probs=P) would otherwise recompute."""
     scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
     s = _scores(q, k, mask, scale, causal)
     p, lse = _probabilities(s)
     pd = _dropped(p, dropout_p, seed)
     vx = group_expand(v, q.shape[-3] if q.ndim >= 3 else 1).astype(s.dtype)
-    return np.matmul(pd, vx).astype(q.dtype), lse
+    return np.matmul(pd, vx).astype(q.dtype, copy=False), lse, p
 
 
 def _sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
@@ -116,15 +161,15 @@ def _group_sum(x: np.ndarray, hk: int) -> np.ndarray:
 
 def attention_backward_ref(grad: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask=None,
                            scale: float | None = None, causal: bool = False, dropout_p: float = 0.0, seed: int = 0,
-                           mask_grad: bool = False) -> tuple:
+                           mask_grad: bool = False, probs: np.ndarray | None = None) -> tuple:
     """(grad_q, grad_k, grad_v, grad_mask) of attention_forward_ref's output for the incoming `grad`.
 
     Each gradient has its input's shape and dtype (broadcast and grouped heads summed back); grad_mask is
-    None unless `mask_grad` (a floating mask: the gradient of the scores, summed to the mask's shape)."""
+    None unless `mask_grad` (a floating mask: the gradient of the scores, summed to the mask's shape). `probs`:
+    the probabilities attention_forward_probs returned for these inputs (else recomputed from q, k, mask)."""
     scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
-    s = _scores(q, k, mask, scale, causal)
-    acc = s.dtype.type
-    p, _ = _probabilities(s)
+    p = _probabilities(_scores(q, k, mask, scale, causal))[0] if probs is None else probs
+    acc = p.dtype.type
     hq = q.shape[-3] if q.ndim >= 3 else 1
     kx = group_expand(k, hq).astype(acc)
     vx = group_expand(v, hq).astype(acc)
@@ -137,12 +182,17 @@ def attention_backward_ref(grad: np.ndarray, q: np.ndarray, k: np.ndarray, v: np
         dp = np.zeros_like(dp)
     elif keep is not None:
         dp = np.where(keep, dp * acc(1.0 / (1.0 - dropout_p)), 0.0).astype(acc)
-    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True))
-    dq = np.matmul(ds, kx) * acc(scale)
-    dk = np.matmul(np.swapaxes(ds, -1, -2), q.astype(acc)) * acc(scale)
+    # ds = p * (dp - rowsum(dp * p)), in place on dp (a fresh array): the same products, so the same bits
+    dp -= np.sum(dp * p, axis=-1, keepdims=True)
+    dp *= p
+    ds = dp
+    dq = np.matmul(ds, kx)
+    dq *= acc(scale)
+    dk = np.matmul(np.swapaxes(ds, -1, -2), q.astype(acc))
+    dk *= acc(scale)
     hk = k.shape[-3] if k.ndim >= 3 else 1
     dk = _sum_to(_group_sum(dk, hk), k.shape)
     dv = _sum_to(_group_sum(dv, hk), v.shape)
     dq = _sum_to(dq, q.shape)
     dmask = _sum_to(ds, mask.shape).astype(mask.dtype) if mask_grad else None
-    return dq.astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype), dmask
+    return dq.astype(q.dtype, copy=False), dk.astype(k.dtype, copy=False), dv.astype(v.dtype, copy=False), dmask

@@ -218,3 +218,55 @@ def test_heuristic_configs_are_shipped():
                 assert K._fwd_heuristic(key) in shipped[f"attention.fwd[{short}:d{d}]", target]
                 assert KB._dkdv_heuristic(key) in shipped[f"attention.bwd_dkdv[{short}:d{d}]", target]
                 assert KB._dq_heuristic(key) in shipped[f"attention.bwd_dq[{short}:d{d}]", target]
+
+
+def _bits(a):
+    return np.ascontiguousarray(a).view(np.uint8)
+
+
+@pytest.mark.parametrize("case", ["causal", "bool_mask", "float_mask", "empty_rows", "dropout", "wide_rows", "fp64"])
+def test_backward_from_forward_probabilities_is_the_recomputation_bit_for_bit(rng, case):
+    # The cpu op hands the forward's probabilities to the backward instead of recomputing them: every gradient
+    # must keep its exact bits, and the probabilities must be the softmax the forward's output was made from.
+    dt = np.float64 if case == "fp64" else np.float32
+    L, S = (5, 80) if case == "wide_rows" else (9, 7)
+    qkv = rng.standard_normal((2, L, 3, 3, 6)).astype(dt).transpose(2, 0, 3, 1, 4)  # strided heads, as GPT's
+    q = qkv[0]
+    k, v = rng.standard_normal((2, 3, S, 6)).astype(dt), rng.standard_normal((2, 3, S, 5)).astype(dt)
+    grad = rng.standard_normal((2, 3, L, 5)).astype(dt)
+    mask, causal, p, mask_grad = None, case in ("causal", "fp64"), 0.0, False
+    if case == "bool_mask":
+        mask = rng.random((L, S)) > 0.4
+    elif case == "empty_rows":
+        mask = rng.random((L, S)) > 0.5
+        mask[2] = False  # a query that keeps no key: output 0, gradient 0
+    elif case == "float_mask":
+        mask, mask_grad = rng.standard_normal((1, L, S)).astype(dt), True
+    elif case == "dropout":
+        p = 0.3
+    out, lse, probs = R.attention_forward_probs(q, k, v, mask, 0.7, causal, p, 11)
+    want_out, want_lse = R.attention_forward_ref(q, k, v, mask, 0.7, causal, p, 11)
+    assert _bits(out).tobytes() == _bits(want_out).tobytes() and _bits(lse).tobytes() == _bits(want_lse).tobytes()
+    if p == 0.0:
+        np.testing.assert_array_equal(np.matmul(probs, v.astype(probs.dtype)).astype(dt), out)
+    kept = probs.sum(-1)
+    np.testing.assert_allclose(kept[np.isfinite(lse)], 1.0, rtol=1e-6)
+    if case == "empty_rows":
+        assert np.all(probs[:, :, 2] == 0) and np.all(np.isinf(lse[:, :, 2]))
+    recomputed = R.attention_backward_ref(grad, q, k, v, mask, 0.7, causal, p, 11, mask_grad)
+    reused = R.attention_backward_ref(grad, q, k, v, mask, 0.7, causal, p, 11, mask_grad, probs=probs)
+    for a, b in zip(recomputed, reused):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype and _bits(a).tobytes() == _bits(b).tobytes()
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 16, 16), (2, 5, 7), (1, 1, 1, 64), (2, 65), (3, 0, 4)])
+def test_row_max_is_nps_maximum_with_nan_and_inf(rng, shape):
+    s = rng.standard_normal(shape).astype(np.float32)
+    if s.size:
+        s.reshape(-1)[::7] = -np.inf
+        s.reshape(-1)[3] = np.nan
+        s.reshape(-1)[-1] = np.inf
+    np.testing.assert_array_equal(R._row_max(s), np.max(s, axis=-1, keepdims=True) if shape[-1] else
+                                  np.full(shape[:-1] + (1,), -np.inf, np.float32))

@@ -194,3 +194,22 @@ def test_device_mismatch():
     with pytest.raises(RuntimeError, match="Expected query, key, and value to have the same device type, but got "
                                            "query.device: cpu key.device: cuda"):
         sdpa(q, q.to("cuda"), q)
+
+
+@pytest.mark.parametrize("size", ["kept", "recomputed"])
+def test_cpu_backward_equals_the_reference_exactly(rng, monkeypatch, size):
+    # The cpu forward keeps its probabilities for the backward (up to _KEEP_PROBS_BYTES; beyond, the backward
+    # recomputes them): either way the gradients are exactly the reference's recomputation.
+    if size == "recomputed":
+        monkeypatch.setattr(ops_attention, "_KEEP_PROBS_BYTES", 0)
+    qkv = rng.standard_normal((2, 6, 3, 2, 4)).astype(np.float32)
+    g = rng.standard_normal((2, 2, 6, 4)).astype(np.float32)
+    x = tt.tensor(qkv, requires_grad=True)
+    q, k, v = x.permute(2, 0, 3, 1, 4)
+    out = sdpa(q, k, v, is_causal=True)
+    assert (out.grad_fn.probs is None) == (size == "recomputed")
+    out.backward(tt.tensor(g))
+    qn, kn, vn = qkv.transpose(2, 0, 3, 1, 4)
+    dq, dk, dv, _ = R.attention_backward_ref(g, qn, kn, vn, None, 0.5, True)
+    want = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4)
+    np.testing.assert_array_equal(x.grad.numpy(), want)  # the same values (the engine's sum of the slices' zeros)

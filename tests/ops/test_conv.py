@@ -166,3 +166,24 @@ def test_errors_on_cuda_before_kernels():
         tt.conv2d(x, tt.ones(2, 3, 1, 1))
     with pytest.raises(TypeError, match="must be Tensor"):
         tt.conv2d(np.ones((1, 3, 2, 2)), w)
+
+
+@pytest.mark.parametrize("dtype", [tt.float32, tt.float64])
+@pytest.mark.parametrize("kwargs", [dict(padding=1), dict(stride=2, groups=2), dict(dilation=2, padding=2)])
+def test_cpu_backward_without_a_graph_equals_the_graph_ones(dtype, kwargs):
+    # ConvForward.backward_fused (no graph: the NumPy references and the bias's sum called directly) and its
+    # Function-built backward (create_graph=True) give the same gradients, and those of a direct NumPy conv.
+    rng = np.random.default_rng(2)
+    xa, wa = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((6, 4 // kwargs.get("groups", 1), 3, 3))
+    grads = []
+    for create_graph in (False, True):
+        x, w = tt.tensor(xa, dtype=dtype, requires_grad=True), tt.tensor(wa, dtype=dtype, requires_grad=True)
+        b = tt.zeros(6, dtype=dtype, requires_grad=True)
+        y = F.conv2d(x, w, b, **kwargs)
+        g = tt.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape), dtype=dtype)
+        got = tt.autograd.grad((y * g).sum(), [x, w, b], create_graph=create_graph)
+        grads.append([t.detach().numpy() for t in got])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(grads[0][2], np.linspace(-1, 1, y.numel()).reshape(y.shape).sum((0, 2, 3)),
+                               rtol=1e-5, atol=1e-6)

@@ -178,3 +178,32 @@ def test_linear_node_only_for_grad_inputs(rng):
     with tt.no_grad():
         assert F.linear(x, w, b).grad_fn is None
     assert F.linear(x, w.detach(), b).grad_fn is None
+
+
+@pytest.mark.parametrize("act", [None, "relu", "gelu"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_batched_input_folds_into_rows_as_the_2d_call(rng, act, padded):
+    """A (..., K) input that folds into rows as a view (contiguous, or rows padded in memory): linear's fast path
+    without its checks gives the 2-D call's values and gradients bit for bit, with the fold's View nodes around
+    the row op."""
+    base = rng.standard_normal((2, 5, 3, 9 if padded else 7)).astype(np.float32)
+    w, b = _leaf(rng, (4, 7)), _leaf(rng, (4,))
+    x = tt.tensor(base, requires_grad=True)
+    xin = x[..., :7] if padded else x
+    y = F.linear(xin, w, b, activation=act)
+    assert y.shape == (2, 5, 3, 4) and y.grad_fn.name() == "ViewBackward0"
+    inner = y.grad_fn.next_functions[0][0]
+    assert inner.name() == ("AddmmBackward0" if act is None else "LinearActivationBackward0")
+    assert inner.next_functions[0][0].name() == "ViewBackward0"  # the input's fold
+    rows = tt.tensor(np.ascontiguousarray(base[..., :7]).reshape(-1, 7), requires_grad=True)
+    w2, b2 = (tt.tensor(t.detach().numpy(), requires_grad=True) for t in (w, b))
+    want = F.linear(rows, w2, b2, activation=act)
+    assert y.detach().numpy().reshape(-1, 4).tobytes() == want.detach().numpy().tobytes()
+    g = rng.standard_normal(want.shape).astype(np.float32)
+    y.backward(tt.tensor(g.reshape(y.shape)))
+    want.backward(tt.tensor(g))
+    for got, exp in ((w.grad, w2.grad), (b.grad, b2.grad)):
+        assert got.numpy().tobytes() == exp.numpy().tobytes()
+    np.testing.assert_array_equal(x.grad.numpy()[..., :7].reshape(-1, 7), rows.grad.numpy())
+    if padded:
+        assert not x.grad.numpy()[..., 7:].any()

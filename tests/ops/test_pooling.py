@@ -233,3 +233,22 @@ def test_lp_pool_values():
     np.testing.assert_allclose(_np(F.lp_pool1d(x, 2.0, 2)), [[[5 ** 0.5, 5.0]]], rtol=1e-6)
     y = F.lp_pool2d(tt.ones(1, 1, 4, 4), 3.0, 2, stride=1)
     np.testing.assert_allclose(_np(y), np.full((1, 1, 3, 3), 4 ** (1 / 3)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [tt.float32, tt.float64])
+@pytest.mark.parametrize("call", [lambda x: F.max_pool2d(x, 2), lambda x: F.max_pool2d(x, 3, 2, 1),
+                                  lambda x: F.avg_pool2d(x, 2), lambda x: F.adaptive_avg_pool2d(x, 3)])
+def test_cpu_backward_without_a_graph_equals_the_graph_ones(dtype, call):
+    # Pool.backward_fused (no graph: PoolGrad's reference on the host arrays) and the Function-built backward
+    # (create_graph=True) give the same gradients.
+    base = np.random.default_rng(4).standard_normal((2, 3, 8, 7))
+    grads = []
+    for create_graph in (False, True):
+        x = tt.tensor(base, dtype=dtype, requires_grad=True)
+        y = call(x)
+        g = np.linspace(0.5, 2.0, y.numel()).reshape(y.shape)
+        (gx,) = tt.autograd.grad((y * tt.tensor(g, dtype=dtype)).sum(), [x], create_graph=create_graph)
+        grads.append(gx.detach().numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    # each window passes its output's gradient on whole (to its max, or in shares that add up to it)
+    np.testing.assert_allclose(grads[0].sum(), g.sum(), rtol=1e-5)

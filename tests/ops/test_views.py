@@ -126,3 +126,25 @@ def test_view_gradients(device):
     expected = np.zeros((4, 3))
     expected[1:, ::2] = w
     np.testing.assert_allclose(x.grad.cpu().numpy(), expected.T)
+
+
+@pytest.mark.parametrize("dtype", [tt.float32, tt.float64, tt.float16])
+def test_view_slice_permute_gradients_without_a_graph_equal_the_graph_ones(dtype):
+    # backward_fused (no graph: NumPy's zeros written through the key, reshape's steps, the inverse permute) and
+    # the tensor-op backward (create_graph=True) give the same gradients.
+    base = np.random.default_rng(1).standard_normal((4, 3, 6, 5))
+    grads = []
+    for create_graph in (False, True):
+        x = tt.tensor(base, dtype=dtype, requires_grad=True)
+        y = x.permute(2, 0, 3, 1)[1:5:2, None, ..., -1].reshape(2, -1)  # this reshape copies (a Clone node)
+        q, k, v = x[:3].unbind(0)
+        loss = (y * tt.tensor(np.arange(y.numel()).reshape(y.shape), dtype=dtype)).sum() + (q * k - v).sum()
+        (g,) = tt.autograd.grad(loss, [x], create_graph=create_graph)
+        grads.append(g.detach().numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    want = np.zeros(base.shape)
+    want.transpose(2, 0, 3, 1)[1:5:2, ..., -1] = np.arange(2 * 4 * 5).reshape(2, 4, 5)
+    want[0] += base[1]
+    want[1] += base[0]
+    want[2] -= 1
+    np.testing.assert_allclose(grads[0].astype(np.float64), want, rtol=1e-2 if dtype is tt.float16 else 1e-6)

@@ -155,6 +155,12 @@ def _inner(t: Tensor) -> Tensor:
     return _contiguous_copy(t)
 
 
+# The cpu forward keeps its probabilities for the backward up to this size (a small model's attention: the
+# recomputation cost as much as the rest of the backward); beyond it the backward recomputes them, so memory
+# stays that of the inputs as on cuda (flash attention keeps only lse).
+_KEEP_PROBS_BYTES = 1 << 22
+
+
 def _stat_dtype(q: Tensor) -> D.dtype:
     """lse / delta: fp32, fp64 for fp64 inputs (an fp32 lse would cap fp64 gradients at fp32 accuracy)."""
     return D.float64 if q.dtype is D.float64 else D.float32
@@ -170,10 +176,14 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scale: float, causal: bool,
                 dropout_p: float, seed: int) -> Tensor:
         ctx.args = (scale, causal, dropout_p, seed)
+        ctx.probs = None
         if q.device.type == "cpu":
-            out_np, _ = R.attention_forward_ref(q._host(), k._host(), v._host(),
-                                                None if mask is None else mask._host(), scale, causal, dropout_p, seed)
+            out_np, _, probs = R.attention_forward_probs(q._host(), k._host(), v._host(),
+                                                         None if mask is None else mask._host(), scale, causal,
+                                                         dropout_p, seed)
             out, lse = Tensor._wrap(out_np), None
+            if probs.nbytes <= _KEEP_PROBS_BYTES and any(ctx.needs_input_grad):
+                ctx.probs = probs  # the backward's own recomputation of them, done once (same bits)
         else:
             Z, Hq, L, _ = q._shape
             out = Tensor._empty((Z, Hq, L, v._shape[-1]), q.dtype, q.device)
@@ -192,7 +202,7 @@ class ScaledDotProductAttention(Function):
         if q.device.type == "cpu":
             grads = R.attention_backward_ref(grad._host(), q._host(), k._host(), v._host(),
                                              None if mask is None else mask._host(), scale, causal, dropout_p, seed,
-                                             mask_grad)
+                                             mask_grad, self.probs)
             wrapped = [None if g is None else Tensor._wrap(g) for g in grads]
             return (*wrapped, None, None, None, None)
         dq = Tensor._empty(q._shape, q.dtype, q.device)

@@ -72,6 +72,22 @@ class ConvForward(Function):
         db = dy.sum((0, 2, 3, 4)) if ctx.has_bias else None
         return dx, dw, db, None
 
+    def backward_fused(self, dy: Tensor):
+        """`backward` without a graph; on cpu for float32/float64 the NumPy references called directly (what the
+        two gradient Functions' forwards and tt.sum's host path run, without their per-call layers)."""
+        if dy.device.type != "cpu" or (dy.dtype is not D.float32 and dy.dtype is not D.float64):
+            return type(self).backward(self, dy)
+        x, w = self.saved_tensors
+        need = self.needs_input_grad
+        stride, padding, dilation, groups = self.geom
+        g = dy._host()
+        dx = Tensor._wrap(R.conv_input_grad_ref(g, w._host(), None, tuple(x._shape), stride, padding, dilation,
+                                                groups)) if need[0] else None
+        dw = Tensor._wrap(R.conv_weight_grad_ref(g, x._host(), tuple(w._shape), stride, padding, dilation,
+                                                 groups)) if need[1] else None
+        db = Tensor._wrap(np.add.reduce(g, axis=(0, 2, 3, 4))) if self.has_bias else None  # sum_ref's own call
+        return dx, dw, db, None
+
 
 class ConvInputGrad(Function):
     """conv's input gradient of g (N, O, OD, OH, OW) for w, shaped in_shape, + b (C,): conv_transpose."""

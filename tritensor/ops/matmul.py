@@ -22,13 +22,14 @@ from ..autograd.function import Function
 from ..kernels import matmul as KM
 from ..kernels import matmul_tma as KT
 from ..kernels import tuning
+from ..kernels.device_array import contiguous_layout
 from ..kernels.strided import collapse
 from ..tensor import Tensor, strided
 from .autocast import op_hook
 from .copy import to_out
 from .dispatch import broadcast_shapes, check_same_device, expanded, sum_to
 from .linear import host_product, linear_rows
-from .views import view_strides
+from .views import View, reshape, view_strides
 
 # c10's scalar type names, as PyTorch's dtype-mismatch messages print them.
 _C10_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
@@ -439,18 +440,32 @@ def outer(input: Tensor, vec2: Tensor, *, out: Tensor | None = None) -> Tensor:
 ger = outer
 
 
-def _plain_cpu_rows(input, weight, bias) -> bool:
+def _plain_cpu_rows(input, weight, bias, batch: bool = False) -> bool:
     """True for the common F.linear call that every check below passes and that goes to `linear_rows`: a 2-D
-    input and weight on the same cpu device, one non-bool dtype, matching inner sizes, a (out_features,) bias of
-    that dtype and device or none, and no op tracer. Tested first, so that a model's forward pays one test."""
+    input (with `batch`: one of more than two dims, whose leading dims fold into rows) and weight on the same cpu
+    device, one non-bool dtype, matching inner sizes, a (out_features,) bias of that dtype and device or none,
+    and no op tracer. Tested first, so that a model's forward pays one test."""
     if type(input) is not Tensor or type(weight) is not Tensor:
         return False
     shape, w_shape, device, dtype = input._shape, weight._shape, input.device, input.dtype
-    if len(shape) != 2 or len(w_shape) != 2 or shape[1] != w_shape[1] or device.type != "cpu" or \
+    if (len(shape) <= 2 if batch else len(shape) != 2) or len(w_shape) != 2 or shape[-1] != w_shape[1] or \
+            device.type != "cpu" or \
             weight.device is not device or weight.dtype is not dtype or dtype is D.bool or op_hook.trace is not None:
         return False
     return bias is None or (type(bias) is Tensor and bias._shape == (w_shape[0],) and bias.dtype is dtype
                             and bias.device is device)
+
+
+def _cpu_batch_rows(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor | None:
+    """What the checked path of `linear` does for a `_plain_cpu_rows(..., batch=True)` call (the input folded
+    into rows by a View node, linear_rows, a View back), without its checks; None when the fold would copy."""
+    shape = input._shape
+    rows = (math.prod(shape[:-1]), shape[-1])
+    stride = contiguous_layout(rows)[0] if input._stride is None else view_strides(shape, input._stride, rows)
+    if stride is None:
+        return None
+    out = linear_rows(View.apply(input, rows, stride), weight, bias)
+    return reshape(out, shape[:-1] + (weight._shape[0],))
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -458,6 +473,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     F.linear's `activation=` too: ops/linear_act.py)."""
     if _plain_cpu_rows(input, weight, bias):
         return linear_rows(input, weight, bias)
+    if _plain_cpu_rows(input, weight, bias, batch=True):
+        out = _cpu_batch_rows(input, weight, bias)
+        if out is not None:
+            return out
     require_tensor("linear", input, "input", 1)
     require_tensor("linear", weight, "weight", 2)
     if input.ndim == 0 or weight.ndim == 0:

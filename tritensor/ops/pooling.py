@@ -11,6 +11,7 @@ in its namespace, so only those are in `__all__`; the rest are functional helper
 
 from __future__ import annotations
 
+from .. import dtypes as D
 from ..autograd.function import Function
 from ..kernels import pool as K
 from ..kernels import pool_ref as R
@@ -118,6 +119,17 @@ class Pool(Function):
             return grad.new_zeros(ctx.x_shape), None, None
         gx = PoolGrad.apply(grad.reshape(ctx.out4), idx, ctx.p, ctx.in_sp)
         return gx.reshape(ctx.x_shape), None, None
+
+    def backward_fused(self, grad, grad_indices=None):
+        """`backward` without a graph; on cpu for float32/float64 PoolGrad's NumPy reference called on the
+        reshaped host arrays directly (the same values, without the reshape and PoolGrad nodes' layers)."""
+        dtype = grad.dtype
+        if grad.device.type != "cpu" or (dtype is not D.float32 and dtype is not D.float64) or \
+                0 in self.out4 or 0 in self.x_shape:
+            return type(self).backward(self, grad, grad_indices)
+        idx = self.saved_tensors[0]._host().reshape(self.out4) if self.p["max"] else None
+        gx = R.pool_backward_ref(grad._host().reshape(self.out4), self.in_sp, self.p, idx)
+        return Tensor._wrap(gx.reshape(self.x_shape)), None, None
 
 
 def _pool(x: Tensor, k: int, out_sp: list[int], **p):

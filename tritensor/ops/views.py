@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import dtypes as D
 from ..autograd.function import Function
 from ..creation import zeros
 from ..kernels.device_array import contiguous_layout, contiguous_strides
@@ -104,6 +105,18 @@ class View(Function):
         # A view of the same shape (a reshape to the shape it had) passes its gradient on as it is.
         return (grad if grad._shape == ctx.in_shape else grad.reshape(ctx.in_shape)), None, None
 
+    def backward_fused(self, grad):
+        """`backward` without a graph: reshape's steps for a shape known to be valid (no shape parsing, no Tensor
+        method's op hook; a small model's step runs dozens of these)."""
+        shape = self.in_shape
+        if grad._shape == shape:
+            return grad, None, None
+        stride = contiguous_layout(shape)[0] if grad._stride is None else view_strides(grad._shape, grad._stride,
+                                                                                        shape)
+        if stride is None:
+            return reshape(grad, shape), None, None
+        return View.apply(grad, shape, stride), None, None
+
 
 def view(x: Tensor, *shape) -> Tensor:
     """A view with a new shape (one size may be -1) over the same memory; raises if the strides do not allow it."""
@@ -153,6 +166,14 @@ class Permute(Function):
         for i, d in enumerate(ctx.dims):
             inverse[d] = i
         return grad.permute(tuple(inverse)), None
+
+    def backward_fused(self, grad):
+        """`backward` without a graph: the inverse permutation applied as the op itself (its dims are valid by
+        construction, so permute's checks and the method's op hook are skipped)."""
+        inverse = [0] * len(self.dims)
+        for i, d in enumerate(self.dims):
+            inverse[d] = i
+        return Permute.apply(grad, tuple(inverse)), None
 
 
 def permute(x: Tensor, *dims) -> Tensor:
@@ -303,6 +324,16 @@ class Slice(Function):
     @staticmethod
     def backward(ctx, grad):
         return SliceBackward.apply(grad, ctx.in_shape, ctx.key), None
+
+    def backward_fused(self, grad):
+        """`backward` without a graph; on cpu for float32/float64, NumPy's zeros written through the same basic
+        key (the same values as SliceBackward's zeros and copy, without its generic fill and copy ops)."""
+        dtype = grad.dtype
+        if grad.device.type != "cpu" or (dtype is not D.float32 and dtype is not D.float64):
+            return type(self).backward(self, grad)
+        out = np.zeros(self.in_shape, dtype.np)
+        out[self.key] = grad._np if grad._np is not None else grad._host()
+        return Tensor._fresh(out, dtype), None
 
 
 class SliceBackward(Function):
