@@ -63,6 +63,16 @@ def test_relu_refs_are_the_where_bits(dt, n, threads):
     assert gx.dtype == dt and np.array_equal(_bits(gx), _bits(want_g))
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 7, 232, 300, 1001])
+def test_relu_host_fn_is_the_where_bits(dt, n):
+    # F.relu's hot path calls relu_ref's declared host function alone (small inputs: a masked copy, not np.where)
+    x = _inputs(dt, n)
+    want = np.where(x < 0, dt(0), x)
+    assert np.array_equal(_bits(R.relu_ref.host_fn(x)), _bits(want))
+    assert np.array_equal(_bits(R.relu_ref.host_fn(np.array(x[1]))), _bits(np.array(want[1])))  # 0-d -0.0
+
+
 def test_relu_known_values():
     x = np.array([-2.0, -0.0, 0.0, np.nan, 3.0, -np.inf, np.inf] * 100, np.float32)
     y = A.relu_ref(x)[:7]
