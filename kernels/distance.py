@@ -454,4 +454,3 @@ SPECS = [
                memory_bound=False)
     for bwd in (False, True) for dtype in ("fp32", "fp64") for mode in (2, 4) if not (bwd and mode == 0)
 ]
-
