@@ -151,6 +151,10 @@ class _Job:
                 with self.lock:
                     self.left -= 1
                     if self.left == 0:
+                        # A worker's task still queued (the caller took every chunk first) keeps this job: it must
+                        # not keep fn, whose closure holds the caller's arrays (a loaded host queues many such tasks,
+                        # seen as several chunks' arrays alive at once in test_linear_cross_entropy's peak).
+                        self.fn = None
                         self.done.set()
         finally:
             local.busy = False

@@ -6,8 +6,10 @@ split across threads), and the values of the NumPy formulas; tt.set_num_threads 
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -118,6 +120,30 @@ def test_for_rows_splits_large_work_and_runs_small_work_inline():
     seen.clear()
     H.for_rows(record, 0, 10)
     assert seen == []
+
+
+def test_a_job_the_caller_finished_keeps_none_of_its_arrays():
+    # With the pool's worker busy, the caller takes every chunk itself and returns while the worker's task is still
+    # queued: that task holds the job, which must no longer hold fn (its closure keeps the caller's arrays alive).
+    tt.set_num_threads(2)
+    release = threading.Event()
+    blocker = H._state.executor().submit(release.wait)
+
+    class Held:
+        pass
+
+    held = Held()
+    ref = weakref.ref(held)
+    seen = []
+    H.for_rows(lambda lo, hi, h=held: seen.append((lo, hi, h is not None)), 8, 1 << 20)
+    del held
+    gc.collect()
+    try:
+        assert sorted(seen)[0][0] == 0 and sum(hi - lo for lo, hi, _ in seen) == 8
+        assert ref() is None
+    finally:
+        release.set()
+        blocker.result()
 
 
 def test_for_rows_one_thread_nested_and_errors():
