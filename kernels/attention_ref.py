@@ -47,11 +47,21 @@ def dropout_keep(shape: tuple, p: float, seed: int) -> np.ndarray:
     return keep.reshape(shape)
 
 
-@lru_cache(maxsize=64)
+_CACHED_MASK_MAX = 1 << 20  # elements (1 MiB of bool): at most 64 MiB held by the cache below, whatever the sizes
+
+
 def _above_diagonal(L: int, S: int) -> np.ndarray:
-    """The (L, S) keys a causal query leaves out (j > i), read-only: built once per size, not per call."""
+    """The (L, S) keys a causal query leaves out (j > i): built once per size for a small model's sizes, not per
+    call; a larger mask is built afresh (kept, a long sequence's masks would hold memory for good)."""
+    if L * S > _CACHED_MASK_MAX:
+        return np.triu(np.ones((L, S), dtype=bool), 1)
+    return _cached_above_diagonal(L, S)
+
+
+@lru_cache(maxsize=64)
+def _cached_above_diagonal(L: int, S: int) -> np.ndarray:
     out = np.triu(np.ones((L, S), dtype=bool), 1)
-    out.flags.writeable = False
+    out.flags.writeable = False  # shared by every call of this size
     return out
 
 

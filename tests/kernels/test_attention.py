@@ -270,3 +270,13 @@ def test_row_max_is_nps_maximum_with_nan_and_inf(rng, shape):
         s.reshape(-1)[-1] = np.inf
     np.testing.assert_array_equal(R._row_max(s), np.max(s, axis=-1, keepdims=True) if shape[-1] else
                                   np.full(shape[:-1] + (1,), -np.inf, np.float32))
+
+
+@pytest.mark.parametrize(("L", "S"), [(3, 5), (16, 16), (1100, 1000)])
+def test_causal_mask_small_sizes_cached_large_ones_fresh(L, S):
+    mask = R._above_diagonal(L, S)
+    np.testing.assert_array_equal(mask, np.arange(S)[None, :] > np.arange(L)[:, None])
+    if L * S <= R._CACHED_MASK_MAX:
+        assert R._above_diagonal(L, S) is mask and not mask.flags.writeable
+    else:  # not kept: a long sequence's mask would stay in memory for good
+        assert R._above_diagonal(L, S) is not mask
