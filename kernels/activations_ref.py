@@ -8,7 +8,7 @@ bitwise instead: the element's bits, viewed as an unsigned integer, times the 0/
 value np.where wrote, and every kept value (a NaN's payload, -0.0) keeps its exact bits.
 
 silu and its backward are kernels/special.py's sigmoid passes (the same bits) run over blocks of _BLOCK elements, in
-the result and one or two block-sized buffers (measured at (256, 1024) fp32 on the 2-core host: 1.65 -> 0.36 ms
+the result and two block-sized buffers (measured at (256, 1024) fp32 on the 2-core host: 1.65 -> 0.36 ms
 forward, 3.1 -> 1.0 ms forward+backward; the whole-array passes' temporaries cost more in page faults than in
 arithmetic).
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import host_threads
-from .special import _SIDE_SCALE, np_sigmoid, np_sigmoid_one
+from .special import _other_side, _sigmoid_parts, _sigmoid_side, np_sigmoid, np_sigmoid_one
 from .unary import _opmath, backward_ref, forward_ref, host_fn
 
 # Elements from which relu and silu split over the host threads. Measured on the 2-core host (CPU and wall time,
@@ -92,27 +92,16 @@ def _blocked(*arrays: np.ndarray) -> bool:
 def _silu_np(a: np.ndarray) -> np.ndarray:
     if not _blocked(a):
         return a * np_sigmoid_one(a)
-    # a * sigmoid(a) with np_sigmoid_one's passes (the same bits), block by block in the result and one block-sized
-    # scratch: f = min(a K, 1) in the result, e = exp(-|a|) in the scratch, max(e, f), then r = 1 / (1 + e) over e,
-    # s = max(e, f) r, a s. Whole-array passes took three full-size temporaries besides the result, and the MiBs
-    # they free per call make glibc hand the heap's top back to the kernel, which the next call page-faults in again.
+    # a * sigmoid(a) with np_sigmoid_one's passes (kernels/special.py: the same bits) block by block, in the result
+    # and two block-sized buffers. Whole-array passes took three full-size temporaries besides the result, and the
+    # MiBs they free per call make glibc hand the heap's top back to the kernel, which the next call page-faults in.
     y = np.empty_like(a)
     flat, out = a.reshape(-1), y.reshape(-1)
-    w = np.empty(min(_BLOCK, flat.size), a.dtype)
-    scale = _SIDE_SCALE[a.dtype.itemsize]
+    w1, w2 = np.empty(min(_BLOCK, flat.size), a.dtype), np.empty(min(_BLOCK, flat.size), a.dtype)
     for i in range(0, flat.size, _BLOCK):
         x, yb = flat[i:i + _BLOCK], out[i:i + _BLOCK]
-        e = w[:x.size]
-        np.multiply(x, scale, out=yb)
-        np.clip(yb, -np.inf, 1, out=yb)
-        np.abs(x, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        np.maximum(e, yb, out=yb)
-        r = np.add(e, 1, out=e)
-        np.divide(1, r, out=r)
-        np.multiply(yb, r, out=yb)
-        np.multiply(x, yb, out=yb)
+        e, r = _sigmoid_parts(x, w1[:x.size], w2[:x.size])
+        np.multiply(x, _sigmoid_side(x, e, r, 1.0, out=yb), out=yb)
     return y
 
 
@@ -121,30 +110,18 @@ def _silu_backward_np(g: np.ndarray, a: np.ndarray) -> np.ndarray:
         s, one_minus_s = np_sigmoid(a)
         return g * (s * (1 + a * one_minus_s))
     # g (s (1 + a (1 - s))) with np_sigmoid's passes and operand orders (the same bits), blocks as in _silu_np: s in
-    # the result, e and r in two block-sized buffers, sigmoid(-a) = r ^ (e r) ^ s in the bits (see np_sigmoid). A
-    # strided g (a broadcast one from .sum().backward()) multiplies the whole result once at the end.
+    # the result, e and r in the two block buffers. A strided g (a broadcast one from .sum().backward()) multiplies
+    # the whole result once at the end.
     gx = np.empty_like(a)
     fused = g.flags.c_contiguous
     flat, out = a.reshape(-1), gx.reshape(-1)
     gflat = g.reshape(-1) if fused else None
     w1, w2 = np.empty(min(_BLOCK, flat.size), a.dtype), np.empty(min(_BLOCK, flat.size), a.dtype)
-    scale = _SIDE_SCALE[a.dtype.itemsize]
-    u = f"u{a.dtype.itemsize}"
     for i in range(0, flat.size, _BLOCK):
-        x, s = flat[i:i + _BLOCK], out[i:i + _BLOCK]
-        e, r = w1[:x.size], w2[:x.size]
-        np.multiply(x, scale, out=s)
-        np.clip(s, -np.inf, 1, out=s)
-        np.abs(x, out=e)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        np.add(e, 1, out=r)
-        np.divide(1, r, out=r)
-        np.maximum(e, s, out=s)
-        np.multiply(s, r, out=s)
-        np.multiply(e, r, out=e)
-        t = np.bitwise_xor(r.view(u), e.view(u), out=r.view(u))
-        t = np.bitwise_xor(t, s.view(u), out=t).view(a.dtype)  # 1 - s, as np_sigmoid's other side
+        x = flat[i:i + _BLOCK]
+        e, r = _sigmoid_parts(x, w1[:x.size], w2[:x.size])
+        s = _sigmoid_side(x, e, r, 1.0, out=out[i:i + _BLOCK])
+        t = _other_side(e, r, s)  # 1 - s
         np.multiply(x, t, out=t)
         np.add(t, 1, out=t)
         if fused:

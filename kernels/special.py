@@ -187,23 +187,36 @@ def np_erf(a: np.ndarray) -> np.ndarray:
     return scipy_special.erf(np.asarray(a, np.float64)).astype(a.dtype, copy=False)
 
 
-def _sigmoid_parts(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(e, r) = (exp(-|a|), 1 / (1 + e)), each in a fresh buffer of a's shape and float dtype."""
-    e = np.abs(a, out=np.empty_like(a))
+def _sigmoid_parts(a: np.ndarray, e: np.ndarray | None = None, r: np.ndarray | None = None) -> tuple:
+    """(e, r) = (exp(-|a|), 1 / (1 + e)), each in a fresh buffer of a's shape and float dtype, or in the given ones
+    (a block's scratch: silu's references)."""
+    e = np.abs(a, out=np.empty_like(a) if e is None else e)
     np.negative(e, out=e)  # (np.copysign(a, -1) is one pass but has no SIMD loop: 2x abs and negative)
     np.exp(e, out=e)
-    r = np.add(e, 1, out=np.empty_like(e))
+    r = np.add(e, 1, out=np.empty_like(e) if r is None else r)
     return e, np.divide(1, r, out=r)
 
 
-def _sigmoid_side(a: np.ndarray, e: np.ndarray, r: np.ndarray, sign: float) -> np.ndarray:
+def _other_side(e: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """sigmoid(-a) from _sigmoid_parts' e, r and s = sigmoid(a), in r's buffer (e's overwritten). Per element
+    {s, sigmoid(-a)} is {r, e r} bit for bit, so sigmoid(-a) = r ^ (e r) ^ s in the bits: three passes in e and r's
+    buffers instead of a side's four in a fourth buffer (a fourth MiB freed per call is what makes glibc hand the
+    heap's top back to the kernel, and each call then page-faults it in again)."""
+    u = f"u{s.dtype.itemsize}"
+    q = np.multiply(e, r, out=e).view(u)
+    t = np.bitwise_xor(r.view(u), q, out=r.view(u))
+    return np.bitwise_xor(t, s.view(u), out=t).view(s.dtype)
+
+
+def _sigmoid_side(a: np.ndarray, e: np.ndarray, r: np.ndarray, sign: float,
+                  out: np.ndarray | None = None) -> np.ndarray:
     """where(sign a >= 0, r, e r) (sign = 1: sigmoid(a); -1: sigmoid(-a)) as max(e, f) r, f = min(sign a K, 1),
     without np.where (a branch per element on a random mask: ~10x a ufunc pass). f is 1 where sign a >= 1 / K
     (r * 1 = r exactly), negative where sign a < 0 (max gives e: e r), and where 0 <= sign a < 1 / K, e = exp(-|a|)
     is exactly 1 (K = 2^15 for fp16, far beyond half an ulp below 1) so max(e, f) = 1 too. A NaN stays the NaN of
     e * r, operands in that order (x86 keeps the first NaN): the same bits as the select, NaN payloads included.
     (np.sign would make f in one pass, but has no SIMD loop: 3x these two.)"""
-    f = np.multiply(a, sign * _SIDE_SCALE[a.dtype.itemsize], out=np.empty_like(r))
+    f = np.multiply(a, sign * _SIDE_SCALE[a.dtype.itemsize], out=np.empty_like(r) if out is None else out)
     np.clip(f, -np.inf, 1, out=f)
     np.maximum(e, f, out=f)
     return np.multiply(f, r, out=f)
@@ -224,13 +237,7 @@ def np_sigmoid(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.where(a >= 0, r, e * r), np.where(a >= 0, e * r, r)
     e, r = _sigmoid_parts(a)
     s = _sigmoid_side(a, e, r, 1.0)
-    # Per element {s, sigmoid(-a)} is {r, e r} bit for bit, so sigmoid(-a) = r ^ (e r) ^ s in the bits: three
-    # passes in e and r's buffers instead of a side's four in a fourth buffer (a fourth MiB freed per call is
-    # what makes glibc hand the heap's top back to the kernel, and each call then page-faults it in again).
-    u = f"u{a.dtype.itemsize}"
-    q = np.multiply(e, r, out=e).view(u)
-    t = np.bitwise_xor(r.view(u), q, out=r.view(u))
-    return s, np.bitwise_xor(t, s.view(u), out=t).view(a.dtype)
+    return s, _other_side(e, r, s)
 
 
 def np_sigmoid_one(a: np.ndarray) -> np.ndarray:

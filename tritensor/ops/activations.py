@@ -103,22 +103,22 @@ _PARAM_NAMES = {name: tuple(op.params) for name, op in K.OPS.items()}
 _HOST_FNS = {name: getattr(op.forward_ref, "host_fn", None) for name, op in K.OPS.items()}
 
 
+def _result(name: str, input: Tensor, params: tuple) -> Tensor:
+    """The op's result for a floating-point input, computed as its Function's forward would (no graph)."""
+    if params:
+        return run_unrecorded(K.OPS[name], input, **dict(zip(_PARAM_NAMES[name], params)))
+    return run_plain(K.OPS[name], _HOST_FNS[name], input)
+
+
 def _run(name: str, input: Tensor, params: tuple = (), in_place: bool = False) -> Tensor:
     if not in_place and type(input) is Tensor and input.dtype.is_floating_point \
             and not (grad_state.enabled and input._requires_grad):
-        if params:
-            return run_unrecorded(K.OPS[name], input, **dict(zip(_PARAM_NAMES[name], params)))
-        return run_plain(K.OPS[name], _HOST_FNS[name], input)
+        return _result(name, input, params)
     if not in_place and type(input) is Tensor and input.device is CPU and input.dtype.is_floating_point \
             and FUNCTIONS[name].record is not None:  # recording: the node apply would make, around the same result
-        op = K.OPS[name]
-        result = run_unrecorded(op, input, **dict(zip(_PARAM_NAMES[name], params))) if params \
-            else run_plain(op, _HOST_FNS[name], input)
-        return FUNCTIONS[name].record(input, result, params)
+        return FUNCTIONS[name].record(input, _result(name, input, params), params)
     if in_place and plain_inplace(input):
-        op = K.OPS[name]
-        write_into(input, run_unrecorded(op, input, **dict(zip(_PARAM_NAMES[name], params))) if params
-                   else run_plain(op, _HOST_FNS[name], input))
+        write_into(input, _result(name, input, params))
         return input
     check_tensor(name + "_" if in_place else name, input)
     dtype = input.dtype

@@ -151,10 +151,6 @@ def _clamped(norm: Tensor, eps: float) -> Tensor:
     return norm - norm.detach() + norm.clamp_min(eps).detach()
 
 
-def _zero_where(value: Tensor, zero: Tensor) -> Tensor:
-    return value.masked_fill(zero, 0)
-
-
 class CosineSimilarityFunction(Function):
     """cosine_similarity of two cpu fp32/fp64 tensors of one shape and dtype, NumPy in row blocks (kernels/distance.py):
     the composite's values without its dozen full-size temporaries. grad_fn SumBackward0, as the composite's."""
@@ -190,7 +186,7 @@ class CosineSimilarityFunction(Function):
                 grads.append(None)
                 continue
             zero = n == 0
-            beta = _zero_where(-gs / (c * n.masked_fill(zero, 1)), zero)
+            beta = (-gs / (c * n.masked_fill(zero, 1))).masked_fill(zero, 0)
             grads.append(mine * beta + other * gamma)
         return grads[0], grads[1], None, None
 
@@ -264,7 +260,7 @@ class NormalizeFunction(Function):
         n = x.norm(2, d, keepdim=True)
         c = n.clamp_min(eps)
         blocked = (n >= eps).logical_and(n != 0).logical_not()
-        scale = _zero_where(-(grad * x).sum(d, keepdim=True) / (c * c * n.masked_fill(blocked, 1)), blocked)
+        scale = (-(grad * x).sum(d, keepdim=True) / (c * c * n.masked_fill(blocked, 1))).masked_fill(blocked, 0)
         return grad / c + x * scale, None, None
 
     def backward_fused(self, grad):

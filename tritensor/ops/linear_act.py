@@ -28,9 +28,8 @@ from ..kernels import linear_act as KL
 from ..kernels import norm_rows as KN
 from ..tensor import Tensor
 from .linear import host_linear_grads, host_product
-from .matmul import _forward_cuda, _plain_cpu_rows, _product
+from .matmul import _cpu_batch_rows, _forward_cuda, _plain_cpu_rows, _product
 from .matmul import linear as _linear
-from .views import reshape
 
 ACTIVATIONS = (None, "relu", "gelu", "gelu_tanh", "silu")
 _CPU_REFS = {"gelu": lambda z: KA.gelu_ref(z), "gelu_tanh": lambda z: KA.gelu_ref(z, "tanh"), "silu": KA.silu_ref}
@@ -181,14 +180,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *, activat
     """
     if activation is None:
         return _linear(input, weight, bias)
-    if type(activation) is str and activation in _CPU_GRADS and _plain_cpu_rows(input, weight, bias) and \
-            input.dtype.is_floating_point:
-        return _cpu_rows(input, weight, bias, activation)
-    if type(activation) is str and activation in _CPU_GRADS and _plain_cpu_rows(input, weight, bias, batch=True) \
-            and input.dtype.is_floating_point:
-        # linear_activation's fold of the leading dims into rows and back, without its checks (these passed)
-        rows = reshape(input, (math.prod(input._shape[:-1]), input._shape[-1]))
-        return reshape(_cpu_rows(rows, weight, bias, activation), input._shape[:-1] + (weight._shape[0],))
+    if type(activation) is str and activation in _CPU_GRADS:  # (_plain_cpu_rows first: it checks the types)
+        if _plain_cpu_rows(input, weight, bias) and input.dtype.is_floating_point:
+            return _cpu_rows(input, weight, bias, activation)
+        if _plain_cpu_rows(input, weight, bias, batch=True) and input.dtype.is_floating_point:
+            # linear_activation's fold of the leading dims into rows and back, without its checks (these passed)
+            out = _cpu_batch_rows(input, weight, bias, lambda x, w, b: _cpu_rows(x, w, b, activation))
+            if out is not None:
+                return out
     return linear_activation(input, weight, bias, activation)
 
 

@@ -456,15 +456,16 @@ def _plain_cpu_rows(input, weight, bias, batch: bool = False) -> bool:
                             and bias.device is device)
 
 
-def _cpu_batch_rows(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor | None:
-    """What the checked path of `linear` does for a `_plain_cpu_rows(..., batch=True)` call (the input folded
-    into rows by a View node, linear_rows, a View back), without its checks; None when the fold would copy."""
+def _cpu_batch_rows(input: Tensor, weight: Tensor, bias: Tensor | None, rows_fn=linear_rows) -> Tensor | None:
+    """What the checked path of `linear` (or of F.linear with an activation: `rows_fn`) does for a
+    `_plain_cpu_rows(..., batch=True)` call (the input folded into rows by a View node, rows_fn(rows, weight, bias),
+    a View back), without its checks; None when the fold would copy."""
     shape = input._shape
     rows = (math.prod(shape[:-1]), shape[-1])
     stride = contiguous_layout(rows)[0] if input._stride is None else view_strides(shape, input._stride, rows)
     if stride is None:
         return None
-    out = linear_rows(View.apply(input, rows, stride), weight, bias)
+    out = rows_fn(View.apply(input, rows, stride), weight, bias)
     return reshape(out, shape[:-1] + (weight._shape[0],))
 
 

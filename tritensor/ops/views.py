@@ -109,13 +109,7 @@ class View(Function):
         """`backward` without a graph: reshape's steps for a shape known to be valid (no shape parsing, no Tensor
         method's op hook; a small model's step runs dozens of these)."""
         shape = self.in_shape
-        if grad._shape == shape:
-            return grad, None, None
-        stride = contiguous_layout(shape)[0] if grad._stride is None else view_strides(grad._shape, grad._stride,
-                                                                                        shape)
-        if stride is None:
-            return reshape(grad, shape), None, None
-        return View.apply(grad, shape, stride), None, None
+        return (grad if grad._shape == shape else _reshape_to(grad, shape)), None, None
 
 
 def view(x: Tensor, *shape) -> Tensor:
@@ -140,6 +134,11 @@ def reshape(x: Tensor, *shape) -> Tensor:
     shape = infer_shape(shape, x.numel())
     if shape == x._shape:
         return View.apply(x, shape, x.stride())
+    return _reshape_to(x, shape)
+
+
+def _reshape_to(x: Tensor, shape: tuple) -> Tensor:
+    """reshape to a valid `shape` other than x's: a view when the strides allow it, else a view of a copy."""
     # A fresh op result (no strides made yet) is contiguous: any shape views it contiguously.
     stride = contiguous_layout(shape)[0] if x._stride is None else view_strides(x._shape, x._stride, shape)
     if stride is None:
@@ -162,18 +161,20 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        inverse = [0] * len(ctx.dims)
-        for i, d in enumerate(ctx.dims):
-            inverse[d] = i
-        return grad.permute(tuple(inverse)), None
+        return grad.permute(_inverse(ctx.dims)), None
 
     def backward_fused(self, grad):
         """`backward` without a graph: the inverse permutation applied as the op itself (its dims are valid by
         construction, so permute's checks and the method's op hook are skipped)."""
-        inverse = [0] * len(self.dims)
-        for i, d in enumerate(self.dims):
-            inverse[d] = i
-        return Permute.apply(grad, tuple(inverse)), None
+        return Permute.apply(grad, _inverse(self.dims)), None
+
+
+def _inverse(dims: tuple) -> tuple:
+    """The permutation that undoes `dims`."""
+    inverse = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inverse[d] = i
+    return tuple(inverse)
 
 
 def permute(x: Tensor, *dims) -> Tensor:
