@@ -27,6 +27,7 @@ from .creation import (
     from_numpy,
     full,
     full_like,
+    get_default_device,
     linspace,
     logspace,
     normal,
@@ -39,6 +40,7 @@ from .creation import (
     randn,
     randn_like,
     randperm,
+    set_default_device,
     tensor,
     zeros,
     zeros_like,
@@ -77,6 +79,7 @@ from .dtypes import (
     short,
     uint8,
 )
+from .formatting import set_printoptions
 from .ops.api import *
 from .kernels.host_threads import get_num_threads, set_num_threads  # the cpu path's intra-op threads
 from . import amp  # after the ops it wraps; registers tt.cuda.amp
@@ -91,8 +94,9 @@ __version__ = "0.1.0"
 
 # The packages above the op layer load on first use (`tt.nn`, `import tritensor.nn`): importing tritensor, or
 # tritensor.autotune / tritensor.kernels, stays cheap and never drags nn/optim/data in.
-_LAZY_MODULES = frozenset({"accelerator", "data", "distributed", "distributions", "fft", "io", "linalg", "nn",
-                           "onnx", "optim", "profiler", "serialization", "sparse", "special", "utils"})
+_LAZY_MODULES = frozenset({"accelerator", "data", "distributed", "distributions", "fft", "io", "linalg",
+                           "multiprocessing", "nn", "onnx", "optim", "profiler", "serialization", "sparse", "special",
+                           "utils"})
 _LAZY_NAMES = {"load": "io", "save": "io"}
 
 

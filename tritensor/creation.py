@@ -1,4 +1,8 @@
-"""Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/empty/full, ranges, eye, random, *_like."""
+"""Tensor creation: tensor, as_tensor, from_numpy, zeros/ones/empty/full, ranges, eye, random, *_like.
+
+A factory called without `device=` puts its result on the default device (`set_default_device`, `with tt.device(...)`),
+as PyTorch's factories do; `*_like`, `new_*`, `from_numpy`, `from_dlpack`, `normal` and `tt.Tensor(...)` do not.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,66 @@ import math
 import numpy as np
 
 from . import dtypes as D
-from .device import CPU
+from .device import CPU, set_thread_default, thread_default, watch_default
 from .kernels.device_array import contiguous_strides
 from .random import Generator, rng
 from .storage import Storage, canonical_device
 from .tensor import Tensor
+
+# True while some thread has a default device set (device.watch_default keeps it current). Without one, a factory
+# called without `device=` pays this one module-variable lookup and never reads the thread-local state.
+_ANY_DEFAULT = False
+
+
+def _watch_default(active: bool) -> None:
+    global _ANY_DEFAULT
+    _ANY_DEFAULT = active
+
+
+watch_default(_watch_default)
+
+
+def _default_device():
+    """Where a factory called without `device=` puts its result (only asked while _ANY_DEFAULT is set)."""
+    found = thread_default()
+    return CPU if found is None else canonical_device(found)
+
+
+def default_for_factory(device):
+    """`device` when given, else this thread's default device of factory functions (None when unset).
+
+    For factories that pass `device` on rather than allocate (asarray): they need the unresolved choice.
+    """
+    return thread_default() if device is None and _ANY_DEFAULT else device
+
+
+def set_default_device(device) -> None:
+    """Sets the device that factory functions called without `device=` (tensor, zeros, ones, empty, full, arange,
+    linspace, logspace, eye, rand, randn, randint, randperm, as_tensor, asarray, the windows, tril/triu_indices
+    and the parameters nn modules create) put their result on, as torch.set_default_device.
+
+    `None` restores cpu. The setting belongs to the calling thread (a new thread starts on cpu), an explicit
+    `device=` still wins, and a `with tt.device(...)` block overrides it while open. "cuda" without an index means
+    the current cuda device at each call. `*_like` and `new_*` follow their input; `from_numpy`, `from_dlpack`
+    share memory and stay on cpu; `normal` with float mean and std stays on cpu as in PyTorch.
+
+    >>> tt.set_default_device("cuda")
+    >>> tt.zeros(2).device
+    device(type='cuda', index=0)
+    >>> tt.set_default_device(None)
+    """
+    set_thread_default(device)
+
+
+def get_default_device():
+    """The device factory functions called without `device=` use in this thread, with its index resolved
+    (cuda: the current cuda device), as torch.get_default_device.
+
+    >>> tt.get_default_device()
+    device(type='cpu')
+    """
+    found = thread_default()
+    return CPU if found is None else canonical_device(found)
 
 
 def _dtype_checked(fn):
@@ -48,7 +107,7 @@ def _finish(t: Tensor, requires_grad: bool) -> Tensor:
 
 def _place(arr: np.ndarray, device, requires_grad: bool = False) -> Tensor:
     """A tensor holding a host array's values on `device`."""
-    device = CPU if device is None else canonical_device(device)
+    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
     return _finish(Tensor._from_host(arr, device), requires_grad)
 
 
@@ -108,6 +167,8 @@ def as_tensor(data, dtype: D.dtype | None = None, device=None) -> Tensor:
     """Like tensor(), but shares memory with a NumPy array or tensor when dtype and device allow."""
     if dtype is not None and not isinstance(dtype, D.dtype):
         raise TypeError(f"as_tensor(): argument 'dtype' must be tritensor.dtype, not {type(dtype).__name__}")
+    if device is None and _ANY_DEFAULT:
+        device = thread_default()  # PyTorch passes the default device to as_tensor, for tensors and arrays alike
     if isinstance(data, Tensor):
         return data.to(device=device or data.device, dtype=dtype or data.dtype)
     if isinstance(data, np.ndarray) and (dtype is None or dtype.np == data.dtype) and \
@@ -152,7 +213,7 @@ def from_dlpack(ext) -> Tensor:
 
 def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     shape = _shape(size)
-    device = CPU if device is None else canonical_device(device)
+    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
     return _finish(Tensor._full(shape, value, dtype, device), requires_grad)
 
 
@@ -207,7 +268,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """An uninitialised tensor of `size` (default float dtype); `memory_format` is accepted and ignored."""
     shape = _shape(_sizes(sizes, size))
-    device = CPU if device is None else canonical_device(device)
+    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
     return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
 
 
@@ -220,7 +281,7 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     """
     shape, stride = _shape(tuple(size)), tuple(stride)
     dtype = dtype or D.get_default_dtype()
-    device = CPU if device is None else canonical_device(device)
+    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
     span = 1 + builtins.sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else 0
     base = Tensor._empty((span,), dtype, device)
     t = Tensor._make(base._get_storage(), shape, stride, 0, dtype, device)
@@ -362,7 +423,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
     if size is None:
         raise TypeError("normal() with float mean and std needs a size")
-    return _random(rng(generator).normal(mean, std, size=_shape(tuple(size))), dtype, device, requires_grad)
+    # PyTorch leaves normal out of the factories the default device applies to: cpu unless `device=`.
+    return _random(rng(generator).normal(mean, std, size=_shape(tuple(size))), dtype,
+                   CPU if device is None else device, requires_grad)
 
 
 def _like(fn, x: Tensor, *args, dtype=None, device=None, requires_grad=False, **kwargs) -> Tensor:
@@ -426,9 +489,10 @@ def randint_like(input: Tensor, low, high=None, *, dtype=None, device=None, requ
 
 def _tensor_new(cls, *args, **kwargs) -> Tensor:
     """`tt.Tensor(data)` copies data as the default float dtype; `tt.Tensor(*size)` is uninitialised memory."""
+    # The legacy constructor ignores the default device in PyTorch: cpu unless told otherwise.
     if len(args) == 1 and not isinstance(args[0], int):
-        return tensor(args[0], dtype=D.get_default_dtype())
-    return empty(*(args or (0,)), **kwargs)
+        return tensor(args[0], dtype=D.get_default_dtype(), device=CPU)
+    return empty(*(args or (0,)), **{"device": CPU, **kwargs})
 
 
 def _new_size(size: tuple) -> tuple:
@@ -475,6 +539,7 @@ METHODS: dict = {"__new__": staticmethod(_tensor_new), "new_empty": new_empty, "
                  "new_ones": new_ones, "new_full": new_full, "new_tensor": new_tensor}
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "full", "empty", "empty_strided",
+           "set_default_device", "get_default_device",
            "arange", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm", "normal",
            "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
            "contiguous_strides"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as D
-from ..creation import as_tensor, ones, tensor
+from ..creation import as_tensor, default_for_factory, ones, tensor
 from ..storage import canonical_device
 from ..tensor import Tensor
 from .scan import cumprod
@@ -69,7 +69,11 @@ def _converted(obj: Tensor, dtype, device, copy) -> Tensor:
 def asarray(obj, *, dtype: D.dtype | None = None, device=None, copy: bool | None = None,
             requires_grad: bool = False) -> Tensor:
     """`obj` as a tensor: a tensor or NumPy array is shared (no copy) when dtype and device allow and `copy` is
-    not True; `copy=False` raises where sharing is impossible; other data (lists, scalars) is copied."""
+    not True; `copy=False` raises where sharing is impossible; other data (lists, scalars) is copied.
+
+    Without `device=` the default device applies (`tt.set_default_device`), to tensors and arrays too, as in
+    PyTorch."""
+    device = default_for_factory(device)
     if isinstance(obj, Tensor):
         result = _converted(obj, dtype, device, copy)
     elif isinstance(obj, np.ndarray) and not copy:

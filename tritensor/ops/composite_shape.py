@@ -125,7 +125,7 @@ def _into(out: Tensor, result: Tensor) -> Tensor:
 def block_diag(*tensors: Tensor) -> Tensor:
     """The block-diagonal matrix of the inputs (0-D is 1x1, 1-D a single row); dtypes promote."""
     if not tensors:
-        return zeros((1, 0))
+        return zeros((1, 0), device="cpu")  # not a factory in PyTorch: the default device does not apply
     for i, t in enumerate(tensors):
         if t.ndim > 2:
             raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "

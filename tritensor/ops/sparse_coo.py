@@ -25,11 +25,9 @@ from .. import dtypes as D
 from ..creation import tensor as _tensor
 from ..creation import zeros
 from ..device import device as _device
-from ..formatting import _format
+from ..formatting import _OPTS, _format
 from ..tensor import Size, Tensor, sparse_coo, wrap_dim
 from . import sparse_mm
-
-_LINEWIDTH = 80  # PyTorch's default print line width: where the size/nnz/layout suffixes wrap
 
 
 def _host(t: Tensor) -> np.ndarray:
@@ -50,7 +48,7 @@ def sparse_repr(parts: list[tuple[str, Tensor]], suffixes: list[str], force_newl
     text = "tensor(" + (",\n" + " " * 7).join(lines)
     last = len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if force_newline or last + len(suffix) + 2 > _LINEWIDTH:
+        if force_newline or last + len(suffix) + 2 > _OPTS.linewidth:  # where the size/nnz/layout suffixes wrap
             text += ",\n" + " " * 7 + suffix
             last = 7 + len(suffix)
             force_newline = False
