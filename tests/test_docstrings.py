@@ -29,7 +29,7 @@ NAMESPACES = ["tritensor", "tritensor.nn", "tritensor.nn.functional", "tritensor
               "tritensor.accelerator", "tritensor.io", "tritensor.amp", "tritensor.cuda.amp", "tritensor.distributed",
               "tritensor.nn.parallel", "tritensor.utils.tensorboard", "tritensor.serialization",
               "tritensor.onnx", "tritensor.linalg", "tritensor.fft", "tritensor.special", "tritensor.sparse",
-              "tritensor.profiler", "tritensor.distributions",
+              "tritensor.profiler", "tritensor.distributions", "tritensor.multiprocessing",
               "tritensor.vision.transforms", "tritensor.vision.transforms.functional", "tritensor.vision.datasets",
               "tritensor.vision.models",
               "tritensor.vision.utils"]

@@ -4,8 +4,9 @@
 Every layer class of `tritensor.nn.modules` is here under its own name (nn.Linear, nn.LayerNorm, ...)."""
 
 from . import functional, init, modules, parallel, utils
+from .parallel import DataParallel
 from .parameter import Parameter
 
 globals().update({name: getattr(modules, name) for name in modules.__all__})
 
-__all__ = ["Parameter", *modules.__all__, "functional", "init", "modules", "parallel", "utils"]
+__all__ = ["DataParallel", "Parameter", *modules.__all__, "functional", "init", "modules", "parallel", "utils"]
