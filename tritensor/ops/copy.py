@@ -120,10 +120,16 @@ def clone(x: Tensor, memory_format=None) -> Tensor:
 
 
 def check_inplace(t: Tensor) -> None:
-    """PyTorch's refusal to write in place into a leaf that requires grad (or a view of one)."""
+    """PyTorch's refusal to write in place into a leaf that requires grad (or a view of one), or into a view that
+    a multi-output node returned (unbind, split, chunk: its class's `inplace_view_error`)."""
     if state.enabled and t._requires_grad:
-        if t.grad_fn is None:
+        fn = t.grad_fn
+        if fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if t._base is not None:
+            error = getattr(type(fn), "inplace_view_error", None)
+            if error is not None:
+                raise error(t)
     base = t._base
     if state.enabled and base is not None and base._requires_grad and base.grad_fn is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")

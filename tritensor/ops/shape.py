@@ -17,6 +17,7 @@ from ..kernels import elementwise as KE
 from ..kernels import shape as K
 from ..kernels.strided import collapse
 from ..tensor import Tensor, wrap_dim
+from . import multi_view as MV
 from . import views as V
 from .copy import _contiguous_copy, clone
 from .dispatch import check_same_device
@@ -199,39 +200,18 @@ row_stack = vstack
 
 # ================================================================ split / chunk (views)
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
-    """Views of `tensor` along dim: equal pieces of split_size (the last may be smaller) or given sizes."""
-    d = wrap_dim(dim, tensor.ndim)
-    n = tensor._shape[d]
+    """Views of `tensor` along dim: equal pieces of split_size (the last may be smaller) or given sizes.
+
+    One autograd node for all the pieces (SplitBackward0, or SplitWithSizesBackward0 for sizes), whose backward
+    writes their gradients into one buffer (ops/multi_view.py)."""
     if isinstance(split_size_or_sections, (int, np.integer)):
-        size = int(split_size_or_sections)
-        if size < 0:
-            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
-        if size == 0 and n != 0:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        pieces = max((n + size - 1) // size, 1) if size else 1
-        return tuple(_narrow(tensor, d, i * size, min(size, n - i * size)) for i in range(pieces))
-    sizes = _int_tuple(split_size_or_sections)
-    if any(s < 0 for s in sizes):
-        raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
-                           f"split_sizes={list(sizes)}")
-    if sum(sizes) != n:
-        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
-                           f"dimension {d}), but got split_sizes={list(sizes)}")
-    out = []
-    start = 0
-    for s in sizes:
-        out.append(_narrow(tensor, d, start, s))
-        start += s
-    return tuple(out)
+        return MV.split_equal(tensor, int(split_size_or_sections), dim)
+    return MV.split_with_sizes(tensor, split_size_or_sections, dim)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:  # noqa: A002
-    """At most `chunks` views of (nearly) equal size along dim."""
-    if chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
-    d = wrap_dim(dim, input.ndim)
-    n = input._shape[d]
-    return split(input, (n + chunks - 1) // chunks, d)
+    """At most `chunks` views of (nearly) equal size along dim (one SplitBackward0 node)."""
+    return MV.chunk_views(input, chunks, dim)
 
 
 def movedim(input: Tensor, source, destination) -> Tensor:  # noqa: A002

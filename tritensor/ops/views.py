@@ -17,6 +17,7 @@ from ..kernels.device_array import contiguous_layout, contiguous_strides
 from ..tensor import Tensor, wrap_dim
 from .broadcast import sum_to
 from .copy import clone, write_into
+from .multi_view import unbind as multi_unbind
 
 
 def make_view(x: Tensor, shape: tuple, stride: tuple, offset: int) -> Tensor:
@@ -465,9 +466,9 @@ def _index_geometry(x: Tensor, key: tuple) -> tuple[tuple, tuple, int]:
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple:
-    """The slices of `x` along `dim` as a tuple of views, the dim removed."""
-    d = wrap_dim(dim, x.ndim)
-    return tuple(basic_index(x, (slice(None),) * d + (i,)) for i in range(x._shape[d]))
+    """The slices of `x` along `dim` as a tuple of views, the dim removed: one autograd node for all of them
+    (UnbindBackward0), whose backward writes their gradients into one buffer (ops/multi_view.py)."""
+    return multi_unbind(x, dim)
 
 
 swapaxes = swapdims = transpose
