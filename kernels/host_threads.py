@@ -166,6 +166,13 @@ def _chunks(rows: int, row_size: int, threads: int) -> int:
     return max(2, min(rows, 4 * threads, rows * row_size // MIN_CHUNK_ELEMENTS))
 
 
+def runs_inline(rows: int, row_size: int, min_elements: int = MIN_PARALLEL_ELEMENTS) -> bool:
+    """Whether for_rows(fn, rows, row_size, min_elements) would be one call fn(0, rows) on the calling thread: a
+    reference may then run its whole array directly (the same calls on the same rows, without a closure)."""
+    return (_state.threads <= 1 or rows <= 1 or rows * row_size < min_elements
+            or getattr(_state.local, "busy", False))
+
+
 def for_rows(fn: Callable[[int, int], None], rows: int, row_size: int,
              min_elements: int = MIN_PARALLEL_ELEMENTS) -> None:
     """fn(start, stop) over [0, rows) in contiguous chunks run by the caller and the pool's threads.
@@ -173,9 +180,9 @@ def for_rows(fn: Callable[[int, int], None], rows: int, row_size: int,
     fn must treat its rows independently of all others (a row's reductions inside one call) and write only
     their results, so that any split gives the same bits. Small work (rows * row_size < min_elements: pass a
     larger one for a cheap memory-bound op), one thread, or a call made from inside a chunk is one inline call
-    fn(0, rows)."""
+    fn(0, rows) (see runs_inline)."""
     threads = _state.threads
-    if threads <= 1 or rows <= 1 or rows * row_size < min_elements or getattr(_state.local, "busy", False):
+    if runs_inline(rows, row_size, min_elements):
         if rows:
             fn(0, rows)
         return

@@ -407,10 +407,14 @@ def _split_rows(fn, *arrays: np.ndarray) -> None:
     one is C-contiguous (each row's statistics inside one call: the bits do not depend on the thread count); one
     call over everything otherwise."""
     a = arrays[0]
-    if all(b.flags.c_contiguous for b in arrays):
-        host_threads.for_rows(fn, a.shape[0], a.shape[1])
-    elif a.shape[0]:
-        fn(0, a.shape[0])
+    rows, r = a.shape
+    if host_threads.runs_inline(rows, r):  # (no contiguity test needed: one call either way)
+        if rows:
+            fn(0, rows)
+    elif all(b.flags.c_contiguous for b in arrays):
+        host_threads.for_rows(fn, rows, r)
+    else:
+        fn(0, rows)
 
 
 def _as_rows(a: np.ndarray, R: int) -> np.ndarray:
@@ -426,24 +430,26 @@ def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | 
     x in the statistics' type)."""
     acc = acc_dtype(x.dtype)
     shape = x.shape
-    xf = _as_rows(x.astype(acc, copy=False), shape[-1])  # read only; rows as a 2-D view (a copy if strided)
+    xf = x.astype(acc, copy=False)  # read only
+    if len(shape) != 2:  # rows as a 2-D view (a copy if strided)
+        xf = _as_rows(xf, shape[-1])
     lead = xf.shape[:-1]
     affine = weight is not None or bias is not None
     w = None if weight is None else weight.astype(acc, copy=False)
     b = None if bias is None else bias.astype(acc, copy=False)
     # One (M, R) array, the result, normalised, scaled and shifted in place (the cpu path's speed is memory
     # traffic: a temporary costs about a pass); a second one, xhat, only when it is kept for backward.
-    mean = np.zeros(lead, acc)
+    mean = np.zeros(lead, acc) if rms else np.empty(lead, acc)
     rstd = np.empty(lead, acc)
     y = np.empty_like(xf)
     xhat = np.empty_like(xf) if keep_xhat and affine else y
-    count, n, eps_ = np.intp(shape[-1]), acc(shape[-1]), acc(eps)
+    n, eps_ = acc(shape[-1]), acc(eps)
 
     def rows(lo: int, hi: int) -> None:
         xs, ns, rs, ms = xf[lo:hi], xhat[lo:hi], rstd[lo:hi], mean[lo:hi]
-        if not rms:  # xs.mean(-1)'s arithmetic (its sum, divided by an intp count) without its Python wrapper
-            np.add.reduce(xs, axis=-1, out=ms)
-            np.true_divide(ms, count, out=ms, casting="unsafe")
+        if not rms:  # a dot per row with ones (host_threads.row_sums: ~2x np.add.reduce's pairwise sum) / R
+            host_threads.row_sums(xs, out=ms)
+            ms /= n
         np.subtract(xs, ms[:, None], out=ns)
         var = np.vecdot(ns, ns)  # sum of squares without a temporary (a BLAS dot per row)
         var /= n
@@ -467,10 +473,11 @@ def layer_norm_ref(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | 
         _split_rows(rows, xf, y)
     out = y if y.dtype == x.dtype else y.astype(x.dtype)
     kept = None if xhat is out else xhat  # y itself (no affine, no cast) is the caller's: never overwritten
-    mean, rstd = mean.reshape(shape[:-1]), rstd.reshape(shape[:-1])
+    if len(shape) != 2:
+        out, mean, rstd = out.reshape(shape), mean.reshape(shape[:-1]), rstd.reshape(shape[:-1])
     if keep_xhat:
-        return out.reshape(shape), mean, rstd, kept
-    return out.reshape(shape), mean, rstd
+        return out, mean, rstd, kept
+    return out, mean, rstd
 
 
 def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | None, mean: np.ndarray,

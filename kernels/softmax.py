@@ -400,6 +400,18 @@ def _softmax_threads(xf: np.ndarray, axis: int, log: bool, keep_exp: bool) -> tu
     """(y, e, total) with the rows of xf's leading dims split over host_threads (e, total: None unless kept)."""
     y = np.empty_like(xf)
     e = np.empty_like(xf) if keep_exp else None
+    if axis == xf.ndim - 1 and xf.flags.c_contiguous and host_threads.runs_inline(
+            xf.size // xf.shape[-1], xf.shape[-1]):
+        # Rows of the last axis in one inline call, as for_rows would make it, without the slab views and the
+        # closure (the per-call cost is what a small tensor pays).
+        total = np.empty(xf.shape[:-1] + (1,), xf.dtype) if keep_exp else None
+        if xf.ndim == 2:
+            _softmax_slab(xf, y, e, total, 1, log)
+        else:  # (M, R) views: the rows the slab path hands over
+            rows = (xf.size // xf.shape[-1], xf.shape[-1])
+            _softmax_slab(xf.reshape(rows), y.reshape(rows), None if e is None else e.reshape(rows),
+                          None if total is None else total.reshape(rows[0], 1), 1, log)
+        return y, e, total
     xs, ys = _slabs(xf, axis), _slabs(y, axis)
     if xs is None:  # a strided x: one call on the whole array, in x's memory order
         total = np.empty(xf.shape[:axis] + (1,) + xf.shape[axis + 1:], xf.dtype) if keep_exp else None
@@ -492,6 +504,10 @@ def softmax_backward_ref(grad: np.ndarray, y: np.ndarray, axis: int = -1, log: b
         gx = _like(g, yf)
     with np.errstate(invalid="ignore", over="ignore"):
         host_threads.unbuffer_rows(gx.shape[-1] if gx.ndim else 0)
+        if axis == 1 and g.ndim == 2 and g.shape == yf.shape and host_threads.runs_inline(*g.shape):
+            # Rows in one inline call: the call the slab path (or, strided, the whole-array path) makes here.
+            _backward_slab(g, yf, gx, 1, log, exp)
+            return _finish(gx, y.dtype)
         views = [_slabs(a, axis) if a.size else None for a in (g, yf, gx) + ((exp[0],) if exp else ())]
         if g.shape != yf.shape or any(v is None for v in views):  # broadcast or strided: one call, whole arrays
             _backward_slab(g, yf, gx, axis, log, exp)

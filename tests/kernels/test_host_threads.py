@@ -248,6 +248,27 @@ def test_softmax_ref_middle_axis_3d(rng):
     np.testing.assert_allclose(y, _np_softmax(a, 1), rtol=2e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("shape", [(3, 23, 1031), (1031,)])
+def test_softmax_refs_last_axis_nd_same_bits(rng, shape):
+    """Rows of the last axis of a 3-D / 1-D x: one inline call with one thread (runs_inline), slabs split with more;
+    the same bits either way, and log_softmax_exp_ref's kept exp and row sums too."""
+    a = rng.standard_normal(shape).astype(np.float32) * 4
+
+    def run():
+        ylog, (e, total) = KS.log_softmax_exp_ref(a, -1)
+        return KS.softmax_ref(a, -1), ylog, e, total
+
+    y, ylog, e, total = _same_bits(_each_thread_count(run))
+    np.testing.assert_allclose(y, _np_softmax(a, -1), rtol=2e-5, atol=1e-7)
+    np.testing.assert_allclose(ylog, _np_softmax(a, -1, log=True), rtol=2e-5, atol=2e-5)
+    assert e.shape == a.shape and total.shape == shape[:-1] + (1,)
+    np.testing.assert_allclose(e / total, _np_softmax(a, -1), rtol=2e-6, atol=1e-9)
+    tt.set_num_threads(2)
+    assert H.runs_inline(1, 10 ** 9) and H.runs_inline(2, 5) and not H.runs_inline(2, H.MIN_PARALLEL_ELEMENTS)
+    tt.set_num_threads(1)
+    assert H.runs_inline(2, H.MIN_PARALLEL_ELEMENTS)
+
+
 def test_log_softmax_exp_ref_and_backward_from_it(x):
     x = np.nan_to_num(x, posinf=9.0, neginf=-9.0)
     y, (e, total) = KS.log_softmax_exp_ref(x, 1)
@@ -319,7 +340,8 @@ def test_layer_norm_refs_same_bits(x, rng, rms, affine):
 @pytest.mark.parametrize("cols", [COLS, 4096, 5])
 def test_layer_norm_refs_non_finite_rows_same_bits_no_warnings(rng, cols):
     """inf / NaN entries give NaN rows, as PyTorch, without NumPy warnings (errors under this suite's filters), the
-    same bits on any thread count; the mean is np.mean's own arithmetic (sum / intp count), bit for bit."""
+    same bits on any thread count; the mean is a dot per row with a vector of ones (row_sums' rule) divided by the
+    float32 row length, bit for bit (computed here from its formula, not by the library's helper)."""
     x = rng.standard_normal((ROWS, cols)).astype(np.float32) * 3
     x[3, 1], x[7, :], x[9, 2], x[11, 0] = np.inf, -np.inf, np.nan, -np.inf
     w, b = rng.standard_normal(cols).astype(np.float32), rng.standard_normal(cols).astype(np.float32)
@@ -333,7 +355,7 @@ def test_layer_norm_refs_non_finite_rows_same_bits_no_warnings(rng, cols):
     y, mean, rstd, dx, dw, db = _same_bits(_each_thread_count(run))
     bad = ~np.isfinite(x).all(1)
     assert np.isnan(y[bad]).all() and np.isnan(dx[bad]).all() and np.isfinite(y[~bad]).all()
-    assert np.array_equal(mean, x.mean(1), equal_nan=True)
+    assert np.array_equal(mean, np.vecdot(x, np.ones(cols, np.float32)) / np.float32(cols), equal_nan=True)
     x64 = x[~bad].astype(np.float64)
     xc = x64 - x64.mean(1, keepdims=True)
     want = xc / np.sqrt((xc * xc).mean(1, keepdims=True) + 1e-5) * w + b

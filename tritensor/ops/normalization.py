@@ -14,6 +14,7 @@ import math
 from .. import dtypes as D
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
+from ..grad_state import state
 from ..kernels import norm_rows as K
 from ..kernels import norm_rows_group as KG
 from ..kernels import norm_rows_split as KS
@@ -95,7 +96,9 @@ class NativeLayerNorm(Function):
             if not keep:  # not recording (save_for_backward would keep nothing): the statistics are not wrapped
                 return Tensor._fresh(y.reshape(x._shape), x.dtype)  # (y: fresh, contiguous, x's dtype)
             ctx.xhat_host = xhat[0]
-            y, mean, rstd = Tensor._wrap(y.reshape(x._shape)), Tensor._wrap(mean), Tensor._wrap(rstd)
+            acc = _acc(x.dtype)  # (y, mean, rstd: fresh, contiguous, in x's dtype and the statistics' dtype)
+            y = Tensor._fresh(y.reshape(x._shape), x.dtype)
+            mean, rstd = Tensor._fresh(mean, acc), Tensor._fresh(rstd, acc)
         else:
             y = Tensor._empty(x._shape, x.dtype, x.device)
             mean = Tensor._empty((M,), _acc(x.dtype), x.device)
@@ -158,7 +161,7 @@ def _shape_list(shape) -> str:
 
 def _check_normalized(input: Tensor, normalized_shape, weight: Tensor | None, bias: Tensor | None) -> tuple:
     """normalized_shape as a tuple, checked against input, weight and bias with PyTorch's messages."""
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(int(s) for s in normalized_shape)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(map(int, normalized_shape))
     if not shape:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
                            f"element, but got normalized_shape = {_shape_list(shape)}")
@@ -176,7 +179,11 @@ def _check_float(name: str, input: Tensor, *params: Tensor | None) -> None:
     check_tensor(name, input)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"\"{name}\" not implemented for '{D.scalar_type_name(input.dtype)}'")
-    check_same_device(input, *[p for p in params if p is not None])
+    device = input.device
+    for p in params:
+        if p is not None and p.device is not device:  # (equal devices may be distinct objects: the check decides)
+            check_same_device(input, *[p for p in params if p is not None])
+            return
 
 
 def _param(t: Tensor | None, dtype: D.dtype, shape: tuple) -> Tensor | None:
@@ -186,14 +193,30 @@ def _param(t: Tensor | None, dtype: D.dtype, shape: tuple) -> Tensor | None:
     t = t if t.dtype is dtype else t.to(dtype)
     if t._shape != shape:  # (a reshape to its own shape would only add a view node to the graph)
         t = t.reshape(shape)
-    return t.contiguous()  # the kernels index it with unit stride
+    return t if t.is_contiguous() else t.contiguous()  # the kernels index it with unit stride
+
+
+def _recording(*tensors: Tensor | None) -> bool:
+    """Whether Function.apply would record a node for these arguments (grad mode on, one of them requiring grad)."""
+    if state.enabled:
+        for t in tensors:
+            if t is not None and t._requires_grad:
+                return True
+    return False
 
 
 def _layer_norm(input: Tensor, normalized_shape, weight, bias, eps: float, rms: bool) -> Tensor:
     shape = _check_normalized(input, normalized_shape, weight, bias)
     R = math.prod(shape)
-    return NativeLayerNorm.apply(input.contiguous(), _param(weight, input.dtype, (R,)), _param(bias, input.dtype, (R,)),
-                                 R, float(eps), rms)
+    x = input if input.is_contiguous() else input.contiguous()
+    w, b = _param(weight, input.dtype, (R,)), _param(bias, input.dtype, (R,))
+    if x.device.type == "cpu" and not _recording(x, w, b):
+        # No node to record: the reference straight, without apply's context (what forward does unrecorded).
+        shape = x._shape
+        M = math.prod(shape) // max(R, 1)
+        y = K.layer_norm_ref(x._host().reshape(M, R), _host(w), _host(b), float(eps), rms)[0]
+        return Tensor._fresh(y.reshape(shape), x.dtype)  # (y: fresh, contiguous, x's dtype)
+    return NativeLayerNorm.apply(x, w, b, R, float(eps), rms)
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,

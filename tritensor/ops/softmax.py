@@ -15,6 +15,7 @@ import weakref
 
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..grad_state import state
 from ..kernels import softmax as K
 from ..kernels.device_array import DeviceArray
 from ..kernels.strided import collapse
@@ -149,6 +150,9 @@ def apply_softmax(x: Tensor, dim: int, log: bool = False) -> Tensor:
     """The op on an already checked x (floating point, dim wrapped); a 0-d x is one one-element row."""
     if x.ndim == 0:
         return SoftmaxFunction.apply(x.reshape(1), 0, log).reshape(())
+    if x.device.type == "cpu" and not (state.enabled and x._requires_grad):
+        # No node to record: the reference straight, without apply's context (what forward does unrecorded).
+        return Tensor._wrap(K.softmax_ref(x._host(), dim, log))
     return SoftmaxFunction.apply(x, dim, log)
 
 

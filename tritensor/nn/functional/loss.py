@@ -51,7 +51,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                   label_smoothing: float = 0.0) -> Tensor:
     """log_softmax + nll_loss in one fused kernel for class-index targets (int64, ignore_index, class weights,
     label_smoothing); float targets are class probabilities of input's shape."""
-    reduction = _reduction(size_average, reduce, reduction)
+    if size_average is not None or reduce is not None:
+        reduction = legacy_get_string(size_average, reduce)
+    # (the reduction is checked by _loss.cross_entropy: its common case tests it as it goes, the rest first)
     return _loss.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
