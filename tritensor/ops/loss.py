@@ -26,6 +26,7 @@ import numpy as np
 from .. import device_errors
 from .. import dtypes as D
 from ..autograd.function import Function
+from ..grad_state import state
 from ..kernels import loss as K
 from ..tensor import Tensor
 from .dispatch import cast, check_same_device
@@ -245,6 +246,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
             and input.dtype in _CPU_FLOATS and (reduction == "mean" or reduction == "sum")
             and input._shape[0] == target._shape[0] and input.device.type == "cpu" and target.device.type == "cpu"):
         # The common case, checked directly: every check below (and _check_class_targets') passes for it.
+        if not (state.enabled and input._requires_grad):  # no node: NllLoss.forward's own reference, unrecorded
+            fast = K.class_rows_ref(input._host(), target._host(), int(ignore_index), reduction, False)
+            if fast is not None:
+                return Tensor._wrap(fast[0])
         return NllLoss.apply(input, target.detach(), None, int(ignore_index), 0.0, reduction, False)
     check_reduction(reduction)
     _check_float_input("cross_entropy", input)
