@@ -3,7 +3,8 @@ imports; prints one JSON line. bench/compare_revision.py runs it for two revisio
 
 The `*_x` figures are issue 21's dispatch targets, as ratios against a baseline timed in the same process:
 one-element `tt.add` / `np.add` (target <= 2.0), the same add recording a graph / `np.add` (<= 3.0), and
-the backward of a 20-node graph / that graph's forward (<= 2.0).
+the backward of a 20-node graph / that graph's forward (<= 2.0). The `*_backward_us` figures time one backward
+of a small graph alone (issue 21's engine cost per backward()).
 """
 
 import json
@@ -13,7 +14,7 @@ import timeit
 import numpy as np
 
 import tritensor as tt
-from tritensor import optim
+from tritensor import Tensor, optim
 from tritensor.data import DataLoader, TensorDataset
 from tritensor.nn import functional as F
 from tritensor.train import Config, build_model, load_data
@@ -61,6 +62,26 @@ def chain_forward_backward_us(leaf, other, rounds: int = 7, number: int = 200) -
         graphs = iter([forward() for _ in range(number)])
         backward_us = min(backward_us, _best_us(lambda g=graphs: next(g).backward(seed), number, repeat=1))
     return forward_us, backward_us
+
+
+def small_graph_backward_us(rounds: int = 7, number: int = 300) -> dict:
+    """Best time of one backward alone (its graph built beforehand) for issue 21's small graphs, in us: a 1-node
+    sum, softmax + sum (2 nodes), cross_entropy, exp * 2 + sum (3 nodes) on a 2x4 leaf that accumulates into
+    .grad, and autograd.grad of softmax and cross_entropy (the forms the cpu row-ref benchmarks time)."""
+    x, gy, target = tt.randn(2, 4, requires_grad=True), tt.randn(2, 4), tt.tensor([1, 3])
+    graphs = {"sum": (lambda: x.sum(), Tensor.backward),
+              "softmax_sum": (lambda: F.softmax(x, 1).sum(), Tensor.backward),
+              "cross_entropy": (lambda: F.cross_entropy(x, target), Tensor.backward),
+              "exp_mul_sum": (lambda: (x.exp() * 2.0).sum(), Tensor.backward),
+              "grad_softmax": (lambda: F.softmax(x, 1), lambda y: tt.autograd.grad(y, (x,), gy)),
+              "grad_cross_entropy": (lambda: F.cross_entropy(x, target), lambda y: tt.autograd.grad(y, (x,)))}
+    best: dict = {}
+    for _ in range(rounds):  # interleaved, as main's figures
+        for name, (make, run) in graphs.items():
+            outputs = iter([make() for _ in range(number)])
+            us = _best_us(lambda o=outputs, r=run: r(next(o)), number, repeat=1)
+            best[f"{name}_backward_us"] = min(best.get(f"{name}_backward_us", us), us)
+    return best
 
 
 def everyday_ops() -> dict:
@@ -112,6 +133,7 @@ def main() -> None:
         "chain_backward_us": backward_us,
         "chain_backward_x": backward_us / forward_us,
         "add_sum_backward_us": _best_us(lambda: (ag + bg).sum().backward(), 5000),
+        **small_graph_backward_us(),
         "digits_adam_epoch_ms": min(timeit.repeat(epoch, number=1, repeat=5)) * 1e3,
     }))
 

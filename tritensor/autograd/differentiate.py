@@ -19,6 +19,28 @@ def _as_list(x, what: str) -> list:
     raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
 
 
+# (shape, NumPy dtype) -> a template of the implicit seed on cpu, copied per backward: a copy of a small array
+# costs a fraction of np.ones (the templates are never handed out, so nothing can write to them).
+_ONES: dict[tuple, np.ndarray] = {}
+
+
+def implicit_grad(out: Tensor) -> Tensor:
+    """The seed of a backward from scalar output `out` that got no gradient: ones, fresh (a hook, a custom backward
+    or the leaf that takes it as .grad may write to it)."""
+    if out.numel() != 1:
+        raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    dtype = out.dtype
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {dtype}")
+    if out.device.type != "cpu":
+        return ones_like(out)
+    key = (out._shape, dtype.np)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = np.ones(out._shape, dtype.np)
+    return Tensor._fresh(one.copy(), dtype)
+
+
 def _make_grads(outputs: list, grads: list) -> list:
     """grad_outputs with the implicit ones for scalar outputs filled in; shapes checked."""
     if not grads:
@@ -34,14 +56,7 @@ def _make_grads(outputs: list, grads: list) -> list:
             if not out._requires_grad:
                 result.append(None)  # the engine reports that this output does not require grad
                 continue
-            if out.numel() != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not out.dtype.is_floating_point:
-                raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got "
-                                   f"{out.dtype}")
-            # the seed: a fresh host array on cpu (ones_like's general path costs more than a small backward)
-            g = Tensor._fresh(np.ones(out._shape, out.dtype.np), out.dtype) if out.device.type == "cpu" \
-                else ones_like(out)
+            g = implicit_grad(out)
         elif not isinstance(g, Tensor):
             raise TypeError(f"gradients must be Tensors or None, got {type(g).__name__} at index {i}")
         elif g._shape != out._shape:

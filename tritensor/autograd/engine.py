@@ -27,7 +27,7 @@ from ..autocast_state import state as autocast_state
 from ..autocast_state import suspended as autocast_suspended
 from ..tensor import Tensor
 from . import function as F
-from .function import AccumulateGrad, Node
+from .function import AccumulateGrad, Node, check_custom_grads
 from .grad_mode import state
 
 _getrefcount = sys.getrefcount
@@ -56,28 +56,56 @@ def _topological_order(roots: list[Node]) -> list[Node]:
     return order
 
 
-def _needed(order: list[Node], targets: set) -> set:
-    """The nodes from which some target node is reachable (targets included)."""
-    needed = set()
-    for node in reversed(order):
-        if node in targets:
-            needed.add(node)
-            continue
+def _needed_dependencies(starts: list[Node], targets: set) -> tuple[set, dict]:
+    """The nodes from which some target node is reachable (targets included), and each one's dependency count
+    over the edges between them (see _dependencies): one pass over the reachable nodes, those a node feeds
+    first, so that whether a node is needed is known before any node feeding it is looked at."""
+    needed: set = set()
+    deps: dict = {}
+    for node in reversed(_topological_order(starts)):
+        hit = node in targets
         for nxt, _ in node._edges:
-            if nxt is not None and nxt in needed:
-                needed.add(node)
-                break
-    return needed
+            if nxt in needed:  # (None never is)
+                hit = True
+                deps[nxt] = deps.get(nxt, 0) + 1
+        if hit:
+            needed.add(node)
+    return needed, deps
 
 
-def _dependencies(roots: list[Node], needed: set | None) -> dict:
-    """node -> how many edges from the reachable (and needed) nodes lead into it: a node may run once that many
-    of its feeders have run (Kahn's algorithm; one pass over the graph)."""
+def _dependencies_into(roots: list[Node], targets: set) -> dict | None:
+    """_dependencies when every node that feeds no other (a leaf's AccumulateGrad, mostly) is a target: then every
+    reachable node leads to one, and none is pruned (the everyday autograd.grad(loss, params)). None when some
+    such node is not a target (_needed_dependencies prunes the graph)."""
+    deps: dict = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        feeds = False
+        for nxt, _ in node._edges:
+            if nxt is None:
+                continue
+            feeds = True
+            count = deps.get(nxt)
+            if count is None:
+                deps[nxt] = 1
+                stack.append(nxt)
+            else:
+                deps[nxt] = count + 1
+        if not feeds and node not in targets:
+            return None
+    return deps
+
+
+def _dependencies(roots: list[Node]) -> dict:
+    """node -> how many edges from the reachable nodes lead into it: a node may run once that many of its feeders
+    have run (Kahn's algorithm; one pass over the graph). Every node an edge of a reachable node leads to is a
+    key (the engine's test of whether a gradient is sent along an edge at all)."""
     deps: dict = {}
     stack = list(roots)
     while stack:
         for nxt, _ in stack.pop()._edges:
-            if nxt is None or (needed is not None and nxt not in needed):
+            if nxt is None:
                 continue
             count = deps.get(nxt)
             if count is None:
@@ -115,6 +143,11 @@ def _call_backward(node: F.Function, grads: list, create_graph: bool) -> tuple:
         result = node.backward_fused(*grads)
     else:
         result = type(node).backward(node, *grads)
+    return result if type(result) is tuple and len(result) == len(node._edges) else _call_result(node, result)
+
+
+def _call_result(node: F.Function, result) -> tuple:
+    """A backward's result as a tuple of one gradient per input (see _check_count)."""
     if not isinstance(result, tuple):
         result = (result,)
     return _check_count(node, result) if len(result) != len(node._edges) else result
@@ -127,41 +160,6 @@ def _check_count(node: F.Function, result: tuple) -> tuple:
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                            f"(expected {n_inputs}, got {len(result)})")
     return result[:n_inputs]
-
-
-def _expands_to(shape: tuple, target: tuple) -> bool:
-    """Whether a tensor of `shape` broadcasts to exactly `target` (so a gradient of `target` sums back to it)."""
-    if len(shape) > len(target):
-        return False
-    lead = len(target) - len(shape)
-    return all(n == m or n == 1 for n, m in zip(shape, target[lead:]))
-
-
-def _sum_to(grad, shape: tuple):
-    """Sum a broadcast gradient back to an input's shape (the inverse of broadcasting)."""
-    lead = grad.ndim - len(shape)
-    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
-    out = grad.sum(dims, keepdim=True) if dims else grad
-    return out.reshape(shape) if out._shape != shape else out
-
-
-def _check_custom_grads(node: F.Function, result: tuple) -> tuple:
-    """A custom backward's gradients must match its inputs' shapes (broadcastable ones are summed down)."""
-    fixed = None
-    for i, (g, shape) in enumerate(zip(result, node._input_shapes)):
-        if g is None or shape is None:
-            continue
-        if type(g) is not Tensor:
-            raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at index {i}; "
-                            "expected a Tensor or None")
-        if g._shape != shape:
-            if not _expands_to(shape, g._shape):
-                raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
-                                   f"{list(g._shape)} but expected shape compatible with {list(shape)}")
-            if fixed is None:
-                fixed = list(result)
-            fixed[i] = _sum_to(g, shape)
-    return result if fixed is None else tuple(fixed)
 
 
 def _has_nan(t) -> bool:
@@ -278,13 +276,14 @@ class _NodeObserver:
 
 
 node_observer = _NodeObserver()
+_EMPTY: dict = {}  # a task's capture, retained, watched and deps until it has its own (never written to)
 
 
 class _GraphTask:
     """The state of one backward pass: the options, the gradients waiting for each node, what is captured."""
 
-    __slots__ = ("retain_graph", "create_graph", "accumulate", "anomaly", "inputs", "capture", "captured", "needed",
-                 "retained", "pending")
+    __slots__ = ("retain_graph", "create_graph", "accumulate", "anomaly", "inputs", "capture", "captured", "deps",
+                 "retained", "pending", "watched")
 
     def __init__(self, retain_graph: bool, create_graph: bool, accumulate: bool):
         self.retain_graph = retain_graph
@@ -293,30 +292,42 @@ class _GraphTask:
         self.anomaly = state.anomaly
         self.inputs = None
         # Where each requested input's gradient is caught: its node (leaf accumulator or producing op) and slot.
-        self.capture: dict[tuple, list[int]] = {}
+        # The empty defaults are shared (collect_* make the task's own): most passes capture and retain nothing.
+        self.capture: dict[tuple, list[int]] = _EMPTY
         self.captured: list = []
-        self.needed = None  # with inputs: the nodes that lead to one of them (the others do not run)
-        self.retained: dict[tuple, list] = {}  # (grad_fn, output_nr) -> the retain_grad tensors it produces
+        self.retained: dict[tuple, list] = _EMPTY  # (grad_fn, output_nr) -> the retain_grad tensors it produces
+        self.watched = _EMPTY  # the non-leaf nodes whose output gradients are captured or retained
         self.pending: dict[Node, list] = {}  # node -> the sums of the gradients of its outputs so far
+        # node -> how many of its feeders are still to run; a node is a key exactly when a gradient may be sent
+        # to it (with inputs, only the nodes that lead to one of them: the others do not run)
+        self.deps: dict = _EMPTY
 
     # -- collect ---------------------------------------------------------------------------------------------
 
     def collect_inputs(self, inputs: Sequence) -> None:
+        capture: dict[tuple, list[int]] = {}
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"inputs to differentiate must be Tensors, got {type(t).__name__} at index {i}")
             if not t._requires_grad:
                 raise RuntimeError(f"One of the differentiated Tensors (index {i}) does not require grad")
-            self.capture.setdefault(t._edge(), []).append(i)
+            fn = t.grad_fn  # (t._edge(), inlined)
+            capture.setdefault((fn, t._output_nr) if fn is not None else (t._grad_node(), 0), []).append(i)
+        self.capture = capture
+        self.watched = {node for node, _ in capture if type(node) is not AccumulateGrad}
         self.inputs = inputs
         self.captured = [None] * len(inputs)
 
     def collect_retained(self) -> None:
         """The retain_grad tensors, by their *current* grad_fn (so .grad follows in-place ops, as in PyTorch)."""
+        retained: dict[tuple, list] = {}
         for ref in list(F.retaining.values()):
             t = ref()
             if t is not None and t.grad_fn is not None:
-                self.retained.setdefault((t.grad_fn, t._output_nr), []).append(t)
+                retained.setdefault((t.grad_fn, t._output_nr), []).append(t)
+        if retained:
+            self.retained = retained
+            self.watched = {node for node, _ in retained}.union(self.watched)
 
     def seed(self, roots: list, grad_outputs: Sequence) -> None:
         pending = self.pending
@@ -325,61 +336,46 @@ class _GraphTask:
 
     # -- order -----------------------------------------------------------------------------------------------
 
-    def schedule(self, roots: list) -> tuple[list[Node], dict]:
-        """The nodes that may run first (the roots no other root feeds) and every other node's dependency count."""
-        starts = [roots[0][0]] if len(roots) == 1 else list(dict.fromkeys(node for node, _ in roots))
-        if self.inputs is not None:
-            self.needed = needed = _needed(_topological_order(starts), {node for node, _ in self.capture})
-            starts = [n for n in starts if n in needed]
-        deps = _dependencies(starts, self.needed)
+    def schedule(self, roots: list) -> list[Node]:
+        """The nodes that may run first (the roots no other root feeds), and every other node's dependency count
+        (self.deps)."""
+        if len(roots) == 1:
+            starts = [roots[0][0]]
+            if self.inputs is None:  # one root, the whole graph: it runs first
+                self.deps = _dependencies(starts)
+                return starts
+        else:
+            starts = list(dict.fromkeys(node for node, _ in roots))
+        if self.inputs is None:
+            self.deps = deps = _dependencies(starts)
+        else:
+            targets = {node for node, _ in self.capture}
+            self.deps = deps = _dependencies_into(starts, targets)
+            if deps is None:
+                needed, deps = _needed_dependencies(starts, targets)
+                self.deps = deps
+                starts = [n for n in starts if n in needed]
         ready = [n for n in starts if n not in deps]
         ready.reverse()  # the first root runs first
-        return ready, deps
+        return ready
 
     # -- run -------------------------------------------------------------------------------------------------
 
-    def run(self, ready: list[Node], deps: dict) -> None:
+    def run(self, ready: list[Node]) -> None:
         """Run each node once all its feeders have, depth first: a node's inputs are explored in edge order, and
         a leaf's AccumulateGrad (or a chain of single-input nodes that only leads into one, such as a weight's
         transpose) runs as soon as its last feeder has. So a layer's gradients are in .grad as soon as that
         layer's backward is done, and the hooks DistributedDataParallel registers can start that bucket's
-        all-reduce while the earlier layers' backward still runs."""
-        observe = bool(self.retained or self.capture)
-        observer = node_observer.fn  # read once per backward: the profiler's, or None
-        if observer is None and not observe and not self.anomaly and self.needed is None:
-            self.run_plain(ready, deps)
-            return
-        pending = self.pending
-        needed = self.needed
-        run_node = self.run_node
-        known: dict = {}
-        while ready:
-            node = ready.pop()
-            grads = pending.pop(node, None)
-            if grads is not None:
-                if observer is not None:
-                    observer(run_node, node, grads, observe)
-                else:
-                    run_node(node, grads, observe)
-            fresh = None  # the nodes this one's run made ready, in edge order
-            for nxt, _ in node._edges:
-                if nxt is None or (needed is not None and nxt not in needed):
-                    continue
-                count = deps[nxt] - 1
-                deps[nxt] = count
-                if count == 0:
-                    if fresh is None:
-                        fresh = [nxt]
-                    else:
-                        fresh.append(nxt)
-            if fresh is not None:
-                _push(ready, fresh, known)
+        all-reduce while the earlier layers' backward still runs.
 
-    def run_plain(self, ready: list[Node], deps: dict) -> None:
-        """`run` when nothing watches the nodes (no profiler, retain_grad, captured input or anomaly mode) and the
-        whole graph runs: a built-in op's node with no hooks and one output runs inline, its gradients sent on in
-        the pass over its edges that counts down their dependencies; the others go through run_node."""
-        pending = self.pending
+        A built-in op's node with no hooks and one output (`_inline`), whose gradients nothing captures or retains, runs
+        inline, its gradients sent on in the pass over its edges that counts down their dependencies; the others
+        go through run_node (all of them while tritensor.profiler records or in anomaly mode: run_watched)."""
+        observer = node_observer.fn  # read once per backward: the profiler's, or None
+        if observer is not None or self.anomaly:
+            self.run_watched(ready, observer)
+            return
+        pending, deps, watched = self.pending, self.deps, self.watched
         run_node, run_leaf = self.run_node, self.run_leaf
         create_graph, free = self.create_graph, not self.retain_graph
         known: dict = {}
@@ -387,26 +383,29 @@ class _GraphTask:
             node = ready.pop()
             grads = pending.pop(node, None)
             result = _NO_GRADS  # what the node sends along each edge (nothing when it does not run here)
-            if grads is not None:
-                if type(node) is AccumulateGrad:
-                    run_leaf(node, grads)
-                elif (node.differentiable_forward or node._hooks or node._pre_hooks or node._post_hooks
-                      or node._num_outputs != 1):
-                    run_node(node, grads, False)
-                else:
-                    result = _call_backward(node, grads, create_graph)
-                    if free:
-                        node._free()
+            if grads is None:
+                pass
+            elif type(node) is AccumulateGrad:
+                run_leaf(node, grads)
+            elif not node._inline or (watched and node in watched):
+                run_node(node, grads, node in watched)
+            else:  # (_call_backward, inlined)
+                fused = node.backward_fused
+                result = fused(*grads) if fused is not None and not create_graph else type(node).backward(node, *grads)
+                if type(result) is not tuple or len(result) != len(node._edges):
+                    result = _call_result(node, result)
+                if free:
+                    node._free()
             fresh = []  # the nodes this one's run made ready, in edge order
             for (nxt, nr), g in zip(node._edges, result):
-                if nxt is None:
+                if nxt is None or (count := deps.get(nxt)) is None:  # (with inputs, a node leading to none of them)
                     continue
                 if g is not None:  # send (_add_to, inlined)
                     buf = pending.get(nxt)
                     if buf is None:
                         buf = pending[nxt] = [None] * nxt._num_outputs
                     buf[nr] = g if buf[nr] is None else buf[nr] + g
-                count = deps[nxt] - 1
+                count -= 1
                 deps[nxt] = count
                 if count == 0:
                     fresh.append(nxt)
@@ -418,8 +417,32 @@ class _GraphTask:
             elif fresh:
                 _push(ready, fresh, known)
 
+    def run_watched(self, ready: list[Node], observer) -> None:
+        """`run` while tritensor.profiler records (every node handed to `observer`) or in anomaly mode: each node
+        through run_node, in the same order."""
+        pending, deps, watched, run_node = self.pending, self.deps, self.watched, self.run_node
+        known: dict = {}
+        while ready:
+            node = ready.pop()
+            grads = pending.pop(node, None)
+            if grads is not None:
+                if observer is not None:
+                    observer(run_node, node, grads, node in watched)
+                else:
+                    run_node(node, grads, node in watched)
+            fresh = []
+            for nxt, _ in node._edges:
+                count = deps.get(nxt)  # None: no edge, or (with inputs) a node that leads to none of them
+                if count is not None:
+                    deps[nxt] = count - 1
+                    if count == 1:
+                        fresh.append(nxt)
+            if fresh:
+                _push(ready, fresh, known)
+
     def run_node(self, node: Node, grads: list, observe: bool) -> None:
-        """One node: a leaf's accumulation, or hooks, backward and sending its gradients on."""
+        """One node: a leaf's accumulation, or hooks, backward and sending its gradients on. `observe`: whether
+        its output gradients may be captured or retained."""
         if type(node) is AccumulateGrad:
             self.run_leaf(node, grads)
             return
@@ -437,9 +460,9 @@ class _GraphTask:
             node._free()
         # send: add the input gradients to the pending sums of the nodes they flow into
         pending = self.pending
-        needed = self.needed
+        deps = self.deps
         for (nxt, nr), g in zip(node._edges, result):
-            if nxt is None or g is None or (needed is not None and nxt not in needed):
+            if g is None or nxt not in deps:  # no edge, or (with inputs) a node that leads to none of them
                 continue
             buf = pending.get(nxt)
             if buf is None:
@@ -454,7 +477,7 @@ class _GraphTask:
         else:
             result = _call_backward(node, grads, self.create_graph)
         if node._input_shapes is not None:
-            result = _check_custom_grads(node, result)
+            result = check_custom_grads(node, result)
         if node._post_hooks:
             result = _run_post_hooks(node, result, grads)
         if anomaly and state.check_nan:
@@ -466,7 +489,7 @@ class _GraphTask:
     def run_leaf(self, node: AccumulateGrad, grads: list) -> None:
         """A leaf: its tensor hooks, then capture (autograd.grad), then AccumulateGrad into .grad."""
         g = grads[0]
-        var = node.variable
+        var = node._variable()  # (the variable property, inlined)
         if var is None:  # a leaf the program dropped: no .grad anyone can read, no hooks (they keep it)
             return
         hooks = var._hooks
@@ -524,7 +547,8 @@ def _roots(outputs: Sequence) -> list[tuple]:
     for i, t in enumerate(outputs):
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        roots.append(t._edge())
+        fn = t.grad_fn  # (t._edge(), inlined)
+        roots.append((fn, t._output_nr) if fn is not None else (t._grad_node(), 0))
     return roots
 
 
@@ -537,10 +561,15 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
     roots = _roots(outputs)
     if inputs is not None:
         task.collect_inputs(inputs)
-    ready, deps = task.schedule(roots)
+    ready = task.schedule(roots)
     if accumulate and F.retaining:
         task.collect_retained()
-    task.seed(roots, grad_outputs)
+    if len(roots) == 1:  # the seed (task.seed, inlined for the everyday single output)
+        node, nr = roots[0]
+        buf = task.pending[node] = [None] * node._num_outputs
+        buf[nr] = grad_outputs[0]
+    else:
+        task.seed(roots, grad_outputs)
     # Grad mode on only to record a graph of the backward (create_graph), as enable_grad / no_grad would set it.
     prev = state.enabled
     state.enabled = bool(create_graph)
@@ -548,9 +577,9 @@ def run_backward(outputs: Sequence, grad_outputs: Sequence, retain_graph: bool, 
         if autocast_state.active:
             # A backward runs in the dtypes its forward chose: autocast is off inside (custom_bwd turns it back on).
             with autocast_suspended():
-                task.run(ready, deps)
+                task.run(ready)
         else:
-            task.run(ready, deps)
+            task.run(ready)
     finally:
         state.enabled = prev
-    return task.result(allow_unused)
+    return None if inputs is None else task.result(allow_unused)

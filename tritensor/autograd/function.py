@@ -46,6 +46,8 @@ _PAIR_PARAM_EDGES = tuple((_NOT_TENSOR,) * n for n in range(3))
 
 # Per-node bookkeeping that never holds tensors (skipped when freeing a node's saved state).
 _ENGINE_KEYS = frozenset(("_edges", "needs_input_grad", "_saved_versions", "_input_shapes", "_output_meta"))
+# Attributes `_free` finds nothing to drop in, once `_saved` is None: a node holding only these has no walk to do.
+_NOTHING_TO_FREE = _ENGINE_KEYS | {"_saved", "_saved_outputs", "_freed", "_num_outputs", "_materialize_grads"}
 
 
 # Non-leaf tensors that asked for retain_grad(), by id. Resolved at backward time against each tensor's
@@ -80,6 +82,9 @@ class Node:
     _pre_hooks = None  # [fn(grad_outputs) -> grad_outputs | None]: Node.register_prehook
     _post_hooks = None  # [fn(grad_inputs, grad_outputs) -> grad_inputs | None]: Node.register_hook
     _trace = None  # the forward stack, recorded in anomaly mode
+    # Whether the engine may run this node inline: a built-in op's node (see Function.__init_subclass__) with one
+    # output that has never had a hook registered.
+    _inline = False
 
     @property
     def next_functions(self) -> tuple:
@@ -104,6 +109,7 @@ class Node:
         return f"<{self.name()} object at {hex(id(self))}>"
 
     def _tensor_hooks(self, output_nr: int) -> dict:
+        self._inline = False
         if self._hooks is None:
             self._hooks = {}
         return self._hooks.setdefault(output_nr, {})
@@ -112,6 +118,7 @@ class Node:
         """fn(grad_outputs) -> new grad_outputs or None, run before this node's backward."""
         if self._pre_hooks is None:
             self._pre_hooks = []
+            self._inline = False
         hooks = self._pre_hooks
         hooks.append(fn)
         return RemovableHandle(lambda: hooks.remove(fn))
@@ -120,6 +127,7 @@ class Node:
         """fn(grad_inputs, grad_outputs) -> new grad_inputs or None, run after this node's backward."""
         if self._post_hooks is None:
             self._post_hooks = []
+            self._inline = False
         hooks = self._post_hooks
         hooks.append(fn)
         return RemovableHandle(lambda: hooks.remove(fn))
@@ -179,6 +187,10 @@ class Function(Node, FunctionCtx):
     # True on a built-in op whose backward state is all in `_saved` (its other attributes hold no tensors or
     # arrays): `_free` then has no attributes to walk.
     _state_in_saved = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._inline = not cls.differentiable_forward  # a custom Function's node always takes the engine's full path
 
     @classmethod
     def apply(cls, *args, **kwargs):
@@ -329,6 +341,8 @@ class Function(Node, FunctionCtx):
             return
         outputs = out if isinstance(out, tuple) else (out,)
         self._num_outputs = len(outputs)
+        if len(outputs) != 1:
+            self._inline = False
         if len(outputs) > 1:
             self._output_meta = [(t._shape, t.dtype, t.device) if type(t) is Tensor else None for t in outputs]
         if self._saved is not None:
@@ -402,7 +416,8 @@ class Function(Node, FunctionCtx):
                 raise RuntimeError(_FREED_MSG)
             return ()
         for t, v in zip(saved, self._saved_versions):
-            if t is not None and t._version != v:
+            # (t._version, inlined: a tensor without a Storage has had no in-place write)
+            if t is not None and (0 if t._storage is None else t._storage.version) != v:
                 origin = ""
                 if t.grad_fn is not None:
                     origin = f", which is output {t._output_nr} of {t.grad_fn.name()},"
@@ -449,6 +464,9 @@ class Function(Node, FunctionCtx):
             self._release()
             return
         d = self.__dict__
+        if d.keys() <= _NOTHING_TO_FREE:
+            self._release()
+            return
         dropped = None
         for k, v in d.items():
             kind = type(v)
@@ -499,6 +517,42 @@ class Function(Node, FunctionCtx):
         """
         raise NotImplementedError("You must implement either the backward or vjp method for your custom "
                                   "autograd.Function to use it with backward mode AD.")
+
+
+def _expands_to(shape: tuple, target: tuple) -> bool:
+    """Whether a tensor of `shape` broadcasts to exactly `target` (so a gradient of `target` sums back to it)."""
+    if len(shape) > len(target):
+        return False
+    lead = len(target) - len(shape)
+    return all(n == m or n == 1 for n, m in zip(shape, target[lead:]))
+
+
+def _sum_to(grad, shape: tuple):
+    """Sum a broadcast gradient back to an input's shape (the inverse of broadcasting)."""
+    lead = grad.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
+    out = grad.sum(dims, keepdim=True) if dims else grad
+    return out.reshape(shape) if out._shape != shape else out
+
+
+def check_custom_grads(node: Function, result: tuple) -> tuple:
+    """A custom backward's gradients (as the engine checks them) must match its inputs' shapes; broadcastable ones
+    are summed down."""
+    fixed = None
+    for i, (g, shape) in enumerate(zip(result, node._input_shapes)):
+        if g is None or shape is None:
+            continue
+        if type(g) is not Tensor:
+            raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at index {i}; "
+                            "expected a Tensor or None")
+        if g._shape != shape:
+            if not _expands_to(shape, g._shape):
+                raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                                   f"{list(g._shape)} but expected shape compatible with {list(shape)}")
+            if fixed is None:
+                fixed = list(result)
+            fixed[i] = _sum_to(g, shape)
+    return result if fixed is None else tuple(fixed)
 
 
 class _DelayedError(Function):

@@ -11,9 +11,12 @@ import sys
 
 import numpy as np
 
+from ..kernels.quiet_numpy import quiet_call
 from ..tensor import RemovableHandle, Tensor
 from . import function
 from .differentiate import backward as autograd_backward
+from .differentiate import implicit_grad
+from .engine import run_backward
 
 
 def _grad_node(self: Tensor):
@@ -46,6 +49,11 @@ def retain_grad(self: Tensor) -> None:
 def backward(self: Tensor, gradient: Tensor | None = None, retain_graph: bool | None = None,
              create_graph: bool = False, inputs=None) -> None:
     """Accumulate the gradient of this tensor into the graph's leaves (see tt.autograd.backward)."""
+    if gradient is None and inputs is None and self._requires_grad:
+        # loss.backward(): what autograd.backward does for one output and its implicit seed, without its lists
+        run_backward([self], [implicit_grad(self)], create_graph if retain_graph is None else retain_graph,
+                     create_graph)
+        return
     autograd_backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
                       inputs=inputs)
 
@@ -87,9 +95,8 @@ def _accumulate_grad(self: Tensor, grad: Tensor, create_graph: bool, owned: bool
         self._grad = g + grad
     elif g.device.type == "cpu" and g._stride is None and g._np is not None and g.dtype is grad.dtype:
         # .grad as the first accumulation made it (a fresh contiguous array): summed in place by NumPy
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.add(g._np, grad._host(), out=g._np)
-        g._bump_version()
+        quiet_call(np.add, g._np, grad._host(), g._np)  # into g._np (the ufunc's positional out), inf/NaN silently
+        (g._storage or g._get_storage()).version += 1  # (g._bump_version(), inlined)
     else:
         g.add_(grad.detach())
     if self._post_acc_hooks:
