@@ -57,7 +57,9 @@ def test_ddp_first_all_reduce_starts_before_backward_reaches_the_input():
 
 def test_public_names_are_pytorchs():
     assert tt.nn.parallel.DistributedDataParallel is DistributedDataParallel
-    assert tritensor.nn.parallel.__all__ == ["DistributedDataParallel"]
+    # torch.nn.parallel.__all__: the DataParallel family and DDP
+    assert sorted(tritensor.nn.parallel.__all__) == sorted(["replicate", "scatter", "parallel_apply", "gather",
+                                                            "data_parallel", "DataParallel", "DistributedDataParallel"])
     assert not hasattr(tt.nn.parallel, "DDP")
     assert nn.SyncBatchNorm is nn.modules.sync_batchnorm.SyncBatchNorm and "SyncBatchNorm" in nn.__all__
     assert issubclass(nn.SyncBatchNorm, _BatchNorm)

@@ -12,5 +12,6 @@ from __future__ import annotations
 from .data_parallel import DataParallel, data_parallel, gather, parallel_apply, replicate, scatter, scatter_kwargs
 from .distributed import DistributedDataParallel
 
+# torch.nn.parallel's own list (scatter_kwargs stays reachable, as in PyTorch's scatter_gather module)
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel", "gather", "parallel_apply", "replicate",
-           "scatter", "scatter_kwargs"]
+           "scatter"]
