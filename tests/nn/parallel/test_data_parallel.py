@@ -12,6 +12,7 @@ import pytest
 import tritensor as tt
 from tritensor import nn
 from tritensor.nn import parallel
+from tritensor.nn.parallel.data_parallel import scatter_kwargs
 
 from ...emulated.conftest import gpu  # noqa: F401 - the two-device fake GPU fixture
 
@@ -99,7 +100,7 @@ def test_scatter_splits_nested_inputs_and_repeats_the_rest():
     np.testing.assert_array_equal(d0["k"].numpy(), x.numpy()[:3])
     assert isinstance(p1, Pair) and p1.b == "tag" and n0 == n1 == 7
     assert len(parallel.scatter((_x(1),), ["cpu", "cpu"])) == 1  # one row: one chunk, one replica
-    ins, kws = parallel.scatter_kwargs((x,), {"scale": 2.0}, ["cpu", "cpu"], dim=1)
+    ins, kws = scatter_kwargs((x,), {"scale": 2.0}, ["cpu", "cpu"], dim=1)
     assert len(ins) == len(kws) == 2 and kws[1] == {"scale": 2.0} and tuple(ins[1][0].shape) == (5, 1)
 
 
@@ -108,7 +109,7 @@ def test_two_devices_match_one_module_forward_and_backward():
         pytest.skip("no cuda device (nor Triton's interpreter)")
     lin = _linear()
     devices = ["cpu", "cuda"]
-    inputs, kwargs = parallel.scatter_kwargs((_x(),), None, devices)
+    inputs, kwargs = scatter_kwargs((_x(),), None, devices)
     replicas = parallel.replicate(lin, devices)
     assert replicas[0].weight is lin.weight  # the network's own device: the originals
     assert replicas[1].weight.device.type == "cuda" and not replicas[1].weight.is_leaf
@@ -138,7 +139,7 @@ class _Stats(nn.Module):
 def test_replicas_share_structure_and_gather_nested_outputs():
     net = _Stats()
     devices = ["cpu", "cpu"]
-    inputs, kwargs = parallel.scatter_kwargs((_x(4),), {"shift": 1.0}, devices)
+    inputs, kwargs = scatter_kwargs((_x(4),), {"shift": 1.0}, devices)
     replicas = parallel.replicate(net, devices)
     assert replicas[1].norm is not net.norm and replicas[1].norm.running_mean is net.norm.running_mean
     with pytest.warns(UserWarning, match="all input tensors were scalars"):

@@ -9,9 +9,9 @@ it is built from (scatter, replicate, parallel_apply, gather) and the functional
 
 from __future__ import annotations
 
-from .data_parallel import DataParallel, data_parallel, gather, parallel_apply, replicate, scatter, scatter_kwargs
+from .data_parallel import DataParallel, data_parallel, gather, parallel_apply, replicate, scatter
 from .distributed import DistributedDataParallel
 
-# torch.nn.parallel's own list (scatter_kwargs stays reachable, as in PyTorch's scatter_gather module)
+# torch.nn.parallel's own list (scatter_kwargs is in data_parallel, as PyTorch keeps it in scatter_gather)
 __all__ = ["DataParallel", "DistributedDataParallel", "data_parallel", "gather", "parallel_apply", "replicate",
            "scatter"]
