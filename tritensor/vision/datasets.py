@@ -1,5 +1,6 @@
-"""torchvision.datasets for tritensor: MNIST and FashionMNIST (IDX files on disk), DatasetFolder and ImageFolder
-(one folder per class), FakeData (random images, the same for an index every time).
+"""torchvision.datasets for tritensor: MNIST and FashionMNIST (IDX files on disk), CIFAR10, CIFAR100 and SVHN
+(torchvision's files, md5-checked; in datasets_cifar), DatasetFolder and ImageFolder (one folder per class), FakeData
+(random images, the same for an index every time).
 
 Images come back as torchvision's do: PIL images when Pillow is installed (the `vision` extra), else uint8 NumPy
 arrays (H x W for one channel, H x W x C otherwise), which `transforms.ToTensor` takes alike. Nothing is ever
@@ -16,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from ..creation import from_numpy, randint, randn
-from ..data.dataset import Dataset
 from ..data.datasets import (
     FASHION_MNIST_APT,
     FASHION_MNIST_CLASSES,
@@ -27,63 +27,14 @@ from ..data.datasets import (
 )
 from ..random import Generator
 from ..tensor import Tensor
+from .datasets_cifar import CIFAR10, CIFAR100, SVHN
+from .vision_dataset import VisionDataset, _pil_image, _to_image
 
-__all__ = ["MNIST", "FashionMNIST", "DatasetFolder", "ImageFolder", "FakeData", "IMG_EXTENSIONS", "default_loader",
-           "pil_loader", "find_classes", "make_dataset", "has_file_allowed_extension"]
+__all__ = ["VisionDataset", "MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "SVHN", "DatasetFolder", "ImageFolder",
+           "FakeData", "IMG_EXTENSIONS", "default_loader", "pil_loader", "find_classes",
+           "make_dataset", "has_file_allowed_extension"]
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-
-
-def _pil_image():
-    """`PIL.Image`, or None without Pillow (imported on first use: Pillow is optional)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return None
-    return Image
-
-
-def _to_image(array: np.ndarray):
-    """A uint8 H x W or H x W x C array as what torchvision's datasets return: a PIL image with Pillow (mode L,
-    LA, RGB or RGBA by channel count), else the array itself."""
-    image = _pil_image()
-    if image is None:
-        return array
-    return image.fromarray(np.ascontiguousarray(array))
-
-
-class VisionDataset(Dataset):
-    """Base of the vision datasets: root, transform, target_transform and torchvision's repr."""
-
-    _repr_indent = 4
-
-    def __init__(self, root: str | os.PathLike | None = None, transform: Callable | None = None,
-                 target_transform: Callable | None = None) -> None:
-        self.root = os.fspath(root) if root is not None else None
-        self.transform = transform
-        self.target_transform = target_transform
-
-    def _apply(self, img: Any, target: Any) -> tuple[Any, Any]:
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def extra_repr(self) -> str:
-        """Dataset-specific lines of the repr (none by default)."""
-        return ""
-
-    def __repr__(self) -> str:
-        body = [f"Number of datapoints: {len(self)}"]
-        if self.root is not None:
-            body.append(f"Root location: {self.root}")
-        body += self.extra_repr().splitlines()
-        if self.transform is not None:
-            body.append(f"Transform: {self.transform!r}")
-        if self.target_transform is not None:
-            body.append(f"Target transform: {self.target_transform!r}")
-        return "\n".join([f"Dataset {type(self).__name__}"] + [" " * self._repr_indent + line for line in body])
 
 
 class MNIST(VisionDataset):
