@@ -32,10 +32,11 @@ def _watch_default(active: bool) -> None:
 watch_default(_watch_default)
 
 
-def _default_device():
-    """Where a factory called without `device=` puts its result (only asked while _ANY_DEFAULT is set)."""
-    found = thread_default()
-    return CPU if found is None else canonical_device(found)
+def _factory_device(device):
+    """Where a factory puts its result: `device` when given, else the default device (cpu while none is set)."""
+    if device is not None:
+        return canonical_device(device)
+    return get_default_device() if _ANY_DEFAULT else CPU
 
 
 def default_for_factory(device):
@@ -107,7 +108,7 @@ def _finish(t: Tensor, requires_grad: bool) -> Tensor:
 
 def _place(arr: np.ndarray, device, requires_grad: bool = False) -> Tensor:
     """A tensor holding a host array's values on `device`."""
-    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
+    device = CPU if device is None and not _ANY_DEFAULT else _factory_device(device)  # no call in the usual case
     return _finish(Tensor._from_host(arr, device), requires_grad)
 
 
@@ -213,7 +214,7 @@ def from_dlpack(ext) -> Tensor:
 
 def _filled(size, value, dtype, device, requires_grad) -> Tensor:
     shape = _shape(size)
-    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
+    device = CPU if device is None and not _ANY_DEFAULT else _factory_device(device)  # no call in the usual case
     return _finish(Tensor._full(shape, value, dtype, device), requires_grad)
 
 
@@ -268,7 +269,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False, memory_format=None) -> Tensor:
     """An uninitialised tensor of `size` (default float dtype); `memory_format` is accepted and ignored."""
     shape = _shape(_sizes(sizes, size))
-    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
+    device = CPU if device is None and not _ANY_DEFAULT else _factory_device(device)  # no call in the usual case
     return _finish(Tensor._empty(shape, dtype or D.get_default_dtype(), device), requires_grad)
 
 
@@ -281,7 +282,7 @@ def empty_strided(size, stride, *, dtype=None, device=None, requires_grad=False)
     """
     shape, stride = _shape(tuple(size)), tuple(stride)
     dtype = dtype or D.get_default_dtype()
-    device = canonical_device(device) if device is not None else _default_device() if _ANY_DEFAULT else CPU
+    device = CPU if device is None and not _ANY_DEFAULT else _factory_device(device)  # no call in the usual case
     span = 1 + builtins.sum((n - 1) * s for n, s in zip(shape, stride)) if all(shape) else 0
     base = Tensor._empty((span,), dtype, device)
     t = Tensor._make(base._get_storage(), shape, stride, 0, dtype, device)
