@@ -53,11 +53,12 @@ def set_printoptions(precision: int | None = None, threshold: float | None = Non
         edgeitems: values shown at each end of a summarised dimension (default 3).
         linewidth: characters per line before a row of values wraps (default 80).
         profile: "default", "short" (precision 2, edgeitems 2) or "full" (no summary) sets the four options
-            above first; the others given in the same call then override it.
+            above first; the others given in the same call then override it. Any other profile is ignored, as
+            PyTorch ignores it.
         sci_mode: True or False forces scientific notation on or off; None (also what every call that omits
             it sets, as in PyTorch) chooses it from the values.
 
-    Options left None keep their current value (except `sci_mode`). An unknown profile raises ValueError.
+    Options left None keep their current value (except `sci_mode`).
 
     >>> tt.set_printoptions(precision=2)
     >>> tt.tensor([1.12345])
@@ -68,9 +69,6 @@ def set_printoptions(precision: int | None = None, threshold: float | None = Non
     >>> tt.set_printoptions(profile="default")
     """
     # Check everything before changing anything: a bad call leaves the options as they were.
-    if profile is not None and profile not in _PROFILES:
-        raise ValueError(f"set_printoptions(): profile must be one of {', '.join(map(repr, _PROFILES))}, "
-                         f"got {profile!r}")
     if precision is not None:
         precision = _checked_int("precision", precision, 0)
     if edgeitems is not None:
@@ -83,7 +81,7 @@ def set_printoptions(precision: int | None = None, threshold: float | None = Non
     if sci_mode is not None and not isinstance(sci_mode, (bool, np.bool_)):
         raise TypeError(f"set_printoptions(): argument 'sci_mode' must be bool or None, not "
                         f"{type(sci_mode).__name__}")
-    if profile is not None:
+    if isinstance(profile, str) and profile in _PROFILES:
         _OPTS.precision, _OPTS.threshold, _OPTS.edgeitems, _OPTS.linewidth = _PROFILES[profile]
     if precision is not None:
         _OPTS.precision = precision

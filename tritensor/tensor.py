@@ -17,10 +17,12 @@ from .device import CPU
 from .device import device as _device_cls
 from .formatting import tensor_repr
 from .grad_state import state as _grad_state
+from .hook_handle import RemovableHandle  # noqa: F401  (re-exported: autograd, nn and optim import it from here)
 from .kernels import elementwise as _elementwise
 from .kernels.device_array import DeviceArray, InterleavedArray, contiguous_layout, device_array
 from .storage import Storage
 from .storage import new_cuda as _new_cuda_storage
+from .view_meta import mark_view as _mark_view
 
 
 class Tensor:
@@ -48,6 +50,7 @@ class Tensor:
     _hooks = None
     _post_acc_hooks = None
     _inference = False
+    _creation_meta = 0  # how a view was made (view_meta.py): 0 for an ordinary view, or no view
 
     # `tt.Tensor(data)` / `tt.Tensor(*size)` is bound by creation.py's METHODS (`__new__`); the library itself
     # builds tensors with _wrap/_make/_empty.
@@ -127,7 +130,15 @@ class Tensor:
     def _view(self, shape: tuple, stride: tuple, offset: int) -> Tensor:
         """Another view of this tensor's memory (no autograd; its `_base` is the root of the views)."""
         v = Tensor._make(self._get_storage(), tuple(shape), tuple(stride), offset, self.dtype, self.device)
-        v._base = self if self._base is None else self._base
+        base = self._base
+        if base is None:  # (a root is never marked: only views are)
+            v._base = self
+            if not _grad_state.enabled:
+                _mark_view(self, v)
+        else:
+            v._base = base
+            if self._creation_meta or not _grad_state.enabled:  # made unrecorded, or a view of such a view
+                _mark_view(self, v)
         return v
 
     # ------------------------------------------------------------------ memory access (internal)
@@ -563,28 +574,6 @@ class Size(tuple):
 
     def __add__(self, other):
         return Size(tuple(self) + tuple(other))
-
-
-class RemovableHandle:
-    """A handle returned by `register_*_hook`: `remove()` unregisters the hook (also usable as a context manager)."""
-
-    def __init__(self, remove):
-        self._remove = remove
-
-    def remove(self) -> None:
-        """Unregisters the hook; calling it again does nothing."""
-        if self._remove is not None:
-            try:
-                self._remove()
-            except (ValueError, KeyError):
-                pass
-            self._remove = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _wrap_dim(dim: int, ndim: int) -> int:

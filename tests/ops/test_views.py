@@ -148,3 +148,24 @@ def test_view_slice_permute_gradients_without_a_graph_equal_the_graph_ones(dtype
     want[1] += base[0]
     want[2] -= 1
     np.testing.assert_allclose(grads[0].astype(np.float64), want, rtol=1e-2 if dtype is tt.float16 else 1e-6)
+
+
+def test_basic_index_node_names_are_pytorchs():
+    # PyTorch's indexing applies one view op per written entry (select, slice, unsqueeze), skipping the dims the key
+    # leaves out and, in a key of several entries, a slice over a whole dim (`:`, `0:n`); its node is the last op's.
+    a = tt.ones(3, 4, requires_grad=True)
+    y = a * 1
+    names = {
+        "y[0]": (y[0], "SelectBackward0"), "y[1:]": (y[1:], "SliceBackward0"), "y[:]": (y[:], "SliceBackward0"),
+        "y[:, 0]": (y[:, 0], "SelectBackward0"), "y[0, :]": (y[0, :], "SelectBackward0"),
+        "y[0, 1]": (y[0, 1], "SelectBackward0"), "y[None]": (y[None], "UnsqueezeBackward0"),
+        "y[0, None]": (y[0, None], "UnsqueezeBackward0"), "y[...]": (y[...], "AliasBackward0"),
+        "y[..., 0]": (y[..., 0], "SelectBackward0"), "y[0, ...]": (y[0, ...], "SelectBackward0"),
+        "y[0, 0:4]": (y[0, 0:4], "SelectBackward0"), "y[0:3, 0:4]": (y[0:3, 0:4], "AliasBackward0"),
+        "y[:, :]": (y[:, :], "AliasBackward0"), "y[0, 1:]": (y[0, 1:], "SliceBackward0"),
+        "y[0:9, 0]": (y[0:9, 0], "SelectBackward0"), "y.select(1, 2)": (y.select(1, 2), "SelectBackward0"),
+        "y.narrow(1, 0, 4)": (y.narrow(1, 0, 4), "SliceBackward0"),
+    }
+    assert {k: v.grad_fn.name() for k, (v, _) in names.items()} == {k: name for k, (_, name) in names.items()}
+    (y[0, 1:] * 2).sum().backward()  # the name changes nothing else: the gradient is the slice's
+    np.testing.assert_array_equal(a.grad.numpy(), [[0.0] + [2.0] * 3, [0.0] * 4, [0.0] * 4])

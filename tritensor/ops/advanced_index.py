@@ -411,7 +411,7 @@ def setitem(self: Tensor, key, value) -> None:
         target = region_shape if indices is None else K.index_result_shape(
             region_shape, [None if i is None else i._shape for i in indices])
         value_t = _fit_value(value_t, target)
-    check_inplace(self)
+    check_inplace(self, value_t)
     SetItem.apply(self, value_t, full, indices, scalar)
     update_base(self)
 

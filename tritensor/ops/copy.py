@@ -14,6 +14,7 @@ from ..device import CPU, interpreting
 from ..kernels import elementwise as K
 from ..storage import canonical_device, pinned_copy, pinning_available
 from ..tensor import Tensor
+from ..view_meta import view_error
 from .broadcast import broadcast_shapes, check_same_device, expanded, sum_to
 
 
@@ -119,20 +120,28 @@ def clone(x: Tensor, memory_format=None) -> Tensor:
     return Clone.apply(x)
 
 
-def check_inplace(t: Tensor) -> None:
-    """PyTorch's refusal to write in place into a leaf that requires grad (or a view of one), or into a view that
-    a multi-output node returned (unbind, split, chunk: its class's `inplace_view_error`)."""
-    if state.enabled and t._requires_grad:
-        fn = t.grad_fn
-        if fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if t._base is not None:
-            error = getattr(type(fn), "inplace_view_error", None)
-            if error is not None:
-                raise error(t)
+def check_inplace(t: Tensor, *others) -> None:
+    """PyTorch's check before an in-place write into `t` (with the tensors among `others` as operands): while grad
+    mode is on and `t` or an operand requires grad, a view that was made without recording, or returned with
+    others by one node (unbind, split, chunk), or by a custom Function (view_meta.py), a view of a leaf that
+    requires grad, and such a leaf itself are refused. `t` requires grad here as in PyTorch when its base does."""
+    if not state.enabled:
+        return
     base = t._base
-    if state.enabled and base is not None and base._requires_grad and base.grad_fn is None:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    requires = t._requires_grad or (base is not None and base._requires_grad)
+    if not requires:
+        for o in others:
+            if isinstance(o, Tensor) and o._requires_grad:
+                break
+        else:
+            return
+    if base is not None:
+        if t._creation_meta:
+            raise view_error(t)
+        if requires and base.grad_fn is None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    if requires and t.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
 def write_into(dst: Tensor, src: Tensor) -> None:
@@ -164,7 +173,7 @@ def copy_(dst: Tensor, src, non_blocking: bool = False) -> Tensor:
     non_blocking=True from a pinned cpu tensor into a cuda one queues the transfer on the current stream and
     returns at once (the write into `dst` follows on the same stream); otherwise the copy is synchronous.
     """
-    check_inplace(dst)
+    check_inplace(dst, src)
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     if src.device != dst.device:

@@ -301,7 +301,7 @@ def _into(out: Tensor, result: Tensor) -> Tensor:
 
 def inplace(op, self: Tensor, *args, **kwargs) -> Tensor:
     """self = op(self, *args) in self's memory, with autograd history moved onto self."""
-    check_inplace(self)
+    check_inplace(self, *args, *kwargs.values())  # an operand that requires grad counts, as in PyTorch
     result = op(self, *args, **kwargs)
     if result.dtype is not self.dtype and not D.can_cast(result.dtype, self.dtype):
         raise RuntimeError(f"result type {D.scalar_type_name(result.dtype)} can't be cast to the desired output "

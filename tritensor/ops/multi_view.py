@@ -5,8 +5,8 @@ SplitBackward0, SplitWithSizesBackward0) whose outputs are views of the input. I
 output's gradient into its slice of one buffer of the input's shape, so `q, k, v = qkv.split(C, -1)` costs one
 buffer in backward, not three zero-padded full-size gradients summed. Outputs that got no gradient leave zeros.
 
-The outputs cannot be modified in place while autograd records (PyTorch's rule for views of a multi-output
-node): the node class names the error in `inplace_view_error`, which the in-place check raises.
+Outputs made while grad mode is on are marked MULTI_OUTPUT_NODE (view_meta.py): they, and views of them, cannot
+be modified in place while autograd records (ops/copy.py check_inplace raises PyTorch's error).
 """
 
 from __future__ import annotations
@@ -15,19 +15,11 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..creation import zeros
+from ..grad_state import state
 from ..storage import Storage
 from ..tensor import Tensor, wrap_dim
+from ..view_meta import multi_output
 from .copy import write_into
-
-# PyTorch's message (torch/csrc/autograd/variable.cpp, handle_view_on_rebase, CreationMeta::MULTI_OUTPUT_NODE).
-INPLACE_MSG = ("Output {nr} of {name} is a view and is being modified inplace. This view is the output of a "
-               "function that returns multiple views. Such functions do not allow the output views to be modified "
-               "inplace. You should replace the inplace operation by an out-of-place one.")
-
-
-def inplace_error(t: Tensor) -> RuntimeError:
-    """The error an in-place write into `t`, an output of a multi-view node, raises while autograd records."""
-    return RuntimeError(INPLACE_MSG.format(nr=t._output_nr, name=t.grad_fn.name()))
 
 
 def _bounds(n: int, sizes: tuple | None) -> list:
@@ -54,7 +46,8 @@ def _geometries(shape: tuple, stride: tuple, offset: int, dim: int, sizes: tuple
 def _keys(ndim: int, dim: int, n: int, sizes: tuple | None) -> list:
     """NumPy basic keys that select each output (the same memory as its geometry)."""
     lead = (slice(None),) * dim
-    return [lead + ((start,) if length is None else (slice(start, start + length),))
+    # unbind's key ends with Ellipsis: of a 1-d array NumPy then gives a 0-d view, not a scalar copy.
+    return [lead + ((start, Ellipsis) if length is None else (slice(start, start + length),))
             for start, length in _bounds(n, sizes)]
 
 
@@ -62,8 +55,6 @@ class _MultiView(Function):
     """Base of the three nodes: forward(x, dim, sizes) -> the views (sizes None: unbind's selection)."""
 
     differentiable_forward = False
-    # The in-place check (ops/copy.py check_inplace) raises this for an output written in place while recording.
-    inplace_view_error = staticmethod(inplace_error)
     _materialize_grads = False  # a missing output gradient is a zero slice of the buffer, never a zeros tensor
     _state_in_saved = True  # ctx holds ints and tuples of ints only: nothing to free
 
@@ -76,6 +67,9 @@ class _MultiView(Function):
             # NumPy's own views of the same memory, as the single-view ops keep (ops/views.py View.forward).
             for out, key in zip(outs, _keys(x.ndim, dim, x._shape[dim], sizes)):
                 out._np = x._np[key]
+        if state.enabled:  # (made while not recording, _view marked them already)
+            for out in outs:
+                multi_output(out)
         return outs
 
     @staticmethod

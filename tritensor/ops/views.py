@@ -310,17 +310,43 @@ def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     return view(x, x._shape[:d] + sizes + x._shape[d + 1:])
 
 
+# The full slice basic_index adds for each dim a key leaves out (after its last entry, or for `...`): PyTorch's
+# indexing applies no op there, so Slice.name skips it. A `:` the user wrote is another slice object.
+_IMPLICIT = slice(None)
+
+
 class Slice(Function):
     """A sub-view chosen by a basic index key; backward writes grad into zeros through the same key."""
 
     differentiable_forward = False
+
+    def name(self) -> str:
+        """PyTorch's node for x[key]: that of the last view op its indexing applies, one per entry (select for an
+        int, slice, unsqueeze for None; a key of several entries skips a slice over a whole dim, `:` or `0:n`),
+        or AliasBackward0 when none applies (x[...], x[:, :])."""
+        key, shape = self.key, self.in_shape
+        several = sum(k is not _IMPLICIT for k in key) > 1
+        last, d = "Alias", 0
+        for k in key:
+            if k is None:
+                last = "Unsqueeze"
+                continue
+            if type(k) is not slice:
+                last = "Select"
+            elif k is not _IMPLICIT and not (several and k.start in (None, 0) and k.step in (None, 1)
+                                             and (k.stop is None or k.stop >= shape[d])):
+                last = "Slice"
+            d += 1
+        return last + "Backward0"
 
     @staticmethod
     def forward(ctx, x: Tensor, key: tuple) -> Tensor:
         ctx.in_shape, ctx.key = x._shape, key
         v = make_view(x, *_index_geometry(x, key))
         if x._np is not None:
-            v._np = x._np[key]  # NumPy's basic indexing: the same view (see View.forward)
+            # NumPy's basic indexing: the same view (see View.forward). An int for every dim would give NumPy's
+            # scalar, a copy: a trailing Ellipsis makes it a 0-d view.
+            v._np = x._np[key] if v._shape else x._np[key + (Ellipsis,)]
         return v
 
     @staticmethod
@@ -386,7 +412,8 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
         start += n
     if not 0 <= start <= n or length < 0 or start + length > n:
         raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    return Slice.apply(x, (slice(None),) * d + (slice(start, start + length),) + (slice(None),) * (x.ndim - d - 1))
+    # The other dims' entries are _IMPLICIT: the node is PyTorch's SliceBackward0 even over the whole dim.
+    return Slice.apply(x, (_IMPLICIT,) * d + (slice(start, start + length),) + (_IMPLICIT,) * (x.ndim - d - 1))
 
 
 def as_strided(x: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
@@ -429,9 +456,9 @@ def basic_index(x: Tensor, key) -> Tensor | None:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if ellipses:
         at = key.index(Ellipsis)
-        key = key[:at] + (slice(None),) * (ndim - n_real) + key[at + 1:]
+        key = key[:at] + (_IMPLICIT,) * (ndim - n_real) + key[at + 1:]
     elif n_real < ndim:
-        key = key + (slice(None),) * (ndim - n_real)
+        key = key + (_IMPLICIT,) * (ndim - n_real)
     return Slice.apply(x, key)  # its forward checks the bounds before anything is recorded
 
 
