@@ -5,7 +5,8 @@ softmax, log_softmax, cross_entropy, layer_norm and GELU (exact, erf form), forw
 The NumPy baselines are written for speed: float32 throughout, in-place ufuncs (`out=`), as few (M, R)
 temporaries as the math allows (on a host NumPy's speed is memory traffic, and a fresh large array costs page
 faults), a forward + backward reusing the forward's exp / normaliser / cdf, row sums as a BLAS dot per row with a
-vector of ones (`_row_sums`: about twice the speed of NumPy's pairwise sum), a normaliser applied as a
+vector of ones (`_row_sums`: about twice the speed of NumPy's pairwise sum), column sums as one BLAS product with
+ones (`_col_sums`: ~1.5x a.sum(0)), a normaliser applied as a
 multiplication by its reciprocal, and the row-wise ones run with NumPy's ufunc buffer no longer than a row
 (`_row_buffer`: 1.5-2x faster passes with a broadcast operand, as tritensor's references run them). GELU's
 baseline takes SciPy's float32 `erf` (NumPy has none). Compare the means within one group of one run (the machine
@@ -146,9 +147,21 @@ def _ce_exp(x):
     return m, e, total
 
 
+_CE_BLOCK_BYTES = 1 << 19  # half a core's L2 here: x streams through the other half
+
+
 @_row_buffer
 def np_cross_entropy(x, t):
-    m, e, total = _ce_exp(x)
+    # The loss needs only the exp's row sums: computed block by block in one L2-sized scratch, x's two reads are
+    # the only passes over memory (a full (N, C) exp array adds a write and two reads).
+    rows, C = x.shape
+    step = max(1, _CE_BLOCK_BYTES // (C * x.itemsize))
+    m, total = x.max(1), np.empty(rows, x.dtype)
+    scratch = np.empty((min(step, rows), C), x.dtype)
+    for a in range(0, rows, step):
+        es = scratch[:min(step, rows - a)]
+        np.subtract(x[a:a + step], m[a:a + step, None], out=es)
+        total[a:a + step] = _row_sums(np.exp(es, out=es))
     rows = np.arange(len(t))
     return np.float32((np.log(total) + m - x[rows, t]).mean())
 
@@ -161,6 +174,11 @@ def np_cross_entropy_fb(x, t):
     e *= (1 / (total * len(t)))[:, None]
     e[rows, t] -= np.float32(1 / len(t))
     return loss, e
+
+
+def _col_sums(a):
+    """a's column sums as a BLAS matrix-vector product with a vector of ones: ~1.5x the speed of a.sum(0)."""
+    return _ones(a.shape[0], a.dtype) @ a
 
 
 def _ln_xhat(x):
@@ -190,7 +208,7 @@ def np_layer_norm_fb(x, w, b, g):
     xhat *= c1[:, None]
     dx -= xhat
     dx *= rstd[:, None]
-    return y, dx, dw, g.sum(0)
+    return y, dx, dw, _col_sums(g)
 
 
 def _np_cdf(x):

@@ -504,9 +504,10 @@ def layer_norm_backward_ref(dy: np.ndarray, x: np.ndarray, weight: np.ndarray | 
             _split_rows(normalise, xf, xhat)
     else:
         xhat = _as_rows(xhat, R)
-    # Column sums over every row: one call each on the whole arrays (a reduction across rows is never split).
+    # Column sums over every row: one call each on the whole arrays (a reduction across rows is never split); db as
+    # a BLAS product with ones (host_threads.col_sums: ~1.5x np.sum's speed along rows).
     dw = np.einsum("mr,mr->r", g, xhat).astype(acc, copy=False) if need_w else None
-    db = g.sum(0).astype(acc, copy=False) if need_b else None
+    db = host_threads.col_sums(g) if need_b else None
     wf = None if weight is None else weight.astype(acc, copy=False)  # (read only)
     dx = np.empty(g.shape, acc)
     count = np.intp(R)

@@ -362,6 +362,22 @@ def test_layer_norm_refs_non_finite_rows_same_bits_no_warnings(rng, cols):
     np.testing.assert_allclose(y[~bad], want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("shape", [(256, 4096), (7, 33), (1000, 64), (3, 1), (0, 5)])
+def test_col_sums_is_one_product_with_ones_at_any_address(rng, shape):
+    """col_sums is ones @ a bit for bit (one BLAS call, whatever the array's alignment: a layer_norm's db has the same
+    bits in every call), within float32 error of the float64 column sums."""
+    a = rng.standard_normal(shape).astype(np.float32)
+    got = H.col_sums(a)
+    assert got.dtype == np.float32 and got.shape == shape[1:]
+    assert np.array_equal(got, np.ones(shape[0], np.float32) @ a)
+    buf = np.empty(a.size + 16, np.float32)
+    for off in (1, 3, 8):
+        moved = buf[off:off + a.size].reshape(shape)
+        moved[...] = a
+        assert np.array_equal(H.col_sums(moved), got)
+    np.testing.assert_allclose(got, a.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5 * math.sqrt(shape[0] + 1))
+
+
 def test_layer_norm_keep_xhat_never_hands_out_y(x):
     x = np.nan_to_num(x, posinf=9.0, neginf=-9.0)
     y, _, _, xhat = KN.layer_norm_ref(x, None, None, 1e-5, keep_xhat=True)

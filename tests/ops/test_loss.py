@@ -200,13 +200,12 @@ def test_cpu_class_index_rows_keep_the_checks(reduction):
 
 @pytest.mark.parametrize("shape", [(1200, 500), (3, 300000)])  # blocks of rows; a row longer than a block
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("blocks", [True, False])  # from FRESH_BYTES (lowered here) the exp goes through blocks
+@pytest.mark.parametrize("blocks", [True, False])  # from two _BLOCK_BYTES (64 KiB here) the exp goes through blocks
 def test_cpu_class_index_rows_without_grad_are_the_same_bits(rng, monkeypatch, shape, threads, blocks):
     a = (rng.standard_normal(shape) * 4).astype(np.float32)
     a[1, 0] = np.inf
     t = rng.integers(0, shape[1], shape[0])
-    if blocks:
-        monkeypatch.setattr(KLR, "FRESH_BYTES", 1)
+    monkeypatch.setattr(KLR, "_BLOCK_BYTES", 1 << 16 if blocks else 1 << 40)  # (1200, 500): blocks of 32 rows
     before = tt.get_num_threads()
     tt.set_num_threads(threads)
     try:
