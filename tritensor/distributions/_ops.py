@@ -9,7 +9,8 @@ from ..ops.special import logit, sigmoid
 from ..ops.special_binary import xlogy
 from ..ops.special_erf import erfinv
 from ..ops.special_gamma import digamma, lgamma
+from ..ops.special_igamma import gammainc
 from ..ops.where import where
 
-__all__ = ["bernoulli", "digamma", "erfinv", "full", "lgamma", "logit", "multinomial", "rand", "randn", "sigmoid",
-           "softplus", "where", "xlogy", "zeros_like"]
+__all__ = ["bernoulli", "digamma", "erfinv", "full", "gammainc", "lgamma", "logit", "multinomial", "rand", "randn",
+           "sigmoid", "softplus", "where", "xlogy", "zeros_like"]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special as _sp
 
-from ..autograd import Function, no_grad
-from ..creation import as_tensor
+from ..autograd import no_grad
 from ..tensor import Tensor
 from . import constraints
 from ._gamma_grad import StandardGamma
-from ._ops import digamma, lgamma, rand, randn, where, xlogy
+from ._ops import digamma, gammainc, lgamma, rand, randn, where, xlogy
 from .distribution import Distribution, broadcast_all
 
 __all__ = ["Gamma"]
@@ -44,31 +42,6 @@ def standard_gamma(concentration: Tensor, shape) -> Tensor:
         u = rand(*shape, dtype=a.dtype, device=a.device)
         scale = where(boost, u ** (1 / where(boost, a, a * 0 + 1)), a * 0 + 1)
         return (result * scale).clamp(min=float(np.finfo(a.dtype.np).tiny))
-
-
-class _RegularizedLowerGamma(Function):
-    """P(a, x), the regularised lower incomplete gamma function (torch.special.gammainc), by scipy on the host.
-
-    The backward follows PyTorch's igamma: d/dx P = exp((a - 1) log x - x - lgamma(a)); the derivative in `a`
-    is not implemented there either, so asking for it raises NotImplementedError with PyTorch's message.
-    """
-
-    @staticmethod
-    def forward(ctx, a: Tensor, x: Tensor) -> Tensor:
-        # scipy has no device kernel: the host round trip costs a copy each way on cuda, acceptable for a cdf.
-        a_np = a.detach().cpu().numpy().astype(np.float64)
-        x_np = x.detach().cpu().numpy().astype(np.float64)
-        out = np.asarray(_sp.gammainc(a_np, x_np)).astype(x.dtype.np)
-        ctx.save_for_backward(a, x)
-        return as_tensor(out, device=x.device)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, x = ctx.saved_tensors
-        if ctx.needs_input_grad[0]:
-            raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
-        density = ((a.detach() - 1) * x.detach().log() - x.detach() - lgamma(a.detach())).exp()
-        return None, grad * density
 
 
 def rsample_standard_gamma(concentration: Tensor, shape) -> Tensor:
@@ -124,15 +97,12 @@ class Gamma(Distribution):
         return xlogy(a, rate) + xlogy(a - 1, value) - rate * value - lgamma(a)
 
     def cdf(self, value: Tensor) -> Tensor:
-        """P(concentration, rate * value): the regularised lower incomplete gamma function (as PyTorch's
-        torch.special.gammainc). Differentiable in rate and value; the gradient in concentration raises
+        """P(concentration, rate * value): the regularised lower incomplete gamma function (tt.special.gammainc,
+        a kernel on the tensors' device). Differentiable in rate and value; the gradient in concentration raises
         NotImplementedError in backward, as PyTorch's."""
         if self._validate_args:
             self._validate_sample(value)
-        x = self.rate * value
-        a = self.concentration.expand(x.shape) if tuple(x.shape) != tuple(self.concentration.shape) \
-            else self.concentration
-        return _RegularizedLowerGamma.apply(a, x)
+        return gammainc(self.concentration, self.rate * value)
 
     def entropy(self) -> Tensor:
         """a - log(rate) + lgamma(a) + (1 - a) digamma(a)."""
