@@ -137,6 +137,79 @@ def _adam_in_place(p, g, states, c, flags) -> None:
     p += tmp
 
 
+# adam_batch_ref's gathering limits: a parameter past _BATCH_MEMBER elements is updated alone (its update's
+# per-call cost is already small beside its arithmetic), and a batch holds at most _BATCH_ELEMENTS elements (so the
+# flat working arrays, five of them, stay a few MiB at most).
+_BATCH_MEMBER = 1 << 15
+_BATCH_ELEMENTS = 1 << 17
+_FLAT = threading.local()
+
+
+def _flat(role: int, n: int, dtype: np.dtype) -> np.ndarray:
+    """A reused flat array of n elements for one operand role of adam_batch_ref (contents undefined)."""
+    buffers = getattr(_FLAT, "buffers", None)
+    if buffers is None:
+        buffers = _FLAT.buffers = {}
+    buf = buffers.get((role, dtype))
+    if buf is None or buf.size < n:
+        buf = buffers[(role, dtype)] = np.empty(max(n, 1024), dtype)
+    return buf[:n]
+
+
+def _root(a: np.ndarray):
+    while a.base is not None:
+        a = a.base
+    return a
+
+
+def adam_batch_ref(ps: list, gs: list, states: list, c: Sequence[float], flags: int) -> None:
+    """adam_ref for several parameters that share one row of scalars `c`: the small ones (fp32 or fp64, gradient
+    and states of the same dtype) gathered into flat arrays and updated by one _adam_in_place, then written back.
+    The same elementwise operations on the same values, so the same bits as one adam_ref per parameter; what it
+    saves is the dozen NumPy calls per parameter, which on a small model's step cost more than the arithmetic.
+    When two parameters' memories share a base array, all are updated one by one, in order (were they to
+    overlap, the order of the updates would show)."""
+    if len({id(_root(p)) for p in ps}) != len(ps):
+        for p, g, st in zip(ps, gs, states):
+            adam_ref(p, g, st, c, flags)
+        return
+    batch, total = [], 0
+    for p, g, st in zip(ps, gs, states):
+        ct, n = p.dtype, p.size
+        if (n > _BATCH_MEMBER or (ct is not _F32 and ct is not _F64) or g.dtype is not ct
+                or any(s.dtype is not ct for s in st)):
+            adam_ref(p, g, st, c, flags)
+            continue
+        if total + n > _BATCH_ELEMENTS or (batch and batch[0][0].dtype is not ct):
+            _adam_flat(batch, total, c, flags)
+            batch, total = [], 0
+        batch.append((p, g, st))
+        total += n
+    _adam_flat(batch, total, c, flags)
+
+
+def _adam_flat(batch: list, total: int, c: Sequence[float], flags: int) -> None:
+    """One _adam_in_place over the concatenation of `batch`'s (p, g, states), written back into each."""
+    if len(batch) < 2:
+        for p, g, st in batch:
+            _adam_in_place(p, g, st, c, flags)
+        return
+    ct = batch[0][0].dtype
+    n_state = len(batch[0][2])
+    flat = [np.concatenate([m[0] for m in batch], axis=None, out=_flat(0, total, ct)),  # (axis=None: C order)
+            np.concatenate([m[1] for m in batch], axis=None, out=_flat(1, total, ct))]
+    for j in range(n_state):
+        flat.append(np.concatenate([m[2][j] for m in batch], axis=None, out=_flat(2 + j, total, ct)))
+    _adam_in_place(flat[0], flat[1], flat[2:], c, flags)
+    start = 0
+    for p, _, st in batch:
+        end = start + p.size
+        np.copyto(p, flat[0][start:end].reshape(p.shape))
+        for j, s in enumerate(st):
+            np.copyto(s, flat[2 + j][start:end].reshape(s.shape))
+        start = end
+
+
 ADAM = StepRule("adam", _adam_update, adam_ref, 3, ("maximize", "weight_decay", "decoupled", "amsgrad"),
                 {"adamw": (WEIGHT_DECAY | DECOUPLED, 2), "adam": (0, 2), "amsgrad": WEIGHT_DECAY | AMSGRAD})
 RULES = [ADAM]

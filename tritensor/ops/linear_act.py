@@ -85,7 +85,12 @@ class LinearActivation(Function):
     """act(x @ weight.T + bias) for x (M, K), weight (N, K), bias (N,) or None."""
 
     differentiable_forward = False
-    _state_in_saved = True  # besides _saved: the activation's name
+    _state_in_saved = True  # besides _saved: the activation's name and derivative_host (dropped by _release)
+    derivative_host = None  # gelu's act'(z) from a cpu forward (a host array), until a backward uses it
+
+    def _release(self) -> None:
+        """Drop the kept derivative with the saved tensors."""
+        self.derivative_host = None
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
@@ -93,7 +98,7 @@ class LinearActivation(Function):
         ctx.activation = activation
         keep_z = need and activation != "relu"
         if x.device.type == "cpu":
-            y, z = _cpu_forward(x, weight, bias, activation)
+            y, z, ctx.derivative_host = _cpu_forward(x, weight, bias, activation, need)
         else:
             M, N = x._shape[0], weight._shape[0]
             z = Tensor._empty((M, N), x.dtype, x.device) if keep_z else None
@@ -113,7 +118,14 @@ class LinearActivation(Function):
         need = self.needs_input_grad
         M, N = grad._shape
         if x.device.type == "cpu":
-            dzf = _CPU_GRADS[self.activation](grad._host(), saved._host())
+            g, kept = grad._host(), self.derivative_host
+            self.derivative_host = None  # used up (it becomes dz): a second backward recomputes z
+            if kept is not None and g.shape == kept.shape:
+                dzf = KA.gelu_backward_ref(g, None, derivative=kept)[0]
+            else:
+                # z was not saved where the forward kept the derivative: the same product again, the same bits
+                z = saved if saved is not None else host_product(x._host(), weight._host().T, x.dtype, bias)
+                dzf = _CPU_GRADS[self.activation](g, z._host())
             db = Tensor._wrap(np.add.reduce(dzf, axis=0).astype(bias.dtype.np, copy=False)) if need[2] else None
             if x.dtype is D.float32 or x.dtype is D.float64:  # dx = dz @ W, dW = dz^T @ x straight from NumPy
                 return (*host_linear_grads(dzf, x, weight, x.dtype, need), db, None)
@@ -131,27 +143,36 @@ class LinearActivation(Function):
         return _grads(need, dz, x, weight, db)
 
 
-def _cpu_forward(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> tuple:
-    """(act(x @ weight.T + bias), the pre-activation z or None for relu) on the cpu."""
+def _cpu_forward(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str, need: bool) -> tuple:
+    """(act(x @ weight.T + bias), the pre-activation z or None, act'(z) or None) on the cpu. With `need` (a
+    backward will run), exact gelu in fp32 computes act'(z) on the same passes as act(z) (what unary F.gelu keeps
+    too): z is then not kept (None), and the backward's dz is one product instead of the erfc fit again. relu
+    keeps neither (its backward reads the output)."""
     # The weight's transposed host view, not weight.t(): inside apply a view op would record a node.
     out = host_product(x._host(), weight._host().T, x.dtype, bias)
     if activation == "relu":
         arr = out._np
         np.maximum(arr, 0, out=arr)  # NaN passes through, as F.relu
-        return out, None
-    return Tensor._wrap(_CPU_REFS[activation](out._host())), out
+        return out, None, None
+    if need and activation == "gelu":
+        y, kept = KA.gelu_derivative_ref(out._host())
+        if kept is not None:
+            return Tensor._wrap(y), None, kept
+    return Tensor._wrap(_CPU_REFS[activation](out._host())), out, None
 
 
 def _cpu_rows(x: Tensor, weight: Tensor, bias: Tensor | None, activation: str) -> Tensor:
     """LinearActivation.apply(x, weight, bias, activation) for a call `_plain_cpu_rows` accepts, apply's steps
     written out (a model's forward makes this call per layer; apply's generic loops cost as much as a small
     layer's product)."""
-    y, z = _cpu_forward(x, weight, bias, activation)
-    if not (grad_state.enabled and (x._requires_grad or weight._requires_grad
-                                    or (bias is not None and bias._requires_grad))):
+    need = grad_state.enabled and (x._requires_grad or weight._requires_grad
+                                   or (bias is not None and bias._requires_grad))
+    y, z, kept = _cpu_forward(x, weight, bias, activation, need)
+    if not need:
         return y
     node = LinearActivation._record_node((x, weight, bias, activation))
     node.activation = activation
+    node.derivative_host = kept
     if activation == "relu":
         node.save_for_backward(x, weight, bias, y)
         node._alias_saved_outputs((y,))  # as apply's _link_outputs: the saved output becomes a detached alias

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..autograd.grad_mode import no_grad
+from ..kernels import optim_adam as KA
 from ..kernels import optim_multi as K
 from ..kernels.device_array import DeviceArray
 from ..tensor import Tensor
@@ -27,6 +28,9 @@ from ..tensor import Tensor
 __all__: list[str] = []
 
 _TABLES: OrderedDict = OrderedDict()
+# Rules whose cpu reference has a form taking several parameters that share one row of scalars (same values, fewer
+# NumPy calls): rule name -> (params, grads, states, row, flags) -> None, over lists of host arrays.
+_HOST_BATCHED = {"adam": KA.adam_batch_ref}
 _TABLE_CACHE_SIZE = 16
 
 
@@ -93,26 +97,56 @@ def fused_step_(rule: str, params: list[Tensor], grads: list[Tensor], states: li
     n_state = _check(step_rule, params, grads, states, scalars)
     # The cpu references run on NumPy arrays (nothing for autograd to record): no_grad only around launches.
     ref = step_rule.ref
+    batched = _HOST_BATCHED.get(step_rule.name)
     buckets: dict | None = None
     last = row = None
+    run: list | None = None  # with a batched reference: the cpu parameters so far that share `row`
     for p, g, st, c in zip(params, grads, states, scalars):
         if p.device.type == "cpu":
             if c is not last:  # an optimizer usually passes one row object for a whole group
+                if run:
+                    batched(*run, row, bits)
                 last, row = c, _row(c)
-            ref(p._np if p._np is not None else p._host(), g._np if g._np is not None else g._host(),
-                [s._np if s._np is not None else s._host() for s in st], row, bits)
+                run = None if batched is None else ([], [], [])
+            host = (p._np if p._np is not None else p._host(), g._np if g._np is not None else g._host(),
+                    [s._np if s._np is not None else s._host() for s in st])
+            if run is None:
+                ref(*host, row, bits)
+            else:
+                for column, a in zip(run, host):
+                    column.append(a)
         else:
             if buckets is None:
                 buckets = {}
             buckets.setdefault((p.device, p.dtype, g.dtype), []).append((p, g, st, c))
+    if run:
+        batched(*run, row, bits)
     if buckets is not None:
         with no_grad():
             for members in buckets.values():
                 _launch(step_rule, bits, n_state, *(list(col) for col in zip(*members)))
-    for p, st in zip(params, states):
-        p._bump_version()
+    for p, st in zip(params, states):  # (Tensor._bump_version, inlined: three per parameter per step)
+        (p._storage or p._get_storage()).version += 1
         for s in st:
-            s._bump_version()
+            (s._storage or s._get_storage()).version += 1
+
+
+def step_counts_(steps: list[Tensor]) -> list[float]:
+    """Each optimizer step count (a scalar tensor, float32 in PyTorch's state) += 1 in place; the new counts.
+
+    A cpu count that needs no grad is bumped in its own NumPy memory (a tensor op per parameter per step cost more
+    than a small parameter's whole update): count + 1 is exact in a Python float for any float32 count below
+    2**53, so the one rounding in `fill` is add_(1)'s rounding. Others take add_(1) and item()."""
+    counts = []
+    for step in steps:
+        if step.device.type == "cpu" and not step._requires_grad:
+            arr = step._np if step._np is not None else step._host()
+            arr.fill(float(arr) + 1)
+            counts.append(float(arr))
+        else:
+            step.add_(1)
+            counts.append(step.item())
+    return counts
 
 
 def _row(c: Sequence[float]) -> tuple[float, ...]:

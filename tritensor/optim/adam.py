@@ -8,9 +8,9 @@ from typing import Any
 from .. import dtypes
 from ..autograd import no_grad
 from ..creation import tensor, zeros_like
-from ..ops.optim import fused_step_
+from ..ops.optim import fused_step_, step_counts_
 from ..tensor import Tensor
-from .optimizer import Optimizer, bump_step, params_and_grads, scalar_lr
+from .optimizer import Optimizer, params_and_grads, scalar_lr
 
 
 class Adam(Optimizer):
@@ -95,18 +95,19 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
         all_state = self.state
-        states, scalars = [], []
+        states, steps, scalars = [], [], []
         count = row = None
         for p in params:
             state = all_state.get(p)
             if not state or (amsgrad and "max_exp_avg_sq" not in state):
                 state = self._init_state(p, amsgrad)
-            t = bump_step(state["step"])
+            steps.append(state["step"])
+            states.append([state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"]] if amsgrad
+                          else [state["exp_avg"], state["exp_avg_sq"]])
+        for t in step_counts_(steps):
             if t != count:  # every parameter of a group usually shares its count: one row of scalars
                 count, row = t, adam_scalars(t, lr, beta1, beta2, eps, weight_decay)
             scalars.append(row)
-            states.append([state["exp_avg"], state["exp_avg_sq"], state["max_exp_avg_sq"]] if amsgrad
-                          else [state["exp_avg"], state["exp_avg_sq"]])
         fused_step_("adam", params, grads, states, scalars,
                     dict(maximize=group["maximize"], weight_decay=weight_decay != 0,
                          decoupled=group["decoupled_weight_decay"], amsgrad=amsgrad))

@@ -52,20 +52,6 @@ def params_and_grads(group: dict[str, Any]) -> tuple[list[Tensor], list[Tensor]]
     return params, grads
 
 
-def bump_step(step: Tensor) -> float:
-    """state["step"] += 1 in place (PyTorch keeps the count in a float32 scalar tensor); returns the new count.
-
-    A cpu count is bumped in its own NumPy memory: a tensor op per parameter per step cost more than a small
-    parameter's whole update (and a NumPy ufunc on a 0-d array ~1.6 us, `fill` 0.5). count + 1 is exact in a
-    Python float for any float32 count below 2**53, so the one rounding in `fill` is add_(1)'s float32 rounding."""
-    if step.device.type == "cpu" and not step.requires_grad:
-        arr = step.numpy()
-        arr.fill(float(arr) + 1)
-        return float(arr)
-    step.add_(1)
-    return step.item()
-
-
 def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
     """A hook run before every optimizer's step: hook(optimizer, args, kwargs) -> None or (args, kwargs)."""
     return _add_hook(_global_step_pre_hooks, hook)
