@@ -170,3 +170,44 @@ def test_ordinary_views_keep_recording_writes(device):
     b.requires_grad_()  # a view that is a leaf requiring grad: PyTorch names the view-of-a-leaf rule
     with _raises("a view of a leaf Variable that requires grad is being used in an in-place operation."):
         b.add_(1)
+
+
+CUSTOM = (" This view was created inside a custom Function (or because an input was returned as-is) and the autograd "
+          "logic to handle view+inplace would override the custom backward associated with the custom Function, "
+          "leading to incorrect gradients. This behavior is forbidden. You can fix this by cloning the output of the "
+          "custom Function.")
+
+
+class _ViewOut(tt.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.view(-1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.view(2, 3) * 2
+
+
+class _SameOut(tt.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+@pytest.mark.parametrize("fn", [_ViewOut, _SameOut])
+def test_custom_function_view_output_refuses_inplace_but_clone_keeps_custom_backward(fn):
+    a = tt.ones(2, 3, requires_grad=True)
+    out = fn.apply(a * 1)
+    with pytest.raises(RuntimeError, match=re.escape(f"Output 0 of {fn.__name__}Backward is a view and is being "
+                                                     "modified inplace." + CUSTOM)):
+        out.add_(1)
+    with tt.no_grad():  # PyTorch allows the write with grad mode off
+        fn.apply(a * 1).add_(1)
+    copy = fn.apply(a * 1).clone()
+    copy.add_(1)
+    copy.sum().backward()
+    np.testing.assert_array_equal(_np(a.grad), np.full((2, 3), 2.0, np.float32))  # the custom backward's 2

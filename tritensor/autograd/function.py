@@ -22,6 +22,7 @@ import numpy as np
 
 from ..grad_state import state
 from ..tensor import RemovableHandle, Tensor
+from ..view_meta import IN_CUSTOM_FUNCTION
 from .grad_mode import no_grad
 
 _FREED_MSG = (
@@ -289,11 +290,13 @@ class Function(Node, FunctionCtx):
                 t._bump_version()
                 t._output_nr = 0  # set again below when it is not the first output
         if not record:
+            _mark_views(out, dirty, args)
             return out
         out = ctx._alias_returned_inputs(out, args)
         ctx._edges = tuple([_edge_of(a) for a in args])
         ctx._input_shapes = tuple([a._shape if type(a) is Tensor else None for a in args])
         ctx._link_outputs(out)
+        _mark_views(out, dirty, ())
         if ctx._saved is not None and dirty:
             # PyTorch records saved versions after forward, once dirty inputs have been bumped.
             ctx._saved_versions = tuple([None if t is None else t._version for t in ctx._saved])
@@ -533,6 +536,16 @@ def _sum_to(grad, shape: tuple):
     dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
     out = grad.sum(dims, keepdim=True) if dims else grad
     return out.reshape(shape) if out._shape != shape else out
+
+
+def _mark_views(out, dirty, args: tuple) -> None:
+    """A custom Function's outputs that are views (an input returned as-is included) refuse in-place writes while
+    autograd records (PyTorch's IN_CUSTOM_FUNCTION, view_meta.py): CopySlices would bypass the custom backward.
+    Inputs it modified (mark_dirty) and, when nothing was recorded, inputs returned themselves keep their own."""
+    for t in out if isinstance(out, tuple) else (out,):
+        if type(t) is Tensor and t._base is not None and not any(t is d for d in dirty or ()) \
+                and not any(t is a for a in args):
+            t._creation_meta = IN_CUSTOM_FUNCTION
 
 
 def check_custom_grads(node: Function, result: tuple) -> tuple:
