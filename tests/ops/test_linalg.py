@@ -226,3 +226,45 @@ def test_cuda_float32_and_strided_operands():
     spd = at @ a + 4 * np.eye(4, dtype=np.float32)
     np.testing.assert_allclose(_np(tt.linalg.cholesky(_t(spd, "cuda")[:, ::1])), np.linalg.cholesky(spd), rtol=1e-4,
                                atol=1e-5)
+
+
+def _cofactors(m):
+    n = m.shape[-1]
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(m, i, 0), j, 1)) for j in range(n)]
+                     for i in range(n)])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_det_backward_singular(device):
+    # d det / dA is the cofactor matrix, defined for singular A too (PyTorch goes through the SVD there): a batch
+    # mixing an invertible matrix, a rank-2 one (nonzero cofactors) and a rank-1 one (zero cofactors).
+    a = np.stack([_mat(3, 3), np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),
+                  np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0])])
+    A = _t(a, device, requires_grad=True)
+    (tt.linalg.det(A) * _t([1.0, 2.0, 3.0], device)).sum().backward()
+    for i, scale in enumerate([1.0, 2.0, 3.0]):
+        np.testing.assert_allclose(_np(A.grad)[i], scale * _cofactors(a[i]), rtol=1e-10, atol=1e-12)
+    assert np.abs(_np(A.grad)[1]).max() > 1.0  # the rank-2 matrix's cofactors are not all zero
+
+
+def test_det_gradcheck_singular():
+    S = _t(np.stack([_mat(3, 3), np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),
+                     np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0])]), requires_grad=True)
+    assert gradcheck(tt.linalg.det, (S,))
+    assert tt.autograd.gradgradcheck(tt.linalg.det, (S,))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_slogdet_backward(device):
+    # g A^-T, the inverse unchecked as PyTorch's lu_solve (a singular A: non-finite values, no error).
+    a = _mat(2, 3, 3)
+    A = _t(a, device, requires_grad=True)
+    (tt.linalg.slogdet(A).logabsdet * _t([1.0, -2.0], device)).sum().backward()
+    ref = np.array([1.0, -2.0])[:, None, None] * np.linalg.inv(np.swapaxes(a, -1, -2))
+    np.testing.assert_allclose(_np(A.grad), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_slogdet_backward_singular_is_not_an_error():
+    S = _t([[1.0, 2.0], [2.0, 4.0]], requires_grad=True)
+    tt.logdet(S).backward()
+    assert not np.isfinite(_np(S.grad)).all()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tritensor as tt
-from tritensor.autograd import gradcheck
+from tritensor.autograd import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(11)
 
@@ -114,3 +114,107 @@ def test_cuda_raises_not_implemented(name, args):
     extra = [tt.ones(3, 1, device="cuda") for _ in args]
     with pytest.raises(NotImplementedError, match=rf"^linalg.{name} is not implemented for cuda tensors .* A.cpu\(\)"):
         getattr(tt.linalg, name)(A, *extra)
+
+
+@pytest.mark.parametrize("mode", ["reduced", "complete"])
+def test_qr_backward_wide_matrices(mode):
+    # m < n: Q is square and both modes agree; A = [X | Y] with only X deciding Q.
+    A = _t(RNG.standard_normal((2, 3, 5)), requires_grad=True)
+    assert gradcheck(lambda x: tuple(tt.linalg.qr(x, mode=mode)), (A,))
+    assert gradgradcheck(lambda x: tt.linalg.qr(x, mode=mode).Q.sin().sum(-1) + tt.linalg.qr(x, mode=mode).R[..., 0],
+                         (A,))
+    Q, R = tt.linalg.qr(A, mode=mode)
+    (Q.sum() + R.sum()).backward()
+    assert A.grad.shape == (2, 3, 5) and np.isfinite(A.grad.numpy()).all()
+    B = _t(RNG.standard_normal((3, 3)), requires_grad=True)  # square: complete = reduced
+    assert gradcheck(lambda x: tuple(tt.linalg.qr(x, mode=mode)), (B,))
+
+
+def test_qr_backward_refusals():
+    A = _t(RNG.standard_normal((4, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"^The QR decomposition is not differentiable when mode='complete' and "
+                       r"nrows > ncols\.$"):
+        tt.linalg.qr(A, mode="complete").Q.sum().backward()
+    with pytest.raises(RuntimeError, match=r"^The derivative of linalg.qr depends on Q, which is not computed when "
+                       r"mode='r'\. Please use linalg.qr\(A, mode='reduced'\) if you are going to differentiate "
+                       r"through linalg.qr\.$"):
+        tt.linalg.qr(A.mT, mode="r").R.sum().backward()
+    Q, R = tt.linalg.qr(A, mode="complete")  # forward alone is fine, as in PyTorch
+    assert Q.shape == (4, 4) and R.requires_grad
+
+
+def test_svd_backward_full_matrices_rectangular():
+    # As PyTorch: full_matrices=True differentiates through the first k = min(m, n) singular vectors only.
+    for shape in [(2, 4, 3), (2, 3, 4)]:
+        A = _t(RNG.standard_normal(shape), requires_grad=True)
+
+        def first_k(x):
+            U, S, Vh = tt.linalg.svd(x, full_matrices=True)
+            k = S.shape[-1]
+            return tt.cat([(U[..., :k] @ Vh[..., :k, :]).flatten(-2), S], -1)
+
+        assert gradcheck(first_k, (A,))
+        assert gradgradcheck(first_k, (A,))
+        U, S, Vh = tt.linalg.svd(A, full_matrices=True)
+        (U.sum() + Vh.sum()).backward()  # the completion's columns/rows are ignored, not an error
+        assert np.isfinite(A.grad.numpy()).all()
+
+
+def test_values_only_backward_with_repeated_values():
+    # svdvals / eigvalsh / the nuclear norm need no 1 / (s_i - s_j): repeated values give U V^T, V V^T, not NaN.
+    q1, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    q2, _ = np.linalg.qr(RNG.standard_normal((3, 3)))
+    a = q1 @ np.diag([3.0, 3.0, 1.0]) @ q2.T
+    A = _t(a, requires_grad=True)
+    tt.linalg.svdvals(A).sum().backward()
+    np.testing.assert_allclose(A.grad.numpy(), q1 @ q2.T, atol=1e-12)
+    A = _t(a, requires_grad=True)
+    tt.linalg.matrix_norm(A, "nuc").backward()
+    np.testing.assert_allclose(A.grad.numpy(), q1 @ q2.T, atol=1e-12)
+    S = _t(q1 @ np.diag([2.0, 2.0, 5.0]) @ q1.T, requires_grad=True)
+    (tt.linalg.eigvalsh(S) * _t([1.0, 1.0, 3.0])).sum().backward()
+    np.testing.assert_allclose(S.grad.numpy(), q1 @ np.diag([1.0, 1.0, 3.0]) @ q1.T, atol=1e-12)
+    E = tt.eye(3, dtype=tt.float64, requires_grad=True)
+    tt.linalg.eigh(E).eigenvalues.sum().backward()
+    np.testing.assert_allclose(E.grad.numpy(), np.eye(3), atol=1e-12)
+
+
+def test_pinv_backward():
+    # PyTorch's pinv_backward: finite where the SVD's backward would divide by s_i^2 - s_j^2 = 0.
+    E = tt.eye(3, dtype=tt.float64, requires_grad=True)
+    tt.linalg.pinv(E).sum().backward()
+    np.testing.assert_allclose(E.grad.numpy(), -np.ones((3, 3)), atol=1e-12)
+    D = _t(np.diag([1.0, 2.0, 0.0]), requires_grad=True)  # rank 2: the (I - A A+) terms count
+    tt.linalg.pinv(D).sum().backward()
+    np.testing.assert_allclose(D.grad.numpy(), [[-1.0, -0.5, 1.0], [-0.5, -0.25, 0.25], [1.0, 0.25, 0.0]],
+                               atol=1e-12)
+    for shape in [(2, 4, 3), (2, 3, 4)]:
+        A = _t(RNG.standard_normal(shape), requires_grad=True)
+        assert gradcheck(tt.linalg.pinv, (A,))
+        assert gradgradcheck(tt.linalg.pinv, (A,))
+    assert tt.linalg.pinv(A).grad_fn.name() == "LinalgPinvBackward0"
+
+
+def test_pinv_hermitian_reads_lower_triangle():
+    a = RNG.standard_normal((2, 3, 3))
+    sym = np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2)
+    np.testing.assert_allclose(tt.linalg.pinv(_t(a), hermitian=True).numpy(), np.linalg.pinv(sym), atol=1e-12)
+    A = _t(a, requires_grad=True)
+    assert gradcheck(lambda x: tt.linalg.pinv(x + x.mT, hermitian=True), (A,))
+
+
+def test_svd_backward_one_sided():
+    # Only Vh (or only U) reaches the loss: the missing gradients count as zeros. Projections onto the row (column)
+    # space do not depend on the singular vectors' signs.
+    A = _t(RNG.standard_normal((2, 3, 5)), requires_grad=True)
+    def rows(x):
+        Vh = tt.linalg.svd(x, full_matrices=False).Vh
+        return Vh.mT @ Vh
+
+    def cols(x):
+        U = tt.linalg.svd(x.mT, full_matrices=False).U
+        return U @ U.mT
+
+    for f in (rows, cols):
+        assert gradcheck(f, (A,))
+        assert gradgradcheck(f, (A,))

@@ -8,7 +8,7 @@ import scipy.linalg
 
 import tritensor as tt
 from tests.ops.linalg_helpers import DEVICES, _np, _t
-from tritensor.autograd import gradcheck
+from tritensor.autograd import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(5)
 
@@ -117,5 +117,38 @@ def test_cuda_backward_matches_cpu():
         loss = loss + tt.linalg.solve_triangular(A, B, upper=True).sum()
         loss.backward()
         grads[device] = (_np(A.grad), _np(B.grad))
+    for g_cpu, g_cuda in zip(grads["cpu"], grads["cuda"]):
+        np.testing.assert_allclose(g_cuda, g_cpu, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 5, 3), (1, 4)])
+def test_lu_factor_backward_rectangular(shape):
+    # PyTorch differentiates getrf for wide and tall matrices: the extra block of U (wide) or L (tall) is carried
+    # through the square factorization of the leading block.
+    A = _t(RNG.standard_normal(shape), requires_grad=True)
+    assert gradcheck(lambda x: tt.linalg.lu_factor(x).LU, (A,))
+    assert gradcheck(lambda x: tt.linalg.lu_factor_ex(x).LU, (A,))
+    assert gradgradcheck(lambda x: tt.linalg.lu_factor(x).LU.sin(), (A,))
+
+
+def test_lu_factor_backward_rectangular_known_value():
+    # A = [[2, 1, 4]]: no pivoting, L = [[1]], U = A, so d sum(LU) / dA = ones; tall [[2], [1]]: L = [[1], [0.5]],
+    # U = [[2]], and d(0.5 = a1 / a0) adds (-a1 / a0^2, 1 / a0) = (-0.25, 0.5) to (1, 0).
+    A = _t([[2.0, 1.0, 4.0]], requires_grad=True)
+    tt.linalg.lu_factor(A).LU.sum().backward()
+    np.testing.assert_allclose(A.grad.numpy(), [[1.0, 1.0, 1.0]])
+    B = _t([[2.0], [1.0]], requires_grad=True)
+    tt.linalg.lu_factor(B).LU.sum().backward()
+    np.testing.assert_allclose(B.grad.numpy(), [[0.75], [0.5]])
+
+
+def test_cuda_rectangular_lu_backward_matches_cpu():
+    a = RNG.standard_normal((2, 3, 4))
+    grads = {}
+    for device in DEVICES:
+        wide, tall = _t(a, device, requires_grad=True), _t(np.swapaxes(a, -1, -2), device, requires_grad=True)
+        loss = (tt.linalg.lu_factor(wide).LU ** 2).sum() + tt.linalg.lu_factor(tall).LU.sin().sum()
+        loss.backward()
+        grads[device] = (_np(wide.grad), _np(tall.grad))
     for g_cpu, g_cuda in zip(grads["cpu"], grads["cuda"]):
         np.testing.assert_allclose(g_cuda, g_cpu, rtol=1e-9, atol=1e-10)

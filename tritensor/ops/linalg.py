@@ -15,6 +15,7 @@ from ..kernels import linalg as K
 from ..tensor import Tensor
 from . import linalg_common as C
 from .dispatch import broadcast_shapes
+from .linalg_decomp import svd
 from .linalg_lu import return_type, solve_triangular
 
 CholeskyExResult = return_type("linalg_cholesky_ex", ["L", "info"])
@@ -225,8 +226,10 @@ class LinalgSlogdet(Function):
 
     @staticmethod
     def backward(ctx, gsign, glogabs):
+        # g A^-T with the inverse unchecked, as PyTorch's lu_solve: a singular A (logabsdet -inf) gives inf/NaN
+        # gradients, not an error.
         (A,) = ctx.saved_tensors
-        return glogabs.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+        return glogabs.unsqueeze(-1).unsqueeze(-1) * inv_ex(A).inverse.mT
 
 
 class LinalgDet(Function):
@@ -248,7 +251,29 @@ class LinalgDet(Function):
     @staticmethod
     def backward(ctx, g):
         A, out = ctx.saved_tensors
-        return (g * out).unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+        return _det_backward(A, out, g)
+
+
+def _det_backward(A: Tensor, det_A: Tensor, g: Tensor) -> Tensor:
+    """g times the cofactor matrix of A: det(A) A^-T where A is invertible; where |det A| < 100 eps (PyTorch's
+    threshold) A^-T is missing or inaccurate, so the cofactors come from A = U S Vh instead: det(U) det(Vh)
+    U diag(prod_{j != i} S_j) Vh, a product with no division."""
+    n = A._shape[-1]
+    singular = np.abs(np.asarray(det_A.detach()._host())) < 100 * np.finfo(A.dtype.np).eps
+    if n == 0 or not singular.any():
+        return (g * det_A).unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+    mask = Tensor._from_host(singular.reshape(singular.shape + (1, 1)), A.device)
+    eye = C.eye(n, A)
+    # Each path gets a well-conditioned stand-in for the matrices the other one owns: the identity (invertible)
+    # and diag(1..n) (distinct singular values).
+    distinct = C.diag_embed(Tensor._from_host(np.arange(1.0, n + 1.0, dtype=A.dtype.np), A.device))
+    A_sing = A.where(mask, distinct).to("cpu")
+    U, S, Vh = svd(A_sing)
+    others = (S.unsqueeze(-2) * (1.0 - C.eye(n, S)) + C.eye(n, S)).prod(-1)  # prod_{j != i} S_j
+    alpha = det(U) * det(Vh) * g.to("cpu")
+    cof = C.mm(U * (alpha.unsqueeze(-1) * others).unsqueeze(-2), Vh).to(A.device)
+    regular = (g * det_A).unsqueeze(-1).unsqueeze(-1) * inv(eye.where(mask, A)).mT
+    return cof.where(mask, regular)
 
 
 @C.out_arg

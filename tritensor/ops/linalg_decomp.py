@@ -2,8 +2,10 @@
 
 These decompositions have no Triton formulation here (iterative or Householder-blocked algorithms): they run
 NumPy/LAPACK on cpu and raise NotImplementedError on cuda, naming the op and suggesting `.cpu()`. Their backwards
-are PyTorch's formulas (reduced QR with m >= n; eigh with the 1 / (lambda_j - lambda_i) matrix; SVD for distinct
-singular values and gauge-invariant losses), written with differentiable tensor ops.
+are PyTorch's formulas (QR in every mode but 'r' and tall 'complete'; eigh with the 1 / (lambda_j - lambda_i)
+matrix; SVD for distinct singular values and gauge-invariant losses; pinv through A+ itself), written with
+differentiable tensor ops. Eigenvalues and singular values alone never divide by their differences, so repeated
+ones are fine there.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ..autograd.function import Function
 from ..tensor import Tensor
 from . import linalg_common as C
 from .linalg_lu import return_type, solve_triangular
+from .shape import cat
 
 QRResult = return_type("linalg_qr", ["Q", "R"])
 EighResult = return_type("linalg_eigh", ["eigenvalues", "eigenvectors"])
@@ -45,18 +48,28 @@ class LinalgQr(Function):
 
     @staticmethod
     def backward(ctx, gQ, gR):
-        # m >= n: gA = [gQ + Q copyutl(gR R^T - Q^T gQ)] R^-T, copyutl mirroring the upper triangle downwards.
         Q, R = ctx.saved_tensors
         m, n = Q._shape[-2], R._shape[-1]
         if ctx.mode == "r":
             raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please "
                                "use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
-        if m < n or (ctx.mode == "complete" and m > n):
-            raise NotImplementedError("linalg.qr: the derivative is implemented for mode='reduced' with m >= n "
-                                      "(and square complete QR) only")
-        D = C.mm(gR, R.mT) - C.mm(Q.mT, gQ)
-        sym = D.triu() + D.triu(1).mT
-        return solve_triangular(R.mT, gQ + C.mm(Q, sym), upper=False, left=False), None
+        if ctx.mode == "complete" and m > n:  # Q's last m - n columns are any orthonormal completion
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+        if m >= n:
+            return _qr_backward_tall(Q, R, gQ, gR), None
+        # A = [X | Y] with X = Q R1 square and Y = Q R2: Q depends on X alone, and R2 = Q^T Y feeds Y's gradient
+        # (Q gR2) and Q's (Y gR2^T = Q R2 gR2^T).
+        R1, R2, gR1, gR2 = R[..., :m], R[..., m:], gR[..., :m], gR[..., m:]
+        gX = _qr_backward_tall(Q, R1, gQ + C.mm(Q, C.mm(R2, gR2.mT)), gR1)
+        return cat([gX, C.mm(Q, gR2)], -1), None
+
+
+def _qr_backward_tall(Q: Tensor, R: Tensor, gQ: Tensor, gR: Tensor) -> Tensor:
+    """PyTorch's QR backward for m >= n: gA = [gQ + Q copyltu(gR R^T - Q^T gQ)] R^-T, copyltu(M) mirroring M's upper
+    triangle below the diagonal."""
+    D = C.mm(gR, R.mT) - C.mm(Q.mT, gQ)
+    sym = D.triu() + D.triu(1).mT
+    return solve_triangular(R.mT, gQ + C.mm(Q, sym), upper=False, left=False)
 
 
 @C.out_arg
@@ -81,6 +94,7 @@ class LinalgEigh(Function):
 
     @staticmethod
     def forward(ctx, A: Tensor, uplo: str) -> tuple[Tensor, Tensor]:
+        ctx.set_materialize_grads(False)
         w, v = np.linalg.eigh(A.detach()._host(), UPLO=uplo)
         L, V = _wrap(w, A.dtype), _wrap(v, A.dtype)
         ctx.save_for_backward(L, V)
@@ -88,12 +102,18 @@ class LinalgEigh(Function):
 
     @staticmethod
     def backward(ctx, gL, gV):
-        # gA = V (diag(gL) + skew(V^T gV) / 2 / E) V^T with E_ij = lambda_j - lambda_i (PyTorch's formula).
+        # gA = V (diag(gL) + skew(V^T gV) / 2 / E) V^T with E_ij = lambda_j - lambda_i (PyTorch's formula); without
+        # gV (eigvalsh) no E is formed, so repeated eigenvalues give V diag(gL) V^T rather than NaN.
         L, V = ctx.saved_tensors
         n = L._shape[-1]
-        eye = C.eye(n, L)
-        E = L.unsqueeze(-2) - L.unsqueeze(-1) + eye
-        inner = (0.5 * _skew(C.mm(V.mT, gV))) / E * (1.0 - eye) + C.diag_embed(gL)
+        inner = C.diag_embed(gL) if gL is not None else None
+        if gV is not None:
+            eye = C.eye(n, L)
+            E = L.unsqueeze(-2) - L.unsqueeze(-1) + eye
+            off = (0.5 * _skew(C.mm(V.mT, gV))) / E * (1.0 - eye)
+            inner = off if inner is None else inner + off
+        if inner is None:
+            return None, None
         return C.mm(C.mm(V, inner), V.mT), None
 
 
@@ -128,7 +148,7 @@ class LinalgSvd(Function):
 
     @staticmethod
     def forward(ctx, A: Tensor, full_matrices: bool) -> tuple[Tensor, Tensor, Tensor]:
-        ctx.full = full_matrices
+        ctx.set_materialize_grads(False)
         u, s, vh = np.linalg.svd(A.detach()._host(), full_matrices=full_matrices)
         U, S, Vh = _wrap(u, A.dtype), _wrap(s, A.dtype), _wrap(vh, A.dtype)
         ctx.save_for_backward(U, S, Vh)
@@ -137,12 +157,20 @@ class LinalgSvd(Function):
     @staticmethod
     def backward(ctx, gU, gS, gVh):
         U, S, Vh = ctx.saved_tensors
-        m, n = U._shape[-2], Vh._shape[-1]
         k = S._shape[-1]
-        if ctx.full and m != n:
-            raise NotImplementedError("linalg.svd: the derivative with full_matrices=True is implemented for square "
-                                      "matrices only; use full_matrices=False")
-        return _svd_backward(U, S, Vh, gU, gS, gVh, m, n, k), None
+        # As PyTorch, full_matrices=True differentiates through the first k columns of U and rows of Vh only: the
+        # others are any orthonormal completion, so a loss that reads them has no well-defined gradient.
+        U, Vh = U[..., :k], Vh[..., :k, :]
+        gU = None if gU is None else gU[..., :k]
+        gVh = None if gVh is None else gVh[..., :k, :]
+        if gU is None and gVh is None:
+            if gS is None:
+                return None, None
+            return C.mm(U * gS.unsqueeze(-2), Vh), None  # no 1 / (s_j^2 - s_i^2): repeated values are fine
+        gU = gU if gU is not None else U * 0.0
+        gVh = gVh if gVh is not None else Vh * 0.0
+        gS = gS if gS is not None else S * 0.0
+        return _svd_backward(U, S, Vh, gU, gS, gVh, U._shape[-2], Vh._shape[-1], k), None
 
 
 def _svd_backward(U, S, Vh, gU, gS, gVh, m, n, k) -> Tensor:
@@ -198,20 +226,54 @@ def _tolerance(S: Tensor, m: int, n: int, atol, rtol, name: str) -> Tensor:
     return tol
 
 
+class LinalgPinv(Function):
+    """The pseudo-inverse through the SVD; its backward is PyTorch's pinv_backward (the derivative of A+ for a
+    locally constant rank), so repeated singular values do not give NaN as the SVD's own backward would."""
+
+    differentiable_forward = False
+
+    @staticmethod
+    def forward(ctx, A: Tensor, atol, rtol, hermitian: bool) -> Tensor:
+        A_ = A.detach()
+        if hermitian:  # as PyTorch's eigh-based path, only the lower triangle is read
+            A_ = A_.tril() + A_.tril(-1).mT
+        m, n = A._shape[-2:]
+        U, S, Vh = LinalgSvd.apply(A_, False)
+        tol = _tolerance(S, m, n, atol, rtol, "linalg.pinv")
+        keep = S > tol
+        zero = Tensor._wrap(np.zeros((), A.dtype.np))
+        s_inv = (1.0 / S.where(keep, Tensor._wrap(np.ones((), A.dtype.np)))).where(keep, zero)
+        P = C.mm(Vh.mT * s_inv.unsqueeze(-2), U.mT)
+        ctx.save_for_backward(A, P)
+        return P
+
+    @staticmethod
+    def backward(ctx, gP):
+        # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, transposed term by term; the products are
+        # grouped so that every intermediate is (min(m, n), .)-sized where it can be.
+        A, P = ctx.saved_tensors
+        m, n = A._shape[-2:]
+        Pt, gPt = P.mT, gP.mT
+        if m <= n:
+            K = C.mm(gPt, P)  # (m, m)
+            KPt = C.mm(K, Pt)
+            gA = -C.mm(P, K).mT + KPt - C.mm(C.mm(A, P), KPt) + C.mm(C.mm(Pt, P), gPt - C.mm(K, A))
+        else:
+            K = C.mm(P, gPt)  # (n, n)
+            PtK = C.mm(Pt, K)
+            gA = -C.mm(K, P).mT + C.mm(C.mm(gPt - C.mm(A, K), P), Pt) + PtK - C.mm(C.mm(PtK, P), A)
+        return gA, None, None, None
+
+
 @C.out_arg
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None, rcond=None) -> Tensor:
     """The Moore-Penrose pseudo-inverse of every matrix of A (through the SVD); singular values at or below
-    max(atol, rtol * sigma_max) are treated as zero. `rcond` is the older name of rtol."""
+    max(atol, rtol * sigma_max) are treated as zero. `rcond` is the older name of rtol; with `hermitian` only the
+    lower triangle of A is read."""
     C.check_input("linalg.pinv", A, square=hermitian)
     C.cpu_only("linalg.pinv", A)
     rtol = rcond if rcond is not None else rtol
-    m, n = A._shape[-2:]
-    U, S, Vh = LinalgSvd.apply(A, False)
-    tol = _tolerance(S.detach(), m, n, atol, rtol, "linalg.pinv")
-    keep = S > tol
-    zero = Tensor._wrap(np.zeros((), A.dtype.np))
-    s_inv = (1.0 / S.where(keep, Tensor._wrap(np.ones((), A.dtype.np)))).where(keep, zero)
-    return C.mm(Vh.mT * s_inv.unsqueeze(-2), U.mT)
+    return LinalgPinv.apply(A, atol, rtol, bool(hermitian))
 
 
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:

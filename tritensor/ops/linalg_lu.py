@@ -16,6 +16,7 @@ from ..kernels import linalg as K
 from ..tensor import Tensor
 from . import linalg_common as C
 from .dispatch import broadcast_shapes
+from .shape import cat
 
 
 def return_type(name: str, fields: list[str]):
@@ -45,8 +46,11 @@ def permutation_matrix(pivots: Tensor, m: int, like: Tensor) -> Tensor:
 
 
 def _unpack(LU: Tensor) -> tuple[Tensor, Tensor]:
-    n = LU._shape[-1]
-    return LU.tril(-1) + C.eye(n, LU), LU.triu()
+    """(L, U) of getrf's packed (m, n) LU: L (m, k) unit lower, U (k, n) upper, k = min(m, n)."""
+    m, n = LU._shape[-2:]
+    k = min(m, n)
+    eye = Tensor._from_host(np.eye(m, k, dtype=LU.dtype.np), LU.device)
+    return LU[..., :k].tril(-1) + eye, LU[..., :k, :].triu()
 
 
 # ================================================================ autograd Functions
@@ -65,16 +69,32 @@ class LinalgLuFactorEx(Function):
 
     @staticmethod
     def backward(ctx, gLU, gpiv=None, ginfo=None):
-        # A = P L U: gA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T
         LU, piv = ctx.saved_tensors
         m, n = LU._shape[-2:]
-        if m != n:
-            raise NotImplementedError("linalg.lu_factor: the derivative for non-square matrices is not implemented")
+        k = min(m, n)
         L, U = _unpack(LU)
-        g = C.mm(L.mT, gLU.tril(-1)).tril(-1) + C.mm(gLU.triu(), U.mT).triu()
-        g = solve_triangular(L.mT, g, upper=True, unitriangular=True)
-        g = solve_triangular(U.mT, g, upper=False, left=False)
+        gL, gU = gLU[..., :k].tril(-1), gLU[..., :k, :].triu()
+        if m == n:
+            g = _lu_backward_core(L, U, C.mm(L.mT, gL), C.mm(gU, U.mT))
+        elif m < n:
+            # A = P L [U1 | U2] with U1 square: L and U1 come from P L U1 = A1 alone, and U2 = L^-1 P^T A2 adds
+            # -L^-T gU2 U2^T to L's gradient; A2's gradient is P L^-T gU2.
+            U1, U2, gU1, gU2 = U[..., :m], U[..., m:], gU[..., :m], gU[..., m:]
+            g1 = _lu_backward_core(L, U1, C.mm(L.mT, gL) - C.mm(gU2, U2.mT), C.mm(gU1, U1.mT))
+            g = cat([g1, solve_triangular(L.mT, gU2, upper=True, unitriangular=True)], -1)
+        else:
+            # P^T A = [L1; L2] U with L1 square: L2 = A2 U^-1 adds -L2^T gL2 U^-T to U's gradient; A2's is gL2 U^-T.
+            L1, L2, gL1, gL2 = L[..., :n, :], L[..., n:, :], gL[..., :n, :], gL[..., n:, :]
+            g1 = _lu_backward_core(L1, U, C.mm(L1.mT, gL1), C.mm(gU, U.mT) - C.mm(L2.mT, gL2))
+            g = cat([g1, solve_triangular(U.mT, gL2, upper=False, left=False)], -2)
         return C.mm(permutation_matrix(piv, m, LU), g)
+
+
+def _lu_backward_core(L: Tensor, U: Tensor, lower: Tensor, upper: Tensor) -> Tensor:
+    """P^T gA of a square block A = P L U: L^-T (tril(lower, -1) + triu(upper)) U^-T, where lower = L^T gL and
+    upper = gU U^T plus what the rectangular part adds (PyTorch's linalg_lu_backward)."""
+    g = solve_triangular(L.mT, lower.tril(-1) + upper.triu(), upper=True, unitriangular=True)
+    return solve_triangular(U.mT, g, upper=False, left=False)
 
 
 class LinalgLuSolve(Function):
