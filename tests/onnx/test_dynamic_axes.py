@@ -18,11 +18,11 @@ from tritensor.models.char_lstm import CharLSTM
 from tritensor.models.gpt import GPT
 
 
-def _run_at_sizes(model, make, axes, sizes) -> None:
+def _run_at_sizes(model, make, axes, sizes, opset: int = 17) -> None:
     """Export at make(2) with `axes` dynamic, then run onnxruntime against tritensor at every size."""
     names = [f"in{k}" for k in range(len(make(2)))]
     f = io.BytesIO()
-    tonnx.export(model, make(2), f, input_names=names, dynamic_axes=dict(zip(names, axes)))
+    tonnx.export(model, make(2), f, input_names=names, dynamic_axes=dict(zip(names, axes)), opset_version=opset)
     session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
     for size in sizes:
         args = make(size)
@@ -63,9 +63,10 @@ def _encoder():
     return nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(16), enable_nested_tensor=False).eval()
 
 
-def test_transformer_encoder_with_dynamic_batch_and_sequence_length():
+@pytest.mark.parametrize("opset", [13, 17])  # LayerNormalization, or its formula over the last axis
+def test_transformer_encoder_with_dynamic_batch_and_sequence_length(opset):
     model = _encoder()
-    _run_at_sizes(model, lambda b: (tt.randn(b, b + 3, 16),), [{0: "batch", 1: "seq"}], (1, 3, 4))
+    _run_at_sizes(model, lambda b: (tt.randn(b, b + 3, 16),), [{0: "batch", 1: "seq"}], (1, 3, 4), opset)
 
 
 class _Padded(nn.Module):
@@ -77,14 +78,15 @@ class _Padded(nn.Module):
         return self.encoder(x, src_key_padding_mask=padding)
 
 
-def test_transformer_encoder_with_a_padding_mask_input():
+@pytest.mark.parametrize("opset", [13, 17])
+def test_transformer_encoder_with_a_padding_mask_input(opset):
     # the bool mask becomes an additive float mask through zeros_like + masked_fill_ (traced, batch-dynamic)
     model = _Padded().eval()
 
     def make(b):
         return tt.randn(b, 5, 16), tt.arange(5).unsqueeze(0).expand(b, 5) >= tt.arange(b).unsqueeze(1) + 3
 
-    _run_at_sizes(model, make, [{0: "batch"}, {0: "batch"}], (1, 3))
+    _run_at_sizes(model, make, [{0: "batch"}, {0: "batch"}], (1, 3), opset)
 
 
 def test_transformer_encoder_with_a_causal_mask_input():
@@ -155,7 +157,8 @@ def test_unused_traced_values_are_not_exported_but_writes_still_refuse():
         _bytes(Write(), x)
 
 
-def test_comparisons_where_and_masked_fill_lower():
+@pytest.mark.parametrize("opset", [13, 17])
+def test_comparisons_where_and_masked_fill_lower(opset):
     class Select(nn.Module):
         def forward(self, x, y):
             keep = (x > 0) & (y <= 0.5) | ~(x == y)
@@ -165,7 +168,7 @@ def test_comparisons_where_and_masked_fill_lower():
     tt.manual_seed(0)
     x, y = tt.randn(4, 5), tt.randn(4, 5)
     x[0, 0] = 0.25
-    _run_at_sizes(Select(), lambda b: (tt.randn(b, 5), tt.randn(b, 5)), [{0: "b"}, {0: "b"}], (1, 3))
+    _run_at_sizes(Select(), lambda b: (tt.randn(b, 5), tt.randn(b, 5)), [{0: "b"}, {0: "b"}], (1, 3), opset)
     session = ort.InferenceSession(_bytes(Select(), (x, y)), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"input": x.numpy(), "input.1": y.numpy()})[0],
                                Select()(x, y).numpy(), rtol=1e-6)
@@ -177,7 +180,7 @@ def _bytes(model, args) -> bytes:
     return f.getvalue()
 
 
-@pytest.mark.parametrize("opset", [17, 19])
+@pytest.mark.parametrize("opset", [13, 17, 19])  # Pad: pads and constant_value are inputs from opset 11
 def test_padding_layers_export(opset):
     tt.manual_seed(0)
     layers = [nn.ZeroPad2d((1, 0, 2, 1)), nn.ReflectionPad2d(1), nn.ReplicationPad2d((0, 2, 1, 0)),

@@ -16,6 +16,13 @@ from tritensor.models.char_lstm import CharLSTM
 from tritensor.models.gpt import GPT
 from tritensor.ops.autocast import op_hook
 
+OPSETS = (13, 14, 15, 16, 17)  # below 17 layer_norm is a formula; below 15 Shape has no start/end; ...
+
+
+def _norm_op(opset: int) -> str:
+    """The op layer_norm lowers to: LayerNormalization from opset 17, its ReduceMean formula before."""
+    return "LayerNormalization" if opset >= 17 else "ReduceMean"
+
 
 def _export(model, args, **kwargs) -> bytes:
     f = io.BytesIO()
@@ -62,14 +69,17 @@ def _trained_cnn():
     return model.eval()
 
 
-def test_mlp_matches_onnxruntime_with_a_dynamic_batch():
+@pytest.mark.parametrize("opset", OPSETS)
+def test_mlp_matches_onnxruntime_with_a_dynamic_batch(opset):
     model = _mlp().train()
     x = tt.randn(3, 8)
     data = _export(model, x, input_names=["x"], output_names=["y"],
-                   dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+                   dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset)
     assert model.training  # export ran in eval mode and restored the mode
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto, full_check=True)
+    assert [(o.domain, o.version) for o in proto.opset_import] == [("", opset)]
+    assert proto.ir_version == (7 if opset <= 14 else 8)  # the oldest IR that opset needs
     assert [i.name for i in proto.graph.input] == ["x"] and [o.name for o in proto.graph.output] == ["y"]
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     names = [i.name for i in proto.graph.initializer]
@@ -78,10 +88,11 @@ def test_mlp_matches_onnxruntime_with_a_dynamic_batch():
     _assert_runs_like(model, data, "x", x, tt.randn(7, 8), tt.randn(1, 8))
 
 
-def test_cnn_matches_onnxruntime_with_a_dynamic_batch():
+@pytest.mark.parametrize("opset", OPSETS)
+def test_cnn_matches_onnxruntime_with_a_dynamic_batch(opset):
     model = _trained_cnn()
     x = tt.randn(2, 3, 8, 8)
-    data = _export(model, x, dynamic_axes={"input": {0: "n"}, "output": [0]})
+    data = _export(model, x, dynamic_axes={"input": {0: "n"}, "output": [0]}, opset_version=opset)
     proto = onnx.load_from_string(data)
     onnx.checker.check_model(proto, full_check=True)
     ops = {n.op_type for n in proto.graph.node}
@@ -144,13 +155,15 @@ def test_ops_on_constants_only_are_folded_and_nested_ops_not_recorded():
     _assert_runs_like(model, proto.SerializeToString(), "input", x)
 
 
-def test_gpt_matches_onnxruntime():
+@pytest.mark.parametrize("opset", OPSETS)
+def test_gpt_matches_onnxruntime(opset):
     tt.manual_seed(0)
     model = GPT(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16).eval()
     idx = tt.randint(0, 11, (2, 8))
-    data = _export(model, idx, input_names=["idx"], dynamic_axes={"idx": {0: "batch"}})
+    data = _export(model, idx, input_names=["idx"], dynamic_axes={"idx": {0: "batch"}}, opset_version=opset)
     proto = onnx.load_from_string(data)
-    assert {"Gather", "LayerNormalization", "Softmax", "MatMul", "Erf"} <= {n.op_type for n in proto.graph.node}
+    onnx.checker.check_model(proto, full_check=True)
+    assert {"Gather", _norm_op(opset), "Softmax", "MatMul", "Erf"} <= {n.op_type for n in proto.graph.node}
     assert "tok_emb.weight" in {i.name for i in proto.graph.initializer}
     _assert_runs_like(model, data, "idx", idx, tt.randint(0, 11, (3, 8)))
 
@@ -179,13 +192,15 @@ def _assert_all_run_like(model, data: bytes, feeds: dict, *args) -> None:
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
-def test_transformer_encoder_layer_exports_through_its_parts():
+@pytest.mark.parametrize("opset", OPSETS)
+def test_transformer_encoder_layer_exports_through_its_parts(opset):
     tt.manual_seed(0)
     model = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True).eval()
     x = tt.randn(2, 5, 16)
-    data = _export(model, x)
+    data = _export(model, x, opset_version=opset)
     ops = {n.op_type for n in onnx.load_from_string(data).graph.node}
-    assert {"LayerNormalization", "Softmax", "Slice"} <= ops  # multi_head_attention_forward, decomposed
+    assert {_norm_op(opset), "Softmax", "Slice"} <= ops  # multi_head_attention_forward, decomposed
+    assert ("LayerNormalization" in ops) == (opset >= 17)
     _assert_all_run_like(model, data, {"input": x.numpy()}, x)
 
 
@@ -218,12 +233,13 @@ def _rnn_cases():
     }
 
 
+@pytest.mark.parametrize("opset", [13, 17])  # LSTM/GRU/RNN gain `layout` at 14 (not used)
 @pytest.mark.parametrize("case", list(_rnn_cases()))
-def test_recurrent_layers_match_onnxruntime_with_a_dynamic_batch(case):
+def test_recurrent_layers_match_onnxruntime_with_a_dynamic_batch(case, opset):
     model, axis = _rnn_cases()[case]
     model.eval()
     x = tt.randn(*((2, 5, 4) if axis == 0 else (5, 2, 4)))
-    data = _export(model, x, input_names=["x"], dynamic_axes={"x": {axis: "batch"}})
+    data = _export(model, x, input_names=["x"], dynamic_axes={"x": {axis: "batch"}}, opset_version=opset)
     ops = {n.op_type for n in onnx.load_from_string(data).graph.node}
     assert {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}[model.mode] in ops
     for batch in (2, 3, 1):
@@ -251,12 +267,13 @@ def test_lstm_with_initial_states_as_inputs():
     _assert_all_run_like(wrapped, data, {"x": x3.numpy(), "h": h3.numpy(), "c": c3.numpy()}, x3, h3, c3)
 
 
-def test_char_lstm_matches_onnxruntime_with_a_dynamic_batch():
+@pytest.mark.parametrize("opset", OPSETS)
+def test_char_lstm_matches_onnxruntime_with_a_dynamic_batch(opset):
     tt.manual_seed(0)
     model = CharLSTM(11, hidden=16, num_layers=2).eval()
     idx = tt.randint(0, 11, (2, 7))
     data = _export(model, idx, input_names=["idx"], output_names=["logits", "h", "c"],
-                   dynamic_axes={"idx": {0: "batch"}})
+                   dynamic_axes={"idx": {0: "batch"}}, opset_version=opset)
     assert "embed.weight" in {i.name for i in onnx.load_from_string(data).graph.initializer}
     for batch in (2, 4):
         ib = tt.randint(0, 11, (batch, 7))
@@ -269,7 +286,8 @@ def test_lstm_projections_are_refused_by_name():
         _export(model, tt.randn(5, 2, 4))
 
 
-def test_slicing_inside_a_model():
+@pytest.mark.parametrize("opset", OPSETS)
+def test_slicing_inside_a_model(opset):
     class Slices(nn.Module):
         def forward(self, x):
             a = x[:, 1:5:2, ..., -1]  # (B, 2, 3)
@@ -277,7 +295,7 @@ def test_slicing_inside_a_model():
             return a * 2.0, b + 1.0, x[..., None][:, -1]
 
     x = tt.randn(2, 6, 3, 4)
-    data = _export(Slices(), x, dynamic_axes={"input": {0: "batch"}})
+    data = _export(Slices(), x, dynamic_axes={"input": {0: "batch"}}, opset_version=opset)
     assert {"Slice", "Squeeze", "Unsqueeze"} <= {n.op_type for n in onnx.load_from_string(data).graph.node}
     for xb in (x, tt.randn(3, 6, 3, 4)):
         _assert_all_run_like(Slices(), data, {"input": xb.numpy()}, xb)

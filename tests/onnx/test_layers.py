@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
@@ -91,6 +92,9 @@ LAYERS = {
     "linear_gelu_3d": (lambda: _FusedLinear("gelu"), (3, 5)),
     "linear_gelu_tanh_no_bias": (lambda: _FusedLinear("gelu_tanh", bias=False), (5,)),
     "linear_silu_3d": (lambda: _FusedLinear("silu"), (3, 5)),
+    "layer_norm": (lambda: nn.LayerNorm(5), (3, 5)),
+    "layer_norm_2d_no_bias": (lambda: nn.LayerNorm((3, 5), eps=1e-3, bias=False), (3, 5)),
+    "layer_norm_no_affine": (lambda: nn.LayerNorm(5, elementwise_affine=False), (5,)),
     "rms_norm": (lambda: nn.RMSNorm(5), (3, 5)),
     "rms_norm_2d_eps": (lambda: nn.RMSNorm((3, 5), eps=1e-4), (3, 5)),
 }
@@ -103,8 +107,13 @@ def _randomise(model) -> None:
             p.copy_(tt.randn(*p.shape) * 0.5 + 0.7)
 
 
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_layer_matches_onnxruntime_with_a_dynamic_batch(name):
+# The lowerings whose ONNX form changes between opsets 13 and 17 (HardSwish arrives at 14, Shape's start/end at
+# 15, LayerNormalization at 17; Resize, Pad, Clip and the Reduce*s are checked at every one).
+_BY_OPSET = ["hardswish", "layer_norm", "layer_norm_2d_no_bias", "rms_norm", "upsample_nearest_size",
+             "upsample_bilinear_align_corners", "group_norm", "instance_norm2d_running_stats", "hardtanh", "glu"]
+
+
+def _export_and_compare(name: str, opset: int) -> None:
     make, shape = LAYERS[name]
     tt.manual_seed(0)
     model = make()
@@ -112,7 +121,8 @@ def test_layer_matches_onnxruntime_with_a_dynamic_batch(name):
     model.eval()
     f = io.BytesIO()
     tonnx.export(model, tt.randn(2, *shape), f, input_names=["x"], output_names=["y"],
-                 dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+                 dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, opset_version=opset)
+    onnx.checker.check_model(onnx.load_from_string(f.getvalue()), full_check=True)
     session = ort.InferenceSession(f.getvalue(), providers=["CPUExecutionProvider"])
     for batch in (2, 3):
         x = tt.randn(batch, *shape)
@@ -120,6 +130,18 @@ def test_layer_matches_onnxruntime_with_a_dynamic_batch(name):
         (got,) = session.run(None, {"x": x.numpy()})
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_matches_onnxruntime_with_a_dynamic_batch(name, opset):
+    _export_and_compare(name, opset)
+
+
+@pytest.mark.parametrize("opset", [14, 15, 16])
+@pytest.mark.parametrize("name", _BY_OPSET)
+def test_layers_whose_lowering_depends_on_the_opset(name, opset):
+    _export_and_compare(name, opset)
 
 
 def test_adaptive_max_pool2d_not_a_whole_factor_is_refused_by_name():

@@ -171,11 +171,13 @@ def _dynamic_inputs(inputs: tuple, names: list[str], tensors: list[Tensor],
 
 def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
                 output_names: Sequence[str] | None = None,
-                dynamic_axes: Mapping[str, Any] | None = None, opset_version: int = 17,
+                dynamic_axes: Mapping[str, Any] | None = None, opset_version: int | None = 17,
                 training: Any = "eval", kwargs: Mapping[str, Any] | None = None) -> onnx.ModelProto:
     """The checked ModelProto `export` writes (same arguments, without the file)."""
-    if opset_version < 17:
-        raise ValueError(f"tt.onnx.export supports opset_version >= 17, got {opset_version}")
+    opset_version = 17 if opset_version is None else opset_version  # PyTorch: None is the default opset
+    newest = onnx.defs.onnx_opset_version()
+    if not 13 <= opset_version <= newest:  # below 13 Squeeze/Split/ReduceSum take their axes as attributes
+        raise ValueError(f"tt.onnx.export supports opset_version 13 to {newest} (13 and up), got {opset_version}")
     inputs = args if isinstance(args, tuple) else (args,)
     kwargs = dict(kwargs or {})
     if inputs and isinstance(inputs[-1], dict):  # PyTorch: a trailing dict holds keyword arguments
@@ -213,14 +215,15 @@ def build_model(model: Any, args: Any, input_names: Sequence[str] | None = None,
                               graph_inputs, graph_outputs, g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset_version)],
                               producer_name="tritensor")
-    proto.ir_version = min(proto.ir_version, 8 if opset_version <= 18 else 9)
+    # the oldest IR each opset needs (7 for opsets 13-14, as PyTorch writes them), so older runtimes load it
+    proto.ir_version = min(proto.ir_version, 7 if opset_version <= 14 else 8 if opset_version <= 18 else 9)
     onnx.checker.check_model(proto, full_check=True)
     return proto
 
 
 def export(model: Any, args: Any, f: str | os.PathLike | io.IOBase, input_names: Sequence[str] | None = None,
            output_names: Sequence[str] | None = None, dynamic_axes: Mapping[str, Any] | None = None,
-           opset_version: int = 17, *, training: Any = "eval", export_params: bool = True,
+           opset_version: int | None = 17, *, training: Any = "eval", export_params: bool = True,
            do_constant_folding: bool = True, verbose: bool = False,
            kwargs: Mapping[str, Any] | None = None) -> None:
     """Export `model` to ONNX as PyTorch's torch.onnx.export (the tracing exporter) does.
@@ -232,6 +235,8 @@ def export(model: Any, args: Any, f: str | os.PathLike | io.IOBase, input_names:
     folded. `input_names`/`output_names` name the graph's values ("input", "input.1", ... and "output", ...
     by default); `dynamic_axes` maps a name to {axis: "dim_name"} or a list of axes, which become symbolic
     dims. `f` is a path or a binary file object. The graph passes onnx.checker before it is written.
+    `opset_version` is 13 up to the newest the installed onnx knows: below 17, ops whose ONNX signature differs
+    take that opset's form, as PyTorch's exporter writes them (layer_norm as its formula, ...).
     Sizes read in Python (x.size(0)) are traced as constants, as in PyTorch; reshapes keep a dynamic leading
     batch dim, but a causal mask is built for the traced sequence length.
     """

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..graph import GraphContext
+from ... import dtypes as D
+from ..graph import GraphContext, onnx_type
 from ..trace import Node
-from ._common import no_out, pair, positional, unsupported
+from ._common import no_out, pair, positional, reduce_over, unsupported
 from .pointwise import gelu_of
 
 
@@ -150,13 +151,33 @@ def _batch_norm(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
 
 
 def _layer_norm(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
+    """LayerNormalization from opset 17; its formula before (`_layer_norm_formula`)."""
     x = a["input"]
     shape = pair(a["normalized_shape"], 1)
     w, b = a.get("weight"), a.get("bias")
+    if g.opset < 17:
+        return [_layer_norm_formula(g, x, len(shape), w, b, float(a.get("eps", 1e-5)))]
     inputs = [g.tensor(x), g.tensor(w) if w is not None else _ones(g, shape, x)]
     if b is not None:
         inputs.append(g.tensor(b))
     return [g.op("LayerNormalization", inputs, axis=-len(shape), epsilon=float(a.get("eps", 1e-5)))]
+
+
+def _layer_norm_formula(g: GraphContext, x: Any, k: int, w: Any, b: Any, eps: float) -> str:
+    """(x - mean) / sqrt(var + eps) * w + b over the last k dims, as PyTorch's exporter decomposes layer_norm
+    below opset 17 (ReduceMean, Sub, Pow, Add, Sqrt, Div); half-precision inputs are normalized in float32."""
+    axes = list(range(-k, 0))  # negative axes: right whatever the (dynamic) leading dims
+    half = x.dtype in (D.float16, D.bfloat16)
+    dtype = D.float32 if half else x.dtype
+    name = g.tensor(x, dtype)
+    centered = g.op("Sub", [name, reduce_over(g, "ReduceMean", name, axes, 1)])
+    var = reduce_over(g, "ReduceMean", g.op("Pow", [centered, g.value(2.0, dtype)]), axes, 1)
+    y = g.op("Div", [centered, g.op("Sqrt", [g.op("Add", [var, g.value(eps, dtype)])])])
+    if half:
+        y = g.op("Cast", [y], to=onnx_type(x.dtype))
+    if w is not None:
+        y = g.op("Mul", [y, g.tensor(w, x.dtype)])
+    return y if b is None else g.op("Add", [y, g.tensor(b, x.dtype)])
 
 
 def _embedding(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:

@@ -10,7 +10,7 @@ import numpy as np
 from ...ops.normalization import FINFO_EPS
 from ..graph import GraphContext
 from ..trace import Node
-from ._common import pair, unsupported
+from ._common import pair, reduce_over, unsupported
 
 
 def _channel(g: GraphContext, t: Any, ndim: int) -> str:
@@ -65,10 +65,7 @@ def _rms_norm(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
     axes = list(range(x.dim() - k, x.dim()))
     name = g.tensor(x)
     square = g.op("Mul", [name, name])
-    if g.opset >= 18:
-        mean = g.op("ReduceMean", [square, g.ints(axes)], keepdims=1)
-    else:
-        mean = g.op("ReduceMean", [square], axes=axes, keepdims=1)
+    mean = reduce_over(g, "ReduceMean", square, axes, 1)
     rms = g.op("Sqrt", [g.op("Add", [mean, g.value(eps, x.dtype)])])
     y = g.op("Div", [name, rms])
     return [y if w is None else g.op("Mul", [y, g.tensor(w, x.dtype)])]

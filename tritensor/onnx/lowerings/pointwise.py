@@ -87,7 +87,11 @@ def _elu(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
 
 
 def _hardswish(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
-    return [g.op("HardSwish", [g.tensor(a["input"])])]
+    """HardSwish from opset 14; x * HardSigmoid(x) before, as PyTorch's exporter writes it there."""
+    x = g.tensor(a["input"])
+    if g.opset >= 14:
+        return [g.op("HardSwish", [x])]
+    return [g.op("Mul", [x, g.op("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)])]
 
 
 def _softplus_of(g: GraphContext, x: str, dtype: Any, beta: float, threshold: float) -> str:

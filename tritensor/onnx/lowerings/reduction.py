@@ -6,7 +6,7 @@ from typing import Any
 
 from ..graph import GraphContext
 from ..trace import Node
-from ._common import positional, unsupported
+from ._common import positional, reduce_over, unsupported
 
 
 def _reduce(op_type: str):
@@ -18,9 +18,7 @@ def _reduce(op_type: str):
         dims = list(range(x.dim())) if dim is None or dim == () else ([dim] if isinstance(dim, int) else list(dim))
         axes = [int(d) % max(x.dim(), 1) for d in dims]
         keep = int(bool(a.get("keepdim", False)))
-        if op_type == "ReduceSum" or g.opset >= 18:  # ReduceSum took axes as an input from opset 13
-            return [g.op(op_type, [g.tensor(x, node.outputs[0].dtype), g.ints(axes)], keepdims=keep)]
-        return [g.op(op_type, [g.tensor(x, node.outputs[0].dtype)], axes=axes, keepdims=keep)]
+        return [reduce_over(g, op_type, g.tensor(x, node.outputs[0].dtype), axes, keep)]
     return lower
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..graph import GraphContext
 from ..trace import Node
-from ._common import unsupported
+from ._common import shape_of, unsupported
 
 _MODES = {"nearest": 1, "linear": 1, "bilinear": 2, "trilinear": 3}
 
@@ -40,7 +40,7 @@ def _interpolate(g: GraphContext, a: dict[str, Any], node: Node) -> list[str]:
         scales = [float(s) for s in scale] if isinstance(scale, (tuple, list)) else [float(scale)] * n
         inputs = [g.tensor(x), empty, g.const(np.asarray([1.0, 1.0] + scales, dtype=dtype))]
     else:
-        lead = g.op("Shape", [g.tensor(x)], start=0, end=2)
+        lead = shape_of(g, g.tensor(x), 0, 2)
         sizes = g.op("Concat", [lead, g.ints(size_out)], axis=0)
         inputs = [g.tensor(x), empty, empty, sizes]
     return [g.op("Resize", inputs, **attrs)]
