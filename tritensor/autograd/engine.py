@@ -27,7 +27,8 @@ from ..autocast_state import state as autocast_state
 from ..autocast_state import suspended as autocast_suspended
 from ..tensor import Tensor
 from . import function as F
-from .function import AccumulateGrad, Node, check_custom_grads
+from .custom_grads import check_custom_grads
+from .function import AccumulateGrad, Node
 from .grad_mode import state
 
 _getrefcount = sys.getrefcount
@@ -79,6 +80,7 @@ def _dependencies_into(roots: list[Node], targets: set) -> dict | None:
     such node is not a target (_needed_dependencies prunes the graph)."""
     deps: dict = {}
     stack = list(roots)
+    starts = set(roots)  # already on the stack: a root that another root feeds is walked once, not twice
     while stack:
         node = stack.pop()
         feeds = False
@@ -89,7 +91,8 @@ def _dependencies_into(roots: list[Node], targets: set) -> dict | None:
             count = deps.get(nxt)
             if count is None:
                 deps[nxt] = 1
-                stack.append(nxt)
+                if nxt not in starts:
+                    stack.append(nxt)
             else:
                 deps[nxt] = count + 1
         if not feeds and node not in targets:
@@ -103,6 +106,7 @@ def _dependencies(roots: list[Node]) -> dict:
     key (the engine's test of whether a gradient is sent along an edge at all)."""
     deps: dict = {}
     stack = list(roots)
+    starts = set(roots)  # already on the stack: a root that another root feeds is walked once, not twice
     while stack:
         for nxt, _ in stack.pop()._edges:
             if nxt is None:
@@ -110,7 +114,8 @@ def _dependencies(roots: list[Node]) -> dict:
             count = deps.get(nxt)
             if count is None:
                 deps[nxt] = 1
-                stack.append(nxt)
+                if nxt not in starts:
+                    stack.append(nxt)
             else:
                 deps[nxt] = count + 1
     return deps

@@ -413,6 +413,19 @@ class Function(Node, FunctionCtx):
 
         Raises RuntimeError if the graph was already freed by a backward without `retain_graph=True`.
         """
+        saved = self._saved_values()
+        if self._saved_outputs is not None:
+            saved = list(saved)
+            for k, nr in self._saved_outputs.items():
+                alias = saved[k].detach()
+                alias.grad_fn, alias._output_nr, alias._requires_grad = self, nr, True
+                saved[k] = alias
+            saved = tuple(saved)
+        return saved
+
+    def _saved_values(self) -> tuple:
+        """`saved_tensors` with its checks, a saved output left as its detached alias (same memory and version, no
+        history): for a built-in op's backward_fused, which reads the values only and records no graph."""
         saved = self._saved
         if saved is None:
             if self._freed:
@@ -431,13 +444,6 @@ class Function(Node, FunctionCtx):
                     "compute its gradient, with tt.autograd.set_detect_anomaly(True). "
                     f"(Saved by {self.name()}.)"
                 )
-        if self._saved_outputs is not None:
-            saved = list(saved)
-            for k, nr in self._saved_outputs.items():
-                alias = saved[k].detach()
-                alias.grad_fn, alias._output_nr, alias._requires_grad = self, nr, True
-                saved[k] = alias
-            saved = tuple(saved)
         return saved
 
     @property
@@ -522,22 +528,6 @@ class Function(Node, FunctionCtx):
                                   "autograd.Function to use it with backward mode AD.")
 
 
-def _expands_to(shape: tuple, target: tuple) -> bool:
-    """Whether a tensor of `shape` broadcasts to exactly `target` (so a gradient of `target` sums back to it)."""
-    if len(shape) > len(target):
-        return False
-    lead = len(target) - len(shape)
-    return all(n == m or n == 1 for n, m in zip(shape, target[lead:]))
-
-
-def _sum_to(grad, shape: tuple):
-    """Sum a broadcast gradient back to an input's shape (the inverse of broadcasting)."""
-    lead = grad.ndim - len(shape)
-    dims = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad._shape[i + lead] != 1)
-    out = grad.sum(dims, keepdim=True) if dims else grad
-    return out.reshape(shape) if out._shape != shape else out
-
-
 def _mark_views(out, dirty, args: tuple) -> None:
     """A custom Function's outputs that are views (an input returned as-is included) refuse in-place writes while
     autograd records (PyTorch's IN_CUSTOM_FUNCTION, view_meta.py): CopySlices would bypass the custom backward.
@@ -546,26 +536,6 @@ def _mark_views(out, dirty, args: tuple) -> None:
         if type(t) is Tensor and t._base is not None and not any(t is d for d in dirty or ()) \
                 and not any(t is a for a in args):
             t._creation_meta = IN_CUSTOM_FUNCTION
-
-
-def check_custom_grads(node: Function, result: tuple) -> tuple:
-    """A custom backward's gradients (as the engine checks them) must match its inputs' shapes; broadcastable ones
-    are summed down."""
-    fixed = None
-    for i, (g, shape) in enumerate(zip(result, node._input_shapes)):
-        if g is None or shape is None:
-            continue
-        if type(g) is not Tensor:
-            raise TypeError(f"function {node.name()} returned a gradient of type {type(g).__name__} at index {i}; "
-                            "expected a Tensor or None")
-        if g._shape != shape:
-            if not _expands_to(shape, g._shape):
-                raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - got "
-                                   f"{list(g._shape)} but expected shape compatible with {list(shape)}")
-            if fixed is None:
-                fixed = list(result)
-            fixed[i] = _sum_to(g, shape)
-    return result if fixed is None else tuple(fixed)
 
 
 class _DelayedError(Function):

@@ -171,6 +171,7 @@ class ScaledDotProductAttention(Function):
     docstring; the backward recomputes the probabilities from the saved inputs (and lse on cuda)."""
 
     differentiable_forward = False
+    _state_in_saved = True  # besides _saved: numbers, and probs / lse (dropped by _release)
 
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scale: float, causal: bool,
@@ -195,8 +196,11 @@ class ScaledDotProductAttention(Function):
         ctx.save_for_backward(q, k, v, mask, out)
         return out
 
+    def _release(self) -> None:
+        self.probs = self.lse = None
+
     def backward_fused(self, grad: Tensor):
-        q, k, v, mask, out = self.saved_tensors
+        q, k, v, mask, out = self._saved_values()  # (out's values only: no output-with-history to rebuild)
         scale, causal, dropout_p, seed = self.args
         mask_grad = mask is not None and len(self.needs_input_grad) > 3 and bool(self.needs_input_grad[3])
         if q.device.type == "cpu":

@@ -86,6 +86,7 @@ class NllLoss(Function):
 
     differentiable_forward = False
     exp_host = None  # cpu: the forward's (exp(x - row max), row max, row sums), which backward turns into the gradient
+    _state_in_saved = True  # besides _saved: numbers and flags, and the host arrays _release drops
     class_rows = False  # cpu: the forward took K.class_rows_ref (the common case), so may its backward
 
     @staticmethod
@@ -143,6 +144,9 @@ class NllLoss(Function):
         a_t = Tensor._wrap(a.astype(x.dtype.np)).to(x.device)
         p = SoftmaxFunction.apply(x, class_dim, False)
         return g * (a_t * p - q_t), None, None, None, None, None, None
+
+    def _release(self) -> None:
+        self.exp_host = self.lse_host = None
 
     def backward_fused(self, grad):
         ignore_index, eps, reduction, nll = self.args

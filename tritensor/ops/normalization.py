@@ -81,6 +81,7 @@ class NativeLayerNorm(Function):
 
     differentiable_forward = False
     xhat_host = None  # cpu, recording a graph: the forward's normalised x (layer_norm_ref's keep_xhat)
+    _state_in_saved = True  # besides _saved: numbers, and xhat_host (dropped by _release)
 
     def name(self) -> str:
         return "RmsNormBackward0" if self.rms else "NativeLayerNormBackward0"
@@ -119,6 +120,9 @@ class NativeLayerNorm(Function):
         x, weight, _, _ = ctx.saved_tensors
         need = ctx.needs_input_grad
         return (*layer_norm_grads(ctx, x, grad, weight, need[1], need[2]), None, None, None)
+
+    def _release(self) -> None:
+        self.xhat_host = None
 
     def backward_fused(self, grad):
         x, weight, mean, rstd = self.saved_tensors
@@ -252,6 +256,7 @@ class NativeGroupNorm(Function):
     receives the saved (mean, rstd) (instance_norm's running statistics read them)."""
 
     differentiable_forward = False
+    _state_in_saved = True  # besides _saved: groups and eps
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor | None, bias: Tensor | None, groups: int, eps: float,

@@ -99,6 +99,7 @@ class SoftmaxFunction(Function):
     differentiable_forward = False
     exp_host = None  # cpu log_softmax recording a graph: the forward's (exp(x - row max), row sums)
     exp_source = None  # and (a weak reference to x, x's version then): what recomputes them for a second backward
+    _state_in_saved = True  # besides _saved: ints, a flag, exp_source (no tensor) and exp_host (dropped by _release)
 
     def name(self) -> str:
         return "LogSoftmaxBackward0" if self.log else "SoftmaxBackward0"
@@ -131,8 +132,11 @@ class SoftmaxFunction(Function):
                 exp = K.log_softmax_exp_ref(x._host(), self.dim)[1]  # as the forward computed it: the same bits
         return exp
 
+    def _release(self) -> None:
+        self.exp_host = None
+
     def backward_fused(self, grad):
-        (y,) = self.saved_tensors
+        (y,) = self._saved_values()  # (y's values only: no output-with-history to rebuild)
         if y.device.type == "cpu":
             exp = self._kept_exp() if self.log else None
             gx = K.softmax_backward_ref(grad._host(), y._host(), self.dim, self.log, exp, consume=True)

@@ -11,8 +11,9 @@ import math
 import numpy as np
 
 from .. import dtypes as D
-from ..autograd.function import Function
+from ..autograd.function import _NOT_TENSOR, Function, _edge_of
 from ..creation import zeros
+from ..grad_state import state
 from ..kernels.device_array import contiguous_layout, contiguous_strides
 from ..tensor import Tensor, wrap_dim
 from .broadcast import sum_to
@@ -31,6 +32,10 @@ def view_strides(shape: tuple, stride: tuple, new_shape: tuple) -> tuple | None:
     Like PyTorch's computeStride: each run of new dims must fit inside a run of old dims that is
     contiguous with itself.
     """
+    if stride == contiguous_layout(shape)[0]:
+        # One contiguous run (a gradient, a contiguous activation): the walk below would give exactly these
+        # strides (size-1 dims included), looked up instead of computed.
+        return contiguous_layout(new_shape)[0]
     numel = 1
     for s in shape:
         numel *= s
@@ -86,20 +91,50 @@ def infer_shape(shape, numel: int) -> tuple:
     return shape
 
 
+# needs_input_grad of a view op's node: (x, then its non-tensor geometry arguments).
+_NEEDS_X = ((True, False), (True, False, False))
+
+
+def _view_node(cls: type, x: Tensor, n_params: int) -> Function:
+    """The node `apply` records for view op `cls` on (x requiring grad, n_params non-tensors): the same
+    needs_input_grad and edges, without apply's generic passes over the arguments (a small model's step makes
+    dozens of views, and its backward as many again)."""
+    node = cls()
+    node.needs_input_grad = _NEEDS_X[n_params - 1]
+    node._edges = (_edge_of(x), _NOT_TENSOR) if n_params == 1 else (_edge_of(x), _NOT_TENSOR, _NOT_TENSOR)
+    return node
+
+
+def _reshaped(x: Tensor, shape: tuple, stride: tuple) -> Tensor:
+    """The view of x with (shape, stride) at x's offset, no autograd."""
+    v = x._view(shape, stride, x._offset)
+    if x._np is not None:
+        # NumPy's own view of the same memory, now: cheaper than the one _host() would build from the
+        # storage later. Where NumPy would copy instead (it owns the copy: no base), _host() builds it.
+        a = x._np.reshape(shape)
+        if a.base is not None:
+            v._np = a
+    return v
+
+
 class View(Function):
     differentiable_forward = False
+    _state_in_saved = True  # ctx holds in_shape only: nothing for _free to walk
+
+    @classmethod
+    def apply(cls, x: Tensor, shape: tuple, stride: tuple) -> Tensor:
+        """Function.apply for a view: the same result and node, recorded directly."""
+        v = _reshaped(x, shape, stride)
+        if state.enabled and type(x) is Tensor and x._requires_grad:
+            node = _view_node(cls, x, 2)
+            node.in_shape = x._shape
+            node._link_result(v)
+        return v
 
     @staticmethod
     def forward(ctx, x: Tensor, shape: tuple, stride: tuple) -> Tensor:
         ctx.in_shape = x._shape
-        v = make_view(x, shape, stride, x._offset)
-        if x._np is not None:
-            # NumPy's own view of the same memory, now: cheaper than the one _host() would build from the
-            # storage later. Where NumPy would copy instead (it owns the copy: no base), _host() builds it.
-            a = x._np.reshape(shape)
-            if a.base is not None:
-                v._np = a
-        return v
+        return _reshaped(x, shape, stride)
 
     @staticmethod
     def backward(ctx, grad):
@@ -148,17 +183,33 @@ def _reshape_to(x: Tensor, shape: tuple) -> Tensor:
     return View.apply(x, shape, stride)
 
 
+def _permuted(x: Tensor, dims: tuple) -> Tensor:
+    """The view of x with its dims reordered as `dims`, no autograd."""
+    shape, st = x._shape, x.stride()
+    v = x._view(tuple([shape[d] for d in dims]), tuple([st[d] for d in dims]), x._offset)
+    if x._np is not None:
+        v._np = x._np.transpose(dims)  # NumPy's view of the same memory (see _reshaped)
+    return v
+
+
 class Permute(Function):
     differentiable_forward = False
+    _state_in_saved = True  # ctx holds dims only
+
+    @classmethod
+    def apply(cls, x: Tensor, dims: tuple) -> Tensor:
+        """Function.apply for a permutation: the same result and node, recorded directly (see View.apply)."""
+        v = _permuted(x, dims)
+        if state.enabled and type(x) is Tensor and x._requires_grad:
+            node = _view_node(cls, x, 1)
+            node.dims = dims
+            node._link_result(v)
+        return v
 
     @staticmethod
     def forward(ctx, x: Tensor, dims: tuple) -> Tensor:
         ctx.dims = dims
-        shape, st = x._shape, x.stride()
-        v = make_view(x, tuple([shape[d] for d in dims]), tuple([st[d] for d in dims]), x._offset)
-        if x._np is not None:
-            v._np = x._np.transpose(dims)  # NumPy's view of the same memory (see View.forward)
-        return v
+        return _permuted(x, dims)
 
     @staticmethod
     def backward(ctx, grad):
