@@ -167,3 +167,26 @@ def test_gradients_only_the_engine_holds_are_taken_as_grad_by_every_leaf_of_a_bu
     assert owned == [True, True]
     np.testing.assert_array_equal(lin.bias.grad.numpy(), np.full(3, 2, np.float32))
     np.testing.assert_array_equal(lin.weight.grad.numpy(), np.full((3, 4), 2, np.float32))
+
+
+class _TwoOutputs(tt.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x * 3
+
+    @staticmethod
+    def backward(ctx, grad_a, grad_b):
+        return grad_a * 2 + grad_b * 3
+
+
+def test_root_fed_by_another_root_runs_once_and_sends_every_gradient():
+    # b's node is a root itself and also feeds the root a * 5: its inputs must still get their gradient (it was
+    # counted twice, so x's accumulation never ran and x.grad stayed None).
+    x = tt.ones(1, requires_grad=True)
+    a, b = _TwoOutputs.apply(x)
+    tt.autograd.backward([a * 5, b], [tt.ones(1), tt.ones(1)])
+    np.testing.assert_array_equal(x.grad.numpy(), [13.0])
+    y = tt.ones(1, requires_grad=True)
+    a, b = _TwoOutputs.apply(y)
+    (g,) = tt.autograd.grad([a * 5, b], [y], [tt.ones(1), tt.ones(1)])
+    np.testing.assert_array_equal(g.numpy(), [13.0])
