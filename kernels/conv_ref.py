@@ -18,7 +18,8 @@ they add exact zeros (used only when the other operand is finite, as inf * 0 wou
 
 - `conv_forward_ref`: y = conv(x, w) + bias.
 - `conv_input_grad_ref`: dx of conv for dy (also conv_transpose's forward); col2im adds each kernel tap's
-  strided slab at once (a loop over the KD*KH*KW taps, not over pixels).
+  strided slab at once (a loop over the KD*KH*KW taps, not over pixels). With stride 1 (`_plane_input_grad`)
+  dy is laid over the whole padded grid, so each tap's slab is C long runs of the flat result.
 - `conv_weight_grad_ref`: dw of conv for dy and x (one matmul of dy with the im2col matrix).
 """
 
@@ -171,17 +172,60 @@ def conv_input_grad_ref(dy: np.ndarray, w: np.ndarray, bias: np.ndarray | None, 
     need = [(od - 1) * st + d * (k - 1) + 1 for od, st, d, k in zip(osz, stride, dilation, ks)]
     dims = tuple(max(a, b) for a, b in zip(padded, need))
     wc = w.astype(ct, copy=False)
-    wide = _wide_ok((n, c, *(d - 2 * p for d, p in zip(dims, padding))), ks, stride, padding, dilation, osz) \
-        and bool(np.isfinite(wc).all())  # the extra columns must get exact zeros
-    dym = _dy_wide(dy.astype(ct, copy=False), groups, dims[2]) if wide else _dy_mat(dy.astype(ct, copy=False), groups)
-    dcols = np.matmul(wc.reshape(groups, o // groups, -1).transpose(0, 2, 1), dym)  # the one BLAS call
-    dcols = dcols.reshape(c, *ks, n, osz[0], osz[1], -1)  # (C, KD, KH, KW, N, OD, OH, OW or Wp)
-    dxp = _col2im(dcols, dims, ks, stride, dilation, osz, wide)  # C-major, as dcols
-    dx = dxp[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(padding, in_shape[2:]))]
+    if _plane_ok(stride, wc):
+        dx = _plane_input_grad(dy.astype(ct, copy=False), wc, groups, c, dims, dilation)
+    else:
+        dx = _strided_input_grad(dy.astype(ct, copy=False), wc, groups, (n, c, *dims), padding, stride, dilation)
+    dx = dx[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(padding, in_shape[2:]))]
     dx = dx.swapaxes(0, 1)  # (N, C, D, H, W): a view
     if bias is not None:
         dx += bias.astype(ct, copy=False).reshape(1, c, 1, 1, 1)
     return dx.astype(np.result_type(dy.dtype, w.dtype), copy=False)
+
+
+def _plane_ok(stride: Triple, wc: np.ndarray) -> bool:
+    """Whether conv_input_grad_ref takes the whole-plane path: stride 1, and a finite weight (the extra columns
+    must give exact zeros, as inf * 0 would not)."""
+    return tuple(stride) == (1, 1, 1) and bool(np.isfinite(wc).all())
+
+
+def _plane_input_grad(dy: np.ndarray, wc: np.ndarray, groups: int, c: int, dims: tuple,
+                      dilation: Triple) -> np.ndarray:
+    """conv_input_grad_ref for stride 1: (C, N, *dims) padded input gradient. dy is laid over the whole padded
+    grid (zeros past its own extent), so every kernel tap's contribution to all (C, N) planes is one slab of
+    the flat result shifted by the tap's offset: C runs of N * plane elements per tap instead of C * N * OD * OH
+    short rows. The extra columns are exact zeros (wc is finite) and land in the padding, a neighbouring plane's
+    padding, or the spare elements past the end."""
+    n, o = dy.shape[:2]
+    ks, osz = wc.shape[2:], dy.shape[2:]
+    full = np.zeros((o, n, *dims), dy.dtype)
+    full[:, :, :osz[0], :osz[1], :osz[2]] = dy.swapaxes(0, 1)
+    m = n * dims[0] * dims[1] * dims[2]
+    dcols = np.matmul(wc.reshape(groups, o // groups, -1).transpose(0, 2, 1), full.reshape(groups, o // groups, m))
+    dcols = dcols.reshape(c, -1, m)  # (C, KD * KH * KW, N * plane)
+    spare = ((dilation[0] * (ks[0] - 1) * dims[1] + dilation[1] * (ks[1] - 1)) * dims[2]
+             + dilation[2] * (ks[2] - 1))
+    buf = np.zeros(c * m + spare, dy.dtype)
+    isz = buf.itemsize
+    for t, (kd, kh, kw) in enumerate(itertools.product(*map(range, ks))):
+        off = (kd * dilation[0] * dims[1] + kh * dilation[1]) * dims[2] + kw * dilation[2]
+        slab = np.ndarray((c, m), buf.dtype, buf, off * isz, (m * isz, isz))
+        slab += dcols[:, t]
+    return buf[:c * m].reshape(c, n, *dims)
+
+
+def _strided_input_grad(dy: np.ndarray, wc: np.ndarray, groups: int, shape: tuple, padding: Triple,
+                        stride: Triple, dilation: Triple) -> np.ndarray:
+    """conv_input_grad_ref's (C, N, *dims) padded input gradient by im2col's transpose (wide when it applies)."""
+    n, c, *dims = shape
+    dims = tuple(dims)
+    o, ks, osz = dy.shape[1], wc.shape[2:], dy.shape[2:]
+    wide = _wide_ok((n, c, *(d - 2 * p for d, p in zip(dims, padding))), ks, stride, padding, dilation, osz) \
+        and bool(np.isfinite(wc).all())  # the extra columns must get exact zeros
+    dym = _dy_wide(dy, groups, dims[2]) if wide else _dy_mat(dy, groups)
+    dcols = np.matmul(wc.reshape(groups, o // groups, -1).transpose(0, 2, 1), dym)  # the one BLAS call
+    dcols = dcols.reshape(c, *ks, n, osz[0], osz[1], -1)  # (C, KD, KH, KW, N, OD, OH, OW or Wp)
+    return _col2im(dcols, dims, ks, stride, dilation, osz, wide)  # C-major, as dcols
 
 
 def conv_weight_grad_ref(dy: np.ndarray, x: np.ndarray, w_shape: tuple, stride: Triple, padding: Triple,

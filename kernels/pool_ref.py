@@ -7,9 +7,10 @@ loop runs over output pixels. Statistics in fp32 (fp64 for fp64). The geometry d
 
 Fast path (`_tiled`): the common kernel == stride pooling without padding or dilation whose windows tile a
 prefix of the input views that prefix as (NC, OD, KD, OH, KH, OW, KW) and makes one elementwise pass per kernel
-tap over all windows at once (NumPy reductions over a short trailing axis cost far more), with no tables,
-gathers or window copies; its max pooling backward scatters with a plain assignment (tiled windows never share
-an input, so no np.add.at). It gives the general path's values and indices (the first max of a window, the
+tap over all windows at once (NumPy reductions over a short trailing axis cost far more), with no tables or
+gathers (max pooling first copies the taps into one contiguous row each, so its passes are plain 1-d
+loops); its max pooling backward scatters with a plain assignment (tiled windows never share an input, so no
+np.add.at). It gives the general path's values and indices (the first max of a window, the
 last NaN when a window holds NaNs).
 """
 
@@ -17,13 +18,16 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
 def _acc(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float64 if x.dtype == np.float64 else np.float32)
+    """x in the statistics' type (fp64 for fp64, else fp32); x itself when it already is (callers never write
+    into it)."""
+    return x.astype(np.float64 if x.dtype == np.float64 else np.float32, copy=False)
 
 
 def _table(In: int, Out: int, K: int, S: int, P: int, dil: int, adaptive: bool):
@@ -108,24 +112,35 @@ def _tiled_pool(x: np.ndarray, out_shape: tuple, p: dict):
     ks = tuple(p["kernel"])
     v = _tiles(x if x.dtype in (np.float32, np.float64) else _acc(x), out_shape, ks)  # max is exact in x's dtype
     taps = list(itertools.product(*map(range, ks)))
-    out = v[:, :, 0, :, 0, :, 0].copy()
     if not p["max"]:  # v is in the statistics' type here (16-bit and integer inputs were widened)
+        out = v[:, :, 0, :, 0, :, 0].copy()
         for kd, kh, kw in taps[1:]:
             out += v[:, :, kd, :, kh, :, kw]
         out /= float(p["divisor"] or len(taps))
         return out.astype(x.dtype, copy=False), None
-    tap = np.zeros(out.shape, np.intp)
-    for t, (kd, kh, kw) in enumerate(taps[1:], 1):
-        s = v[:, :, kd, :, kh, :, kw]
-        tap[s > out] = t  # before the maximum below: strictly greater than the taps so far
+    # The taps first, each one contiguous run over all windows: one gathering copy, then every pass below is a
+    # plain 1-d loop (on the strided view each pass looped over OW-long rows).
+    t = np.ascontiguousarray(v.transpose(2, 4, 6, 0, 1, 3, 5)).reshape(len(taps), -1)
+    if len(taps) == 1:
+        out, tap = t[0].copy(), np.zeros(t.shape[1], np.uint8)  # t may be x itself (a contiguous view)
+    else:  # the first pass writes fresh arrays (tap 1 wins only when strictly greater than tap 0)
+        out, tap = np.maximum(t[0], t[1]), np.greater(t[1], t[0]).view(np.uint8)
+        if len(taps) > 256:
+            tap = tap.astype(np.intp)
+    for k in range(2, len(taps)):
+        s = t[k]
+        # Tap k replaces the running tap (always < k) where it is strictly greater than the taps so far (before
+        # the maximum below): a maximum with k * mask, cheaper than a masked write.
+        np.maximum(tap, np.greater(s, out).view(np.uint8) * tap.dtype.type(k), out=tap)
         np.maximum(out, s, out=out)  # propagates NaN, so a NaN window ends as NaN
     if np.isnan(out).any():  # the index of a NaN window is its last NaN tap
-        for t, (kd, kh, kw) in enumerate(taps):
-            tap[np.isnan(v[:, :, kd, :, kh, :, kw])] = t
+        for k in range(len(taps)):
+            np.copyto(tap, k, where=np.isnan(t[k]))
     base, offs = _tile_index(x.shape[1:], out_shape, ks)
-    idx = offs[tap]
-    idx += base
-    return out.astype(x.dtype, copy=False), idx
+    idx = offs.take(tap).reshape(x.shape[0], -1)
+    idx += base.reshape(-1)
+    shape = (x.shape[0], *out_shape)
+    return out.reshape(shape).astype(x.dtype, copy=False), idx.reshape(shape)
 
 
 def pool_ref(x: np.ndarray, out_shape: tuple, p: dict):
@@ -159,7 +174,7 @@ def pool_backward_ref(grad: np.ndarray, in_shape: tuple, p: dict, indices: np.nd
     NC = g.shape[0]
     if _tiled(in_shape, g.shape[1:], p):
         return _tiled_backward(g, tuple(in_shape), p, indices).astype(grad.dtype, copy=False)
-    gx = np.zeros((NC, int(np.prod(in_shape))), g.dtype)
+    gx = np.zeros((NC, math.prod(in_shape)), g.dtype)
     if p["max"]:
         np.add.at(gx, (np.arange(NC)[:, None], indices.reshape(NC, -1)), g.reshape(NC, -1))
         return gx.reshape(NC, *in_shape).astype(grad.dtype)
@@ -177,7 +192,7 @@ def _tiled_backward(g: np.ndarray, in_shape: tuple, p: dict, indices: np.ndarray
     """pool_backward_ref for tiled windows: each input element is in at most one window, so max pooling's
     gradient is a plain scatter (unique indices: no accumulation) and avg pooling's a broadcast."""
     NC = g.shape[0]
-    size = int(np.prod(in_shape))
+    size = math.prod(in_shape)
     if p["max"]:
         gx = np.zeros(NC * size, g.dtype)
         flat = indices.reshape(NC, -1) + np.arange(0, NC * size, size)[:, None]

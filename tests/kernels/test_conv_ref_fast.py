@@ -164,3 +164,28 @@ def test_non_finite_operands_match_general(monkeypatch):
     np.testing.assert_allclose(dx, _general(monkeypatch, R.conv_input_grad_ref, dy, w, None, x.shape, *geom),
                                rtol=1e-12)
     assert np.isfinite(dx[:, 0]).all() and not np.isfinite(dx[:, 1]).all()  # only -inf's input channel
+
+
+PLANE = [  # stride 1: conv_input_grad_ref's whole-plane path (x shape, w shape, stride, padding, dilation, groups)
+    WIDE[0],
+    ((2, 3, 1, 5, 7), (4, 3, 1, 3, 3), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1),     # no padding
+    ((1, 4, 3, 5, 6), (6, 2, 2, 3, 2), (1, 1, 1), (1, 2, 0), (1, 1, 2), 2),     # 3-D, groups, dilation_w 2
+    ((2, 2, 1, 1, 12), (3, 2, 1, 1, 3), (1, 1, 1), (0, 0, 1), (1, 1, 2), 1),    # 1-D
+]
+
+
+@pytest.mark.parametrize("case", PLANE)
+def test_plane_input_grad_matches_strided_path(monkeypatch, case):
+    x, w, b = _operands(case, 10)
+    y = R.conv_forward_ref(x, w, b, *case[2:])
+    dy = np.random.default_rng(11).standard_normal(y.shape)
+    assert R._plane_ok(case[2], w)
+    dx = R.conv_input_grad_ref(dy, w, None, x.shape, *case[2:])
+    with monkeypatch.context() as m:
+        m.setattr(R, "_plane_ok", lambda *a: False)
+        want = R.conv_input_grad_ref(dy, w, None, x.shape, *case[2:])
+    np.testing.assert_allclose(dx, want, rtol=1e-12, atol=1e-12)
+    # the adjoint identity <conv(x), dy> == <x, dx> ties it to the forward (and so to the naive convolution)
+    y0 = R.conv_forward_ref(x, w, None, *case[2:])
+    np.testing.assert_allclose(np.vdot(y0, dy), np.vdot(x, dx), rtol=1e-12)
+

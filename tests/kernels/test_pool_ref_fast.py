@@ -129,3 +129,19 @@ def test_other_geometries_leave_the_fast_path(p, in_sp, out_sp):
     x = np.arange(float(np.prod(in_sp))).reshape(1, *in_sp)
     out, _ = R.pool_ref(x, out_sp, p)  # the general path still answers
     assert out.shape == (1, *out_sp)
+
+
+@pytest.mark.parametrize("shape, kernel, out_sp", CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tiled_max_without_nans_matches_general(monkeypatch, shape, kernel, out_sp, dtype):
+    # Without NaNs the 2-d windows take the separable folds (rows, then columns): ties and -inf must still give
+    # the general path's first max.
+    x = _ties_and_nans(shape, sum(shape) + 1)
+    x[np.isnan(x)] = 1.0
+    x = x.astype(dtype)
+    p = _p(True, kernel)
+    out, idx = R.pool_ref(x, out_sp, p)
+    want, want_idx = _general(monkeypatch, R.pool_ref, x, out_sp, p)
+    assert out.dtype == dtype and idx.dtype == np.int64 and out.flags.c_contiguous and idx.flags.c_contiguous
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(out, want)

@@ -99,3 +99,19 @@ def test_max_unpool(device):
             lambda: F.max_unpool2d(y, tt.tensor([[[[0, 17], [2, 16]]]], device=device), 2))
     _raises(RuntimeError, "Input to max_unpooling2d should be a 3d or 4d Tensor, but got a tensor with 2 dimensions.",
             lambda: F.max_unpool2d(y[0, 0], i[0, 0], 2))
+
+
+def test_geometry_cache_keeps_the_checks():
+    # pool_geometry keeps passing answers by shape, dtype and arguments: a call that would fail still fails after
+    # the same shape passed (a float kernel hashes as the int one; another dtype or shape is another key).
+    x = tt.randn(1, 2, 6, 6)
+    assert tuple(F.max_pool2d(x, 2).shape) == (1, 2, 3, 3)
+    assert tuple(F.max_pool2d(x, 2).shape) == (1, 2, 3, 3)
+    with pytest.raises(RuntimeError, match="kernel_size must either be a single int, or a tuple of two ints"):
+        F.max_pool2d(x, 2.0)
+    with pytest.raises(RuntimeError, match="\"max_pool2d\" not implemented for 'Long'"):
+        F.max_pool2d(x.to(tt.int64), 2)
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        F.max_pool2d(tt.randn(1, 2, 1, 6), 2)
+    out, idx = F.max_pool2d(tt.arange(36.0).reshape(1, 1, 6, 6), [2, 2], return_indices=True)
+    assert idx.reshape(-1).tolist() == [7, 9, 11, 19, 21, 23, 31, 33, 35] and out.reshape(-1).tolist()[0] == 7.0

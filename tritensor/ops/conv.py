@@ -147,10 +147,13 @@ def _conv(fn: str, k: int, input, weight, bias, stride, padding, dilation, group
     if any(p < s for p, s in zip(padded, span)):
         raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel size: "
                            f"({' x '.join(map(str, span))}). Kernel size can't be greater than actual input size")
+    geom = (_to3(stride, 1), _to3(padding, 0), _to3(dilation, 1), groups)
+    if activation is None and x.device.type == "cpu":  # rank-generic there: no reshape nodes around it
+        y = ConvForward.apply(x, weight, bias, geom)
+        return y if batched else y.squeeze(0)
     lead = (1,) * (3 - k)
     x5 = x.reshape(*x.shape[:2], *lead, *x.shape[2:])
     w5 = weight.reshape(*weight.shape[:2], *lead, *ks)
-    geom = (_to3(stride, 1), _to3(padding, 0), _to3(dilation, 1), groups)
     y = _forward(x5, w5, bias, geom, activation)
     y = y.reshape(*y.shape[:2], *y.shape[5 - k:])
     return y if batched else y.squeeze(0)

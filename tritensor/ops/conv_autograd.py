@@ -41,8 +41,15 @@ def _bias_grad(dy: Tensor, b: Tensor | None):
     return None if b is None else dy.sum((0, 2, 3, 4))
 
 
+def _as5(shape: tuple) -> tuple:
+    """A 3-, 4- or 5-d (N, C, *spatial) shape as the 5-d form: size-1 leading spatial dims."""
+    return tuple(shape[:2]) + (1,) * (5 - len(shape)) + tuple(shape[2:])
+
+
 class ConvForward(Function):
-    """y = conv(x, w) + b on 5-D x (N, C, D, H, W) and w (O, C // groups, KD, KH, KW)."""
+    """y = conv(x, w) + b on 5-D x (N, C, D, H, W) and w (O, C // groups, KD, KH, KW). On cpu x and w may also
+    be 3-d or 4-d (a 1-d / 2-d convolution): the host arrays take the 5-d form inside, so the graph records
+    no reshape nodes around the convolution (PyTorch's graph has none either)."""
 
     differentiable_forward = False
 
@@ -56,7 +63,10 @@ class ConvForward(Function):
         ctx.save_for_backward(x, w)
         stride, padding, dilation, groups = geom
         if x.device.type == "cpu":
-            return Tensor._wrap(R.conv_forward_ref(x._host(), w._host(), _host(b), stride, padding, dilation, groups))
+            xh, wh = x._host(), w._host()
+            y = R.conv_forward_ref(xh.reshape(_as5(xh.shape)), wh.reshape(_as5(wh.shape)), _host(b), stride,
+                                   padding, dilation, groups)
+            return Tensor._wrap(y.reshape(y.shape[:2] + y.shape[7 - xh.ndim:]))  # the size-1 dims dropped
         osz = tuple(R.out_size(s, k, st, p, d) for s, k, st, p, d in
                     zip(x._shape[2:], w._shape[2:], stride, padding, dilation))
         y = Tensor._empty((x._shape[0], w._shape[0], *osz), x.dtype, x.device)
@@ -67,6 +77,10 @@ class ConvForward(Function):
     @staticmethod
     def backward(ctx, dy):
         x, w = ctx.saved_tensors
+        if x.ndim != 5:  # a cpu 1-d / 2-d convolution: the 5-d Functions on reshapes (differentiable)
+            dx, dw, db, _ = ConvForward.backward(_Saved5(ctx, x, w), dy.reshape(_as5(dy._shape)))
+            return (None if dx is None else dx.reshape(x._shape), None if dw is None else dw.reshape(w._shape),
+                    db, None)
         dx = ConvInputGrad.apply(dy, w, None, x._shape, ctx.geom) if ctx.needs_input_grad[0] else None
         dw = ConvWeightGrad.apply(dy, x, w._shape, ctx.geom) if ctx.needs_input_grad[1] else None
         db = dy.sum((0, 2, 3, 4)) if ctx.has_bias else None
@@ -81,12 +95,22 @@ class ConvForward(Function):
         need = self.needs_input_grad
         stride, padding, dilation, groups = self.geom
         g = dy._host()
-        dx = Tensor._wrap(R.conv_input_grad_ref(g, w._host(), None, tuple(x._shape), stride, padding, dilation,
-                                                groups)) if need[0] else None
-        dw = Tensor._wrap(R.conv_weight_grad_ref(g, x._host(), tuple(w._shape), stride, padding, dilation,
-                                                 groups)) if need[1] else None
+        g = g.reshape(_as5(g.shape))
+        x5, w5 = _as5(x._shape), _as5(w._shape)
+        dx = Tensor._wrap(R.conv_input_grad_ref(g, w._host().reshape(w5), None, x5, stride, padding, dilation,
+                                                groups).reshape(x._shape)) if need[0] else None
+        dw = Tensor._wrap(R.conv_weight_grad_ref(g, x._host().reshape(x5), w5, stride, padding, dilation,
+                                                 groups).reshape(w._shape)) if need[1] else None
         db = Tensor._wrap(np.add.reduce(g, axis=(0, 2, 3, 4))) if self.has_bias else None  # sum_ref's own call
         return dx, dw, db, None
+
+
+class _Saved5:
+    """ConvForward's ctx with x and w reshaped to the 5-d form, for its 5-d tensor-op backward."""
+
+    def __init__(self, ctx, x: Tensor, w: Tensor) -> None:
+        self.saved_tensors = (x.reshape(_as5(x._shape)), w.reshape(_as5(w._shape)))
+        self.geom, self.has_bias, self.needs_input_grad = ctx.geom, ctx.has_bias, ctx.needs_input_grad
 
 
 class ConvInputGrad(Function):

@@ -102,6 +102,10 @@ class Pool(Function):
         if nc == 0 or 0 in out_sp:
             out = Tensor._empty(out_shape, x.dtype, x.device)
             idx = Tensor._empty(out_shape, _int64(), x.device) if p["max"] else None
+        elif x.device.type == "cpu":  # NumPy reshapes of the host arrays: no tensor views to build and free
+            o, i = R.pool_ref(x._host().reshape(nc, *ctx.in_sp), pre + tuple(out_sp), p)
+            out = Tensor._wrap(o.reshape(out_shape))
+            idx = None if i is None else Tensor._wrap(i.reshape(out_shape))
         else:
             out, idx = _run_forward(x.reshape(nc, *ctx.in_sp), p, pre + tuple(out_sp))
             out = out.reshape(out_shape)

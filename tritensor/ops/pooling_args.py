@@ -100,9 +100,38 @@ def _shape_check(x: Tensor, kernel, stride, padding, dilation, out: list[int], k
         raise RuntimeError(f"Given input size: ({given}). Calculated output size: ({calc}). Output size is too small")
 
 
+_GEOMETRY: dict = {}  # pool_geometry's answers for inputs that passed every check, by shape, dtype and arguments
+_GEOMETRY_MAX = 256
+
+
+def _plain(v) -> bool:
+    """An int, None or a tuple of ints, exactly (2.0 or True would hash as 2 or 1 and find another call's key)."""
+    return v is None or type(v) is int or (type(v) is tuple and all(type(e) is int for e in v))
+
+
 def pool_geometry(name: str, x: Tensor, k: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
                   avg3: bool = False) -> tuple[tuple, tuple, tuple, tuple, list[int]]:
-    """(kernel, stride, padding, dilation, output spatial sizes) of a k-d pooling, every check done."""
+    """(kernel, stride, padding, dilation, output spatial sizes) of a k-d pooling, every check done.
+
+    A module pools the same shapes with the same arguments step after step: an answer is kept per (shape,
+    dtype, arguments) when they are hashable (list arguments are checked each time); only a passing call is
+    kept, so a failing one raises every time."""
+    args = (kernel_size, stride, padding, dilation)
+    key = (name, tuple(x.shape), x.dtype, k, *args, bool(ceil_mode), avg3) \
+        if type(x) is Tensor and all(map(_plain, args)) else None
+    hit = _GEOMETRY.get(key) if key is not None else None
+    if hit is not None:
+        return hit[0], hit[1], hit[2], hit[3], list(hit[4])
+    res = _pool_geometry(name, x, k, kernel_size, stride, padding, dilation, ceil_mode, avg3)
+    if key is not None:
+        if len(_GEOMETRY) >= _GEOMETRY_MAX:
+            _GEOMETRY.clear()
+        _GEOMETRY[key] = res[:4] + (tuple(res[4]),)
+    return res
+
+
+def _pool_geometry(name: str, x: Tensor, k: int, kernel_size, stride, padding, dilation, ceil_mode: bool,
+                   avg3: bool) -> tuple[tuple, tuple, tuple, tuple, list[int]]:
     check_input(name, x, k)
     kernel = tuple_arg(name, "kernel_size", kernel_size, k, avg3=avg3)
     st = tuple_arg(name, "stride", stride, k, optional=True, avg3=avg3) or kernel
