@@ -42,38 +42,28 @@ class Igamma(Function):
     """P(a, x), the regularised lower incomplete gamma function."""
 
     differentiable_forward = False
+    _kernels = (K.igamma_ref, K.igamma)  # (cpu reference, Triton kernel): a tuple, so nothing binds them
+    _sign = 1  # d/dx of P is +density, of Q = 1 - P -density
 
     @staticmethod
     def forward(ctx, a: Tensor, x: Tensor) -> Tensor:
         ctx.save_for_backward(a, x)
-        return run_elementwise(K.igamma_ref, K.igamma, [a, x], a.dtype)
+        return run_elementwise(*ctx._kernels, [a, x], a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         a, x = ctx.saved_tensors
         need_a, need_x = ctx.needs_input_grad
         if need_a:
-            raise NotImplementedError("the derivative for 'igamma: input' is not implemented.")
-        return None, sum_to(grad * _density(a, x), x._shape) if need_x else None
+            raise NotImplementedError(f"the derivative for '{type(ctx).__name__.lower()}: input' is not implemented.")
+        return None, sum_to(grad * (ctx._sign * _density(a, x)), x._shape) if need_x else None
 
 
-class Igammac(Function):
+class Igammac(Igamma):
     """Q(a, x) = 1 - P(a, x), the regularised upper incomplete gamma function."""
 
-    differentiable_forward = False
-
-    @staticmethod
-    def forward(ctx, a: Tensor, x: Tensor) -> Tensor:
-        ctx.save_for_backward(a, x)
-        return run_elementwise(K.igammac_ref, K.igammac, [a, x], a.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, x = ctx.saved_tensors
-        need_a, need_x = ctx.needs_input_grad
-        if need_a:
-            raise NotImplementedError("the derivative for 'igammac: input' is not implemented.")
-        return None, sum_to(-grad * _density(a, x), x._shape) if need_x else None
+    _kernels = (K.igammac_ref, K.igammac)
+    _sign = -1
 
 
 def igamma(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
