@@ -43,7 +43,7 @@ class Igamma(Function):
 
     differentiable_forward = False
     _kernels = (K.igamma_ref, K.igamma)  # (cpu reference, Triton kernel): a tuple, so nothing binds them
-    _sign = 1  # d/dx of P is +density, of Q = 1 - P -density
+    _negated = False  # d/dx of P is the density, of Q = 1 - P its negation
 
     @staticmethod
     def forward(ctx, a: Tensor, x: Tensor) -> Tensor:
@@ -56,14 +56,17 @@ class Igamma(Function):
         need_a, need_x = ctx.needs_input_grad
         if need_a:
             raise NotImplementedError(f"the derivative for '{type(ctx).__name__.lower()}: input' is not implemented.")
-        return None, sum_to(grad * (ctx._sign * _density(a, x)), x._shape) if need_x else None
+        if not need_x:
+            return None, None
+        density = _density(a, x)
+        return None, sum_to(grad * (-density if ctx._negated else density), x._shape)
 
 
 class Igammac(Igamma):
     """Q(a, x) = 1 - P(a, x), the regularised upper incomplete gamma function."""
 
     _kernels = (K.igammac_ref, K.igammac)
-    _sign = -1
+    _negated = True
 
 
 def igamma(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
